@@ -1,0 +1,3 @@
+from mmkit.cli.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""``mmkit audit``: the seed report's invariants as property tests against any plugin set."""

@@ -1,0 +1,122 @@
+"""What an invariant is.
+
+An :class:`Invariant` is a named, documented property of one component kind, taken from a
+section of the seed report, with a hypothesis-driven ``check``. The runner calls
+``check(target, ctx)`` once per configured component the invariant applies to:
+
+* the check builds fresh components with ``target.build()`` as often as it likes and drives
+  them directly (component invariants) or through a stateful machine against a fake venue
+  (executor invariants);
+* it runs hypothesis with ``ctx.settings()`` (example count, seed, derandomised, no example
+  database) so that results are reproducible in CI;
+* it returns normally on PASS, raises :class:`Concern` for a finding that is not a violation,
+  :class:`Skip` when the component does not offer what the invariant is about (e.g. an
+  estimator that does not publish kappa), and lets the failing assertion propagate on FAIL;
+  hypothesis attaches the shrunk falsifying example to the exception, and the check should
+  ``hypothesis.note()`` a readable event sequence.
+
+Plugins register their own invariants through the ``register_invariants`` hook::
+
+    @hookimpl
+    def register_invariants(register):
+        register(Invariant(id="myplugin.spread_floor", title="...", section="3. ...",
+                           severity=Severity.HIGH, kinds=("quoter",), check=check_floor))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from mmkit.core.types import Instrument
+from mmkit.registry import BuildContext, ComponentSpec, RiskLimits
+
+
+class Severity(str, Enum):
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+
+class Concern(Exception):  # noqa: N818 - an outcome, not an error
+    """Raised by a check for a finding that is worth reporting but is not a violation."""
+
+
+class Skip(Exception):  # noqa: N818
+    """Raised by a check when the invariant does not apply to this component."""
+
+
+@dataclass
+class AuditTarget:
+    """One configured component under audit."""
+
+    spec: ComponentSpec
+    params: Any
+    instrument: Instrument
+    risk: RiskLimits
+    seed: int = 0
+
+    @property
+    def kind(self) -> str:
+        return self.spec.kind
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def build(self, params: Any | None = None, **risk_overrides: Any) -> Any:
+        """A fresh instance (optionally with other params or risk limits)."""
+        risk = self.risk
+        if risk_overrides:
+            from dataclasses import replace
+
+            risk = replace(risk, **risk_overrides)
+        ctx = BuildContext(kind=self.spec.kind, name=self.spec.name,
+                           params=self.params if params is None else params,
+                           instrument=self.instrument, risk=risk, seed=self.seed)
+        return self.spec.build(ctx)
+
+
+@dataclass
+class AuditContext:
+    """Run-wide settings handed to every check."""
+
+    examples: int = 100
+    seed: int = 0
+    deadline_ms: int | None = None
+
+    def settings(self, **overrides: Any) -> Any:
+        """hypothesis settings: derandomised with ``seed``, no database, our example count."""
+        from hypothesis import HealthCheck, settings
+
+        kw: dict[str, Any] = dict(
+            max_examples=self.examples,
+            derandomize=True,
+            database=None,
+            deadline=None if self.deadline_ms is None else self.deadline_ms,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                   HealthCheck.filter_too_much],
+            print_blob=False,
+        )
+        kw.update(overrides)
+        return settings(**kw)
+
+
+CheckFn = Callable[[AuditTarget, AuditContext], None]
+
+
+@dataclass(frozen=True)
+class Invariant:
+    id: str
+    title: str
+    section: str  # seed report section, e.g. "1. Kappa Estimation Integrity"
+    severity: Severity
+    kinds: tuple[str, ...]
+    check: CheckFn
+    description: str = ""
+    #: examples = ctx.examples * weight (stateful machines may want fewer, cheap checks more)
+    weight: float = 1.0
+    plugin: str = field(default="", compare=False)

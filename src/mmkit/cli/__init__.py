@@ -1,0 +1,1 @@
+"""The ``mmkit`` command line (typer). Commands arrive through the ``register_commands`` hook."""

@@ -1,0 +1,123 @@
+"""Order actions: what the engine asks a venue to do.
+
+Every action carries a ``request_id`` (unique and increasing within one engine) that the
+venue's :class:`~mmkit.core.events.ActionResult` echoes, and every order carries a client
+order id (``cloid``: ``"0x"`` + 32 hex digits, Hyperliquid's format).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TypeAlias
+
+from mmkit.core.types import Side, Tif
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    request_id: int
+    cloid: str
+    side: Side
+    px: float
+    sz: float
+    tif: Tif = Tif.ALO
+    reduce_only: bool = False
+    level: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Modify:
+    """Cancel-and-replace of a resting order (Hyperliquid ``batchModify``).
+
+    The replacement keeps ``cloid`` and gets a new oid from the venue.
+    """
+
+    request_id: int
+    cloid: str
+    oid: int | None
+    side: Side
+    px: float
+    sz: float
+    tif: Tif = Tif.ALO
+    reduce_only: bool = False
+    level: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Cancel:
+    request_id: int
+    cloid: str | None
+    oid: int | None
+    emergency: bool = False  # kill-switch cancels may draw on the budget's emergency reserve
+
+
+@dataclass(frozen=True, slots=True)
+class CancelAll:
+    """Cancel every resting order of the instrument, known to us or not."""
+
+    request_id: int
+    reason: str
+    emergency: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SyncState:
+    """Ask the venue for its authoritative position (and open orders when ``orders``).
+
+    The venue answers with a :class:`~mmkit.core.events.PositionSnapshot`. Position
+    reconciliation and startup sync use it: the exchange is authoritative.
+    """
+
+    request_id: int
+    reason: str
+    orders: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class QueryOrder:
+    """Resolve one order's fate (after an unknown outcome); answered by an OrderUpdate."""
+
+    request_id: int
+    cloid: str | None
+    oid: int | None
+
+
+Action: TypeAlias = Place | Modify | Cancel | CancelAll | SyncState | QueryOrder
+ORDER_ACTIONS: tuple[type, ...] = (Place, Modify, Cancel, CancelAll)
+
+CLOID_HEX_DIGITS = 32
+
+
+def make_cloid(n: int) -> str:
+    """Hyperliquid cloid from an integer: ``0x`` + 32 hex digits (16 bytes)."""
+    if n < 0 or n >= 1 << 128:
+        raise ValueError(f"cloid integer {n} out of range [0, 2**128)")
+    return f"{n:#034x}"
+
+
+def is_valid_cloid(s: str) -> bool:
+    if len(s) != 2 + CLOID_HEX_DIGITS or not s.startswith("0x"):
+        return False
+    try:
+        int(s[2:], 16)
+    except ValueError:
+        return False
+    return True
+
+
+def action_problem(a: Action) -> str | None:
+    """Why an action must not be sent (NaN/inf/non-positive price or size), or None if fine.
+
+    The engine runs this on every action a component produces: a NaN never reaches a venue.
+    """
+    if isinstance(a, Place | Modify):
+        if not (math.isfinite(a.px) and a.px > 0):
+            return f"price {a.px!r} is not finite and > 0"
+        if not (math.isfinite(a.sz) and a.sz > 0):
+            return f"size {a.sz!r} is not finite and > 0"
+        if not is_valid_cloid(a.cloid):
+            return f"cloid {a.cloid!r} is not 0x + 32 hex digits"
+    elif isinstance(a, Cancel) and a.cloid is None and a.oid is None:
+        return "cancel names neither a cloid nor an oid"
+    return None

@@ -1,0 +1,281 @@
+"""Typed events: everything the engine reacts to.
+
+An event carries two timestamps in integer nanoseconds: ``ts`` (the exchange's clock, or the
+simulated clock) and ``local_ts`` (when it reached us; equal to ``ts`` for generated data).
+The engine never reads the wall clock; the runner passes ``now_ns`` alongside each event.
+
+Book sides are numpy ``float64`` arrays, bids best (highest) first and asks best (lowest)
+first, so that numba kernels can read them without conversion.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import ClassVar, TypeAlias
+
+import numpy as np
+import numpy.typing as npt
+
+from mmkit.core.outcomes import Outcome, RejectReason
+from mmkit.core.types import Side
+
+FloatArray: TypeAlias = npt.NDArray[np.float64]
+
+_EMPTY: FloatArray = np.empty(0, dtype=np.float64)
+_EMPTY.setflags(write=False)
+
+
+def empty_levels() -> FloatArray:
+    """A shared read-only empty level array."""
+    return _EMPTY
+
+
+class EventKind(IntEnum):
+    BOOK_SNAPSHOT = 1
+    BOOK_DELTA = 2
+    TRADE = 3
+    BBO = 4
+    OWN_FILL = 5
+    ORDER_UPDATE = 6
+    ACTION_RESULT = 7
+    POSITION_SNAPSHOT = 8
+    TIMER = 9
+    FEED_STATUS = 10
+
+    @property
+    def is_market_data(self) -> bool:
+        return self in _MARKET_DATA
+
+
+_MARKET_DATA = frozenset({EventKind.BOOK_SNAPSHOT, EventKind.BOOK_DELTA, EventKind.TRADE, EventKind.BBO})
+
+
+@dataclass(frozen=True, slots=True)
+class BookSnapshot:
+    """A full L2 book (replace, never diff). Hyperliquid's ``l2Book`` is always one of these."""
+
+    kind: ClassVar[EventKind] = EventKind.BOOK_SNAPSHOT
+    ts: int
+    bid_px: FloatArray
+    bid_sz: FloatArray
+    ask_px: FloatArray
+    ask_sz: FloatArray
+    local_ts: int = -1
+    seq: int = -1
+    stream: str = "book"
+
+
+@dataclass(frozen=True, slots=True)
+class BookDelta:
+    """Changed levels of an L2 book; size 0 deletes a level.
+
+    ``seq``/``prev_seq`` are the feed's sequence numbers where it has them (Binance ``u`` and
+    ``pu``); -1 when it has none. A gap is ``prev_seq != last applied seq``.
+    """
+
+    kind: ClassVar[EventKind] = EventKind.BOOK_DELTA
+    ts: int
+    bid_px: FloatArray
+    bid_sz: FloatArray
+    ask_px: FloatArray
+    ask_sz: FloatArray
+    local_ts: int = -1
+    seq: int = -1
+    prev_seq: int = -1
+    stream: str = "book"
+
+
+@dataclass(frozen=True, slots=True)
+class Trade:
+    """A market trade. ``side`` is the aggressor's side."""
+
+    kind: ClassVar[EventKind] = EventKind.TRADE
+    ts: int
+    px: float
+    sz: float
+    side: Side
+    local_ts: int = -1
+    tid: int = -1
+    stream: str = "trades"
+
+
+@dataclass(frozen=True, slots=True)
+class BBO:
+    kind: ClassVar[EventKind] = EventKind.BBO
+    ts: int
+    bid_px: float
+    bid_sz: float
+    ask_px: float
+    ask_sz: float
+    local_ts: int = -1
+    seq: int = -1
+    stream: str = "bbo"
+
+
+@dataclass(frozen=True, slots=True)
+class OwnFill:
+    """A fill of one of our orders. ``fee`` is positive when paid, negative for a rebate."""
+
+    kind: ClassVar[EventKind] = EventKind.OWN_FILL
+    ts: int
+    oid: int
+    cloid: str | None
+    side: Side
+    px: float
+    sz: float
+    fee: float = 0.0
+    tid: int = -1
+    crossed: bool = False  # True if we were the taker
+    local_ts: int = -1
+    liquidation: bool = False
+
+
+class OrderStatus(IntEnum):
+    OPEN = 1
+    FILLED = 2
+    CANCELED = 3
+    REJECTED = 4
+    OTHER_CANCELED = 5  # margin / reduce-only / self-trade / scheduled ... cancels
+
+
+@dataclass(frozen=True, slots=True)
+class OrderUpdate:
+    """A venue's word on one order (Hyperliquid ``orderUpdates``). ``sz`` is the remaining size."""
+
+    kind: ClassVar[EventKind] = EventKind.ORDER_UPDATE
+    ts: int
+    oid: int
+    cloid: str | None
+    status: OrderStatus
+    side: Side
+    px: float
+    sz: float
+    orig_sz: float
+    local_ts: int = -1
+    raw_status: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ActionResult:
+    """The venue's answer to one order action we sent (place, modify or cancel).
+
+    ``request_id`` is the ``id`` of the action it answers. ``outcome`` UNKNOWN means the
+    transport failed and the executor must resolve the order's fate by query.
+    """
+
+    kind: ClassVar[EventKind] = EventKind.ACTION_RESULT
+    ts: int
+    request_id: int
+    cloid: str | None
+    oid: int | None
+    outcome: Outcome
+    reason: RejectReason = RejectReason.NONE
+    message: str = ""
+    filled_sz: float = 0.0
+    avg_px: float = 0.0
+    local_ts: int = -1
+
+
+@dataclass(frozen=True, slots=True)
+class OpenOrder:
+    oid: int
+    cloid: str | None
+    side: Side
+    px: float
+    sz: float
+    orig_sz: float
+    ts: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class PositionSnapshot:
+    """The venue's authoritative state: position and (when fetched) resting orders.
+
+    ``open_orders`` is ``None`` when only the position was fetched.
+    """
+
+    kind: ClassVar[EventKind] = EventKind.POSITION_SNAPSHOT
+    ts: int
+    position: float
+    entry_px: float = 0.0
+    open_orders: tuple[OpenOrder, ...] | None = None
+    local_ts: int = -1
+    startup: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Timer:
+    kind: ClassVar[EventKind] = EventKind.TIMER
+    ts: int
+    name: str = "tick"
+    local_ts: int = -1
+
+
+@dataclass(frozen=True, slots=True)
+class FeedStatus:
+    """Connection state of a feed: a disconnect or resubscription marks a possible gap."""
+
+    kind: ClassVar[EventKind] = EventKind.FEED_STATUS
+    ts: int
+    stream: str
+    connected: bool
+    gap: bool = False
+    detail: str = ""
+    local_ts: int = -1
+
+
+Event: TypeAlias = (
+    BookSnapshot
+    | BookDelta
+    | Trade
+    | BBO
+    | OwnFill
+    | OrderUpdate
+    | ActionResult
+    | PositionSnapshot
+    | Timer
+    | FeedStatus
+)
+
+ALL_EVENT_TYPES: tuple[type, ...] = (
+    BookSnapshot,
+    BookDelta,
+    Trade,
+    BBO,
+    OwnFill,
+    OrderUpdate,
+    ActionResult,
+    PositionSnapshot,
+    Timer,
+    FeedStatus,
+)
+
+
+def levels(values: list[float] | tuple[float, ...]) -> FloatArray:
+    """Build a level array from a Python sequence (tests and loaders use this)."""
+    if not values:
+        return _EMPTY
+    return np.asarray(values, dtype=np.float64)
+
+
+__all__ = [
+    "ALL_EVENT_TYPES",
+    "BBO",
+    "ActionResult",
+    "BookDelta",
+    "BookSnapshot",
+    "Event",
+    "EventKind",
+    "FeedStatus",
+    "FloatArray",
+    "OpenOrder",
+    "OrderStatus",
+    "OrderUpdate",
+    "OwnFill",
+    "PositionSnapshot",
+    "Timer",
+    "Trade",
+    "empty_levels",
+    "levels",
+]

@@ -1,0 +1,68 @@
+"""Typed outcomes of venue requests.
+
+Every venue (simulated, Hyperliquid, the loopback emulator) reports the fate of a request as
+an :class:`Outcome` so that the executor never parses venue strings itself. The Hyperliquid
+client maps each error string of the venue's catalogue onto one of these reasons.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class Outcome(str, Enum):
+    RESTING = "resting"  # accepted, now on the book
+    FILLED = "filled"  # accepted and (fully or partly) filled at once
+    CANCELED = "canceled"  # a cancel succeeded
+    REJECTED = "rejected"  # definite failure: nothing happened (or see reason)
+    UNKNOWN = "unknown"  # transport failure / timeout: resolve by query, never blind retry
+
+
+class RejectReason(str, Enum):
+    NONE = "none"
+    POST_ONLY_WOULD_CROSS = "post_only_would_cross"
+    INSUFFICIENT_MARGIN = "insufficient_margin"
+    MIN_NOTIONAL = "min_notional"
+    INVALID_PRICE = "invalid_price"
+    INVALID_SIZE = "invalid_size"
+    TICK = "tick"
+    IOC_NO_MATCH = "ioc_no_match"
+    REDUCE_ONLY = "reduce_only"
+    PRICE_TOO_FAR = "price_too_far"
+    ORDER_GONE = "order_gone"  # cancel target: never placed, already canceled, or filled
+    MODIFY_TARGET_CANCELED = "modify_target_canceled"
+    MODIFY_TARGET_FILLED = "modify_target_filled"
+    MODIFY_PLACE_FAILED = "modify_place_failed"  # cancel leg done, new order rejected
+    RATE_LIMITED_IP = "rate_limited_ip"  # HTTP 429
+    RATE_LIMITED_ADDRESS = "rate_limited_address"
+    NONCE = "nonce"
+    EXPIRED = "expired"
+    SIGNATURE = "signature"
+    BATCH_TOO_LARGE = "batch_too_large"
+    OPEN_ORDER_CAP = "open_order_cap"
+    SCHEMA = "schema"  # HTTP 422
+    SERVER = "server"  # 5xx
+    OTHER = "other"
+
+    @property
+    def order_is_gone(self) -> bool:
+        """True when the venue says the targeted order no longer rests."""
+        return self in (
+            RejectReason.ORDER_GONE,
+            RejectReason.MODIFY_TARGET_CANCELED,
+            RejectReason.MODIFY_TARGET_FILLED,
+            RejectReason.MODIFY_PLACE_FAILED,
+        )
+
+    @property
+    def counts_as_rejection(self) -> bool:
+        """Whether it feeds the per-side rejection backoff (rate limits and gone orders don't)."""
+        return self not in (
+            RejectReason.NONE,
+            RejectReason.ORDER_GONE,
+            RejectReason.MODIFY_TARGET_CANCELED,
+            RejectReason.MODIFY_TARGET_FILLED,
+            RejectReason.RATE_LIMITED_IP,
+            RejectReason.RATE_LIMITED_ADDRESS,
+            RejectReason.SERVER,
+        )

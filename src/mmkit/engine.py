@@ -1,0 +1,270 @@
+"""The deterministic core shared by backtest, paper and live trading.
+
+:meth:`Engine.on_event` takes one event and the current time (passed in; the engine never
+reads a clock) and returns the order actions to send, by running the configured components
+in a fixed order::
+
+    market state + portfolio  ->  estimators  ->  gates  ->  quoter  ->  executor
+
+Components are resolved once (see :mod:`mmkit.assembly`) and called directly; the hot path
+never goes through pluggy. The engine is also the last line of defence: an action with a
+non-finite or non-positive price or size, a quote that crosses our own quotes, or a
+component that raises, is refused, reported to the observer as a fault, and quoting halts
+for that cycle (resting orders are cancelled), so a faulty plugin cannot put a NaN on the
+venue.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Protocol
+
+from mmkit.components import (
+    EMPTY_LADDER,
+    Estimates,
+    Estimator,
+    Executor,
+    Gate,
+    GateDecision,
+    GateMode,
+    Ladder,
+    Quote,
+    Quoter,
+    View,
+)
+from mmkit.core.actions import Action, action_problem
+from mmkit.core.events import Event, EventKind, OwnFill, PositionSnapshot
+from mmkit.core.market import MarketState
+from mmkit.core.portfolio import Portfolio
+from mmkit.core.types import Instrument, Side
+
+
+class EngineObserver(Protocol):
+    """Receives the engine's notable moments (journal, metrics, dashboard, plugin hooks)."""
+
+    def on_fill(self, fill: OwnFill, now_ns: int) -> None: ...
+
+    def on_gate_closed(self, decision: GateDecision, now_ns: int) -> None: ...
+
+    def on_gate_opened(self, gate: str, now_ns: int) -> None: ...
+
+    def on_quotes(self, ladder: Ladder, actions: Sequence[Action], now_ns: int) -> None: ...
+
+    def on_fault(self, component: str, message: str, now_ns: int) -> None: ...
+
+    def on_divergence(self, local: float, venue: float, now_ns: int) -> None: ...
+
+
+_REQUOTE_KINDS = frozenset({
+    EventKind.BOOK_SNAPSHOT, EventKind.BOOK_DELTA, EventKind.TRADE, EventKind.BBO,
+    EventKind.TIMER, EventKind.OWN_FILL, EventKind.POSITION_SNAPSHOT, EventKind.FEED_STATUS,
+})
+_TIMER_ONLY = frozenset({EventKind.TIMER, EventKind.OWN_FILL, EventKind.POSITION_SNAPSHOT,
+                         EventKind.FEED_STATUS})
+
+
+class Engine:
+    """Estimators -> gates -> quoter -> executor, driven one event at a time."""
+
+    def __init__(
+        self,
+        *,
+        instrument: Instrument,
+        max_position: float,
+        estimators: Sequence[tuple[str, Estimator]] = (),
+        gates: Sequence[tuple[str, Gate]] = (),
+        quoter: tuple[str, Quoter],
+        executor: tuple[str, Executor],
+        estimates: Estimates | None = None,
+        observer: EngineObserver | None = None,
+        requote_on_market_events: bool = True,
+    ) -> None:
+        self.instrument = instrument
+        self.market = MarketState()
+        self.portfolio = Portfolio(position=0.0, position_known=False)
+        self.view = View(instrument, self.market, self.portfolio, max_position)
+        self.estimates = estimates if estimates is not None else Estimates()
+        self._estimators = list(estimators)
+        self._gates = list(gates)
+        self._quoter_name, self._quoter = quoter
+        self._executor_name, self._executor = executor
+        self.observer = observer
+        self._requote_kinds = _REQUOTE_KINDS if requote_on_market_events else _TIMER_ONLY
+        #: gate name -> decision, for every gate currently closed
+        self.closed: dict[str, GateDecision] = {}
+        self.last_ladder: Ladder = EMPTY_LADDER
+        self.faults = 0
+        self.events = 0
+        self.halted_by_fault = False
+
+    # -- the hot path ---------------------------------------------------------------------
+    def on_event(self, ev: Event, now_ns: int) -> list[Action]:
+        self.events += 1
+        kind = ev.kind
+        if kind is EventKind.OWN_FILL:
+            self._on_fill(ev, now_ns)  # type: ignore[arg-type]
+        elif kind is EventKind.POSITION_SNAPSHOT:
+            self._on_position(ev, now_ns)  # type: ignore[arg-type]
+        else:
+            self.market.apply(ev, now_ns)
+        for name, est in self._estimators:
+            try:
+                est.on_event(ev, now_ns)
+            except Exception as exc:
+                self._fault(f"estimator {name}", f"on_event raised {type(exc).__name__}: {exc}", now_ns)
+        for name, gate in self._gates:
+            try:
+                gate.on_event(ev, now_ns)
+            except Exception as exc:
+                self._fault(f"gate {name}", f"on_event raised {type(exc).__name__}: {exc}", now_ns)
+        actions = self._executor.on_event(ev, self.view, now_ns)
+        if kind in self._requote_kinds:
+            cycle = self._cycle(now_ns)
+            if cycle:
+                actions = actions + cycle if actions else cycle
+        if actions:
+            return self._checked(actions, now_ns)
+        return actions
+
+    def _cycle(self, now_ns: int) -> list[Action]:
+        est = self.estimates
+        faulted = False
+        for name, e in self._estimators:
+            try:
+                e.estimate(est, now_ns)
+            except Exception as exc:
+                faulted = True
+                self._fault(f"estimator {name}", f"estimate raised {type(exc).__name__}: {exc}", now_ns)
+        view = self.view
+        halt: GateDecision | None = None
+        reduce_only: GateDecision | None = None
+        for name, gate in self._gates:
+            try:
+                d = gate.check(view, est, now_ns)
+            except Exception as exc:
+                d = GateDecision(name, "GateFault", {"error": f"{type(exc).__name__}: {exc}"})
+                self._fault(f"gate {name}", f"check raised {type(exc).__name__}: {exc}", now_ns)
+            self._track_gate(name, d, now_ns)
+            if d is not None:
+                if d.mode is GateMode.HALT:
+                    if halt is None or (d.emergency and not halt.emergency):
+                        halt = d
+                elif reduce_only is None:
+                    reduce_only = d
+        if halt is None and faulted:
+            halt = GateDecision("engine", "ComponentFault", {"detail": "an estimator raised"})
+        if halt is not None:
+            self.last_ladder = EMPTY_LADDER
+            return self._executor.halt(halt, view, now_ns)
+        try:
+            ladder = self._quoter.quote(view, est, now_ns)
+        except Exception as exc:
+            self._fault(f"quoter {self._quoter_name}", f"quote raised {type(exc).__name__}: {exc}", now_ns)
+            return self._executor.halt(GateDecision("engine", "ComponentFault",
+                                                    {"detail": "quoter raised"}), view, now_ns)
+        problem = ladder_problem(ladder)
+        if problem is not None:
+            self._fault(f"quoter {self._quoter_name}", problem, now_ns)
+            return self._executor.halt(GateDecision("engine", "ComponentFault",
+                                                    {"detail": problem}), view, now_ns)
+        if reduce_only is not None:
+            ladder = reduce_only_ladder(ladder, self.portfolio.position)
+        self.last_ladder = ladder
+        actions = self._executor.reconcile(ladder, view, now_ns)
+        if actions and self.observer is not None:
+            self.observer.on_quotes(ladder, actions, now_ns)
+        return actions
+
+    # -- helpers --------------------------------------------------------------------------
+    def _checked(self, actions: list[Action], now_ns: int) -> list[Action]:
+        bad = None
+        for a in actions:
+            if action_problem(a) is not None:
+                bad = a
+                break
+        if bad is None:
+            return actions
+        good = []
+        for a in actions:
+            why = action_problem(a)
+            if why is None:
+                good.append(a)
+            else:
+                self._fault(f"executor {self._executor_name}", f"refused {type(a).__name__}: {why}", now_ns)
+        return good
+
+    def _on_fill(self, f: OwnFill, now_ns: int) -> None:
+        try:
+            self.portfolio.apply_fill(f)
+        except ValueError as exc:
+            self._fault("venue", f"malformed fill refused: {exc}", now_ns)
+            return
+        if self.observer is not None:
+            self.observer.on_fill(f, now_ns)
+
+    def _on_position(self, snap: PositionSnapshot, now_ns: int) -> None:
+        local = self.portfolio.position
+        known = self.portfolio.position_known
+        if not math.isfinite(snap.position):
+            self._fault("venue", f"non-finite position {snap.position!r} refused", now_ns)
+            return
+        self.portfolio.sync(snap.position)
+        if known and local != snap.position and self.observer is not None:
+            self.observer.on_divergence(local, snap.position, now_ns)
+
+    def _track_gate(self, name: str, d: GateDecision | None, now_ns: int) -> None:
+        was = self.closed.get(name)
+        if d is None:
+            if was is not None:
+                del self.closed[name]
+                if self.observer is not None:
+                    self.observer.on_gate_opened(name, now_ns)
+        elif was is None or was.reason != d.reason:
+            self.closed[name] = d
+            if self.observer is not None:
+                self.observer.on_gate_closed(d, now_ns)
+        else:
+            self.closed[name] = d
+
+    def _fault(self, component: str, message: str, now_ns: int) -> None:
+        self.faults += 1
+        if self.observer is not None:
+            self.observer.on_fault(component, message, now_ns)
+
+
+def ladder_problem(ladder: Ladder) -> str | None:
+    """Why a ladder must not be quoted (non-finite, non-positive, wrong side, crossed)."""
+    for side, quotes in ((Side.BUY, ladder.bids), (Side.SELL, ladder.asks)):
+        for q in quotes:
+            if q.side is not side:
+                return f"{side.name} ladder holds a {q.side.name} quote"
+            if not (math.isfinite(q.px) and q.px > 0.0):
+                return f"{side.name} quote level {q.level} has price {q.px!r}"
+            if not (math.isfinite(q.sz) and q.sz > 0.0):
+                return f"{side.name} quote level {q.level} has size {q.sz!r}"
+    if ladder.bids and ladder.asks:
+        top_bid = max(q.px for q in ladder.bids)
+        low_ask = min(q.px for q in ladder.asks)
+        if top_bid >= low_ask:
+            return f"quotes cross: bid {top_bid} >= ask {low_ask}"
+    return None
+
+
+def reduce_only_ladder(ladder: Ladder, position: float) -> Ladder:
+    """Keep only quotes that shrink the position, sizes clipped so none can flip it."""
+    if position > 0:
+        side_quotes, side = ladder.asks, Side.SELL
+    elif position < 0:
+        side_quotes, side = ladder.bids, Side.BUY
+    else:
+        return EMPTY_LADDER
+    left = abs(position)
+    kept: list[Quote] = []
+    for q in side_quotes:
+        if left <= 0:
+            break
+        sz = min(q.sz, left)
+        kept.append(Quote(side, q.px, sz, q.level))
+        left -= sz
+    return Ladder((), tuple(kept)) if side is Side.SELL else Ladder(tuple(kept), ())

@@ -1,0 +1,49 @@
+"""User-facing errors. The CLI prints their message (never a traceback) and exits non-zero."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class MmkitError(Exception):
+    """Base class: ``str(err)`` is a complete message for the user."""
+
+    exit_code = 2
+
+
+class ConfigError(MmkitError):
+    """One or more configuration problems, each naming its source and key path."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = list(problems)
+        head = "invalid configuration:" if len(self.problems) > 1 else "invalid configuration:"
+        super().__init__(head + "".join(f"\n  - {p}" for p in self.problems))
+
+
+class PluginError(MmkitError):
+    """A plugin failed to load, registered a duplicate, or produced an invalid component."""
+
+    def __init__(self, plugin: str, distribution: str | None, fault: str) -> None:
+        self.plugin = plugin
+        self.distribution = distribution
+        self.fault = fault
+        dist = f" (distribution {distribution})" if distribution else ""
+        super().__init__(f"plugin {plugin!r}{dist}: {fault}")
+
+
+class ComponentNotFound(MmkitError):
+    def __init__(self, kind: str, name: str, available: Sequence[str], where: str = "") -> None:
+        self.kind = kind
+        self.name = name
+        self.available = sorted(available)
+        avail = ", ".join(self.available) if self.available else "(none registered)"
+        loc = f"{where}: " if where else ""
+        super().__init__(f"{loc}unknown {kind} {name!r}; available: {avail}")
+
+
+class DataError(MmkitError):
+    """Malformed market data: names the file and line."""
+
+
+class VenueError(MmkitError):
+    """A venue reply that cannot be understood, or a refused secret/network setting."""

@@ -1,0 +1,1 @@
+"""Test helpers shipped with mmkit: a fake venue and a pytest plugin for plugin authors."""
