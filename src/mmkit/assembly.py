@@ -11,8 +11,9 @@ from mmkit.plugin_manager import PluginHost
 from mmkit.registry import BuildContext, ComponentRegistry
 
 
-def build_component(registry: ComponentRegistry, settings: Settings, kind: str, name: str,
-                    *, seed_offset: int = 0) -> Any:
+def build_component(
+    registry: ComponentRegistry, settings: Settings, kind: str, name: str, *, seed_offset: int = 0
+) -> Any:
     spec = registry.get(kind, name, where=f"components ({kind})")
     ctx = BuildContext(
         kind=kind,
@@ -26,14 +27,21 @@ def build_component(registry: ComponentRegistry, settings: Settings, kind: str, 
     return spec.build(ctx)
 
 
-def build_engine(settings: Settings, host: PluginHost, *, observer: EngineObserver | None = None,
-                 estimates: Estimates | None = None) -> Engine:
+def build_engine(
+    settings: Settings,
+    host: PluginHost,
+    *,
+    observer: EngineObserver | None = None,
+    estimates: Estimates | None = None,
+) -> Engine:
     """Resolve the configured components once and wire them into an :class:`Engine`."""
     host.check()
     reg = host.registry
     c = settings.components
-    estimators = [(n, build_component(reg, settings, "estimator", n, seed_offset=i))
-                  for i, n in enumerate(c.estimators)]
+    estimators = [
+        (n, build_component(reg, settings, "estimator", n, seed_offset=i))
+        for i, n in enumerate(c.estimators)
+    ]
     gates = [(n, build_component(reg, settings, "gate", n)) for n in c.gates]
     quoter = (c.quoter, build_component(reg, settings, "quoter", c.quoter))
     executor = (c.executor, build_component(reg, settings, "executor", c.executor))

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
 from mmkit.core.actions import Action
@@ -60,7 +60,7 @@ class Estimates:
 
     def copy(self) -> Estimates:
         c = Estimates()
-        for name in self.__slots__:  # type: ignore[attr-defined]
+        for name in self.__slots__:
             setattr(c, name, getattr(self, name))
         c.extras = dict(self.extras)
         return c
@@ -95,7 +95,7 @@ class Ladder:
 EMPTY_LADDER = Ladder()
 
 
-class GateMode(str, Enum):
+class GateMode(StrEnum):
     HALT = "halt"  # cancel every resting order, place nothing
     REDUCE_ONLY = "reduce_only"  # only quotes that shrink the position
 

@@ -56,12 +56,21 @@ class EngineObserver(Protocol):
     def on_divergence(self, local: float, venue: float, now_ns: int) -> None: ...
 
 
-_REQUOTE_KINDS = frozenset({
-    EventKind.BOOK_SNAPSHOT, EventKind.BOOK_DELTA, EventKind.TRADE, EventKind.BBO,
-    EventKind.TIMER, EventKind.OWN_FILL, EventKind.POSITION_SNAPSHOT, EventKind.FEED_STATUS,
-})
-_TIMER_ONLY = frozenset({EventKind.TIMER, EventKind.OWN_FILL, EventKind.POSITION_SNAPSHOT,
-                         EventKind.FEED_STATUS})
+_REQUOTE_KINDS = frozenset(
+    {
+        EventKind.BOOK_SNAPSHOT,
+        EventKind.BOOK_DELTA,
+        EventKind.TRADE,
+        EventKind.BBO,
+        EventKind.TIMER,
+        EventKind.OWN_FILL,
+        EventKind.POSITION_SNAPSHOT,
+        EventKind.FEED_STATUS,
+    }
+)
+_TIMER_ONLY = frozenset(
+    {EventKind.TIMER, EventKind.OWN_FILL, EventKind.POSITION_SNAPSHOT, EventKind.FEED_STATUS}
+)
 
 
 class Engine:
@@ -112,7 +121,9 @@ class Engine:
             try:
                 est.on_event(ev, now_ns)
             except Exception as exc:
-                self._fault(f"estimator {name}", f"on_event raised {type(exc).__name__}: {exc}", now_ns)
+                self._fault(
+                    f"estimator {name}", f"on_event raised {type(exc).__name__}: {exc}", now_ns
+                )
         for name, gate in self._gates:
             try:
                 gate.on_event(ev, now_ns)
@@ -135,7 +146,9 @@ class Engine:
                 e.estimate(est, now_ns)
             except Exception as exc:
                 faulted = True
-                self._fault(f"estimator {name}", f"estimate raised {type(exc).__name__}: {exc}", now_ns)
+                self._fault(
+                    f"estimator {name}", f"estimate raised {type(exc).__name__}: {exc}", now_ns
+                )
         view = self.view
         halt: GateDecision | None = None
         reduce_only: GateDecision | None = None
@@ -160,14 +173,18 @@ class Engine:
         try:
             ladder = self._quoter.quote(view, est, now_ns)
         except Exception as exc:
-            self._fault(f"quoter {self._quoter_name}", f"quote raised {type(exc).__name__}: {exc}", now_ns)
-            return self._executor.halt(GateDecision("engine", "ComponentFault",
-                                                    {"detail": "quoter raised"}), view, now_ns)
+            self._fault(
+                f"quoter {self._quoter_name}", f"quote raised {type(exc).__name__}: {exc}", now_ns
+            )
+            return self._executor.halt(
+                GateDecision("engine", "ComponentFault", {"detail": "quoter raised"}), view, now_ns
+            )
         problem = ladder_problem(ladder)
         if problem is not None:
             self._fault(f"quoter {self._quoter_name}", problem, now_ns)
-            return self._executor.halt(GateDecision("engine", "ComponentFault",
-                                                    {"detail": problem}), view, now_ns)
+            return self._executor.halt(
+                GateDecision("engine", "ComponentFault", {"detail": problem}), view, now_ns
+            )
         if reduce_only is not None:
             ladder = reduce_only_ladder(ladder, self.portfolio.position)
         self.last_ladder = ladder
@@ -191,7 +208,9 @@ class Engine:
             if why is None:
                 good.append(a)
             else:
-                self._fault(f"executor {self._executor_name}", f"refused {type(a).__name__}: {why}", now_ns)
+                self._fault(
+                    f"executor {self._executor_name}", f"refused {type(a).__name__}: {why}", now_ns
+                )
         return good
 
     def _on_fill(self, f: OwnFill, now_ns: int) -> None:

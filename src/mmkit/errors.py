@@ -16,8 +16,7 @@ class ConfigError(MmkitError):
 
     def __init__(self, problems: Sequence[str]) -> None:
         self.problems = list(problems)
-        head = "invalid configuration:" if len(self.problems) > 1 else "invalid configuration:"
-        super().__init__(head + "".join(f"\n  - {p}" for p in self.problems))
+        super().__init__("invalid configuration:" + "".join(f"\n  - {p}" for p in self.problems))
 
 
 class PluginError(MmkitError):

@@ -68,7 +68,9 @@ def _coerce(value: Any, tp: Any, path: str) -> tuple[Any, str | None]:
     if tp is Any:
         return value, None
     if origin is Literal:
-        if value in get_args(tp) and type(value) is type(next(a for a in get_args(tp) if a == value)):
+        if value in get_args(tp) and type(value) is type(
+            next(a for a in get_args(tp) if a == value)
+        ):
             return value, None
         close = difflib.get_close_matches(str(value), [str(a) for a in get_args(tp)], n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
@@ -208,7 +210,9 @@ def describe_fields(cls: type) -> list[tuple[str, str, str, str]]:
     rows = []
     for f in dataclasses.fields(cls):
         default = defaults_of(cls).get(f.name, "")
-        rows.append((f.name, _type_name(hints[f.name]), repr(default), str(f.metadata.get("help", ""))))
+        rows.append(
+            (f.name, _type_name(hints[f.name]), repr(default), str(f.metadata.get("help", "")))
+        )
     return rows
 
 

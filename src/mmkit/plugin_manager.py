@@ -16,6 +16,7 @@ start while any exist (``--allow-broken-plugins`` to proceed).
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import sys
@@ -83,8 +84,13 @@ class PluginHost:
         self.info: dict[str, PluginInfo] = {}
         if include_defaults:
             for mod in DEFAULT_PLUGINS:
-                self._register_module(mod, source="builtin", name=mod.rsplit(".", 1)[-1],
-                                      dist=PROJECT, version=_dist_version(PROJECT))
+                self._register_module(
+                    mod,
+                    source="builtin",
+                    name=mod.rsplit(".", 1)[-1],
+                    dist=PROJECT,
+                    version=_dist_version(PROJECT),
+                )
         if load_entrypoints is None:
             load_entrypoints = _env_flag(ENV_LOAD_ENTRYPOINTS, True)
         if load_entrypoints:
@@ -96,29 +102,50 @@ class PluginHost:
         self._invariants: list[Any] | None = None
 
     # -- loading --------------------------------------------------------------------------
-    def _register_module(self, mod_name: str, *, source: str, name: str,
-                         dist: str | None, version: str | None) -> None:
+    def _register_module(
+        self, mod_name: str, *, source: str, name: str, dist: str | None, version: str | None
+    ) -> None:
         if name in self.info:
             return
         try:
             module = importlib.import_module(mod_name)
         except Exception as exc:
-            self.errors.append(PluginError(name, dist, f"failed to import {mod_name!r}: "
-                                                       f"{type(exc).__name__}: {exc}"))
+            self.errors.append(
+                PluginError(
+                    name, dist, f"failed to import {mod_name!r}: {type(exc).__name__}: {exc}"
+                )
+            )
             return
         self._register_object(module, source=source, name=name, dist=dist, version=version)
 
-    def _register_object(self, obj: ModuleType | object, *, source: str, name: str,
-                         dist: str | None, version: str | None) -> None:
+    def _register_object(
+        self,
+        obj: ModuleType | object,
+        *,
+        source: str,
+        name: str,
+        dist: str | None,
+        version: str | None,
+    ) -> None:
         try:
             self.pm.register(obj, name=name)
-        except Exception as exc:  # pluggy validation: unknown hook, bad signature
+        except Exception as exc:  # pluggy validation: bad signature
             self.errors.append(PluginError(name, dist, f"invalid hook implementation: {exc}"))
             return
-        hooks = sorted(impl_name for impl_name in dir(obj)
-                       if self.pm.parse_hookimpl_opts(obj, impl_name) is not None)
-        self.info[name] = PluginInfo(name, getattr(obj, "__name__", type(obj).__name__), dist,
-                                     version, source, hooks)
+        try:
+            self.pm.check_pending()  # a @hookimpl whose name matches no hook (a typo)
+        except pluggy.PluginValidationError as exc:
+            self.pm.unregister(obj, name=name)
+            self.errors.append(PluginError(name, dist, f"invalid hook implementation: {exc}"))
+            return
+        hooks = sorted(
+            impl_name
+            for impl_name in dir(obj)
+            if self.pm.parse_hookimpl_opts(obj, impl_name) is not None
+        )
+        self.info[name] = PluginInfo(
+            name, getattr(obj, "__name__", type(obj).__name__), dist, version, source, hooks
+        )
 
     def _load_entrypoints(self) -> None:
         for ep in metadata.entry_points(group=PROJECT):
@@ -129,10 +156,15 @@ class PluginHost:
             try:
                 obj = ep.load()
             except Exception as exc:
-                self.errors.append(PluginError(ep.name, dist, f"failed to import {ep.value!r}: "
-                                                              f"{type(exc).__name__}: {exc}"))
+                self.errors.append(
+                    PluginError(
+                        ep.name, dist, f"failed to import {ep.value!r}: {type(exc).__name__}: {exc}"
+                    )
+                )
                 continue
-            self._register_object(obj, source="entrypoint", name=ep.name, dist=dist, version=version)
+            self._register_object(
+                obj, source="entrypoint", name=ep.name, dist=dist, version=version
+            )
 
     def register_plugin(self, obj: object, name: str) -> None:
         """Register an in-process plugin object (tests, notebooks)."""
@@ -141,9 +173,11 @@ class PluginHost:
         self._invariants = None
 
     # -- registries -----------------------------------------------------------------------
-    def _call_each(self, hook_name: str, make_arg: Callable[[PluginInfo], Any], arg_name: str) -> None:
+    def _call_each(
+        self, hook_name: str, make_arg: Callable[[PluginInfo], Any], arg_name: str
+    ) -> None:
         hook = getattr(self.pm.hook, hook_name)
-        for impl in reversed(hook.get_hookimpls()):  # registration order
+        for impl in hook.get_hookimpls():  # registration order (pluggy calls LIFO)
             info = self.info.get(impl.plugin_name)
             if info is None:
                 continue
@@ -152,24 +186,34 @@ class PluginHost:
             except PluginError as exc:
                 self.errors.append(exc)
             except Exception as exc:
-                self.errors.append(PluginError(info.name, info.distribution,
-                                               f"hook {hook_name} raised {type(exc).__name__}: {exc}"))
+                self.errors.append(
+                    PluginError(
+                        info.name,
+                        info.distribution,
+                        f"hook {hook_name} raised {type(exc).__name__}: {exc}",
+                    )
+                )
 
     @property
     def registry(self) -> ComponentRegistry:
         if self._registry is None:
             reg = ComponentRegistry()
             for kind, hook_name in _COMPONENT_HOOKS.items():
+
                 def make(info: PluginInfo, kind: str = kind) -> Callable[..., None]:
                     before = set(reg.names(kind))
-                    base = reg.make_register(kind, info.name, info.distribution, info.version, self.errors)
+                    base = reg.make_register(
+                        kind, info.name, info.distribution, info.version, self.errors
+                    )
 
                     def register(*args: Any, **kwargs: Any) -> None:
                         base(*args, **kwargs)
                         for n in set(reg.names(kind)) - before:
                             if (kind, n) not in info.components:
                                 info.components.append((kind, n))
+
                     return register
+
                 self._call_each(hook_name, make, "register")
             self._registry = reg
         return self._registry
@@ -183,19 +227,23 @@ class PluginHost:
                 def register(inv: Any) -> None:
                     inv_id = getattr(inv, "id", None)
                     if not isinstance(inv_id, str) or not callable(getattr(inv, "check", None)):
-                        raise PluginError(info.name, info.distribution,
-                                          f"register_invariants: {inv!r} is not an invariant "
-                                          "(needs an 'id' string and a 'check' method)")
+                        raise PluginError(
+                            info.name,
+                            info.distribution,
+                            f"register_invariants: {inv!r} is not an invariant "
+                            "(needs an 'id' string and a 'check' method)",
+                        )
                     if any(getattr(o, "id", None) == inv_id for o in found):
-                        raise PluginError(info.name, info.distribution,
-                                          f"duplicate invariant id {inv_id!r}")
-                    try:
+                        raise PluginError(
+                            info.name, info.distribution, f"duplicate invariant id {inv_id!r}"
+                        )
+                    with contextlib.suppress(AttributeError, TypeError):
                         object.__setattr__(inv, "plugin", info.name)
-                    except (AttributeError, TypeError):
-                        pass
                     found.append(inv)
                     info.invariants.append(inv_id)
+
                 return register
+
             self._call_each("register_invariants", make, "register")
             self._invariants = found
         return self._invariants
@@ -206,8 +254,13 @@ class PluginHost:
     def observer_hooks(self) -> dict[str, Any]:
         """Observer hooks that at least one plugin implements (the rest are skipped)."""
         out = {}
-        for name in ("mmkit_on_fill", "mmkit_on_gate_closed", "mmkit_on_gate_opened",
-                     "mmkit_on_quote_published", "mmkit_on_fault"):
+        for name in (
+            "mmkit_on_fill",
+            "mmkit_on_gate_closed",
+            "mmkit_on_gate_opened",
+            "mmkit_on_quote_published",
+            "mmkit_on_fault",
+        ):
             hook = getattr(self.pm.hook, name)
             if hook.get_hookimpls():
                 out[name] = hook

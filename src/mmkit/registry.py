@@ -66,12 +66,16 @@ class ComponentSpec:
             obj = getattr(importlib.import_module(mod_name), attr)
         except Exception as exc:
             raise PluginError(
-                self.plugin, self.distribution,
+                self.plugin,
+                self.distribution,
                 f"cannot import factory {self.factory!r} of {self.kind} {self.name!r}: {exc}",
             ) from exc
         if not callable(obj):
-            raise PluginError(self.plugin, self.distribution,
-                              f"factory {self.factory!r} of {self.kind} {self.name!r} is not callable")
+            raise PluginError(
+                self.plugin,
+                self.distribution,
+                f"factory {self.factory!r} of {self.kind} {self.name!r} is not callable",
+            )
         return obj  # type: ignore[no-any-return]
 
     def build(self, ctx: BuildContext[Any]) -> Any:
@@ -83,7 +87,8 @@ class ComponentSpec:
             raise
         except Exception as exc:
             raise PluginError(
-                self.plugin, self.distribution,
+                self.plugin,
+                self.distribution,
                 f"{self.kind} {self.name!r} failed to build: {type(exc).__name__}: {exc}",
             ) from exc
         from mmkit.components import COMPONENT_PROTOCOLS  # numpy: not at CLI start-up
@@ -92,7 +97,8 @@ class ComponentSpec:
         if not isinstance(comp, proto):
             missing = [m for m in _protocol_methods(proto) if not callable(getattr(comp, m, None))]
             raise PluginError(
-                self.plugin, self.distribution,
+                self.plugin,
+                self.distribution,
                 f"{self.kind} {self.name!r}: factory returned {type(comp).__name__!s}, "
                 f"which is not a valid {self.kind} (missing: {', '.join(missing) or '?'})",
             )
@@ -100,9 +106,7 @@ class ComponentSpec:
 
 
 def _protocol_methods(proto: type) -> list[str]:
-    return sorted(
-        n for n, v in vars(proto).items() if callable(v) and not n.startswith("_")
-    )
+    return sorted(n for n, v in vars(proto).items() if callable(v) and not n.startswith("_"))
 
 
 class ComponentRegistry:
@@ -111,13 +115,17 @@ class ComponentRegistry:
 
     def add(self, spec: ComponentSpec) -> None:
         if spec.kind not in self._specs:
-            raise PluginError(spec.plugin, spec.distribution, f"unknown component kind {spec.kind!r}")
+            raise PluginError(
+                spec.plugin, spec.distribution, f"unknown component kind {spec.kind!r}"
+            )
         existing = self._specs[spec.kind].get(spec.name)
         if existing is not None:
             raise PluginError(
-                spec.plugin, spec.distribution,
+                spec.plugin,
+                spec.distribution,
                 f"duplicate {spec.kind} name {spec.name!r}: already registered by plugin "
-                f"{existing.plugin!r}" + (f" ({existing.distribution})" if existing.distribution else ""),
+                f"{existing.plugin!r}"
+                + (f" ({existing.distribution})" if existing.distribution else ""),
             )
         self._specs[spec.kind][spec.name] = spec
 
@@ -138,7 +146,11 @@ class ComponentRegistry:
             yield from self.of_kind(kind)
 
     def make_register(
-        self, kind: str, plugin: str, distribution: str | None, version: str | None,
+        self,
+        kind: str,
+        plugin: str,
+        distribution: str | None,
+        version: str | None,
         errors: list[PluginError],
     ) -> Callable[..., None]:
         """The ``register`` callable handed to one plugin's ``register_<kind>s`` hook."""
@@ -152,16 +164,29 @@ class ComponentRegistry:
         ) -> None:
             try:
                 if not isinstance(name, str) or not name.isidentifier():
-                    raise PluginError(plugin, distribution,
-                                      f"{kind} name {name!r} must be an identifier-like string")
+                    raise PluginError(
+                        plugin,
+                        distribution,
+                        f"{kind} name {name!r} must be an identifier-like string",
+                    )
                 if not (callable(factory) or (isinstance(factory, str) and ":" in factory)):
-                    raise PluginError(plugin, distribution,
-                                      f"{kind} {name!r}: factory must be callable or 'module:attr'")
+                    raise PluginError(
+                        plugin,
+                        distribution,
+                        f"{kind} {name!r}: factory must be callable or 'module:attr'",
+                    )
                 p = params if params is not None else NoParams
                 if not hasattr(p, "__dataclass_fields__"):
-                    raise PluginError(plugin, distribution,
-                                      f"{kind} {name!r}: params must be a dataclass, got {p!r}")
-                self.add(ComponentSpec(kind, name, factory, p, description, plugin, distribution, version))
+                    raise PluginError(
+                        plugin,
+                        distribution,
+                        f"{kind} {name!r}: params must be a dataclass, got {p!r}",
+                    )
+                self.add(
+                    ComponentSpec(
+                        kind, name, factory, p, description, plugin, distribution, version
+                    )
+                )
             except PluginError as exc:
                 errors.append(exc)
 

@@ -27,25 +27,25 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from mmkit.core.types import Instrument
 from mmkit.registry import BuildContext, ComponentSpec, RiskLimits
 
 
-class Severity(str, Enum):
+class Severity(StrEnum):
     CRITICAL = "critical"
     HIGH = "high"
     MEDIUM = "medium"
     LOW = "low"
 
 
-class Concern(Exception):  # noqa: N818 - an outcome, not an error
+class Concern(Exception):
     """Raised by a check for a finding that is worth reporting but is not a violation."""
 
 
-class Skip(Exception):  # noqa: N818
+class Skip(Exception):
     """Raised by a check when the invariant does not apply to this component."""
 
 
@@ -74,9 +74,14 @@ class AuditTarget:
             from dataclasses import replace
 
             risk = replace(risk, **risk_overrides)
-        ctx = BuildContext(kind=self.spec.kind, name=self.spec.name,
-                           params=self.params if params is None else params,
-                           instrument=self.instrument, risk=risk, seed=self.seed)
+        ctx = BuildContext(
+            kind=self.spec.kind,
+            name=self.spec.name,
+            params=self.params if params is None else params,
+            instrument=self.instrument,
+            risk=risk,
+            seed=self.seed,
+        )
         return self.spec.build(ctx)
 
 
@@ -92,15 +97,18 @@ class AuditContext:
         """hypothesis settings: derandomised with ``seed``, no database, our example count."""
         from hypothesis import HealthCheck, settings
 
-        kw: dict[str, Any] = dict(
-            max_examples=self.examples,
-            derandomize=True,
-            database=None,
-            deadline=None if self.deadline_ms is None else self.deadline_ms,
-            suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                   HealthCheck.filter_too_much],
-            print_blob=False,
-        )
+        kw: dict[str, Any] = {
+            "max_examples": self.examples,
+            "derandomize": True,
+            "database": None,
+            "deadline": None if self.deadline_ms is None else self.deadline_ms,
+            "suppress_health_check": [
+                HealthCheck.too_slow,
+                HealthCheck.data_too_large,
+                HealthCheck.filter_too_much,
+            ],
+            "print_blob": False,
+        }
         kw.update(overrides)
         return settings(**kw)
 

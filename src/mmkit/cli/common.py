@@ -16,11 +16,18 @@ DEFAULT_CONFIG_NAME = "mmkit.toml"
 ENV_CONFIG = "MMKIT_CONFIG"
 
 ConfigOption = typer.Option(
-    None, "--config", "-c", metavar="FILE",
-    help=f"Config file (default: $MMKIT_CONFIG, else ./{DEFAULT_CONFIG_NAME} if present).")
+    None,
+    "--config",
+    "-c",
+    metavar="FILE",
+    help=f"Config file (default: $MMKIT_CONFIG, else ./{DEFAULT_CONFIG_NAME} if present).",
+)
 SetOption = typer.Option(
-    [], "--set", metavar="SECTION.KEY=VALUE",
-    help="Override one config key (repeatable; highest precedence after dedicated flags).")
+    [],
+    "--set",
+    metavar="SECTION.KEY=VALUE",
+    help="Override one config key (repeatable; highest precedence after dedicated flags).",
+)
 
 
 def resolve_config_path(config: Path | None) -> Path | None:
@@ -33,14 +40,19 @@ def resolve_config_path(config: Path | None) -> Path | None:
     return local if local.is_file() else None
 
 
-def settings_from_cli(config: Path | None, sets: Sequence[str] = (),
-                      flags: Mapping[str, Any] | None = None,
-                      host: PluginHost | None = None) -> Settings:
+def settings_from_cli(
+    config: Path | None,
+    sets: Sequence[str] = (),
+    flags: Mapping[str, Any] | None = None,
+    host: PluginHost | None = None,
+) -> Settings:
     host = host or get_host()
     return load_settings(resolve_config_path(config), host.registry, sets=sets, flags=flags)
 
 
-def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], title: str | None = None) -> None:
+def print_table(
+    headers: Sequence[str], rows: Sequence[Sequence[Any]], title: str | None = None
+) -> None:
     """A plain aligned table (rich is used only where live display needs it)."""
     cells = [[str(c) for c in r] for r in rows]
     widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]

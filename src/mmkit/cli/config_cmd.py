@@ -30,9 +30,11 @@ def register(cli: typer.Typer) -> None:
         host = get_host()
         host.check()
         data = default_toml(host.registry)
-        header = ("# mmkit configuration: every key at its default. Precedence: defaults < this file\n"
-                  "# < MMKIT__SECTION__KEY environment variables < command-line flags.\n"
-                  "# Private keys never go here: see [venue] key_env / key_file.\n\n")
+        header = (
+            "# mmkit configuration: every key at its default. Precedence: defaults < this file\n"
+            "# < MMKIT__SECTION__KEY environment variables < command-line flags.\n"
+            "# Private keys never go here: see [venue] key_env / key_file.\n\n"
+        )
         path.write_text(header + tomli_w.dumps(data), encoding="utf-8")
         typer.echo(f"wrote {path}")
 
@@ -41,7 +43,9 @@ def register(cli: typer.Typer) -> None:
         config: Path | None = ConfigOption,
         sets: list[str] = SetOption,
         as_json: bool = typer.Option(False, "--json", help="JSON instead of TOML."),
-        sources: bool = typer.Option(False, "--sources", help="Also print where each key came from."),
+        sources: bool = typer.Option(
+            False, "--sources", help="Also print where each key came from."
+        ),
     ) -> None:
         """Print the merged configuration (defaults, file, environment, flags), secrets redacted."""
         import tomli_w

@@ -45,14 +45,20 @@ def build_app(argv: Sequence[str] | None = None) -> typer.Typer:
 
     @app.callback()
     def root(
-        plugin: list[str] = typer.Option(  # noqa: B008
-            [], "--plugin", metavar="MODULE",
-            help="Also load this module as a plugin (repeatable; or MMKIT_PLUGINS=a,b)."),
+        plugin: list[str] = typer.Option(
+            [],
+            "--plugin",
+            metavar="MODULE",
+            help="Also load this module as a plugin (repeatable; or MMKIT_PLUGINS=a,b).",
+        ),
         no_entrypoints: bool = typer.Option(
-            False, "--no-entrypoints",
-            help="Do not load plugins from installed packages (MMKIT_LOAD_ENTRYPOINTS=0)."),
-        version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
-                                     help="Print the version and exit."),
+            False,
+            "--no-entrypoints",
+            help="Do not load plugins from installed packages (MMKIT_LOAD_ENTRYPOINTS=0).",
+        ),
+        version: bool = typer.Option(
+            False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
     ) -> None:
         """Options here apply to every command."""
 
@@ -64,8 +70,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     debug = os.environ.get("MMKIT_DEBUG", "") not in ("", "0")
     try:
         app = build_app(argv)
-        app(args=list(sys.argv[1:] if argv is None else argv), prog_name="mmkit",
-            standalone_mode=True)
+        app(
+            args=list(sys.argv[1:] if argv is None else argv),
+            prog_name="mmkit",
+            standalone_mode=True,
+        )
     except MmkitError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise SystemExit(exc.exit_code) from None
@@ -74,8 +83,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     except Exception as exc:
         if debug:
             raise
-        typer.echo(f"internal error: {type(exc).__name__}: {exc}\n"
-                   "(set MMKIT_DEBUG=1 to see the traceback, and please report it)", err=True)
+        typer.echo(
+            f"internal error: {type(exc).__name__}: {exc}\n"
+            "(set MMKIT_DEBUG=1 to see the traceback, and please report it)",
+            err=True,
+        )
         raise SystemExit(EXIT_INTERNAL) from None
 
 

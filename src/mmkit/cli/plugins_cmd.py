@@ -16,18 +16,21 @@ def plugins_report(host: PluginHost) -> dict[str, Any]:
     _ = host.invariants
     plugins = []
     for info in host.info.values():
-        plugins.append({
-            "name": info.name,
-            "module": info.module,
-            "distribution": info.distribution,
-            "version": info.version,
-            "source": info.source,
-            "hooks": info.hooks,
-            "components": [{"kind": k, "name": n} for k, n in info.components],
-            "invariants": info.invariants,
-        })
-    errors = [{"plugin": e.plugin, "distribution": e.distribution, "error": e.fault}
-              for e in host.errors]
+        plugins.append(
+            {
+                "name": info.name,
+                "module": info.module,
+                "distribution": info.distribution,
+                "version": info.version,
+                "source": info.source,
+                "hooks": info.hooks,
+                "components": [{"kind": k, "name": n} for k, n in info.components],
+                "invariants": info.invariants,
+            }
+        )
+    errors = [
+        {"plugin": e.plugin, "distribution": e.distribution, "error": e.fault} for e in host.errors
+    ]
     return {"plugins": plugins, "errors": errors}
 
 
@@ -35,8 +38,9 @@ def register(cli: typer.Typer) -> None:
     @cli.command("plugins")
     def plugins(
         as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
-        components: bool = typer.Option(False, "--components",
-                                        help="One row per component instead of per plugin."),
+        components: bool = typer.Option(
+            False, "--components", help="One row per component instead of per plugin."
+        ),
     ) -> None:
         """List installed plugins, the components they register and their hooks."""
         host = get_host()
@@ -44,8 +48,10 @@ def register(cli: typer.Typer) -> None:
         if as_json:
             typer.echo(json.dumps(rep, indent=2))
         elif components:
-            rows = [(s.kind, s.name, s.plugin, s.distribution or "-", s.description)
-                    for s in host.registry]
+            rows = [
+                (s.kind, s.name, s.plugin, s.distribution or "-", s.description)
+                for s in host.registry
+            ]
             print_table(["kind", "name", "plugin", "distribution", "description"], rows)
         else:
             rows = []
@@ -53,7 +59,11 @@ def register(cli: typer.Typer) -> None:
                 comps = ", ".join(f"{c['kind']}:{c['name']}" for c in p["components"]) or "-"
                 if p["invariants"]:
                     comps += f" (+{len(p['invariants'])} invariants)"
-                dist = f"{p['distribution']} {p['version'] or ''}".strip() if p["distribution"] else "-"
+                dist = (
+                    f"{p['distribution']} {p['version'] or ''}".strip()
+                    if p["distribution"]
+                    else "-"
+                )
                 rows.append((p["name"], dist, p["source"], comps, ", ".join(p["hooks"])))
             print_table(["plugin", "distribution", "source", "components", "hooks"], rows)
         if rep["errors"]:

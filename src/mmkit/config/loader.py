@@ -54,10 +54,15 @@ class Settings:
 
     def selected(self) -> list[tuple[str, str]]:
         c = self.components
-        return ([("estimator", n) for n in c.estimators] + [("gate", n) for n in c.gates]
-                + [("quoter", c.quoter), ("executor", c.executor)])
+        return (
+            [("estimator", n) for n in c.estimators]
+            + [("gate", n) for n in c.gates]
+            + [("quoter", c.quoter), ("executor", c.executor)]
+        )
 
-    def to_toml_dict(self, *, redact: bool = True, registry: ComponentRegistry | None = None) -> dict[str, Any]:
+    def to_toml_dict(
+        self, *, redact: bool = True, registry: ComponentRegistry | None = None
+    ) -> dict[str, Any]:
         """The full merged config (defaults included), with secret fields redacted."""
         out: dict[str, Any] = {}
         for sec, cls in CORE_SECTIONS.items():
@@ -106,8 +111,13 @@ def _set_path(d: dict[str, Any], path: Sequence[str], value: Any) -> None:
     cur[path[-1]] = value
 
 
-def _merge(base: dict[str, Any], top: Mapping[str, Any], sources: dict[str, str], label: str,
-           prefix: str = "") -> None:
+def _merge(
+    base: dict[str, Any],
+    top: Mapping[str, Any],
+    sources: dict[str, str],
+    label: str,
+    prefix: str = "",
+) -> None:
     for k, v in top.items():
         path = f"{prefix}.{k}" if prefix else k
         if isinstance(v, dict) and isinstance(base.get(k), dict):
@@ -118,10 +128,12 @@ def _merge(base: dict[str, Any], top: Mapping[str, Any], sources: dict[str, str]
 
 
 def _mark(v: Any, path: str, sources: dict[str, str], label: str) -> None:
-    sources[path] = label
+    """Record the source of every leaf under ``path`` (tables themselves are not marked)."""
     if isinstance(v, dict):
         for k2, v2 in v.items():
             _mark(v2, f"{path}.{k2}", sources, label)
+    else:
+        sources[path] = label
 
 
 def read_toml(path: Path) -> dict[str, Any]:
@@ -144,7 +156,7 @@ def env_overrides(env: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str
     for name, raw in sorted(env.items()):
         if not name.startswith(ENV_PREFIX):
             continue
-        parts = [p.lower() for p in name[len(ENV_PREFIX):].split("__") if p]
+        parts = [p.lower() for p in name[len(ENV_PREFIX) :].split("__") if p]
         if not parts:
             continue
         _set_path(out, parts, _parse_scalar(raw))
@@ -218,27 +230,34 @@ def load_settings(
         sources[key] = f"command line option for {key}"
 
     def source(key: str) -> str:
-        # the most specific recorded source of key or one of its parents
+        # the recorded source of the key, of a parent, or (for a table) of a key inside it
         parts = key.split(".")
         for i in range(len(parts), 0, -1):
-            s = sources.get(".".join(parts[:i]))
-            if s is not None:
-                return s
-        return str(file_path) if file_path else "defaults"
+            found = sources.get(".".join(parts[:i]))
+            if found is not None:
+                return found
+        inner = sorted(v for k, v in sources.items() if k.startswith(key + "."))
+        if inner:
+            return inner[0]
+        return "defaults"
 
     for bad in _find_forbidden(merged):
-        problems.append(f"{source(bad)}: {bad}: private keys are never read from config; "
-                        "set the variable named by venue.key_env or use venue.key_file (mode 0600)")
+        problems.append(
+            f"{source(bad)}: {bad}: private keys are never read from config; "
+            "set the variable named by venue.key_env or use venue.key_file (mode 0600)"
+        )
 
     known_sections = [*CORE_SECTIONS, *KIND_OF_SECTION]
     core: dict[str, Any] = {}
-    for sec, table in merged.items():
+    for sec in merged:
         if sec in CORE_SECTIONS:
             continue
         if sec in KIND_OF_SECTION:
             continue
         close = difflib.get_close_matches(sec, known_sections, n=1, cutoff=0.6)
-        hint = f"; did you mean [{close[0]}]?" if close else f" (known: {', '.join(known_sections)})"
+        hint = (
+            f"; did you mean [{close[0]}]?" if close else f" (known: {', '.join(known_sections)})"
+        )
         problems.append(f"{source(sec)}: unknown section [{sec}]{hint}")
     for sec, cls in CORE_SECTIONS.items():
         table = merged.get(sec, {})
@@ -261,23 +280,33 @@ def load_settings(
                 avail = ", ".join(registry.names(kind)) or "(none registered)"
                 close = difflib.get_close_matches(name, registry.names(kind), n=1, cutoff=0.6)
                 hint = f"did you mean {close[0]!r}? " if close else ""
-                problems.append(f"{source(f'{section}.{name}')}: [{section}.{name}] unknown {kind} "
-                                f"{name!r}; {hint}available: {avail}")
+                problems.append(
+                    f"{source(f'{section}.{name}')}: [{section}.{name}] unknown {kind} "
+                    f"{name!r}; {hint}available: {avail}"
+                )
             elif not isinstance(table, dict):
-                problems.append(f"{source(f'{section}.{name}')}: [{section}.{name}] must be a table")
+                problems.append(
+                    f"{source(f'{section}.{name}')}: [{section}.{name}] must be a table"
+                )
         for spec in registry.of_kind(kind):
             table = tables.get(spec.name, {}) if isinstance(tables.get(spec.name, {}), dict) else {}
-            obj, errs = build_params(spec.params, table, f"{section}.{spec.name}",
-                                     lambda k: source(k))
+            obj, errs = build_params(
+                spec.params, table, f"{section}.{spec.name}", lambda k: source(k)
+            )
             problems.extend(errs)
             if obj is not None:
                 params[(kind, spec.name)] = obj
 
     comps = core.get("components")
     if isinstance(comps, ComponentsSection):
-        for kind, names in (("estimator", comps.estimators), ("gate", comps.gates),
-                            ("quoter", [comps.quoter]), ("executor", [comps.executor]),
-                            ("venue", [comps.venue]), ("feed", [comps.feed])):
+        for kind, names in (
+            ("estimator", comps.estimators),
+            ("gate", comps.gates),
+            ("quoter", [comps.quoter]),
+            ("executor", [comps.executor]),
+            ("venue", [comps.venue]),
+            ("feed", [comps.feed]),
+        ):
             key = "components." + (SECTION_OF_KIND[kind] if kind not in SINGLE_KINDS else kind)
             seen: set[str] = set()
             for n in names:
@@ -288,7 +317,9 @@ def load_settings(
                     avail = ", ".join(registry.names(kind)) or "(none registered)"
                     close = difflib.get_close_matches(n, registry.names(kind), n=1, cutoff=0.6)
                     hint = f"did you mean {close[0]!r}? " if close else ""
-                    problems.append(f"{source(key)}: {key}: unknown {kind} {n!r}; {hint}available: {avail}")
+                    problems.append(
+                        f"{source(key)}: {key}: unknown {kind} {n!r}; {hint}available: {avail}"
+                    )
 
     instrument = None
     inst = core.get("instrument")

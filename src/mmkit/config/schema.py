@@ -14,10 +14,12 @@ Network = Literal["testnet", "mainnet"]
 class ComponentsSection:
     """Which registered component of each kind the engine runs."""
 
-    estimators: list[str] = param(["kappa", "sigma", "warmup"],
-                                  help="estimators, run in this order every cycle")
-    gates: list[str] = param(["data_quality", "warmup", "kill_switch"],
-                             help="gates; any closed gate stops quoting")
+    estimators: list[str] = param(
+        ["kappa", "sigma", "warmup"], help="estimators, run in this order every cycle"
+    )
+    gates: list[str] = param(
+        ["data_quality", "warmup", "kill_switch"], help="gates; any closed gate stops quoting"
+    )
     quoter: str = param("glft", help="the quoter")
     executor: str = param("smart", help="the executor")
     venue: str = param("sim", help="venue for paper/backtest (sim) or live (hyperliquid)")
@@ -45,8 +47,9 @@ class RiskSection:
 @dataclass(frozen=True)
 class EngineSection:
     seed: int = param(0, ge=0, help="seed of every random choice (deterministic runs)")
-    requote: Literal["event", "timer"] = param("event",
-                                                 help="requote on every market event or on timers only")
+    requote: Literal["event", "timer"] = param(
+        "event", help="requote on every market event or on timers only"
+    )
     timer_ms: int = param(100, gt=0, help="timer event period of runners")
 
 

@@ -48,7 +48,9 @@ class EventKind(IntEnum):
         return self in _MARKET_DATA
 
 
-_MARKET_DATA = frozenset({EventKind.BOOK_SNAPSHOT, EventKind.BOOK_DELTA, EventKind.TRADE, EventKind.BBO})
+_MARKET_DATA = frozenset(
+    {EventKind.BOOK_SNAPSHOT, EventKind.BOOK_DELTA, EventKind.TRADE, EventKind.BBO}
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,8 +25,9 @@ from mmkit.core.events import (
 )
 
 
-def _apply_side(px: FloatArray, sz: FloatArray, upd_px: FloatArray, upd_sz: FloatArray,
-                descending: bool) -> tuple[FloatArray, FloatArray]:
+def _apply_side(
+    px: FloatArray, sz: FloatArray, upd_px: FloatArray, upd_sz: FloatArray, descending: bool
+) -> tuple[FloatArray, FloatArray]:
     book = dict(zip(px.tolist(), sz.tolist(), strict=True))
     for p, s in zip(upd_px.tolist(), upd_sz.tolist(), strict=True):
         if s <= 0.0 or not math.isfinite(s):
@@ -34,8 +35,10 @@ def _apply_side(px: FloatArray, sz: FloatArray, upd_px: FloatArray, upd_sz: Floa
         else:
             book[p] = s
     keys = sorted(book, reverse=descending)
-    return (np.fromiter(keys, dtype=np.float64, count=len(keys)),
-            np.fromiter((book[k] for k in keys), dtype=np.float64, count=len(keys)))
+    return (
+        np.fromiter(keys, dtype=np.float64, count=len(keys)),
+        np.fromiter((book[k] for k in keys), dtype=np.float64, count=len(keys)),
+    )
 
 
 class MarketState:
@@ -128,8 +131,12 @@ class MarketState:
             if ev.prev_seq >= 0 and self.book_seq >= 0 and ev.prev_seq != self.book_seq:
                 self.gap_count += 1
                 self.pending_gap = True
-            self.bid_px, self.bid_sz = _apply_side(self.bid_px, self.bid_sz, ev.bid_px, ev.bid_sz, True)
-            self.ask_px, self.ask_sz = _apply_side(self.ask_px, self.ask_sz, ev.ask_px, ev.ask_sz, False)
+            self.bid_px, self.bid_sz = _apply_side(
+                self.bid_px, self.bid_sz, ev.bid_px, ev.bid_sz, True
+            )
+            self.ask_px, self.ask_sz = _apply_side(
+                self.ask_px, self.ask_sz, ev.ask_px, ev.ask_sz, False
+            )
             self.book_ts = ts
             self.book_seq = ev.seq
             self.last_update[ev.stream] = now_ns

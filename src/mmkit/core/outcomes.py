@@ -7,10 +7,10 @@ client maps each error string of the venue's catalogue onto one of these reasons
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class Outcome(str, Enum):
+class Outcome(StrEnum):
     RESTING = "resting"  # accepted, now on the book
     FILLED = "filled"  # accepted and (fully or partly) filled at once
     CANCELED = "canceled"  # a cancel succeeded
@@ -18,7 +18,7 @@ class Outcome(str, Enum):
     UNKNOWN = "unknown"  # transport failure / timeout: resolve by query, never blind retry
 
 
-class RejectReason(str, Enum):
+class RejectReason(StrEnum):
     NONE = "none"
     POST_ONLY_WOULD_CROSS = "post_only_would_cross"
     INSUFFICIENT_MARGIN = "insufficient_margin"
@@ -42,6 +42,7 @@ class RejectReason(str, Enum):
     OPEN_ORDER_CAP = "open_order_cap"
     SCHEMA = "schema"  # HTTP 422
     SERVER = "server"  # 5xx
+    MAX_NOTIONAL = "max_notional"  # refused locally, before signing (risk.max_order_notional)
     OTHER = "other"
 
     @property

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from enum import Enum, IntEnum
+from enum import IntEnum, StrEnum
 
 
 class Side(IntEnum):
@@ -31,7 +31,7 @@ class Side(IntEnum):
         raise ValueError(f"unknown side {s!r} (expected 'B' or 'A')")
 
 
-class Tif(str, Enum):
+class Tif(StrEnum):
     """Time in force, with Hyperliquid's wire spelling as the value."""
 
     ALO = "Alo"  # add-liquidity-only (post-only)

@@ -1,0 +1,50 @@
+"""nox sessions: tests, types, lint, audit, bench (``nox -l`` lists them)."""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.sessions = ["tests", "types", "lint", "audit"]
+nox.options.reuse_existing_virtualenvs = True
+
+PYTHON = ["3.11", "3.12"]
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    """The whole test suite (slow tests included), in parallel."""
+    session.install("-e", ".[dev]")
+    session.run("pytest", "-n", "2", *session.posargs)
+
+
+@nox.session(python="3.11")
+def types(session: nox.Session) -> None:
+    """mypy --strict on src/."""
+    session.install("-e", ".[dev]")
+    session.run("mypy", "--strict", "src/mmkit")
+
+
+@nox.session(python="3.11")
+def lint(session: nox.Session) -> None:
+    """ruff."""
+    session.install("ruff>=0.5")
+    session.run("ruff", "check", "src", "tests", "benchmarks", "plugins", "noxfile.py")
+
+
+@nox.session(python="3.11")
+def audit(session: nox.Session) -> None:
+    """mmkit audit --strict on the default plugin set (what CI gates on)."""
+    session.install("-e", ".[dev]")
+    session.run("mmkit", "--no-entrypoints", "audit", "--strict", *session.posargs)
+
+
+@nox.session(python="3.11")
+def bench(session: nox.Session) -> None:
+    """Every benchmark script; each prints its figures (no assertions)."""
+    session.install("-e", ".[dev]")
+    import pathlib
+
+    for script in sorted(pathlib.Path("benchmarks").glob("*.py")):
+        if script.name.startswith("_"):
+            continue
+        session.run("python", str(script), *session.posargs)
