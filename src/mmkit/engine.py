@@ -105,7 +105,7 @@ class Engine:
         self.last_ladder: Ladder = EMPTY_LADDER
         self.faults = 0
         self.events = 0
-        self.halted_by_fault = False
+        self.stopped = False
 
     # -- the hot path ---------------------------------------------------------------------
     def on_event(self, ev: Event, now_ns: int) -> list[Action]:
@@ -139,6 +139,8 @@ class Engine:
         return actions
 
     def _cycle(self, now_ns: int) -> list[Action]:
+        if self.stopped:
+            return self._executor.halt(self.closed["engine"], self.view, now_ns)
         est = self.estimates
         faulted = False
         for name, e in self._estimators:
@@ -192,6 +194,20 @@ class Engine:
         if actions and self.observer is not None:
             self.observer.on_quotes(ladder, actions, now_ns)
         return actions
+
+    def shutdown(self, now_ns: int, reason: str = "Shutdown") -> list[Action]:
+        """Kill switch on exit: cancel every resting order (emergency), place nothing."""
+        decision = GateDecision("engine", reason, mode=GateMode.HALT, emergency=True)
+        self.closed["engine"] = decision
+        self.stopped = True
+        if self.observer is not None:
+            self.observer.on_gate_closed(decision, now_ns)
+        self.last_ladder = EMPTY_LADDER
+        return self._checked(self._executor.halt(decision, self.view, now_ns), now_ns)
+
+    @property
+    def executor(self) -> Executor:
+        return self._executor
 
     # -- helpers --------------------------------------------------------------------------
     def _checked(self, actions: list[Action], now_ns: int) -> list[Action]:

@@ -45,9 +45,13 @@ def settings_from_cli(
     sets: Sequence[str] = (),
     flags: Mapping[str, Any] | None = None,
     host: PluginHost | None = None,
+    overlays: Sequence[Path] = (),
 ) -> Settings:
     host = host or get_host()
-    return load_settings(resolve_config_path(config), host.registry, sets=sets, flags=flags)
+    host.check()  # a broken plugin is reported before the config errors it would cause
+    return load_settings(
+        resolve_config_path(config), host.registry, sets=sets, flags=flags, overlays=overlays
+    )
 
 
 def print_table(

@@ -201,8 +201,12 @@ def load_settings(
     env: Mapping[str, str] | None = None,
     sets: Sequence[str] = (),
     flags: Mapping[str, Any] | None = None,
+    overlays: Sequence[str | Path] = (),
 ) -> Settings:
-    """Merge defaults < file < env < ``--set`` < flags and validate everything.
+    """Merge defaults < file < overlays < env < ``--set`` < flags and validate everything.
+
+    ``overlays`` are further TOML files layered over the config file, in order (e.g. the
+    calibrated ``params.toml`` that ``mmkit calibrate`` writes).
 
     ``flags`` maps dotted key paths to values from dedicated command-line options
     (``{"instrument.coin": "ETH"}``); ``None`` values are ignored. Raises
@@ -216,6 +220,8 @@ def load_settings(
     if file_path is not None:
         data = read_toml(file_path)
         _merge(merged, data, sources, str(file_path))
+    for extra in overlays:
+        _merge(merged, read_toml(Path(extra)), sources, str(extra))
     env_data, env_labels = env_overrides(env)
     _merge(merged, env_data, sources, "env")
     sources.update(env_labels)

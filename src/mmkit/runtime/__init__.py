@@ -1,0 +1,1 @@
+"""Running the engine: journal, observers, clocks and the paper / live runners."""

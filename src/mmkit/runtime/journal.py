@@ -1,0 +1,295 @@
+"""The run journal: one SQLite file per run (WAL mode), written as the run happens.
+
+Tables hold orders and their state changes, fills, positions, gate and kill-switch events,
+reconciliation divergences, estimator snapshots, faults and the calibration prediction log.
+
+Durability: a fill is committed (``synchronous=FULL``) by :meth:`Journal.fill` *before* the
+runner hands it to the engine, so that a crash never loses a fill the engine acted on. Other
+rows are batched and committed at least every ``flush_every`` rows or on :meth:`flush`.
+
+The journal never stores secrets: values pass through :func:`mmkit.runtime.redact.redact`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mmkit.core.actions import Action, Cancel, CancelAll, Modify, Place, QueryOrder, SyncState
+from mmkit.core.events import ActionResult, OrderUpdate, OwnFill
+from mmkit.runtime.redact import redact
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS actions (
+    id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, request_id INTEGER NOT NULL, kind TEXT NOT NULL,
+    cloid TEXT, oid INTEGER, side INTEGER, px REAL, sz REAL, tif TEXT, reduce_only INTEGER,
+    level INTEGER, emergency INTEGER, reason TEXT);
+CREATE TABLE IF NOT EXISTS action_results (
+    id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, request_id INTEGER NOT NULL, cloid TEXT,
+    oid INTEGER, outcome TEXT NOT NULL, reason TEXT, message TEXT, filled_sz REAL, avg_px REAL);
+CREATE TABLE IF NOT EXISTS order_updates (
+    id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, oid INTEGER NOT NULL, cloid TEXT,
+    status TEXT NOT NULL, side INTEGER, px REAL, sz REAL, orig_sz REAL);
+CREATE TABLE IF NOT EXISTS fills (
+    id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, oid INTEGER NOT NULL, cloid TEXT,
+    side INTEGER NOT NULL, px REAL NOT NULL, sz REAL NOT NULL, fee REAL NOT NULL,
+    tid INTEGER, crossed INTEGER NOT NULL, liquidation INTEGER NOT NULL,
+    UNIQUE (tid, oid, ts, px, sz));
+CREATE TABLE IF NOT EXISTS positions (
+    id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, position REAL NOT NULL, source TEXT NOT NULL,
+    realized REAL, unrealized REAL, fees REAL, mid REAL);
+CREATE TABLE IF NOT EXISTS gate_events (
+    id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, gate TEXT NOT NULL, state TEXT NOT NULL,
+    reason TEXT, detail TEXT, mode TEXT);
+CREATE TABLE IF NOT EXISTS divergences (
+    id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, local REAL NOT NULL, venue REAL NOT NULL,
+    delta REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS estimates (
+    id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, kappa REAL, kappa_confidence REAL, A REAL,
+    sigma REAL, sigma_confidence REAL, warmed_up INTEGER, warmup_waiting TEXT, cascade INTEGER,
+    extras TEXT);
+CREATE TABLE IF NOT EXISTS faults (
+    id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, component TEXT NOT NULL, message TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS predictions (
+    id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, model TEXT NOT NULL, key TEXT NOT NULL,
+    prediction REAL NOT NULL, meta TEXT);
+CREATE TABLE IF NOT EXISTS outcomes (
+    id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, model TEXT NOT NULL, key TEXT NOT NULL,
+    outcome REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS notes (
+    id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, level TEXT NOT NULL, message TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS ix_pred ON predictions (model, key);
+CREATE INDEX IF NOT EXISTS ix_out ON outcomes (model, key);
+"""
+
+
+def _f(x: float | None) -> float | None:
+    """SQLite stores NaN as NULL; keep that explicit."""
+    if x is None or not math.isfinite(x):
+        return None
+    return float(x)
+
+
+@dataclass
+class JournalSummary:
+    path: Path
+    meta: dict[str, str]
+    counts: dict[str, int]
+    position: float | None
+    realized: float | None
+    fees: float | None
+    fill_volume: float
+    gate_closures: list[tuple[str, str, int]]
+    divergences: int
+    faults: list[tuple[str, str]]
+
+
+class Journal:
+    """Append-only run journal. Not thread-safe: one runner owns it."""
+
+    def __init__(self, path: Path, *, flush_every: int = 500) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(self.path), isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(_SCHEMA)
+        self._pending = 0
+        self._flush_every = flush_every
+        self._in_tx = False
+        self.set_meta("schema_version", str(SCHEMA_VERSION))
+
+    # -- transactions --------------------------------------------------------------------
+    def _begin(self) -> None:
+        if not self._in_tx:
+            self._db.execute("BEGIN")
+            self._in_tx = True
+
+    def _row(self, sql: str, params: tuple[Any, ...]) -> None:
+        self._begin()
+        self._db.execute(sql, params)
+        self._pending += 1
+        if self._pending >= self._flush_every:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._in_tx:
+            self._db.execute("COMMIT")
+            self._in_tx = False
+        self._pending = 0
+
+    def close(self) -> None:
+        self.flush()
+        self._db.close()
+
+    # -- writers -------------------------------------------------------------------------
+    def set_meta(self, key: str, value: str) -> None:
+        self._begin()
+        self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, redact(value)))
+        self.flush()
+
+    def fill(self, f: OwnFill) -> bool:
+        """Record a fill durably (committed on return). False if it was already journaled."""
+        self.flush()
+        cur = self._db.execute(
+            "INSERT OR IGNORE INTO fills (ts, oid, cloid, side, px, sz, fee, tid, crossed, "
+            "liquidation) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (f.ts, f.oid, f.cloid, int(f.side), f.px, f.sz, f.fee, f.tid, int(f.crossed),
+             int(f.liquidation)),
+        )
+        return cur.rowcount == 1
+
+    def action(self, ts: int, a: Action) -> None:
+        if isinstance(a, Place | Modify):
+            self._row(
+                "INSERT INTO actions (ts, request_id, kind, cloid, oid, side, px, sz, tif, "
+                "reduce_only, level) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (ts, a.request_id, type(a).__name__.lower(), a.cloid,
+                 a.oid if isinstance(a, Modify) else None, int(a.side), _f(a.px), _f(a.sz),
+                 a.tif.value, int(a.reduce_only), a.level),
+            )
+        elif isinstance(a, Cancel):
+            self._row("INSERT INTO actions (ts, request_id, kind, cloid, oid, emergency) "
+                      "VALUES (?,?,?,?,?,?)",
+                      (ts, a.request_id, "cancel", a.cloid, a.oid, int(a.emergency)))
+        elif isinstance(a, CancelAll):
+            self._row("INSERT INTO actions (ts, request_id, kind, emergency, reason) "
+                      "VALUES (?,?,?,?,?)",
+                      (ts, a.request_id, "cancel_all", int(a.emergency), a.reason))
+        elif isinstance(a, SyncState):
+            self._row("INSERT INTO actions (ts, request_id, kind, reason) VALUES (?,?,?,?)",
+                      (ts, a.request_id, "sync_state", a.reason))
+        elif isinstance(a, QueryOrder):
+            self._row("INSERT INTO actions (ts, request_id, kind, cloid, oid) VALUES (?,?,?,?,?)",
+                      (ts, a.request_id, "query_order", a.cloid, a.oid))
+
+    def action_result(self, r: ActionResult) -> None:
+        self._row(
+            "INSERT INTO action_results (ts, request_id, cloid, oid, outcome, reason, message, "
+            "filled_sz, avg_px) VALUES (?,?,?,?,?,?,?,?,?)",
+            (r.ts, r.request_id, r.cloid, r.oid, r.outcome.value, r.reason.value,
+             redact(r.message), _f(r.filled_sz), _f(r.avg_px)),
+        )
+
+    def order_update(self, u: OrderUpdate) -> None:
+        self._row(
+            "INSERT INTO order_updates (ts, oid, cloid, status, side, px, sz, orig_sz) "
+            "VALUES (?,?,?,?,?,?,?,?)",
+            (u.ts, u.oid, u.cloid, u.raw_status or u.status.name.lower(), int(u.side), _f(u.px),
+             _f(u.sz), _f(u.orig_sz)),
+        )
+
+    def position(self, ts: int, position: float, source: str, *, realized: float | None = None,
+                 unrealized: float | None = None, fees: float | None = None,
+                 mid: float | None = None) -> None:
+        self._row(
+            "INSERT INTO positions (ts, position, source, realized, unrealized, fees, mid) "
+            "VALUES (?,?,?,?,?,?,?)",
+            (ts, position, source, _f(realized), _f(unrealized), _f(fees), _f(mid)),
+        )
+
+    def gate(self, ts: int, gate: str, state: str, reason: str = "", detail: Mapping[str, Any]
+             | None = None, mode: str = "") -> None:
+        self._row("INSERT INTO gate_events (ts, gate, state, reason, detail, mode) "
+                  "VALUES (?,?,?,?,?,?)",
+                  (ts, gate, state, reason, redact(json.dumps(dict(detail or {}), default=str)),
+                   mode))
+
+    def divergence(self, ts: int, local: float, venue: float) -> None:
+        self._row("INSERT INTO divergences (ts, local, venue, delta) VALUES (?,?,?,?)",
+                  (ts, local, venue, venue - local))
+
+    def estimates(self, ts: int, est: Any) -> None:
+        extras = {k: v for k, v in est.extras.items() if isinstance(v, int | float)
+                  and math.isfinite(v)}
+        self._row(
+            "INSERT INTO estimates (ts, kappa, kappa_confidence, A, sigma, sigma_confidence, "
+            "warmed_up, warmup_waiting, cascade, extras) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (ts, _f(est.kappa), _f(est.kappa_confidence), _f(est.A), _f(est.sigma),
+             _f(est.sigma_confidence), int(est.warmed_up), est.warmup_waiting, int(est.cascade),
+             json.dumps(extras)),
+        )
+
+    def fault(self, ts: int, component: str, message: str) -> None:
+        self._row("INSERT INTO faults (ts, component, message) VALUES (?,?,?)",
+                  (ts, component, redact(message)))
+
+    def note(self, ts: int, level: str, message: str) -> None:
+        self._row("INSERT INTO notes (ts, level, message) VALUES (?,?,?)",
+                  (ts, level, redact(message)))
+
+    # -- prediction log (mmkit.calibration's PredictionLog protocol) ----------------------
+    def record_prediction(self, ts: int, model: str, key: str, prediction: float,
+                          meta: Mapping[str, Any] | None = None) -> None:
+        if not math.isfinite(prediction):
+            return
+        self._row("INSERT INTO predictions (ts, model, key, prediction, meta) VALUES (?,?,?,?,?)",
+                  (ts, model, key, prediction, json.dumps(dict(meta or {}), default=str)))
+
+    def record_outcome(self, ts: int, model: str, key: str, outcome: float) -> None:
+        if not math.isfinite(outcome):
+            return
+        self._row("INSERT INTO outcomes (ts, model, key, outcome) VALUES (?,?,?,?)",
+                  (ts, model, key, outcome))
+
+
+@contextmanager
+def open_readonly(path: Path) -> Iterator[sqlite3.Connection]:
+    if not Path(path).is_file():
+        from mmkit.errors import MmkitError
+
+        raise MmkitError(f"{path}: no such journal")
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        yield db
+    finally:
+        db.close()
+
+
+def summarize(path: Path) -> JournalSummary:
+    with open_readonly(path) as db:
+        try:
+            meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
+        except sqlite3.DatabaseError as exc:
+            from mmkit.errors import MmkitError
+
+            raise MmkitError(f"{path}: not an mmkit journal ({exc})") from None
+        counts = {}
+        for t in ("actions", "action_results", "order_updates", "fills", "positions",
+                  "gate_events", "divergences", "estimates", "faults", "predictions", "outcomes"):
+            counts[t] = int(db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0])  # noqa: S608
+        last = db.execute("SELECT position, realized, fees FROM positions ORDER BY id DESC "
+                          "LIMIT 1").fetchone()
+        vol = db.execute("SELECT COALESCE(SUM(px * sz), 0) FROM fills").fetchone()[0]
+        gates = db.execute("SELECT gate, reason, COUNT(*) FROM gate_events WHERE state='closed' "
+                           "GROUP BY gate, reason ORDER BY 3 DESC").fetchall()
+        faults = db.execute("SELECT component, message FROM faults ORDER BY id LIMIT 20").fetchall()
+    return JournalSummary(
+        path=Path(path), meta=meta, counts=counts,
+        position=None if last is None else last[0],
+        realized=None if last is None else last[1],
+        fees=None if last is None else last[2],
+        fill_volume=float(vol), gate_closures=[(g, r, int(n)) for g, r, n in gates],
+        divergences=counts["divergences"], faults=[(c, m) for c, m in faults],
+    )
+
+
+def new_run_path(directory: Path, label: str = "run") -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    base = Path(directory) / f"{label}-{stamp}.sqlite"
+    n = 1
+    path = base
+    while path.exists():
+        n += 1
+        path = base.with_name(f"{label}-{stamp}-{n}.sqlite")
+    return path

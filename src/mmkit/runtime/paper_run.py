@@ -1,0 +1,120 @@
+"""Assembling and running a paper session from settings (``mmkit trade`` without a live venue)."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from mmkit import __version__
+from mmkit.assembly import build_component, build_engine
+from mmkit.config.loader import Settings
+from mmkit.core.types import NS_PER_MS, NS_PER_S
+from mmkit.plugin_manager import PluginHost
+from mmkit.runtime.journal import Journal, new_run_path
+from mmkit.runtime.observer import RunObserver
+from mmkit.runtime.paper import PaperResult, PaperRunner, StopFlag
+from mmkit.runtime.session import Session
+
+log = logging.getLogger("mmkit.run")
+
+
+@dataclass
+class RunOutcome:
+    session: Session
+    result: PaperResult
+    journal_path: Path | None
+    wall_s: float
+
+
+class SignalGuard:
+    """First SIGINT/SIGTERM: stop gracefully (kill switch, final sync, flush). Second: exit now."""
+
+    def __init__(self, stop: StopFlag) -> None:
+        self.stop = stop
+        self._old: dict[int, Any] = {}
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.stop.requested:
+            sys.stderr.write("\nsecond signal: exiting immediately\n")
+            raise SystemExit(130)
+        self.stop.request(f"signal {signal.Signals(signum).name}")
+
+    def __enter__(self) -> SignalGuard:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self._old[sig] = signal.signal(sig, self._handle)
+            except ValueError:  # not the main thread (tests)
+                pass
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+
+
+def config_dump(settings: Settings) -> str:
+    import tomli_w
+
+    return tomli_w.dumps(settings.to_toml_dict(redact=True))
+
+
+def run_paper(settings: Settings, host: PluginHost, *, journal_dir: Path | None,
+              speed: float | None, duration_s: float, dashboard: bool, metrics_port: int = 0,
+              stop: StopFlag | None = None, label: str = "paper") -> RunOutcome:
+    import time
+
+    journal = None
+    if journal_dir is not None:
+        journal = Journal(new_run_path(journal_dir, label))
+        journal.set_meta("mmkit_version", __version__)
+        journal.set_meta("mode", label)
+        journal.set_meta("coin", settings.instrument.coin)
+        journal.set_meta("seed", str(settings.engine.seed))
+        journal.set_meta("config", config_dump(settings))
+    metrics = None
+    if metrics_port:
+        from mmkit.runtime.metrics import Metrics
+
+        metrics = Metrics()
+        metrics.serve(metrics_port)
+    observer = RunObserver(journal, host.observer_hooks(), metrics)
+    engine = build_engine(settings, host, observer=observer)
+    venue = build_component(host.registry, settings, "venue", settings.components.venue)
+    feed = build_component(host.registry, settings, "feed", settings.components.feed)
+    session = Session(engine, observer, journal)
+    observer.run = session
+    runner = PaperRunner(session, venue, timer_ns=settings.engine.timer_ms * NS_PER_MS,
+                         speed=speed)
+    stop = stop or StopFlag()
+    wall0 = time.monotonic()
+    result: PaperResult | None = None
+    try:
+        with SignalGuard(stop):
+            if dashboard:
+                from mmkit.runtime.dashboard import Dashboard
+
+                title = f"mmkit paper · {settings.instrument.coin} · x{speed or 'max'}"
+                with Dashboard(session, title) as dash:
+                    result = runner.run(feed.events(), duration_ns=int(duration_s * NS_PER_S),
+                                        stop=stop, on_progress=dash.on_progress)
+            else:
+                result = runner.run(feed.events(), duration_ns=int(duration_s * NS_PER_S),
+                                    stop=stop)
+        if metrics is not None:
+            from mmkit.runtime.status import numeric_values, session_status
+
+            metrics.set_values(numeric_values(session_status(session)))
+    finally:
+        if journal is not None:
+            journal.set_meta("stopped_by", result.stopped_by if result else "error")
+            journal.close()
+        if metrics is not None:
+            metrics.close()
+    assert result is not None
+    return RunOutcome(session, result, journal.path if journal else None,
+                      time.monotonic() - wall0)

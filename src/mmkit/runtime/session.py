@@ -1,0 +1,125 @@
+"""One trading session: the engine plus its journal and observer, fed one event at a time.
+
+Paper, backtest and live runners differ only in where events come from and where actions
+go; they all call :meth:`Session.dispatch`. Dispatch order for a venue event: journal first
+(a fill is durable before the engine sees it), then the engine, then the journal of the
+actions the engine returned.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from mmkit.core.actions import Action, SyncState
+from mmkit.core.events import (
+    ActionResult,
+    Event,
+    EventKind,
+    OrderUpdate,
+    OwnFill,
+    PositionSnapshot,
+)
+from mmkit.core.types import NS_PER_S
+from mmkit.engine import Engine
+from mmkit.runtime.journal import Journal
+from mmkit.runtime.observer import RunObserver
+
+
+@dataclass
+class SessionStats:
+    events: int = 0
+    market_events: int = 0
+    actions: int = 0
+    duplicate_fills: int = 0
+    rejections: int = 0
+    peak_equity: float = 0.0
+    max_drawdown: float = 0.0
+    first_ts: int = -1
+    last_ts: int = -1
+    action_counts: dict[str, int] = field(default_factory=dict)
+
+
+class Session:
+    def __init__(self, engine: Engine, observer: RunObserver, journal: Journal | None = None,
+                 *, snapshot_every_s: float = 1.0) -> None:
+        self.engine = engine
+        self.observer = observer
+        self.journal = journal
+        self.stats = SessionStats()
+        self._seen_fills: set[tuple[int, int]] = set()
+        self._snap_every = int(snapshot_every_s * NS_PER_S)
+        self._next_snap = -1
+        self._runner_rid = 0
+
+    def runner_request_id(self) -> int:
+        """Request ids for actions the runner itself issues (negative: never the executor's)."""
+        self._runner_rid -= 1
+        return self._runner_rid
+
+    def sync_request(self, reason: str) -> SyncState:
+        return SyncState(self.runner_request_id(), reason, orders=True)
+
+    def dispatch(self, ev: Event, now_ns: int) -> list[Action]:
+        st = self.stats
+        st.events += 1
+        if st.first_ts < 0:
+            st.first_ts = now_ns
+        st.last_ts = now_ns
+        kind = ev.kind
+        j = self.journal
+        if kind.is_market_data:
+            st.market_events += 1
+        elif kind is EventKind.OWN_FILL:
+            assert isinstance(ev, OwnFill)
+            if ev.tid >= 0:
+                key = (ev.tid, ev.oid)
+                if key in self._seen_fills:
+                    st.duplicate_fills += 1  # re-delivered after a reconnect: applied once
+                    return []
+                self._seen_fills.add(key)
+            if j is not None:
+                j.fill(ev)  # durable before the engine acts on it
+        elif kind is EventKind.ACTION_RESULT:
+            assert isinstance(ev, ActionResult)
+            if ev.outcome.value == "rejected":
+                st.rejections += 1
+            if j is not None:
+                j.action_result(ev)
+        elif kind is EventKind.ORDER_UPDATE:
+            assert isinstance(ev, OrderUpdate)
+            if j is not None:
+                j.order_update(ev)
+        elif kind is EventKind.POSITION_SNAPSHOT and j is not None:
+            assert isinstance(ev, PositionSnapshot)
+            j.position(now_ns, ev.position, "venue-startup" if ev.startup else "venue")
+        actions = self.engine.on_event(ev, now_ns)
+        if actions:
+            self.record_actions(actions, now_ns)
+        if now_ns >= self._next_snap:
+            self._snapshot(now_ns)
+        return actions
+
+    def record_actions(self, actions: list[Action], now_ns: int) -> None:
+        st = self.stats
+        st.actions += len(actions)
+        for a in actions:
+            name = type(a).__name__
+            st.action_counts[name] = st.action_counts.get(name, 0) + 1
+            if self.journal is not None:
+                self.journal.action(now_ns, a)
+
+    def _snapshot(self, now_ns: int) -> None:
+        self._next_snap = now_ns + self._snap_every
+        eng = self.engine
+        mid = eng.market.mid
+        pf = eng.portfolio
+        eq = pf.equity(mid)
+        st = self.stats
+        if math.isfinite(eq):
+            st.peak_equity = max(st.peak_equity, eq)
+            st.max_drawdown = max(st.max_drawdown, st.peak_equity - eq)
+        if self.journal is not None:
+            self.journal.estimates(now_ns, eng.estimates)
+            self.journal.position(now_ns, pf.position, "local", realized=pf.realized,
+                                  unrealized=pf.unrealized(mid), fees=pf.fees, mid=mid)

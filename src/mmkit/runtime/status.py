@@ -1,0 +1,63 @@
+"""A flat snapshot of a running session, for the dashboard, metrics and the summary."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from mmkit.runtime.session import Session
+
+
+def session_status(session: Session) -> dict[str, Any]:
+    eng = session.engine
+    pf = eng.portfolio
+    est = eng.estimates
+    mid = eng.market.mid
+    executor_status: dict[str, Any] = {}
+    status_fn = getattr(eng.executor, "status", None)
+    if callable(status_fn):
+        try:
+            executor_status = dict(status_fn())
+        except Exception as exc:  # a dashboard must not take the run down
+            executor_status = {"status_error": f"{type(exc).__name__}: {exc}"}
+    unreal = pf.unrealized(mid)
+    return {
+        "mid": mid,
+        "best_bid": eng.market.best_bid,
+        "best_ask": eng.market.best_ask,
+        "position": pf.position,
+        "realized": pf.realized,
+        "unrealized": unreal,
+        "fees": pf.fees,
+        "equity": pf.equity(mid),
+        "fills": pf.fill_count,
+        "volume_usd": pf.volume_usd,
+        "kappa": est.kappa,
+        "kappa_confidence": est.kappa_confidence,
+        "sigma": est.sigma,
+        "sigma_confidence": est.sigma_confidence,
+        "warmed_up": est.warmed_up,
+        "warmup_waiting": est.warmup_waiting,
+        "cascade": est.cascade,
+        "closed_gates": {k: v.describe() for k, v in eng.closed.items()},
+        "ladder_bids": [(q.px, q.sz) for q in eng.last_ladder.bids],
+        "ladder_asks": [(q.px, q.sz) for q in eng.last_ladder.asks],
+        "faults": eng.faults,
+        "rejections": session.stats.rejections,
+        "actions": session.stats.actions,
+        "max_drawdown": session.stats.max_drawdown,
+        "executor": executor_status,
+    }
+
+
+def numeric_values(status: dict[str, Any]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for k, v in status.items():
+        if isinstance(v, bool):
+            out[k] = float(v)
+        elif isinstance(v, int | float) and math.isfinite(float(v)):
+            out[k] = float(v)
+    for k, v in status.get("executor", {}).items():
+        if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(float(v)):
+            out[f"executor.{k}"] = float(v)
+    return out
