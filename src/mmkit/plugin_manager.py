@@ -38,6 +38,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "mmkit.default_plugins.quoters",
     "mmkit.default_plugins.executors",
     "mmkit.default_plugins.venues",
+    "mmkit.default_plugins.emulator",
     "mmkit.default_plugins.feeds",
     "mmkit.default_plugins.invariants",
     "mmkit.default_plugins.commands",

@@ -91,14 +91,16 @@ def test_unknown_component_lists_available(host: PluginHost) -> None:
         load(host, sets=["components.quoter='toy_qouter'"])
     (msg,) = [m for m in problems(e) if "components.quoter" in m]
     assert "unknown quoter 'toy_qouter'; did you mean 'toy_quoter'?" in msg
-    assert "available: toy_quoter" in msg
+    assert "toy_quoter" in msg.split("available: ")[1].split(", ")
 
 
 def test_unknown_component_table(host: PluginHost, tmp_path: Path) -> None:
     p = write(tmp_path, "[quoters.nope]\nx = 1\n")
     with pytest.raises(ConfigError) as e:
         load(host, p)
-    assert problems(e) == [f"{p}: [quoters.nope] unknown quoter 'nope'; available: toy_quoter"]
+    (msg,) = problems(e)
+    assert msg.startswith(f"{p}: [quoters.nope] unknown quoter 'nope'; available: ")
+    assert "toy_quoter" in msg.split("available: ")[1].split(", ")
 
 
 def test_env_overrides_file(host: PluginHost, tmp_path: Path) -> None:

@@ -35,8 +35,13 @@ def register(cli: typer.Typer) -> None:
         typer.echo("")
         print_table(["table", "rows"], sorted(s.counts.items()))
         typer.echo("")
-        rows = [("final position", s.position), ("realized PnL", s.realized), ("fees", s.fees),
-                ("fill volume (USD)", round(s.fill_volume, 2)), ("divergences", s.divergences)]
+        rows = [
+            ("final position", s.position),
+            ("realized PnL", s.realized),
+            ("fees", s.fees),
+            ("fill volume (USD)", round(s.fill_volume, 2)),
+            ("divergences", s.divergences),
+        ]
         print_table(["", ""], rows)
         if s.gate_closures:
             typer.echo("")

@@ -46,70 +46,124 @@ def register(cli: typer.Typer) -> None:
         config: Path | None = ConfigOption,
         sets: list[str] = SetOption,
         params: list[Path] = typer.Option(
-            [], "--params", metavar="FILE",
-            help="Calibrated parameters (TOML from `mmkit calibrate`), layered over the config."),
+            [],
+            "--params",
+            metavar="FILE",
+            help="Calibrated parameters (TOML from `mmkit calibrate`), layered over the config.",
+        ),
         venue: str | None = typer.Option(
-            None, "--venue", help="sim (paper, default) or hyperliquid (live)."),
+            None, "--venue", help="sim (paper, default) or hyperliquid (live)."
+        ),
         network: str | None = typer.Option(None, "--network", help="testnet (default) or mainnet."),
-        mainnet: bool = typer.Option(False, "--mainnet",
-                                     help="Explicit opt-in to real money (also needs network=mainnet)."),
+        mainnet: bool = typer.Option(
+            False, "--mainnet", help="Explicit opt-in to real money (also needs network=mainnet)."
+        ),
         coin: str | None = typer.Option(None, "--coin", help="Instrument, e.g. BTC."),
-        url: str | None = typer.Option(None, "--url", help="REST base URL (e.g. the loopback emulator)."),
-        data: Path | None = typer.Option(None, "--data", help="Paper-trade a recorded or converted capture."),
-        speed: float | None = typer.Option(None, "--speed",
-                                           help="Paper clock speed-up (0 = as fast as possible)."),
+        url: str | None = typer.Option(
+            None, "--url", help="REST base URL (e.g. the loopback emulator)."
+        ),
+        data: Path | None = typer.Option(
+            None, "--data", help="Paper-trade a recorded or converted capture."
+        ),
+        speed: float | None = typer.Option(
+            None, "--speed", help="Paper clock speed-up (0 = as fast as possible)."
+        ),
         duration: float | None = typer.Option(None, "--duration", help="Simulated seconds to run."),
-        journal_dir: Path | None = typer.Option(None, "--journal-dir", help="Where run journals go."),
+        journal_dir: Path | None = typer.Option(
+            None, "--journal-dir", help="Where run journals go."
+        ),
         no_journal: bool = typer.Option(False, "--no-journal", help="Do not write a journal."),
-        metrics_port: int | None = typer.Option(None, "--metrics-port",
-                                                help="Serve Prometheus metrics on 127.0.0.1:PORT."),
+        metrics_port: int | None = typer.Option(
+            None, "--metrics-port", help="Serve Prometheus metrics on 127.0.0.1:PORT."
+        ),
         log_json: bool = typer.Option(False, "--log-json", help="JSON log lines."),
-        dashboard: bool | None = typer.Option(None, "--dashboard/--no-dashboard",
-                                              help="Live terminal dashboard (default: on a TTY)."),
+        dashboard: bool | None = typer.Option(
+            None, "--dashboard/--no-dashboard", help="Live terminal dashboard (default: on a TTY)."
+        ),
     ) -> None:
         """Trade: paper on the built-in synthetic market by default (no config, no network)."""
         from mmkit.runtime.logs import setup_logging
 
         flags: dict[str, Any] = {
-            "components.venue": venue, "venue.network": network, "instrument.coin": coin,
-            "venue.url": url, "trade.speed": speed if speed else None,
-            "trade.duration_s": duration, "trade.journal_dir": str(journal_dir) if journal_dir else None,
-            "trade.metrics_port": metrics_port, "trade.log_json": log_json or None,
+            "components.venue": venue,
+            "venue.network": network,
+            "instrument.coin": coin,
+            "venue.url": url,
+            "trade.speed": speed if speed else None,
+            "trade.duration_s": duration,
+            "trade.journal_dir": str(journal_dir) if journal_dir else None,
+            "trade.metrics_port": metrics_port,
+            "trade.log_json": log_json or None,
         }
         if data is not None:
             flags["components.feed"] = "replay"
             flags["feeds.replay.path"] = str(data)
         host = get_host()
         settings = settings_from_cli(config, sets, flags=flags, host=host, overlays=params)
-        if settings.components.venue == "hyperliquid" or settings.venue.url:
-            from mmkit.runtime.live_run import run_live_from_cli
-
-            run_live_from_cli(settings, host, mainnet_flag=mainnet)
-            return
         t = settings.trade
         show = sys.stderr.isatty() if dashboard is None else dashboard
         jdir = None if no_journal else Path(t.journal_dir)
         log_file = None
         if jdir is not None:
             jdir.mkdir(parents=True, exist_ok=True)
-        setup_logging(json_lines=t.log_json, log_file=None if jdir is None else log_file,
-                      console_level=None if show else 30)
-        from mmkit.runtime.paper_run import run_paper
+        setup_logging(
+            json_lines=t.log_json,
+            log_file=None if jdir is None else log_file,
+            console_level=None if show else 30,
+        )
         from mmkit.runtime.status import session_status
 
+        if settings.components.venue == "hyperliquid" or settings.venue.url:
+            from mmkit.runtime.live_run import run_live_from_cli
+
+            live = run_live_from_cli(
+                settings,
+                host,
+                mainnet_flag=mainnet,
+                journal_dir=jdir,
+                duration_s=duration,
+                dashboard=show,
+            )
+            rows = summary_rows(
+                session_status(live.session),
+                {
+                    "mode": f"live ({settings.venue.network}"
+                    f"{', ' + settings.venue.url if settings.venue.url else ''})",
+                    "instrument": settings.instrument.coin,
+                    "wall time": f"{live.wall_s:,.1f} s",
+                    "stopped by": live.stopped_by,
+                },
+            )
+            print_table(["", ""], rows, title="mmkit trade: summary")
+            if live.journal_path is not None:
+                typer.echo(f"journal: {live.journal_path}")
+            return
+        from mmkit.runtime.paper_run import run_paper
+
         eff_speed = 0.0 if speed == 0 else t.speed
-        out = run_paper(settings, host, journal_dir=jdir, speed=eff_speed or None,
-                        duration_s=t.duration_s, dashboard=show, metrics_port=t.metrics_port)
+        out = run_paper(
+            settings,
+            host,
+            journal_dir=jdir,
+            speed=eff_speed or None,
+            duration_s=t.duration_s,
+            dashboard=show,
+            metrics_port=t.metrics_port,
+        )
         status = session_status(out.session)
         sim_s = (out.result.end_ns - out.result.start_ns) / 1e9
-        rows = summary_rows(status, {
-            "mode": f"paper ({settings.components.venue} venue, {settings.components.feed} feed)",
-            "instrument": settings.instrument.coin,
-            "simulated time": f"{sim_s:,.1f} s",
-            "wall time": f"{out.wall_s:,.1f} s",
-            "stopped by": out.result.stopped_by,
-            "market events": f"{out.session.stats.market_events:,}",
-        })
+        rows = summary_rows(
+            status,
+            {
+                "mode": f"paper ({settings.components.venue} venue, "
+                f"{settings.components.feed} feed)",
+                "instrument": settings.instrument.coin,
+                "simulated time": f"{sim_s:,.1f} s",
+                "wall time": f"{out.wall_s:,.1f} s",
+                "stopped by": out.result.stopped_by,
+                "market events": f"{out.session.stats.market_events:,}",
+            },
+        )
         print_table(["", ""], rows, title="mmkit trade: summary")
         if out.journal_path is not None:
             typer.echo(f"journal: {out.journal_path}")

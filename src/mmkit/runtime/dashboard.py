@@ -26,16 +26,37 @@ def _n(x: Any, digits: int = 2) -> str:
 
 def render(status: dict[str, Any], sim_elapsed_s: float, title: str) -> Group:
     head = Table.grid(padding=(0, 2))
-    head.add_row("sim time", f"{sim_elapsed_s:,.1f} s", "mid", _n(status["mid"]),
-                 "bid/ask", f"{_n(status['best_bid'])} / {_n(status['best_ask'])}")
-    head.add_row("position", _n(status["position"], 6), "realized", _n(status["realized"], 4),
-                 "unrealized", _n(status["unrealized"], 4))
-    head.add_row("fees", _n(status["fees"], 4), "fills", str(status["fills"]),
-                 "max drawdown", _n(status["max_drawdown"], 4))
+    head.add_row(
+        "sim time",
+        f"{sim_elapsed_s:,.1f} s",
+        "mid",
+        _n(status["mid"]),
+        "bid/ask",
+        f"{_n(status['best_bid'])} / {_n(status['best_ask'])}",
+    )
+    head.add_row(
+        "position",
+        _n(status["position"], 6),
+        "realized",
+        _n(status["realized"], 4),
+        "unrealized",
+        _n(status["unrealized"], 4),
+    )
+    head.add_row(
+        "fees",
+        _n(status["fees"], 4),
+        "fills",
+        str(status["fills"]),
+        "max drawdown",
+        _n(status["max_drawdown"], 4),
+    )
     est = Table("estimate", "value", "confidence", box=None)
     est.add_row("kappa", _n(status["kappa"], 1), _n(status["kappa_confidence"], 3))
-    est.add_row("sigma", f"{status['sigma']:.3e}" if math.isfinite(status["sigma"]) else "-",
-                _n(status["sigma_confidence"], 3))
+    est.add_row(
+        "sigma",
+        f"{status['sigma']:.3e}" if math.isfinite(status["sigma"]) else "-",
+        _n(status["sigma_confidence"], 3),
+    )
     warm = "warm" if status["warmed_up"] else f"warming up: {status['warmup_waiting'] or '...'}"
     est.add_row("warmup", warm, "cascade" if status["cascade"] else "")
     quotes = Table("level", "bid", "size", "ask", "size", box=None)
@@ -65,15 +86,17 @@ def render(status: dict[str, Any], sim_elapsed_s: float, title: str) -> Group:
 class Dashboard:
     """Throttled live view; ``update`` is cheap when called more often than ``hz``."""
 
-    def __init__(self, session: Session, title: str, *, hz: float = 4.0,
-                 console: Console | None = None) -> None:
+    def __init__(
+        self, session: Session, title: str, *, hz: float = 4.0, console: Console | None = None
+    ) -> None:
         self.session = session
         self.title = title
         self.period = 1.0 / hz
         self._next = 0.0
         self._t0 = -1
-        self.live = Live(console=console or Console(stderr=True), auto_refresh=False,
-                         transient=False)
+        self.live = Live(
+            console=console or Console(stderr=True), auto_refresh=False, transient=False
+        )
 
     def __enter__(self) -> Dashboard:
         self.live.__enter__()

@@ -144,8 +144,18 @@ class Journal:
         cur = self._db.execute(
             "INSERT OR IGNORE INTO fills (ts, oid, cloid, side, px, sz, fee, tid, crossed, "
             "liquidation) VALUES (?,?,?,?,?,?,?,?,?,?)",
-            (f.ts, f.oid, f.cloid, int(f.side), f.px, f.sz, f.fee, f.tid, int(f.crossed),
-             int(f.liquidation)),
+            (
+                f.ts,
+                f.oid,
+                f.cloid,
+                int(f.side),
+                f.px,
+                f.sz,
+                f.fee,
+                f.tid,
+                int(f.crossed),
+                int(f.liquidation),
+            ),
         )
         return cur.rowcount == 1
 
@@ -154,93 +164,167 @@ class Journal:
             self._row(
                 "INSERT INTO actions (ts, request_id, kind, cloid, oid, side, px, sz, tif, "
                 "reduce_only, level) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (ts, a.request_id, type(a).__name__.lower(), a.cloid,
-                 a.oid if isinstance(a, Modify) else None, int(a.side), _f(a.px), _f(a.sz),
-                 a.tif.value, int(a.reduce_only), a.level),
+                (
+                    ts,
+                    a.request_id,
+                    type(a).__name__.lower(),
+                    a.cloid,
+                    a.oid if isinstance(a, Modify) else None,
+                    int(a.side),
+                    _f(a.px),
+                    _f(a.sz),
+                    a.tif.value,
+                    int(a.reduce_only),
+                    a.level,
+                ),
             )
         elif isinstance(a, Cancel):
-            self._row("INSERT INTO actions (ts, request_id, kind, cloid, oid, emergency) "
-                      "VALUES (?,?,?,?,?,?)",
-                      (ts, a.request_id, "cancel", a.cloid, a.oid, int(a.emergency)))
+            self._row(
+                "INSERT INTO actions (ts, request_id, kind, cloid, oid, emergency) "
+                "VALUES (?,?,?,?,?,?)",
+                (ts, a.request_id, "cancel", a.cloid, a.oid, int(a.emergency)),
+            )
         elif isinstance(a, CancelAll):
-            self._row("INSERT INTO actions (ts, request_id, kind, emergency, reason) "
-                      "VALUES (?,?,?,?,?)",
-                      (ts, a.request_id, "cancel_all", int(a.emergency), a.reason))
+            self._row(
+                "INSERT INTO actions (ts, request_id, kind, emergency, reason) VALUES (?,?,?,?,?)",
+                (ts, a.request_id, "cancel_all", int(a.emergency), a.reason),
+            )
         elif isinstance(a, SyncState):
-            self._row("INSERT INTO actions (ts, request_id, kind, reason) VALUES (?,?,?,?)",
-                      (ts, a.request_id, "sync_state", a.reason))
+            self._row(
+                "INSERT INTO actions (ts, request_id, kind, reason) VALUES (?,?,?,?)",
+                (ts, a.request_id, "sync_state", a.reason),
+            )
         elif isinstance(a, QueryOrder):
-            self._row("INSERT INTO actions (ts, request_id, kind, cloid, oid) VALUES (?,?,?,?,?)",
-                      (ts, a.request_id, "query_order", a.cloid, a.oid))
+            self._row(
+                "INSERT INTO actions (ts, request_id, kind, cloid, oid) VALUES (?,?,?,?,?)",
+                (ts, a.request_id, "query_order", a.cloid, a.oid),
+            )
 
     def action_result(self, r: ActionResult) -> None:
         self._row(
             "INSERT INTO action_results (ts, request_id, cloid, oid, outcome, reason, message, "
             "filled_sz, avg_px) VALUES (?,?,?,?,?,?,?,?,?)",
-            (r.ts, r.request_id, r.cloid, r.oid, r.outcome.value, r.reason.value,
-             redact(r.message), _f(r.filled_sz), _f(r.avg_px)),
+            (
+                r.ts,
+                r.request_id,
+                r.cloid,
+                r.oid,
+                r.outcome.value,
+                r.reason.value,
+                redact(r.message),
+                _f(r.filled_sz),
+                _f(r.avg_px),
+            ),
         )
 
     def order_update(self, u: OrderUpdate) -> None:
         self._row(
             "INSERT INTO order_updates (ts, oid, cloid, status, side, px, sz, orig_sz) "
             "VALUES (?,?,?,?,?,?,?,?)",
-            (u.ts, u.oid, u.cloid, u.raw_status or u.status.name.lower(), int(u.side), _f(u.px),
-             _f(u.sz), _f(u.orig_sz)),
+            (
+                u.ts,
+                u.oid,
+                u.cloid,
+                u.raw_status or u.status.name.lower(),
+                int(u.side),
+                _f(u.px),
+                _f(u.sz),
+                _f(u.orig_sz),
+            ),
         )
 
-    def position(self, ts: int, position: float, source: str, *, realized: float | None = None,
-                 unrealized: float | None = None, fees: float | None = None,
-                 mid: float | None = None) -> None:
+    def position(
+        self,
+        ts: int,
+        position: float,
+        source: str,
+        *,
+        realized: float | None = None,
+        unrealized: float | None = None,
+        fees: float | None = None,
+        mid: float | None = None,
+    ) -> None:
         self._row(
             "INSERT INTO positions (ts, position, source, realized, unrealized, fees, mid) "
             "VALUES (?,?,?,?,?,?,?)",
             (ts, position, source, _f(realized), _f(unrealized), _f(fees), _f(mid)),
         )
 
-    def gate(self, ts: int, gate: str, state: str, reason: str = "", detail: Mapping[str, Any]
-             | None = None, mode: str = "") -> None:
-        self._row("INSERT INTO gate_events (ts, gate, state, reason, detail, mode) "
-                  "VALUES (?,?,?,?,?,?)",
-                  (ts, gate, state, reason, redact(json.dumps(dict(detail or {}), default=str)),
-                   mode))
+    def gate(
+        self,
+        ts: int,
+        gate: str,
+        state: str,
+        reason: str = "",
+        detail: Mapping[str, Any] | None = None,
+        mode: str = "",
+    ) -> None:
+        self._row(
+            "INSERT INTO gate_events (ts, gate, state, reason, detail, mode) VALUES (?,?,?,?,?,?)",
+            (ts, gate, state, reason, redact(json.dumps(dict(detail or {}), default=str)), mode),
+        )
 
     def divergence(self, ts: int, local: float, venue: float) -> None:
-        self._row("INSERT INTO divergences (ts, local, venue, delta) VALUES (?,?,?,?)",
-                  (ts, local, venue, venue - local))
+        self._row(
+            "INSERT INTO divergences (ts, local, venue, delta) VALUES (?,?,?,?)",
+            (ts, local, venue, venue - local),
+        )
 
     def estimates(self, ts: int, est: Any) -> None:
-        extras = {k: v for k, v in est.extras.items() if isinstance(v, int | float)
-                  and math.isfinite(v)}
+        extras = {
+            k: v for k, v in est.extras.items() if isinstance(v, int | float) and math.isfinite(v)
+        }
         self._row(
             "INSERT INTO estimates (ts, kappa, kappa_confidence, A, sigma, sigma_confidence, "
             "warmed_up, warmup_waiting, cascade, extras) VALUES (?,?,?,?,?,?,?,?,?,?)",
-            (ts, _f(est.kappa), _f(est.kappa_confidence), _f(est.A), _f(est.sigma),
-             _f(est.sigma_confidence), int(est.warmed_up), est.warmup_waiting, int(est.cascade),
-             json.dumps(extras)),
+            (
+                ts,
+                _f(est.kappa),
+                _f(est.kappa_confidence),
+                _f(est.A),
+                _f(est.sigma),
+                _f(est.sigma_confidence),
+                int(est.warmed_up),
+                est.warmup_waiting,
+                int(est.cascade),
+                json.dumps(extras),
+            ),
         )
 
     def fault(self, ts: int, component: str, message: str) -> None:
-        self._row("INSERT INTO faults (ts, component, message) VALUES (?,?,?)",
-                  (ts, component, redact(message)))
+        self._row(
+            "INSERT INTO faults (ts, component, message) VALUES (?,?,?)",
+            (ts, component, redact(message)),
+        )
 
     def note(self, ts: int, level: str, message: str) -> None:
-        self._row("INSERT INTO notes (ts, level, message) VALUES (?,?,?)",
-                  (ts, level, redact(message)))
+        self._row(
+            "INSERT INTO notes (ts, level, message) VALUES (?,?,?)", (ts, level, redact(message))
+        )
 
     # -- prediction log (mmkit.calibration's PredictionLog protocol) ----------------------
-    def record_prediction(self, ts: int, model: str, key: str, prediction: float,
-                          meta: Mapping[str, Any] | None = None) -> None:
+    def record_prediction(
+        self,
+        ts: int,
+        model: str,
+        key: str,
+        prediction: float,
+        meta: Mapping[str, Any] | None = None,
+    ) -> None:
         if not math.isfinite(prediction):
             return
-        self._row("INSERT INTO predictions (ts, model, key, prediction, meta) VALUES (?,?,?,?,?)",
-                  (ts, model, key, prediction, json.dumps(dict(meta or {}), default=str)))
+        self._row(
+            "INSERT INTO predictions (ts, model, key, prediction, meta) VALUES (?,?,?,?,?)",
+            (ts, model, key, prediction, json.dumps(dict(meta or {}), default=str)),
+        )
 
     def record_outcome(self, ts: int, model: str, key: str, outcome: float) -> None:
         if not math.isfinite(outcome):
             return
-        self._row("INSERT INTO outcomes (ts, model, key, outcome) VALUES (?,?,?,?)",
-                  (ts, model, key, outcome))
+        self._row(
+            "INSERT INTO outcomes (ts, model, key, outcome) VALUES (?,?,?,?)",
+            (ts, model, key, outcome),
+        )
 
 
 @contextmanager
@@ -265,22 +349,40 @@ def summarize(path: Path) -> JournalSummary:
 
             raise MmkitError(f"{path}: not an mmkit journal ({exc})") from None
         counts = {}
-        for t in ("actions", "action_results", "order_updates", "fills", "positions",
-                  "gate_events", "divergences", "estimates", "faults", "predictions", "outcomes"):
-            counts[t] = int(db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0])  # noqa: S608
-        last = db.execute("SELECT position, realized, fees FROM positions ORDER BY id DESC "
-                          "LIMIT 1").fetchone()
+        for t in (
+            "actions",
+            "action_results",
+            "order_updates",
+            "fills",
+            "positions",
+            "gate_events",
+            "divergences",
+            "estimates",
+            "faults",
+            "predictions",
+            "outcomes",
+        ):
+            counts[t] = int(db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0])
+        last = db.execute(
+            "SELECT position, realized, fees FROM positions ORDER BY id DESC LIMIT 1"
+        ).fetchone()
         vol = db.execute("SELECT COALESCE(SUM(px * sz), 0) FROM fills").fetchone()[0]
-        gates = db.execute("SELECT gate, reason, COUNT(*) FROM gate_events WHERE state='closed' "
-                           "GROUP BY gate, reason ORDER BY 3 DESC").fetchall()
+        gates = db.execute(
+            "SELECT gate, reason, COUNT(*) FROM gate_events WHERE state='closed' "
+            "GROUP BY gate, reason ORDER BY 3 DESC"
+        ).fetchall()
         faults = db.execute("SELECT component, message FROM faults ORDER BY id LIMIT 20").fetchall()
     return JournalSummary(
-        path=Path(path), meta=meta, counts=counts,
+        path=Path(path),
+        meta=meta,
+        counts=counts,
         position=None if last is None else last[0],
         realized=None if last is None else last[1],
         fees=None if last is None else last[2],
-        fill_volume=float(vol), gate_closures=[(g, r, int(n)) for g, r, n in gates],
-        divergences=counts["divergences"], faults=[(c, m) for c, m in faults],
+        fill_volume=float(vol),
+        gate_closures=[(g, r, int(n)) for g, r, n in gates],
+        divergences=counts["divergences"],
+        faults=[(c, m) for c, m in faults],
     )
 
 

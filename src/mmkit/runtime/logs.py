@@ -29,8 +29,13 @@ class JsonFormatter(logging.Formatter):
 HUMAN = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
 
-def setup_logging(*, json_lines: bool, log_file: Path | None, console_level: int | None,
-                  stream: TextIO | None = None) -> None:
+def setup_logging(
+    *,
+    json_lines: bool,
+    log_file: Path | None,
+    console_level: int | None,
+    stream: TextIO | None = None,
+) -> None:
     """Configure the ``mmkit`` logger tree; ``console_level=None`` keeps the console quiet."""
     root = logging.getLogger("mmkit")
     for h in list(root.handlers):

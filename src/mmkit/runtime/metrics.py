@@ -19,21 +19,28 @@ class Metrics:
 
         self.registry = CollectorRegistry()
         r = self.registry
-        self.quote_updates = Counter("mmkit_quote_updates", "ladders sent to the executor", registry=r)
+        self.quote_updates = Counter(
+            "mmkit_quote_updates", "ladders sent to the executor", registry=r
+        )
         self.actions = Counter("mmkit_actions", "order actions sent", ["kind"], registry=r)
         self.fills = Counter("mmkit_fills", "own fills", ["side"], registry=r)
         self.fill_volume = Counter("mmkit_fill_volume_usd", "filled notional", registry=r)
         self.gate_closures = Counter("mmkit_gate_closures", "gate closures", ["gate"], registry=r)
-        self.gate_closed = Gauge("mmkit_gate_closed", "1 while a gate is closed", ["gate"],
-                                 registry=r)
-        self.faults = Counter("mmkit_faults", "component faults refused by the engine",
-                              ["component"], registry=r)
-        self.divergences = Counter("mmkit_position_divergences", "reconciliation divergences",
-                                   registry=r)
-        self.divergence_abs = Gauge("mmkit_position_divergence_abs", "last divergence size",
-                                    registry=r)
-        self.values = Gauge("mmkit_value", "estimator / portfolio / executor values", ["name"],
-                            registry=r)
+        self.gate_closed = Gauge(
+            "mmkit_gate_closed", "1 while a gate is closed", ["gate"], registry=r
+        )
+        self.faults = Counter(
+            "mmkit_faults", "component faults refused by the engine", ["component"], registry=r
+        )
+        self.divergences = Counter(
+            "mmkit_position_divergences", "reconciliation divergences", registry=r
+        )
+        self.divergence_abs = Gauge(
+            "mmkit_position_divergence_abs", "last divergence size", registry=r
+        )
+        self.values = Gauge(
+            "mmkit_value", "estimator / portfolio / executor values", ["name"], registry=r
+        )
         self._server: Any = None
 
     def serve(self, port: int, addr: str = "127.0.0.1") -> None:

@@ -21,8 +21,13 @@ class RunObserver:
     (:meth:`mmkit.plugin_manager.PluginHost.observer_hooks`); ``metrics`` is optional.
     """
 
-    def __init__(self, journal: Journal | None, hooks: Mapping[str, Any] | None = None,
-                 metrics: Any | None = None, run: Any = None) -> None:
+    def __init__(
+        self,
+        journal: Journal | None,
+        hooks: Mapping[str, Any] | None = None,
+        metrics: Any | None = None,
+        run: Any = None,
+    ) -> None:
         self.journal = journal
         self.hooks = dict(hooks or {})
         self.metrics = metrics
@@ -52,8 +57,14 @@ class RunObserver:
         self.gate_log.append((now_ns, decision.gate, decision.describe()))
         log.warning("gate %s closed: %s", decision.gate, decision.describe())
         if self.journal is not None:
-            self.journal.gate(now_ns, decision.gate, "closed", decision.reason, decision.detail,
-                              decision.mode.value)
+            self.journal.gate(
+                now_ns,
+                decision.gate,
+                "closed",
+                decision.reason,
+                decision.detail,
+                decision.mode.value,
+            )
         if self.metrics is not None:
             self.metrics.gate(decision.gate, closed=True)
         self._hook("mmkit_on_gate_closed", decision=decision, now_ns=now_ns)
@@ -84,8 +95,9 @@ class RunObserver:
 
     def on_divergence(self, local: float, venue: float, now_ns: int) -> None:
         self.divergences += 1
-        log.warning("position divergence: local %.8g, venue %.8g (venue is authoritative)",
-                    local, venue)
+        log.warning(
+            "position divergence: local %.8g, venue %.8g (venue is authoritative)", local, venue
+        )
         if self.journal is not None:
             self.journal.divergence(now_ns, local, venue)
         if self.metrics is not None:

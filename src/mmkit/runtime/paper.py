@@ -44,8 +44,15 @@ class PaperResult:
 
 
 class PaperRunner:
-    def __init__(self, session: Session, venue: Venue, *, timer_ns: int, speed: float | None,
-                 settle_ns: int = 2 * NS_PER_S) -> None:
+    def __init__(
+        self,
+        session: Session,
+        venue: Venue,
+        *,
+        timer_ns: int,
+        speed: float | None,
+        settle_ns: int = 2 * NS_PER_S,
+    ) -> None:
         self.session = session
         self.venue = venue
         self.timer_ns = timer_ns
@@ -83,8 +90,14 @@ class PaperRunner:
             time.sleep(min(delay, 0.5))
 
     # -- the loop -------------------------------------------------------------------------
-    def run(self, events: Iterable[Event], *, duration_ns: int, stop: StopFlag | None = None,
-            on_progress: Callable[[int], None] | None = None) -> PaperResult:
+    def run(
+        self,
+        events: Iterable[Event],
+        *,
+        duration_ns: int,
+        stop: StopFlag | None = None,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> PaperResult:
         stop = stop or StopFlag()
         it = iter(events)
         first = next(it, None)

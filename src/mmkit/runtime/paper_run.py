@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import sys
@@ -46,10 +47,8 @@ class SignalGuard:
 
     def __enter__(self) -> SignalGuard:
         for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
+            with contextlib.suppress(ValueError):  # not the main thread (tests)
                 self._old[sig] = signal.signal(sig, self._handle)
-            except ValueError:  # not the main thread (tests)
-                pass
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -63,9 +62,18 @@ def config_dump(settings: Settings) -> str:
     return tomli_w.dumps(settings.to_toml_dict(redact=True))
 
 
-def run_paper(settings: Settings, host: PluginHost, *, journal_dir: Path | None,
-              speed: float | None, duration_s: float, dashboard: bool, metrics_port: int = 0,
-              stop: StopFlag | None = None, label: str = "paper") -> RunOutcome:
+def run_paper(
+    settings: Settings,
+    host: PluginHost,
+    *,
+    journal_dir: Path | None,
+    speed: float | None,
+    duration_s: float,
+    dashboard: bool,
+    metrics_port: int = 0,
+    stop: StopFlag | None = None,
+    label: str = "paper",
+) -> RunOutcome:
     import time
 
     journal = None
@@ -88,8 +96,7 @@ def run_paper(settings: Settings, host: PluginHost, *, journal_dir: Path | None,
     feed = build_component(host.registry, settings, "feed", settings.components.feed)
     session = Session(engine, observer, journal)
     observer.run = session
-    runner = PaperRunner(session, venue, timer_ns=settings.engine.timer_ms * NS_PER_MS,
-                         speed=speed)
+    runner = PaperRunner(session, venue, timer_ns=settings.engine.timer_ms * NS_PER_MS, speed=speed)
     stop = stop or StopFlag()
     wall0 = time.monotonic()
     result: PaperResult | None = None
@@ -100,11 +107,16 @@ def run_paper(settings: Settings, host: PluginHost, *, journal_dir: Path | None,
 
                 title = f"mmkit paper · {settings.instrument.coin} · x{speed or 'max'}"
                 with Dashboard(session, title) as dash:
-                    result = runner.run(feed.events(), duration_ns=int(duration_s * NS_PER_S),
-                                        stop=stop, on_progress=dash.on_progress)
+                    result = runner.run(
+                        feed.events(),
+                        duration_ns=int(duration_s * NS_PER_S),
+                        stop=stop,
+                        on_progress=dash.on_progress,
+                    )
             else:
-                result = runner.run(feed.events(), duration_ns=int(duration_s * NS_PER_S),
-                                    stop=stop)
+                result = runner.run(
+                    feed.events(), duration_ns=int(duration_s * NS_PER_S), stop=stop
+                )
         if metrics is not None:
             from mmkit.runtime.status import numeric_values, session_status
 
@@ -116,5 +128,4 @@ def run_paper(settings: Settings, host: PluginHost, *, journal_dir: Path | None,
         if metrics is not None:
             metrics.close()
     assert result is not None
-    return RunOutcome(session, result, journal.path if journal else None,
-                      time.monotonic() - wall0)
+    return RunOutcome(session, result, journal.path if journal else None, time.monotonic() - wall0)

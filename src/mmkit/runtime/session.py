@@ -41,8 +41,14 @@ class SessionStats:
 
 
 class Session:
-    def __init__(self, engine: Engine, observer: RunObserver, journal: Journal | None = None,
-                 *, snapshot_every_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        observer: RunObserver,
+        journal: Journal | None = None,
+        *,
+        snapshot_every_s: float = 1.0,
+    ) -> None:
         self.engine = engine
         self.observer = observer
         self.journal = journal
@@ -121,5 +127,12 @@ class Session:
             st.max_drawdown = max(st.max_drawdown, st.peak_equity - eq)
         if self.journal is not None:
             self.journal.estimates(now_ns, eng.estimates)
-            self.journal.position(now_ns, pf.position, "local", realized=pf.realized,
-                                  unrealized=pf.unrealized(mid), fees=pf.fees, mid=mid)
+            self.journal.position(
+                now_ns,
+                pf.position,
+                "local",
+                realized=pf.realized,
+                unrealized=pf.unrealized(mid),
+                fees=pf.fees,
+                mid=mid,
+            )

@@ -53,9 +53,7 @@ def session_status(session: Session) -> dict[str, Any]:
 def numeric_values(status: dict[str, Any]) -> dict[str, float]:
     out: dict[str, float] = {}
     for k, v in status.items():
-        if isinstance(v, bool):
-            out[k] = float(v)
-        elif isinstance(v, int | float) and math.isfinite(float(v)):
+        if isinstance(v, bool) or (isinstance(v, int | float) and math.isfinite(float(v))):
             out[k] = float(v)
     for k, v in status.get("executor", {}).items():
         if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(float(v)):
