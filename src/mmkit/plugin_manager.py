@@ -40,6 +40,8 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "mmkit.default_plugins.venues",
     "mmkit.default_plugins.emulator",
     "mmkit.default_plugins.feeds",
+    "mmkit.default_plugins.signals",
+    "mmkit.default_plugins.research",
     "mmkit.default_plugins.invariants",
     "mmkit.default_plugins.commands",
 )

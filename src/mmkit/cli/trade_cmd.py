@@ -97,7 +97,7 @@ def register(cli: typer.Typer) -> None:
         }
         if data is not None:
             flags["components.feed"] = "replay"
-            flags["feeds.replay.path"] = str(data)
+            flags["feeds.replay.path"] = [str(data)]
         host = get_host()
         settings = settings_from_cli(config, sets, flags=flags, host=host, overlays=params)
         t = settings.trade

@@ -1,0 +1,3 @@
+"""Built-in research plugin (commands and components)."""
+
+from __future__ import annotations
