@@ -1,0 +1,536 @@
+"""Invariants of estimators (seed report sections 1, 2 and 8; recommendations 1 and 3).
+
+Every check is generic over any estimator built by ``target.build()``: it drives the
+component with event streams and reads what it publishes in :class:`Estimates`. A check
+raises :class:`Skip` when the component does not publish the field (kappa, sigma, cascade)
+or lacks the introspection it is about:
+
+* own-fill checks need ``posterior() -> (alpha, beta)``, ``prior -> (alpha, beta)``,
+  ``observation_count``, ``has_exited_warmup`` (optionally ``warmup_fills``, default 5, and
+  ``window_s``, default 600);
+* the blend check needs ``kappa_sources() -> [(name, kappa, confidence)]`` and
+  ``blended_kappa()``;
+* the sigma cap uses ``max_sigma`` when the component has it.
+
+This module is imported at start-up: numpy and hypothesis are imported inside the checks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import math
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from mmkit.audit.invariant import AuditContext, AuditTarget, Invariant, Severity, Skip
+
+_NS = 1_000_000_000
+_SENTINEL = -987654.321
+
+# -- event builders (numpy imported lazily) ---------------------------------------------
+
+
+def _book(ts: int, mid: float, spread: float = 2e-4, levels: int = 10) -> Any:
+    """A well-formed snapshot: ``levels`` per side, sizes decaying with distance."""
+    import numpy as np
+
+    from mmkit.core.events import BookSnapshot
+
+    d = np.asarray((0.5 * spread + np.arange(levels) * 1e-4) * mid, dtype=np.float64)
+    sz = np.asarray(5.0 * np.exp(-1500.0 * d / mid), dtype=np.float64)
+    return BookSnapshot(ts, mid - d, sz.copy(), mid + d, sz.copy())
+
+
+def _raw_book(ts: int, bids: list[float], asks: list[float], sizes: list[float]) -> Any:
+    import numpy as np
+
+    from mmkit.core.events import BookSnapshot
+
+    nb, na = len(bids), len(asks)
+    sz = (sizes * (1 + max(nb, na)))[: max(nb, na)] if sizes else [1.0] * max(nb, na)
+    return BookSnapshot(
+        ts,
+        np.asarray(bids, dtype=np.float64),
+        np.asarray(sz[:nb], dtype=np.float64),
+        np.asarray(asks, dtype=np.float64),
+        np.asarray(sz[:na], dtype=np.float64),
+    )
+
+
+def _trade(ts: int, px: float, sz: float, buy: bool = True) -> Any:
+    from mmkit.core.events import Trade
+    from mmkit.core.types import Side
+
+    return Trade(ts, px, sz, Side.BUY if buy else Side.SELL)
+
+
+def _fill(ts: int, px: float, sz: float, buy: bool = True) -> Any:
+    from mmkit.core.events import OwnFill
+    from mmkit.core.types import Side
+
+    return OwnFill(ts, 1, None, Side.BUY if buy else Side.SELL, px, sz)
+
+
+def _timer(ts: int) -> Any:
+    from mmkit.core.events import Timer
+
+    return Timer(ts)
+
+
+# -- adversarial streams ----------------------------------------------------------------
+
+
+def adversarial_ops() -> Any:
+    """hypothesis strategy: a list of ``(time step ns, op)`` mixing sane and hostile input.
+
+    Ops: ``("book", mid multiplier)``, ``("raw_book", bids, asks, sizes)``, ``("bbo", bid,
+    ask)``, ``("trade", px or relative offset, size)``, ``("fill", ...)``, ``("timer",)``.
+    Time steps include zero, backwards jumps and gaps longer than any window.
+    """
+    from hypothesis import strategies as st
+
+    hostile = st.sampled_from(
+        [math.nan, math.inf, -math.inf, 0.0, -1.0, 1e308, -1e308, 1e-308, 5e-324, 1e12]
+    )
+    anyfloat = st.one_of(
+        hostile, st.floats(allow_nan=True, allow_infinity=True), st.floats(50.0, 150.0)
+    )
+    offset = st.floats(-0.02, 0.02)
+    step = st.one_of(
+        st.integers(0, 3 * _NS), st.integers(-20 * _NS, 0), st.sampled_from([0, 10**12, 4000 * _NS])
+    )
+    op = st.one_of(
+        st.tuples(st.just("book"), st.floats(0.9, 1.1)),
+        st.tuples(
+            st.just("raw_book"),
+            st.lists(anyfloat, max_size=6),
+            st.lists(anyfloat, max_size=6),
+            st.lists(anyfloat, max_size=6),
+        ),
+        st.tuples(st.just("bbo"), anyfloat, anyfloat),
+        st.tuples(st.just("trade"), st.one_of(offset, anyfloat), anyfloat, st.booleans()),
+        st.tuples(st.just("fill"), st.one_of(offset, anyfloat), anyfloat, st.booleans()),
+        st.tuples(st.just("timer")),
+    )
+    return st.lists(st.tuples(step, op), max_size=60)
+
+
+def _event_of(op: tuple[Any, ...], ts: int, mid: list[float]) -> Any:
+    """Turn an op into an event; ``mid`` is the running sane mid (a 1-element list)."""
+    from mmkit.core.events import BBO
+
+    kind = op[0]
+    if kind == "book":
+        mid[0] = min(max(mid[0] * op[1], 1.0), 1e6)
+        return _book(ts, mid[0])
+    if kind == "raw_book":
+        return _raw_book(ts, op[1], op[2], op[3])
+    if kind == "bbo":
+        return BBO(ts, op[1], 1.0, op[2], 1.0)
+    if kind in ("trade", "fill"):
+        px = op[1]
+        if -0.05 <= px <= 0.05:  # a relative offset from the sane mid
+            px = mid[0] * (1.0 + px)
+        make = _trade if kind == "trade" else _fill
+        return make(ts, px, op[2], op[3])
+    return _timer(ts)
+
+
+def replay(
+    est: Any,
+    ops: list[tuple[int, tuple[Any, ...]]],
+    after: Callable[[Any, int], None],
+    start_ns: int = 1_700_000_000 * _NS,
+) -> None:
+    """Drive ``est`` with the ops, calling ``estimate`` and then ``after(out, now)`` each time."""
+    from mmkit.components import Estimates
+
+    out = Estimates()
+    now = start_ns
+    mid = [100.0]
+    for step, op in ops:
+        now = max(0, now + step)
+        ev = _event_of(op, now, mid)
+        est.on_event(ev, now)
+        est.estimate(out, now)
+        after(out, now)
+
+
+def _publishes(target: AuditTarget, field: str) -> bool:
+    """Whether a fresh component writes ``field`` of Estimates on a benign stream."""
+    from mmkit.components import Estimates
+
+    est = target.build()
+    out = Estimates()
+    setattr(out, field, _SENTINEL)
+    now = 1_700_000_000 * _NS
+    for i in range(40):
+        t = now + i * _NS // 2
+        est.on_event(_book(t, 100.0 * (1 + 1e-4 * math.sin(i))), t)
+        est.on_event(_trade(t, 100.0 * (1 + 2e-4), 0.5, i % 2 == 0), t)
+        est.estimate(out, t)
+    return bool(getattr(out, field) != _SENTINEL)
+
+
+_Decorator = Callable[[Callable[..., None]], Callable[..., None]]
+
+
+def _settings(ctx: AuditContext) -> _Decorator:
+    """``ctx.settings()`` typed as the decorator it is."""
+    deco: _Decorator = ctx.settings()
+    return deco
+
+
+def _note(ops: Any) -> None:
+    from hypothesis import note
+
+    note(f"events: {ops!r}")
+
+
+# -- checks -----------------------------------------------------------------------------
+
+
+def check_kappa_positive(target: AuditTarget, ctx: AuditContext) -> None:
+    """Kappa is finite and > 0 at every retrieval, whatever the input stream."""
+    from hypothesis import given
+
+    if not _publishes(target, "kappa"):
+        raise Skip("does not publish kappa")
+
+    @_settings(ctx)
+    @given(adversarial_ops())
+    def run(ops: list[tuple[int, tuple[Any, ...]]]) -> None:
+        _note(ops)
+
+        def after(out: Any, now: int) -> None:
+            k = out.kappa
+            assert isinstance(k, float | int) and math.isfinite(k) and k > 0, (
+                f"kappa {k!r} at t={now}"
+            )
+
+        replay(target.build(), ops, after)
+
+    run()
+
+
+def check_sigma_bounded(target: AuditTarget, ctx: AuditContext) -> None:
+    """Sigma is finite, > 0 and <= max_sigma at every retrieval (recommendation 1)."""
+    from hypothesis import given
+
+    if not _publishes(target, "sigma"):
+        raise Skip("does not publish sigma")
+
+    @_settings(ctx)
+    @given(adversarial_ops())
+    def run(ops: list[tuple[int, tuple[Any, ...]]]) -> None:
+        _note(ops)
+        est = target.build()
+        cap = getattr(est, "max_sigma", math.inf)
+
+        def after(out: Any, now: int) -> None:
+            s = out.sigma
+            assert isinstance(s, float | int) and math.isfinite(s) and s > 0, (
+                f"sigma {s!r} at t={now}"
+            )
+            assert s <= cap, f"sigma {s!r} above max_sigma {cap!r} at t={now}"
+
+        replay(est, ops, after)
+
+    run()
+
+
+_OWN = ("posterior", "prior", "observation_count", "has_exited_warmup")
+
+
+def _own_fill_api(est: Any) -> None:
+    missing = [a for a in _OWN if not hasattr(est, a)]
+    if missing:
+        raise Skip(f"no own-fill introspection (missing {', '.join(missing)})")
+
+
+def _fill_stream(offsets: list[float], sizes: list[float], gap_ns: int) -> list[Any]:
+    """Book then one fill per offset, ``gap_ns`` apart, at mid 100."""
+    t0 = 1_700_000_000 * _NS
+    evs: list[Any] = []
+    for i, (off, sz) in enumerate(zip(offsets, sizes, strict=False)):
+        t = t0 + i * gap_ns
+        evs.append(_book(t, 100.0))
+        evs.append(_fill(t, 100.0 * (1.0 - off), sz, True))
+    return evs
+
+
+def check_conjugacy_counts_observations(target: AuditTarget, ctx: AuditContext) -> None:
+    """Own-fill posterior shape = prior shape + number of fills, never volume (section 1)."""
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from mmkit.components import Estimates
+
+    _own_fill_api(target.build())
+
+    @_settings(ctx)
+    @given(
+        st.lists(st.floats(1e-5, 4e-3), min_size=1, max_size=12),
+        st.lists(st.floats(1e-3, 1e3), min_size=12, max_size=12),
+    )
+    def run(offsets: list[float], sizes: list[float]) -> None:
+        results = []
+        for szs in (sizes, [1.0] * len(sizes)):
+            est = target.build()
+            out = Estimates()
+            for ev in _fill_stream(offsets, szs, _NS):
+                est.on_event(ev, ev.ts)
+            est.estimate(out, ev.ts)
+            a0, _b0 = est.prior
+            a, b = est.posterior()
+            n = est.observation_count
+            assert n == len(offsets), f"{n} observations counted for {len(offsets)} fills"
+            assert math.isclose(a, a0 + n, rel_tol=1e-12), (
+                f"posterior alpha {a} != prior alpha {a0} + {n} fills (sizes {szs})"
+            )
+            results.append((a, b))
+        assert math.isclose(results[0][0], results[1][0], rel_tol=1e-12) and math.isclose(
+            results[0][1], results[1][1], rel_tol=1e-9
+        ), f"posterior depends on fill sizes: {results[0]} vs {results[1]}"
+
+    run()
+
+
+def check_warmup_graduation(target: AuditTarget, ctx: AuditContext) -> None:
+    """Own-fill warmup ends exactly at the ``warmup_fills``-th fill and never re-enters."""
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from mmkit.components import Estimates
+
+    _own_fill_api(target.build())
+
+    @_settings(ctx)
+    @given(st.integers(0, 12), st.integers(1, 120))
+    def run(n_fills: int, gap_s: int) -> None:
+        est = target.build()
+        need = int(getattr(est, "warmup_fills", 5))
+        window = float(getattr(est, "window_s", 600.0))
+        out = Estimates()
+        evs = _fill_stream([1e-4] * n_fills, [1.0] * n_fills, gap_s * _NS)
+        fills = 0
+        now = 1_700_000_000 * _NS
+        for ev in evs:
+            now = ev.ts
+            est.on_event(ev, now)
+            if ev.kind.name == "OWN_FILL":
+                fills += 1
+                est.estimate(out, now)
+                assert bool(est.has_exited_warmup) == (fills >= need), (
+                    f"has_exited_warmup={est.has_exited_warmup} after {fills} fills "
+                    f"(threshold {need})"
+                )
+        graduated = bool(est.has_exited_warmup)
+        for k in range(1, 4):  # let everything expire
+            later = now + int(k * window * _NS) + _NS
+            est.on_event(_book(later, 100.0), later)
+            est.estimate(out, later)
+            assert bool(est.has_exited_warmup) == graduated, (
+                "warmup re-entered after fills expired" if graduated else "graduated w/o fills"
+            )
+
+    run()
+
+
+def check_expiry_regresses_to_prior(target: AuditTarget, ctx: AuditContext) -> None:
+    """When every fill has left the window, the posterior equals the prior exactly."""
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from mmkit.components import Estimates
+
+    _own_fill_api(target.build())
+
+    @_settings(ctx)
+    @given(st.lists(st.floats(0.0, 4e-3), min_size=1, max_size=12), st.integers(0, 30))
+    def run(offsets: list[float], gap_s: int) -> None:
+        est = target.build()
+        window = float(getattr(est, "window_s", 600.0))
+        out = Estimates()
+        evs = _fill_stream(offsets, [1.0] * len(offsets), gap_s * _NS)
+        for ev in evs:
+            est.on_event(ev, ev.ts)
+            est.estimate(out, ev.ts)
+        later = evs[-1].ts + int(window * _NS) + _NS
+        est.on_event(_book(later, 100.0), later)
+        est.estimate(out, later)
+        a0, b0 = est.prior
+        a, b = est.posterior()
+        assert est.observation_count == 0, f"{est.observation_count} fills left after window"
+        assert math.isclose(a, a0, rel_tol=1e-12) and math.isclose(b, b0, rel_tol=1e-9), (
+            f"posterior {(a, b)} != prior {(a0, b0)} after every fill expired"
+        )
+
+    run()
+
+
+def check_convex_blend(target: AuditTarget, ctx: AuditContext) -> None:
+    """The blended kappa is a convex combination of its sources (non-negative weights)."""
+    from hypothesis import given
+
+    probe = target.build()
+    if not (
+        callable(getattr(probe, "kappa_sources", None))
+        and callable(getattr(probe, "blended_kappa", None))
+    ):
+        raise Skip("no kappa_sources()/blended_kappa() introspection")
+
+    @_settings(ctx)
+    @given(adversarial_ops())
+    def run(ops: list[tuple[int, tuple[Any, ...]]]) -> None:
+        _note(ops)
+        est = target.build()
+
+        def after(out: Any, now: int) -> None:
+            src = est.kappa_sources()
+            blend = est.blended_kappa()
+            assert src, "no sources behind the blend"
+            assert all(c >= 0 for _n, _k, c in src), f"negative confidence in {src}"
+            lo = min(k for _n, k, _c in src)
+            hi = max(k for _n, k, _c in src)
+            tol = 1e-9 * max(abs(lo), abs(hi))
+            assert lo - tol <= blend <= hi + tol, f"blend {blend} outside sources {src}"
+
+        replay(est, ops, after)
+
+    run()
+
+
+def check_cascade_raises_sigma(target: AuditTarget, ctx: AuditContext) -> None:
+    """While cascade mode is on, sigma is above its pre-cascade value (or at the cap)."""
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from mmkit.components import Estimates
+
+    if not _publishes(target, "sigma"):
+        raise Skip("does not publish sigma")
+    triggered = [0]
+
+    @_settings(ctx)
+    @given(st.floats(0.01, 0.3), st.booleans(), st.integers(60, 200))
+    def run(jump: float, up: bool, calm_s: int) -> None:
+        est = target.build()
+        cap = getattr(est, "max_sigma", math.inf)
+        out = Estimates()
+        t0 = 1_700_000_000 * _NS
+        mid = 100.0
+        now = t0
+        for i in range(calm_s * 2):
+            now = t0 + i * _NS // 2
+            mid *= 1.0 + 5e-5 * math.sin(1.7 * i)
+            est.on_event(_book(now, mid), now)
+            est.estimate(out, now)
+        assert not out.cascade, "cascade mode on a calm market"
+        before = out.sigma
+        mid *= (1.0 + jump) if up else 1.0 / (1.0 + jump)
+        for i in range(1, 20):
+            t = now + i * _NS // 2
+            est.on_event(_book(t, mid), t)
+            est.estimate(out, t)
+            if out.cascade:
+                triggered[0] += 1
+                assert out.sigma > before or out.sigma >= cap, (
+                    f"cascade mode on but sigma {out.sigma} not above {before} (jump {jump:+.3f})"
+                )
+
+    run()
+    if not triggered[0]:
+        raise Skip("never entered cascade mode on a 1-30% jump (no cascade detection)")
+
+
+@contextlib.contextmanager
+def _quiet_builtin_logs() -> Iterator[None]:
+    """Silence the built-in estimators' warnings (stagnation, cascade) during a check:
+    adversarial streams trigger them by design and they would flood the audit output."""
+    logger = logging.getLogger("mmkit.estimators")  # the children inherit its level
+    was = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(was)
+
+
+def _inv(
+    id_: str, title: str, section: str, severity: Severity, check: Any, weight: float = 1.0
+) -> Invariant:
+    @functools.wraps(check)
+    def quiet_check(target: AuditTarget, ctx: AuditContext) -> None:
+        with _quiet_builtin_logs():
+            check(target, ctx)
+
+    return Invariant(
+        id=id_,
+        title=title,
+        section=section,
+        severity=severity,
+        kinds=("estimator",),
+        check=quiet_check,
+        description=check.__doc__ or "",
+        weight=weight,
+    )
+
+
+INVARIANTS: list[Invariant] = [
+    _inv(
+        "estimators.kappa_positive",
+        "kappa finite and > 0 at every retrieval",
+        "1. Kappa Estimation Integrity",
+        Severity.CRITICAL,
+        check_kappa_positive,
+    ),
+    _inv(
+        "estimators.sigma_bounded",
+        "sigma finite, > 0 and <= max_sigma on every path",
+        "2. Sigma Estimation Under Regime Change",
+        Severity.CRITICAL,
+        check_sigma_bounded,
+    ),
+    _inv(
+        "estimators.conjugacy_counts",
+        "own-fill posterior counts fills, not volume",
+        "1. Kappa Estimation Integrity",
+        Severity.HIGH,
+        check_conjugacy_counts_observations,
+        0.3,
+    ),
+    _inv(
+        "estimators.warmup_graduation",
+        "warmup exits at the 5th fill and never re-enters",
+        "1. Kappa Estimation Integrity",
+        Severity.HIGH,
+        check_warmup_graduation,
+        0.3,
+    ),
+    _inv(
+        "estimators.expiry_to_prior",
+        "all fills expired => posterior == prior",
+        "1. Kappa Estimation Integrity",
+        Severity.MEDIUM,
+        check_expiry_regresses_to_prior,
+        0.3,
+    ),
+    _inv(
+        "estimators.convex_blend",
+        "blended kappa is a convex combination of its sources",
+        "1. Kappa Estimation Integrity",
+        Severity.HIGH,
+        check_convex_blend,
+    ),
+    _inv(
+        "estimators.cascade_raises_sigma",
+        "cascade override raises sigma",
+        "2. Sigma Estimation Under Regime Change",
+        Severity.HIGH,
+        check_cascade_raises_sigma,
+        0.2,
+    ),
+]

@@ -1,0 +1,124 @@
+"""numba kernels of the kappa sources: book-depth regression and the Student-t location fit."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True)
+def _side_sums(
+    px: np.ndarray, sz: np.ndarray, mid: float, max_depth: float
+) -> tuple[float, float, float, float, float, float]:
+    """``(n, sum d, sum y, sum d^2, sum d y, sum y^2)`` over usable levels of one side."""
+    n = sx = sy = sxx = sxy = syy = 0.0
+    for i in range(min(px.shape[0], sz.shape[0])):
+        p = px[i]
+        s = sz[i]
+        if not (math.isfinite(p) and math.isfinite(s)) or p <= 0.0 or s <= 0.0:
+            continue
+        d = abs(p - mid) / mid
+        if d > max_depth or not math.isfinite(d):
+            continue
+        y = math.log(s)
+        n += 1.0
+        sx += d
+        sy += y
+        sxx += d * d
+        sxy += d * y
+        syy += y * y
+    return n, sx, sy, sxx, sxy, syy
+
+
+@njit(cache=True)
+def book_depth_regression(
+    bid_px: np.ndarray,
+    bid_sz: np.ndarray,
+    ask_px: np.ndarray,
+    ask_sz: np.ndarray,
+    mid: float,
+    max_depth: float,
+    min_levels: int,
+) -> tuple[float, float]:
+    """Least squares of ``log(level size)`` on relative distance from mid, both sides pooled.
+
+    The fitted decay rate is ``kappa = -slope``; returns ``(kappa, r_squared)``, or
+    ``(nan, 0.0)`` when there are fewer than ``min_levels`` usable levels or no spread in
+    distance. The caller rejects a non-positive kappa.
+    """
+    if not (math.isfinite(mid) and mid > 0.0):
+        return math.nan, 0.0
+    b = _side_sums(bid_px, bid_sz, mid, max_depth)
+    a = _side_sums(ask_px, ask_sz, mid, max_depth)
+    n = a[0] + b[0]
+    if n < min_levels:
+        return math.nan, 0.0
+    sx = a[1] + b[1]
+    sy = a[2] + b[2]
+    sxx = a[3] + b[3] - sx * sx / n
+    sxy = a[4] + b[4] - sx * sy / n
+    syy = a[5] + b[5] - sy * sy / n
+    if not (sxx > 0.0) or not math.isfinite(sxx):
+        return math.nan, 0.0
+    slope = sxy / sxx
+    r2 = 0.0
+    if syy > 0.0:
+        r2 = min(max(sxy * sxy / (sxx * syy), 0.0), 1.0)
+    return -slope, r2
+
+
+@njit(cache=True)
+def student_t_location(
+    x: np.ndarray, start: int, n: int, nu: float, iters: int
+) -> tuple[float, float, float]:
+    """EM fit of a Student-t location/scale with ``nu`` degrees of freedom.
+
+    The data are ``n`` values of the ring buffer ``x`` starting at index ``start`` (wrapping
+    around). Returns ``(location, scale, effective_sample_size)`` where the effective sample
+    size is ``(sum w)^2 / sum w^2`` of the final EM weights (outliers get small weights).
+    """
+    cap = x.shape[0]
+    if n <= 0 or n > cap:
+        return math.nan, math.nan, 0.0
+    y = np.empty(n)
+    for i in range(n):
+        j = start + i
+        y[i] = x[j - cap] if j >= cap else x[j]
+    mu = 0.0
+    for i in range(n):
+        mu += y[i]
+    mu /= n
+    var = 0.0
+    for i in range(n):
+        var += (y[i] - mu) ** 2
+    var /= n
+    if not (var > 1e-300):
+        return mu, 0.0, float(n)
+    sw = 0.0
+    sw2 = 0.0
+    for _ in range(iters):
+        sw = 0.0
+        sw2 = 0.0
+        swx = 0.0
+        sv = 0.0
+        for i in range(n):
+            w = (nu + 1.0) / (nu + (y[i] - mu) ** 2 / var)
+            sw += w
+            sw2 += w * w
+            swx += w * y[i]
+        new_mu = swx / sw
+        for i in range(n):
+            w = (nu + 1.0) / (nu + (y[i] - mu) ** 2 / var)
+            sv += w * (y[i] - new_mu) ** 2
+        new_var = sv / n
+        done = abs(new_mu - mu) <= 1e-10 * (1.0 + abs(mu))
+        mu = new_mu
+        if not (new_var > 1e-300):
+            break
+        var = new_var
+        if done:
+            break
+    ess = sw * sw / sw2 if sw2 > 0.0 else 0.0
+    return mu, math.sqrt(var), ess

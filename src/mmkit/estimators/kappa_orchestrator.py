@@ -1,0 +1,298 @@
+"""The ``kappa`` estimator: confidence-weighted, EWMA-smoothed blend of three kappa sources.
+
+* book-structure kappa (:mod:`.book_kappa`), confidence R²;
+* robust kappa of market-trade depths (:mod:`.robust_kappa`), confidence from the effective
+  sample size;
+* own-fill kappa (:mod:`.own_fill_kappa`), confidence ``n / (n + prior_strength)``; it joins
+  the blend once ``warmup_fills`` fills have been seen (graduation, permanent). Depth is
+  ``|fill px - mid at fill| / mid`` with the mid tracked from book events; taker
+  (``crossed``) and liquidation fills are not passive fills at a quoted depth and are
+  ignored;
+* the prior, with a small fixed confidence, so the blend always has a source.
+
+The blend is smoothed by an EWMA (``ewma_alpha`` on the previous value) each time a source
+changes; the floor and cap are applied at retrieval, so the published kappa is always finite
+and > 0. A stagnation alert (recommendation 5) fires when own-fill confidence has stayed
+below ``stagnation_confidence`` for ``stagnation_s``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+from mmkit.components import Estimates
+from mmkit.core.events import Event, EventKind
+from mmkit.estimators._mid import event_mid, positive
+from mmkit.estimators.book_kappa import BookKappa
+from mmkit.estimators.own_fill_kappa import OwnFillKappa
+from mmkit.estimators.params import KappaParams
+from mmkit.estimators.robust_kappa import RobustKappa
+from mmkit.registry import BuildContext
+
+log = logging.getLogger(__name__)
+
+_NS = 1_000_000_000
+_BOOK, _ROBUST, _OWN = 1, 2, 4
+_ALL = _BOOK | _ROBUST | _OWN
+
+
+class KappaOrchestrator:
+    def __init__(self, p: KappaParams) -> None:
+        self.p = p
+        self.book = BookKappa(p.book_max_depth, p.book_min_levels, p.book_fit_interval_s)
+        self.robust = RobustKappa(
+            p.robust_nu,
+            p.window_s,
+            p.robust_max_trades,
+            p.robust_min_trades,
+            p.robust_fit_interval_s,
+            p.robust_prior_strength,
+        )
+        self.own = OwnFillKappa.from_prior_mean(
+            p.prior_kappa, p.prior_strength, p.window_s, p.warmup_fills
+        )
+        self.mid = math.nan
+        self.smoothed = p.prior_kappa
+        self.blend = p.prior_kappa
+        self._sources: list[tuple[str, float, float]] = [("prior", p.prior_kappa, 1.0)]
+        self._dirty = _ALL  # bit set of the sources changed since the last blend
+        self._first_ns = -1
+        self._now = -(2**62)
+        self._stagnant_since = -1
+        self.stagnation_alert = False
+        self.stagnation_episodes = 0
+        self.bad_events = 0
+        self.rejected_fills = 0
+        self._kappa_out = self.kappa_value()
+        self._confidence_out = 0.0
+        self._last_out: Estimates | None = None
+        self._published_alert = False
+
+    # -- events ---------------------------------------------------------------------------
+    def on_event(self, event: Event, now_ns: int) -> None:
+        try:
+            self._on_event(event, now_ns)
+        except Exception:  # never raise on bad input: count it
+            self.bad_events += 1
+
+    def _on_event(self, ev: Any, now_ns: int) -> None:
+        if now_ns > self._now:
+            self._now = now_ns
+        if self._first_ns < 0:
+            self._first_ns = now_ns
+        kind = ev.kind
+        if kind is EventKind.BOOK_SNAPSHOT:
+            mid = event_mid(ev)
+            if mid == mid:
+                self.mid = mid
+                if self.book.on_book(ev, mid, now_ns):
+                    self._dirty |= _BOOK
+        elif kind is EventKind.BBO:
+            mid = event_mid(ev)
+            if mid == mid:
+                self.mid = mid
+        elif kind is EventKind.TRADE:
+            d = self._depth(ev.px)
+            if d == d and positive(ev.sz) == positive(ev.sz):
+                self.robust.add(d, now_ns)
+        elif kind is EventKind.OWN_FILL:
+            if ev.crossed or ev.liquidation:  # not a passive fill at a chosen depth
+                return
+            d = self._depth(ev.px)
+            graduated = self.own.has_exited_warmup
+            if d == d and self.own.on_fill(d, now_ns):
+                self._dirty |= _OWN
+                if self.own.has_exited_warmup and not graduated:
+                    log.info(
+                        "kappa: own-fill warmup exited at fill %d (graduation is permanent)",
+                        self.own.total_observations,
+                    )
+            else:
+                self._reject_fill(ev.px)
+
+    def _reject_fill(self, px: Any) -> None:
+        """Count (and log, at powers of two) a fill that cannot be a kappa observation."""
+        self.rejected_fills += 1
+        n = self.rejected_fills
+        if n & (n - 1) == 0:
+            log.info(
+                "kappa: fill at %r not used as an observation (mid %r, max depth %g); "
+                "%d such fills so far",
+                px,
+                self.mid,
+                self.p.max_trade_depth,
+                n,
+            )
+
+    def _depth(self, px: Any) -> float:
+        """Relative distance of ``px`` from the tracked mid (NaN if unusable)."""
+        mid = self.mid
+        p = positive(px)
+        if not (mid == mid and p == p):
+            return math.nan
+        d = abs(p - mid) / mid
+        return d if d <= self.p.max_trade_depth else math.nan
+
+    # -- retrieval ------------------------------------------------------------------------
+    def estimate(self, out: Estimates, now_ns: int) -> None:
+        if now_ns > self._now:
+            self._now = now_ns
+        now = self._now
+        dirty = self._dirty
+        if self.own.expire(now):
+            dirty |= _OWN
+        if self.robust.refresh(now):
+            dirty |= _ROBUST
+        if dirty:
+            self._reblend()
+        alert = self._stagnation(now)
+        if out is not self._last_out:
+            self._last_out = out
+            dirty = _ALL
+            self._published_alert = not alert
+        if dirty:
+            self._publish(out, dirty)
+        if alert != self._published_alert:
+            self._published_alert = alert
+            out.extras["kappa.stagnation_alert"] = 1.0 if alert else 0.0
+        out.kappa = self._kappa_out
+        out.kappa_confidence = self._confidence_out
+
+    def _publish(self, out: Estimates, dirty: int) -> None:
+        """Write the extras of the sources that changed (dict writes are the slow part)."""
+        ex = out.extras
+        if dirty & _BOOK:
+            _publish_source(ex, "kappa.book", self.book.kappa, self.book.confidence)
+        if dirty & _ROBUST:
+            _publish_source(ex, "kappa.robust", self.robust.kappa, self.robust.confidence)
+            a = self._intensity()
+            if a == a:
+                out.A = a
+        if dirty & _OWN:
+            own = self.own
+            ex["kappa.own"] = own.kappa
+            ex["kappa.own_confidence"] = own.confidence
+            ex["kappa.own_n"] = float(own.observation_count)
+            ex["kappa.graduated"] = 1.0 if own.has_exited_warmup else 0.0
+
+    def kappa_value(self) -> float:
+        """The smoothed blend with the floor and cap applied (always finite and > 0)."""
+        k = self.smoothed
+        if not math.isfinite(k):
+            k = self.p.prior_kappa
+        return min(max(k, self.p.kappa_floor), self.p.kappa_cap)
+
+    def _reblend(self) -> None:
+        """Confidence-weighted blend of the usable sources, then one EWMA step."""
+        self._dirty = 0
+        p = self.p
+        own = self.own
+        candidates = (
+            ("prior", p.prior_kappa, p.prior_weight),
+            ("book", self.book.kappa, self.book.confidence),
+            ("robust", self.robust.kappa, self.robust.confidence),
+            ("own", own.kappa, own.confidence if own.has_exited_warmup else 0.0),
+        )
+        sources: list[tuple[str, float, float]] = []
+        wsum = wk = 0.0
+        lo, hi = math.inf, 0.0
+        conf = 0.0
+        for src in candidates:
+            _name, k, c = src
+            if c > 0 and 0 < k < math.inf:
+                sources.append(src)
+                wsum += c
+                wk += c * k
+                lo = min(lo, k)
+                hi = max(hi, k)
+                if _name != "prior":
+                    conf = max(conf, c)
+        if not sources:
+            sources = [("prior", p.prior_kappa, 1.0)]
+            wsum, wk, lo, hi = 1.0, p.prior_kappa, p.prior_kappa, p.prior_kappa
+        blend = wk / wsum
+        if not math.isfinite(blend):  # overflow of c * k: a safe convex point
+            blend = math.fsum((c / wsum) * k for _n, k, c in sources)
+        self.blend = min(max(blend, lo), hi)
+        self._sources = sources
+        a = p.ewma_alpha
+        sm = a * self.smoothed + (1.0 - a) * self.blend
+        self.smoothed = sm if math.isfinite(sm) else self.blend
+        self._kappa_out = self.kappa_value()
+        self._confidence_out = min(conf, 1.0)
+
+    def _intensity(self) -> float:
+        """Market trades per second per side over the window (the ``A`` of the model)."""
+        n = self.robust.observation_count
+        if n < self.p.robust_min_trades or self._first_ns < 0:
+            return math.nan
+        span_s = min(self.p.window_s, (self._now - self._first_ns) / _NS)
+        return n / (2.0 * span_s) if span_s > 0 else math.nan
+
+    def _stagnation(self, now: int) -> bool:
+        if self.own.confidence >= self.p.stagnation_confidence:
+            self._stagnant_since = -1
+            self.stagnation_alert = False
+            return False
+        if self._stagnant_since < 0:
+            self._stagnant_since = now
+        if not self.stagnation_alert and now - self._stagnant_since >= self.p.stagnation_s * _NS:
+            self.stagnation_alert = True
+            self.stagnation_episodes += 1
+            log.warning(
+                "kappa stagnation: own-fill confidence %.2f below %.2f for %.0f s "
+                "(%d fills in the window); quoting relies on market and book kappa",
+                self.own.confidence,
+                self.p.stagnation_confidence,
+                (now - self._stagnant_since) / _NS,
+                self.own.observation_count,
+            )
+        return self.stagnation_alert
+
+    # -- introspection (used by the audit invariants) -------------------------------------
+    def kappa_sources(self) -> list[tuple[str, float, float]]:
+        """``(name, kappa, confidence)`` of the sources in the last blend."""
+        return list(self._sources)
+
+    def blended_kappa(self) -> float:
+        """The last raw (unsmoothed) blend."""
+        return self.blend
+
+    def posterior(self) -> tuple[float, float]:
+        return self.own.posterior()
+
+    @property
+    def prior(self) -> tuple[float, float]:
+        return self.own.prior
+
+    @property
+    def observation_count(self) -> int:
+        return self.own.observation_count
+
+    @property
+    def has_exited_warmup(self) -> bool:
+        return self.own.has_exited_warmup
+
+    @property
+    def warmup_fills(self) -> int:
+        return self.p.warmup_fills
+
+    @property
+    def window_s(self) -> float:
+        return self.p.window_s
+
+
+def _publish_source(ex: dict[str, float], key: str, kappa: float, confidence: float) -> None:
+    """Publish a source's kappa and confidence, or remove them while it has none."""
+    if confidence > 0 and math.isfinite(kappa):
+        ex[key] = kappa
+        ex[key + "_confidence"] = confidence
+    else:
+        ex.pop(key, None)
+        ex[key + "_confidence"] = 0.0
+
+
+def build(ctx: BuildContext[KappaParams]) -> KappaOrchestrator:
+    return KappaOrchestrator(ctx.params)

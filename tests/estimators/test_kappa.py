@@ -1,0 +1,203 @@
+"""Kappa sources and orchestrator: known truths, warmup, expiry, stagnation."""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import numpy as np
+import pytest
+
+from mmkit.components import Estimates
+from mmkit.estimators.book_kappa import BookKappa
+from mmkit.estimators.kappa_orchestrator import KappaOrchestrator
+from mmkit.estimators.own_fill_kappa import OwnFillKappa
+from mmkit.estimators.params import KappaParams
+from mmkit.estimators.robust_kappa import RobustKappa
+
+from .helpers import NS, T0, book, fill, run, trade
+
+
+def test_conjugate_update_known_truth() -> None:
+    own = OwnFillKappa(2.0, 1.0, window_s=600.0)
+    for i, d in enumerate((0.5, 1.0, 1.5)):
+        assert own.on_fill(d, T0 + i * NS)
+    assert own.posterior() == (5.0, 4.0)
+    assert own.kappa == pytest.approx(1.25)
+    assert own.observation_count == 3
+
+
+def test_conjugate_ignores_bad_depths() -> None:
+    own = OwnFillKappa(2.0, 1.0, window_s=600.0)
+    for d in (math.nan, math.inf, -1.0):
+        assert not own.on_fill(d, T0)
+    assert own.posterior() == own.prior
+
+
+@pytest.mark.parametrize("true_kappa", [500.0, 2000.0, 8000.0])
+def test_own_fill_recovers_kappa_from_10000_exponential_depths(true_kappa: float) -> None:
+    rng = np.random.default_rng(7)
+    own = OwnFillKappa.from_prior_mean(2000.0, 10.0, window_s=1e9)
+    for d in rng.exponential(1.0 / true_kappa, 10_000):
+        own.on_fill(float(d), T0)
+    assert own.kappa == pytest.approx(true_kappa, rel=0.05)
+    assert own.confidence == pytest.approx(10_000 / 10_010)
+
+
+@pytest.mark.parametrize("true_kappa", [500.0, 2000.0, 8000.0])
+def test_robust_recovers_kappa_from_10000_exponential_depths(true_kappa: float) -> None:
+    rng = np.random.default_rng(11)
+    rk = RobustKappa(
+        4.0, window_s=1e9, max_trades=10_000, min_trades=10, fit_interval_s=0.0, prior_strength=50.0
+    )
+    for d in rng.exponential(1.0 / true_kappa, 10_000):
+        rk.add(float(d), T0)
+    assert rk.refresh(T0)
+    assert rk.kappa == pytest.approx(true_kappa, rel=0.05)
+    assert 0.9 < rk.confidence < 1.0
+
+
+def test_robust_resists_outliers() -> None:
+    rng = np.random.default_rng(3)
+    rk = RobustKappa(4.0, 1e9, 10_000, 10, 0.0, 50.0)
+    depths = list(rng.exponential(1.0 / 2000.0, 2000)) + [0.04] * 100  # 5% spoofed far prints
+    for d in depths:
+        rk.add(float(d), T0)
+    rk.refresh(T0)
+    naive = 1.0 / float(np.mean(depths))
+    assert abs(rk.kappa - 2000.0) < abs(naive - 2000.0)
+    assert rk.kappa == pytest.approx(2000.0, rel=0.25)
+
+
+def test_book_regression_recovers_decay_with_full_confidence() -> None:
+    bk = BookKappa(max_depth=0.01, min_levels=4, fit_interval_s=0.0)
+    assert bk.on_book(book(T0, decay=1500.0), 100.0, T0)
+    assert bk.kappa == pytest.approx(1500.0, rel=1e-9)
+    assert bk.confidence == pytest.approx(1.0)
+
+
+def test_book_thickening_away_from_mid_has_no_confidence() -> None:
+    bk = BookKappa(0.01, 4, 0.0)
+    bk.on_book(book(T0, decay=-800.0), 100.0, T0)
+    assert bk.confidence == 0.0
+
+
+def _orchestrator(**kw: float) -> KappaOrchestrator:
+    return KappaOrchestrator(KappaParams(**kw))  # type: ignore[arg-type]
+
+
+def test_warmup_exits_at_exactly_the_fifth_fill_and_never_reenters() -> None:
+    k = _orchestrator()
+    out = Estimates()
+    for i in range(1, 8):
+        t = T0 + i * NS
+        run(k, [book(t), fill(t, 100.0 * (1 - 3e-4))], out)
+        assert k.has_exited_warmup == (i >= 5), i
+        assert out.extras["kappa.graduated"] == (1.0 if i >= 5 else 0.0)
+    # every fill expires: posterior back to the prior, graduation kept
+    later = T0 + 2000 * NS
+    run(k, [book(later)], out)
+    assert k.observation_count == 0
+    assert k.posterior() == k.prior
+    assert k.has_exited_warmup
+    assert out.extras["kappa.own_confidence"] == 0.0
+
+
+def test_own_source_joins_blend_only_after_graduation() -> None:
+    k = _orchestrator()
+    out = Estimates()
+    for i in range(4):
+        t = T0 + i * NS
+        run(k, [book(t), fill(t, 100.0 * (1 - 1e-3))], out)
+    assert "own" not in [s[0] for s in k.kappa_sources()]
+    t = T0 + 5 * NS
+    run(k, [fill(t, 100.0 * (1 - 1e-3))], out)
+    assert "own" in [s[0] for s in k.kappa_sources()]
+
+
+def test_fill_depth_uses_mid_at_fill_time() -> None:
+    k = _orchestrator()
+    run(k, [book(T0, mid=200.0), fill(T0, 200.0 * (1 - 5e-4))])
+    a, b = k.posterior()
+    a0, b0 = k.prior
+    assert a == a0 + 1
+    assert b - b0 == pytest.approx(5e-4)
+
+
+def test_blend_is_ewma_of_confidence_weighted_sources() -> None:
+    k = _orchestrator(prior_weight=0.0)
+    out = run(k, [book(T0, decay=1500.0)])
+    # one book source with R² = 1: blend 1500, EWMA 0.9 * 2000 + 0.1 * 1500
+    assert k.blended_kappa() == pytest.approx(1500.0)
+    assert out.kappa == pytest.approx(0.9 * 2000.0 + 0.1 * 1500.0)
+    assert out.kappa_confidence == pytest.approx(1.0)
+
+
+def test_market_trades_drive_robust_kappa_and_intensity() -> None:
+    rng = np.random.default_rng(5)
+    k = _orchestrator()
+    evs = [book(T0)]
+    for i in range(400):
+        t = T0 + i * NS // 4
+        d = rng.exponential(1 / 3000.0)
+        evs.append(trade(t, 100.0 * (1 + d if i % 2 else 1 - d)))
+    out = run(k, evs)
+    assert out.extras["kappa.robust"] == pytest.approx(3000.0, rel=0.2)
+    intensity = out.A
+    assert intensity == pytest.approx(400 / (2 * 99.75), rel=0.01)
+
+
+def test_kappa_floor_and_cap_at_retrieval() -> None:
+    k = _orchestrator(prior_kappa=0.5, kappa_floor=1.0)
+    assert run(k, [book(T0)]).kappa >= 1.0
+    k2 = _orchestrator(prior_kappa=1e9, kappa_cap=1e6, book_min_levels=100)
+    assert run(k2, [book(T0)]).kappa == 1e6
+
+
+def test_stagnation_alert_after_an_hour_once_per_episode(caplog: pytest.LogCaptureFixture) -> None:
+    k = _orchestrator()
+    out = Estimates()
+    with caplog.at_level(logging.WARNING, logger="mmkit.estimators.kappa_orchestrator"):
+        for m in range(0, 121, 5):  # two hours, one event every 5 minutes
+            t = T0 + m * 60 * NS
+            run(k, [book(t)], out)
+            assert out.extras["kappa.stagnation_alert"] == (1.0 if m >= 60 else 0.0), m
+    assert sum("stagnation" in r.message for r in caplog.records) == 1
+    # enough fills end the episode
+    t = T0 + 121 * 60 * NS
+    for i in range(12):
+        run(k, [book(t + i), fill(t + i, 100.0 * (1 - 3e-4))], out)
+    assert out.extras["kappa.stagnation_alert"] == 0.0
+    assert k.stagnation_episodes == 1
+
+
+def test_bad_events_never_raise() -> None:
+    k = _orchestrator()
+    out = Estimates()
+    k.on_event(object(), T0)  # type: ignore[arg-type]
+    k.estimate(out, T0)
+    assert k.bad_events == 1
+    assert math.isfinite(out.kappa) and out.kappa > 0
+
+
+def test_taker_and_liquidation_fills_are_not_kappa_observations() -> None:
+    from dataclasses import replace
+
+    k = _orchestrator()
+    f = fill(T0, 100.0 * (1 - 3e-4))
+    run(k, [book(T0), replace(f, crossed=True), replace(f, liquidation=True)])
+    assert k.observation_count == 0
+    run(k, [f])
+    assert k.observation_count == 1
+
+
+def test_fills_without_a_mid_or_too_deep_are_counted_not_used(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    k = _orchestrator()
+    with caplog.at_level(logging.INFO, logger="mmkit.estimators.kappa_orchestrator"):
+        run(k, [fill(T0, 100.0)])  # no book yet: no mid to measure the depth from
+        run(k, [book(T0), fill(T0, 50.0), fill(T0, math.nan)])
+    assert k.observation_count == 0
+    assert k.rejected_fills == 3
+    assert sum("not used as an observation" in r.message for r in caplog.records) == 2
