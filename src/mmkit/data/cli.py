@@ -1,0 +1,228 @@
+"""``mmkit data convert|info|synth`` and ``mmkit record`` (heavy imports inside bodies)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+
+
+def _fmt_ns(ns: int) -> str:
+    import datetime as dt
+
+    if ns < 0:
+        return "-"
+    return dt.datetime.fromtimestamp(ns / 1e9, tz=dt.UTC).isoformat(timespec="milliseconds")
+
+
+def info_report(path: Path) -> dict[str, Any]:
+    """What ``mmkit data info`` prints, as a dict (stores and raw inputs alike).
+
+    Event counts, span, gaps, crossed books and time regressions are computed from the
+    records (the book is rebuilt by a numba kernel); ``stats`` are the producer's counters.
+    """
+    from mmkit.data.adapter import count_kinds
+    from mmkit.data.replay import is_store
+    from mmkit.data.scan import scan
+
+    if is_store(path):
+        from mmkit.data.store import iter_chunks, read_meta
+
+        meta = read_meta(path)
+        counts = count_kinds(iter_chunks(path))
+        facts = scan(iter_chunks(path))
+        kind = "event store"
+    else:
+        from mmkit.data.loaders import make_loader
+
+        loader = make_loader("auto", [path])
+        chunks = list(loader.chunks())
+        counts = count_kinds(chunks)
+        facts = scan(chunks)
+        meta = loader.meta()
+        kind = f"raw input ({loader.format}), not converted"
+    first, last = counts["first_local_ts"], counts["last_local_ts"]
+    events = counts["events"]
+    return {
+        "file": str(path),
+        "kind": kind,
+        "source": meta.source,
+        "coin": meta.coin,
+        "tick": meta.tick,
+        "lot": meta.lot,
+        "rows": counts["rows"],
+        "first": _fmt_ns(first),
+        "last": _fmt_ns(last),
+        "span_s": (last - first) / 1e9 if first >= 0 else 0.0,
+        "events": events,
+        "gaps": facts.gaps,
+        "crossed": facts.crossed,
+        "ts_regressions": facts.ts_regressions,
+        "stats": dict(meta.stats),
+        "issues": meta.issues[:20],
+    }
+
+
+def _print_info(rep: dict[str, Any]) -> None:
+    typer.echo(f"{rep['file']}  ({rep['kind']})")
+    typer.echo(f"  source   {rep['source']}")
+    typer.echo(f"  coin     {rep['coin'] or '-'}   tick {rep['tick']:g}   lot {rep['lot']:g}")
+    typer.echo(f"  span     {rep['first']} .. {rep['last']}  ({rep['span_s']:.3f} s)")
+    typer.echo(f"  rows     {rep['rows']}")
+    ev = ", ".join(f"{k} {v}" for k, v in rep["events"].items()) or "none"
+    typer.echo(f"  events   {ev}")
+    typer.echo(
+        f"  gaps     {rep['gaps']}   crossed books {rep['crossed']}   "
+        f"local-time regressions {rep['ts_regressions']}"
+    )
+    problems = {k: v for k, v in rep["stats"].items() if v and k != "input_records"}
+    if problems:
+        typer.echo("  counters " + ", ".join(f"{k} {v}" for k, v in sorted(problems.items())))
+    for line in rep["issues"]:
+        typer.echo(f"  ! {line}")
+
+
+def register(cli: typer.Typer) -> None:
+    data = typer.Typer(
+        name="data", help="Convert, inspect and generate market data.", no_args_is_help=True
+    )
+    cli.add_typer(data, name="data")
+
+    @data.command("convert")
+    def convert_cmd(
+        inputs: list[Path] = typer.Argument(
+            ...,
+            metavar="IN... OUT",
+            help="input file(s) then the output store",
+        ),
+        fmt: str = typer.Option(
+            "auto", "--format", "-f", help="binance, hyperliquid, hyperliquid_archive, lobster"
+        ),
+        strict: bool = typer.Option(False, "--strict", help="any data problem is fatal"),
+        coin: str | None = typer.Option(None, help="instrument name (default: inferred)"),
+        tick: float | None = typer.Option(None, help="price tick (default: inferred)"),
+        lot: float | None = typer.Option(None, help="size lot (default: inferred)"),
+        compression: str = typer.Option(
+            "none", help="Parquet compression: none (fastest reads), lz4, zstd (smallest)"
+        ),
+    ) -> None:
+        """Convert raw captures / archives / LOBSTER files into an event store (Parquet)."""
+        from mmkit.data.loaders import convert
+        from mmkit.errors import DataError
+
+        if len(inputs) < 2:
+            raise DataError("data convert: give at least one input and the output path")
+        *ins, out = inputs
+        meta = convert(
+            ins,
+            out,
+            fmt=fmt,
+            strict=strict,
+            compression=compression,
+            coin=coin,
+            tick=tick,
+            lot=lot,
+        )
+        _print_info(info_report(out))
+        from mmkit.data.diagnostics import ISSUE_NAMES
+
+        problems = sum(meta.stats.get(k, 0) for k in ISSUE_NAMES)
+        if problems:
+            typer.echo(f"converted with {problems} data problem(s), counted above")
+
+    @data.command("info")
+    def info_cmd(
+        file: Path = typer.Argument(..., help="an event store or a raw input file"),
+        as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
+    ) -> None:
+        """Span, event counts by type, gaps, crossed books, tick/lot and problems."""
+        rep = info_report(file)
+        if as_json:
+            typer.echo(json.dumps(rep, indent=2, default=str))
+        else:
+            _print_info(rep)
+
+    @data.command("synth")
+    def synth_cmd(
+        out: Path = typer.Argument(..., help="output event store"),
+        duration_s: float = typer.Option(3600.0, help="simulated seconds"),
+        seed: int = typer.Option(0, help="random seed"),
+        k: float = typer.Option(3000.0, help="trade depth decay (kappa)"),
+        A: float = typer.Option(1.0, "--A", help="market orders per second per side"),
+        tick: float = typer.Option(1.0, help="price tick"),
+        lot: float = typer.Option(1e-5, help="size lot"),
+        mid0: float = typer.Option(100_000.0, help="initial mid"),
+        coin: str = typer.Option("SYN", help="instrument name written to the store"),
+    ) -> None:
+        """Write the synthetic market to an event store."""
+        from mmkit.data.params import SyntheticParams
+        from mmkit.data.store import write_store
+        from mmkit.data.synthetic import generate_chunks, resolve, store_meta
+
+        p = resolve(
+            SyntheticParams(
+                duration_s=duration_s, seed=seed, k=k, A=A, tick=tick, lot=lot, mid0=mid0
+            )
+        )
+        write_store(out, generate_chunks(p), store_meta(p, coin))
+        _print_info(info_report(out))
+
+    @cli.command("record")
+    def record_cmd(
+        url: str = typer.Option(
+            "wss://api.hyperliquid.xyz/ws",
+            "--url",
+            help="websocket URL (Hyperliquid or the emulator)",
+        ),
+        coin: str = typer.Option("BTC", "--coin", help="coin to record"),
+        out: Path = typer.Option(Path("data"), "--out", help="output directory"),
+        rotate_s: float = typer.Option(3600.0, "--rotate-s", help="start a new file every"),
+        duration_s: float | None = typer.Option(None, "--duration-s", help="stop after"),
+        quiet: bool = typer.Option(False, "--quiet", help="no progress display"),
+    ) -> None:
+        """Record l2Book and trades into rotating event-store files."""
+        import asyncio
+
+        from mmkit.data.recorder import Recorder, RecorderStats
+
+        if quiet:
+            rec = Recorder(url, coin, out, rotate_s=rotate_s, duration_s=duration_s)
+            stats = asyncio.run(rec.run())
+        else:
+            from rich.live import Live
+            from rich.table import Table
+
+            def table(s: RecorderStats) -> Table:
+                t = Table(title=f"recording {coin} from {url}", show_header=False)
+                for k, v in (
+                    ("messages", s.messages),
+                    ("books", s.books),
+                    ("trades", s.trades),
+                    ("reconnects", s.reconnects),
+                    ("gaps marked", s.gaps),
+                    ("files done", len(s.files)),
+                    ("writing", s.current or "-"),
+                    ("last error", s.last_error or "-"),
+                ):
+                    t.add_row(k, str(v))
+                return t
+
+            with Live(table(RecorderStats()), refresh_per_second=4) as live:
+                rec = Recorder(
+                    url,
+                    coin,
+                    out,
+                    rotate_s=rotate_s,
+                    duration_s=duration_s,
+                    on_progress=lambda s: live.update(table(s)),
+                )
+                try:
+                    stats = asyncio.run(rec.run())
+                except KeyboardInterrupt:
+                    stats = rec.stats
+        typer.echo(
+            f"recorded {stats.messages} messages into {len(stats.files)} file(s) "
+            f"in {out}; {stats.reconnects} reconnect(s), {stats.gaps} gap(s) marked"
+        )

@@ -1,0 +1,59 @@
+"""Parameters of the market-data feeds (standard library only: imported at CLI start)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from mmkit.params import param
+
+DataFormat = Literal["auto", "store", "binance", "hyperliquid", "hyperliquid_archive", "lobster"]
+
+
+@dataclass(frozen=True)
+class SyntheticParams:
+    """The synthetic market: stochastic volatility with regimes and jump cascades, an L2
+    book on a tick grid, and market orders whose depth reach decays as ``A*exp(-k*depth)``."""
+
+    seed: int = param(-1, ge=-1, help="random seed; -1 uses the run's seed")
+    duration_s: float = param(3600.0, gt=0, help="simulated seconds to generate")
+    start_ns: int = param(1_700_000_000_000_000_000, ge=0, help="time of the first event, ns")
+    mid0: float = param(100_000.0, gt=0, help="initial mid price")
+    tick: float = param(0.0, ge=0, help="price tick; 0 uses the instrument's tick")
+    lot: float = param(0.0, ge=0, help="size lot; 0 uses the instrument's lot")
+    k: float = param(3000.0, gt=0, help="trade depth decay per unit relative depth (kappa)")
+    A: float = param(1.0, gt=0, help="market orders per second per side (intensity at depth 0)")
+    sigma_regimes: list[float] = param(
+        [5e-5, 1.5e-4], help="relative vol per sqrt(s) of each regime"
+    )
+    regime_mean_s: float = param(1800.0, gt=0, help="mean time spent in a regime, s")
+    vol_of_vol: float = param(0.3, ge=0, help="stationary std of log-vol around its regime")
+    vol_reversion_s: float = param(300.0, gt=0, help="mean-reversion time of log-vol, s")
+    cascade_rate_per_h: float = param(0.5, ge=0, help="jump cascades per hour")
+    cascade_jumps: float = param(4.0, ge=1, help="mean number of jumps in a cascade")
+    jump_size: float = param(5e-4, ge=0, help="mean absolute relative size of one jump")
+    cascade_gap_s: float = param(2.0, gt=0, help="mean time between jumps of a cascade, s")
+    step_ms: float = param(100.0, gt=0, help="mid-price time step, ms")
+    snapshot_interval_s: float = param(0.5, gt=0, help="book snapshot every this many s")
+    levels: int = param(20, ge=1, le=200, help="book levels per side")
+    spread_ticks: int = param(1, ge=1, help="best ask minus best bid, in ticks")
+    depth_size: float = param(0.5, gt=0, help="mean size at the best level")
+    depth_growth: float = param(0.2, ge=0, help="relative growth of level size per level")
+    trade_size: float = param(0.01, gt=0, help="mean market order size")
+    chunk_s: float = param(600.0, gt=0, help="seconds generated per kernel call")
+
+
+@dataclass(frozen=True)
+class ReplayParams:
+    """Replay of an event store or of a raw capture (converted on the fly)."""
+
+    path: list[str] = param([], help="input file(s): a store (.parquet) or raw captures")
+    format: DataFormat = param("auto", help="input format; auto detects it")
+    speed: float = param(0.0, ge=0, help="informational replay speed (0: as fast as possible)")
+
+
+@dataclass(frozen=True)
+class CaptureParams:
+    """Replay of raw capture files of one format (converted on the fly, never written)."""
+
+    path: list[str] = param([], help="input file(s), read in order as one stream")

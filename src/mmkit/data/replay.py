@@ -1,0 +1,68 @@
+"""Replay feeds: an event store, or raw captures converted on the fly."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from mmkit.core.events import Event
+from mmkit.data.adapter import events_from_chunks
+from mmkit.data.diagnostics import Diagnostics
+from mmkit.data.loaders import make_loader
+from mmkit.data.schema import Chunk
+from mmkit.data.store import iter_chunks
+from mmkit.errors import ConfigError
+
+_PARQUET_MAGIC = b"PAR1"
+
+
+def is_store(path: Path) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(4) == _PARQUET_MAGIC
+    except OSError:
+        return False
+
+
+class ReplayFeed:
+    """Events of one or more inputs, in order: stores are streamed, captures converted."""
+
+    def __init__(self, paths: list[str], fmt: str = "auto") -> None:
+        if not paths:
+            raise ConfigError(
+                [f"feed replay: 'path' is empty; give the file(s) to replay (format {fmt})"]
+            )
+        self.paths = [Path(p) for p in paths]
+        self.format = fmt
+        self.diagnostics = Diagnostics()
+
+    def chunks(self) -> Iterator[Chunk]:
+        fmt = self.format
+        if fmt == "store" or (fmt == "auto" and all(is_store(p) for p in self.paths)):
+            for p in self.paths:
+                yield from iter_chunks(p)
+            return
+        loader = make_loader(fmt, self.paths, diag=self.diagnostics)
+        yield from loader.chunks()
+
+    def events(self) -> Iterator[Event]:
+        return events_from_chunks(self.chunks())
+
+
+def build_replay(ctx: Any) -> ReplayFeed:
+    return ReplayFeed(list(ctx.params.path), ctx.params.format)
+
+
+def _capture_factory(fmt: str) -> Any:
+    def build(ctx: Any) -> ReplayFeed:
+        return ReplayFeed(list(ctx.params.path), fmt)
+
+    build.__name__ = f"build_{fmt}"
+    return build
+
+
+build_binance = _capture_factory("binance")
+build_hyperliquid = _capture_factory("hyperliquid")
+build_hyperliquid_archive = _capture_factory("hyperliquid_archive")
+build_lobster = _capture_factory("lobster")

@@ -1,0 +1,169 @@
+"""The synthetic market: a seeded, reproducible stand-in for a real venue's market data.
+
+Model (one step of ``step_ms``):
+
+* **mid** — log-mid moves by ``sigma_t * sqrt(dt) * Z``; ``sigma_t`` is the current regime's
+  vol times ``exp(x_t)``, ``x_t`` an Ornstein-Uhlenbeck log-vol deviation (stochastic
+  volatility); regimes switch as a Markov chain with mean holding time ``regime_mean_s``.
+  Jump cascades start at ``cascade_rate_per_h``; a cascade is ``1 + Poisson(cascade_jumps-1)``
+  same-direction jumps of mean size ``jump_size`` spaced ``Exp(cascade_gap_s)`` apart.
+* **book** — best bid is the tick below mid, best ask ``spread_ticks`` above it; ``levels``
+  levels per side on the tick grid with sizes growing with depth (``depth_size``,
+  ``depth_growth``), noisy. A BBO is written whenever the top prices change and a full
+  snapshot every ``snapshot_interval_s``.
+* **market orders** — each side's arrive as a Poisson process of rate ``A`` per second; each
+  reaches a relative depth ``~ Exp(k)`` and prints a trade at ``mid * (1 ± depth)`` rounded to
+  the tick (never inside the spread), with the aggressor's side. So trades reaching depth
+  ``>= d`` arrive at rate ``A * exp(-k * d)`` per side: the true kappa is ``k``. The trade
+  record's ``val`` column holds the mid it was generated from.
+
+Generation runs in numba kernels (:mod:`mmkit.data._synthetic_kernels`) ``chunk_s`` seconds at
+a time; chunk ``i`` is seeded from ``(seed, i)``, so a seed gives the same market whatever
+reads it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from mmkit.core.events import Event
+from mmkit.core.types import Instrument
+from mmkit.data import _synthetic_kernels as kern
+from mmkit.data.adapter import events_from_chunks
+from mmkit.data.params import SyntheticParams
+from mmkit.data.schema import Chunk, empty_chunk
+from mmkit.data.store import StoreMeta
+from mmkit.errors import ConfigError
+
+
+def _chunk_seed(seed: int, index: int) -> int:
+    return int((seed * 1_000_003 + index * 7_919 + 12_345) % (2**31 - 1))
+
+
+def resolve(
+    params: SyntheticParams, instrument: Instrument | None = None, seed: int = 0
+) -> SyntheticParams:
+    """Fill ``seed``/``tick``/``lot`` from the run's seed and instrument where they are unset."""
+    inst = instrument or Instrument()
+    p = params
+    if p.seed < 0:
+        p = replace(p, seed=seed)
+    if p.tick <= 0:
+        p = replace(p, tick=inst.tick)
+    if p.lot <= 0:
+        p = replace(p, lot=inst.lot)
+    if p.mid0 <= 2 * p.spread_ticks * p.tick:
+        raise ConfigError(
+            [f"synthetic: mid0={p.mid0} is too small for tick={p.tick} (need several ticks)"]
+        )
+    if not p.sigma_regimes or any(not (math.isfinite(s) and s >= 0) for s in p.sigma_regimes):
+        raise ConfigError(
+            [
+                f"sigma_regimes must be a non-empty list of finite numbers >= 0, "
+                f"got {p.sigma_regimes!r}"
+            ]
+        )
+    return p
+
+
+def generate_chunks(params: SyntheticParams) -> Iterator[Chunk]:
+    """Store chunks of the synthetic market (``params`` resolved: seed >= 0, tick, lot > 0)."""
+    p = params
+    if p.seed < 0 or p.tick <= 0 or p.lot <= 0:
+        raise ConfigError(["synthetic: resolve() the params first (seed, tick, lot unset)"])
+    step_s = p.step_ms / 1000.0
+    total_steps = max(1, round(p.duration_s / step_s))
+    steps_per_chunk = max(1, round(p.chunk_s / step_s))
+    state = np.zeros(kern.STATE_LEN, dtype=np.float64)
+    state[kern.S_MID] = p.mid0
+    sigmas = np.asarray(p.sigma_regimes, dtype=np.float64)
+    done = 0
+    index = 0
+    while done < total_steps:
+        steps = min(steps_per_chunk, total_steps - done)
+        horizon = steps * step_s
+        snaps = int(horizon / p.snapshot_interval_s) + 2
+        trades = 2.0 * p.A * horizon
+        cap = 2 * steps + 2 * p.levels * snaps + int(trades + 10 * math.sqrt(trades + 1) + 64)
+        seed = _chunk_seed(p.seed, index)
+        while True:
+            out = empty_chunk(cap)
+            trial = state.copy()
+            n = kern.generate_chunk(
+                seed,
+                p.start_ns,
+                steps,
+                step_s,
+                trial,
+                sigmas,
+                p.regime_mean_s,
+                p.vol_of_vol,
+                p.vol_reversion_s,
+                p.cascade_rate_per_h / 3600.0,
+                p.cascade_jumps,
+                p.jump_size,
+                p.cascade_gap_s,
+                p.snapshot_interval_s,
+                p.levels,
+                p.spread_ticks,
+                p.tick,
+                p.lot,
+                p.depth_size,
+                p.depth_growth,
+                p.k,
+                p.A,
+                p.trade_size,
+                out["ts"],
+                out["kind"],
+                out["side"],
+                out["flags"],
+                out["px"],
+                out["sz"],
+                out["val"],
+                out["seq"],
+            )
+            if n >= 0:
+                break
+            cap *= 2
+        state = trial
+        chunk = {name: arr[:n] for name, arr in out.items()}
+        chunk["local_ts"] = chunk["ts"]
+        chunk["aux"] = np.full(n, -1, dtype=np.int64)
+        yield chunk
+        done += steps
+        index += 1
+
+
+def store_meta(params: SyntheticParams, coin: str = "SYN") -> StoreMeta:
+    return StoreMeta(
+        coin=coin,
+        tick=params.tick,
+        lot=params.lot,
+        source="synthetic",
+        extra={"params": dict(vars(params))},
+    )
+
+
+class SyntheticFeed:
+    """The ``synthetic`` feed: events of the synthetic market."""
+
+    def __init__(
+        self, params: SyntheticParams, instrument: Instrument | None = None, seed: int = 0
+    ) -> None:
+        self.params = resolve(params, instrument, seed)
+
+    def chunks(self) -> Iterator[Chunk]:
+        return generate_chunks(self.params)
+
+    def events(self) -> Iterator[Event]:
+        return events_from_chunks(self.chunks())
+
+
+def build(ctx: Any) -> SyntheticFeed:
+    """Factory of the ``synthetic`` feed."""
+    return SyntheticFeed(ctx.params, ctx.instrument, ctx.seed)
