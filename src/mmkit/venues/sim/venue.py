@@ -1,0 +1,585 @@
+"""``SimVenue``: the simulated exchange behind the :class:`~mmkit.components.Venue` protocol.
+
+The matching decisions are made by the numba kernels (the same ones the batch replay and
+the backtest loop use); this class translates events and actions to the kernels' arrays
+and the kernels' records back to typed events:
+
+* ``on_market(ev, now_ns)`` applies a market event at its exchange time ``ev.ts`` (after
+  any of our actions that reached the exchange before it);
+* ``submit(actions, now_ns)`` sends actions at local time ``now_ns`` (entry latency);
+* ``drain(now_ns)`` returns every acknowledgement, fill, order update and snapshot whose
+  news has arrived by ``now_ns`` (response latency), in time order.
+
+Market data should reach the strategy ``feed_latency`` after it happened;
+:meth:`SimVenue.market_local_ts` stamps an event for the runner when the data carry no
+local time.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from mmkit.core.actions import (
+    Action,
+    Cancel,
+    CancelAll,
+    Modify,
+    Place,
+    QueryOrder,
+    SyncState,
+)
+from mmkit.core.events import (
+    BBO,
+    ActionResult,
+    BookDelta,
+    BookSnapshot,
+    Event,
+    OpenOrder,
+    OrderStatus,
+    OrderUpdate,
+    OwnFill,
+    PositionSnapshot,
+    Trade,
+)
+from mmkit.core.outcomes import RejectReason
+from mmkit.core.portfolio import Portfolio
+from mmkit.core.types import NS_PER_MS, Instrument, Side
+from mmkit.errors import DataError, VenueError
+from mmkit.registry import BuildContext
+from mmkit.venues.sim import _layout as lay
+from mmkit.venues.sim._kernels_book import best_ask_px, best_bid_px, first_off_tick, top_levels
+from mmkit.venues.sim._kernels_latency import feed_time
+from mmkit.venues.sim._kernels_orders import enqueue, process_pending
+from mmkit.venues.sim._kernels_replay import advance, record_margin
+from mmkit.venues.sim._kernels_snapshot import apply_snapshot_side
+from mmkit.venues.sim.arrays import MarketArrays
+from mmkit.venues.sim.messages import (
+    OUTCOMES,
+    REASONS,
+    STATUSES,
+    TIFS,
+    reject_message,
+)
+from mmkit.venues.sim.params import SimParams
+from mmkit.venues.sim.replay import drain as drain_records
+from mmkit.venues.sim.state import MatchConfig, SimState, grid_around, new_state
+
+_QUEUE = {"power": lay.Q_POWER, "log": lay.Q_LOG, "risk_averse": lay.Q_RISK_AVERSE}
+_LATENCY = {
+    "constant": lay.LAT_CONSTANT,
+    "exponential": lay.LAT_EXPONENTIAL,
+    "lognormal": lay.LAT_LOGNORMAL,
+}
+_NO_REF = np.full(1, -1, dtype=np.int64)
+
+
+def match_config(p: SimParams, instrument: Instrument, seed: int) -> MatchConfig:
+    """Kernel configuration from venue parameters and the instrument."""
+    return MatchConfig(
+        tick=p.tick if p.tick > 0 else instrument.tick,
+        maker_fee=p.maker_fee,
+        taker_fee=p.taker_fee,
+        entry_latency_ns=round(p.entry_latency_ms * NS_PER_MS),
+        response_latency_ns=round(p.response_latency_ms * NS_PER_MS),
+        feed_latency_ns=round(p.feed_latency_ms * NS_PER_MS),
+        latency_model=_LATENCY[p.latency_model],
+        latency_jitter=p.latency_jitter,
+        queue_model=_QUEUE[p.queue_model],
+        queue_power=p.queue_power,
+        min_notional=instrument.min_notional if p.enforce_min_notional else 0.0,
+        lot=instrument.lot if p.enforce_lot else 0.0,
+        max_orders=p.max_orders,
+        seed=(p.seed if p.seed >= 0 else seed),
+    )
+
+
+@dataclass
+class _Order:
+    oid: int
+    cloid: str | None
+    side: Side
+    px: float
+    sz: float
+    orig_sz: float
+    ts: int
+
+
+class SimVenue:
+    """The simulated exchange as a synchronous venue (backtest and paper trading)."""
+
+    def __init__(
+        self, params: SimParams | None = None, instrument: Instrument | None = None, seed: int = 0
+    ) -> None:
+        self.params = params or SimParams()
+        self.instrument = instrument or Instrument()
+        self.cfg = match_config(self.params, self.instrument, seed)
+        self._st: SimState | None = None
+        self._provisional = False
+        self._have_depth = False
+        self._cids: dict[str, int] = {}
+        self._cloids: list[str] = []
+        self._echo: dict[int, SyncState | QueryOrder] = {}
+        self._open: dict[int, _Order] = {}
+        self._final: dict[int, OrderStatus] = {}
+        self._final_cloid: dict[str, int] = {}
+        self._final_info: dict[int, _Order] = {}
+        self._portfolio = Portfolio()
+        self._out: deque[Event] = deque()
+        self._one_ts = np.zeros(1, dtype=np.int64)  # reused buffers for single events
+        self._one_kind = np.zeros(1, dtype=np.int8)
+        self._margin = 0
+
+    # -- the Venue protocol ----------------------------------------------------------------
+    def on_market(self, event: Event, now_ns: int) -> None:
+        if isinstance(event, Trade):
+            self._check_px(np.array([event.px]), "trade")
+            st = self._state(event.px)
+            self._advance(
+                st,
+                lay.EV_TRADE,
+                np.array([int(event.side)], np.int8),
+                np.array([event.px]),
+                np.array([event.sz]),
+                event.ts,
+            )
+        elif isinstance(event, BookDelta):
+            self._have_depth = True
+            px = np.concatenate((event.bid_px, event.ask_px))
+            if not px.size:
+                return
+            self._check_px(px, "book delta")
+            sz = np.concatenate((event.bid_sz, event.ask_sz))
+            side = np.concatenate(
+                (np.ones(event.bid_px.size, np.int8), -np.ones(event.ask_px.size, np.int8))
+            )
+            st = self._state(float(px[0]))
+            self._advance(st, lay.EV_DEPTH, side, px, np.where(np.isfinite(sz), sz, 0.0), event.ts)
+        elif isinstance(event, BookSnapshot):
+            self._have_depth = True
+            self._snapshot(event.bid_px, event.bid_sz, event.ask_px, event.ask_sz, event.ts)
+        elif isinstance(event, BBO) and not self._have_depth:
+            ok = [math.isfinite(v) and v > 0 for v in (event.bid_px, event.ask_px)]
+            self._snapshot(
+                np.array([event.bid_px] if ok[0] else []),
+                np.array([event.bid_sz] if ok[0] else []),
+                np.array([event.ask_px] if ok[1] else []),
+                np.array([event.ask_sz] if ok[1] else []),
+                event.ts,
+            )
+
+    def submit(self, actions: Sequence[Action], now_ns: int) -> None:
+        for a in actions:
+            self._send(a, now_ns)
+
+    def drain(self, now_ns: int) -> list[Event]:
+        if self._st is not None:
+            self._run_pending(self._st, now_ns)
+        out: list[Event] = []
+        q = self._out
+        while q and q[0].local_ts <= now_ns:
+            out.append(q.popleft())
+        return out
+
+    # -- extras ----------------------------------------------------------------------------
+    def market_local_ts(self, event: Event) -> int:
+        """When a market event reaches the strategy: its own local time, else ts + feed latency."""
+        if event.local_ts >= 0:
+            return event.local_ts
+        st = self._state(None)
+        return int(feed_time(st.si, st.sf, st.rng, event.ts))
+
+    @property
+    def position(self) -> float:
+        return float(self._st.sf[lay.SF_POSITION]) if self._st is not None else 0.0
+
+    @property
+    def cash(self) -> float:
+        return float(self._st.sf[lay.SF_CASH]) if self._st is not None else 0.0
+
+    @property
+    def fees(self) -> float:
+        return float(self._st.sf[lay.SF_FEES]) if self._st is not None else 0.0
+
+    @property
+    def best_bid(self) -> float:
+        return float(best_bid_px(self._st.si, self._st.sf)) if self._st is not None else math.nan
+
+    @property
+    def best_ask(self) -> float:
+        return float(best_ask_px(self._st.si, self._st.sf)) if self._st is not None else math.nan
+
+    def open_orders(self) -> tuple[OpenOrder, ...]:
+        """Resting orders as the venue's records have reported them so far."""
+        return tuple(
+            OpenOrder(o.oid, o.cloid, o.side, o.px, o.sz, o.orig_sz, o.ts)
+            for o in self._open.values()
+        )
+
+    def run_market(self, market: MarketArrays, i: int, t_end: int) -> int:
+        """Apply columnar market events ``i..`` stamped ``<= t_end`` in one kernel call.
+
+        For backtests that drive the engine only at requote times: the market runs through
+        the kernels in bulk, the engine sees :meth:`book_snapshot` and the drained events.
+        Returns the index of the first event not applied.
+        """
+        if i >= len(market):
+            return i
+        if i == 0:
+            market.check_tick(self.cfg.tick)
+        st = self._state(float(market.px[i]))
+        while True:
+            i, done = advance(
+                st, market.ts, market.kind, market.side, market.px, market.sz, market.ref, i, t_end
+            )
+            self._collect(st)
+            if done:
+                return int(i)
+
+    def book_snapshot(self, ts: int, depth: int = 20) -> BookSnapshot:
+        """The simulated book's best ``depth`` levels per side, as a core event."""
+        st = self._state(None)
+        bp, bs = top_levels(st.grid, st.si, st.sf, 0, depth)
+        ap, as_ = top_levels(st.grid, st.si, st.sf, 1, depth)
+        return BookSnapshot(ts, bp, bs, ap, as_, local_ts=ts, stream="sim")
+
+    @property
+    def state(self) -> SimState | None:
+        """The kernels' state arrays (None before the first event or action); read-only use."""
+        return self._st
+
+    def queue_ahead(self, oid: int) -> float:
+        """Market size ahead of a resting order (NaN when the order is not resting)."""
+        st = self._st
+        if st is None:
+            return math.nan
+        for k in range(int(st.si[lay.SI_NORD])):
+            if st.oi[k, lay.OI_OID] == oid:
+                return float(st.of[k, lay.OF_AHEAD])
+        return math.nan
+
+    # -- state -----------------------------------------------------------------------------
+    def _state(self, price: float | None) -> SimState:
+        st = self._st
+        if st is not None and not (self._provisional and price is not None):
+            return st
+        p = price if price is not None else 1.0
+        base, n = grid_around(p, self.cfg.tick, self.params.price_range)
+        fresh = new_state(self.cfg, base, n)
+        if st is not None:  # provisional grid from a priceless start: keep everything else
+            if int(st.si[lay.SI_NORD]) > 0:
+                return st
+            keep = [
+                c
+                for c in range(lay.SI_SIZE)
+                if c not in (lay.SI_BASE, lay.SI_NT, lay.SI_BB, lay.SI_BA)
+            ]
+            fresh.si[keep] = st.si[keep]
+            fresh.sf[:] = st.sf
+            fresh.ai[:] = st.ai
+            fresh.af[:] = st.af
+            fresh.ri[:] = st.ri
+            fresh.rf[:] = st.rf
+            fresh.rng[:] = st.rng
+        self._st = fresh
+        self._margin = int(record_margin(fresh))
+        self._provisional = price is None
+        return fresh
+
+    def _check_px(self, px: np.ndarray, what: str) -> None:
+        i = first_off_tick(px, 1.0 / self.cfg.tick)
+        if i >= 0:
+            raise DataError(
+                f"sim venue: {what} price {float(px[i])!r} is not a multiple of the "
+                f"tick {self.cfg.tick!r} (set venues.sim.tick to the data's tick)"
+            )
+
+    def _advance(
+        self, st: SimState, kind: int, side: np.ndarray, px: np.ndarray, sz: np.ndarray, ts: int
+    ) -> None:
+        n = px.shape[0]
+        if n == 1:
+            tsa = self._one_ts
+            tsa[0] = ts
+            kinds = self._one_kind
+            kinds[0] = kind
+            ref = _NO_REF
+        else:
+            tsa = np.full(n, ts, dtype=np.int64)
+            kinds = np.full(n, kind, dtype=np.int8)
+            ref = np.full(n, -1, dtype=np.int64)
+        i = 0
+        while True:
+            i, done = advance(st, tsa, kinds, side, px, sz, ref, i, ts)
+            self._collect(st)
+            if done and i >= n:
+                return
+
+    def _snapshot(
+        self,
+        bid_px: np.ndarray,
+        bid_sz: np.ndarray,
+        ask_px: np.ndarray,
+        ask_sz: np.ndarray,
+        ts: int,
+    ) -> None:
+        px = np.concatenate((bid_px, ask_px))
+        if px.size:
+            self._check_px(px, "book snapshot")
+        st = self._state(float(px[0]) if px.size else None)
+        self._run_pending(st, ts)
+        for row, p, s in ((0, bid_px, bid_sz), (1, ask_px, ask_sz)):
+            szs = np.where(np.isfinite(s), s, 0.0).astype(np.float64)
+            apply_snapshot_side(st, row, np.ascontiguousarray(p, dtype=np.float64), szs, ts)
+            self._collect(st)
+
+    def _run_pending(self, st: SimState, t: int) -> None:
+        if not st.si[lay.SI_ACOUNT]:
+            return
+        while not process_pending(st, t, self._margin):
+            self._collect(st)
+        self._collect(st)
+
+    def _cid(self, cloid: str | None) -> int:
+        if cloid is None:
+            return -1
+        c = self._cids.get(cloid)
+        if c is None:
+            c = len(self._cloids)
+            self._cids[cloid] = c
+            self._cloids.append(cloid)
+        return c
+
+    def _send(self, a: Action, now: int) -> None:
+        if isinstance(a, Place | Modify):
+            st = self._state(a.px if math.isfinite(a.px) and a.px > 0 else None)
+            px, sz = float(a.px), float(a.sz)
+            if isinstance(a, Place):
+                ok = enqueue(
+                    st,
+                    lay.A_PLACE,
+                    now,
+                    a.request_id,
+                    -1,
+                    self._cid(a.cloid),
+                    int(a.side),
+                    TIFS[a.tif],
+                    a.reduce_only,
+                    px,
+                    sz,
+                )
+            else:
+                ok = enqueue(
+                    st,
+                    lay.A_MODIFY,
+                    now,
+                    a.request_id,
+                    -1 if a.oid is None else a.oid,
+                    self._cid(a.cloid),
+                    int(a.side),
+                    TIFS[a.tif],
+                    a.reduce_only,
+                    px,
+                    sz,
+                )
+        else:
+            st = self._state(None)
+            if isinstance(a, Cancel):
+                ok = enqueue(
+                    st,
+                    lay.A_CANCEL,
+                    now,
+                    a.request_id,
+                    -1 if a.oid is None else a.oid,
+                    self._cid(a.cloid),
+                    0,
+                    0,
+                    False,
+                    0.0,
+                    0.0,
+                )
+            elif isinstance(a, CancelAll):
+                ok = enqueue(st, lay.A_CANCEL_ALL, now, a.request_id, -1, -1, 0, 0, False, 0.0, 0.0)
+            elif isinstance(a, SyncState | QueryOrder):
+                self._echo[a.request_id] = a
+                ok = enqueue(st, lay.A_ECHO, now, a.request_id, -1, -1, 0, 0, False, 0.0, 0.0)
+            else:
+                raise VenueError(f"sim venue: unsupported action {type(a).__name__}")
+        if not ok:
+            raise VenueError("sim venue: too many actions in flight (pending queue full)")
+
+    # -- records -> events -------------------------------------------------------------------
+    def _collect(self, st: SimState) -> None:
+        if not st.si[lay.SI_NREC]:
+            return
+        ri, rf = drain_records(st)
+        for r in range(ri.shape[0]):
+            self._out.append(self._event(ri[r].tolist(), rf[r].tolist()))
+
+    def _cloid(self, cid: int) -> str | None:
+        return self._cloids[cid] if 0 <= cid < len(self._cloids) else None
+
+    def _event(self, ri: list[int], rf: list[float]) -> Event:
+        typ = ri[lay.RI_TYPE]
+        ets, lts, oid = ri[lay.RI_ETS], ri[lay.RI_LTS], ri[lay.RI_OID]
+        cloid = self._cloid(ri[lay.RI_CID])
+        if typ == lay.REC_FILL:
+            side = Side(ri[lay.RI_SIDE])
+            fill = OwnFill(
+                ets,
+                oid,
+                cloid,
+                side,
+                rf[lay.RF_PX],
+                rf[lay.RF_SZ],
+                rf[lay.RF_FEE],
+                tid=ri[lay.RI_CODE],
+                crossed=ri[lay.RI_SUB] == 1,
+                local_ts=lts,
+            )
+            self._portfolio.apply_fill(fill)
+            o = self._open.get(oid)
+            if o is not None:
+                o.sz = rf[lay.RF_SZ2]
+            return fill
+        if typ == lay.REC_ORDER:
+            status, raw = STATUSES[ri[lay.RI_CODE]]
+            side = Side(ri[lay.RI_SIDE])
+            if status is OrderStatus.OPEN:
+                self._open[oid] = _Order(
+                    oid, cloid, side, rf[lay.RF_PX], rf[lay.RF_SZ], rf[lay.RF_SZ2], ets
+                )
+            else:
+                done = self._open.pop(oid, None)
+                self._final[oid] = status
+                self._final_info[oid] = done or _Order(
+                    oid, cloid, side, rf[lay.RF_PX], rf[lay.RF_SZ], rf[lay.RF_SZ2], ets
+                )
+                if cloid is not None:
+                    self._final_cloid[cloid] = oid
+            return OrderUpdate(
+                ets,
+                oid,
+                cloid,
+                status,
+                side,
+                rf[lay.RF_PX],
+                rf[lay.RF_SZ],
+                rf[lay.RF_SZ2],
+                local_ts=lts,
+                raw_status=raw,
+            )
+        if typ == lay.REC_RESULT:
+            return self._result(ri, rf, cloid)
+        return self._answer(ri, rf)
+
+    def _result(self, ri: list[int], rf: list[float], cloid: str | None) -> ActionResult:
+        code = ri[lay.RI_REASON]
+        reason = REASONS[code]
+        msg = ""
+        if code == lay.R_MODIFY_GONE:
+            target = (
+                ri[lay.RI_OID] if ri[lay.RI_OID] >= 0 else self._final_cloid.get(cloid or "", -1)
+            )
+            if self._final.get(target) is OrderStatus.FILLED:
+                reason = RejectReason.MODIFY_TARGET_FILLED
+            msg = self._message(code, rf)
+        elif code == lay.R_MODIFY_PLACE_FAILED:
+            msg = "Error placing new order during modify: " + self._message(ri[lay.RI_SUB], rf)
+        elif code != lay.R_NONE:
+            msg = self._message(code, rf)
+        oid = ri[lay.RI_OID]
+        return ActionResult(
+            ri[lay.RI_ETS],
+            ri[lay.RI_REQ],
+            cloid,
+            oid if oid >= 0 else None,
+            OUTCOMES[ri[lay.RI_CODE]],
+            reason,
+            msg,
+            filled_sz=rf[lay.RF_SZ],
+            avg_px=rf[lay.RF_PX],
+            local_ts=ri[lay.RI_LTS],
+        )
+
+    def _message(self, code: int, rf: list[float]) -> str:
+        return reject_message(
+            code,
+            asset=self.instrument.asset,
+            bid=rf[lay.RF_BID],
+            ask=rf[lay.RF_ASK],
+            min_notional=self.instrument.min_notional,
+            max_orders=self.cfg.max_orders,
+        )
+
+    def _answer(self, ri: list[int], rf: list[float]) -> Event:
+        ets, lts, req = ri[lay.RI_ETS], ri[lay.RI_LTS], ri[lay.RI_REQ]
+        a = self._echo.pop(req)
+        if isinstance(a, SyncState):
+            orders = self.open_orders() if a.orders else None
+            return PositionSnapshot(
+                ets, rf[lay.RF_FEE], self._portfolio.avg_entry, orders, local_ts=lts
+            )
+        oid = a.oid if a.oid is not None else self._oid_of_cloid(a.cloid)
+        o = self._open.get(oid) if oid is not None else None
+        if o is not None:
+            return OrderUpdate(
+                ets,
+                o.oid,
+                o.cloid,
+                OrderStatus.OPEN,
+                o.side,
+                o.px,
+                o.sz,
+                o.orig_sz,
+                local_ts=lts,
+                raw_status="open",
+            )
+        status = self._final.get(oid) if oid is not None else None
+        info = self._final_info.get(oid) if oid is not None else None
+        if status is None or info is None or oid is None:
+            return OrderUpdate(
+                ets,
+                oid if oid is not None else -1,
+                a.cloid,
+                OrderStatus.REJECTED,
+                Side.BUY,
+                0.0,
+                0.0,
+                0.0,
+                local_ts=lts,
+                raw_status="unknownOid",
+            )
+        raw = "filled" if status is OrderStatus.FILLED else "canceled"
+        return OrderUpdate(
+            ets,
+            oid,
+            info.cloid,
+            status,
+            info.side,
+            info.px,
+            info.sz,
+            info.orig_sz,
+            local_ts=lts,
+            raw_status=raw,
+        )
+
+    def _oid_of_cloid(self, cloid: str | None) -> int | None:
+        if cloid is None:
+            return None
+        for o in self._open.values():
+            if o.cloid == cloid:
+                return o.oid
+        return self._final_cloid.get(cloid)
+
+
+def build(ctx: BuildContext[SimParams]) -> SimVenue:
+    """Factory registered as venue ``sim``."""
+    return SimVenue(ctx.params, ctx.instrument, ctx.seed)
+
+
+__all__ = ["SimVenue", "build", "match_config"]
