@@ -1,0 +1,38 @@
+"""Parameters of the live Hyperliquid venue (``[venues.hyperliquid]``). Standard library only.
+
+Where to connect, for whom and with which key live in the core ``[venue]`` section
+(``network``, ``url``, ``account``, ``vault``, ``key_env``, ``key_file``); the maximum order
+notional is ``risk.max_order_notional``. These are the connection's tuning knobs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mmkit.params import param
+
+
+@dataclass(frozen=True)
+class HyperliquidParams:
+    ping_interval_s: float = param(
+        50.0, gt=0, lt=60, help="WebSocket ping period (the server drops a client silent for 60 s)"
+    )
+    idle_ping_s: float = param(
+        15.0, gt=0, help="also ping after this long without any frame (detects a mute feed)"
+    )
+    pong_timeout_s: float = param(
+        10.0, gt=0, help="no frame this long after a ping = stalled connection, reconnect"
+    )
+    backoff_initial_s: float = param(0.5, gt=0, help="first reconnect delay (doubles each try)")
+    backoff_max_s: float = param(30.0, gt=0, help="longest reconnect delay")
+    backoff_jitter: float = param(0.5, ge=0, lt=1, help="random +- fraction of each delay")
+    request_timeout_s: float = param(
+        10.0, gt=0, help="REST timeout; an /exchange timeout is an UNKNOWN outcome, never retried"
+    )
+    expires_after_ms: int = param(
+        0, ge=0, help="if > 0, actions expire this long after their nonce (expiresAfter)"
+    )
+    bbo: bool = param(True, help="subscribe to the bbo channel besides l2Book and trades")
+
+
+__all__ = ["HyperliquidParams"]

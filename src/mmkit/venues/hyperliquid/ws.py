@@ -1,0 +1,301 @@
+"""WebSocket client: subscriptions, heartbeat, reconnection, backfill, de-duplication.
+
+* ``{"method":"ping"}`` every ``ping_interval_s`` (50 s: the server drops a client silent
+  for 60 s), and also after ``idle_ping_s`` without any frame. A ping left unanswered for
+  ``pong_timeout_s`` (no frame at all arrived) marks a *silent stall*: the socket is closed
+  and reopened.
+* Reconnection uses exponential backoff with jitter; after each reconnect every
+  subscription is sent again and, because the venue sends no snapshot of orders on
+  resubscription, ``backfill`` (REST: position + open orders, recent fills) is awaited and
+  its events are emitted. Each (re)connection and loss is reported as a
+  :class:`~mmkit.core.events.FeedStatus` (``gap=True`` after a loss).
+* Own fills are de-duplicated by trade id (userFills snapshot, ``user`` channel and REST
+  backfill overlap) and fills older than ``fills_since_ns`` are ignored, so no fill is ever
+  counted twice nor dropped.
+* An unreadable frame (it may have carried a fill) or a failed backfill drops the connection
+  and resyncs (reconnect, resubscribe, backfill) instead of losing data.
+* A rejected subscription (``channel: "error"``) is fatal: :class:`VenueError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, WebSocketException
+
+from mmkit.core.events import (
+    Event,
+    FeedStatus,
+    OrderStatus,
+    OrderUpdate,
+    OwnFill,
+    PositionSnapshot,
+)
+from mmkit.core.types import Side
+from mmkit.errors import VenueError
+from mmkit.venues.hyperliquid._json import ReplyError
+from mmkit.venues.hyperliquid.stream import Subscription, WsMessage, parse_ws_text
+
+Backfill = Callable[[], Awaitable[list[Event]]]
+
+PING = json.dumps({"method": "ping"})
+#: how long closing a (possibly stalled) connection may wait for the close handshake
+CLOSE_TIMEOUT_S = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class StreamSettings:
+    ping_interval_s: float = 50.0
+    pong_timeout_s: float = 10.0
+    idle_ping_s: float = 15.0  # also ping after this long without any frame (faster stall check)
+    open_timeout_s: float = 10.0
+    backoff_initial_s: float = 0.5
+    backoff_max_s: float = 30.0
+    jitter: float = 0.5  # each delay is multiplied by a uniform factor in [1 - j, 1 + j]
+
+
+class _FillFilter:
+    """Remembers the trade ids seen (bounded) and the start time."""
+
+    def __init__(self, since_ns: int, capacity: int = 100_000) -> None:
+        self.since_ns = since_ns
+        self.last_ns = since_ns  # time of the newest fill admitted (or the start)
+        self._seen: set[int] = set()
+        self._order: deque[int] = deque()
+        self._capacity = capacity
+
+    def admit(self, fill: OwnFill) -> bool:
+        if fill.ts < self.since_ns or fill.tid in self._seen:
+            return False
+        self.last_ns = max(self.last_ns, fill.ts)
+        self._seen.add(fill.tid)
+        self._order.append(fill.tid)
+        if len(self._order) > self._capacity:
+            self._seen.discard(self._order.popleft())
+        return True
+
+
+class HyperliquidStream:
+    """Async iterator of mmkit events from one WebSocket connection (reopened as needed)."""
+
+    def __init__(
+        self,
+        ws_url: str,
+        coin: str,
+        subscriptions: Sequence[Subscription],
+        *,
+        backfill: Backfill | None = None,
+        settings: StreamSettings | None = None,
+        rng: random.Random | None = None,
+        clock_ns: Callable[[], int] = time.time_ns,
+        fills_since_ns: int | None = None,
+        stream_name: str = "hyperliquid",
+    ) -> None:
+        self.ws_url = ws_url
+        self.coin = coin
+        self.subscriptions = list(subscriptions)
+        self.backfill = backfill
+        self.settings = settings or StreamSettings()
+        self._rng = rng or random.Random()
+        self._clock_ns = clock_ns
+        self._fills = _FillFilter(clock_ns() if fills_since_ns is None else fills_since_ns)
+        self._orders: dict[int, OrderUpdate] = {}
+        self.name = stream_name
+        self.connects = 0
+        self.disconnects = 0
+        self._closed = False
+        self._ws: ClientConnection | None = None
+
+    # ---------------------------------------------------------------- helpers
+
+    def backoff_delay(self, attempt: int) -> float:
+        s = self.settings
+        base = min(s.backoff_max_s, s.backoff_initial_s * (2.0 ** max(0, attempt)))
+        return float(base * self._rng.uniform(1.0 - s.jitter, 1.0 + s.jitter))
+
+    def _status(self, connected: bool, gap: bool, detail: str) -> FeedStatus:
+        now = self._clock_ns()
+        return FeedStatus(now, self.name, connected=connected, gap=gap, detail=detail, local_ts=now)
+
+    def _track_order(self, upd: OrderUpdate) -> None:
+        if upd.status is OrderStatus.OPEN:
+            self._orders[upd.oid] = upd
+        else:
+            self._orders.pop(upd.oid, None)
+
+    def _filter(self, events: Sequence[Event]) -> list[Event]:
+        out: list[Event] = []
+        for ev in events:
+            if isinstance(ev, OwnFill):
+                if not self._fills.admit(ev):
+                    continue
+            elif isinstance(ev, OrderUpdate):
+                self._track_order(ev)
+            elif isinstance(ev, PositionSnapshot) and ev.open_orders is not None:
+                self._orders = {
+                    o.oid: OrderUpdate(
+                        ev.ts,
+                        o.oid,
+                        o.cloid,
+                        OrderStatus.OPEN,
+                        o.side,
+                        o.px,
+                        o.sz,
+                        o.orig_sz,
+                        local_ts=ev.local_ts,
+                        raw_status="open",
+                    )
+                    for o in ev.open_orders
+                }
+            out.append(ev)
+        return out
+
+    def _non_user_cancels(self, oids: Sequence[int]) -> list[Event]:
+        now = self._clock_ns()
+        out: list[Event] = []
+        for oid in oids:
+            known = self._orders.pop(oid, None)
+            side = known.side if known else Side.BUY
+            out.append(
+                OrderUpdate(
+                    now,
+                    oid,
+                    known.cloid if known else None,
+                    OrderStatus.OTHER_CANCELED,
+                    side,
+                    known.px if known else 0.0,
+                    0.0,
+                    known.orig_sz if known else 0.0,
+                    local_ts=now,
+                    raw_status="nonUserCancel",
+                )
+            )
+        return out
+
+    @property
+    def fills_cursor_ns(self) -> int:
+        """Where a fills backfill should start: the newest fill seen (or the start time)."""
+        return self._fills.last_ns
+
+    # ---------------------------------------------------------------- main loop
+
+    async def close(self) -> None:
+        self._closed = True
+        if self._ws is not None:
+            await self._ws.close()
+
+    async def events(self) -> AsyncIterator[Event]:
+        attempt = 0
+        while not self._closed:
+            try:
+                ws = await connect(
+                    self.ws_url,
+                    ping_interval=None,
+                    max_size=2**24,
+                    open_timeout=self.settings.open_timeout_s,
+                    close_timeout=CLOSE_TIMEOUT_S,
+                )
+            except (OSError, TimeoutError, WebSocketException) as exc:
+                delay = self.backoff_delay(attempt)
+                attempt += 1
+                yield self._status(
+                    False,
+                    self.connects > 0,
+                    f"connect failed ({type(exc).__name__}); retry in {delay:.2f} s",
+                )
+                await asyncio.sleep(delay)
+                continue
+            self._ws = ws
+            reconnect = self.connects > 0
+            self.connects += 1
+            got_frame = False
+            try:
+                for sub in self.subscriptions:
+                    await ws.send(sub.message())
+                yield self._status(
+                    True, reconnect, "reconnected, resubscribed" if reconnect else "connected"
+                )
+                if reconnect and self.backfill is not None:
+                    try:
+                        backfilled = await self.backfill()
+                    except VenueError as exc:  # retried by reconnecting (after backoff)
+                        raise _Reconnect(f"backfill failed: {exc}") from None
+                    for ev in self._filter(backfilled):
+                        yield ev
+                async for ev in self._read(ws):
+                    got_frame = True
+                    yield ev
+                reason = "closed by server"
+            except ConnectionClosed as exc:
+                reason = f"connection lost ({exc.rcvd.code if exc.rcvd else 'no close frame'})"
+            except _Reconnect as exc:
+                reason = str(exc)
+            finally:
+                self._ws = None
+                await ws.close()
+            if self._closed:
+                break
+            self.disconnects += 1
+            if got_frame:
+                attempt = 0
+            delay = self.backoff_delay(attempt)
+            attempt += 1
+            yield self._status(False, True, f"{reason}; reconnect in {delay:.2f} s")
+            await asyncio.sleep(delay)
+
+    async def _read(self, ws: ClientConnection) -> AsyncIterator[Event]:
+        s = self.settings
+        loop = asyncio.get_running_loop()
+        last_ping = last_frame = loop.time()
+        waiting_since: float | None = None
+        while True:
+            now = loop.time()
+            if waiting_since is not None and now - waiting_since >= s.pong_timeout_s:
+                raise _Reconnect(
+                    f"silent stall: no frame for {s.pong_timeout_s:.1f} s after a ping"
+                )
+            idle = waiting_since is None and now - last_frame >= s.idle_ping_s
+            if now - last_ping >= s.ping_interval_s or idle:
+                await ws.send(PING)
+                last_ping = now
+                if waiting_since is None:
+                    waiting_since = now
+            deadline = last_ping + s.ping_interval_s
+            if waiting_since is not None:
+                deadline = min(deadline, waiting_since + s.pong_timeout_s)
+            else:
+                deadline = min(deadline, last_frame + s.idle_ping_s)
+            try:
+                frame = await asyncio.wait_for(ws.recv(), timeout=max(0.0, deadline - now))
+            except TimeoutError:
+                continue
+            waiting_since = None
+            last_frame = loop.time()
+            text = frame if isinstance(frame, str) else frame.decode("utf-8", "replace")
+            try:
+                msg: WsMessage = parse_ws_text(text, self.coin, self._clock_ns())
+            except ReplyError as exc:
+                # an unreadable frame may have carried a fill or an order update: resync
+                # (reconnect, resubscribe, backfill) rather than lose it
+                raise _Reconnect(f"unreadable frame ({exc}); resyncing") from None
+            if msg.error is not None:
+                raise VenueError(f"Hyperliquid websocket: the venue refused a request: {msg.error}")
+            if msg.non_user_cancels:
+                for ev in self._non_user_cancels(msg.non_user_cancels):
+                    yield ev
+            for ev in self._filter(msg.events):
+                yield ev
+
+
+class _Reconnect(Exception):
+    """Drop this connection and reconnect (stall, unreadable frame, failed backfill)."""
+
+
+__all__ = ["Backfill", "HyperliquidStream", "StreamSettings"]
