@@ -69,8 +69,9 @@ def test_secrets_never_reach_the_journal(tmp_path: Path) -> None:
     j.set_meta("config", f"key = {KEY}")
     j.fault(1, "venue", f"signing failed with {KEY[2:].upper()}")
     j.note(2, "info", f"loaded {KEY}")
-    j.action_result(ActionResult(3, 1, None, None, Outcome.REJECTED, RejectReason.SIGNATURE,
-                                 f"bad {KEY}"))
+    j.action_result(
+        ActionResult(3, 1, None, None, Outcome.REJECTED, RejectReason.SIGNATURE, f"bad {KEY}")
+    )
     j.close()
     raw = (tmp_path / "s.sqlite").read_bytes()
     for wal in tmp_path.glob("s.sqlite*"):
