@@ -54,6 +54,7 @@ class MarketState:
         "connected",
         "gap_count",
         "last_event_ts",
+        "last_stream_ts",
         "last_trade_px",
         "last_trade_side",
         "last_trade_sz",
@@ -75,6 +76,9 @@ class MarketState:
         self.last_trade_side = 0
         self.last_trade_ts = -1
         self.last_event_ts = -1
+        #: stream name -> exchange time (ns) of its latest message; regressions are per stream,
+        #: since venues interleave streams (Binance depth vs trades) out of exchange-time order
+        self.last_stream_ts: dict[str, int] = {}
         #: stream name -> local time (ns) of its latest message
         self.last_update: dict[str, int] = {}
         self.connected: dict[str, bool] = {}
@@ -114,10 +118,15 @@ class MarketState:
         if not k.is_market_data and k is not EventKind.FEED_STATUS:
             return
         ts = ev.ts
-        if self.last_event_ts >= 0 and ts < self.last_event_ts and k.is_market_data:
-            self.ts_regressions += 1
-        elif k.is_market_data:
-            self.last_event_ts = ts
+        if k.is_market_data:
+            stream = ev.stream  # type: ignore[union-attr]
+            prev = self.last_stream_ts.get(stream, -1)
+            if ts < prev:
+                self.ts_regressions += 1
+            else:
+                self.last_stream_ts[stream] = ts
+                if ts > self.last_event_ts:
+                    self.last_event_ts = ts
         if k is EventKind.BOOK_SNAPSHOT:
             assert isinstance(ev, BookSnapshot)
             self.bid_px, self.bid_sz = ev.bid_px, ev.bid_sz

@@ -1,0 +1,120 @@
+"""``mmkit trade`` figures: tick-to-actions latency of the full default pipeline and paper
+throughput.
+
+    python benchmarks/trade.py [--duration 1800]
+
+Latency is the time of ``Engine.on_event`` for each market event (estimators -> gates ->
+quoter -> executor, actions out), measured with the default plugin set on the synthetic
+market and on the USD-M BTC capture (``../shared/data/binance-usdm``); venue answers are fed
+back as in a real run but not timed. Throughput is the whole paper loop (feed, simulated
+exchange, engine, journal) in market events per wall second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _util import figure, percentile  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+CAPTURE = REPO.parent / "shared" / "data" / "binance-usdm" / "btcusdt_20240808.gz"
+
+
+def settings_for(feed: str, duration: float, extra: list[str] | None = None):  # type: ignore[no-untyped-def]
+    from mmkit.config.loader import load_settings
+    from mmkit.plugin_manager import PluginHost
+
+    host = PluginHost(load_entrypoints=False)
+    sets = [f"components.feed='{feed}'", f"trade.duration_s={duration}", *(extra or [])]
+    return host, load_settings(None, host.registry, env={}, sets=sets)
+
+
+def latency(feed: str, duration: float, extra: list[str] | None = None) -> tuple[list[float], int]:
+    from mmkit.assembly import build_component, build_engine
+    from mmkit.core.events import Timer
+    from mmkit.core.types import NS_PER_MS
+    from mmkit.runtime.paper import event_time
+
+    host, s = settings_for(feed, duration, extra)
+    eng = build_engine(s, host)
+    venue = build_component(host.registry, s, "venue", s.components.venue)
+    feed_obj = build_component(host.registry, s, "feed", s.components.feed)
+    samples: list[float] = []
+    t0 = None
+    timer_ns = s.engine.timer_ms * NS_PER_MS
+    next_timer = 0
+    clock = time.perf_counter_ns
+    on_event = eng.on_event
+    for ev in feed_obj.events():
+        t = event_time(ev)
+        if t0 is None:
+            t0 = t
+            venue.submit(on_event(Timer(t, "startup"), t), t)
+            next_timer = t + timer_ns
+        if t - t0 > duration * 1e9:
+            break
+        while next_timer <= t:
+            for r in venue.drain(next_timer):
+                venue.submit(on_event(r, next_timer), next_timer)
+            venue.submit(on_event(Timer(next_timer), next_timer), next_timer)
+            next_timer += timer_ns
+        for r in venue.drain(t):
+            venue.submit(on_event(r, t), t)
+        venue.on_market(ev, t)
+        c0 = clock()
+        acts = on_event(ev, t)
+        samples.append((clock() - c0) / 1000.0)
+        venue.submit(acts, t)
+    return samples, eng.portfolio.fill_count
+
+
+def throughput(feed: str, duration: float, extra: list[str] | None = None) -> tuple[float, int]:
+    from mmkit.runtime.paper_run import run_paper
+
+    host, s = settings_for(feed, duration, extra)
+    with tempfile.TemporaryDirectory() as d:
+        t0 = time.perf_counter()
+        out = run_paper(s, host, journal_dir=Path(d), speed=None, duration_s=duration,
+                        dashboard=False)
+        wall = time.perf_counter() - t0
+    return out.session.stats.market_events / wall, out.session.stats.market_events
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--duration", type=float, default=1800.0, help="simulated seconds (synthetic)")
+    ap.add_argument("--runs", type=int, default=3)
+    args = ap.parse_args()
+    print("mmkit trade benchmarks (default plugin set, warm numba cache)")
+    latency("synthetic", 60.0)  # warm-up: numba cache load / compile
+    cases = [("synthetic market", "synthetic", args.duration, [])]
+    if CAPTURE.is_file():
+        cases.append(("USD-M BTC capture", "binance_capture", 345.0,
+                      [f"feeds.binance_capture.path=['{CAPTURE}']", "instrument.tick=0.1",
+                       "instrument.sz_decimals=3"]))
+    else:
+        print(f"(capture {CAPTURE} not found: skipping it)")
+    for label, feed, dur, extra in cases:
+        meds, p99s = [], []
+        fills = 0
+        for _ in range(args.runs):
+            samples, fills = latency(feed, dur, extra)
+            meds.append(statistics.median(samples))
+            p99s.append(percentile(samples, 99))
+        target = "<= 20 µs" if feed == "synthetic" else "<= 100 µs"
+        figure(f"tick-to-actions median, {label} ({len(samples):,} events)",
+               statistics.median(meds), "µs", target)
+        figure(f"tick-to-actions p99, {label}", statistics.median(p99s), "µs")
+        rates = [throughput(feed, dur, extra)[0] for _ in range(args.runs)]
+        figure(f"paper throughput, {label} (journal on, {fills} fills)", statistics.median(rates),
+               "events/s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,93 @@
+"""MarketState: snapshots, deltas, gaps, crossed/empty books, timestamp regressions."""
+
+from __future__ import annotations
+
+import math
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from mmkit.core.events import BookDelta, BookSnapshot, FeedStatus, Trade, levels
+from mmkit.core.market import MarketState
+from mmkit.core.types import Side
+
+
+def snap(ts: int, bids: list[float], asks: list[float], seq: int = -1) -> BookSnapshot:
+    return BookSnapshot(
+        ts,
+        levels(bids),
+        levels([1.0] * len(bids)),
+        levels(asks),
+        levels([1.0] * len(asks)),
+        seq=seq,
+    )
+
+
+def test_snapshot_then_deltas_keep_sorted_sides() -> None:
+    m = MarketState()
+    m.apply(snap(1, [99.0, 98.0], [101.0, 102.0], seq=10), 1)
+    m.apply(
+        BookDelta(
+            2,
+            levels([99.5, 99.0]),
+            levels([2.0, 0.0]),
+            levels([100.5]),
+            levels([3.0]),
+            seq=11,
+            prev_seq=10,
+        ),
+        2,
+    )
+    assert m.bid_px.tolist() == [99.5, 98.0] and m.ask_px.tolist() == [100.5, 101.0, 102.0]
+    assert m.mid == 100.0 and not m.pending_gap and m.gap_count == 0
+
+
+def test_sequence_gap_is_marked_until_a_snapshot() -> None:
+    m = MarketState()
+    m.apply(snap(1, [99.0], [101.0], seq=10), 1)
+    m.apply(BookDelta(2, levels([]), levels([]), levels([]), levels([]), seq=13, prev_seq=12), 2)
+    assert m.pending_gap and m.gap_count == 1
+    m.apply(snap(3, [99.0], [101.0], seq=20), 3)
+    assert not m.pending_gap
+
+
+def test_crossed_and_empty_books() -> None:
+    m = MarketState()
+    assert m.is_crossed_or_empty and math.isnan(m.mid)
+    m.apply(snap(1, [101.0], [100.0]), 1)
+    assert m.is_crossed_or_empty
+    m.apply(snap(2, [99.0], []), 2)
+    assert m.is_crossed_or_empty and math.isnan(m.best_ask)
+
+
+def test_regressions_are_counted_per_stream() -> None:
+    m = MarketState()
+    m.apply(Trade(100, 1.0, 1.0, Side.BUY), 100)
+    m.apply(snap(90, [99.0], [101.0]), 101)  # another stream, earlier exchange time: fine
+    assert m.ts_regressions == 0
+    m.apply(Trade(95, 1.0, 1.0, Side.BUY), 102)
+    assert m.ts_regressions == 1 and m.last_stream_ts["trades"] == 100
+
+
+def test_feed_disconnect_marks_a_gap() -> None:
+    m = MarketState()
+    m.apply(FeedStatus(1, "book", connected=False), 1)
+    assert m.pending_gap and m.connected["book"] is False
+
+
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["bid", "ask"]), st.floats(1, 200), st.floats(0, 5)), max_size=60
+    )
+)
+def test_random_deltas_keep_sides_sorted_and_positive(
+    updates: list[tuple[str, float, float]],
+) -> None:
+    m = MarketState()
+    for i, (side, px, sz) in enumerate(updates):
+        b = (levels([px]), levels([sz])) if side == "bid" else (levels([]), levels([]))
+        a = (levels([px]), levels([sz])) if side == "ask" else (levels([]), levels([]))
+        m.apply(BookDelta(i, b[0], b[1], a[0], a[1]), i)
+    assert m.bid_px.tolist() == sorted(m.bid_px.tolist(), reverse=True)
+    assert m.ask_px.tolist() == sorted(m.ask_px.tolist())
+    assert (m.bid_sz > 0).all() and (m.ask_sz > 0).all()
