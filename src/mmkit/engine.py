@@ -244,8 +244,8 @@ class Engine:
         if not math.isfinite(snap.position):
             self._fault("venue", f"non-finite position {snap.position!r} refused", now_ns)
             return
-        self.portfolio.sync(snap.position)
-        if known and local != snap.position and self.observer is not None:
+        div = self.portfolio.sync(snap.position, tolerance=0.5 * self.instrument.lot)
+        if known and div != 0.0 and self.observer is not None:
             self.observer.on_divergence(local, snap.position, now_ns)
 
     def _track_gate(self, name: str, d: GateDecision | None, now_ns: int) -> None:

@@ -202,3 +202,15 @@ def test_ladder_problem_catches_crossing_and_side_mixups() -> None:
     assert (
         ladder_problem(Ladder((Quote(Side.BUY, 9.0, 1.0),), (Quote(Side.SELL, 10.0, 1.0),))) is None
     )
+
+
+def test_float_noise_is_not_a_divergence() -> None:
+    rec = Recorder()
+    eng = toy_engine(rec)
+    eng.on_event(PositionSnapshot(T0, 0.0, open_orders=()), T0)
+    for i in range(3):
+        eng.on_event(OwnFill(T0 + i + 1, i, None, Side.SELL, 100_000.0, 0.1), T0 + i + 1)
+    noisy = eng.portfolio.position  # -0.30000000000000004
+    eng.on_event(PositionSnapshot(T0 + 10, -0.3), T0 + 10)
+    assert eng.portfolio.position == -0.3 and noisy != -0.3
+    assert not [e for e in rec.log if e[0] == "divergence"]

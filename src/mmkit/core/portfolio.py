@@ -63,10 +63,16 @@ class Portfolio:
                 self.avg_entry = 0.0
         self.position = new
 
-    def sync(self, venue_position: float) -> float:
-        """Adopt the venue's position; returns the divergence (venue - local)."""
+    def sync(self, venue_position: float, tolerance: float = 0.0) -> float:
+        """Adopt the venue's position; returns the divergence (venue - local).
+
+        A difference within ``tolerance`` (half a lot: float noise of summed fills) is
+        adopted silently and reported as 0.
+        """
         div = venue_position - self.position
-        if div != 0.0 or not self.position_known:
+        if abs(div) <= tolerance:
+            div = 0.0
+        if div != 0.0 or not self.position_known or venue_position != self.position:
             if div != 0.0:
                 self.divergence_count += 1
                 self.last_divergence = div

@@ -654,6 +654,8 @@ def test_venue_backfill_falls_back_to_user_fills() -> None:
         events = await venue._backfill()
         await venue.close()
         assert [e.tid for e in events if isinstance(e, OwnFill)] == [43]
-        assert isinstance(events[0], PositionSnapshot)
+        # the authoritative snapshot comes last: it already includes the backfilled fills
+        assert isinstance(events[-1], PositionSnapshot)
+        assert not any(isinstance(e, PositionSnapshot) for e in events[:-1])
 
     run(t)

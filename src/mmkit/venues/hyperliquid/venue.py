@@ -81,12 +81,18 @@ class HyperliquidVenue:
         return f"HyperliquidVenue({self.instrument.coin}, client={self.client!r})"
 
     async def _backfill(self) -> list[Event]:
+        """Fills missed while disconnected, then the authoritative snapshot, in that order.
+
+        The snapshot is fetched after the fills and emitted last, so it already includes
+        every backfilled fill and overrides the position they produced; emitted first, the
+        gap's fills would be counted on top of it until the next reconciliation.
+        """
         coin = self.instrument.coin
-        events: list[Event] = [await self.client.position_snapshot(coin, orders=True)]
-        # every fill since the newest one seen (a margin for fills sharing its ms; the stream
+        # every fill since the newest one seen (a margin for fills sharing its ms; the session
         # drops duplicates by trade id), however many happened while disconnected
         cursor_ns = self.stream.fills_cursor_ns if self.stream is not None else 0
         start_ms = max(0, cursor_ns // 1_000_000 - BACKFILL_MARGIN_MS)
+        events: list[Event] = []
         try:
             events += await self.client.user_fills_since(start_ms, coin)
         except RateLimitedError:
@@ -94,6 +100,7 @@ class HyperliquidVenue:
         except VenueError as exc:  # a server without userFillsByTime: the newest 2000 fills
             log.warning("userFillsByTime failed (%s); backfilling from userFills", exc)
             events += await self.client.user_fills(coin)
+        events.append(await self.client.position_snapshot(coin, orders=True))
         return events
 
     async def start(self, sink: EventSink) -> None:

@@ -1,0 +1,209 @@
+"""The fault catalogue, its state, and scenario files.
+
+Faults are switched on by the control endpoint (``POST /_control``) or by the timed steps of
+a scenario file (TOML)::
+
+    [[step]]
+    at = 2.0              # seconds after the emulator started
+    fault = "ws_drop"
+
+    [[step]]
+    at = 4.0
+    fault = "http_5xx"
+    duration = 1.5        # seconds; faults with a duration end by themselves
+    status = 502
+    when = "after"        # the action is applied, then the reply is lost
+
+Catalogue (``duration`` in seconds where it applies):
+
+=================== ==========================================================================
+``ws_drop``         every WebSocket connection is cut (``abrupt = true``: no close frame)
+``stall``           current connections stay open but mute: no data, no pong (``duration``)
+``stale_book``      ``l2Book``/``bbo`` stop updating (``/info l2Book`` too)
+``crossed_book``    the published book is crossed (best bid above best ask)
+``delay_updates``   ``orderUpdates``/``userFills``/``user`` messages arrive ``delay_s`` late
+``reorder_updates`` user messages within ``window_s`` are sent in reverse order
+``fill_race``       a cancel or modify of a resting order loses the race against a fill
+``http_429``        every REST request is answered HTTP 429 (a 429 storm)
+``http_5xx``        REST requests fail with ``status`` (``when = "after"``: applied first)
+``post_only``       maintenance: only post-only (ALO) orders are accepted
+``restart``         the server restarts: every connection is dropped, REST and WS refuse for
+                    ``down_s``; orders and positions persist
+=================== ==========================================================================
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mmkit.errors import ConfigError
+
+#: fault name -> (has a duration, default parameters)
+CATALOGUE: dict[str, tuple[bool, dict[str, Any]]] = {
+    "ws_drop": (False, {"abrupt": False}),
+    "stall": (True, {}),
+    "stale_book": (True, {}),
+    "crossed_book": (True, {}),
+    "delay_updates": (True, {"delay_s": 0.5}),
+    "reorder_updates": (True, {"window_s": 0.2}),
+    "fill_race": (True, {}),
+    "http_429": (True, {}),
+    "http_5xx": (True, {"status": 502, "when": "before"}),
+    "post_only": (True, {}),
+    "restart": (False, {"down_s": 1.0}),
+}
+DEFAULT_DURATION_S = 2.0
+#: maintenance reply to a non-ALO order (the venue's exact text is not documented)
+POST_ONLY_MESSAGE = "Only post-only orders are allowed during maintenance."
+
+
+def check_fault(name: str, params: dict[str, Any], where: str) -> dict[str, Any]:
+    """Defaults filled in and every parameter checked; :class:`ConfigError` naming ``where``."""
+    if name not in CATALOGUE:
+        raise ConfigError([f"{where}: unknown fault {name!r}; known: {', '.join(CATALOGUE)}"])
+    timed, defaults = CATALOGUE[name]
+    out = dict(defaults)
+    problems = []
+    for k, v in params.items():
+        if k == "duration" and timed:
+            if isinstance(v, bool) or not isinstance(v, int | float) or not 0 < v < math.inf:
+                problems.append(f"{where}: duration {v!r} must be a number > 0")
+            out[k] = float(v)
+        elif k in defaults:
+            if type(v) is not type(defaults[k]) and not (
+                isinstance(defaults[k], float) and isinstance(v, int) and not isinstance(v, bool)
+            ):
+                problems.append(f"{where}: {k} = {v!r} should be a {type(defaults[k]).__name__}")
+            out[k] = v
+        else:
+            allowed = (["duration"] if timed else []) + list(defaults)
+            problems.append(f"{where}: fault {name!r} has no parameter {k!r} (has: {allowed})")
+    if name == "http_5xx" and not problems:
+        if not 500 <= int(out["status"]) <= 599:
+            problems.append(f"{where}: status {out['status']} is not a 5xx code")
+        if out["when"] not in ("before", "after"):
+            problems.append(f"{where}: when = {out['when']!r} must be 'before' or 'after'")
+    if problems:
+        raise ConfigError(problems)
+    if timed:
+        out.setdefault("duration", DEFAULT_DURATION_S)
+    return out
+
+
+@dataclass
+class FaultState:
+    """Which timed faults are on (until a monotonic deadline) and with which parameters."""
+
+    until: dict[str, float] = field(default_factory=dict)
+    params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    history: list[tuple[float, str]] = field(default_factory=list)
+
+    def arm(self, name: str, params: dict[str, Any], now: float) -> None:
+        self.params[name] = params
+        self.history.append((now, name))
+        if "duration" in params:
+            self.until[name] = now + float(params["duration"])
+
+    def active(self, name: str, now: float) -> bool:
+        t = self.until.get(name)
+        if t is None:
+            return False
+        if now >= t:
+            del self.until[name]
+            return False
+        return True
+
+    def param(self, name: str, key: str) -> Any:
+        return self.params.get(name, CATALOGUE[name][1]).get(key, CATALOGUE[name][1].get(key))
+
+    def clear(self, name: str | None = None) -> None:
+        if name is None:
+            self.until.clear()
+        else:
+            self.until.pop(name, None)
+
+    def on(self, now: float) -> list[str]:
+        return [n for n in list(self.until) if self.active(n, now)]
+
+
+@dataclass(frozen=True)
+class Step:
+    at_s: float
+    fault: str
+    params: dict[str, Any]
+
+
+def parse_scenario(obj: Any, where: str) -> list[Step]:
+    if not isinstance(obj, dict) or not isinstance(obj.get("step"), list):
+        raise ConfigError([f"{where}: expected [[step]] tables (at = seconds, fault = name)"])
+    steps = []
+    for i, raw in enumerate(obj["step"]):
+        w = f"{where}: step {i + 1}"
+        if not isinstance(raw, dict):
+            raise ConfigError([f"{w}: expected a table"])
+        at = raw.get("at")
+        if isinstance(at, bool) or not isinstance(at, int | float) or not 0 <= at < math.inf:
+            raise ConfigError([f"{w}: at = {at!r} must be a number of seconds >= 0"])
+        name = raw.get("fault")
+        if not isinstance(name, str):
+            raise ConfigError([f"{w}: fault = {name!r} must name a fault"])
+        params = {k: v for k, v in raw.items() if k not in ("at", "fault")}
+        steps.append(Step(float(at), name, check_fault(name, params, w)))
+    return sorted(steps, key=lambda s: s.at_s)
+
+
+#: when a fault named on the command line without ``@seconds`` fires
+DEFAULT_AT_S = 3.0
+
+
+def inline_scenario(spec: str) -> list[Step] | None:
+    """``"ws_drop@5,restart@10"`` (fault names with optional start seconds, default
+    parameters) as steps, or None when ``spec`` is not such a list."""
+    steps = []
+    for part in spec.split(","):
+        name, _, at = part.strip().partition("@")
+        if name not in CATALOGUE:
+            return None
+        try:
+            at_s = float(at) if at else DEFAULT_AT_S
+        except ValueError:
+            raise ConfigError([f"scenario {spec!r}: {at!r} after '@' is not seconds"]) from None
+        if not 0 <= at_s < math.inf:
+            raise ConfigError([f"scenario {spec!r}: start {at_s} must be >= 0"])
+        steps.append(Step(at_s, name, check_fault(name, {}, f"scenario {spec!r}")))
+    return sorted(steps, key=lambda s: s.at_s)
+
+
+def load_scenario(path: str | Path) -> list[Step]:
+    """Steps of a TOML scenario file, or of an inline list of fault names (see
+    :func:`inline_scenario`) when no such file exists."""
+    p = Path(path)
+    if not p.exists():
+        inline = inline_scenario(str(path))
+        if inline is not None:
+            return inline
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([f"scenario {str(p)!r}: cannot read: {exc.strerror}"]) from None
+    try:
+        obj = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"scenario {str(p)!r}: not valid TOML: {exc}"]) from None
+    return parse_scenario(obj, f"scenario {str(p)!r}")
+
+
+__all__ = [
+    "CATALOGUE",
+    "POST_ONLY_MESSAGE",
+    "FaultState",
+    "Step",
+    "check_fault",
+    "inline_scenario",
+    "load_scenario",
+    "parse_scenario",
+]
