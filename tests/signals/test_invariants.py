@@ -1,0 +1,147 @@
+"""The signal invariants PASS on the built-ins and FAIL on deliberately broken estimators."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import Phase
+
+from mmkit.audit.invariant import AuditContext, AuditTarget, Invariant, Skip
+from mmkit.audit.invariants.signals import INVARIANTS
+from mmkit.components import Estimates
+from mmkit.core.types import Instrument
+from mmkit.params import NoParams
+from mmkit.plugin_manager import PluginHost
+from mmkit.registry import ComponentSpec, RiskLimits
+
+from .broken_plugin import (
+    NanExtras,
+    OverconfidentToxicity,
+    SilentGate,
+    StickyLeadLag,
+    UnboundedAgent,
+)
+
+BY_ID: dict[str, Invariant] = {inv.id: inv for inv in INVARIANTS}
+
+
+class _NoShrink(AuditContext):
+    def settings(self, **overrides: Any) -> Any:
+        overrides.setdefault("phases", [Phase.explicit, Phase.generate])
+        return super().settings(**overrides)
+
+
+CTX = _NoShrink(examples=25, seed=0)
+
+
+def _target(factory: Any) -> AuditTarget:
+    spec = ComponentSpec("estimator", "broken", factory, NoParams, "", "tests")
+    return AuditTarget(spec, NoParams(), Instrument(), RiskLimits())
+
+
+def _builtin(name: str) -> AuditTarget:
+    spec = PluginHost(load_entrypoints=False).registry.get("estimator", name)
+    return AuditTarget(spec, spec.params(), Instrument(), RiskLimits())
+
+
+def _outcome(inv: Invariant, target: AuditTarget) -> str:
+    try:
+        inv.check(target, CTX)
+    except Skip:
+        return "skip"
+    except AssertionError:
+        return "fail"
+    return "pass"
+
+
+EXPECTED = {
+    "adverse_selection": {
+        "signals.bounded_actions": "skip",
+        "signals.finite_published": "pass",
+        "signals.leader_gating": "skip",
+        "signals.toxicity_range": "pass",
+    },
+    "lead_lag": {
+        "signals.bounded_actions": "skip",
+        "signals.finite_published": "pass",
+        "signals.leader_gating": "pass",
+        "signals.toxicity_range": "skip",
+    },
+    "rl_skew": {
+        "signals.bounded_actions": "pass",
+        "signals.finite_published": "pass",
+        "signals.leader_gating": "skip",
+        "signals.toxicity_range": "skip",
+    },
+    "kappa": {inv.id: "skip" for inv in INVARIANTS},
+}
+
+
+@pytest.mark.parametrize(("name", "inv_id"), [(n, i) for n, exp in EXPECTED.items() for i in exp])
+def test_builtins(name: str, inv_id: str) -> None:
+    assert _outcome(BY_ID[inv_id], _builtin(name)) == EXPECTED[name][inv_id]
+
+
+BROKEN = [
+    ("signals.bounded_actions", UnboundedAgent),
+    ("signals.finite_published", NanExtras),
+    ("signals.leader_gating", StickyLeadLag),
+    ("signals.leader_gating", SilentGate),
+    ("signals.toxicity_range", OverconfidentToxicity),
+]
+
+
+@pytest.mark.parametrize(("inv_id", "cls"), BROKEN, ids=[c.__name__ for _, c in BROKEN])
+def test_broken_estimators_fail(inv_id: str, cls: type) -> None:
+    assert _outcome(BY_ID[inv_id], _target(lambda ctx: cls())) == "fail"
+
+
+def test_builtin_lead_lag_is_active_before_the_leader_stops() -> None:
+    """The gating check is not vacuous: with the leader live the shift is non-zero."""
+    from mmkit.signals.synthetic import lead_lag_events
+
+    est = _builtin("lead_lag").build()
+    out = Estimates()
+    nonzero = 0
+    for ev in lead_lag_events(1, 700, 3, noise_ratio=0.5):
+        est.on_event(ev, ev.ts)
+        est.estimate(out, ev.ts)
+        nonzero += out.fair_value_shift != 0.0
+    assert nonzero > 0
+
+
+@pytest.mark.slow
+def test_mmkit_audit_strict_fails_on_the_broken_plugin() -> None:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from .broken_plugin import BROKEN_ESTIMATORS
+
+    tests_dir = Path(__file__).resolve().parents[1]
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(tests_dir), env.get("PYTHONPATH", "")])
+    env["MMKIT_PLUGINS"] = "signals.broken_plugin"
+    names = ",".join(f'"{n}"' for n in ["lead_lag", *BROKEN_ESTIMATORS])
+    cmd = [
+        sys.executable,
+        "-m",
+        "mmkit",
+        "audit",
+        "--strict",
+        "--only",
+        "signals",
+        "--examples",
+        "20",
+        "--set",
+        f"components.estimators=[{names}]",
+    ]
+    res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 1, res.stdout + res.stderr
+    for name in BROKEN_ESTIMATORS:
+        assert any(
+            line.startswith("FAIL") and f"estimator:{name}" in line
+            for line in res.stdout.splitlines()
+        ), f"{name} did not fail:\n{res.stdout}"
