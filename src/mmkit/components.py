@@ -12,6 +12,13 @@ Units, used by every built-in component and expected of plugins:
   depth (the seed report's prior of 2000 means ``exp(-2000 * 1e-4) = 0.82`` at 1 bp);
 * ``sigma`` is the volatility of the relative mid per square-root second;
 * times are integer nanoseconds; the engine passes ``now_ns`` in and never reads a clock.
+
+Optional lifecycle methods, called by the runners when a component has them:
+
+* ``attach_prediction_log(log)``: the run's :class:`mmkit.calibration.prediction_log.PredictionLog`
+  (the journal), for models whose predictions and outcomes feed the calibration loop;
+* ``save()``: persist learned state (called at the end of a run);
+* ``close()``: release resources (called last).
 """
 
 from __future__ import annotations

@@ -209,6 +209,14 @@ class Engine:
     def executor(self) -> Executor:
         return self._executor
 
+    def components(self) -> list[tuple[str, str, object]]:
+        """Every component as ``(kind, name, instance)``, in pipeline order."""
+        out: list[tuple[str, str, object]] = [("estimator", n, e) for n, e in self._estimators]
+        out += [("gate", n, g) for n, g in self._gates]
+        out.append(("quoter", self._quoter_name, self._quoter))
+        out.append(("executor", self._executor_name, self._executor))
+        return out
+
     # -- helpers --------------------------------------------------------------------------
     def _checked(self, actions: list[Action], now_ns: int) -> list[Action]:
         bad = None

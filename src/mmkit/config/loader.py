@@ -312,8 +312,11 @@ def load_settings(
             ("executor", [comps.executor]),
             ("venue", [comps.venue]),
             ("feed", [comps.feed]),
+            ("feed", comps.signal_feeds),
         ):
             key = "components." + (SECTION_OF_KIND[kind] if kind not in SINGLE_KINDS else kind)
+            if names is comps.signal_feeds:
+                key = "components.signal_feeds"
             seen: set[str] = set()
             for n in names:
                 if n in seen:

@@ -24,6 +24,9 @@ class ComponentsSection:
     executor: str = param("smart", help="the executor")
     venue: str = param("sim", help="venue for paper/backtest (sim) or live (hyperliquid)")
     feed: str = param("synthetic", help="market-data feed for paper trading and backtests")
+    signal_feeds: list[str] = param(
+        [], help="extra feeds run beside the venue for signals (e.g. binance_leader for lead-lag)"
+    )
 
 
 @dataclass(frozen=True)

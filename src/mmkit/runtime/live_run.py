@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from mmkit import __version__
-from mmkit.assembly import build_engine
+from mmkit.assembly import build_component, build_engine
 from mmkit.config.loader import Settings
 from mmkit.core.types import NS_PER_MS
 from mmkit.plugin_manager import PluginHost
@@ -88,10 +88,21 @@ async def run_live(
                 await asyncio.sleep(0.25)
 
         refresher = asyncio.create_task(refresh())
+    signal_tasks = []
+    for name in settings.components.signal_feeds:
+        sig = build_component(host.registry, settings, "feed", name)
+        run_fn = getattr(sig, "run", None)
+        if callable(run_fn):  # a live signal source (e.g. the Binance leader feed)
+            signal_tasks.append(asyncio.create_task(run_fn()))
     reason = "error"
     try:
         reason = await runner.run(stop, duration_s)
     finally:
+        for task in signal_tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        session.close()
         if refresher is not None:
             refresher.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -96,6 +96,11 @@ def run_paper(
     feed = build_component(host.registry, settings, "feed", settings.components.feed)
     session = Session(engine, observer, journal)
     observer.run = session
+    for name in settings.components.signal_feeds:
+        sig = build_component(host.registry, settings, "feed", name)
+        fill = getattr(sig, "fill_channel", None)
+        if callable(fill):  # a replayed signal source: its whole history, read by event time
+            log.info("signal feed %s: %s events", name, fill())
     runner = PaperRunner(session, venue, timer_ns=settings.engine.timer_ms * NS_PER_MS, speed=speed)
     stop = stop or StopFlag()
     wall0 = time.monotonic()
@@ -122,6 +127,7 @@ def run_paper(
 
             metrics.set_values(numeric_values(session_status(session)))
     finally:
+        session.close()
         if journal is not None:
             journal.set_meta("stopped_by", result.stopped_by if result else "error")
             journal.close()

@@ -8,6 +8,7 @@ actions the engine returned.
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass, field
 
@@ -24,6 +25,8 @@ from mmkit.core.types import NS_PER_S
 from mmkit.engine import Engine
 from mmkit.runtime.journal import Journal
 from mmkit.runtime.observer import RunObserver
+
+log = logging.getLogger("mmkit.run")
 
 
 @dataclass
@@ -57,6 +60,25 @@ class Session:
         self._snap_every = int(snapshot_every_s * NS_PER_S)
         self._next_snap = -1
         self._runner_rid = 0
+        if journal is not None:
+            for _kind, _name, comp in engine.components():
+                attach = getattr(comp, "attach_prediction_log", None)
+                if callable(attach):
+                    attach(journal)
+
+    def close(self) -> None:
+        """End of run: components persist their state (``save``) and release resources."""
+        for kind, name, comp in self.engine.components():
+            for method in ("save", "close"):
+                fn = getattr(comp, method, None)
+                if not callable(fn):
+                    continue
+                try:
+                    fn()
+                except Exception as exc:  # one component's failure must not hide the others'
+                    log.error(
+                        "%s %s: %s() failed: %s: %s", kind, name, method, type(exc).__name__, exc
+                    )
 
     def runner_request_id(self) -> int:
         """Request ids for actions the runner itself issues (negative: never the executor's)."""

@@ -1,0 +1,67 @@
+"""Deliberately broken mmkit components (see README.md): the audit must catch every one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mmkit import hookimpl
+
+_PKG = "mmkit_broken_fixtures"
+
+
+@hookimpl
+def register_estimators(register: Any) -> None:
+    from mmkit_broken_fixtures.params import BrokenSigmaParams
+
+    register(
+        "broken_kappa",
+        f"{_PKG}.estimators:build_kappa",
+        description="BROKEN: kappa = fills / summed distance (0, inf or NaN)",
+    )
+    register(
+        "broken_sigma",
+        f"{_PKG}.estimators:build_sigma",
+        params=BrokenSigmaParams,
+        description="BROKEN: declares max_sigma_mult, never applies it",
+    )
+
+
+@hookimpl
+def register_quoters(register: Any) -> None:
+    register(
+        "broken_crossing",
+        f"{_PKG}.quoters:build_crossing",
+        description="BROKEN: bid above the mid, ask below it",
+    )
+    register(
+        "broken_nan_quoter",
+        f"{_PKG}.quoters:build_nan",
+        description="BROKEN: quotes around a NaN mid when a book side is empty",
+    )
+
+
+@hookimpl
+def register_gates(register: Any) -> None:
+    register(
+        "broken_never_closes",
+        f"{_PKG}.gates:build_never_closes",
+        description="BROKEN: a data-quality gate that never closes",
+    )
+
+
+@hookimpl
+def register_executors(register: Any) -> None:
+    from mmkit.execution.params import SmartExecutorParams
+
+    register(
+        "broken_modify_drop",
+        f"{_PKG}.executors:build_modify_drop",
+        params=SmartExecutorParams,
+        description="BROKEN: smart executor that forgets the level after a failed MODIFY",
+    )
+    register(
+        "broken_budget",
+        f"{_PKG}.executors:build_budget",
+        params=SmartExecutorParams,
+        description="BROKEN: smart executor whose budget has no emergency reserve",
+    )

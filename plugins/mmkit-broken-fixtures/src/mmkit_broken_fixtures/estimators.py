@@ -1,0 +1,60 @@
+"""Broken estimators."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from mmkit.components import Estimates
+from mmkit.core.events import BookSnapshot, Event, Trade
+
+
+class NaiveKappa:
+    """kappa = trades / sum of relative distances from the mid: no prior, no floor, no guard."""
+
+    def __init__(self) -> None:
+        self.mid = math.nan
+        self.n = 0
+        self.dist = 0.0
+
+    def on_event(self, event: Event, now_ns: int) -> None:
+        if isinstance(event, BookSnapshot) and event.bid_px.size and event.ask_px.size:
+            self.mid = 0.5 * (float(event.bid_px[0]) + float(event.ask_px[0]))
+        elif isinstance(event, Trade):
+            self.n += 1
+            self.dist += abs(event.px - self.mid) / self.mid
+
+    def estimate(self, out: Estimates, now_ns: int) -> None:
+        out.kappa = self.n / self.dist if self.dist != 0.0 else 0.0  # BUG: 0, inf or NaN
+
+
+class UncappedSigma:
+    """Largest absolute mid return per sqrt second seen: declares a cap, never applies it."""
+
+    def __init__(self, default_sigma: float, max_sigma_mult: float) -> None:
+        self.sigma = default_sigma
+        self.max_sigma = default_sigma * max_sigma_mult  # declared, never applied
+        self.last: tuple[int, float] | None = None
+
+    def on_event(self, event: Event, now_ns: int) -> None:
+        if not (isinstance(event, BookSnapshot) and event.bid_px.size and event.ask_px.size):
+            return
+        mid = 0.5 * (float(event.bid_px[0]) + float(event.ask_px[0]))
+        if not (math.isfinite(mid) and mid > 0):
+            return
+        if self.last is not None:
+            t0, m0 = self.last
+            dt = max(now_ns - t0, 1_000_000) / 1e9
+            self.sigma = max(self.sigma, abs(math.log(mid / m0)) / math.sqrt(dt))  # BUG: no cap
+        self.last = (now_ns, mid)
+
+    def estimate(self, out: Estimates, now_ns: int) -> None:
+        out.sigma = self.sigma
+
+
+def build_kappa(ctx: Any) -> NaiveKappa:
+    return NaiveKappa()
+
+
+def build_sigma(ctx: Any) -> UncappedSigma:
+    return UncappedSigma(ctx.params.default_sigma, ctx.params.max_sigma_mult)
