@@ -1,0 +1,145 @@
+"""The order tracker: every order we sent, keyed by cloid, with oid binding and rebinding.
+
+One :class:`TrackedOrder` lives from the PLACE until the venue says it is gone; a MODIFY
+keeps the cloid and gives the order a new oid (Hyperliquid's modify is cancel-and-replace),
+so the order *rebinds*: the old oid is *retired*. Events for a retired oid still count fills
+(they did happen) but never end the live order: a late ``canceled`` for the old oid is the
+cancel leg of the modify, not the order's end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+from mmkit.core.types import Side
+
+SIZE_EPS = 1e-12
+
+
+class OrderState(IntEnum):
+    PLACING = 1  # PLACE sent, not acknowledged
+    RESTING = 2
+    MODIFYING = 3  # MODIFY sent, not acknowledged
+    CANCELING = 4  # cancel sent (alone or inside a cancel-all)
+    UNKNOWN = 5  # an action's outcome is unknown: resolving it by query
+    AWAITING_FATE = 6  # modify target gone: waiting to learn whether it filled or cancelled
+    DONE = 7
+
+
+#: states that hold a desired level (no second order may be placed there)
+OCCUPYING = frozenset(
+    {
+        OrderState.PLACING,
+        OrderState.RESTING,
+        OrderState.MODIFYING,
+        OrderState.UNKNOWN,
+        OrderState.AWAITING_FATE,
+    }
+)
+
+
+@dataclass(slots=True, eq=False)
+class TrackedOrder:
+    cloid: str
+    side: Side
+    px: float
+    sz: float  # remaining size of the live incarnation
+    level: int  # index in the desired ladder side; -1 when detached (being cancelled)
+    state: OrderState
+    oid: int | None = None
+    placed_ns: int = 0
+    orig_sz: float = 0.0
+    filled: float = 0.0  # over every incarnation
+    req: int = -1  # request id of the in-flight action
+    new_px: float = 0.0  # target of an in-flight modify
+    new_sz: float = 0.0
+    sent_filled: float = 0.0  # ``filled`` when the in-flight modify was sent
+    pending: str = ""  # "place" | "modify" | "cancel" | "cancel_all" while in flight
+    retired: list[int] = field(default_factory=list)
+    fate_seen: bool = False  # a terminal update for the current oid arrived mid-modify
+    query_ns: int = -1  # when the last QueryOrder went out
+    query_req: int = -1
+    adopted: bool = False
+    reduce_only: bool = False
+
+    @property
+    def live(self) -> bool:
+        return self.state is not OrderState.DONE
+
+    def worst_size(self) -> float:
+        """The most this order may still fill for (for worst-case exposure)."""
+        if self.state is OrderState.DONE:
+            return 0.0
+        if self.state in (OrderState.MODIFYING, OrderState.UNKNOWN):
+            return max(self.sz, self.new_sz)
+        return self.sz
+
+
+class OrderTracker:
+    def __init__(self) -> None:
+        self.by_cloid: dict[str, TrackedOrder] = {}
+        #: current and retired oids -> order
+        self.by_oid: dict[int, TrackedOrder] = {}
+        #: request id -> (order, kind of the action: place/modify/cancel)
+        self.by_req: dict[int, tuple[TrackedOrder, str]] = {}
+        self.rebinds = 0
+
+    def __iter__(self) -> Iterator[TrackedOrder]:
+        return iter(list(self.by_cloid.values()))
+
+    def __len__(self) -> int:
+        return len(self.by_cloid)
+
+    def add(self, order: TrackedOrder) -> None:
+        self.by_cloid[order.cloid] = order
+        if order.oid is not None:
+            self.by_oid[order.oid] = order
+
+    def find(self, oid: int | None, cloid: str | None) -> TrackedOrder | None:
+        if oid is not None and oid in self.by_oid:
+            return self.by_oid[oid]
+        if cloid is not None:
+            return self.by_cloid.get(cloid)
+        return None
+
+    def bind(self, order: TrackedOrder, oid: int | None) -> None:
+        """Bind ``order`` to ``oid``, retiring its previous oid (a modify's new incarnation)."""
+        if oid is None or oid == order.oid or oid in order.retired:
+            return  # a retired oid never comes back (a late ack of an older modify)
+        if order.oid is not None:
+            order.retired.append(order.oid)
+            self.rebinds += 1
+        order.oid = oid
+        self.by_oid[oid] = order
+
+    def is_retired(self, order: TrackedOrder, oid: int | None) -> bool:
+        return oid is not None and oid in order.retired
+
+    def track_request(self, req: int, order: TrackedOrder, kind: str) -> None:
+        order.req = req
+        order.pending = kind
+        self.by_req[req] = (order, kind)
+
+    def finish(self, order: TrackedOrder) -> None:
+        """The venue says the order is gone: forget it (its oids stay mapped for late fills)."""
+        order.state = OrderState.DONE
+        order.sz = 0.0
+        order.pending = ""
+        self.by_cloid.pop(order.cloid, None)
+
+    def live(self, side: Side | None = None) -> list[TrackedOrder]:
+        return [
+            o
+            for o in self.by_cloid.values()
+            if o.state is not OrderState.DONE and (side is None or o.side is side)
+        ]
+
+    def prune_oids(self, keep: int = 4096) -> None:
+        """Drop the oldest finished-order oid mappings beyond ``keep`` (bounded memory)."""
+        if len(self.by_oid) <= keep:
+            return
+        for oid in list(self.by_oid)[: len(self.by_oid) - keep]:
+            if self.by_oid[oid].state is OrderState.DONE:
+                del self.by_oid[oid]

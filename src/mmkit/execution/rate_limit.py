@@ -1,0 +1,203 @@
+"""Proactive rate tracking: Hyperliquid's IP weight and address budget (protocol §6).
+
+* **IP**: every REST request has a weight (exchange actions ``1 + batch // 40``, info
+  requests 2 or 20); 1,200 per rolling minute. Normal traffic is held below
+  ``throttle_frac`` of the limit so that kill-switch cancels always fit under the limit
+  itself; a warning is raised above ``warn_frac``. The tracker throttles **before** the
+  limit: the rolling sum never exceeds ``limit``.
+* **Address**: exchange actions only, 10,000 + 1 per USDC of volume traded; a batch of n
+  counts n. Once spent, one request per ``exhausted_interval_s``. Cancels have their own,
+  larger cap (``min(limit + 100000, 2 * limit)``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+
+from mmkit.core.actions import Action, Cancel, CancelAll, Modify, Place, QueryOrder, SyncState
+from mmkit.core.types import NS_PER_S
+
+log = logging.getLogger("mmkit.execution")
+
+WINDOW_NS = 60 * NS_PER_S
+#: info request weights (§6)
+WEIGHT_CLEARINGHOUSE_STATE = 2
+WEIGHT_OPEN_ORDERS = 20
+WEIGHT_ORDER_STATUS = 2
+
+
+def exchange_weight(batch_length: int) -> int:
+    """IP weight of one /exchange action carrying ``batch_length`` entries."""
+    return 1 + max(0, batch_length) // 40
+
+
+def ip_weight(action: Action) -> int:
+    """IP weight of the requests one action costs (CancelAll first lists open orders)."""
+    if isinstance(action, Place | Modify | Cancel):
+        return 1  # exchange_weight(1)
+    if isinstance(action, CancelAll):
+        return WEIGHT_OPEN_ORDERS + exchange_weight(1)
+    if isinstance(action, SyncState):
+        return WEIGHT_CLEARINGHOUSE_STATE + (WEIGHT_OPEN_ORDERS if action.orders else 0)
+    if isinstance(action, QueryOrder):
+        return WEIGHT_ORDER_STATUS
+    raise TypeError(f"unknown action {action!r}")
+
+
+def address_weight(action: Action) -> int:
+    """Address-budget requests one action costs (info requests cost none)."""
+    return 1 if isinstance(action, Place | Modify | Cancel | CancelAll) else 0
+
+
+class RateTracker:
+    """Rolling IP weight and the address budget, checked before anything is sent."""
+
+    def __init__(
+        self,
+        *,
+        ip_limit: float = 1200.0,
+        throttle_frac: float = 0.9,
+        warn_frac: float = 0.8,
+        address_initial: float = 10_000.0,
+        exhausted_interval_s: float = 10.0,
+    ) -> None:
+        self.ip_limit = ip_limit
+        self.ip_soft = ip_limit * throttle_frac
+        self.ip_warn = ip_limit * warn_frac
+        self._window: deque[tuple[int, int]] = deque()
+        self._ip_used = 0
+        self.address_initial = address_initial
+        self.address_used = 0.0
+        self.volume_usd = 0.0
+        self._exhausted_interval_ns = int(exhausted_interval_s * NS_PER_S)
+        self._last_exhausted_send = -(1 << 62)
+        self.throttled = 0
+        self.warnings = 0
+        self.peak_ip = 0
+
+    # -- IP -----------------------------------------------------------------------------
+    def _prune(self, now_ns: int) -> None:
+        w = self._window
+        while w and now_ns - w[0][0] >= WINDOW_NS:
+            self._ip_used -= w.popleft()[1]
+
+    def ip_used(self, now_ns: int) -> int:
+        self._prune(now_ns)
+        return self._ip_used
+
+    def ip_warning(self, now_ns: int) -> bool:
+        return self.ip_used(now_ns) >= self.ip_warn
+
+    # -- address ------------------------------------------------------------------------
+    @property
+    def address_cap(self) -> float:
+        return self.address_initial + self.volume_usd
+
+    @property
+    def cancel_cap(self) -> float:
+        cap = self.address_cap
+        return min(cap + 100_000.0, 2.0 * cap)
+
+    def on_fill_volume(self, usd: float) -> None:
+        if usd > 0:
+            self.volume_usd += usd
+
+    def mark_address_exhausted(self) -> None:
+        """The venue said the address budget is spent (sync our count to its word)."""
+        self.address_used = max(self.address_used, self.address_cap)
+
+    def _address_ok(self, n: int, cancels_only: bool, now_ns: int) -> bool:
+        if n == 0:
+            return True
+        cap = self.cancel_cap if cancels_only else self.address_cap
+        if self.address_used + n <= cap:
+            return True
+        return n == 1 and now_ns - self._last_exhausted_send >= self._exhausted_interval_ns
+
+    # -- the check ----------------------------------------------------------------------
+    @staticmethod
+    def weigh(actions: list[Action]) -> tuple[int, int, bool]:
+        """(IP weight, address requests, cancels only) of a batch of actions."""
+        weight = n = 0
+        cancels_only = True
+        for a in actions:
+            weight += ip_weight(a)
+            if isinstance(a, Place | Modify):
+                n += 1
+                cancels_only = False
+            elif isinstance(a, Cancel | CancelAll):
+                n += 1
+        return weight, n, cancels_only
+
+    def allows(
+        self,
+        actions: list[Action],
+        now_ns: int,
+        *,
+        emergency: bool = False,
+        weighed: tuple[int, int, bool] | None = None,
+    ) -> bool:
+        """Whether all of ``actions`` may go out now (nothing is recorded)."""
+        weight, n, cancels_only = weighed if weighed is not None else self.weigh(actions)
+        limit = self.ip_limit if emergency else self.ip_soft
+        if self.ip_used(now_ns) + weight > limit:
+            self.throttled += 1
+            return False
+        if not self._address_ok(n, cancels_only, now_ns):
+            self.throttled += 1
+            return False
+        return True
+
+    def record(
+        self, actions: list[Action], now_ns: int, weighed: tuple[int, int, bool] | None = None
+    ) -> None:
+        weight, n, _ = weighed if weighed is not None else self.weigh(actions)
+        if weight:
+            self._window.append((now_ns, weight))
+            self._ip_used += weight
+        if n:
+            if self.address_used + n > self.address_cap:
+                self._last_exhausted_send = now_ns
+            self.address_used += n
+        used = self._ip_used
+        self.peak_ip = max(self.peak_ip, used)
+        if used >= self.ip_warn:
+            if used - weight < self.ip_warn:  # log each crossing of the warning line once
+                log.warning(
+                    "IP rate limit warning: %d of %d weight used in the last minute",
+                    used,
+                    self.ip_limit,
+                )
+            self.warnings += 1
+
+    def status(self, now_ns: int) -> dict[str, float]:
+        used = self.ip_used(now_ns)
+        return {
+            "ip_used": float(used),
+            "ip_limit": self.ip_limit,
+            "ip_frac": used / self.ip_limit,
+            "ip_warning": float(used >= self.ip_warn),
+            "ip_peak": float(self.peak_ip),
+            "address_used": self.address_used,
+            "address_cap": self.address_cap,
+            "throttled": float(self.throttled),
+        }
+
+
+class RequoteInterval:
+    """The minimum time between two requotes (seed §7 ``can_requote``)."""
+
+    def __init__(self, min_interval_ms: float) -> None:
+        self._min_ns = int(min_interval_ms * 1_000_000)
+        self._last = -(1 << 62)
+        self.skipped = 0
+
+    def can_requote(self, now_ns: int) -> bool:
+        if now_ns - self._last >= self._min_ns:
+            return True
+        self.skipped += 1
+        return False
+
+    def mark(self, now_ns: int) -> None:
+        self._last = now_ns

@@ -1,0 +1,121 @@
+"""The ladder diff: desired quotes vs resting orders -> keep / modify / cancel / place.
+
+Per side, levels are matched by index (best first). An order within the price and size
+tolerances is kept; otherwise it is modified (smart reconcile) or cancelled and replaced.
+**No overfill**: an order (one cloid, over all its MODIFY incarnations) is sized at most its
+level's size minus what it has already filled, and never rests above that (the size
+tolerance only lets it be smaller); a partly filled order is re-priced with its remaining
+size, and a remainder below the minimum notional is cancelled so the level is placed afresh.
+Sizes are clipped so that the **worst case** stays within the position limit:
+
+    signed position + in-flight orders + every resting order at its current size
+    + growth of modified orders + placed orders  <=  max_position      (per side)
+
+(a cancelled or shrunk order still counts until the venue acknowledges it), so an action
+never raises the worst-case exposure above the limit; when the limit is already exceeded
+(fills, liquidation, drift) orders are only shrunk or cancelled.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from mmkit.components import Quote
+from mmkit.execution.orders import TrackedOrder
+
+KEEP, MODIFY, CANCEL, PLACE = 0, 1, 2, 3
+
+
+class Op(NamedTuple):
+    kind: int
+    level: int
+    order: TrackedOrder | None = None
+    px: float = 0.0
+    sz: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Tolerances:
+    price_bps: float = 0.5
+    size_frac: float = 0.1
+    lot: float = 1e-5
+    min_notional: float = 10.0
+    smart: bool = True
+
+
+def floor_lot(sz: float, lot: float) -> float:
+    if not (math.isfinite(sz) and sz > 0):
+        return 0.0
+    n = math.floor(sz / lot + 1e-9)
+    return round(n * lot, 12)
+
+
+def diff_side(
+    desired: Sequence[Quote],
+    resting: Sequence[TrackedOrder],
+    occupied: set[int],
+    cap: float,
+    tol: Tolerances,
+) -> list[Op]:
+    """The actions of one side (orders to keep produce no op).
+
+    ``resting``: orders of this side in RESTING state (may be changed); ``occupied``: levels
+    held by in-flight orders (left alone); ``cap``: exposure room left after the signed
+    position and every in-flight order.
+    """
+    ops: list[Op] = []
+    by_level: dict[int, TrackedOrder] = {}
+    n = len(desired)
+    # every resting order counts at its current size until the venue acknowledges a change
+    room = cap
+    for r in resting:
+        room -= r.sz
+        lv = r.level
+        if 0 <= lv < n and lv not in by_level and lv not in occupied:
+            by_level[lv] = r
+        else:
+            ops.append(Op(CANCEL, lv, r))
+    px_tol = tol.price_bps * 1e-4
+    size_frac = tol.size_frac
+    lot = tol.lot
+    min_notional = tol.min_notional
+    for i, q in enumerate(desired):
+        if i in occupied:
+            continue
+        o = by_level.get(i)
+        qpx, qsz = q.px, q.sz
+        if o is None:
+            target = qsz if qsz <= room else (floor_lot(room, lot) if room > 0 else 0.0)
+            if target > 0 and target * qpx >= min_notional:
+                ops.append(Op(PLACE, i, None, qpx, target))
+                room -= target
+            continue
+        # no overfill: an order (cloid) rests at most its intended size minus what it has
+        # already filled, over every incarnation; it may grow by the room left (or must
+        # shrink when room is negative)
+        want = qsz - o.filled
+        limit = o.sz + room
+        target = want if want <= limit else floor_lot(limit, lot)
+        if target <= 0 or target * qpx < min_notional:
+            ops.append(Op(CANCEL, i, o))  # the level is placed afresh once this is gone
+            continue
+        if (
+            abs(o.px - qpx) <= px_tol * qpx
+            and target * (1.0 - size_frac) <= o.sz <= target + 1e-12
+            and room >= -1e-12
+        ):
+            continue  # keep
+        if tol.smart:
+            ops.append(Op(MODIFY, i, o, qpx, target))
+            if target > o.sz:
+                room -= target - o.sz
+        else:  # cancel and replace: the old order counts until its cancel is acknowledged
+            ops.append(Op(CANCEL, i, o))
+            again = min(target, floor_lot(room, lot)) if room > 0 else 0.0
+            if again > 0 and again * qpx >= min_notional:
+                ops.append(Op(PLACE, i, None, qpx, again))
+                room -= again
+    return ops

@@ -1,0 +1,116 @@
+"""The data-quality quote gate (seed report §3).
+
+Closed (``GateMode.HALT``: the executor cancels every resting order and places nothing) when:
+
+* ``NoData`` — no market data yet, or a required stream never delivered;
+* ``FeedDisconnected {stream}`` — a feed reported a disconnect;
+* ``Stale {stream, age_ms, threshold_ms}`` — data older than ``max_data_age_ms``;
+* ``SequenceGap {gaps}`` — a sequence gap not yet healed by a snapshot;
+* ``TimestampRegression {count}`` — market-data time ran backwards (held briefly);
+* ``EmptyBook {side}`` / ``Crossed {bid, ask}`` — a side missing, or ``bid >= ask``;
+* ``PositionUnknown`` — the venue position has not been synced yet.
+
+Age is measured with the ``now_ns`` passed in against ``view.market.last_update`` (the local
+receive time of each stream's latest message); the gate never reads a clock.
+"""
+
+from __future__ import annotations
+
+import math
+
+from mmkit.components import Estimates, GateDecision, GateMode, View
+from mmkit.core.events import Event
+from mmkit.core.types import NS_PER_MS
+from mmkit.gates import reasons
+from mmkit.gates.params import DataQualityParams
+from mmkit.registry import BuildContext
+
+
+class DataQualityGate:
+    """See the module docstring. ``provides`` marks it for the data-quality invariants."""
+
+    provides = frozenset({"data_quality"})
+
+    def __init__(self, params: DataQualityParams | None = None, name: str = "data_quality") -> None:
+        self.params = params or DataQualityParams()
+        self.name = name
+        self._threshold_ns = int(self.params.max_data_age_ms * NS_PER_MS)
+        self._hold_ns = int(self.params.regression_hold_ms * NS_PER_MS)
+        self._last_md_ts = -1
+        self._last_regression_ns = -1
+        self._regressions_seen = 0
+        self._regressions = 0
+
+    def on_event(self, event: Event, now_ns: int) -> None:
+        if not event.kind.is_market_data:
+            return
+        if self._last_md_ts >= 0 and event.ts < self._last_md_ts:
+            self._regressions += 1
+            self._last_regression_ns = now_ns
+        else:
+            self._last_md_ts = event.ts
+
+    def _closed(self, reason: str, **detail: float | str) -> GateDecision:
+        return GateDecision(
+            self.name, reason, detail, mode=GateMode.HALT, emergency=self.params.emergency
+        )
+
+    def check(self, view: View, est: Estimates, now_ns: int) -> GateDecision | None:
+        m = view.market
+        if not m.last_update:
+            return self._closed(reasons.NO_DATA)
+        for stream, up in m.connected.items():
+            if not up:
+                return self._closed(reasons.FEED_DISCONNECTED, stream=stream)
+        stale = self._staleness(view, now_ns)
+        if stale is not None:
+            return stale
+        if m.pending_gap:
+            return self._closed(reasons.SEQUENCE_GAP, gaps=float(m.gap_count))
+        if m.ts_regressions > self._regressions_seen:
+            self._regressions_seen = m.ts_regressions
+            self._last_regression_ns = now_ns
+        if self._last_regression_ns >= 0 and now_ns - self._last_regression_ns < self._hold_ns:
+            return self._closed(
+                reasons.TIMESTAMP_REGRESSION, count=float(max(self._regressions, m.ts_regressions))
+            )
+        bid, ask = m.best_bid, m.best_ask
+        if not (math.isfinite(bid) and bid > 0):
+            return self._closed(reasons.EMPTY_BOOK, side="bid")
+        if not (math.isfinite(ask) and ask > 0):
+            return self._closed(reasons.EMPTY_BOOK, side="ask")
+        if bid >= ask:
+            return self._closed(reasons.CROSSED, bid=bid, ask=ask)
+        if self.params.check_position_known and not view.portfolio.position_known:
+            return self._closed(reasons.POSITION_UNKNOWN)
+        return None
+
+    def _staleness(self, view: View, now_ns: int) -> GateDecision | None:
+        updates = view.market.last_update
+        threshold_ms = self.params.max_data_age_ms
+        if self.params.streams:
+            for stream in self.params.streams:
+                t = updates.get(stream)
+                if t is None:
+                    return self._closed(reasons.NO_DATA, stream=stream)
+                if now_ns - t > self._threshold_ns:
+                    return self._closed(
+                        reasons.STALE,
+                        stream=stream,
+                        age_ms=(now_ns - t) / NS_PER_MS,
+                        threshold_ms=threshold_ms,
+                    )
+            return None
+        stream, t = max(updates.items(), key=lambda kv: kv[1])
+        if now_ns - t > self._threshold_ns:
+            return self._closed(
+                reasons.STALE,
+                stream=stream,
+                age_ms=(now_ns - t) / NS_PER_MS,
+                threshold_ms=threshold_ms,
+            )
+        return None
+
+
+def build(ctx: BuildContext[DataQualityParams]) -> DataQualityGate:
+    return DataQualityGate(ctx.params, name=ctx.name)

@@ -1,0 +1,150 @@
+"""The kill switch (seed report §7): a latching gate that stops quoting on a risk breach.
+
+Trips on: drawdown from the **peak** equity (not the start), the UTC day's loss, position
+beyond ``max_position_mult`` × max position, no usable market data for ``max_stale_s``, a
+position jump not explained by our fills (liquidation suspicion) or a liquidation fill, too
+many rejections in a rolling window, and a PnL computation that fails (an exception, or a
+non-finite equity while a mid exists): a broken PnL trips the switch, it never silences it.
+
+Once tripped it stays tripped (the same decision every check) until :meth:`reset`. Mode
+``halt`` closes with ``GateMode.HALT``; ``reduce_only`` with ``GateMode.REDUCE_ONLY``; both
+are emergencies (their cancels may draw on the execution budget's reserve).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+
+from mmkit.components import Estimates, GateDecision, GateMode, View
+from mmkit.core.events import ActionResult, Event, EventKind, OwnFill
+from mmkit.core.outcomes import Outcome
+from mmkit.core.types import NS_PER_S
+from mmkit.gates import reasons
+from mmkit.gates.params import KillSwitchParams
+from mmkit.registry import BuildContext
+
+NS_PER_DAY = 86_400 * NS_PER_S
+
+
+class KillSwitch:
+    provides = frozenset({"kill_switch"})
+
+    def __init__(self, params: KillSwitchParams | None = None, name: str = "kill_switch") -> None:
+        self.params = params or KillSwitchParams()
+        self.name = name
+        self._mode = GateMode.HALT if self.params.mode == "halt" else GateMode.REDUCE_ONLY
+        self.tripped: GateDecision | None = None
+        self.trip_count = 0
+        self.reset()
+
+    def reset(self) -> None:
+        """Re-arm the switch (an operator action); every baseline starts afresh."""
+        self.tripped = None
+        self._peak = -math.inf
+        self._day = -1
+        self._day_start = math.nan
+        self._last_pos: float | None = None
+        self._fill_delta = 0.0
+        self._liquidation = False
+        self._rejections: deque[int] = deque()
+        self._last_good_ns = -1
+
+    # -- events -------------------------------------------------------------------------
+    def on_event(self, event: Event, now_ns: int) -> None:
+        kind = event.kind
+        if kind is EventKind.OWN_FILL:
+            assert isinstance(event, OwnFill)
+            if math.isfinite(event.sz):
+                self._fill_delta += float(event.side) * event.sz
+            if event.liquidation:
+                self._liquidation = True
+        elif kind is EventKind.ACTION_RESULT:
+            assert isinstance(event, ActionResult)
+            if event.outcome is Outcome.REJECTED and event.reason.counts_as_rejection:
+                self._rejections.append(now_ns)
+
+    # -- decision -----------------------------------------------------------------------
+    def _trip(self, reason: str, **detail: float | str) -> GateDecision:
+        self.tripped = GateDecision(self.name, reason, detail, mode=self._mode, emergency=True)
+        self.trip_count += 1
+        return self.tripped
+
+    def check(self, view: View, est: Estimates, now_ns: int) -> GateDecision | None:
+        if self.tripped is not None:
+            return self.tripped
+        p = self.params
+        if self._liquidation:
+            return self._trip(reasons.LIQUIDATION)
+        window = int(p.rejection_window_s * NS_PER_S)
+        while self._rejections and now_ns - self._rejections[0] > window:
+            self._rejections.popleft()
+        if len(self._rejections) >= p.max_rejections:
+            return self._trip(reasons.TOO_MANY_REJECTIONS, count=float(len(self._rejections)))
+        pf = view.portfolio
+        if pf.position_known:
+            pos = pf.position
+            if not math.isfinite(pos):
+                return self._trip(reasons.PNL_UNAVAILABLE, error="non-finite position")
+            if abs(pos) > p.max_position_mult * view.max_position:
+                return self._trip(
+                    reasons.MAX_POSITION,
+                    position=pos,
+                    limit=p.max_position_mult * view.max_position,
+                )
+            if self._last_pos is not None:
+                unexplained = (pos - self._last_pos) - self._fill_delta
+                if abs(unexplained) > p.unexplained_position_frac * view.max_position:
+                    return self._trip(
+                        reasons.UNEXPLAINED_POSITION,
+                        change=pos - self._last_pos,
+                        fills=self._fill_delta,
+                    )
+            self._last_pos = pos
+        self._fill_delta = 0.0
+        return self._check_pnl(view, now_ns)
+
+    def _check_pnl(self, view: View, now_ns: int) -> GateDecision | None:
+        p = self.params
+        if self._last_good_ns < 0:
+            self._last_good_ns = now_ns
+        try:
+            mid = view.mid
+            equity = view.portfolio.equity(mid)
+        except Exception as exc:  # a broken PnL must trip, never silence the switch
+            return self._trip(reasons.PNL_UNAVAILABLE, error=f"{type(exc).__name__}: {exc}")
+        fresh = max(view.market.last_update.values(), default=-1)
+        if not math.isfinite(mid) or fresh < 0:
+            if now_ns - self._last_good_ns > p.max_stale_s * NS_PER_S:
+                return self._trip(
+                    reasons.STALE_TOO_LONG, age_s=(now_ns - self._last_good_ns) / NS_PER_S
+                )
+            return None
+        if not math.isfinite(equity):
+            return self._trip(reasons.PNL_UNAVAILABLE, error=f"equity {equity!r}")
+        age_ns = now_ns - fresh
+        if age_ns > p.max_stale_s * NS_PER_S:
+            return self._trip(reasons.STALE_TOO_LONG, age_s=age_ns / NS_PER_S)
+        self._last_good_ns = now_ns
+        if equity > self._peak:
+            self._peak = equity
+        if self._peak - equity > p.max_drawdown_usd:
+            return self._trip(
+                reasons.DRAWDOWN, peak=self._peak, equity=equity, limit=p.max_drawdown_usd
+            )
+        day = now_ns // NS_PER_DAY
+        if day != self._day:
+            self._day = day
+            self._day_start = equity
+        if self._day_start - equity > p.max_daily_loss_usd:
+            return self._trip(
+                reasons.DAILY_LOSS,
+                day_start=self._day_start,
+                equity=equity,
+                limit=p.max_daily_loss_usd,
+            )
+        return None
+
+
+def build(ctx: BuildContext[KillSwitchParams]) -> KillSwitch:
+    return KillSwitch(ctx.params, name=ctx.name)

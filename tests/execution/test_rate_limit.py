@@ -1,0 +1,85 @@
+"""Proactive rate tracking: weights, the rolling minute, throttling before the limit."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from mmkit.core.actions import Action, Cancel, CancelAll, Modify, Place, QueryOrder, SyncState
+from mmkit.core.types import NS_PER_S, Side
+from mmkit.execution.rate_limit import (
+    RateTracker,
+    RequoteInterval,
+    address_weight,
+    exchange_weight,
+    ip_weight,
+)
+
+C = "0x" + "0" * 31 + "1"
+
+
+def test_weights_from_the_protocol_reference() -> None:
+    assert exchange_weight(1) == 1 and exchange_weight(39) == 1 and exchange_weight(79) == 2
+    assert ip_weight(Place(1, C, Side.BUY, 100.0, 1.0)) == 1
+    assert ip_weight(Modify(1, C, 5, Side.BUY, 100.0, 1.0)) == 1
+    assert ip_weight(Cancel(1, C, 5)) == 1
+    assert ip_weight(CancelAll(1, "x")) == 21
+    assert ip_weight(SyncState(1, "t")) == 22
+    assert ip_weight(SyncState(1, "t", orders=False)) == 2
+    assert ip_weight(QueryOrder(1, C, None)) == 2
+    assert address_weight(SyncState(1, "t")) == 0 and address_weight(Cancel(1, C, 1)) == 1
+
+
+def test_throttles_before_the_limit_and_keeps_room_for_emergencies() -> None:
+    r = RateTracker(ip_limit=100, throttle_frac=0.9, warn_frac=0.8)
+    p: list[Action] = [Place(1, C, Side.BUY, 100.0, 1.0)]
+    sent = 0
+    while r.allows(p, 0):
+        r.record(p, 0)
+        sent += 1
+    assert sent == 90 and r.ip_warning(0)
+    cancel: list[Action] = [Cancel(2, C, 1, emergency=True)]
+    for _ in range(10):
+        assert r.allows(cancel, 0, emergency=True)
+        r.record(cancel, 0)
+    assert not r.allows(cancel, 0, emergency=True)  # never past the hard limit
+    assert r.allows(p, 60 * NS_PER_S)  # the minute rolled
+
+
+@given(st.lists(st.tuples(st.integers(0, 5 * NS_PER_S), st.integers(1, 30)), max_size=300))
+def test_rolling_minute_never_exceeds_limit(sends: list[tuple[int, int]]) -> None:
+    r = RateTracker(ip_limit=120)
+    t = 0
+    events: list[tuple[int, int]] = []
+    for dt, n in sends:
+        t += dt
+        batch: list[Action] = [Place(i, C, Side.BUY, 1.0, 1.0) for i in range(n)]
+        if r.allows(batch, t, emergency=True):
+            r.record(batch, t)
+            events.append((t, n))
+            window = sum(w for (u, w) in events if t - u < 60 * NS_PER_S)
+            assert window <= 120
+
+
+def test_address_budget_then_one_per_ten_seconds() -> None:
+    r = RateTracker(address_initial=3, exhausted_interval_s=10.0)
+    p: list[Action] = [Place(1, C, Side.BUY, 100.0, 1.0)]
+    for _ in range(3):
+        assert r.allows(p, 0)
+        r.record(p, 0)
+    assert r.allows(p, 0)  # the first over-budget request is the 1-per-10s one
+    r.record(p, 0)
+    assert not r.allows(p, 5 * NS_PER_S)
+    assert r.allows(p, 10 * NS_PER_S)
+    assert r.allows([Cancel(1, C, 1)], 5 * NS_PER_S)  # cancels have a larger cap
+    r.on_fill_volume(100.0)
+    assert r.address_cap == 103 and r.allows(p, 5 * NS_PER_S)
+
+
+def test_min_requote_interval() -> None:
+    q = RequoteInterval(100.0)
+    assert q.can_requote(0)
+    q.mark(0)
+    assert not q.can_requote(99_999_999)
+    assert q.can_requote(100_000_000)
+    assert q.skipped == 1
