@@ -60,6 +60,11 @@ class Settings:
             + [("quoter", c.quoter), ("executor", c.executor)]
         )
 
+    def merged_full(self) -> dict[str, Any]:
+        """The complete effective configuration (defaults included), unredacted, as TOML data
+        (no secrets exist in config: keys come only from the environment or a key file)."""
+        return self.to_toml_dict(redact=False)
+
     def to_toml_dict(
         self, *, redact: bool = True, registry: ComponentRegistry | None = None
     ) -> dict[str, Any]:

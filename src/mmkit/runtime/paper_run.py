@@ -90,6 +90,11 @@ def run_paper(
 
         metrics = Metrics()
         metrics.serve(metrics_port)
+    from mmkit.runtime.warmup import warm_up
+
+    spent = warm_up(settings.merged_full())
+    if spent is not None:
+        log.info("compiled numba kernels in parallel (first run): %.1f s", spent)
     observer = RunObserver(journal, host.observer_hooks(), metrics)
     engine = build_engine(settings, host, observer=observer)
     venue = build_component(host.registry, settings, "venue", settings.components.venue)
