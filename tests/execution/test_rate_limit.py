@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -83,3 +84,17 @@ def test_min_requote_interval() -> None:
     assert not q.can_requote(99_999_999)
     assert q.can_requote(100_000_000)
     assert q.skipped == 1
+
+
+def test_ip_warning_is_logged_once_per_episode(caplog: pytest.LogCaptureFixture) -> None:
+    from mmkit.core.actions import make_cloid
+
+    rt = RateTracker()
+    caplog.set_level("WARNING", logger="mmkit")
+    now = 0
+    for i in range(2_000):  # hover around the 80 % line for minutes
+        now += 50_000_000
+        if rt.ip_used(now) < 0.82 * rt.ip_limit:
+            rt.record([Place(i, make_cloid(i + 1), Side.BUY, 1.0, 1.0)], now)
+    warnings = [r for r in caplog.records if "IP rate limit warning" in r.message]
+    assert rt.warnings > 10 and len(warnings) == 1

@@ -74,6 +74,7 @@ class RateTracker:
         self._last_exhausted_send = -(1 << 62)
         self.throttled = 0
         self.warnings = 0
+        self._warn_armed = True
         self.peak_ip = 0
 
     # -- IP -----------------------------------------------------------------------------
@@ -163,13 +164,18 @@ class RateTracker:
         used = self._ip_used
         self.peak_ip = max(self.peak_ip, used)
         if used >= self.ip_warn:
-            if used - weight < self.ip_warn:  # log each crossing of the warning line once
+            # warn once per episode: re-armed only after use falls back below 70 % of the
+            # limit, so hovering at the 80 % line does not log on every requote
+            if self._warn_armed:
                 log.warning(
                     "IP rate limit warning: %d of %d weight used in the last minute",
                     used,
                     self.ip_limit,
                 )
+                self._warn_armed = False
             self.warnings += 1
+        elif used < 0.7 * self.ip_limit:
+            self._warn_armed = True
 
     def status(self, now_ns: int) -> dict[str, float]:
         used = self.ip_used(now_ns)
