@@ -1,0 +1,121 @@
+"""The two ways a backtest drives the engine over the simulated exchange.
+
+* :func:`run_events` — event-driven: every market event goes through the engine (which may
+  requote on it, rate-limited by the executor's minimum requote interval) and the
+  :class:`~mmkit.venues.sim.venue.SimVenue`, with the paper runner's discrete-event loop.
+* :func:`run_timer` — requote every ``step_ns``: between requotes the market is applied in
+  bulk by the exchange's kernels (:meth:`SimVenue.run_market`), so every level change and
+  trade still meets our resting orders; at each requote the engine gets the exchange's
+  answers (acks, fills), the market trades since the last requote (for the estimators), the
+  simulated book as a snapshot, then a timer event on which it requotes. Python runs per
+  requote and per trade, not per level change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+
+from mmkit.backtest.recording import PathRecorder
+from mmkit.core.actions import Action
+from mmkit.core.events import Event, Timer, Trade
+from mmkit.core.types import NS_PER_S, Side
+from mmkit.runtime.paper import PaperRunner, event_time
+from mmkit.runtime.session import Session
+from mmkit.venues.sim import _layout as lay
+from mmkit.venues.sim.arrays import MarketArrays
+from mmkit.venues.sim.venue import SimVenue
+
+SETTLE_NS = 2 * NS_PER_S
+
+
+def run_events(
+    session: Session,
+    venue: SimVenue,
+    events: Iterable[Event],
+    *,
+    timer_ns: int,
+    duration_ns: int,
+    path: PathRecorder,
+) -> tuple[int, int, str]:
+    runner = PaperRunner(session, venue, timer_ns=timer_ns, speed=None, settle_ns=SETTLE_NS)
+    eng = session.engine
+    res = runner.run(events, duration_ns=duration_ns, on_progress=lambda now: path.sample(eng, now))
+    return res.start_ns, res.end_ns, res.stopped_by
+
+
+class _TimerDriver:
+    def __init__(self, session: Session, venue: SimVenue) -> None:
+        self.session = session
+        self.venue = venue
+        self.now = 0
+
+    def dispatch(self, ev: Event, now: int) -> None:
+        self.now = max(self.now, now)
+        acts: list[Action] = self.session.dispatch(ev, self.now)
+        if acts:
+            self.venue.submit(acts, self.now)
+
+    def drain(self, until: int) -> None:
+        for _ in range(10_000):
+            evs = self.venue.drain(until)
+            if not evs:
+                return
+            for r in evs:
+                self.dispatch(r, min(until, max(self.now, event_time(r))))
+        raise RuntimeError("venue produced events without end while draining")
+
+
+def run_timer(
+    session: Session,
+    venue: SimVenue,
+    market: MarketArrays,
+    *,
+    step_ns: int,
+    duration_ns: int,
+    path: PathRecorder,
+    book_depth: int = 20,
+) -> tuple[int, int, str]:
+    n = len(market)
+    if n == 0:
+        return 0, 0, "feed empty"
+    d = _TimerDriver(session, venue)
+    eng = session.engine
+    t0 = int(market.ts[0])
+    end = t0 + duration_ns
+    kinds, ts, px, sz, side = market.kind, market.ts, market.px, market.sz, market.side
+    i = venue.run_market(market, 0, t0)
+    d.now = t0
+    d.dispatch(Timer(t0, "startup", local_ts=t0), t0)
+    d.drain(t0)
+    t = t0
+    stopped = "feed ended"
+    while i < n:
+        t += step_ns
+        if t > end:
+            stopped = "duration"
+            break
+        j = venue.run_market(market, i, t)
+        d.drain(t)
+        if j > i:
+            for k in (np.flatnonzero(kinds[i:j] == lay.EV_TRADE) + i).tolist():
+                tk = int(ts[k])
+                d.dispatch(Trade(tk, float(px[k]), float(sz[k]), Side(int(side[k])), tk), tk)
+            i = j
+        d.dispatch(venue.book_snapshot(t, book_depth), t)
+        d.dispatch(Timer(t, local_ts=t), t)
+        path.sample(eng, t)
+    # shutdown: kill switch, let the venue answer, final position sync
+    now = d.now
+    acts = eng.shutdown(now)
+    session.record_actions(acts, now)
+    if acts:
+        venue.submit(acts, now)
+    d.drain(now + SETTLE_NS)
+    d.now = now + SETTLE_NS
+    sync = session.sync_request("final")
+    session.record_actions([sync], d.now)
+    venue.submit([sync], d.now)
+    d.drain(d.now + SETTLE_NS)
+    return t0, d.now, stopped

@@ -1,0 +1,160 @@
+"""Streaming market data for research commands: files -> store chunks -> market arrays.
+
+Every research command (calibrate, backtest, sweep) reads its ``DATA`` arguments through
+:func:`open_records`: an event store is streamed with :func:`mmkit.data.store.iter_chunks`
+(bounded memory), a raw capture goes through its loader. :class:`MarketStream` then turns
+chunks into the simulated exchange's columnar market (``EV_DEPTH`` level changes and
+``EV_TRADE`` rows) with the conversion kernel of :mod:`mmkit.venues.sim`, keeping the book
+between chunks so that a month of data converts chunk by chunk.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from mmkit.errors import DataError
+from mmkit.venues.sim import _layout as lay
+from mmkit.venues.sim._kernels_convert import records_to_events
+from mmkit.venues.sim.arrays import MarketArrays
+from mmkit.venues.sim.state import roi_grid
+
+Chunk = dict[str, npt.NDArray[Any]]
+
+
+@dataclass
+class RecordSource:
+    """One input: its chunks and, once known, its tick."""
+
+    path: Path
+    fmt: str
+    chunks: Iterator[Chunk]
+    _tick: float
+    _loader: Any = None
+
+    @property
+    def tick(self) -> float:
+        if self._loader is not None:
+            return float(self._loader.tick)
+        return self._tick
+
+
+def open_records(path: Path, fmt: str = "auto", *, batch_rows: int = 1 << 20) -> RecordSource:
+    """Stream an event store (``.parquet``) or a raw capture as store chunks."""
+    from mmkit.data.replay import is_store
+
+    p = Path(path)
+    if not p.is_file():
+        raise DataError(f"{p}: no such file")
+    if fmt in ("auto", "store") and is_store(p):
+        from mmkit.data.store import iter_chunks, read_meta
+
+        meta = read_meta(p)
+        return RecordSource(p, "store", iter_chunks(p, batch_rows=batch_rows), float(meta.tick))
+    if fmt == "store":
+        raise DataError(f"{p}: not an event store (Parquet)")
+    from mmkit.data.loaders import make_loader
+
+    loader = make_loader(fmt, [p])
+    return RecordSource(p, loader.format, loader.chunks(), math.nan, loader)
+
+
+class MarketStream:
+    """Converts store chunks to market arrays, keeping the converted book between chunks."""
+
+    def __init__(self, tick: float, *, price_range: float = 0.5) -> None:
+        if not (math.isfinite(tick) and tick > 0):
+            raise DataError(
+                f"market data: tick {tick!r} unknown or invalid (pass --tick, or convert the "
+                "capture to an event store with `mmkit data convert`)"
+            )
+        self.tick = float(tick)
+        self.price_range = price_range
+        self._grid: npt.NDArray[np.float64] | None = None
+        self._si = np.zeros(lay.SI_SIZE, dtype=np.int64)
+        self._sf = np.zeros(lay.SF_SIZE, dtype=np.float64)
+        self.base = 0
+        self.n_ticks = 0
+        self._last_ts = -(2**63)
+
+    def _init_grid(self, px: npt.NDArray[np.float64]) -> bool:
+        ok = np.isfinite(px) & (px > 0)
+        if not ok.any():
+            return False
+        self.base, self.n_ticks = roi_grid(px[ok], self.tick, self.price_range)
+        self._grid = np.zeros((2, self.n_ticks), dtype=np.float64)
+        si, sf = self._si, self._sf
+        si[lay.SI_BASE], si[lay.SI_NT], si[lay.SI_BB], si[lay.SI_BA] = (
+            self.base,
+            self.n_ticks,
+            -1,
+            self.n_ticks,
+        )
+        sf[lay.SF_TICK], sf[lay.SF_INV_TICK] = self.tick, 1.0 / self.tick
+        return True
+
+    def convert(self, chunk: Chunk) -> MarketArrays:
+        """Market arrays of one chunk (exchange time, clamped to be monotone across chunks)."""
+        kind = np.ascontiguousarray(chunk["kind"], dtype=np.int64)
+        side = np.ascontiguousarray(chunk["side"], dtype=np.int64)
+        flags = np.ascontiguousarray(chunk["flags"], dtype=np.int64)
+        px = np.ascontiguousarray(chunk["px"], dtype=np.float64)
+        sz = np.ascontiguousarray(chunk["sz"], dtype=np.float64)
+        ts = np.ascontiguousarray(chunk["ts"], dtype=np.int64)
+        if ts.size:
+            ts = np.maximum.accumulate(np.maximum(ts, self._last_ts))
+            self._last_ts = int(ts[-1])
+        if self._grid is None:
+            book = np.isin(kind, (1, 2, 3))
+            if not self._init_grid(px[book]):
+                return MarketArrays.build(*([np.zeros(0)] * 5))
+        assert self._grid is not None
+        cap = len(kind) + 4096
+        parts: list[tuple[npt.NDArray[Any], ...]] = []
+        i = 0
+        while i < len(kind):
+            o = (
+                np.empty(cap, np.int64),
+                np.empty(cap, np.int8),
+                np.empty(cap, np.int8),
+                np.empty(cap, np.float64),
+                np.empty(cap, np.float64),
+            )
+            i2, w = records_to_events(
+                ts, kind, side, flags, px, sz, self._grid, self._si, self._sf, i, *o, 0
+            )
+            parts.append(tuple(a[:w] for a in o))
+            if i2 == i and w == 0:
+                cap *= 4
+            i = int(i2)
+        cols = [np.concatenate([p[c] for p in parts]) for c in range(5)]
+        return MarketArrays.build(*cols, source="market records")
+
+
+def load_market(
+    paths: Sequence[Path], fmt: str = "auto", tick: float | None = None
+) -> tuple[MarketArrays, float]:
+    """Every input converted and concatenated into one market (backtests)."""
+    stream: MarketStream | None = None
+    parts: list[MarketArrays] = []
+    for p in paths:
+        src = open_records(p, fmt)
+        for chunk in src.chunks:
+            if stream is None:
+                t = tick if tick else src.tick
+                stream = MarketStream(t)
+            m = stream.convert(chunk)
+            if len(m):
+                parts.append(m)
+    if stream is None or not parts:
+        raise DataError(f"{', '.join(str(p) for p in paths)}: no market data (book or trades)")
+    cols = [
+        np.concatenate([getattr(m, c) for m in parts]) for c in ("ts", "kind", "side", "px", "sz")
+    ]
+    return MarketArrays.build(*cols, source="market data"), stream.tick

@@ -1,0 +1,1 @@
+"""Parameter sweeps (``mmkit sweep``): many backtests on a Dask cluster, ranked."""

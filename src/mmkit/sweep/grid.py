@@ -1,0 +1,163 @@
+"""The sweep file: which config keys to vary and how, and how to rank the runs.
+
+```toml
+[sweep]
+mode = "grid"            # "grid": every combination; "random": `samples` random draws
+samples = 20             # random mode
+seed = 0                 # random mode's draws
+metric = "equity"        # report field to rank by (highest first); "-max_drawdown" = lowest
+cadence = "timer"        # backtest cadence of every run: "event", "timer" or "kernel"
+requote_ms = 100         # optional
+duration_s = 3600        # optional
+
+[grid]                   # dotted config keys -> list of values
+"quoters.glft.gamma" = [10.0, 50.0, 100.0]
+"quoters.glft.levels" = [1, 3]
+
+[random]                 # random mode: {low, high[, log]} ranges or lists of choices
+"quoters.glft.gamma" = { low = 1.0, high = 200.0, log = true }
+"quoters.glft.levels" = [1, 2, 3]
+```
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import random
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mmkit.errors import ConfigError
+
+REPORT_METRICS = (
+    "equity",
+    "realized",
+    "unrealized",
+    "fees",
+    "fills",
+    "fill_ratio",
+    "volume_usd",
+    "sharpe_daily",
+    "max_drawdown",
+    "max_abs_position",
+    "rejections",
+)
+
+
+@dataclass
+class SweepSpec:
+    mode: str = "grid"
+    samples: int = 20
+    seed: int = 0
+    metric: str = "equity"
+    cadence: str = "timer"
+    requote_ms: float | None = None
+    duration_s: float | None = None
+    grid: dict[str, list[Any]] = field(default_factory=dict)
+    random: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def metric_key(self) -> str:
+        return self.metric.lstrip("-")
+
+    @property
+    def descending(self) -> bool:
+        return not self.metric.startswith("-")
+
+    def combinations(self) -> list[dict[str, Any]]:
+        if self.mode == "grid":
+            keys = list(self.grid)
+            return [
+                dict(zip(keys, vals, strict=True))
+                for vals in itertools.product(*(self.grid[k] for k in keys))
+            ]
+        rng = random.Random(self.seed)
+        out = []
+        for _ in range(self.samples):
+            combo: dict[str, Any] = {}
+            for k, spec in self.random.items():
+                if isinstance(spec, list):
+                    combo[k] = rng.choice(spec)
+                elif spec.get("log"):
+                    combo[k] = math.exp(rng.uniform(math.log(spec["low"]), math.log(spec["high"])))
+                else:
+                    combo[k] = rng.uniform(spec["low"], spec["high"])
+                if isinstance(spec, dict) and spec.get("integer"):
+                    combo[k] = round(combo[k])
+            out.append(combo)
+        return out
+
+
+def _problem(where: str, msg: str) -> ConfigError:
+    return ConfigError([f"{where}: {msg}"])
+
+
+def parse_sweep(data: dict[str, Any], where: str) -> SweepSpec:
+    unknown = set(data) - {"sweep", "grid", "random"}
+    if unknown:
+        raise _problem(
+            where, f"unknown section(s) {sorted(unknown)}; use [sweep], [grid], [random]"
+        )
+    head = data.get("sweep", {})
+    known = {"mode", "samples", "seed", "metric", "cadence", "requote_ms", "duration_s"}
+    bad = set(head) - known
+    if bad:
+        raise _problem(where, f"[sweep] unknown key(s) {sorted(bad)}; known: {sorted(known)}")
+    spec = SweepSpec(**head)
+    spec.grid = dict(data.get("grid", {}))
+    spec.random = dict(data.get("random", {}))
+    if spec.mode not in ("grid", "random"):
+        raise _problem(where, f"[sweep] mode {spec.mode!r}: choose grid or random")
+    if spec.cadence not in ("event", "timer", "kernel"):
+        raise _problem(where, f"[sweep] cadence {spec.cadence!r}: choose event, timer or kernel")
+    if spec.metric_key not in REPORT_METRICS:
+        raise _problem(where, f"[sweep] metric {spec.metric!r}: one of {', '.join(REPORT_METRICS)}")
+    if not (isinstance(spec.samples, int) and spec.samples >= 1):
+        raise _problem(where, f"[sweep] samples {spec.samples!r} must be an integer >= 1")
+    if spec.mode == "grid":
+        if not spec.grid:
+            raise _problem(where, "[grid] is empty: list values for at least one config key")
+        for k, v in spec.grid.items():
+            if not isinstance(v, list) or not v:
+                raise _problem(where, f"[grid] {k}: expected a non-empty list of values")
+    else:
+        if not spec.random:
+            raise _problem(where, "[random] is empty: give ranges or choices")
+        for k, v in spec.random.items():
+            if isinstance(v, list):
+                if not v:
+                    raise _problem(where, f"[random] {k}: empty list of choices")
+                continue
+            if not isinstance(v, dict) or "low" not in v or "high" not in v:
+                raise _problem(where, f"[random] {k}: expected {{low, high[, log]}} or a list")
+            lo, hi = v["low"], v["high"]
+            if not (isinstance(lo, int | float) and isinstance(hi, int | float) and lo <= hi):
+                raise _problem(where, f"[random] {k}: need numbers low <= high")
+            if v.get("log") and lo <= 0:
+                raise _problem(where, f"[random] {k}: a log range needs low > 0")
+    return spec
+
+
+def load_sweep(path: Path) -> SweepSpec:
+    try:
+        data = tomllib.loads(Path(path).read_text())
+    except OSError as exc:
+        raise _problem(str(path), f"cannot read: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise _problem(str(path), f"invalid TOML: {exc}") from None
+    return parse_sweep(data, str(path))
+
+
+def nested(flat: dict[str, Any]) -> dict[str, Any]:
+    """Dotted keys -> nested tables (the best parameters as a config overlay)."""
+    out: dict[str, Any] = {}
+    for key, v in flat.items():
+        d = out
+        parts = key.split(".")
+        for p in parts[:-1]:
+            d = d.setdefault(p, {})
+        d[parts[-1]] = v
+    return out
