@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _util import figure, percentile  # noqa: E402
+from _util import figure, percentile
 
 REPO = Path(__file__).resolve().parents[1]
 CAPTURE = REPO.parent / "shared" / "data" / "binance-usdm" / "btcusdt_20240808.gz"
@@ -80,8 +80,9 @@ def throughput(feed: str, duration: float, extra: list[str] | None = None) -> tu
     host, s = settings_for(feed, duration, extra)
     with tempfile.TemporaryDirectory() as d:
         t0 = time.perf_counter()
-        out = run_paper(s, host, journal_dir=Path(d), speed=None, duration_s=duration,
-                        dashboard=False)
+        out = run_paper(
+            s, host, journal_dir=Path(d), speed=None, duration_s=duration, dashboard=False
+        )
         wall = time.perf_counter() - t0
     return out.session.stats.market_events / wall, out.session.stats.market_events
 
@@ -95,9 +96,18 @@ def main() -> None:
     latency("synthetic", 60.0)  # warm-up: numba cache load / compile
     cases = [("synthetic market", "synthetic", args.duration, [])]
     if CAPTURE.is_file():
-        cases.append(("USD-M BTC capture", "binance_capture", 345.0,
-                      [f"feeds.binance_capture.path=['{CAPTURE}']", "instrument.tick=0.1",
-                       "instrument.sz_decimals=3"]))
+        cases.append(
+            (
+                "USD-M BTC capture",
+                "binance_capture",
+                345.0,
+                [
+                    f"feeds.binance_capture.path=['{CAPTURE}']",
+                    "instrument.tick=0.1",
+                    "instrument.sz_decimals=3",
+                ],
+            )
+        )
     else:
         print(f"(capture {CAPTURE} not found: skipping it)")
     for label, feed, dur, extra in cases:
@@ -108,12 +118,19 @@ def main() -> None:
             meds.append(statistics.median(samples))
             p99s.append(percentile(samples, 99))
         target = "<= 20 µs" if feed == "synthetic" else "<= 100 µs"
-        figure(f"tick-to-actions median, {label} ({len(samples):,} events)",
-               statistics.median(meds), "µs", target)
+        figure(
+            f"tick-to-actions median, {label} ({len(samples):,} events)",
+            statistics.median(meds),
+            "µs",
+            target,
+        )
         figure(f"tick-to-actions p99, {label}", statistics.median(p99s), "µs")
         rates = [throughput(feed, dur, extra)[0] for _ in range(args.runs)]
-        figure(f"paper throughput, {label} (journal on, {fills} fills)", statistics.median(rates),
-               "events/s")
+        figure(
+            f"paper throughput, {label} (journal on, {fills} fills)",
+            statistics.median(rates),
+            "events/s",
+        )
 
 
 if __name__ == "__main__":
