@@ -116,3 +116,35 @@ def test_redact_masks_every_64_hex_run(text: str) -> None:
     import re
 
     assert not re.search(r"(?<![0-9a-fA-F])[0-9a-fA-F]{64}(?![0-9a-fA-F])", out)
+
+
+def test_run_names_sort_by_start_time(tmp_path: Path) -> None:
+    from mmkit.runtime.journal import new_run_path
+
+    names = []
+    for _ in range(5):
+        p = new_run_path(tmp_path, "live")
+        p.touch()
+        names.append(p.name)
+    assert names == sorted(names) and len(set(names)) == 5
+
+
+def test_resume_point_after_a_killed_run(tmp_path: Path) -> None:
+    from mmkit.runtime.journal import RESUME_MARGIN_NS, new_run_path, resume_point
+
+    assert resume_point(tmp_path, "live", {"coin": "BTC"}) is None
+    other = Journal(new_run_path(tmp_path, "live"))
+    other.set_meta("coin", "ETH")  # another instrument: never a resume point for BTC
+    other.close()
+    j = Journal(new_run_path(tmp_path, "live"))
+    j.set_meta("coin", "BTC")
+    base = 10_000_000_000_000
+    for i in range(5):
+        j.fill(OwnFill(base + i * 1_000_000_000, i, None, Side.BUY, 100.0, 0.1, tid=100 + i))
+    j.position(base + 4_500_000_000, 0.5, "local")  # batched: not yet committed
+    # no close(): the process died. Fills are durable; the uncommitted row is lost, so the
+    # resume point is the last fill
+    since, tids = resume_point(tmp_path, "live", {"coin": "BTC"})  # type: ignore[misc]
+    assert since == base + 4_000_000_000 - RESUME_MARGIN_NS
+    assert tids == {100, 101, 102, 103, 104}
+    assert resume_point(tmp_path, "live", {"coin": "SOL"}) is None

@@ -387,11 +387,54 @@ def summarize(path: Path) -> JournalSummary:
 
 
 def new_run_path(directory: Path, label: str = "run") -> Path:
-    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
-    base = Path(directory) / f"{label}-{stamp}.sqlite"
-    n = 1
-    path = base
-    while path.exists():
-        n += 1
-        path = base.with_name(f"{label}-{stamp}-{n}.sqlite")
+    """``<label>-YYYYmmdd-HHMMSS-mmm.sqlite`` (UTC, milliseconds): names sort by start time."""
+    now_ns = time.time_ns()
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(now_ns // 1_000_000_000))
+    stamp += f"-{(now_ns // 1_000_000) % 1000:03d}"
+    path = Path(directory) / f"{label}-{stamp}.sqlite"
+    while path.exists():  # same millisecond: wait for the next one
+        time.sleep(0.001)
+        return new_run_path(directory, label)
     return path
+
+
+#: fills are accepted from this long before a previous run's last recorded activity
+RESUME_MARGIN_NS = 5_000_000_000
+
+
+def resume_point(
+    directory: Path, label: str, match: Mapping[str, str]
+) -> tuple[int, frozenset[int]] | None:
+    """Where a new run resumes after the newest previous run with the same ``match`` meta.
+
+    Returns ``(since_ns, trade ids)``: fills at or after ``since_ns`` (a margin before the
+    previous run's last recorded activity) belong to the new run unless their trade id is in
+    the set, which holds the previous journal's fills from that time on. A run killed with
+    ``kill -9`` leaves orders resting that may fill before the next run starts; this is how
+    those fills reach a journal exactly once. None when there is no such previous run.
+    """
+    runs = sorted(Path(directory).glob(f"{label}-*.sqlite"), reverse=True)
+    for path in runs:
+        try:
+            db = sqlite3.connect(str(path))  # read-write: lets SQLite recover a killed WAL
+            try:
+                meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
+                if any(meta.get(k) != v for k, v in match.items()):
+                    continue
+                last = max(
+                    int(db.execute(f"SELECT COALESCE(MAX(ts), 0) FROM {t}").fetchone()[0])
+                    for t in ("fills", "positions", "actions", "action_results", "order_updates")
+                )
+                since = max(0, last - RESUME_MARGIN_NS)
+                tids = frozenset(
+                    int(r[0])
+                    for r in db.execute(
+                        "SELECT tid FROM fills WHERE ts >= ? AND tid >= 0", (since,)
+                    )
+                )
+                return since, tids
+            finally:
+                db.close()
+        except sqlite3.DatabaseError:
+            continue
+    return None

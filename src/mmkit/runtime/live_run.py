@@ -17,7 +17,7 @@ from mmkit.assembly import build_component, build_engine
 from mmkit.config.loader import Settings
 from mmkit.core.types import NS_PER_MS
 from mmkit.plugin_manager import PluginHost
-from mmkit.runtime.journal import Journal, new_run_path
+from mmkit.runtime.journal import Journal, new_run_path, resume_point
 from mmkit.runtime.live import AsyncVenue, LiveRunner
 from mmkit.runtime.observer import RunObserver
 from mmkit.runtime.paper_run import config_dump
@@ -45,13 +45,26 @@ async def run_live(
     stop: asyncio.Event | None = None,
 ) -> LiveOutcome:
     journal = None
+    identity = {
+        "coin": settings.instrument.coin,
+        "network": settings.venue.network,
+        "url": settings.venue.url or "(default)",
+        "account": (settings.venue.vault or settings.venue.account).lower(),
+    }
     if journal_dir is not None:
+        resume = resume_point(journal_dir, "live", identity)
+        if resume is not None and hasattr(venue, "resume_fills"):
+            venue.resume_fills = resume
+            log.info(
+                "resuming after the previous run: fills since %d ns, %d already journaled",
+                resume[0],
+                len(resume[1]),
+            )
         journal = Journal(new_run_path(journal_dir, "live"))
         journal.set_meta("mmkit_version", __version__)
         journal.set_meta("mode", "live")
-        journal.set_meta("network", settings.venue.network)
-        journal.set_meta("url", settings.venue.url or "(default)")
-        journal.set_meta("coin", settings.instrument.coin)
+        for key, value in identity.items():
+            journal.set_meta(key, value)
         journal.set_meta("config", config_dump(settings))
     observer = RunObserver(journal, host.observer_hooks())
     engine = build_engine(settings, host, observer=observer)

@@ -76,6 +76,9 @@ class HyperliquidVenue:
         self._task: asyncio.Task[None] | None = None
         self._sink: EventSink | None = None
         self.failure: BaseException | None = None
+        #: (fills since ns, trade ids already journaled): set by a runner resuming after a
+        #: previous run, so fills made while no process ran are delivered, and only once
+        self.resume_fills: tuple[int, frozenset[int]] | None = None
 
     def __repr__(self) -> str:
         return f"HyperliquidVenue({self.instrument.coin}, client={self.client!r})"
@@ -116,6 +119,8 @@ class HyperliquidVenue:
             backfill=self._backfill,
             settings=self.stream_settings,
             rng=self._rng,
+            fills_since_ns=None if self.resume_fills is None else self.resume_fills[0],
+            known_fill_tids=() if self.resume_fills is None else self.resume_fills[1],
         )
         self._task = asyncio.create_task(self._pump(self.stream, sink))
 

@@ -24,7 +24,7 @@ import json
 import random
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -64,12 +64,17 @@ class StreamSettings:
 class _FillFilter:
     """Remembers the trade ids seen (bounded) and the start time."""
 
-    def __init__(self, since_ns: int, capacity: int = 100_000) -> None:
+    def __init__(
+        self, since_ns: int, capacity: int = 100_000, known_tids: Iterable[int] = ()
+    ) -> None:
         self.since_ns = since_ns
         self.last_ns = since_ns  # time of the newest fill admitted (or the start)
         self._seen: set[int] = set()
         self._order: deque[int] = deque()
         self._capacity = capacity
+        for tid in known_tids:  # fills a previous run already journaled
+            self._seen.add(tid)
+            self._order.append(tid)
 
     def admit(self, fill: OwnFill) -> bool:
         if fill.ts < self.since_ns or fill.tid in self._seen:
@@ -96,6 +101,7 @@ class HyperliquidStream:
         rng: random.Random | None = None,
         clock_ns: Callable[[], int] = time.time_ns,
         fills_since_ns: int | None = None,
+        known_fill_tids: Iterable[int] = (),
         stream_name: str = "hyperliquid",
     ) -> None:
         self.ws_url = ws_url
@@ -105,7 +111,9 @@ class HyperliquidStream:
         self.settings = settings or StreamSettings()
         self._rng = rng or random.Random()
         self._clock_ns = clock_ns
-        self._fills = _FillFilter(clock_ns() if fills_since_ns is None else fills_since_ns)
+        self._fills = _FillFilter(
+            clock_ns() if fills_since_ns is None else fills_since_ns, known_tids=known_fill_tids
+        )
         self._orders: dict[int, OrderUpdate] = {}
         self.name = stream_name
         self.connects = 0
