@@ -103,12 +103,13 @@ def register(cli: typer.Typer) -> None:
         t = settings.trade
         show = sys.stderr.isatty() if dashboard is None else dashboard
         jdir = None if no_journal else Path(t.journal_dir)
-        log_file = None
         if jdir is not None:
             jdir.mkdir(parents=True, exist_ok=True)
+        # every run appends its log (INFO and up, redacted) beside the journals; the console
+        # gets warnings unless the dashboard owns the terminal
         setup_logging(
             json_lines=t.log_json,
-            log_file=None if jdir is None else log_file,
+            log_file=None if jdir is None else jdir / "mmkit.log",
             console_level=None if show else 30,
         )
         from mmkit.runtime.status import session_status
