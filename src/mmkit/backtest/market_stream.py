@@ -21,9 +21,8 @@ import numpy.typing as npt
 
 from mmkit.errors import DataError
 from mmkit.venues.sim import _layout as lay
-from mmkit.venues.sim._kernels_convert import records_to_events
 from mmkit.venues.sim.arrays import MarketArrays
-from mmkit.venues.sim.state import roi_grid
+from mmkit.venues.sim.convert import convert_records, new_grid
 
 Chunk = dict[str, npt.NDArray[Any]]
 
@@ -87,16 +86,8 @@ class MarketStream:
         ok = np.isfinite(px) & (px > 0)
         if not ok.any():
             return False
-        self.base, self.n_ticks = roi_grid(px[ok], self.tick, self.price_range)
-        self._grid = np.zeros((2, self.n_ticks), dtype=np.float64)
-        si, sf = self._si, self._sf
-        si[lay.SI_BASE], si[lay.SI_NT], si[lay.SI_BB], si[lay.SI_BA] = (
-            self.base,
-            self.n_ticks,
-            -1,
-            self.n_ticks,
-        )
-        sf[lay.SF_TICK], sf[lay.SF_INV_TICK] = self.tick, 1.0 / self.tick
+        self._grid, self._si, self._sf = new_grid(px[ok], self.tick, self.price_range)
+        self.base, self.n_ticks = int(self._si[lay.SI_BASE]), int(self._si[lay.SI_NT])
         return True
 
     def convert(self, chunk: Chunk) -> MarketArrays:
@@ -115,26 +106,7 @@ class MarketStream:
             if not self._init_grid(px[book]):
                 return MarketArrays.build(*([np.zeros(0)] * 5))
         assert self._grid is not None
-        cap = len(kind) + 4096
-        parts: list[tuple[npt.NDArray[Any], ...]] = []
-        i = 0
-        while i < len(kind):
-            o = (
-                np.empty(cap, np.int64),
-                np.empty(cap, np.int8),
-                np.empty(cap, np.int8),
-                np.empty(cap, np.float64),
-                np.empty(cap, np.float64),
-            )
-            i2, w = records_to_events(
-                ts, kind, side, flags, px, sz, self._grid, self._si, self._sf, i, *o, 0
-            )
-            parts.append(tuple(a[:w] for a in o))
-            if i2 == i and w == 0:
-                cap *= 4
-            i = int(i2)
-        cols = [np.concatenate([p[c] for p in parts]) for c in range(5)]
-        return MarketArrays.build(*cols, source="market records")
+        return convert_records(ts, kind, side, flags, px, sz, self._grid, self._si, self._sf)
 
 
 def load_market(

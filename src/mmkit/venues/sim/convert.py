@@ -31,6 +31,52 @@ def _time_axis(records: Mapping[str, npt.NDArray[Any]], axis: TimeAxis) -> npt.N
     return np.maximum.accumulate(t) if t.size else t
 
 
+Grid = tuple[npt.NDArray[np.float64], npt.NDArray[np.int64], npt.NDArray[np.float64]]
+
+
+def new_grid(book_px: npt.NDArray[np.float64], tick: float, price_range: float) -> Grid:
+    """An empty book grid (levels, int state, float state) around the given book prices."""
+    lo, nt = roi_grid(book_px, tick, price_range)
+    grid = np.zeros((2, nt), dtype=np.float64)
+    si = np.zeros(lay.SI_SIZE, dtype=np.int64)
+    si[lay.SI_BASE], si[lay.SI_NT], si[lay.SI_BB], si[lay.SI_BA] = lo, nt, -1, nt
+    sf = np.zeros(lay.SF_SIZE, dtype=np.float64)
+    sf[lay.SF_TICK], sf[lay.SF_INV_TICK] = tick, 1.0 / tick
+    return grid, si, sf
+
+
+def convert_records(
+    ts: npt.NDArray[np.int64],
+    kind: npt.NDArray[np.int64],
+    side: npt.NDArray[np.int64],
+    flags: npt.NDArray[np.int64],
+    px: npt.NDArray[np.float64],
+    sz: npt.NDArray[np.float64],
+    grid: npt.NDArray[np.float64],
+    si: npt.NDArray[np.int64],
+    sf: npt.NDArray[np.float64],
+) -> MarketArrays:
+    """Records to market arrays on a grid whose book state carries over between calls."""
+    cap = len(kind) + 4096
+    outs: list[tuple[npt.NDArray[Any], ...]] = []
+    i = 0
+    while i < len(kind):
+        o = (
+            np.empty(cap, np.int64),
+            np.empty(cap, np.int8),
+            np.empty(cap, np.int8),
+            np.empty(cap, np.float64),
+            np.empty(cap, np.float64),
+        )
+        i2, w = records_to_events(ts, kind, side, flags, px, sz, grid, si, sf, i, *o, 0)
+        outs.append(tuple(a[:w] for a in o))
+        if i2 == i and w == 0:
+            cap *= 4  # one snapshot larger than the buffer
+        i = int(i2)
+    cols = [np.concatenate([p[c] for p in outs]) for c in range(5)]
+    return MarketArrays.build(*cols, source="market records")
+
+
 def market_from_records(
     records: Mapping[str, npt.NDArray[Any]],
     tick: float,
@@ -56,30 +102,8 @@ def market_from_records(
     book = np.isin(kind, (1, 2, 3)) & np.isfinite(px) & (px > 0)
     if not book.any():
         return MarketArrays.build(*([np.zeros(0)] * 5))
-    lo, nt = roi_grid(px[book], tick, price_range)
-    grid = np.zeros((2, nt), dtype=np.float64)
-    si = np.zeros(lay.SI_SIZE, dtype=np.int64)
-    si[lay.SI_BASE], si[lay.SI_NT], si[lay.SI_BB], si[lay.SI_BA] = lo, nt, -1, nt
-    sf = np.zeros(lay.SF_SIZE, dtype=np.float64)
-    sf[lay.SF_TICK], sf[lay.SF_INV_TICK] = tick, 1.0 / tick
-    cap = len(kind) + 4096
-    outs: list[tuple[npt.NDArray[Any], ...]] = []
-    i = 0
-    while i < len(kind):
-        o = (
-            np.empty(cap, np.int64),
-            np.empty(cap, np.int8),
-            np.empty(cap, np.int8),
-            np.empty(cap, np.float64),
-            np.empty(cap, np.float64),
-        )
-        i2, w = records_to_events(ts, kind, side, flags, px, sz, grid, si, sf, i, *o, 0)
-        outs.append(tuple(a[:w] for a in o))
-        if i2 == i and w == 0:
-            cap *= 4  # one snapshot larger than the buffer
-        i = i2
-    cols = [np.concatenate([p[c] for p in outs]) for c in range(5)]
-    m = MarketArrays.build(*cols, source="market records")
+    grid, si, sf = new_grid(px[book], tick, price_range)
+    m = convert_records(ts, kind, side, flags, px, sz, grid, si, sf)
     m.check_tick(tick, source="market records")
     return m
 
