@@ -133,8 +133,9 @@ def _toy_market(inst: Any, n: int = 300) -> list[Any]:
     return out
 
 
-def _warm_venue(config: Path) -> None:
-    from mmkit.assembly import build_component
+def exercise_venue(venue: Any, instrument: Any) -> None:
+    """Drive a synchronous venue through every action type on a toy market (compiles its
+    kernels; the venue is thrown away afterwards)."""
     from mmkit.core.actions import (
         Cancel,
         CancelAll,
@@ -146,9 +147,8 @@ def _warm_venue(config: Path) -> None:
     )
     from mmkit.core.types import Side
 
-    host, s = _settings(config)
-    venue = build_component(host.registry, s, "venue", s.components.venue)
-    market = _toy_market(s.instrument)
+    market = _toy_market(instrument)
+    tick = instrument.tick
     rid = 0
     for i, ev in enumerate(market):
         now = ev.local_ts
@@ -160,8 +160,8 @@ def _warm_venue(config: Path) -> None:
                 [
                     Place(rid, make_cloid(rid), Side.BUY, b, 0.01),
                     Place(rid + 1, make_cloid(rid + 1), Side.SELL, a, 0.01),
-                    Place(rid + 2, make_cloid(rid + 2), Side.BUY, a + s.instrument.tick, 0.01),
-                    Modify(rid + 3, make_cloid(rid), None, Side.BUY, b - s.instrument.tick, 0.01),
+                    Place(rid + 2, make_cloid(rid + 2), Side.BUY, a + tick, 0.01),
+                    Modify(rid + 3, make_cloid(rid), None, Side.BUY, b - tick, 0.01),
                 ],
                 now,
             )
@@ -177,6 +177,13 @@ def _warm_venue(config: Path) -> None:
         end,
     )
     venue.drain(end + 10**10)
+
+
+def _warm_venue(config: Path) -> None:
+    from mmkit.assembly import build_component
+
+    host, s = _settings(config)
+    exercise_venue(build_component(host.registry, s, "venue", s.components.venue), s.instrument)
 
 
 def _warm_market(config: Path) -> None:

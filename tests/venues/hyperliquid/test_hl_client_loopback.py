@@ -659,3 +659,41 @@ def test_venue_backfill_falls_back_to_user_fills() -> None:
         assert not any(isinstance(e, PositionSnapshot) for e in events[:-1])
 
     run(t)
+
+
+def test_startup_retries_a_venue_that_is_not_up_yet() -> None:
+    async def t(server: FakeHyperliquid) -> None:
+        real = server.info_replies["meta"]
+        calls = {"n": 0}
+
+        def flaky(body: dict[str, Any]) -> Any:
+            calls["n"] += 1
+            if calls["n"] <= 2:
+                raise web.HTTPServiceUnavailable(text="restarting")
+            return real(body)
+
+        server.info_replies["meta"] = flaky
+        venue = HyperliquidVenue(make_client(server), BTC, stream_settings=FAST)
+        meta = await venue._startup_meta(deadline_s=10.0)
+        await venue.close()
+        assert calls["n"] == 3 and any(a.name == "BTC" for a in meta)
+
+    run(t)
+
+
+def test_startup_gives_up_on_a_definite_error_at_once() -> None:
+    async def t(server: FakeHyperliquid) -> None:
+        calls = {"n": 0}
+
+        def schema_error(body: dict[str, Any]) -> Any:
+            calls["n"] += 1
+            raise web.HTTPUnprocessableEntity(text="Failed to deserialize the JSON body")
+
+        server.info_replies["meta"] = schema_error
+        venue = HyperliquidVenue(make_client(server), BTC, stream_settings=FAST)
+        with pytest.raises(VenueError):
+            await venue._startup_meta(deadline_s=10.0)
+        await venue.close()
+        assert calls["n"] == 1
+
+    run(t)

@@ -152,6 +152,12 @@ class AccountBook:
     def get(self, address: str) -> Account | None:
         return self.accounts.get(address.lower())
 
+    def warm_up(self) -> None:
+        """Compile the simulated exchange's kernels on a throwaway venue (no-op when cached)."""
+        from mmkit.runtime.warmup import exercise_venue
+
+        exercise_venue(SimVenue(self._sim_params, self.instrument, self.cfg.seed), self.instrument)
+
     def open(self, address: str) -> Account:
         a = address.lower()
         acct = self.accounts.get(a)

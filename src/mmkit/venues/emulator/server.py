@@ -141,6 +141,7 @@ class Emulator:
 
     async def start(self) -> None:
         self.market.prime()
+        self.book.warm_up()  # compile matching kernels now, not inside the event loop later
         self._runner = web.AppRunner(
             self.app(), access_log=None, handle_signals=False, shutdown_timeout=1.0
         )

@@ -77,7 +77,12 @@ _NOT_SENT: tuple[type[BaseException], ...] = (
 )
 
 
-class RateLimitedError(VenueError):
+class TransientVenueError(VenueError):
+    """A failure that may pass: transport error, timeout, 5xx or 429. Worth retrying an
+    /info read after a delay (never an /exchange action, whose outcome is unknown)."""
+
+
+class RateLimitedError(TransientVenueError):
     """HTTP 429 on /info; ``retry_after_s`` is how long to wait."""
 
     def __init__(self, endpoint: str, retry_after_s: float) -> None:
@@ -165,11 +170,15 @@ class HyperliquidClient:
                 status = resp.status
                 retry = resp.headers.get("Retry-After")
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            raise VenueError(
+            raise TransientVenueError(
                 f"Hyperliquid info {kind}: request failed: {type(exc).__name__}: {exc}"
             ) from None
         if status == 429:
             raise RateLimitedError(f"info {kind}", self._note_429(parse_retry_after(retry)))
+        if status >= 500:
+            raise TransientVenueError(
+                f"Hyperliquid info {kind}: HTTP {status}: {text.strip()[:200]}"
+            )
         if status != 200:
             raise VenueError(f"Hyperliquid info {kind}: HTTP {status}: {text.strip()[:200]}")
         try:

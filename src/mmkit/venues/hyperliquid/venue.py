@@ -25,7 +25,12 @@ from mmkit.core.events import Event, FeedStatus
 from mmkit.core.types import Instrument
 from mmkit.errors import VenueError
 from mmkit.venues.hyperliquid import info as inf
-from mmkit.venues.hyperliquid.client import HyperliquidClient, RateLimitedError, unknown_for
+from mmkit.venues.hyperliquid.client import (
+    HyperliquidClient,
+    RateLimitedError,
+    TransientVenueError,
+    unknown_for,
+)
 from mmkit.venues.hyperliquid.keys import load_signing_key
 from mmkit.venues.hyperliquid.params import HyperliquidParams
 from mmkit.venues.hyperliquid.settings import ClientSettings, resolve_endpoint
@@ -36,6 +41,8 @@ log = logging.getLogger("mmkit.venues.hyperliquid")
 
 EventSink = Callable[[Event], None]
 BACKFILL_MARGIN_MS = 1_000
+#: how long start-up keeps retrying transient failures before giving up
+STARTUP_RETRY_S = 60.0
 
 
 def check_instrument(meta: Sequence[inf.AssetMeta], inst: Instrument) -> None:
@@ -106,10 +113,27 @@ class HyperliquidVenue:
         events.append(await self.client.position_snapshot(coin, orders=True))
         return events
 
+    async def _startup_meta(self, deadline_s: float = STARTUP_RETRY_S) -> list[inf.AssetMeta]:
+        """``meta`` at start-up, retried with backoff while the failure is transient (the
+        venue restarting, a timeout, a 429); a definite error is raised at once."""
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + deadline_s
+        s = self.stream_settings
+        delay = s.backoff_initial_s
+        while True:
+            try:
+                return await self.client.meta()
+            except TransientVenueError as exc:
+                if loop.time() + delay > give_up:
+                    raise
+                log.warning("start-up: %s; retrying in %.1f s", exc, delay)
+                await asyncio.sleep(delay * self._rng.uniform(1 - s.jitter, 1 + s.jitter))
+                delay = min(s.backoff_max_s, delay * 2)
+
     async def start(self, sink: EventSink) -> None:
         self._sink = sink
         if self._check_meta:
-            check_instrument(await self.client.meta(), self.instrument)
+            check_instrument(await self._startup_meta(), self.instrument)
         subs = market_subscriptions(self.instrument.coin, bbo=self._bbo)
         subs += user_subscriptions(self.client.user)
         self.stream = HyperliquidStream(
