@@ -139,7 +139,10 @@ class PaperRunner:
     def shutdown(self) -> None:
         """Kill switch (cancel all), let the venue answer, then a final position sync."""
         now = self.now
-        self._submit(self.session.engine.shutdown(now), now)
+        cancel = self.session.engine.shutdown(now)
+        if cancel:
+            self.session.record_actions(cancel, now)  # journaled like every other action
+        self._submit(cancel, now)
         self._drain(now + self.settle_ns)
         self.now = now + self.settle_ns
         sync = self.session.sync_request("final")

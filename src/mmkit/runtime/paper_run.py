@@ -56,6 +56,34 @@ class SignalGuard:
             signal.signal(sig, old)
 
 
+class _Progress:
+    """Called after each market event: refreshes the dashboard and, about once a second of
+    wall time, the metrics' gauges (estimates, PnL, executor figures)."""
+
+    def __init__(self, session: Session, metrics: Any | None) -> None:
+        self.session = session
+        self.metrics = metrics
+        self.dashboard: Any = None
+        self._next = 0.0
+
+    def publish(self) -> None:
+        if self.metrics is not None:
+            from mmkit.runtime.status import numeric_values, session_status
+
+            self.metrics.set_values(numeric_values(session_status(self.session)))
+
+    def __call__(self, now_ns: int) -> None:
+        if self.dashboard is not None:
+            self.dashboard.on_progress(now_ns)
+        if self.metrics is not None:
+            import time
+
+            wall = time.monotonic()
+            if wall >= self._next:
+                self._next = wall + 1.0
+                self.publish()
+
+
 def config_dump(settings: Settings) -> str:
     import tomli_w
 
@@ -110,6 +138,7 @@ def run_paper(
     stop = stop or StopFlag()
     wall0 = time.monotonic()
     result: PaperResult | None = None
+    progress = _Progress(session, metrics)
     try:
         with SignalGuard(stop):
             if dashboard:
@@ -117,20 +146,21 @@ def run_paper(
 
                 title = f"mmkit paper · {settings.instrument.coin} · x{speed or 'max'}"
                 with Dashboard(session, title) as dash:
+                    progress.dashboard = dash
                     result = runner.run(
                         feed.events(),
                         duration_ns=int(duration_s * NS_PER_S),
                         stop=stop,
-                        on_progress=dash.on_progress,
+                        on_progress=progress,
                     )
             else:
                 result = runner.run(
-                    feed.events(), duration_ns=int(duration_s * NS_PER_S), stop=stop
+                    feed.events(),
+                    duration_ns=int(duration_s * NS_PER_S),
+                    stop=stop,
+                    on_progress=progress if metrics is not None else None,
                 )
-        if metrics is not None:
-            from mmkit.runtime.status import numeric_values, session_status
-
-            metrics.set_values(numeric_values(session_status(session)))
+        progress.publish()
     finally:
         session.close()
         if journal is not None:

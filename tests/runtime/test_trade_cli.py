@@ -1,0 +1,148 @@
+"""``mmkit trade`` in paper mode as a user runs it: summary, journal, --data, metrics, signals."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+SHORT_WARMUP = ["--set", "estimators.warmup.max_warmup_secs=20"]
+
+
+def mmkit(*args: str) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MMKIT")}
+    env["MMKIT_LOAD_ENTRYPOINTS"] = "0"
+    return subprocess.Popen(
+        [sys.executable, "-m", "mmkit", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+
+
+def finish(p: subprocess.Popen[str], timeout: float = 240) -> str:
+    out, err = p.communicate(timeout=timeout)
+    assert p.returncode == 0, err[-3000:]
+    assert "Traceback" not in err
+    return out
+
+
+def journal_of(out: str) -> Path:
+    line = next(ln for ln in out.splitlines() if ln.startswith("journal: "))
+    return Path(line.split(": ", 1)[1])
+
+
+def test_paper_run_to_summary_and_journal(tmp_path: Path) -> None:
+    out = finish(
+        mmkit(
+            "trade",
+            "--speed",
+            "0",
+            "--duration",
+            "180",
+            "--no-dashboard",
+            "--journal-dir",
+            str(tmp_path),
+            *SHORT_WARMUP,
+        )
+    )
+    assert "mmkit trade: summary" in out and "stopped by                       duration" in out
+    fills = int(next(ln for ln in out.splitlines() if ln.startswith("fills")).split()[-1])
+    assert fills > 0
+    show = finish(mmkit("journal", "show", str(journal_of(out))))
+    assert "fills" in show and "final position" in show
+    assert (tmp_path / "mmkit.log").is_file()
+
+
+def test_paper_on_a_recorded_capture(tmp_path: Path, shared_data: Path) -> None:
+    capture = shared_data / "hyperliquid" / "btcusd_20250126.gz"
+    out = finish(
+        mmkit(
+            "trade",
+            "--data",
+            str(capture),
+            "--speed",
+            "0",
+            "--no-dashboard",
+            "--journal-dir",
+            str(tmp_path),
+            "--set",
+            "estimators.warmup.max_warmup_secs=5",
+        )
+    )
+    assert "replay feed" in out and "feed ended" in out
+    assert "market events                    110" in out
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_metrics_endpoint_serves_live_figures(tmp_path: Path) -> None:
+    port = free_port()
+    p = mmkit(
+        "trade",
+        "--speed",
+        "30",
+        "--duration",
+        "400",
+        "--no-dashboard",
+        "--journal-dir",
+        str(tmp_path),
+        "--metrics-port",
+        str(port),
+        *SHORT_WARMUP,
+    )
+    body = ""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and "mmkit_quote_updates_total" not in body:
+        time.sleep(0.5)
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
+                body = r.read().decode()
+        except OSError:
+            continue
+        if 'mmkit_value{name="kappa"}' not in body or "mmkit_quote_updates_total 0.0" in body:
+            body = ""
+    p.send_signal(signal.SIGINT)
+    finish(p)
+    assert "mmkit_quote_updates_total" in body and 'mmkit_value{name="kappa"}' in body
+    assert 'mmkit_value{name="executor.ip_used"}' in body
+
+
+def test_sigint_runs_the_kill_switch_and_exits_0(tmp_path: Path) -> None:
+    p = mmkit(
+        "trade",
+        "--speed",
+        "20",
+        "--duration",
+        "600",
+        "--no-dashboard",
+        "--journal-dir",
+        str(tmp_path),
+        *SHORT_WARMUP,
+    )
+    time.sleep(8)
+    p.send_signal(signal.SIGINT)
+    out = finish(p)
+    assert "signal SIGINT" in out
+    import sqlite3
+
+    db = sqlite3.connect(journal_of(out))
+    kinds = [k for (k,) in db.execute("SELECT kind FROM actions ORDER BY id")]
+    assert kinds[-2:] == ["cancel_all", "sync_state"]  # kill switch, then the final sync
+    assert db.execute("SELECT value FROM meta WHERE key='stopped_by'").fetchone()[0] == (
+        "signal SIGINT"
+    )
