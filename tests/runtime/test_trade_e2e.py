@@ -71,7 +71,7 @@ def emulator(*extra: str) -> Iterator[str]:
     )
     url = ""
     assert p.stdout is not None
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 180  # a cold numba cache compiles first
     while time.monotonic() < deadline:
         line = p.stdout.readline()
         if not line:
@@ -178,7 +178,7 @@ def test_trade_url_survives_fault(scenario: str, tmp_path: Path) -> None:
 def test_kill_9_then_restart_ends_clean(tmp_path: Path) -> None:
     with emulator() as url:
         first = trade(url, tmp_path, duration=60)  # both runs share the journal directory
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180  # a cold numba cache compiles first
         while time.monotonic() < deadline:  # wait until it has orders resting
             if state(url)["open_orders"]:
                 break
@@ -198,7 +198,7 @@ def test_kill_9_then_restart_ends_clean(tmp_path: Path) -> None:
 def test_sigint_stops_cleanly(tmp_path: Path) -> None:
     with emulator() as url:
         p = trade(url, tmp_path, duration=120)
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180  # a cold numba cache compiles first
         while time.monotonic() < deadline and not state(url)["open_orders"]:
             time.sleep(0.2)
         p.send_signal(signal.SIGINT)

@@ -78,7 +78,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     except MmkitError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise SystemExit(exc.exit_code) from None
-    except (SystemExit, KeyboardInterrupt):
+    except KeyboardInterrupt:  # before a runner installed its own handler (e.g. start-up)
+        typer.echo("\ninterrupted", err=True)
+        raise SystemExit(130) from None
+    except SystemExit:
         raise
     except Exception as exc:
         if debug:
