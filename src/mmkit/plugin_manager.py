@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import importlib
 import os
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -316,7 +315,3 @@ def argv_plugin_options(argv: Sequence[str]) -> tuple[list[str], bool | None]:
         elif a == "--no-entrypoints":
             load = False
     return mods, load
-
-
-if __name__ == "__main__":  # pragma: no cover
-    print(get_host(extra_modules=argv_plugin_options(sys.argv)[0]).info)
