@@ -165,3 +165,11 @@ def test_sigint_runs_the_kill_switch_and_exits_0(tmp_path: Path) -> None:
     assert db.execute("SELECT value FROM meta WHERE key='stopped_by'").fetchone()[0] == (
         "signal SIGINT"
     )
+
+
+def test_paper_on_a_capture_adopts_its_tick(shared_data: Path) -> None:
+    from mmkit.cli.trade_cmd import instrument_of_data
+
+    usdm = instrument_of_data(shared_data / "binance-usdm" / "btcusdt_20240808.gz")
+    assert usdm["instrument.tick"] == pytest.approx(0.1)
+    assert usdm["instrument.sz_decimals"] == 3

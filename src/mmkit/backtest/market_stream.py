@@ -43,6 +43,13 @@ class RecordSource:
             return float(self._loader.tick)
         return self._tick
 
+    @property
+    def lot(self) -> float:
+        """The size lot, where the input says it (NaN otherwise)."""
+        if self._loader is not None:
+            return float(getattr(self._loader, "lot", math.nan))
+        return math.nan
+
 
 def open_records(path: Path, fmt: str = "auto", *, batch_rows: int = 1 << 20) -> RecordSource:
     """Stream an event store (``.parquet``) or a raw capture as store chunks."""

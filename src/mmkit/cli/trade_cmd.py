@@ -40,6 +40,23 @@ def summary_rows(status: dict[str, Any], extra: dict[str, Any]) -> list[tuple[st
     return rows
 
 
+def instrument_of_data(path: Path) -> dict[str, Any]:
+    """``instrument.tick`` / ``instrument.sz_decimals`` flags from a capture or event store
+    (its first chunk is read to learn them); empty when the data does not say."""
+    from mmkit.backtest.market_stream import open_records
+
+    src = open_records(path)
+    next(src.chunks, None)
+    out: dict[str, Any] = {}
+    tick = src.tick
+    if math.isfinite(tick) and tick > 0:
+        out["instrument.tick"] = tick
+    lot = src.lot
+    if math.isfinite(lot) and 0 < lot <= 1:
+        out["instrument.sz_decimals"] = max(0, round(-math.log10(lot)))
+    return out
+
+
 def register(cli: typer.Typer) -> None:
     @cli.command("trade")
     def trade(
@@ -100,6 +117,10 @@ def register(cli: typer.Typer) -> None:
             flags["feeds.replay.path"] = [str(data)]
         host = get_host()
         settings = settings_from_cli(config, sets, flags=flags, host=host, overlays=params)
+        if data is not None and "instrument.tick" not in settings.sources:
+            # nobody set the instrument: take the tick (and lot) the capture itself uses
+            flags.update(instrument_of_data(data))
+            settings = settings_from_cli(config, sets, flags=flags, host=host, overlays=params)
         t = settings.trade
         show = sys.stderr.isatty() if dashboard is None else dashboard
         jdir = None if no_journal else Path(t.journal_dir)
