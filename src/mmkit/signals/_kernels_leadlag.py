@@ -14,30 +14,36 @@ from numba import njit
 
 
 @njit(cache=True)
+def _lag_moments(x: np.ndarray, y: np.ndarray, lag: int) -> tuple[float, float, float]:
+    """Centred co-moments ``(Sxy, Sxx, Syy)`` of ``x[t-lag]`` and ``y[t]`` (zeros if < 3 pairs)."""
+    m = x.size - lag
+    if m < 3:
+        return 0.0, 0.0, 0.0
+    sx = 0.0
+    sy = 0.0
+    for i in range(m):
+        sx += x[i]
+        sy += y[i + lag]
+    mx = sx / m
+    my = sy / m
+    cxy = 0.0
+    cxx = 0.0
+    cyy = 0.0
+    for i in range(m):
+        dx = x[i] - mx
+        dy = y[i + lag] - my
+        cxy += dx * dy
+        cxx += dx * dx
+        cyy += dy * dy
+    return cxy, cxx, cyy
+
+
+@njit(cache=True)
 def xcorr(x: np.ndarray, y: np.ndarray, max_lag: int) -> np.ndarray:
     """Pearson correlation of ``x[t-L]`` and ``y[t]`` for ``L = 0..max_lag`` (0 if flat)."""
-    n = x.size
     out = np.zeros(max_lag + 1)
     for lag in range(max_lag + 1):
-        m = n - lag
-        if m < 3:
-            continue
-        sx = 0.0
-        sy = 0.0
-        for i in range(m):
-            sx += x[i]
-            sy += y[i + lag]
-        mx = sx / m
-        my = sy / m
-        cxy = 0.0
-        cxx = 0.0
-        cyy = 0.0
-        for i in range(m):
-            dx = x[i] - mx
-            dy = y[i + lag] - my
-            cxy += dx * dy
-            cxx += dx * dx
-            cyy += dy * dy
+        cxy, cxx, cyy = _lag_moments(x, y, lag)
         if cxx > 0.0 and cyy > 0.0:
             out[lag] = cxy / math.sqrt(cxx * cyy)
     return out
@@ -134,25 +140,9 @@ def permutation_test(
 @njit(cache=True)
 def lag_betas(x: np.ndarray, y: np.ndarray, max_lag: int) -> np.ndarray:
     """Slope of ``y[t]`` on ``x[t-L]`` for each lag (univariate least squares, 0 if flat)."""
-    n = x.size
     out = np.zeros(max_lag + 1)
     for lag in range(max_lag + 1):
-        m = n - lag
-        if m < 3:
-            continue
-        sx = 0.0
-        sy = 0.0
-        for i in range(m):
-            sx += x[i]
-            sy += y[i + lag]
-        mx = sx / m
-        my = sy / m
-        cxy = 0.0
-        cxx = 0.0
-        for i in range(m):
-            dx = x[i] - mx
-            cxy += dx * (y[i + lag] - my)
-            cxx += dx * dx
+        cxy, cxx, _ = _lag_moments(x, y, lag)
         if cxx > 0.0:
             out[lag] = cxy / cxx
     return out
