@@ -7,50 +7,19 @@ from collections import deque
 from typing import Any
 
 import pytest
-from hypothesis import Phase
 
-from mmkit.audit.invariant import AuditContext, AuditTarget, Invariant, Skip
+from mmkit.audit.invariant import Invariant
 from mmkit.audit.invariants.estimators import INVARIANTS
 from mmkit.components import Estimates
 from mmkit.core.events import EventKind
-from mmkit.core.types import Instrument
-from mmkit.params import NoParams
 from mmkit.plugin_manager import PluginHost
-from mmkit.registry import ComponentSpec, RiskLimits
+from mmkit.testing.verdicts import VerdictContext, builtin_target, target_of, verdict
 
 BY_ID: dict[str, Invariant] = {inv.id: inv for inv in INVARIANTS}
 
 
-class _NoShrink(AuditContext):
-    """The audit's settings without the shrink phase: these tests only need the verdict."""
-
-    def settings(self, **overrides: Any) -> Any:
-        overrides.setdefault("phases", [Phase.explicit, Phase.generate])
-        return super().settings(**overrides)
-
-
-CTX = _NoShrink(examples=40, seed=0)
+CTX = VerdictContext(examples=40, seed=0)
 NS = 1_000_000_000
-
-
-def _target(factory: Any) -> AuditTarget:
-    spec = ComponentSpec("estimator", "broken", factory, NoParams, "", "tests")
-    return AuditTarget(spec, NoParams(), Instrument(), RiskLimits())
-
-
-def _builtin(name: str) -> AuditTarget:
-    spec = PluginHost(load_entrypoints=False).registry.get("estimator", name)
-    return AuditTarget(spec, spec.params(), Instrument(), RiskLimits())
-
-
-def _outcome(inv: Invariant, target: AuditTarget) -> str:
-    try:
-        inv.check(target, CTX)
-    except Skip:
-        return "skip"
-    except AssertionError:
-        return "fail"
-    return "pass"
 
 
 EXPECTED_BUILTIN = {
@@ -77,10 +46,10 @@ EXPECTED_BUILTIN = {
 
 @pytest.mark.parametrize("name", ["kappa", "sigma", "warmup"])
 def test_builtins_pass(name: str) -> None:
-    target = _builtin(name)
+    target = builtin_target("estimator", name)
     for inv in INVARIANTS:
         expected = EXPECTED_BUILTIN.get(name, {}).get(inv.id, "skip")
-        assert _outcome(inv, target) == expected, inv.id
+        assert verdict(inv, target, CTX) == expected, inv.id
 
 
 # -- broken components ------------------------------------------------------------------
@@ -247,18 +216,18 @@ BROKEN = [
 
 @pytest.mark.parametrize(("inv_id", "cls"), BROKEN, ids=[c.__name__ for _i, c in BROKEN])
 def test_broken_component_fails(inv_id: str, cls: type) -> None:
-    assert _outcome(BY_ID[inv_id], _target(lambda _ctx: cls())) == "fail"
+    assert verdict(BY_ID[inv_id], target_of("estimator", lambda _ctx: cls()), CTX) == "fail"
 
 
 def test_correct_fill_fixture_passes_the_own_fill_invariants() -> None:
     """The broken fixtures differ from a correct one only in the broken detail."""
-    target = _target(lambda _ctx: _FillBase())
+    target = target_of("estimator", lambda _ctx: _FillBase())
     for inv_id in (
         "estimators.conjugacy_counts",
         "estimators.warmup_graduation",
         "estimators.expiry_to_prior",
     ):
-        assert _outcome(BY_ID[inv_id], target) == "pass", inv_id
+        assert verdict(BY_ID[inv_id], target, CTX) == "pass", inv_id
 
 
 def test_invariants_are_registered_through_the_plugin_host() -> None:

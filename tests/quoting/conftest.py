@@ -9,9 +9,9 @@ import pytest
 
 from mmkit.audit.invariant import AuditContext, AuditTarget
 from mmkit.core.types import Instrument
-from mmkit.params import NoParams
 from mmkit.quoting.params import GlftParams
 from mmkit.registry import ComponentSpec, RiskLimits
+from mmkit.testing.verdicts import target_of
 
 BTC = Instrument("BTC", 0, sz_decimals=5, max_decimals=6, tick=1.0, min_notional=10.0)
 ETH = Instrument("ETH", 1, sz_decimals=4, max_decimals=6, tick=0.1, min_notional=10.0)
@@ -33,8 +33,7 @@ def glft_target(
 def custom_target(
     factory: Callable[[Any], Any], inst: Instrument = BTC, risk: RiskLimits = RISK_BTC
 ) -> AuditTarget:
-    spec = ComponentSpec("quoter", "broken", factory, NoParams, "", "tests")
-    return AuditTarget(spec, NoParams(), inst, risk)
+    return target_of("quoter", factory, instrument=inst, risk=risk, name="broken")
 
 
 @pytest.fixture

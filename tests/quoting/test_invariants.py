@@ -14,6 +14,7 @@ from mmkit.components import Estimates, Ladder, Quote, View
 from mmkit.core.types import Side
 from mmkit.quoting.params import GlftParams
 from mmkit.rounding import round_price, round_size
+from mmkit.testing.verdicts import VerdictContext
 
 from .conftest import DOGE, ETH, RISK_DOGE, RISK_ETH, custom_target, glft_target
 
@@ -149,20 +150,10 @@ BROKEN: list[tuple[str, Callable[[Any], Any]]] = [
 ]
 
 
-class NoShrink(AuditContext):
-    """The audit's settings without the shrink phase: a failure is all these tests need."""
-
-    def settings(self, **overrides: Any) -> Any:
-        from hypothesis import Phase
-
-        overrides.setdefault("phases", [Phase.explicit, Phase.reuse, Phase.generate])
-        return super().settings(**overrides)
-
-
 @pytest.mark.parametrize(("inv_id", "factory"), BROKEN, ids=[b[0] for b in BROKEN])
 def test_broken_quoter_fails(inv_id: str, factory: Callable[[Any], Any]) -> None:
     with pytest.raises((AssertionError, ExceptionGroup)) as info:
-        BY_ID[inv_id].check(custom_target(factory), NoShrink(examples=40, seed=1))
+        BY_ID[inv_id].check(custom_target(factory), VerdictContext(examples=40, seed=1))
     if isinstance(info.value, ExceptionGroup):  # hypothesis found several distinct failures
         assert all(isinstance(e, AssertionError) for e in info.value.exceptions)
 

@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
-from hypothesis import Phase
 
-from mmkit.audit.invariant import AuditContext, AuditTarget, Invariant, Skip
+from mmkit.audit.invariant import Invariant
 from mmkit.audit.invariants.signals import INVARIANTS
 from mmkit.components import Estimates
-from mmkit.core.types import Instrument
-from mmkit.params import NoParams
-from mmkit.plugin_manager import PluginHost
-from mmkit.registry import ComponentSpec, RiskLimits
+from mmkit.testing.verdicts import VerdictContext, builtin_target, target_of, verdict
 
 from .broken_plugin import (
     NanExtras,
@@ -26,33 +20,7 @@ from .broken_plugin import (
 BY_ID: dict[str, Invariant] = {inv.id: inv for inv in INVARIANTS}
 
 
-class _NoShrink(AuditContext):
-    def settings(self, **overrides: Any) -> Any:
-        overrides.setdefault("phases", [Phase.explicit, Phase.generate])
-        return super().settings(**overrides)
-
-
-CTX = _NoShrink(examples=25, seed=0)
-
-
-def _target(factory: Any) -> AuditTarget:
-    spec = ComponentSpec("estimator", "broken", factory, NoParams, "", "tests")
-    return AuditTarget(spec, NoParams(), Instrument(), RiskLimits())
-
-
-def _builtin(name: str) -> AuditTarget:
-    spec = PluginHost(load_entrypoints=False).registry.get("estimator", name)
-    return AuditTarget(spec, spec.params(), Instrument(), RiskLimits())
-
-
-def _outcome(inv: Invariant, target: AuditTarget) -> str:
-    try:
-        inv.check(target, CTX)
-    except Skip:
-        return "skip"
-    except AssertionError:
-        return "fail"
-    return "pass"
+CTX = VerdictContext(examples=25, seed=0)
 
 
 EXPECTED = {
@@ -80,7 +48,7 @@ EXPECTED = {
 
 @pytest.mark.parametrize(("name", "inv_id"), [(n, i) for n, exp in EXPECTED.items() for i in exp])
 def test_builtins(name: str, inv_id: str) -> None:
-    assert _outcome(BY_ID[inv_id], _builtin(name)) == EXPECTED[name][inv_id]
+    assert verdict(BY_ID[inv_id], builtin_target("estimator", name), CTX) == EXPECTED[name][inv_id]
 
 
 BROKEN = [
@@ -94,14 +62,14 @@ BROKEN = [
 
 @pytest.mark.parametrize(("inv_id", "cls"), BROKEN, ids=[c.__name__ for _, c in BROKEN])
 def test_broken_estimators_fail(inv_id: str, cls: type) -> None:
-    assert _outcome(BY_ID[inv_id], _target(lambda ctx: cls())) == "fail"
+    assert verdict(BY_ID[inv_id], target_of("estimator", lambda ctx: cls()), CTX) == "fail"
 
 
 def test_builtin_lead_lag_is_active_before_the_leader_stops() -> None:
     """The gating check is not vacuous: with the leader live the shift is non-zero."""
     from mmkit.signals.synthetic import lead_lag_events
 
-    est = _builtin("lead_lag").build()
+    est = builtin_target("estimator", "lead_lag").build()
     out = Estimates()
     nonzero = 0
     for ev in lead_lag_events(1, 700, 3, noise_ratio=0.5):
