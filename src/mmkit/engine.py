@@ -103,6 +103,7 @@ class Engine:
         #: gate name -> decision, for every gate currently closed
         self.closed: dict[str, GateDecision] = {}
         self.last_ladder: Ladder = EMPTY_LADDER
+        self._valid_ladder: Ladder = EMPTY_LADDER
         self.faults = 0
         self.events = 0
         self.stopped = False
@@ -181,8 +182,12 @@ class Engine:
             return self._executor.halt(
                 GateDecision("engine", "ComponentFault", {"detail": "quoter raised"}), view, now_ns
             )
-        problem = ladder_problem(ladder)
-        if problem is not None:
+        # a quoter that returns the very ladder it returned before (unchanged quotes) was
+        # already checked: the ladder and its quotes are immutable
+        problem = None if ladder is self._valid_ladder else ladder_problem(ladder)
+        if problem is None:
+            self._valid_ladder = ladder
+        else:
             self._fault(f"quoter {self._quoter_name}", problem, now_ns)
             return self._executor.halt(
                 GateDecision("engine", "ComponentFault", {"detail": problem}), view, now_ns

@@ -91,3 +91,47 @@ def test_random_deltas_keep_sides_sorted_and_positive(
     assert m.bid_px.tolist() == sorted(m.bid_px.tolist(), reverse=True)
     assert m.ask_px.tolist() == sorted(m.ask_px.tolist())
     assert (m.bid_sz > 0).all() and (m.ask_sz > 0).all()
+
+
+def _reference_side(
+    book: dict[float, float], updates: list[tuple[float, float]], descending: bool
+) -> list[tuple[float, float]]:
+    """The delta rule on a dict: size 0 (or not finite) removes, otherwise sets."""
+    for p, s in updates:
+        if s > 0.0 and math.isfinite(s):
+            book[p] = s
+        else:
+            book.pop(p, None)
+    return sorted(book.items(), reverse=descending)
+
+
+_price = st.integers(1, 40).map(lambda i: 100.0 + 0.5 * i)
+_size = st.one_of(st.just(0.0), st.floats(0.001, 10.0), st.just(math.nan), st.just(math.inf))
+
+
+@given(
+    st.lists(st.tuples(_price, st.floats(0.001, 10.0)), max_size=30),
+    st.lists(st.lists(st.tuples(_price, _size), max_size=12), max_size=8),
+    st.booleans(),
+)
+def test_deltas_match_the_dict_model(
+    start: list[tuple[float, float]],
+    deltas: list[list[tuple[float, float]]],
+    bids: bool,
+) -> None:
+    """Vectorised delta application == applying the updates one by one to a dict (with
+    repeated prices in one delta, removals of absent levels and non-finite sizes)."""
+    book = dict(start)
+    first = sorted(book.items(), reverse=bids)
+    side = (levels([p for p, _ in first]), levels([s for _, s in first]))
+    none = (levels([]), levels([]))
+    m = MarketState()
+    m.apply(BookSnapshot(0, *(side if bids else none), *(none if bids else side)), 0)
+    for i, upd in enumerate(deltas, 1):
+        u = (levels([p for p, _ in upd]), levels([s for _, s in upd]))
+        m.apply(BookDelta(i, *(u if bids else none), *(none if bids else u)), i)
+        want = _reference_side(book, upd, bids)
+        got_px, got_sz = (m.bid_px, m.bid_sz) if bids else (m.ask_px, m.ask_sz)
+        assert list(zip(got_px.tolist(), got_sz.tolist(), strict=True)) == want
+        best = m.best_bid if bids else m.best_ask
+        assert best == want[0][0] if want else math.isnan(best)

@@ -111,6 +111,19 @@ def test_timestamp_regression_holds_then_reopens() -> None:
     assert g.check(view(m), Estimates(), T0 + 2 * NS_PER_S) is None
 
 
+def test_interleaved_streams_are_not_a_regression() -> None:
+    """Binance sends depth, trades and book tickers on separate streams whose exchange
+    times interleave: only a stream running backwards against itself is a regression."""
+    g, m = DataQualityGate(), MarketState()
+    feed(g, m, snap(100, 101, T0), T0)
+    feed(g, m, Trade(T0 - NS_PER_MS, 100.5, 1.0, Side.BUY, local_ts=T0), T0)
+    feed(g, m, snap(100, 101, T0 + 1), T0 + 1)
+    assert g.check(view(m), Estimates(), T0 + 2) is None
+    feed(g, m, Trade(T0 - 2 * NS_PER_MS, 100.5, 1.0, Side.BUY, local_ts=T0), T0 + 3)
+    d = g.check(view(m), Estimates(), T0 + 4)
+    assert d is not None and d.reason == reasons.TIMESTAMP_REGRESSION
+
+
 def test_sequence_gap_until_snapshot() -> None:
     g, m = DataQualityGate(), MarketState()
     feed(g, m, snap(100, 101, T0, seq=10), T0)

@@ -18,7 +18,7 @@ from mmkit.audit.invariants.quoting import (
 from mmkit.core.types import Instrument
 from mmkit.quoting.ladder import LadderBuilder
 from mmkit.quoting.params import LadderParams
-from mmkit.rounding import round_price
+from mmkit.rounding import post_only_price, round_price
 
 ANY = st.one_of(
     st.floats(-0.2, 0.2), st.sampled_from([math.nan, math.inf, -math.inf, 0.0, 1e300, -1e300])
@@ -110,6 +110,42 @@ def test_builder_output_is_always_valid(
     assert len(lad.bids) <= levels and len(lad.asks) <= levels
     # the same inputs give the very same ladder object (nothing changed)
     assert b.build(mid, bid_d, ask_d, spacing, base, pos, max_pos, bb, ba, 2000.0) is lad
+
+
+@settings(max_examples=400)
+@given(
+    st.sampled_from([0, 2, 5]),
+    st.floats(0.05, 2e5),
+    st.floats(-0.01, 0.01),
+    st.floats(-0.01, 0.01),
+    st.floats(0.0, 0.002),
+    st.booleans(),
+    st.booleans(),
+)
+def test_level_zero_is_the_rounding_modules_post_only_price(
+    szd: int, mid: float, bid_d: float, ask_d: float, half: float, on_grid: bool, decade: bool
+) -> None:
+    """The builder's own grid arithmetic (decade cache, post-only shortcut) gives exactly
+    what mmkit.rounding gives for the best level, whatever the depth does to the book."""
+    inst = Instrument("X", 0, sz_decimals=szd, max_decimals=6, tick=1.0)
+    b = LadderBuilder(inst, LadderParams(levels=1, max_depth=0.5))
+    bb, ba = mid * (1 - half), mid * (1 + half)
+    if on_grid:
+        bb = round_price(bb, szd, direction="down")
+        ba = round_price(ba, szd, direction="up")
+    if decade:  # the best ask right at a decade boundary, where the price grid changes
+        ba = 10.0 ** round(math.log10(mid))
+        bb = round_price(ba * (1 - half - 1e-4), szd, direction="down")
+        mid = 0.5 * (bb + ba)
+    if not bb < ba:
+        return
+    size = 1e6 / mid  # far above the minimum notional
+    lad = b.build(mid, bid_d, ask_d, 0.0, size, 0.0, 10 * size, bb, ba, 0.0)
+    want_bid = post_only_price(mid * (1 - bid_d), True, math.nan, ba, szd)
+    want_ask = post_only_price(mid * (1 + ask_d), False, bb, math.nan, szd)
+    assert [q.px for q in lad.asks] == [want_ask]
+    if want_bid < want_ask:  # else the self-cross guard drops the bid
+        assert [q.px for q in lad.bids] == ([want_bid] if want_bid > 0 else [])
 
 
 @pytest.mark.parametrize("bad", [math.nan, -1.0, 0.0, math.inf])

@@ -133,6 +133,7 @@ def run_model(settings: Settings, host: PluginHost, o: ModelOptions | None = Non
     sq = o.sigma * math.sqrt(o.dt_s)
     calls = 0
     t0 = 0
+    big = np.array([1e9])
     for s in range(steps):
         now = t0 + int(s * o.dt_s * NS_PER_S)
         for u in np.unique(q).tolist():
@@ -140,8 +141,7 @@ def run_model(settings: Settings, host: PluginHost, o: ModelOptions | None = Non
             rep = int(np.flatnonzero(sel)[0])
             m = float(mid[rep])
             half = 1e-6 * abs(m)
-            market.bid_px, market.bid_sz = np.array([m - half]), np.array([1e9])
-            market.ask_px, market.ask_sz = np.array([m + half]), np.array([1e9])
+            market.set_book(np.array([m - half]), big, np.array([m + half]), big)
             est.kappa = o.k * m
             est.sigma = o.sigma / m if m > 0 else math.nan
             pf.position = u

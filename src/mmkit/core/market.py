@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from mmkit.core.events import (
     BBO,
     BookDelta,
@@ -28,17 +26,14 @@ from mmkit.core.events import (
 def _apply_side(
     px: FloatArray, sz: FloatArray, upd_px: FloatArray, upd_sz: FloatArray, descending: bool
 ) -> tuple[FloatArray, FloatArray]:
-    book = dict(zip(px.tolist(), sz.tolist(), strict=True))
-    for p, s in zip(upd_px.tolist(), upd_sz.tolist(), strict=True):
-        if s <= 0.0 or not math.isfinite(s):
-            book.pop(p, None)
-        else:
-            book[p] = s
-    keys = sorted(book, reverse=descending)
-    return (
-        np.fromiter(keys, dtype=np.float64, count=len(keys)),
-        np.fromiter((book[k] for k in keys), dtype=np.float64, count=len(keys)),
-    )
+    """One side of the book after a delta (see :mod:`mmkit.core._kernels_book`): a size of 0
+    (or not finite) removes the level, any other size sets it, the last update of a price
+    wins. A few microseconds on a 1000-level book."""
+    if upd_px.size == 0:
+        return px, sz
+    from mmkit.core._kernels_book import apply_side_delta
+
+    return apply_side_delta(px, sz, upd_px, upd_sz, descending)
 
 
 class MarketState:
@@ -47,6 +42,8 @@ class MarketState:
     __slots__ = (
         "ask_px",
         "ask_sz",
+        "best_ask",
+        "best_bid",
         "bid_px",
         "bid_sz",
         "book_seq",
@@ -60,6 +57,7 @@ class MarketState:
         "last_trade_sz",
         "last_trade_ts",
         "last_update",
+        "mid",
         "pending_gap",
         "ts_regressions",
     )
@@ -69,6 +67,12 @@ class MarketState:
         self.bid_sz: FloatArray = empty_levels()
         self.ask_px: FloatArray = empty_levels()
         self.ask_sz: FloatArray = empty_levels()
+        #: top of book as plain floats (NaN when a side is empty), refreshed on every book
+        #: change: read on every tick by gates, quoters and executors
+        self.best_bid = math.nan
+        self.best_ask = math.nan
+        #: (best bid + best ask) / 2, NaN unless both sides have a level
+        self.mid = math.nan
         self.book_ts = -1
         self.book_seq = -1
         self.last_trade_px = math.nan
@@ -89,28 +93,26 @@ class MarketState:
 
     # -- derived -------------------------------------------------------------------------
     @property
-    def best_bid(self) -> float:
-        return float(self.bid_px[0]) if self.bid_px.size else math.nan
-
-    @property
-    def best_ask(self) -> float:
-        return float(self.ask_px[0]) if self.ask_px.size else math.nan
-
-    @property
-    def mid(self) -> float:
-        if self.bid_px.size and self.ask_px.size:
-            return 0.5 * (float(self.bid_px[0]) + float(self.ask_px[0]))
-        return math.nan
-
-    @property
     def has_data(self) -> bool:
         return bool(self.last_update)
 
     @property
     def is_crossed_or_empty(self) -> bool:
-        if not (self.bid_px.size and self.ask_px.size):
-            return True
-        return bool(self.bid_px[0] >= self.ask_px[0])
+        return not self.best_bid < self.best_ask  # also NaN: an empty side
+
+    def set_book(
+        self, bid_px: FloatArray, bid_sz: FloatArray, ask_px: FloatArray, ask_sz: FloatArray
+    ) -> None:
+        """Replace the book without an event (models and tests; the engine uses :meth:`apply`)."""
+        self.bid_px, self.bid_sz, self.ask_px, self.ask_sz = bid_px, bid_sz, ask_px, ask_sz
+        self._top_changed()
+
+    def _top_changed(self) -> None:
+        b = float(self.bid_px[0]) if self.bid_px.size else math.nan
+        a = float(self.ask_px[0]) if self.ask_px.size else math.nan
+        self.best_bid = b
+        self.best_ask = a
+        self.mid = 0.5 * (b + a)
 
     # -- update --------------------------------------------------------------------------
     def apply(self, ev: Event, now_ns: int) -> None:
@@ -129,8 +131,7 @@ class MarketState:
                     self.last_event_ts = ts
         if k is EventKind.BOOK_SNAPSHOT:
             assert isinstance(ev, BookSnapshot)
-            self.bid_px, self.bid_sz = ev.bid_px, ev.bid_sz
-            self.ask_px, self.ask_sz = ev.ask_px, ev.ask_sz
+            self.set_book(ev.bid_px, ev.bid_sz, ev.ask_px, ev.ask_sz)
             self.book_ts = ts
             self.book_seq = ev.seq
             self.pending_gap = False
@@ -146,6 +147,7 @@ class MarketState:
             self.ask_px, self.ask_sz = _apply_side(
                 self.ask_px, self.ask_sz, ev.ask_px, ev.ask_sz, False
             )
+            self._top_changed()
             self.book_ts = ts
             self.book_seq = ev.seq
             self.last_update[ev.stream] = now_ns

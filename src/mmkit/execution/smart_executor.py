@@ -138,6 +138,12 @@ class SmartExecutor:
         self._halt_sent_all = False
         self._halt_retry_ns = -1  # a failed halt cancel is retried from then on
         self._requote_needed = False
+        # the time of the last on_event's service pass: reconcile() in the same engine step
+        # does not repeat it
+        self._serviced_ns = -1
+        # (ladder, position, max position) of the last reconcile that found every order in
+        # place; the same inputs with no order event since give the same (empty) answer
+        self._quiet: tuple[Ladder, float, float] | None = None
         self._cancel_all: dict[int, list[TrackedOrder]] = {}
         self._queries: dict[int, TrackedOrder] = {}
         self._sync_reqs: set[int] = set()
@@ -168,25 +174,32 @@ class SmartExecutor:
         out: list[Action] = []
         self._begin(now_ns, out)
         kind = event.kind
-        if kind is EventKind.ACTION_RESULT:
-            assert isinstance(event, ActionResult)
-            self._on_result(event, now_ns, out)
-        elif kind is EventKind.ORDER_UPDATE:
-            assert isinstance(event, OrderUpdate)
-            self._on_update(event, now_ns)
-        elif kind is EventKind.OWN_FILL:
-            assert isinstance(event, OwnFill)
-            self._on_fill(event, now_ns)
-        elif kind is EventKind.POSITION_SNAPSHOT:
-            assert isinstance(event, PositionSnapshot)
-            self._on_snapshot(event, now_ns)
+        if not kind.is_market_data:
+            if kind is EventKind.ACTION_RESULT:
+                assert isinstance(event, ActionResult)
+                self._quiet = None
+                self._on_result(event, now_ns, out)
+            elif kind is EventKind.ORDER_UPDATE:
+                assert isinstance(event, OrderUpdate)
+                self._quiet = None
+                self._on_update(event, now_ns)
+            elif kind is EventKind.OWN_FILL:
+                assert isinstance(event, OwnFill)
+                self._quiet = None
+                self._on_fill(event, now_ns)
+            elif kind is EventKind.POSITION_SNAPSHOT:
+                assert isinstance(event, PositionSnapshot)
+                self._quiet = None
+                self._on_snapshot(event, now_ns)
         self._service(view, now_ns, out)
+        self._serviced_ns = now_ns
         return out
 
     def reconcile(self, ladder: Ladder, view: View, now_ns: int) -> list[Action]:
         out: list[Action] = []
         self._begin(now_ns, out)
-        self._service(view, now_ns, out)
+        if self._serviced_ns != now_ns:
+            self._service(view, now_ns, out)
         self._halted = None
         self._halt_sent_all = False
         self._desired = ladder
@@ -195,6 +208,16 @@ class SmartExecutor:
         forced = self._requote_needed  # a level emptied by the venue: re-quote it now
         if not forced and not self.requote.can_requote(now_ns):
             return out
+        quiet = self._quiet
+        if (
+            quiet is not None
+            and quiet[0] is ladder
+            and quiet[1] == view.position
+            and quiet[2] == view.max_position
+            and not forced
+            and not out
+        ):
+            return out  # nothing moved since every order was found in place
         self._requote_needed = False
         acts = self._reconcile(ladder, view, now_ns)
         if forced:
@@ -205,6 +228,7 @@ class SmartExecutor:
     def halt(self, decision: GateDecision, view: View, now_ns: int) -> list[Action]:
         out: list[Action] = []
         self._begin(now_ns, out)
+        self._quiet = None
         self._halted = decision
         self._desired = EMPTY_LADDER
         self._requote_needed = False
@@ -379,10 +403,12 @@ class SmartExecutor:
     # reconciliation
     # ----------------------------------------------------------------------------------
     def _reconcile(self, ladder: Ladder, view: View, now_ns: int) -> list[Action]:
+        self._quiet = None
         if now_ns < self.retry.until_ns:
             self.counters["skipped_rate"] += 1
             return []
         pos = view.position
+        quiet: tuple[Ladder, float, float] | None = (ladder, pos, view.max_position)
         if pos != pos:  # NaN: the engine refuses such a position; never size from it
             pos = 0.0
         buy: list[TrackedOrder] = []
@@ -416,10 +442,12 @@ class SmartExecutor:
                 kept = [op for op in side_ops if op.kind == CANCEL]
                 if len(kept) != len(side_ops):
                     self.counters["skipped_backoff"] += 1
+                    quiet = None  # held back, not in place
                 side_ops = kept
             for op in side_ops:
                 ops.append((side, op))
         if not ops:
+            self._quiet = quiet
             return []
         # cancels first (they free exposure), then modifies, then places
         ops.sort(key=lambda so: 0 if so[1].kind == CANCEL else so[1].kind)

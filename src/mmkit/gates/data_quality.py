@@ -6,7 +6,8 @@ Closed (``GateMode.HALT``: the executor cancels every resting order and places n
 * ``FeedDisconnected {stream}`` — a feed reported a disconnect;
 * ``Stale {stream, age_ms, threshold_ms}`` — data older than ``max_data_age_ms``;
 * ``SequenceGap {gaps}`` — a sequence gap not yet healed by a snapshot;
-* ``TimestampRegression {count}`` — market-data time ran backwards (held briefly);
+* ``TimestampRegression {count}`` — a stream's market-data time ran backwards (held
+  briefly; streams interleaving out of exchange-time order is not a regression);
 * ``EmptyBook {side}`` / ``Crossed {bid, ask}`` — a side missing, or ``bid >= ask``;
 * ``PositionUnknown`` — the venue position has not been synced yet.
 
@@ -36,7 +37,9 @@ class DataQualityGate:
         self.name = name
         self._threshold_ns = int(self.params.max_data_age_ms * NS_PER_MS)
         self._hold_ns = int(self.params.regression_hold_ms * NS_PER_MS)
-        self._last_md_ts = -1
+        #: stream -> latest exchange time seen; regressions are per stream, as in
+        #: MarketState, since venues interleave streams out of exchange-time order
+        self._last_md_ts: dict[str, int] = {}
         self._last_regression_ns = -1
         self._regressions_seen = 0
         self._regressions = 0
@@ -44,11 +47,13 @@ class DataQualityGate:
     def on_event(self, event: Event, now_ns: int) -> None:
         if not event.kind.is_market_data:
             return
-        if self._last_md_ts >= 0 and event.ts < self._last_md_ts:
+        stream = event.stream  # type: ignore[union-attr]
+        ts = event.ts
+        if ts < self._last_md_ts.get(stream, -1):
             self._regressions += 1
             self._last_regression_ns = now_ns
         else:
-            self._last_md_ts = event.ts
+            self._last_md_ts[stream] = ts
 
     def _closed(self, reason: str, **detail: float | str) -> GateDecision:
         return GateDecision(

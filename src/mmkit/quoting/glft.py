@@ -42,13 +42,6 @@ def _utility_factor(xi_delta: float, k: float) -> float:
     return math.exp((1.0 + 1.0 / x) * math.log1p(x))
 
 
-def skew_coefficient(
-    gamma: float, sigma: float, A: float, k: float, xi_delta: float, delta: float
-) -> float:
-    """``ω``: how much both depths move per unit of inventory."""
-    return math.sqrt(gamma * sigma * sigma / (2.0 * A * delta * k) * _utility_factor(xi_delta, k))
-
-
 class GlftTerms(NamedTuple):
     """The two terms of the closed form for one set of estimates (a tuple: cheap to make)."""
 
@@ -68,6 +61,15 @@ class GlftTerms(NamedTuple):
         return self.base + 0.5 * self.omega * self.delta
 
 
+def closed_form(
+    k: float, A: float, sigma: float, gamma: float, xi_delta: float, delta: float
+) -> tuple[float, float]:
+    """``(c, ω)`` for a floored ``k`` (positional and tuple-valued: the quoter's hot path);
+    ``ω`` is how much both depths move per unit of inventory."""
+    omega2 = gamma * sigma * sigma / (2.0 * A * delta * k) * _utility_factor(xi_delta, k)
+    return base_depth(xi_delta, k), math.sqrt(omega2)
+
+
 def glft_terms(
     k: float,
     A: float,
@@ -85,24 +87,21 @@ def glft_terms(
     Inputs other than ``k`` must be finite with ``A, gamma, delta > 0`` and ``sigma >= 0``.
     """
     k = min(max(k, kappa_floor), KAPPA_CAP)
-    xd = max(gamma if xi is None else xi, 0.0) * delta
-    x = xd / k
-    if x < 1e-9:  # the xi * delta -> 0 limits, to first order
-        base = (1.0 - 0.5 * x) / k
-        factor = math.e * (1.0 - 0.5 * x)
-    else:
-        lp = math.log1p(x)
-        base = lp / xd
-        factor = math.exp((1.0 + 1.0 / x) * lp)
-    var = gamma * sigma * sigma
-    omega = math.sqrt(var / (2.0 * A * delta * k) * factor)
+    base, omega = closed_form(
+        k, A, sigma, gamma, max(gamma if xi is None else xi, 0.0) * delta, delta
+    )
+    return GlftTerms(
+        base, omega, delta, drift_in_lots(drift, gamma * sigma * sigma, max_drift_lots)
+    )
+
+
+def drift_in_lots(drift: float, var: float, max_drift_lots: float) -> float:
+    """``μ / (γσ²)`` (``var = γσ²``) capped at ``±max_drift_lots``; 0 without drift."""
     if drift == 0.0:
-        drift_lots = 0.0
-    elif var > 0.0:
-        drift_lots = max(-max_drift_lots, min(max_drift_lots, drift / var))
-    else:
-        drift_lots = math.copysign(max_drift_lots, drift) if math.isfinite(max_drift_lots) else 0.0
-    return GlftTerms(base, omega, delta, drift_lots)
+        return 0.0
+    if var > 0.0:
+        return max(-max_drift_lots, min(max_drift_lots, drift / var))
+    return math.copysign(max_drift_lots, drift) if math.isfinite(max_drift_lots) else 0.0
 
 
 def terminal_depth(gamma: float, k: float) -> float:

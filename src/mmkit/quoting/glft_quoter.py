@@ -23,7 +23,7 @@ import math
 
 from mmkit.components import Estimates, Ladder, View
 from mmkit.core.types import Instrument
-from mmkit.quoting.glft import KAPPA_CAP, GlftTerms, glft_terms
+from mmkit.quoting.glft import KAPPA_CAP, closed_form, drift_in_lots
 from mmkit.quoting.hjb import DepthCache, DepthTable
 from mmkit.quoting.ladder import LadderBuilder
 from mmkit.quoting.params import GlftParams
@@ -58,9 +58,11 @@ class GlftQuoter:
         if params.depth_source != "closed_form":
             self.cache = DepthCache(self.Q, params.resolve_tolerance, params.kappa_floor)
         self._horizon_ns = int(params.horizon_s * 1e9)
-        # the closed-form terms of the last estimates (recomputed only when they change)
-        self._terms: GlftTerms | None = None
+        # the closed-form terms of the last estimates (recomputed only when they change):
+        # half spread at zero inventory c + ωΔ/2, skew ω and drift in lots
+        self._half = self._omega = self._drift_lots = math.nan
         self._tk = self._tA = self._ts = self._td = math.nan
+        self._xi_delta = max(params.gamma if params.xi < 0 else params.xi, 0.0) * params.delta_lots
         self.kappa_floor = params.kappa_floor
         self.A_floor = params.A_floor
         self.use_drift = params.use_drift
@@ -112,21 +114,12 @@ class GlftQuoter:
             ask_d = table.ask_depth(q)
             half0 = table.half0
         else:
-            terms = self._terms
-            if (
-                terms is None
-                or k != self._tk
-                or self._tA != A
-                or sigma != self._ts
-                or drift != self._td
-            ):
-                terms = self._new_terms(k, A, sigma, drift)
-            omega = terms.omega
-            c = terms.base + 0.5 * omega * terms.delta
-            r = omega * (terms.drift_lots - q)  # centre shift of the quotes
-            bid_d = c - r
-            ask_d = c + r
-            half0 = c
+            if k != self._tk or self._tA != A or sigma != self._ts or drift != self._td:
+                self._new_terms(k, A, sigma, drift)
+            half0 = self._half
+            r = self._omega * (self._drift_lots - q)  # centre shift of the quotes
+            bid_d = half0 - r
+            ask_d = half0 + r
 
         # estimate modifiers: neutral when not finite
         scale = est.spread_scale
@@ -155,21 +148,13 @@ class GlftQuoter:
             k,
         )
 
-    def _new_terms(self, k: float, A: float, sigma: float, drift: float) -> GlftTerms:
+    def _new_terms(self, k: float, A: float, sigma: float, drift: float) -> None:
         p = self.params
-        terms = self._terms = glft_terms(
-            k,
-            A,
-            sigma,
-            p.gamma,
-            xi=self.xi,
-            delta=p.delta_lots,
-            drift=drift,
-            kappa_floor=p.kappa_floor,
-            max_drift_lots=p.max_drift_lots,
-        )
+        base, omega = closed_form(k, A, sigma, p.gamma, self._xi_delta, p.delta_lots)
+        self._half = base + 0.5 * omega * p.delta_lots
+        self._omega = omega
+        self._drift_lots = drift_in_lots(drift, p.gamma * sigma * sigma, p.max_drift_lots)
         self._tk, self._tA, self._ts, self._td = k, A, sigma, drift
-        return terms
 
     def _table(
         self, k: float, A: float, sigma: float, drift: float, now_ns: int

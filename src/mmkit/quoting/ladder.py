@@ -77,6 +77,7 @@ class LadderBuilder:
         "_last_bid_key",
         "_last_bids",
         "_last_ladder",
+        "_min_notional_x",
         "_weights",
         "allocation",
         "levels",
@@ -123,9 +124,11 @@ class LadderBuilder:
         self._ask_sides: dict[_Rep, tuple[Quote, ...]] = {}
         self._bid_cache: dict[tuple[float, float, int], Quote] = {}
         self._ask_cache: dict[tuple[float, float, int], Quote] = {}
-        # [lo, hi, decimals, 10**decimals] of the price decade last seen on each side
-        self._bid_grid = [math.inf, -math.inf, 0.0, 1.0]
-        self._ask_grid = [math.inf, -math.inf, 0.0, 1.0]
+        # (lo, hi, 10**decimals) of the price decade last seen on each side
+        self._bid_grid: tuple[float, float, int] = (math.inf, -math.inf, 1)
+        self._ask_grid: tuple[float, float, int] = (math.inf, -math.inf, 1)
+        # minimum notional with a relative slack for float noise
+        self._min_notional_x = self.min_notional * (1.0 - 1e-12)
 
     # -- public ------------------------------------------------------------------------------
     def build(
@@ -150,32 +153,37 @@ class LadderBuilder:
             spacing = 0.0
         if not (0.0 <= kappa < math.inf):
             kappa = 0.0
-        bids = self._bid_side(
-            mid, bid_depth, spacing, base_size, max_position - position, best_ask, kappa
+        bids = self._side(
+            True, mid, bid_depth, spacing, base_size, max_position - position, best_ask, kappa
         )
-        asks = self._ask_side(
-            mid, ask_depth, spacing, base_size, max_position + position, best_bid, kappa
+        asks = self._side(
+            False, mid, ask_depth, spacing, base_size, max_position + position, best_bid, kappa
         )
-        if len(bids) > 1 and len(asks) > 1 and _crossed(bids, asks):
-            # never let our own quotes cross: keep the asks, drop the bids at or above them
+        # rounding (bids down, asks up) and post-only only move quotes away from mid, so our
+        # own quotes can only cross when the depths leave (almost) no room between them
+        if bid_depth + ask_depth < 1e-6 and len(bids) > 1 and len(asks) > 1:
             top = _top(asks)
-            flat = _flat(bids)
-            keep = [i for i in range(0, len(flat), 2) if flat[i] < top]
-            bids = ("f", *[x for i in keep for x in (flat[i], flat[i + 1])])
+            if _top(bids) >= top:
+                # never let our own quotes cross: keep the asks, drop the bids at or above them
+                flat = _flat(bids)
+                keep = [i for i in range(0, len(flat), 2) if flat[i] < top]
+                bids = ("f", *[x for i in keep for x in (flat[i], flat[i + 1])])
         return self._emit(bids, asks)
 
     # -- sides -------------------------------------------------------------------------------
-    def _grid(self, px: float, cache: list[float]) -> int:
-        """Decimals of the price grid at ``px`` (cached per decade in ``cache``)."""
-        if cache[0] <= px < cache[1]:
-            return int(cache[2])
+    def _regrid(self, px: float, is_bid: bool) -> tuple[float, float, int]:
+        """``(lo, hi, 10**decimals)`` of the price decade of ``px``, cached for the side."""
         d = price_decimals(px, self.sz_decimals, self.max_decimals)
         e = _decade(px)
-        cache[:] = [_pow10f(e), _pow10f(e + 1), float(d), float(_POW10[d])]
-        return d
+        grid = (_pow10f(e), _pow10f(e + 1), _POW10[d])
+        if is_bid:
+            self._bid_grid = grid
+        else:
+            self._ask_grid = grid
+        return grid
 
     def _sizes(self, mid: float, step_units: int, scale: int, k: float, base: float) -> list[float]:
-        """Wanted size per level (not called for flat sizes)."""
+        """Wanted size per level."""
         if self.allocation != "intensity":
             return [base * w for w in self._weights]
         # exp(-k δ_i) relative to level 0; δ_i - δ_0 = i * step_units / scale / mid
@@ -184,85 +192,91 @@ class LadderBuilder:
         mean = sum(raw) / len(raw)
         return [base * w / mean for w in raw]
 
-    def _bid_side(
+    def _side(
         self,
+        is_bid: bool,
         mid: float,
         depth: float,
         spacing: float,
         base: float,
         room: float,
-        best_ask: float,
+        opposite: float,
         kappa: float,
     ) -> _Rep:
-        if not (room > 0.0 and depth <= self.max_depth and depth < 1.0):
-            return _NONE  # also a NaN depth
-        if depth < -self.max_depth:
-            depth = -self.max_depth
-        raw = mid * (1.0 - depth)
-        g = self._bid_grid
-        if g[0] <= raw < g[1]:  # same price decade as last time
-            scale = int(g[3])
-        else:
-            scale = _POW10[self._grid(raw, g)]
-        x = raw * scale
-        n0 = math.floor(x + _SNAP_ABS + _SNAP_REL * x)  # round down, as rounding.round_price
-        if self.post_only and 0.0 < best_ask < math.inf:
-            y = best_ask * scale
-            if n0 >= math.ceil(y - _SNAP_ABS - _SNAP_REL * y):
-                # would reach the best ask: the largest valid price strictly below it
-                p0 = post_only_price(
-                    raw, True, _NAN, best_ask, self.sz_decimals, max_decimals=self.max_decimals
-                )
-                if not p0 > 0.0:
-                    return _NONE
-                d = price_decimals(p0, self.sz_decimals, self.max_decimals)
-                scale = _POW10[d]
-                n0 = round(p0 * scale)
-        if n0 <= 0:
-            return _NONE
-        s = max(self.min_ticks, round(spacing * mid * scale))
-        sizes = None if self._flat else self._sizes(mid, s, scale, kappa, base)
-        return self._fill(n0, -s, scale, sizes, room, 0, base)
-
-    def _ask_side(
-        self,
-        mid: float,
-        depth: float,
-        spacing: float,
-        base: float,
-        room: float,
-        best_bid: float,
-        kappa: float,
-    ) -> _Rep:
+        """One side: level 0 at ``depth`` from ``mid`` (bids below, asks above), post-only
+        against the ``opposite`` best, deeper levels away from mid."""
         if not (room > 0.0 and depth <= self.max_depth):
             return _NONE  # also a NaN depth
         if depth < -self.max_depth:
             depth = -self.max_depth
-        raw = mid * (1.0 + depth)
-        g = self._ask_grid
-        if g[0] <= raw < g[1]:  # same price decade as last time
-            scale = int(g[3])
+        if is_bid:
+            if not depth < 1.0:
+                return _NONE
+            raw = mid * (1.0 - depth)
+            lo, hi, scale = self._bid_grid
         else:
-            scale = _POW10[self._grid(raw, g)]
+            raw = mid * (1.0 + depth)
+            lo, hi, scale = self._ask_grid
+        if not lo <= raw < hi:
+            lo, hi, scale = self._regrid(raw, is_bid)
+        # level 0 rounded away from mid (as rounding.round_price, with its noise snap); with
+        # post-only, one that would reach the opposite best moves to the nearest valid price
+        # strictly on our side of it
         x = raw * scale
-        n0 = math.ceil(x - _SNAP_ABS - _SNAP_REL * x)  # round up, as rounding.round_price
-        if self.post_only and 0.0 < best_bid < math.inf:
-            y = best_bid * scale
-            if n0 <= math.floor(y + _SNAP_ABS + _SNAP_REL * y):
-                # would reach the best bid: the smallest valid price strictly above it
+        if is_bid:
+            n0 = math.floor(x + _SNAP_ABS + _SNAP_REL * x)
+        else:
+            n0 = math.ceil(x - _SNAP_ABS - _SNAP_REL * x)
+        # reaching the opposite best is decided exactly, as rounding.post_only_price does
+        if self.post_only and 0.0 < opposite < math.inf:
+            reaches = not (n0 / scale < opposite if is_bid else n0 / scale > opposite)
+        else:
+            reaches = False
+        if reaches:
+            y = opposite * scale
+            if lo < opposite < hi:
+                # the opposite best is inside this grid's decade: the nearest grid price
+                # strictly on our side of it (what rounding.post_only_price gives)
+                n0 = (
+                    math.ceil(y - _SNAP_ABS - _SNAP_REL * y) - 1
+                    if is_bid
+                    else (math.floor(y + _SNAP_ABS + _SNAP_REL * y) + 1)
+                )
+            else:
                 p0 = post_only_price(
-                    raw, False, best_bid, _NAN, self.sz_decimals, max_decimals=self.max_decimals
+                    raw,
+                    is_bid,
+                    _NAN if is_bid else opposite,
+                    opposite if is_bid else _NAN,
+                    self.sz_decimals,
+                    max_decimals=self.max_decimals,
                 )
                 if not 0.0 < p0 < math.inf:
                     return _NONE
-                d = price_decimals(p0, self.sz_decimals, self.max_decimals)
-                scale = _POW10[d]
+                scale = _POW10[price_decimals(p0, self.sz_decimals, self.max_decimals)]
                 n0 = round(p0 * scale)
-        s = max(self.min_ticks, round(spacing * mid * scale))
-        # the first grid index of the next decade, where the grid may coarsen
-        upper = _POW10[len(str(n0))]
-        sizes = None if self._flat else self._sizes(mid, s, scale, kappa, base)
-        return self._fill(n0, s, scale, sizes, room, upper, base)
+        if n0 <= 0:
+            return _NONE
+        s = int(spacing * mid * scale + 0.5)
+        if s < self.min_ticks:
+            s = self.min_ticks
+        # asks: the first grid index of the next decade, where the grid may coarsen
+        step, upper = (-s, 0) if is_bid else (s, _POW10[len(str(n0))])
+        n_levels = self.levels
+        if self._flat:
+            sz = self._flat_sz if base == self._flat_key else self._flat_size(base)
+            last = n0 + step * (n_levels - 1)
+            if last > 0 and (not upper or last < upper) and sz * n_levels <= room:
+                # evenly spaced, none capped or dropped: the compact representation
+                lo_n, hi_n = (last, n0) if is_bid else (n0, last)
+                if lo_n * sz >= self._min_notional_x * scale and base * hi_n <= (
+                    self.max_order_notional * scale
+                ):
+                    return ("g", n0, step, scale, sz, n_levels)
+            sizes = [base] * n_levels
+        else:
+            sizes = self._sizes(mid, s, scale, kappa, base)
+        return self._fill(n0, step, scale, sizes, room, upper)
 
     def _flat_size(self, base: float) -> float:
         if base != self._flat_key:
@@ -271,35 +285,15 @@ class LadderBuilder:
         return self._flat_sz
 
     def _fill(
-        self,
-        n0: int,
-        step: int,
-        scale: int,
-        sizes: list[float] | None,
-        room: float,
-        upper: int,
-        base: float,
+        self, n0: int, step: int, scale: int, sizes: list[float], room: float, upper: int
     ) -> _Rep:
         """Levels ``n0 + i * step`` (grid units of ``1/scale``), sizes capped by ``room``.
 
         ``upper > 0`` (asks) is the grid index where the next decade starts: beyond it prices
-        are re-rounded onto the coarser grid, strictly increasing. ``sizes=None``: flat sizes
-        of ``base``, with a fast path when no level is capped or dropped.
+        are re-rounded onto the coarser grid, strictly increasing.
         """
-        mn = self.min_notional * (1.0 - 1e-12)
+        mn = self._min_notional_x
         max_notional = self.max_order_notional
-        n_levels = self.levels
-        if sizes is None:
-            last = n0 + step * (n_levels - 1)
-            if base == self._flat_key:
-                sz = self._flat_sz
-            else:
-                sz = self._flat_size(base)
-            if last > 0 and (not upper or last < upper) and sz * n_levels <= room:
-                lo, hi = (n0, last) if step > 0 else (last, n0)
-                if lo * sz >= mn * scale and base * hi <= max_notional * scale:
-                    return ("g", n0, step, scale, sz, n_levels)
-            sizes = [base] * n_levels
         szd = self.sz_decimals
         out: list[float] = []
         last_target = -1.0
@@ -377,10 +371,6 @@ def _flat(rep: _Rep) -> list[float]:
         _, n0, step, scale, sz, n = cast("tuple[str, int, int, int, float, int]", rep)
         return [v for i in range(n) for v in ((n0 + i * step) / scale, sz)]
     return cast("list[float]", list(rep[1:]))
-
-
-def _crossed(bids: _Rep, asks: _Rep) -> bool:
-    return _top(bids) >= _top(asks)
 
 
 def _top(rep: _Rep) -> float:
