@@ -7,8 +7,11 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mmkit.components import Estimates
+from mmkit.estimators._kernels_kappa import student_t_location
 from mmkit.estimators.book_kappa import BookKappa
 from mmkit.estimators.kappa_orchestrator import KappaOrchestrator
 from mmkit.estimators.own_fill_kappa import OwnFillKappa
@@ -201,3 +204,29 @@ def test_fills_without_a_mid_or_too_deep_are_counted_not_used(
     assert k.observation_count == 0
     assert k.rejected_fills == 3
     assert sum("not used as an observation" in r.message for r in caplog.records) == 2
+
+
+@settings(max_examples=60)
+@given(
+    st.integers(0, 2**32 - 1),
+    st.integers(10, 3000),
+    st.floats(1.0, 30.0),
+    st.floats(-3.0, 3.0),
+    st.floats(0.1, 5.0),
+)
+def test_warm_started_student_t_fit_lands_on_the_cold_fit(
+    seed: int, n: int, nu: float, shift: float, scale_mult: float
+) -> None:
+    """A refit started from any earlier fit (the rolling estimator's warm start) converges
+    to the same location as a fit started from the sample mean: same fixed point, to the
+    stopping tolerance, whatever the ring-buffer offset."""
+    rng = np.random.default_rng(seed)
+    x = np.log(rng.exponential(1e-4, size=n))
+    start = int(rng.integers(0, n))
+    ring = np.roll(x, start)
+    cold = student_t_location(ring, start, n, nu, 2000, math.nan, math.nan)
+    warm = student_t_location(ring, start, n, nu, 2000, cold[0] + shift, cold[1] * scale_mult)
+    assert math.isfinite(cold[0]) and cold[1] > 0
+    assert abs(warm[0] - cold[0]) < 1e-6
+    assert warm[1] == pytest.approx(cold[1], rel=1e-5)
+    assert warm[2] == pytest.approx(cold[2], rel=1e-5)

@@ -486,3 +486,33 @@ def test_failed_startup_sync_is_not_hammered() -> None:
     d.ev(ActionResult(d.now, s.request_id, None, None, Outcome.UNKNOWN, message="down"))
     assert not [a for a in d.ev(Timer(d.at()), dt_ms=500) if isinstance(a, SyncState)]
     assert [a for a in d.ev(Timer(d.at()), dt_ms=1_600) if isinstance(a, SyncState)]
+
+
+def test_an_unchanged_ladder_is_not_rediffed_until_an_order_event() -> None:
+    """The quiet shortcut: the same ladder object, position and limit with no order event
+    since give no action without a diff; a fill (an order event) makes the next reconcile
+    with that very ladder object diff again: the bid's remainder (0.1 at 99, below the
+    minimum notional) is cancelled so that the level can be placed afresh."""
+    d = Drive()
+    d.started()
+    ladder = lad()
+    places = [a for a in d.rec(ladder, dt_ms=200) if isinstance(a, Place)]
+    oids = {}
+    for p in places:
+        d.ack(p)
+        oids[p.side] = d.oid
+    assert d.rec(ladder, dt_ms=200) == []  # everything in place: diffed, nothing to do
+    calls = []
+    real = d.ex._reconcile
+
+    def counting(*a: Any) -> list[Action]:
+        calls.append(1)
+        return real(*a)
+
+    d.ex._reconcile = counting  # type: ignore[method-assign]
+    assert d.rec(ladder, dt_ms=200) == [] and not calls  # quiet: not even diffed
+    bid = next(p for p in places if p.side is Side.BUY)
+    d.ev(OwnFill(d.now, oids[Side.BUY], bid.cloid, Side.BUY, bid.px, 0.1))
+    acts = d.rec(ladder, dt_ms=200)
+    assert calls  # diffed again after the fill
+    assert [(type(a), getattr(a, "cloid", None)) for a in acts] == [(Cancel, bid.cloid)]

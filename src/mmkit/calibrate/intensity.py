@@ -146,7 +146,7 @@ def fit_student_t(depths: F64, duration_s: float, *, nu: float = 4.0) -> Intensi
             "student_t", nan_estimate("kappa", K_UNIT, "student_t", "too few trades"), a_est
         )
     logd = np.log(np.maximum(d, MIN_DEPTH))
-    mu, scale, ess = student_t_location(logd, 0, n, float(nu), 500)
+    mu, scale, ess = student_t_location(logd, 0, n, float(nu), 500, math.nan, math.nan)
     k = math.exp(log_exponential_offset(float(nu)) - mu)
     se = scale * math.sqrt((nu + 3.0) / (nu + 1.0)) / math.sqrt(max(ess, 1.0))
     q = {"effective_sample_size": float(ess), "scale": float(scale), "nu": float(nu)}

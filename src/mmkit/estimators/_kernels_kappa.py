@@ -71,49 +71,67 @@ def book_depth_regression(
 
 @njit(cache=True)
 def student_t_location(
-    x: np.ndarray, start: int, n: int, nu: float, iters: int
+    x: np.ndarray,
+    start: int,
+    n: int,
+    nu: float,
+    iters: int,
+    mu0: float,
+    scale0: float,
 ) -> tuple[float, float, float]:
     """EM fit of a Student-t location/scale with ``nu`` degrees of freedom.
 
     The data are ``n`` values of the ring buffer ``x`` starting at index ``start`` (wrapping
     around). Returns ``(location, scale, effective_sample_size)`` where the effective sample
     size is ``(sum w)^2 / sum w^2`` of the final EM weights (outliers get small weights).
+    ``mu0, scale0`` (finite, scale > 0) start the iteration from a previous fit, so that a
+    rolling-window refit converges in a few passes; NaN starts from the sample mean and
+    variance. (No default arguments: numba cannot find a NaN default in its cache.) Each EM
+    step is one pass over the data (weighted sums of y and y^2 about the data's mean); it
+    stops when the location moves by less than 1e-9 (relative kappa precision, since
+    kappa = exp(c - location)).
     """
     cap = x.shape[0]
     if n <= 0 or n > cap:
         return math.nan, math.nan, 0.0
     y = np.empty(n)
+    c = 0.0
     for i in range(n):
         j = start + i
         y[i] = x[j - cap] if j >= cap else x[j]
-    mu = 0.0
-    for i in range(n):
-        mu += y[i]
-    mu /= n
+        c += y[i]
+    c /= n
     var = 0.0
     for i in range(n):
-        var += (y[i] - mu) ** 2
+        y[i] -= c  # centred: the one-pass variance below does not cancel digits
+        var += y[i] * y[i]
     var /= n
     if not (var > 1e-300):
-        return mu, 0.0, float(n)
+        return c, 0.0, float(n)
+    mu = 0.0
+    if math.isfinite(mu0) and math.isfinite(scale0) and scale0 > 0.0:
+        mu = mu0 - c
+        var = scale0 * scale0
     sw = 0.0
     sw2 = 0.0
     for _ in range(iters):
         sw = 0.0
         sw2 = 0.0
-        swx = 0.0
-        sv = 0.0
+        swy = 0.0
+        swyy = 0.0
+        inv = 1.0 / var
         for i in range(n):
-            w = (nu + 1.0) / (nu + (y[i] - mu) ** 2 / var)
+            d = y[i] - mu
+            w = (nu + 1.0) / (nu + d * d * inv)
             sw += w
             sw2 += w * w
-            swx += w * y[i]
-        new_mu = swx / sw
-        for i in range(n):
-            w = (nu + 1.0) / (nu + (y[i] - mu) ** 2 / var)
-            sv += w * (y[i] - new_mu) ** 2
-        new_var = sv / n
-        done = abs(new_mu - mu) <= 1e-10 * (1.0 + abs(mu))
+            wy = w * y[i]
+            swy += wy
+            swyy += wy * y[i]
+        new_mu = swy / sw
+        # sum w (y - new_mu)^2 = sum w y^2 - new_mu * sum w y
+        new_var = (swyy - new_mu * swy) / n
+        done = abs(new_mu - mu) <= 1e-9
         mu = new_mu
         if not (new_var > 1e-300):
             break
@@ -121,4 +139,4 @@ def student_t_location(
         if done:
             break
     ess = sw * sw / sw2 if sw2 > 0.0 else 0.0
-    return mu, math.sqrt(var), ess
+    return mu + c, math.sqrt(var), ess

@@ -18,7 +18,7 @@ from mmkit.estimators._kernels_kappa import student_t_location
 
 _NS = 1_000_000_000
 MIN_DEPTH = 1e-8  # depths below this (prints at mid) are clamped before the log
-_EM_ITERS = 60
+_EM_ITERS = 200  # a cap; warm-started refits converge in a few
 
 
 @lru_cache(maxsize=16)
@@ -27,7 +27,7 @@ def log_exponential_offset(nu: float) -> float:
     m = 20_001
     u = (np.arange(m) + 0.5) / m
     x = np.log(-np.log1p(-u))
-    mu, _scale, _ess = student_t_location(x, 0, m, float(nu), 500)
+    mu, _scale, _ess = student_t_location(x, 0, m, float(nu), 500, math.nan, math.nan)
     return float(mu)
 
 
@@ -59,6 +59,7 @@ class RobustKappa:
         self.confidence = 0.0
         self.ess = 0.0
         self._dirty = False
+        self._loc = self._scale = math.nan  # the last fit (warm start of the next one)
         self._last_fit_ns = -(2**62)
         self._now = -(2**62)
         self._oldest = 2**62  # time of the oldest held trade (cached for cheap expiry)
@@ -107,7 +108,11 @@ class RobustKappa:
             changed = self.confidence != 0.0
             self.confidence = 0.0
             return changed
-        loc, _scale, ess = student_t_location(self._vals, self._head, n, self.nu, _EM_ITERS)
+        loc, scale, ess = student_t_location(
+            self._vals, self._head, n, self.nu, _EM_ITERS, self._loc, self._scale
+        )
+        if math.isfinite(loc) and scale > 0.0:
+            self._loc, self._scale = loc, scale  # the next refit starts here
         kappa = math.exp(min(700.0, self._offset - loc)) if math.isfinite(loc) else math.nan
         if math.isfinite(kappa) and kappa > 0.0:
             self.kappa = kappa

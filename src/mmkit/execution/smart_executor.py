@@ -68,6 +68,9 @@ _TERMINAL = frozenset(
     {OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.REJECTED, OrderStatus.OTHER_CANCELED}
 )
 _SIDES = (Side.BUY, Side.SELL)
+#: market data runs the periodic duties (queries, orphan cancels, due syncs) at most this
+#: often; every order event, reconcile and halt runs them at once
+_MARKET_SERVICE_GAP_NS = 10 * NS_PER_MS
 
 
 class SmartExecutor:
@@ -174,7 +177,10 @@ class SmartExecutor:
         out: list[Action] = []
         self._begin(now_ns, out)
         kind = event.kind
-        if not kind.is_market_data:
+        if kind.is_market_data:
+            if now_ns - self._serviced_ns < _MARKET_SERVICE_GAP_NS:
+                return out  # market data alone changes no order: service at most every 10 ms
+        else:
             if kind is EventKind.ACTION_RESULT:
                 assert isinstance(event, ActionResult)
                 self._quiet = None

@@ -25,7 +25,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.linalg import eigh_tridiagonal, expm
 
 from mmkit.quoting.glft import KAPPA_CAP, base_depth
 
@@ -94,6 +93,8 @@ def _tridiagonal(co: OdeCoefficients, Q: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _ground_state(diag: np.ndarray, off: np.ndarray) -> tuple[float, np.ndarray]:
+    from scipy.linalg import eigh_tridiagonal  # lazily: the closed form never needs scipy
+
     w, vecs = eigh_tridiagonal(diag, off, select="i", select_range=(0, 0))
     vec = np.abs(vecs[:, 0])  # Perron vector: one sign
     return float(w[0]), vec
@@ -124,6 +125,8 @@ def solve_finite_horizon(co: OdeCoefficients, Q: int, tau: float) -> DepthTable:
     """
     if not (Q >= 1 and tau >= 0.0 and math.isfinite(tau)):
         raise ValueError(f"finite-horizon solver needs Q >= 1 and finite tau >= 0, got {Q}, {tau}")
+    from scipy.linalg import expm
+
     diag, off = _tridiagonal(co, Q)
     lam, _ = _ground_state(diag, off)
     n = 2 * Q + 1
