@@ -71,6 +71,15 @@ _SIDES = (Side.BUY, Side.SELL)
 #: market data runs the periodic duties (queries, orphan cancels, due syncs) at most this
 #: often; every order event, reconcile and halt runs them at once
 _MARKET_SERVICE_GAP_NS = 10 * NS_PER_MS
+#: the events that change what the executor knows of its orders
+_ORDER_EVENTS = frozenset(
+    {
+        EventKind.ACTION_RESULT,
+        EventKind.ORDER_UPDATE,
+        EventKind.OWN_FILL,
+        EventKind.POSITION_SNAPSHOT,
+    }
+)
 
 
 class SmartExecutor:
@@ -180,22 +189,19 @@ class SmartExecutor:
         if kind.is_market_data:
             if now_ns - self._serviced_ns < _MARKET_SERVICE_GAP_NS:
                 return out  # market data alone changes no order: service at most every 10 ms
-        else:
+        elif kind in _ORDER_EVENTS:
+            self._quiet = None  # the orders may have changed: the next reconcile diffs again
             if kind is EventKind.ACTION_RESULT:
                 assert isinstance(event, ActionResult)
-                self._quiet = None
                 self._on_result(event, now_ns, out)
             elif kind is EventKind.ORDER_UPDATE:
                 assert isinstance(event, OrderUpdate)
-                self._quiet = None
                 self._on_update(event, now_ns)
             elif kind is EventKind.OWN_FILL:
                 assert isinstance(event, OwnFill)
-                self._quiet = None
                 self._on_fill(event, now_ns)
-            elif kind is EventKind.POSITION_SNAPSHOT:
+            else:
                 assert isinstance(event, PositionSnapshot)
-                self._quiet = None
                 self._on_snapshot(event, now_ns)
         self._service(view, now_ns, out)
         self._serviced_ns = now_ns

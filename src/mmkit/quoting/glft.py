@@ -61,6 +61,11 @@ class GlftTerms(NamedTuple):
         return self.base + 0.5 * self.omega * self.delta
 
 
+def xi_delta(gamma: float, xi: float | None, delta: float) -> float:
+    """``ξΔ`` of the closed form; ``xi=None`` means ``ξ = γ`` (GLFT model A)."""
+    return max(gamma if xi is None else xi, 0.0) * delta
+
+
 def closed_form(
     k: float, A: float, sigma: float, gamma: float, xi_delta: float, delta: float
 ) -> tuple[float, float]:
@@ -87,9 +92,7 @@ def glft_terms(
     Inputs other than ``k`` must be finite with ``A, gamma, delta > 0`` and ``sigma >= 0``.
     """
     k = min(max(k, kappa_floor), KAPPA_CAP)
-    base, omega = closed_form(
-        k, A, sigma, gamma, max(gamma if xi is None else xi, 0.0) * delta, delta
-    )
+    base, omega = closed_form(k, A, sigma, gamma, xi_delta(gamma, xi, delta), delta)
     return GlftTerms(
         base, omega, delta, drift_in_lots(drift, gamma * sigma * sigma, max_drift_lots)
     )

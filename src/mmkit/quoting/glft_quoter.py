@@ -23,7 +23,7 @@ import math
 
 from mmkit.components import Estimates, Ladder, View
 from mmkit.core.types import Instrument
-from mmkit.quoting.glft import KAPPA_CAP, closed_form, drift_in_lots
+from mmkit.quoting.glft import KAPPA_CAP, closed_form, drift_in_lots, xi_delta
 from mmkit.quoting.hjb import DepthCache, DepthTable
 from mmkit.quoting.ladder import LadderBuilder
 from mmkit.quoting.params import GlftParams
@@ -50,7 +50,6 @@ class GlftQuoter:
         self.order_size = risk.order_size
         self.max_position = risk.max_position
         self.builder = LadderBuilder(instrument, params, risk.max_order_notional)
-        self.xi: float | None = None if params.xi < 0 else params.xi
         lots = risk.max_position / risk.order_size if risk.order_size > 0 else 1.0
         self.q_cap = lots if lots > 0 else 1.0
         self.Q = min(params.max_q, max(1, math.ceil(lots - 1e-9)))
@@ -62,7 +61,9 @@ class GlftQuoter:
         # half spread at zero inventory c + ωΔ/2, skew ω and drift in lots
         self._half = self._omega = self._drift_lots = math.nan
         self._tk = self._tA = self._ts = self._td = math.nan
-        self._xi_delta = max(params.gamma if params.xi < 0 else params.xi, 0.0) * params.delta_lots
+        self._xi_delta = xi_delta(
+            params.gamma, None if params.xi < 0 else params.xi, params.delta_lots
+        )
         self.kappa_floor = params.kappa_floor
         self.A_floor = params.A_floor
         self.use_drift = params.use_drift
