@@ -152,6 +152,11 @@ class Estimator(Protocol):
     """Consumes events, publishes parameters into :class:`Estimates`.
 
     Must never raise on bad input (NaN, inf, negative, out-of-order timestamps): skip it.
+
+    Optional: ``on_trades(batch: TradeBatch, now_ns: int) -> None`` takes a whole
+    :class:`~mmkit.core.events.TradeBatch` (``now_ns`` is its last row's ``recv``). It must
+    leave the estimator exactly as ``on_event`` with each row would (audit invariant
+    ``estimators.batch_equivalence``); without it, the engine delivers the rows one by one.
     """
 
     def on_event(self, event: Event, now_ns: int) -> None: ...
@@ -161,7 +166,11 @@ class Estimator(Protocol):
 
 @runtime_checkable
 class Gate(Protocol):
-    """Decides whether quoting may proceed. ``check`` returns None when the gate is open."""
+    """Decides whether quoting may proceed. ``check`` returns None when the gate is open.
+
+    Optional: ``on_trades(batch, now_ns)``, as for :class:`Estimator` (audit invariant
+    ``gates.batch_equivalence``).
+    """
 
     def on_event(self, event: Event, now_ns: int) -> None: ...
 
@@ -183,6 +192,10 @@ class Executor(Protocol):
     snapshots, timers) and may answer with actions (a PLACE after a failed MODIFY, a
     position sync). ``halt`` is called while a gate is closed: it must cancel every resting
     order (idempotently) and place nothing.
+
+    Optional: ``on_trades(batch: TradeBatch, view: View, now_ns: int) -> list[Action]``
+    takes a whole trade batch (``now_ns``: its last row's ``recv``); the actions it returns
+    are sent after the batch. Without it, the engine delivers the rows one by one.
     """
 
     def on_event(self, event: Event, view: View, now_ns: int) -> list[Action]: ...

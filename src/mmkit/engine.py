@@ -34,7 +34,7 @@ from mmkit.components import (
     View,
 )
 from mmkit.core.actions import Action, action_problem
-from mmkit.core.events import Event, EventKind, OwnFill, PositionSnapshot
+from mmkit.core.events import Event, EventKind, OwnFill, PositionSnapshot, TradeBatch
 from mmkit.core.market import MarketState
 from mmkit.core.portfolio import Portfolio
 from mmkit.core.types import Instrument, Side
@@ -61,6 +61,7 @@ _REQUOTE_KINDS = frozenset(
         EventKind.BOOK_SNAPSHOT,
         EventKind.BOOK_DELTA,
         EventKind.TRADE,
+        EventKind.TRADE_BATCH,
         EventKind.BBO,
         EventKind.TIMER,
         EventKind.OWN_FILL,
@@ -98,6 +99,12 @@ class Engine:
         self._gates = list(gates)
         self._quoter_name, self._quoter = quoter
         self._executor_name, self._executor = executor
+        #: (label, on_trades or None, on_event) of the estimators then gates
+        self._sinks = [
+            (f"{kind} {n}", getattr(c, "on_trades", None), c.on_event)
+            for kind, group in (("estimator", self._estimators), ("gate", self._gates))
+            for n, c in group
+        ]
         self.observer = observer
         self._requote_kinds = _REQUOTE_KINDS if requote_on_market_events else _TIMER_ONLY
         #: gate name -> decision, for every gate currently closed
@@ -110,27 +117,25 @@ class Engine:
 
     # -- the hot path ---------------------------------------------------------------------
     def on_event(self, ev: Event, now_ns: int) -> list[Action]:
+        """One event at ``now_ns`` (for a :class:`TradeBatch`, the last row's ``recv``)."""
         self.events += 1
         kind = ev.kind
-        if kind is EventKind.OWN_FILL:
+        if kind is EventKind.TRADE_BATCH:
+            assert isinstance(ev, TradeBatch)
+            actions = self._on_trades(ev, now_ns)
+        elif kind is EventKind.OWN_FILL:
             self._on_fill(ev, now_ns)  # type: ignore[arg-type]
         elif kind is EventKind.POSITION_SNAPSHOT:
             self._on_position(ev, now_ns)  # type: ignore[arg-type]
         else:
             self.market.apply(ev, now_ns)
-        for name, est in self._estimators:
-            try:
-                est.on_event(ev, now_ns)
-            except Exception as exc:
-                self._fault(
-                    f"estimator {name}", f"on_event raised {type(exc).__name__}: {exc}", now_ns
-                )
-        for name, gate in self._gates:
-            try:
-                gate.on_event(ev, now_ns)
-            except Exception as exc:
-                self._fault(f"gate {name}", f"on_event raised {type(exc).__name__}: {exc}", now_ns)
-        actions = self._executor.on_event(ev, self.view, now_ns)
+        if kind is not EventKind.TRADE_BATCH:
+            for label, _, on_event in self._sinks:
+                try:
+                    on_event(ev, now_ns)
+                except Exception as exc:
+                    self._fault(label, f"on_event raised {type(exc).__name__}: {exc}", now_ns)
+            actions = self._executor.on_event(ev, self.view, now_ns)
         if kind in self._requote_kinds:
             cycle = self._cycle(now_ns)
             if cycle:
@@ -138,6 +143,34 @@ class Engine:
         if actions:
             return self._checked(actions, now_ns)
         return actions
+
+    def _on_trades(self, batch: TradeBatch, now_ns: int) -> list[Action]:
+        """A trade batch: whole to components with ``on_trades``, row by row to the rest."""
+        self.market.apply(batch, now_ns)
+        rows = None
+        for label, on_trades, on_event in self._sinks:
+            if on_trades is not None:
+                try:
+                    on_trades(batch, now_ns)
+                except Exception as exc:
+                    self._fault(label, f"on_trades raised {type(exc).__name__}: {exc}", now_ns)
+                continue
+            if rows is None:
+                rows = batch.trades()
+            for tr, t in rows:
+                try:
+                    on_event(tr, t)
+                except Exception as exc:
+                    self._fault(label, f"on_event raised {type(exc).__name__}: {exc}", t)
+        ex = self._executor
+        on_trades_ex = getattr(ex, "on_trades", None)
+        if on_trades_ex is not None:
+            out: list[Action] = on_trades_ex(batch, self.view, now_ns)
+            return out
+        out = []
+        for tr, t in rows if rows is not None else batch.trades():
+            out += ex.on_event(tr, self.view, t)
+        return out
 
     def _cycle(self, now_ns: int) -> list[Action]:
         if self.stopped:

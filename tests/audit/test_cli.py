@@ -91,6 +91,11 @@ BROKEN_CASES = [
         "estimators.sigma_bounded",
         "estimator:broken_sigma",
     ),
+    (
+        'components.estimators=["broken_batch_kappa"]',
+        "estimators.batch_equivalence",
+        "estimator:broken_batch_kappa",
+    ),
     ("components.quoter=broken_crossing", "quoting.no_self_cross", "quoter:broken_crossing"),
     (
         'components.gates=["broken_never_closes"]',

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -45,6 +46,33 @@ def test_same_seed_gives_identical_reports(
     assert math.isclose(r.equity, r.realized + r.unrealized - r.fees, rel_tol=1e-9, abs_tol=1e-9)
     assert set(r.markouts_bp) == {"1s", "5s", "30s"}
     assert 0 < r.fill_ratio <= 1
+
+
+def test_trade_batches_give_the_report_of_trades_one_by_one(
+    host: PluginHost, synthetic_store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The timer loop hands the engine each step's trades as one batch; the report is the
+    one the engine gives when every trade arrives alone."""
+    from mmkit.core.events import TradeBatch
+    from mmkit.engine import Engine
+
+    opts = BacktestOptions(cadence="timer", duration_s=240.0)
+    batched = run_backtest(_settings(host, "engine.seed=3"), host, [synthetic_store], opts)
+    on_event = Engine.on_event
+
+    def one_by_one(self: Engine, ev: Any, now_ns: int) -> list[Any]:
+        if not isinstance(ev, TradeBatch):
+            return on_event(self, ev, now_ns)
+        out: list[Any] = []
+        for tr, t in ev.trades():
+            out += on_event(self, tr, t)
+        return out
+
+    monkeypatch.setattr(Engine, "on_event", one_by_one)
+    rows = run_backtest(_settings(host, "engine.seed=3"), host, [synthetic_store], opts)
+    assert batched.report.fills > 0
+    assert batched.report.to_json(timing=False) == rows.report.to_json(timing=False)
+    assert (batched.path["equity"] == rows.path["equity"]).all()
 
 
 def test_crossing_quoter_is_rejected_not_filled(host: PluginHost, synthetic_store: Path) -> None:

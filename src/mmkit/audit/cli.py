@@ -110,7 +110,7 @@ def register(cli: typer.Typer) -> None:
             raise ConfigError([f"--format {fmt!r}: expected one of {', '.join(FORMATS)}"])
         host = get_host()
         if catalogue or list_only:
-            host.check()
+            host.check(invariants=True)
             from mmkit.audit.results import InvariantInfo
 
             infos = [InvariantInfo.of(i) for i in host.invariants]

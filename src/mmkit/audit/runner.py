@@ -319,7 +319,7 @@ def run_audit(
     if options.allow_broken_plugins:
         _ = host.registry, host.invariants
     else:
-        host.check()  # plugin errors: refuse to audit a broken plugin set (exit 2)
+        host.check(invariants=True)  # plugin errors: refuse to audit a broken plugin set (exit 2)
     invariants = select_invariants(host.invariants, options.only)
     wanted = {k for inv in invariants for k in getattr(inv, "kinds", ())}
     kinds = [*AUDITED_KINDS, *(k for k in ON_DEMAND_KINDS if k in wanted)]

@@ -36,6 +36,7 @@ from mmkit.core.events import (
     PositionSnapshot,
     Timer,
     Trade,
+    TradeBatch,
 )
 from mmkit.core.outcomes import Outcome, RejectReason
 from mmkit.core.types import NS_PER_S, Side
@@ -47,6 +48,7 @@ STEP_KINDS: tuple[str, ...] = (
     "delta",
     "trade",
     "trade",
+    "trades",
     "bbo",
     "timer",
     "timer",
@@ -126,6 +128,7 @@ _DTS = st.one_of(st.sampled_from([0.0, 0.001, 0.1, 1.0]), st.floats(0.0, 5.0), s
 _SKEWS = st.sampled_from([0.0, 0.0, 0.0, -0.5, -30.0])
 _LEVELS = st.integers(0, 4)
 _PICKS = st.integers(0, 15)
+_ROWS = st.integers(1, 6)
 
 
 @st.composite
@@ -134,7 +137,12 @@ def steps(draw: Any, mid: float = 100_000.0, pool: tuple[float, ...] = HOSTILE_V
     kind = draw(_KINDS)
     dt = draw(_DTS)
     skew = draw(_SKEWS) if pool else 0.0
-    n = 2 * draw(_LEVELS) if kind in ("book", "delta") else 2
+    if kind in ("book", "delta"):
+        n = 2 * draw(_LEVELS)
+    elif kind == "trades":  # a trade batch of 1 to 6 rows
+        n = draw(_ROWS)
+    else:
+        n = 2
     pxs = draw(st.lists(_numbers(mid, pool), min_size=n, max_size=n))
     szs = draw(st.lists(_sizes(pool), min_size=n, max_size=n))
     pick = draw(_PICKS)
@@ -225,6 +233,15 @@ class StreamPlayer:
             )
         if k == "trade":
             return Trade(ts, pxs[0], szs[0], side, local_ts=now)
+        if k == "trades":  # one feed message: every row received now, 1 ms apart on ts
+            m = len(pxs)
+            return TradeBatch(
+                np.array([ts + i * 1_000_000 for i in range(m)], dtype=np.int64),
+                _arr(pxs),
+                _arr(szs),
+                np.array([1 if (step.pick + i) % 2 == 0 else -1 for i in range(m)], np.int8),
+                np.full(m, now, dtype=np.int64),
+            )
         if k == "bbo":
             return BBO(ts, pxs[0], szs[0], pxs[1], szs[1], local_ts=now)
         if k == "ack" and self.pending:
@@ -328,6 +345,9 @@ def describe_event(ev: Event, now_ns: int, t0_ns: int = NS_PER_S) -> str:
         return f"{head} {name} bids {bids} | asks {asks}"
     if isinstance(ev, Trade):
         return f"{head} TRADE {ev.side.name} {_num(ev.sz)} @ {_num(ev.px)}"
+    if isinstance(ev, TradeBatch):
+        rows = ", ".join(f"{tr.side.name} {_num(tr.sz)} @ {_num(tr.px)}" for tr, _ in ev.trades())
+        return f"{head} TRADES {rows}"
     if isinstance(ev, BBO):
         return (
             f"{head} BBO {_num(ev.bid_px)}x{_num(ev.bid_sz)} | {_num(ev.ask_px)}x{_num(ev.ask_sz)}"

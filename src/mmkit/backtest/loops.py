@@ -19,8 +19,8 @@ import numpy as np
 
 from mmkit.backtest.recording import PathRecorder
 from mmkit.core.actions import Action
-from mmkit.core.events import Event, Timer, Trade
-from mmkit.core.types import NS_PER_S, Side
+from mmkit.core.events import Event, Timer, TradeBatch
+from mmkit.core.types import NS_PER_S
 from mmkit.runtime.paper import PaperRunner, event_time
 from mmkit.runtime.session import Session
 from mmkit.venues.sim import _layout as lay
@@ -99,9 +99,14 @@ def run_timer(
         j = venue.run_market(market, i, t)
         d.drain(t)
         if j > i:
-            for k in (np.flatnonzero(kinds[i:j] == lay.EV_TRADE) + i).tolist():
-                tk = int(ts[k])
-                d.dispatch(Trade(tk, float(px[k]), float(sz[k]), Side(int(side[k])), tk), tk)
+            rows = np.flatnonzero(kinds[i:j] == lay.EV_TRADE)
+            if rows.size:
+                rows += i
+                times = ts[rows]
+                # each trade reaches the engine at its own time (never before the clock)
+                recv = np.maximum.accumulate(np.maximum(times, d.now))
+                batch = TradeBatch(times, px[rows], sz[rows], side[rows], recv)
+                d.dispatch(batch, int(recv[-1]))
             i = j
         d.dispatch(venue.book_snapshot(t, book_depth), t)
         d.dispatch(Timer(t, local_ts=t), t)

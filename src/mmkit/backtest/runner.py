@@ -28,6 +28,7 @@ from mmkit.core.events import ActionResult, Event, EventKind
 from mmkit.core.types import NS_PER_MS, NS_PER_S
 from mmkit.errors import ConfigError
 from mmkit.plugin_manager import PluginHost
+from mmkit.runtime.heap import frozen_heap, settle
 from mmkit.runtime.session import Session
 from mmkit.venues.sim.venue import SimVenue
 
@@ -95,7 +96,15 @@ def run_backtest(
     data: Sequence[Path],
     options: BacktestOptions | None = None,
 ) -> BacktestResult:
-    o = options or BacktestOptions()
+    """One backtest; the objects alive when it starts stay out of the collector's passes
+    until it ends (:func:`~mmkit.runtime.heap.frozen_heap`)."""
+    with frozen_heap():
+        return _run(settings, host, data, options or BacktestOptions())
+
+
+def _run(
+    settings: Settings, host: PluginHost, data: Sequence[Path], o: BacktestOptions
+) -> BacktestResult:
     if o.cadence == "kernel":
         from mmkit.backtest.fast_glft import run_kernel
 
@@ -125,6 +134,7 @@ def run_backtest(
         market, tick = load_market(list(data), o.data_format, o.tick)
         t_load = time.perf_counter() - wall0
         venue = build_venue(settings, host, tick)
+        settle()
         start, end, stopped = run_timer(
             session,
             venue,
@@ -152,6 +162,7 @@ def run_backtest(
                 yield from s.chunks
 
         venue = build_venue(settings, host, tick)
+        settle()
         start, end, stopped = run_events(
             session,
             venue,

@@ -20,6 +20,7 @@ import typer
 from mmkit import __version__
 from mmkit.errors import MmkitError
 from mmkit.plugin_manager import argv_plugin_options, get_host
+from mmkit.runtime.heap import fast_exit
 
 EXIT_INTERNAL = 70
 
@@ -68,6 +69,7 @@ def build_app(argv: Sequence[str] | None = None) -> typer.Typer:
 
 def main(argv: Sequence[str] | None = None) -> None:
     debug = os.environ.get("MMKIT_DEBUG", "") not in ("", "0")
+    fast_exit()
     try:
         app = build_app(argv)
         app(

@@ -10,7 +10,8 @@ first, so that numba kernels can read them without conversion.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import itertools
+from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import ClassVar, TypeAlias
 
@@ -42,6 +43,7 @@ class EventKind(IntEnum):
     POSITION_SNAPSHOT = 8
     TIMER = 9
     FEED_STATUS = 10
+    TRADE_BATCH = 11
 
     @property
     def is_market_data(self) -> bool:
@@ -49,7 +51,13 @@ class EventKind(IntEnum):
 
 
 _MARKET_DATA = frozenset(
-    {EventKind.BOOK_SNAPSHOT, EventKind.BOOK_DELTA, EventKind.TRADE, EventKind.BBO}
+    {
+        EventKind.BOOK_SNAPSHOT,
+        EventKind.BOOK_DELTA,
+        EventKind.TRADE,
+        EventKind.BBO,
+        EventKind.TRADE_BATCH,
+    }
 )
 
 
@@ -100,6 +108,108 @@ class Trade:
     local_ts: int = -1
     tid: int = -1
     stream: str = "trades"
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class TradeBatch:
+    """Market trades delivered together, as columns: the trades of one feed message, or
+    those a backtest step covers.
+
+    Row ``k`` is the trade ``Trade(ts[k], px[k], sz[k], Side(side[k]), local_ts=recv[k],
+    stream=stream)`` received at ``recv[k]`` on the engine's clock; ``recv`` never
+    decreases. ``ts`` and ``local_ts`` (the fields every event has) are those of the last
+    row. Columns are numpy arrays (int64 times, float64 prices and sizes, int8 sides of +1 /
+    -1); values are not checked, as for :class:`Trade`: components guard against NaN and
+    non-positive numbers.
+
+    Components never receive a batch through ``on_event``. A component that has an
+    ``on_trades`` method gets the whole batch there; the engine hands every other component
+    the rows one by one as :class:`Trade` events (:meth:`trades`), each with ``now_ns =
+    recv[k]``. ``on_trades`` must leave the component as those calls would; the audit's
+    ``batch_equivalence`` invariants check it. With event-driven requotes, a batch triggers
+    one requote (after its last row), where its rows one by one would trigger one each.
+    """
+
+    kind: ClassVar[EventKind] = EventKind.TRADE_BATCH
+    times: npt.NDArray[np.int64]
+    px: FloatArray
+    sz: FloatArray
+    side: npt.NDArray[np.int8]
+    recv: npt.NDArray[np.int64]
+    stream: str = "trades"
+    #: the columns as Python lists (built once: per-row loops over a few trades are faster
+    #: on lists than numpy operations on tiny arrays)
+    _cols: tuple[list[int], list[float], list[float], list[int], list[int]] = field(
+        init=False, repr=False
+    )
+
+    def __post_init__(self) -> None:
+        cols = (
+            self.times.tolist(),
+            self.px.tolist(),
+            self.sz.tolist(),
+            self.side.tolist(),
+            self.recv.tolist(),
+        )
+        n = len(cols[0])
+        if n == 0:
+            raise ValueError("a trade batch has at least one trade")
+        if any(len(c) != n for c in cols):
+            raise ValueError(
+                "trade batch columns differ in length: "
+                + ", ".join(
+                    f"{name} {len(c)}"
+                    for name, c in zip(("times", "px", "sz", "side", "recv"), cols, strict=True)
+                )
+            )
+        if not all(a <= b for a, b in itertools.pairwise(cols[4])):
+            raise ValueError("trade batch receive times go backwards")
+        if not all(d == 1 or d == -1 for d in cols[3]):
+            raise ValueError("trade batch sides are +1 (buy) or -1 (sell)")
+        object.__setattr__(self, "_cols", cols)
+
+    def columns(self) -> tuple[list[int], list[float], list[float], list[int], list[int]]:
+        """``(times, px, sz, side, recv)`` as lists."""
+        return self._cols
+
+    @classmethod
+    def of(cls, trades: list[Trade], recv: list[int] | None = None) -> TradeBatch:
+        """A batch of ``trades``, received at ``recv`` (default: each trade's ``local_ts``,
+        or its ``ts`` when that is -1). Every trade must be of one stream."""
+        if not trades:
+            raise ValueError("a trade batch has at least one trade")
+        streams = {t.stream for t in trades}
+        if len(streams) > 1:
+            raise ValueError(f"a trade batch holds one stream, not {sorted(streams)}")
+        if recv is None:
+            recv = [t.local_ts if t.local_ts >= 0 else t.ts for t in trades]
+        return cls(
+            np.array([t.ts for t in trades], dtype=np.int64),
+            np.array([t.px for t in trades], dtype=np.float64),
+            np.array([t.sz for t in trades], dtype=np.float64),
+            np.array([int(t.side) for t in trades], dtype=np.int8),
+            np.array(recv, dtype=np.int64),
+            trades[0].stream,
+        )
+
+    def __len__(self) -> int:
+        return len(self._cols[0])
+
+    @property
+    def ts(self) -> int:
+        return self._cols[0][-1]
+
+    @property
+    def local_ts(self) -> int:
+        return self._cols[4][-1]
+
+    def trades(self) -> list[tuple[Trade, int]]:
+        """The rows as ``(Trade, now_ns)`` pairs, in order."""
+        st = self.stream
+        return [
+            (Trade(t, p, s, Side(d), r, stream=st), r)
+            for t, p, s, d, r in zip(*self._cols, strict=True)
+        ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,6 +341,7 @@ Event: TypeAlias = (
     BookSnapshot
     | BookDelta
     | Trade
+    | TradeBatch
     | BBO
     | OwnFill
     | OrderUpdate
@@ -244,6 +355,7 @@ ALL_EVENT_TYPES: tuple[type, ...] = (
     BookSnapshot,
     BookDelta,
     Trade,
+    TradeBatch,
     BBO,
     OwnFill,
     OrderUpdate,
@@ -278,6 +390,7 @@ __all__ = [
     "PositionSnapshot",
     "Timer",
     "Trade",
+    "TradeBatch",
     "empty_levels",
     "levels",
 ]

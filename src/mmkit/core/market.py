@@ -19,6 +19,7 @@ from mmkit.core.events import (
     FeedStatus,
     FloatArray,
     Trade,
+    TradeBatch,
     empty_levels,
 )
 
@@ -115,9 +116,31 @@ class MarketState:
         self.mid = 0.5 * (b + a)
 
     # -- update --------------------------------------------------------------------------
+    def _apply_trades(self, b: TradeBatch) -> None:
+        """A trade batch: the same state as applying its rows one by one."""
+        from mmkit.core.batching import stream_regressions
+
+        times, px, sz, side, recv = b.columns()
+        stream = b.stream
+        n_back, _, latest = stream_regressions(self.last_stream_ts.get(stream, -1), times)
+        self.ts_regressions += n_back
+        if n_back < len(times):  # some row moved the stream forward
+            self.last_stream_ts[stream] = latest
+            if latest > self.last_event_ts:
+                self.last_event_ts = latest
+        self.last_trade_px = px[-1]
+        self.last_trade_sz = sz[-1]
+        self.last_trade_side = side[-1]
+        self.last_trade_ts = times[-1]
+        self.last_update[stream] = recv[-1]
+
     def apply(self, ev: Event, now_ns: int) -> None:
         k = ev.kind
         if not k.is_market_data and k is not EventKind.FEED_STATUS:
+            return
+        if k is EventKind.TRADE_BATCH:
+            assert isinstance(ev, TradeBatch)
+            self._apply_trades(ev)
             return
         ts = ev.ts
         if k.is_market_data:

@@ -130,7 +130,7 @@ def student_t_location(
             swyy += wy * y[i]
         new_mu = swy / sw
         # sum w (y - new_mu)^2 = sum w y^2 - new_mu * sum w y
-        new_var = (swyy - new_mu * swy) / n
+        new_var = (swyy - new_mu * swy) / sw
         done = abs(new_mu - mu) <= 1e-9
         mu = new_mu
         if not (new_var > 1e-300):

@@ -23,7 +23,7 @@ import math
 from typing import Any
 
 from mmkit.components import Estimates
-from mmkit.core.events import Event, EventKind
+from mmkit.core.events import Event, EventKind, TradeBatch
 from mmkit.estimators._mid import event_mid, positive
 from mmkit.estimators.book_kappa import BookKappa
 from mmkit.estimators.own_fill_kappa import OwnFillKappa
@@ -76,6 +76,28 @@ class KappaOrchestrator:
             self._on_event(event, now_ns)
         except Exception:  # never raise on bad input: count it
             self.bad_events += 1
+
+    def on_trades(self, batch: TradeBatch, now_ns: int) -> None:
+        """The batch's trades, as ``on_event`` would take them one by one."""
+        _, px, sz, _, recv = batch.columns()
+        if recv[-1] > self._now:
+            self._now = recv[-1]
+        if self._first_ns < 0:
+            self._first_ns = recv[0]
+        mid = self.mid
+        if mid != mid:  # no mid yet: no depth
+            return
+        inf = math.inf
+        max_depth = self.p.max_trade_depth
+        depths: list[float] = []
+        times: list[int] = []
+        for p, s, t in zip(px, sz, recv, strict=True):
+            if 0.0 < p < inf and 0.0 < s < inf:  # also screens NaN
+                d = abs(p - mid) / mid
+                if d <= max_depth:
+                    depths.append(d)
+                    times.append(t)
+        self.robust.add_many(depths, times)
 
     def _on_event(self, ev: Any, now_ns: int) -> None:
         if now_ns > self._now:

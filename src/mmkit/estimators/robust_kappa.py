@@ -63,27 +63,66 @@ class RobustKappa:
         self._last_fit_ns = -(2**62)
         self._now = -(2**62)
         self._oldest = 2**62  # time of the oldest held trade (cached for cheap expiry)
+        self._pend_t: list[int] = []  # trades added since the last flush (see _flush)
+        self._pend_v: list[float] = []
 
     def add(self, depth: float, now_ns: int) -> None:
         """Record one trade depth (the caller has validated it is finite and >= 0)."""
         if now_ns > self._now:
             self._now = now_ns
-        cap = self._cap
-        if self._count == cap:
-            self._head = (self._head + 1) % cap
-            self._count -= 1
-        i = (self._head + self._count) % cap
-        self._times[i] = self._now
-        self._vals[i] = math.log(max(depth, MIN_DEPTH))
-        self._count += 1
-        self._oldest = int(self._times[self._head])
+        self._pend_t.append(self._now)
+        self._pend_v.append(math.log(max(depth, MIN_DEPTH)))
         self._dirty = True
+        if len(self._pend_t) >= self._cap:
+            self._flush()
+
+    def add_many(self, depths: list[float], times: list[int]) -> None:
+        """``add`` each depth in turn (``times`` non-decreasing)."""
+        if not depths:
+            return
+        now = self._now
+        self._pend_t += [t if t > now else now for t in times]
+        self._pend_v += [math.log(max(d, MIN_DEPTH)) for d in depths]
+        self._now = self._pend_t[-1]
+        self._dirty = True
+        if len(self._pend_t) >= self._cap:
+            self._flush()
+
+    def _flush(self) -> None:
+        """Move the pending trades into the ring buffer (the oldest make room when full).
+
+        Trades are buffered in lists and written in one go: a numpy write per trade costs
+        more than the trade's whole bookkeeping."""
+        stamps, logs = self._pend_t, self._pend_v
+        m = len(stamps)
+        if m == 0:
+            return
+        self._pend_t, self._pend_v = [], []
+        cap = self._cap
+        if m > cap:
+            stamps, logs = stamps[-cap:], logs[-cap:]
+            m = cap
+        drop = self._count + m - cap
+        if drop > 0:
+            self._head = (self._head + drop) % cap
+            self._count -= drop
+        start = (self._head + self._count) % cap
+        first = min(m, cap - start)  # up to the end of the array, then wrap to its start
+        self._times[start : start + first] = stamps[:first]
+        self._vals[start : start + first] = logs[:first]
+        if first < m:
+            self._times[: m - first] = stamps[first:]
+            self._vals[: m - first] = logs[first:]
+        self._count += m
+        self._oldest = int(self._times[self._head])
 
     @property
     def observation_count(self) -> int:
+        self._flush()
         return self._count
 
     def _expire(self, now_ns: int) -> None:
+        self._flush()
         if now_ns > self._now:
             self._now = now_ns
         cutoff = self._now - self.window_ns

@@ -21,7 +21,7 @@ import math
 from typing import Any
 
 from mmkit.components import Estimates
-from mmkit.core.events import Event, EventKind
+from mmkit.core.events import Event, EventKind, TradeBatch
 from mmkit.estimators._mid import event_mid, positive
 from mmkit.estimators.bipower import MultiScaleBipower
 from mmkit.estimators.cascade import CascadeFloor, OpenInterestDropDetector, TradeBurstDetector
@@ -111,6 +111,25 @@ class SigmaEstimator:
                 self._trigger(now_ns, "open-interest drop")
         if self.mid == self.mid:
             self._sample(now_ns)
+
+    def on_trades(self, batch: TradeBatch, now_ns: int) -> None:
+        """The batch's trades, as ``on_event`` would take them one by one."""
+        _, px, sz, _, recv = batch.columns()
+        inf = math.inf
+        for p, s, t in zip(px, sz, recv, strict=True):
+            if t < self._now:
+                continue
+            self._now = t
+            try:
+                if 0.0 < p < inf and 0.0 < s < inf:  # also screens NaN
+                    if not self._book_seen:
+                        self.mid = p
+                    if self.burst.on_trade(t):
+                        self._trigger(t, "trade burst")
+                if self.mid == self.mid:
+                    self._sample(t)
+            except Exception:
+                self.bad_events += 1
 
     def _sample(self, now_ns: int) -> None:
         if self._anchor_ns < 0:

@@ -22,7 +22,7 @@ import math
 from typing import Any
 
 from mmkit.components import Estimates, GateDecision, View
-from mmkit.core.events import Event, Trade
+from mmkit.core.events import Event, Trade, TradeBatch
 from mmkit.estimators._mid import positive
 from mmkit.estimators.params import WarmupParams
 from mmkit.registry import BuildContext
@@ -55,14 +55,32 @@ class WarmupEstimator:
             if self.first_ns < 0:
                 self.first_ns = now_ns
             if isinstance(event, Trade):
-                sz = positive(event.sz)
-                if sz == sz and positive(event.px) == positive(event.px):
-                    self.trades += 1
-                    v = self.volume + sz
-                    if math.isfinite(v):
-                        self.volume = v
+                self._on_trade(event.px, event.sz)
         except Exception:  # never raise on bad input
             self.bad_events += 1
+
+    def on_trades(self, batch: TradeBatch, now_ns: int) -> None:
+        """The batch's trades, as ``on_event`` would take them one by one."""
+        _, px, sz, _, recv = batch.columns()
+        if self.first_ns < 0:
+            self.first_ns = recv[0]
+        inf = math.inf
+        v = self.volume
+        for p, s in zip(px, sz, strict=True):
+            if 0.0 < p < inf and 0.0 < s < inf:  # also screens NaN
+                self.trades += 1
+                w = v + s  # one addition at a time, as row by row
+                if w < inf:
+                    v = w
+        self.volume = v
+
+    def _on_trade(self, px: Any, sz_in: Any) -> None:
+        sz = positive(sz_in)
+        if sz == sz and positive(px) == positive(px):
+            self.trades += 1
+            v = self.volume + sz
+            if math.isfinite(v):
+                self.volume = v
 
     def _unmet(self, out: Estimates) -> list[tuple[str, str]]:
         p = self.p
@@ -145,6 +163,9 @@ class WarmupGate:
         self.name = name
 
     def on_event(self, event: Event, now_ns: int) -> None:
+        return None
+
+    def on_trades(self, batch: TradeBatch, now_ns: int) -> None:
         return None
 
     def check(self, view: View, est: Estimates, now_ns: int) -> GateDecision | None:

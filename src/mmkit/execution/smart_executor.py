@@ -48,6 +48,7 @@ from mmkit.core.events import (
     OrderUpdate,
     OwnFill,
     PositionSnapshot,
+    TradeBatch,
 )
 from mmkit.core.outcomes import Outcome, RejectReason
 from mmkit.core.types import NS_PER_MS, NS_PER_S, Instrument, Side, Tif
@@ -184,12 +185,12 @@ class SmartExecutor:
     # ----------------------------------------------------------------------------------
     def on_event(self, event: Event, view: View, now_ns: int) -> list[Action]:
         out: list[Action] = []
-        self._begin(now_ns, out)
         kind = event.kind
         if kind.is_market_data:
-            if now_ns - self._serviced_ns < _MARKET_SERVICE_GAP_NS:
-                return out  # market data alone changes no order: service at most every 10 ms
-        elif kind in _ORDER_EVENTS:
+            self._on_market_data(view, now_ns, out)
+            return out
+        self._begin(now_ns, out)
+        if kind in _ORDER_EVENTS:
             self._quiet = None  # the orders may have changed: the next reconcile diffs again
             if kind is EventKind.ACTION_RESULT:
                 assert isinstance(event, ActionResult)
@@ -206,6 +207,21 @@ class SmartExecutor:
         self._service(view, now_ns, out)
         self._serviced_ns = now_ns
         return out
+
+    def on_trades(self, batch: TradeBatch, view: View, now_ns: int) -> list[Action]:
+        """Market trades carry nothing for the orders: a batch is one market-data event at
+        its last row's time (servicing on its earlier rows would only stamp the same
+        actions, sent together after the batch, with earlier times)."""
+        out: list[Action] = []
+        self._on_market_data(view, now_ns, out)
+        return out
+
+    def _on_market_data(self, view: View, now_ns: int, out: list[Action]) -> None:
+        self._begin(now_ns, out)
+        if now_ns - self._serviced_ns >= _MARKET_SERVICE_GAP_NS:
+            # market data alone changes no order: service at most every 10 ms
+            self._service(view, now_ns, out)
+            self._serviced_ns = now_ns
 
     def reconcile(self, ladder: Ladder, view: View, now_ns: int) -> list[Action]:
         out: list[Action] = []

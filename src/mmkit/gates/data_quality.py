@@ -20,7 +20,8 @@ from __future__ import annotations
 import math
 
 from mmkit.components import Estimates, GateDecision, GateMode, View
-from mmkit.core.events import Event
+from mmkit.core.batching import stream_regressions
+from mmkit.core.events import Event, TradeBatch
 from mmkit.core.types import NS_PER_MS
 from mmkit.gates import reasons
 from mmkit.gates.params import DataQualityParams
@@ -54,6 +55,17 @@ class DataQualityGate:
             self._last_regression_ns = now_ns
         else:
             self._last_md_ts[stream] = ts
+
+    def on_trades(self, batch: TradeBatch, now_ns: int) -> None:
+        """The batch's rows, counted as ``on_event`` counts them one by one."""
+        times, _, _, _, recv = batch.columns()
+        stream = batch.stream
+        n, last_row, latest = stream_regressions(self._last_md_ts.get(stream, -1), times)
+        if n:
+            self._regressions += n
+            self._last_regression_ns = recv[last_row]
+        if n < len(times):
+            self._last_md_ts[stream] = latest
 
     def _closed(self, reason: str, **detail: float | str) -> GateDecision:
         return GateDecision(

@@ -17,7 +17,7 @@ import math
 from collections import deque
 
 from mmkit.components import Estimates, GateDecision, GateMode, View
-from mmkit.core.events import ActionResult, Event, EventKind, OwnFill
+from mmkit.core.events import ActionResult, Event, EventKind, OwnFill, TradeBatch
 from mmkit.core.outcomes import Outcome
 from mmkit.core.types import NS_PER_S
 from mmkit.gates import reasons
@@ -63,6 +63,9 @@ class KillSwitch:
             assert isinstance(event, ActionResult)
             if event.outcome is Outcome.REJECTED and event.reason.counts_as_rejection:
                 self._rejections.append(now_ns)
+
+    def on_trades(self, batch: TradeBatch, now_ns: int) -> None:
+        return None  # market trades change nothing here
 
     # -- decision -----------------------------------------------------------------------
     def _trip(self, reason: str, **detail: float | str) -> GateDecision:

@@ -17,6 +17,7 @@ from mmkit.assembly import build_component, build_engine
 from mmkit.config.loader import Settings
 from mmkit.core.types import NS_PER_MS
 from mmkit.plugin_manager import PluginHost
+from mmkit.runtime.heap import frozen_heap
 from mmkit.runtime.journal import Journal, new_run_path, resume_point
 from mmkit.runtime.live import AsyncVenue, LiveRunner
 from mmkit.runtime.observer import RunObserver
@@ -109,7 +110,8 @@ async def run_live(
             signal_tasks.append(asyncio.create_task(run_fn()))
     reason = "error"
     try:
-        reason = await runner.run(stop, duration_s)
+        with frozen_heap():  # start-up objects: out of the GC's passes while trading
+            reason = await runner.run(stop, duration_s)
     finally:
         for task in signal_tasks:
             task.cancel()

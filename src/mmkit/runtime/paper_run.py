@@ -16,6 +16,7 @@ from mmkit.assembly import build_component, build_engine
 from mmkit.config.loader import Settings
 from mmkit.core.types import NS_PER_MS, NS_PER_S
 from mmkit.plugin_manager import PluginHost
+from mmkit.runtime.heap import frozen_heap
 from mmkit.runtime.journal import Journal, new_run_path
 from mmkit.runtime.observer import RunObserver
 from mmkit.runtime.paper import PaperResult, PaperRunner, StopFlag
@@ -140,7 +141,7 @@ def run_paper(
     result: PaperResult | None = None
     progress = _Progress(session, metrics)
     try:
-        with SignalGuard(stop):
+        with SignalGuard(stop), frozen_heap():  # start-up objects: out of the GC's passes
             if dashboard:
                 from mmkit.runtime.dashboard import Dashboard
 

@@ -20,6 +20,7 @@ from mmkit.core.events import (
     OrderUpdate,
     OwnFill,
     PositionSnapshot,
+    TradeBatch,
 )
 from mmkit.core.types import NS_PER_S
 from mmkit.engine import Engine
@@ -97,7 +98,7 @@ class Session:
         kind = ev.kind
         j = self.journal
         if kind.is_market_data:
-            st.market_events += 1
+            st.market_events += len(ev) if isinstance(ev, TradeBatch) else 1
         elif kind is EventKind.OWN_FILL:
             assert isinstance(ev, OwnFill)
             if ev.tid >= 0:

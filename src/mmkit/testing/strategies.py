@@ -1,6 +1,7 @@
 """hypothesis strategies for mmkit events, for our tests, the audit and plugin authors.
 
-``market_events()`` draws realistic-to-hostile market data; with ``hostile=True`` it also
+``market_events()`` draws realistic-to-hostile market data (books, trades, trade batches,
+timers); with ``hostile=True`` it also
 draws NaN, inf, zero, negative and huge values, crossed and empty books and timestamps that
 go backwards. ``event_sequences()`` draws a time-stamped list of ``(now_ns, event)`` pairs.
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 from hypothesis import strategies as st
 
 from mmkit.core.events import (
@@ -18,6 +20,7 @@ from mmkit.core.events import (
     PositionSnapshot,
     Timer,
     Trade,
+    TradeBatch,
     levels,
 )
 from mmkit.core.types import Side
@@ -60,7 +63,9 @@ def book_snapshots(
 def market_events(draw: Any, ts: int, mid: float = 100_000.0, hostile: bool = False) -> Event:
     kind = draw(
         st.sampled_from(
-            ["book", "trade", "timer", "fill"] if hostile else ["book", "book", "trade", "timer"]
+            ["book", "trade", "trades", "timer", "fill"]
+            if hostile
+            else ["book", "book", "trade", "trades", "timer"]
         )
     )
     if kind == "book":
@@ -73,6 +78,15 @@ def market_events(draw: Any, ts: int, mid: float = 100_000.0, hostile: bool = Fa
             draw(sizes(hostile)),
             draw(st.sampled_from([Side.BUY, Side.SELL])),
             local_ts=ts,
+        )
+    if kind == "trades":  # one feed message of 1-5 trades, received at ts
+        m = draw(st.integers(1, 5))
+        return TradeBatch(
+            np.full(m, ts, dtype=np.int64),
+            np.array(draw(st.lists(prices(mid, hostile), min_size=m, max_size=m)), np.float64),
+            np.array(draw(st.lists(sizes(hostile), min_size=m, max_size=m)), np.float64),
+            np.array(draw(st.lists(st.sampled_from([1, -1]), min_size=m, max_size=m)), np.int8),
+            np.full(m, ts, dtype=np.int64),
         )
     if kind == "fill":
         return OwnFill(

@@ -24,6 +24,15 @@ def register_estimators(register: Any) -> None:
         params=BrokenSigmaParams,
         description="BROKEN: declares max_sigma_mult, never applies it",
     )
+    from mmkit.estimators.params import KappaParams
+
+    register(
+        "broken_batch_kappa",
+        f"{_PKG}.estimators:build_batch_drops_last",
+        params=KappaParams,
+        description="BROKEN: the built-in kappa, but its trade-batch path drops each "
+        "batch's last trade",
+    )
 
 
 @hookimpl

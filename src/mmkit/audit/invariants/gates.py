@@ -179,6 +179,47 @@ class _BrokenPnl(Portfolio):
         raise ZeroDivisionError("pnl engine failure")
 
 
+def _decision_diff(a: GateDecision | None, b: GateDecision | None) -> str:
+    from mmkit.audit.invariants.estimators import same_value
+
+    if a is None or b is None:
+        return "" if a is b else f"{a!r} != {b!r}"
+    same = (
+        (a.reason, a.mode, a.emergency) == (b.reason, b.mode, b.emergency)
+        and set(a.detail) == set(b.detail)
+        and all(same_value(a.detail[k], b.detail[k]) for k in a.detail)
+    )
+    return "" if same else f"{a!r} != {b!r}"
+
+
+def check_batch_equivalence(target: AuditTarget, ctx: AuditContext) -> None:
+    """A gate with ``on_trades`` decides, after every step, exactly as a twin fed the same
+    trades one by one through ``on_event``."""
+    from hypothesis import given, note
+
+    from mmkit.audit.invariants.estimators import _settings, adversarial_ops, drive_twins
+
+    if not callable(getattr(target.build(), "on_trades", None)):
+        raise Skip("no on_trades: the engine delivers trade batches row by row")
+
+    @_settings(ctx)
+    @given(adversarial_ops())
+    def run(ops: list[tuple[int, tuple[Any, ...]]]) -> None:
+        note(f"events: {ops!r}")
+        batched, rows = target.build(), target.build()
+        market = MarketState()
+        view = _view(market)
+        est = Estimates(warmed_up=True)
+
+        def after(where: str, now: int) -> None:
+            diff = _decision_diff(batched.check(view, est, now), rows.check(view, est, now))
+            assert not diff, f"after {where}, batch vs rows: {diff}"
+
+        drive_twins(batched, rows, ops, after, market)
+
+    run()
+
+
 INVARIANTS: list[Invariant] = [
     Invariant(
         id="gates.data_quality_closes",
@@ -201,6 +242,17 @@ INVARIANTS: list[Invariant] = [
         description="A NaN or raising PnL trips the switch (it never silences it); once "
         "tripped it stays tripped on a healthy market until reset.",
         weight=0.5,
+    ),
+    Invariant(
+        id="gates.batch_equivalence",
+        title="a trade batch leaves the gate's decision as its trades one by one",
+        section="8. Numerical Stability",
+        severity=Severity.HIGH,
+        kinds=("gate",),
+        check=check_batch_equivalence,
+        description="A gate with on_trades decides, after every step of an adversarial "
+        "stream, exactly as a twin fed the batch's trades one by one.",
+        weight=0.3,
     ),
 ]
 

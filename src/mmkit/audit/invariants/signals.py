@@ -29,7 +29,7 @@ from collections.abc import Callable
 from typing import Any
 
 from mmkit.audit.invariant import AuditContext, AuditTarget, Invariant, Severity, Skip
-from mmkit.audit.invariants.estimators import _event_of, _trade, adversarial_ops
+from mmkit.audit.invariants.estimators import _event_of, _trade, adversarial_ops, feed
 
 _NS = 1_000_000_000
 _T0 = 1_700_000_000 * _NS
@@ -123,8 +123,7 @@ def _drive(
     pre = _prefix(est)
     for i, (step, op) in enumerate(ops):
         now = max(0, now + step)
-        ev = _event_of(op, now, mid)
-        est.on_event(ev, now)
+        feed(est, _event_of(op, now, mid), now)
         if op[0] == "book":
             est.on_event(_bbo(now, mid[0] * 1.0001, pre + "bbo"), now)
         sigma = sigmas[i % len(sigmas)] if sigmas else 1e-4

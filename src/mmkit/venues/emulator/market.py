@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mmkit.core.events import BBO, BookDelta, BookSnapshot, Event, Trade, levels
+from mmkit.core.events import BBO, BookDelta, BookSnapshot, Event, Trade, TradeBatch, levels
 from mmkit.core.market import MarketState
 from mmkit.core.types import NS_PER_S, Instrument
 from mmkit.errors import ConfigError
@@ -114,6 +114,10 @@ class MarketDriver:
         self.finished = True
 
     def _apply(self, ev: Event) -> None:
+        if isinstance(ev, TradeBatch):  # the venue serves trades one by one
+            for tr, _ in ev.trades():
+                self._apply(tr)
+            return
         ts = self.clock.now_ns()
         stamped = dataclasses.replace(ev, ts=ts, local_ts=-1)
         self.state.apply(stamped, ts)

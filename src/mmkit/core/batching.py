@@ -1,0 +1,48 @@
+"""Helpers for :class:`~mmkit.core.events.TradeBatch`: what a batch does to per-stream
+timestamp bookkeeping (the same as its rows one at a time would do, for components whose
+``on_trades`` must match their ``on_event``), and a batch's delivery to one component.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from mmkit.core.events import TradeBatch
+
+
+def stream_regressions(last_ts: int, times: list[int]) -> tuple[int, int, int]:
+    """Rows of ``times`` that go back in time on a stream whose latest timestamp was
+    ``last_ts`` (-1: none yet), counted as row-by-row bookkeeping counts them.
+
+    A row regresses when its timestamp is below the latest one seen before it (regressing
+    rows do not move the latest). Returns ``(count, index of the last regressing row or
+    -1, latest timestamp after the batch)``.
+    """
+    t = times
+    if len(t) == 1 or all(a <= b for a, b in itertools.pairwise(t)):
+        if t[0] < last_ts:  # sorted: the rows below last_ts are a prefix
+            n = sum(1 for x in t if x < last_ts)
+            return n, n - 1, max(last_ts, t[-1])
+        return 0, -1, t[-1]
+    count = 0
+    last_row = -1
+    latest = last_ts
+    for i, x in enumerate(t):
+        if x < latest:
+            count += 1
+            last_row = i
+        else:
+            latest = x
+    return count, last_row, latest
+
+
+def deliver(component: Any, batch: TradeBatch) -> None:
+    """Give an estimator or gate a batch as the engine does: whole to ``on_trades`` when it
+    has one, else row by row to ``on_event`` (the audit drives components with this)."""
+    on_trades = getattr(component, "on_trades", None)
+    if on_trades is not None:
+        on_trades(batch, batch.local_ts)
+        return
+    for tr, now in batch.trades():
+        component.on_event(tr, now)

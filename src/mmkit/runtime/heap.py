@@ -1,0 +1,61 @@
+"""The cyclic garbage collector and mmkit's processes.
+
+A running engine allocates short-lived objects (events, actions, lists) by the hundred
+thousand, and the collector's full passes also walk every object alive since start-up:
+modules, numba's type registries, configuration (about 10^5 objects once numba is loaded).
+Such a pass takes tens of milliseconds: a pause in the hot loop, and several of them when
+the interpreter tears down its modules at exit.
+
+* :func:`frozen_heap` moves everything alive when a run starts into the collector's
+  permanent generation for the run's duration (``gc.freeze``; :func:`settle` adds what the
+  set-up allocated, before the hot loop), and back when it ends (``gc.unfreeze``), so that
+  the loop's collections only walk the loop's own objects. Objects
+  are still freed by reference counting; only cycles among the frozen objects wait for the
+  end of the loop.
+* :func:`fast_exit` freezes the heap at interpreter exit (an ``atexit`` hook): the process
+  ends without the teardown's full passes. Files and journals are closed explicitly before
+  that, and logging flushes in its own ``atexit`` hook.
+
+Measured on ``mmkit backtest`` (``docs/research.md``): about 80 ms of collections during a
+0.45 s run, and 0.2 s of interpreter teardown, both gone.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import gc
+from collections.abc import Iterator
+
+_exit_hook = False
+_depth = 0  # nesting of frozen_heap: only the outermost one freezes and unfreezes
+
+
+@contextlib.contextmanager
+def frozen_heap() -> Iterator[None]:
+    """Keep the objects alive on entry out of the collector's passes until exit."""
+    global _depth
+    _depth += 1
+    if _depth == 1:
+        gc.freeze()
+    try:
+        yield
+    finally:
+        _depth -= 1
+        if _depth == 0:
+            gc.unfreeze()
+
+
+def settle() -> None:
+    """Inside :func:`frozen_heap`: freeze what set-up allocated too (the engine, numba's
+    registries, the market data), right before the hot loop."""
+    if _depth:
+        gc.freeze()
+
+
+def fast_exit() -> None:
+    """Freeze the heap when the interpreter exits (idempotent)."""
+    global _exit_hook
+    if not _exit_hook:
+        _exit_hook = True
+        atexit.register(gc.freeze)

@@ -1,0 +1,45 @@
+"""The collector policy of long runs: start-up objects frozen for the run, thawed after."""
+
+from __future__ import annotations
+
+import atexit
+import gc
+
+import pytest
+
+from mmkit.runtime import heap
+
+
+def test_frozen_heap_freezes_for_the_run_and_thaws_after() -> None:
+    gc.unfreeze()
+    keep = [object() for _ in range(100)]
+    with heap.frozen_heap():
+        assert gc.get_freeze_count() > 0
+        with heap.frozen_heap():  # nested: only the outer one thaws
+            pass
+        assert gc.get_freeze_count() > 0
+        heap.settle()  # objects allocated by set-up join the frozen ones
+        assert gc.get_freeze_count() > 0
+    assert gc.get_freeze_count() == 0
+    del keep
+
+
+def test_frozen_heap_thaws_when_the_run_raises() -> None:
+    with pytest.raises(RuntimeError), heap.frozen_heap():
+        raise RuntimeError("run failed")
+    assert gc.get_freeze_count() == 0
+
+
+def test_settle_outside_a_run_freezes_nothing() -> None:
+    gc.unfreeze()
+    heap.settle()
+    assert gc.get_freeze_count() == 0
+
+
+def test_fast_exit_registers_its_hook_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    registered: list[object] = []
+    monkeypatch.setattr(heap, "_exit_hook", False)
+    monkeypatch.setattr(atexit, "register", registered.append)
+    heap.fast_exit()
+    heap.fast_exit()
+    assert registered == [gc.freeze]
