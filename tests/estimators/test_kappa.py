@@ -230,3 +230,23 @@ def test_warm_started_student_t_fit_lands_on_the_cold_fit(
     assert abs(warm[0] - cold[0]) < 1e-6
     assert warm[1] == pytest.approx(cold[1], rel=1e-5)
     assert warm[2] == pytest.approx(cold[2], rel=1e-5)
+
+
+@settings(max_examples=15)
+@given(st.integers(0, 2**32 - 1), st.integers(200, 3000), st.floats(2.0, 30.0))
+def test_student_t_fit_is_the_maximum_likelihood_estimate(seed: int, n: int, nu: float) -> None:
+    """The EM's scale step divides by the sum of the weights, not by n: the same fixed point
+    (the weights average 1 at the t MLE), reached in fewer passes. scipy's numerical MLE
+    with the degrees of freedom fixed agrees."""
+    from scipy import stats
+
+    rng = np.random.default_rng(seed)
+    x = np.log(rng.exponential(1e-4, size=n))
+    loc, scale, _ess = student_t_location(x, 0, n, nu, 2000, math.nan, math.nan)
+    _df, ref_loc, ref_scale = stats.t.fit(x, fix_df=nu, loc=loc, scale=scale)
+    assert abs(loc - ref_loc) < 1e-4 * max(1.0, ref_scale)
+    assert scale == pytest.approx(ref_scale, rel=1e-4)
+    z = (x - loc) / scale
+    w = (nu + 1.0) / (nu + z * z)
+    assert float(np.mean(w)) == pytest.approx(1.0, rel=1e-6)  # the scale score is 0
+    assert abs(float(np.sum(w * z))) < 1e-6 * n  # the location score is 0

@@ -129,7 +129,8 @@ def student_t_location(
             swy += wy
             swyy += wy * y[i]
         new_mu = swy / sw
-        # sum w (y - new_mu)^2 = sum w y^2 - new_mu * sum w y
+        # sum w (y - new_mu)^2 = sum w y^2 - new_mu * sum w y, over sum w rather than n: the
+        # same fixed point (at the t MLE the weights average 1), reached in fewer passes
         new_var = (swyy - new_mu * swy) / sw
         done = abs(new_mu - mu) <= 1e-9
         mu = new_mu
