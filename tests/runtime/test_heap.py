@@ -43,3 +43,18 @@ def test_fast_exit_registers_its_hook_once(monkeypatch: pytest.MonkeyPatch) -> N
     heap.fast_exit()
     heap.fast_exit()
     assert registered == [gc.freeze]
+
+
+def test_a_quiet_setup_pauses_the_collector_until_settle() -> None:
+    assert gc.isenabled()
+    with heap.frozen_heap(collect_during_setup=False):
+        assert not gc.isenabled()
+        heap.settle()
+        assert gc.isenabled()
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+
+
+def test_a_quiet_setup_that_fails_resumes_collecting() -> None:
+    with pytest.raises(ValueError), heap.frozen_heap(collect_during_setup=False):
+        raise ValueError("bad config")
+    assert gc.isenabled() and gc.get_freeze_count() == 0

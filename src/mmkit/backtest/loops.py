@@ -84,7 +84,15 @@ def run_timer(
     eng = session.engine
     t0 = int(market.ts[0])
     end = t0 + duration_ns
-    kinds, ts, px, sz, side = market.kind, market.ts, market.px, market.sz, market.side
+    # the trade rows, gathered once: each step takes a slice of them (views, no copies)
+    rows = np.flatnonzero(market.kind == lay.EV_TRADE)
+    tr_ts, tr_px, tr_sz, tr_side = (
+        market.ts[rows],
+        market.px[rows],
+        market.sz[rows],
+        market.side[rows],
+    )
+    k = 0
     i = venue.run_market(market, 0, t0)
     d.now = t0
     d.dispatch(Timer(t0, "startup", local_ts=t0), t0)
@@ -99,14 +107,14 @@ def run_timer(
         j = venue.run_market(market, i, t)
         d.drain(t)
         if j > i:
-            rows = np.flatnonzero(kinds[i:j] == lay.EV_TRADE)
-            if rows.size:
-                rows += i
-                times = ts[rows]
+            k_end = int(np.searchsorted(rows, j))  # trade rows before market row j
+            if k_end > k:
+                times = tr_ts[k:k_end]
                 # each trade reaches the engine at its own time (never before the clock)
                 recv = np.maximum.accumulate(np.maximum(times, d.now))
-                batch = TradeBatch(times, px[rows], sz[rows], side[rows], recv)
+                batch = TradeBatch(times, tr_px[k:k_end], tr_sz[k:k_end], tr_side[k:k_end], recv)
                 d.dispatch(batch, int(recv[-1]))
+                k = k_end
             i = j
         d.dispatch(venue.book_snapshot(t, book_depth), t)
         d.dispatch(Timer(t, local_ts=t), t)

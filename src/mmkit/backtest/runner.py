@@ -98,7 +98,7 @@ def run_backtest(
 ) -> BacktestResult:
     """One backtest; the objects alive when it starts stay out of the collector's passes
     until it ends (:func:`~mmkit.runtime.heap.frozen_heap`)."""
-    with frozen_heap():
+    with frozen_heap(collect_during_setup=False):
         return _run(settings, host, data, options or BacktestOptions())
 
 

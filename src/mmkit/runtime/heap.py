@@ -29,28 +29,44 @@ from collections.abc import Iterator
 
 _exit_hook = False
 _depth = 0  # nesting of frozen_heap: only the outermost one freezes and unfreezes
+_paused = False  # the collector is disabled until settle()
 
 
 @contextlib.contextmanager
-def frozen_heap() -> Iterator[None]:
-    """Keep the objects alive on entry out of the collector's passes until exit."""
-    global _depth
+def frozen_heap(collect_during_setup: bool = True) -> Iterator[None]:
+    """Keep the objects alive on entry out of the collector's passes until exit.
+
+    ``collect_during_setup=False`` also pauses the collector until :func:`settle`, for a
+    set-up that only allocates long-lived objects (numba's registries, the engine, the data).
+    """
+    global _depth, _paused
     _depth += 1
-    if _depth == 1:
+    outer = _depth == 1
+    if outer:
         gc.freeze()
+        if not collect_during_setup and gc.isenabled():
+            gc.disable()
+            _paused = True
     try:
         yield
     finally:
         _depth -= 1
-        if _depth == 0:
+        if outer:
+            if _paused:
+                gc.enable()
+                _paused = False
             gc.unfreeze()
 
 
 def settle() -> None:
     """Inside :func:`frozen_heap`: freeze what set-up allocated too (the engine, numba's
-    registries, the market data), right before the hot loop."""
+    registries, the market data), right before the hot loop, and resume collecting."""
+    global _paused
     if _depth:
         gc.freeze()
+        if _paused:
+            gc.enable()
+            _paused = False
 
 
 def fast_exit() -> None:
