@@ -215,7 +215,7 @@ class Venue(Protocol):
     and adapt to the same event stream in the live runner.
     """
 
-    def on_market(self, event: Event, now_ns: int) -> None: ...
+    def on_market(self, event: Event, now_ns: int) -> None: ...  # a TradeBatch: its rows
 
     def submit(self, actions: Sequence[Action], now_ns: int) -> None: ...
 

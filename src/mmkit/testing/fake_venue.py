@@ -87,6 +87,7 @@ from mmkit.core.events import (
     PositionSnapshot,
     Timer,
     Trade,
+    TradeBatch,
     levels,
 )
 from mmkit.core.outcomes import Outcome, RejectReason
@@ -294,6 +295,10 @@ class FakeVenue:
     # the Venue protocol
     # ----------------------------------------------------------------------------------
     def on_market(self, event: Event, now_ns: int) -> None:
+        if isinstance(event, TradeBatch):
+            for tr, t in event.trades():
+                self.on_market(tr, t)
+            return
         self._now = max(self._now, now_ns)
         if isinstance(event, BookSnapshot):
             self.bid = float(event.bid_px[0]) if event.bid_px.size else math.nan

@@ -253,3 +253,21 @@ def test_actions_before_any_market_data_then_regrid() -> None:
     (r,) = results(step(v, 3, actions=[Place(3, cl(2), Side.BUY, 600.0, 1.0)]))
     assert r.reason is RejectReason.PRICE_TOO_FAR
     assert r.message == "Order price cannot be more than 80% away from the reference price"
+
+
+def test_a_trade_batch_matches_as_its_trades_one_by_one() -> None:
+    """Runners may hand the venue a TradeBatch: it fills exactly as the rows would."""
+    from mmkit.core.events import TradeBatch
+
+    rows = [trade(2, Side.SELL, 100.0, 2.0), trade(3, Side.SELL, 100.0, 3.5)]
+    out = []
+    for batched in (False, True):
+        v = venue()
+        step(v, 0, market=BOOK)
+        step(v, 1, actions=[Place(1, cl(1), Side.BUY, 100.0, 1.0)])
+        if batched:
+            got = step(v, 3, market=TradeBatch.of(rows))
+        else:
+            got = step(v, 2, market=rows[0]) + step(v, 3, market=rows[1])
+        out.append([(f.px, f.sz, f.crossed) for f in fills(got)])
+    assert out[0] == out[1] == [(100.0, 0.5, False)]

@@ -45,6 +45,7 @@ from mmkit.core.events import (
     OwnFill,
     PositionSnapshot,
     Trade,
+    TradeBatch,
 )
 from mmkit.core.outcomes import RejectReason
 from mmkit.core.portfolio import Portfolio
@@ -136,6 +137,10 @@ class SimVenue:
 
     # -- the Venue protocol ----------------------------------------------------------------
     def on_market(self, event: Event, now_ns: int) -> None:
+        if isinstance(event, TradeBatch):  # the exchange matches trades one at a time
+            for tr, t in event.trades():
+                self.on_market(tr, t)
+            return
         if isinstance(event, Trade):
             self._check_px(np.array([event.px]), "trade")
             st = self._state(event.px)
