@@ -123,13 +123,13 @@ class Engine:
         if kind is EventKind.TRADE_BATCH:
             assert isinstance(ev, TradeBatch)
             actions = self._on_trades(ev, now_ns)
-        elif kind is EventKind.OWN_FILL:
-            self._on_fill(ev, now_ns)  # type: ignore[arg-type]
-        elif kind is EventKind.POSITION_SNAPSHOT:
-            self._on_position(ev, now_ns)  # type: ignore[arg-type]
         else:
-            self.market.apply(ev, now_ns)
-        if kind is not EventKind.TRADE_BATCH:
+            if kind is EventKind.OWN_FILL:
+                self._on_fill(ev, now_ns)  # type: ignore[arg-type]
+            elif kind is EventKind.POSITION_SNAPSHOT:
+                self._on_position(ev, now_ns)  # type: ignore[arg-type]
+            else:
+                self.market.apply(ev, now_ns)
             for label, _, on_event in self._sinks:
                 try:
                     on_event(ev, now_ns)

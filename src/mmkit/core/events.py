@@ -119,8 +119,9 @@ class TradeBatch:
     stream=stream)`` received at ``recv[k]`` on the engine's clock; ``recv`` never
     decreases. ``ts`` and ``local_ts`` (the fields every event has) are those of the last
     row. Columns are numpy arrays (int64 times, float64 prices and sizes, int8 sides of +1 /
-    -1); values are not checked, as for :class:`Trade`: components guard against NaN and
-    non-positive numbers.
+    -1). The constructor refuses an empty batch, columns of different lengths, receive times
+    that go back and sides other than +1 / -1; prices and sizes are not checked, as for
+    :class:`Trade`: components guard against NaN and non-positive numbers.
 
     Components never receive a batch through ``on_event``. A component that has an
     ``on_trades`` method gets the whole batch there; the engine hands every other component
