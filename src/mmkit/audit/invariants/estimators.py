@@ -187,13 +187,15 @@ def replay(
     after: Callable[[Any, int], None],
     start_ns: int = 1_700_000_000 * _NS,
 ) -> None:
-    """Drive ``est`` with the ops, calling ``estimate`` and then ``after(out, now)`` each time."""
+    """Drive ``est`` with the busy market (:func:`busy_market`: fits, baselines, a burst and
+    jumps of the mid, whatever hypothesis draws) then the ops, calling ``estimate`` and then
+    ``after(out, now)`` after each."""
     from mmkit.components import Estimates
 
     out = Estimates()
     now = start_ns
     mid = [100.0]
-    for step, op in ops:
+    for step, op in busy_market() + ops:
         now = max(0, now + step)
         feed(est, _event_of(op, now, mid), now)
         est.estimate(out, now)
