@@ -108,6 +108,8 @@ def _run(
     if o.cadence == "kernel":
         from mmkit.backtest.fast_glft import run_kernel
 
+        settle()  # the kernel path's set-up is its own: collect as usual
+
         rep, kpath = run_kernel(
             settings,
             data,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -12,6 +13,18 @@ from mmkit.calibrate.intensity import IntensityFit
 from mmkit.calibrate.journal_fits import ModelScore
 from mmkit.calibrate.scan import ScanResult
 from mmkit.calibrate.volatility import SigmaFit
+
+
+def _finish(plt: Any, fig: Any, ax: Any, out: Path, xlabel: str, ylabel: str, title: str) -> Path:
+    """Label the axes, add the legend and write the figure to ``out`` as a PNG."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return out
 
 
 def intensity_plot(scan: ScanResult, fits: dict[str, IntensityFit], out: Path) -> Path:
@@ -33,14 +46,15 @@ def intensity_plot(scan: ScanResult, fits: dict[str, IntensityFit], out: Path) -
                 ax.semilogy(
                     grid * 1e4, a * np.exp(-k * grid), label=f"{name}: k={k:.4g}, A={a:.3g}"
                 )
-    ax.set_xlabel("depth from mid (bp)")
-    ax.set_ylabel("trades/s per side reaching depth")
-    ax.set_title("market-trade intensity A exp(-k depth)")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
-    return out
+    return _finish(
+        plt,
+        fig,
+        ax,
+        out,
+        "depth from mid (bp)",
+        "trades/s per side reaching depth",
+        "market-trade intensity A exp(-k depth)",
+    )
 
 
 def sigma_plot(sig: SigmaFit, out: Path) -> Path:
@@ -52,14 +66,7 @@ def sigma_plot(sig: SigmaFit, out: Path) -> Path:
         ax.plot(t, sig.multiscale_sigma, lw=0.8, label="multi-scale bipower")
         if math.isfinite(sig.bipower.value):
             ax.axhline(sig.bipower.value, color="k", ls="--", lw=0.8, label="bipower (whole)")
-    ax.set_xlabel("hours")
-    ax.set_ylabel("sigma (relative per sqrt s)")
-    ax.set_title("sigma path")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
-    return out
+    return _finish(plt, fig, ax, out, "hours", "sigma (relative per sqrt s)", "sigma path")
 
 
 def calibration_curve_plot(models: list[ModelScore], out: Path) -> Path:
@@ -79,11 +86,6 @@ def calibration_curve_plot(models: list[ModelScore], out: Path) -> Path:
                 xs.append(float(p[sel].mean()))
                 ys.append(float(o[sel].mean()))
         ax.plot(xs, ys, "o-", label=f"{m.model} (Brier {m.scores['brier']:.3f})")
-    ax.set_xlabel("forecast probability")
-    ax.set_ylabel("observed frequency")
-    ax.set_title("calibration curve")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
-    return out
+    return _finish(
+        plt, fig, ax, out, "forecast probability", "observed frequency", "calibration curve"
+    )

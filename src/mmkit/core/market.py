@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 
+from mmkit.core.batching import stream_regressions
 from mmkit.core.events import (
     BBO,
     BookDelta,
@@ -118,8 +119,6 @@ class MarketState:
     # -- update --------------------------------------------------------------------------
     def _apply_trades(self, b: TradeBatch) -> None:
         """A trade batch: the same state as applying its rows one by one."""
-        from mmkit.core.batching import stream_regressions
-
         times, px, sz, side, recv = b.columns()
         stream = b.stream
         n_back, _, latest = stream_regressions(self.last_stream_ts.get(stream, -1), times)

@@ -84,19 +84,14 @@ class KappaOrchestrator:
             self._now = recv[-1]
         if self._first_ns < 0:
             self._first_ns = recv[0]
-        mid = self.mid
-        if mid != mid:  # no mid yet: no depth
-            return
         inf = math.inf
-        max_depth = self.p.max_trade_depth
         depths: list[float] = []
         times: list[int] = []
         for p, s, t in zip(px, sz, recv, strict=True):
-            if 0.0 < p < inf and 0.0 < s < inf:  # also screens NaN
-                d = abs(p - mid) / mid
-                if d <= max_depth:
-                    depths.append(d)
-                    times.append(t)
+            d = self._depth(p)
+            if d == d and 0.0 < s < inf:  # as on_event's positive(sz) check
+                depths.append(d)
+                times.append(t)
         self.robust.add_many(depths, times)
 
     def _on_event(self, ev: Any, now_ns: int) -> None:

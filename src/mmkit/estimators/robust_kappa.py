@@ -68,16 +68,11 @@ class RobustKappa:
 
     def add(self, depth: float, now_ns: int) -> None:
         """Record one trade depth (the caller has validated it is finite and >= 0)."""
-        if now_ns > self._now:
-            self._now = now_ns
-        self._pend_t.append(self._now)
-        self._pend_v.append(math.log(max(depth, MIN_DEPTH)))
-        self._dirty = True
-        if len(self._pend_t) >= self._cap:
-            self._flush()
+        self.add_many([depth], [now_ns])
 
     def add_many(self, depths: list[float], times: list[int]) -> None:
-        """``add`` each depth in turn (``times`` non-decreasing)."""
+        """Record trade depths in turn (``times`` non-decreasing; a time before the
+        latest counts as the latest)."""
         if not depths:
             return
         now = self._now

@@ -101,10 +101,7 @@ class SigmaEstimator:
         elif kind is EventKind.TRADE:
             px = positive(ev.px)
             if px == px and positive(ev.sz) == positive(ev.sz):
-                if not self._book_seen:
-                    self.mid = px
-                if self.burst.on_trade(now_ns):
-                    self._trigger(now_ns, "trade burst")
+                self._on_trade(px, now_ns)
         else:
             oi = getattr(ev, "open_interest", None)
             if oi is not None and self.oi.on_open_interest(positive(oi), now_ns):
@@ -121,15 +118,19 @@ class SigmaEstimator:
                 continue
             self._now = t
             try:
-                if 0.0 < p < inf and 0.0 < s < inf:  # also screens NaN
-                    if not self._book_seen:
-                        self.mid = p
-                    if self.burst.on_trade(t):
-                        self._trigger(t, "trade burst")
+                if 0.0 < p < inf and 0.0 < s < inf:  # as on_event's positive() checks
+                    self._on_trade(p, t)
                 if self.mid == self.mid:
                     self._sample(t)
             except Exception:
                 self.bad_events += 1
+
+    def _on_trade(self, px: float, now_ns: int) -> None:
+        """A trade with a finite, positive price and size."""
+        if not self._book_seen:
+            self.mid = px
+        if self.burst.on_trade(now_ns):
+            self._trigger(now_ns, "trade burst")
 
     def _sample(self, now_ns: int) -> None:
         if self._anchor_ns < 0:

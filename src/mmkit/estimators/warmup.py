@@ -65,22 +65,21 @@ class WarmupEstimator:
         if self.first_ns < 0:
             self.first_ns = recv[0]
         inf = math.inf
-        v = self.volume
         for p, s in zip(px, sz, strict=True):
-            if 0.0 < p < inf and 0.0 < s < inf:  # also screens NaN
-                self.trades += 1
-                w = v + s  # one addition at a time, as row by row
-                if w < inf:
-                    v = w
-        self.volume = v
+            if 0.0 < p < inf and 0.0 < s < inf:  # as _on_trade's positive() checks
+                self._count(s)
 
     def _on_trade(self, px: Any, sz_in: Any) -> None:
         sz = positive(sz_in)
         if sz == sz and positive(px) == positive(px):
-            self.trades += 1
-            v = self.volume + sz
-            if math.isfinite(v):
-                self.volume = v
+            self._count(sz)
+
+    def _count(self, sz: float) -> None:
+        """A trade with a finite, positive price and size."""
+        self.trades += 1
+        v = self.volume + sz
+        if math.isfinite(v):
+            self.volume = v
 
     def _unmet(self, out: Estimates) -> list[tuple[str, str]]:
         p = self.p

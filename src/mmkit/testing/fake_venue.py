@@ -681,6 +681,10 @@ class FakeVenue:
                 a, now_ns, Outcome.REJECTED, reason=reason, message=msg, extra=extra, lost=lost
             )
             return
+        self._rest_or_fill(a, now_ns, extra, lost)
+
+    def _rest_or_fill(self, a: Place | Modify, now_ns: int, extra: int, lost: bool) -> None:
+        """The accepted order (a place, or a modify's new leg): it rests or fills."""
         o, rests = self._new_order(a.cloid, a.side, a.px, a.sz, a.tif, a.reduce_only, now_ns)
         self._answer(
             a,
@@ -728,15 +732,7 @@ class FakeVenue:
                 lost=lost,
             )
             return
-        o, rests = self._new_order(a.cloid, a.side, a.px, a.sz, a.tif, a.reduce_only, now_ns)
-        self._answer(
-            a,
-            now_ns,
-            Outcome.RESTING if rests else Outcome.FILLED,
-            oid=o.oid,
-            extra=extra,
-            lost=lost,
-        )
+        self._rest_or_fill(a, now_ns, extra, lost)
 
     def _cancel(self, a: Cancel, now_ns: int, extra: int, lost: bool) -> None:
         o = self._find(a.oid, a.cloid)

@@ -252,15 +252,13 @@ def render_markdown(report: AuditReport) -> str:
     add("| kind | name | plugin | distribution |")
     add("| --- | --- | --- | --- |")
     for c in report.components:
-        dist = f"{c.distribution} {c.version or ''}".strip() if c.distribution else "-"
-        add(f"| {c.kind} | `{c.name}` | {c.plugin} | {dist} |")
+        add(f"| {c.kind} | `{c.name}` | {c.plugin} | {_dist(c.distribution, c.version)} |")
     add("")
     add("### Plugins")
     add("| plugin | distribution | source |")
     add("| --- | --- | --- |")
     for p in report.plugins:
-        dist = f"{p.distribution} {p.version or ''}".strip() if p.distribution else "-"
-        add(f"| {p.name} | {dist} | {p.source} |")
+        add(f"| {p.name} | {_dist(p.distribution, p.version)} | {p.source} |")
     add("")
     add("### Invariants")
     add("| id | severity | kinds | area | examples |")
@@ -286,3 +284,8 @@ def render_markdown(report: AuditReport) -> str:
         + _summary_counts(report)
     )
     return "\n".join(L) + "\n"
+
+
+def _dist(distribution: str | None, version: str | None) -> str:
+    """``"name version"`` of a distribution, or ``-`` for none."""
+    return f"{distribution} {version or ''}".strip() if distribution else "-"
