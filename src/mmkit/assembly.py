@@ -55,4 +55,5 @@ def build_engine(
         estimates=estimates,
         observer=observer,
         requote_on_market_events=settings.engine.requote == "event",
+        divergence_min_age_s=settings.engine.divergence_min_age_s,
     )

@@ -38,6 +38,12 @@ from mmkit.core.events import Event, EventKind, OwnFill, PositionSnapshot, Trade
 from mmkit.core.market import MarketState
 from mmkit.core.portfolio import Portfolio
 from mmkit.core.types import Instrument, Side
+from mmkit.execution.position_sync import (
+    ADOPTED,
+    CONFIRM_AGE_S,
+    DUPLICATE,
+    PositionReconciler,
+)
 
 
 class EngineObserver(Protocol):
@@ -89,10 +95,17 @@ class Engine:
         estimates: Estimates | None = None,
         observer: EngineObserver | None = None,
         requote_on_market_events: bool = True,
+        divergence_min_age_s: float = CONFIRM_AGE_S,
     ) -> None:
         self.instrument = instrument
         self.market = MarketState()
         self.portfolio = Portfolio(position=0.0, position_known=False)
+        #: sequences the venue's position snapshots against our fills (half a lot of slack;
+        #: a divergence is adopted only once it persisted ``divergence_min_age_s`` of venue
+        #: time, longer than any plausible delay of our fill events)
+        self.reconciler = PositionReconciler(
+            self.portfolio, tolerance=0.5 * instrument.lot, min_age_s=divergence_min_age_s
+        )
         self.view = View(instrument, self.market, self.portfolio, max_position)
         self.estimates = estimates if estimates is not None else Estimates()
         self._estimators = list(estimators)
@@ -125,7 +138,8 @@ class Engine:
             actions = self._on_trades(ev, now_ns)
         else:
             if kind is EventKind.OWN_FILL:
-                self._on_fill(ev, now_ns)  # type: ignore[arg-type]
+                if not self._on_fill(ev, now_ns):  # type: ignore[arg-type]
+                    return []  # the same trade again: already seen by every component
             elif kind is EventKind.POSITION_SNAPSHOT:
                 self._on_position(ev, now_ns)  # type: ignore[arg-type]
             else:
@@ -275,24 +289,29 @@ class Engine:
                 )
         return good
 
-    def _on_fill(self, f: OwnFill, now_ns: int) -> None:
+    def _on_fill(self, f: OwnFill, now_ns: int) -> bool:
+        """Book a fill through the reconciler; False for a repeated trade id (ignored)."""
         try:
-            self.portfolio.apply_fill(f)
+            verdict = self.reconciler.on_fill(f)
         except ValueError as exc:
             self._fault("venue", f"malformed fill refused: {exc}", now_ns)
-            return
+            return True
+        if verdict == DUPLICATE:
+            return False
         if self.observer is not None:
             self.observer.on_fill(f, now_ns)
+        return True
 
     def _on_position(self, snap: PositionSnapshot, now_ns: int) -> None:
-        local = self.portfolio.position
-        known = self.portfolio.position_known
+        """A venue snapshot: adopted only when sequenced against our fills (see
+        :class:`~mmkit.execution.position_sync.PositionReconciler`); an adopted divergence is
+        reported to the observer."""
         if not math.isfinite(snap.position):
             self._fault("venue", f"non-finite position {snap.position!r} refused", now_ns)
             return
-        div = self.portfolio.sync(snap.position, tolerance=0.5 * self.instrument.lot)
-        if known and div != 0.0 and self.observer is not None:
-            self.observer.on_divergence(local, snap.position, now_ns)
+        out = self.reconciler.on_snapshot(snap, self.market.mid)
+        if out.kind == ADOPTED and self.observer is not None:
+            self.observer.on_divergence(out.expected, out.venue, now_ns)
 
     def _track_gate(self, name: str, d: GateDecision | None, now_ns: int) -> None:
         was = self.closed.get(name)

@@ -6,16 +6,27 @@ from collections.abc import Sequence
 
 
 class MmkitError(Exception):
-    """Base class: ``str(err)`` is a complete message for the user."""
+    """Base class: ``str(err)`` is a complete message for the user.
+
+    Every string argument is passed through :func:`mmkit.runtime.redact.redact`, so no
+    user-facing error can carry a registered secret or anything shaped like a private key.
+    """
 
     exit_code = 2
+
+    def __init__(self, *args: object) -> None:
+        from mmkit.runtime.redact import redact
+
+        super().__init__(*(redact(a) if isinstance(a, str) else a for a in args))
 
 
 class ConfigError(MmkitError):
     """One or more configuration problems, each naming its source and key path."""
 
     def __init__(self, problems: Sequence[str]) -> None:
-        self.problems = list(problems)
+        from mmkit.runtime.redact import redact
+
+        self.problems = [redact(p) for p in problems]
         super().__init__("invalid configuration:" + "".join(f"\n  - {p}" for p in self.problems))
 
 

@@ -23,7 +23,9 @@ def _step(ests: list[object], ev: object, out: Estimates) -> None:
 
 def test_waits_for_buckets_trades_and_graduation_then_latches() -> None:
     kappa = KappaOrchestrator(KappaParams())
-    warm = WarmupEstimator(WarmupParams(bucket_size=1.0, min_buckets=30, min_trades=50))
+    warm = WarmupEstimator(  # graduation is an opt-in since issue 16
+        WarmupParams(bucket_size=1.0, min_buckets=30, min_trades=50, require_kappa_graduation=True)
+    )
     out = Estimates()
     ests = [kappa, warm]
     _step(ests, book(T0), out)
@@ -70,7 +72,7 @@ def test_timeout_starts_quoting_from_priors(caplog: pytest.LogCaptureFixture) ->
 
 
 def test_missing_kappa_estimator_waives_graduation(caplog: pytest.LogCaptureFixture) -> None:
-    warm = WarmupEstimator(WarmupParams(min_buckets=0, min_trades=1))
+    warm = WarmupEstimator(WarmupParams(min_buckets=0, min_trades=1, require_kappa_graduation=True))
     out = Estimates()
     with caplog.at_level(logging.INFO, logger="mmkit.estimators.warmup"):
         ev = trade(T0, 100.0, 1.0)

@@ -84,7 +84,12 @@ def test_kill_switch_passes() -> None:
 @pytest.mark.parametrize(
     "broken",
     [
-        (lambda ctx: DataQualityGate(replace(ctx.params, max_data_age_ms=3_600_001.0)), "stale"),
+        (
+            lambda ctx: DataQualityGate(
+                replace(ctx.params, max_data_age_ms=3_600_001.0, max_book_age_ms=0.0)
+            ),
+            "stale",
+        ),
         (lambda ctx: CrossedBlind(ctx.params), "crossed"),
     ],
     ids=["ignores_staleness", "ignores_crossed_book"],

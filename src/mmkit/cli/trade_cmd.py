@@ -5,12 +5,78 @@ from __future__ import annotations
 import math
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from mmkit.cli.common import ConfigOption, SetOption, print_table, settings_from_cli
 from mmkit.plugin_manager import get_host
+
+if TYPE_CHECKING:
+    from mmkit.runtime.observer import HaltReport
+
+#: exit status of ``mmkit trade`` when the kill switch tripped during the run
+EXIT_KILL_SWITCH = 3
+
+
+def headline_lines(report: HaltReport) -> list[str]:
+    """The summary's first lines: whether the kill switch tripped (when, after the run's
+    first event, and why) and how much of the run was spent halted, per gate."""
+    lines: list[str] = []
+    for trip in report.kill_trips:
+        at = (trip.ts - report.start_ns) / 1e9 if report.start_ns >= 0 else math.nan
+        lines.append(
+            f"KILL SWITCH TRIPPED at {at:,.1f} s: {trip.description} "
+            f"(gate {trip.gate}; exit status {EXIT_KILL_SWITCH})"
+        )
+    if not report.kill_trips:
+        lines.append("kill switch: not tripped")
+    run_s = report.run_s
+    pct = f" ({100.0 * report.halted_s / run_s:.0f}%)" if run_s > 0 else ""
+    per_gate = ", ".join(
+        f"{g} {s:,.1f} s"
+        for g, s in sorted(report.closed_s.items(), key=lambda kv: (-kv[1], kv[0]))
+        if s > 0
+    )
+    lines.append(
+        f"halted {report.halted_s:,.1f} s of {run_s:,.1f} s{pct}"
+        + (f"; gates closed: {per_gate}" if per_gate else "")
+    )
+    return lines
+
+
+def reconciliation_rows(status: dict[str, Any]) -> list[tuple[str, str]]:
+    """Where the run's equity started and how the venue's position was reconciled.
+
+    ``equity at start`` is the venue's unrealized PnL of the position held at start-up (it
+    is adopted at the venue's entry price), so ``equity change`` is what the run made and
+    compares with the change of the venue's account value. Adjustments are venue position
+    differences no fill of ours explained, booked at the venue's entry price (not trading
+    PnL); divergences ``seen`` but not ``adopted`` were fills in flight.
+    """
+
+    def n(x: Any, d: int) -> str:
+        return f"{x:,.{d}f}" if isinstance(x, int | float) and math.isfinite(x) else "-"
+
+    start = status.get("equity_start", math.nan)
+    eq = status.get("equity", math.nan)
+    change = eq - start if isinstance(start, float) and isinstance(eq, float) else math.nan
+    pending = " (one pending)" if status.get("divergence_pending") else ""
+    return [
+        ("venue account value at start", n(status.get("account_value_start", math.nan), 6)),
+        ("equity at start (venue unrealized)", n(start, 4)),
+        ("equity change", n(change, 4)),
+        (
+            "reconciliation adjustments",
+            f"{status.get('adjustment_count', 0)}: {n(status.get('adjusted_position', 0.0), 6)}"
+            f" position, {n(status.get('adjustments_usd', 0.0), 4)} USD",
+        ),
+        (
+            "position divergences seen / adopted",
+            f"{status.get('divergences_seen', 0)} / {status.get('divergences_adopted', 0)}"
+            + pending,
+        ),
+    ]
 
 
 def summary_rows(status: dict[str, Any], extra: dict[str, Any]) -> list[tuple[str, str]]:
@@ -29,6 +95,7 @@ def summary_rows(status: dict[str, Any], extra: dict[str, Any]) -> list[tuple[st
         ("fees", n(status["fees"])),
         ("equity (cash + position at mid)", n(status["equity"])),
         ("max drawdown", n(status["max_drawdown"])),
+        *reconciliation_rows(status),
         ("kappa (confidence)", f"{n(status['kappa'], 1)} ({n(status['kappa_confidence'], 3)})"),
         ("sigma (confidence)", f"{status['sigma']:.3e} ({n(status['sigma_confidence'], 3)})"),
         ("warmed up", str(status["warmed_up"])),
@@ -98,7 +165,12 @@ def register(cli: typer.Typer) -> None:
             None, "--dashboard/--no-dashboard", help="Live terminal dashboard (default: on a TTY)."
         ),
     ) -> None:
-        """Trade: paper on the built-in synthetic market by default (no config, no network)."""
+        """Trade: paper on the built-in synthetic market by default (no config, no network).
+
+        The summary's first lines say whether the kill switch tripped (when and why) and how
+        long the run was halted. Exit status: 0 the run ended normally; 3 the kill switch
+        tripped; 2 bad configuration or input; 130 interrupted twice; 70 internal error.
+        """
         from mmkit.runtime.logs import setup_logging
 
         flags: dict[str, Any] = {
@@ -145,6 +217,7 @@ def register(cli: typer.Typer) -> None:
                 journal_dir=jdir,
                 duration_s=duration,
                 dashboard=show,
+                metrics_port=t.metrics_port,
             )
             rows = summary_rows(
                 session_status(live.session),
@@ -154,11 +227,17 @@ def register(cli: typer.Typer) -> None:
                     "instrument": settings.instrument.coin,
                     "wall time": f"{live.wall_s:,.1f} s",
                     "stopped by": live.stopped_by,
+                    **live.extras,
                 },
             )
+            live_report = live.session.halt_report()
+            for line in headline_lines(live_report):
+                typer.echo(line)
             print_table(["", ""], rows, title="mmkit trade: summary")
             if live.journal_path is not None:
                 typer.echo(f"journal: {live.journal_path}")
+            if live_report.kill_trips:
+                raise typer.Exit(EXIT_KILL_SWITCH)
             return
         from mmkit.runtime.paper_run import run_paper
 
@@ -186,7 +265,12 @@ def register(cli: typer.Typer) -> None:
                 "market events": f"{out.session.stats.market_events:,}",
             },
         )
+        report = out.session.halt_report()
+        for line in headline_lines(report):
+            typer.echo(line)
         print_table(["", ""], rows, title="mmkit trade: summary")
         if out.journal_path is not None:
             typer.echo(f"journal: {out.journal_path}")
             typer.echo(f"  (summarise it with: mmkit journal show {out.journal_path})")
+        if report.kill_trips:
+            raise typer.Exit(EXIT_KILL_SWITCH)

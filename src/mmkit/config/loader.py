@@ -23,6 +23,8 @@ from mmkit.core.types import Instrument
 from mmkit.errors import ConfigError
 from mmkit.params import build_params, defaults_of, secret_keys
 from mmkit.registry import KINDS, SECTION_OF_KIND, ComponentRegistry, RiskLimits
+from mmkit.runtime.redact import looks_like_key, register_key_like, register_secret
+from mmkit.safejson import JsonRefused, check_depth, in_i64
 
 ENV_PREFIX = "MMKIT__"
 REDACTED = "***redacted***"
@@ -98,11 +100,20 @@ class Settings:
 
 
 def _parse_scalar(text: str) -> Any:
-    """A TOML literal (number, bool, string, array) or, failing that, the plain string."""
-    try:
-        return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
+    """A TOML literal (number, bool, string, array) or, failing that, the plain string.
+
+    Text holding a private key's shape is kept as the plain string (and registered as a
+    secret): TOML would read ``0x<key>`` as an integer, and a type error would print it.
+    """
+    if looks_like_key(text):
+        register_key_like(text)
         return text
+    try:
+        value = tomllib.loads(f"v = {text}")["v"]
+        check_depth(value)
+    except (tomllib.TOMLDecodeError, RecursionError, JsonRefused):  # absurdly deep arrays
+        return text
+    return value
 
 
 def _set_path(d: dict[str, Any], path: Sequence[str], value: Any) -> None:
@@ -149,10 +160,16 @@ def read_toml(path: Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError([f"{path}: cannot read: {exc}"]) from None
     try:
-        return tomllib.loads(text)
+        data = tomllib.loads(text)
+        check_depth(data)  # later steps walk the tables recursively
+        return data
+    except JsonRefused as exc:
+        raise ConfigError([f"{path}: {exc}"]) from None
     except tomllib.TOMLDecodeError as exc:
         # the message ends with "(at line L, column C)"
         raise ConfigError([f"{path}: TOML syntax error: {exc}"]) from None
+    except RecursionError:
+        raise ConfigError([f"{path}: TOML nested too deeply to read"]) from None
 
 
 def env_overrides(env: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
@@ -186,6 +203,53 @@ def cli_overrides(sets: Sequence[str]) -> tuple[dict[str, Any], dict[str, str], 
 
 
 # -- validation ----------------------------------------------------------------------------
+
+
+KEY_REFUSED = (
+    "value looks like a private key; refused (a key is read only from the environment variable "
+    "named by venue.key_env or from venue.key_file)"
+)
+
+
+def _leaf_problem(value: Any) -> str | None:
+    """Why a leaf value is refused outright, or None. The value itself is never echoed."""
+    if isinstance(value, str):
+        if looks_like_key(value):
+            register_key_like(value)
+            return KEY_REFUSED
+        return None
+    if isinstance(value, int) and not isinstance(value, bool) and not in_i64(value):
+        if 0 < value < 2**256:  # e.g. TOML's 0x<key>: a key written as a hex integer
+            register_secret(f"{value:064x}")
+        return "integer outside the signed 64-bit range; refused"
+    if isinstance(value, list):
+        for item in value:
+            why = _leaf_problem(item)
+            if why is not None:
+                return why
+    return None
+
+
+def _refuse_unsafe(d: dict[str, Any], source: Any, problems: list[str], prefix: str = "") -> None:
+    """Drop (and report, by key path and source only) every value shaped like a private
+    key and every integer beyond 64 bits, in any setting, before validation can echo it."""
+    for k in list(d):
+        v = d[k]
+        if looks_like_key(k):
+            register_key_like(k)
+            problems.append(
+                f"{source(prefix) if prefix else 'configuration'}: a key name {KEY_REFUSED}"
+            )
+            del d[k]
+            continue
+        path = f"{prefix}.{k}" if prefix else k
+        if isinstance(v, dict):
+            _refuse_unsafe(v, source, problems, path)
+            continue
+        why = _leaf_problem(v)
+        if why is not None:
+            problems.append(f"{source(path)}: {path}: {why}")
+            del d[k]
 
 
 def _find_forbidden(d: Mapping[str, Any], prefix: str = "") -> list[str]:
@@ -257,6 +321,7 @@ def load_settings(
             f"{source(bad)}: {bad}: private keys are never read from config; "
             "set the variable named by venue.key_env or use venue.key_file (mode 0600)"
         )
+    _refuse_unsafe(merged, source, problems)
 
     known_sections = [*CORE_SECTIONS, *KIND_OF_SECTION]
     core: dict[str, Any] = {}

@@ -54,6 +54,13 @@ class EngineSection:
         "event", help="requote on every market event or on timers only"
     )
     timer_ms: int = param(100, gt=0, help="timer event period of runners")
+    divergence_min_age_s: float = param(
+        5.0,
+        ge=0,
+        le=300,
+        help="a venue position differing from our fills is adopted only once it persisted "
+        "this long (venue time, across snapshots): longer than any plausible fill-event delay",
+    )
 
 
 @dataclass(frozen=True)

@@ -305,7 +305,11 @@ class OpenOrder:
 class PositionSnapshot:
     """The venue's authoritative state: position and (when fetched) resting orders.
 
-    ``open_orders`` is ``None`` when only the position was fetched.
+    ``ts`` is the venue time of the state (Hyperliquid ``clearinghouseState.time``, ns): the
+    snapshot holds exactly our fills with ``ts`` no later than it. ``entry_px`` is the
+    venue's average entry price of the position (USD; 0 when flat or not given) and
+    ``account_value`` the account's value (USD; NaN when not given). ``open_orders`` is
+    ``None`` when only the position was fetched.
     """
 
     kind: ClassVar[EventKind] = EventKind.POSITION_SNAPSHOT
@@ -315,6 +319,7 @@ class PositionSnapshot:
     open_orders: tuple[OpenOrder, ...] | None = None
     local_ts: int = -1
     startup: bool = False
+    account_value: float = float("nan")
 
 
 @dataclass(frozen=True, slots=True)

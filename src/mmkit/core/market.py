@@ -2,8 +2,8 @@
 
 The book keeps both sides as sorted numpy arrays (bids descending, asks ascending). Snapshots
 replace the book; deltas update it level by level. The state records what the data-quality
-gate needs: last update time per stream, crossed/empty book, timestamp regressions and
-sequence gaps.
+gate needs: last update time per stream and of the book, crossed/empty book, timestamp
+regressions and sequence gaps.
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ class MarketState:
         "bid_sz",
         "book_seq",
         "book_ts",
+        "book_update_ns",
         "connected",
         "gap_count",
         "last_event_ts",
@@ -77,6 +78,10 @@ class MarketState:
         self.mid = math.nan
         self.book_ts = -1
         self.book_seq = -1
+        #: local time (ns, the engine's ``now_ns``) of the latest book snapshot or delta, of
+        #: any stream; -1 before the first. The data-quality gate judges the *book's* age by
+        #: it, so a frozen book is noticed while trades keep other streams fresh
+        self.book_update_ns = -1
         self.last_trade_px = math.nan
         self.last_trade_sz = 0.0
         self.last_trade_side = 0
@@ -158,6 +163,7 @@ class MarketState:
             self.book_seq = ev.seq
             self.pending_gap = False
             self.last_update[ev.stream] = now_ns
+            self.book_update_ns = now_ns
         elif k is EventKind.BOOK_DELTA:
             assert isinstance(ev, BookDelta)
             if ev.prev_seq >= 0 and self.book_seq >= 0 and ev.prev_seq != self.book_seq:
@@ -173,6 +179,7 @@ class MarketState:
             self.book_ts = ts
             self.book_seq = ev.seq
             self.last_update[ev.stream] = now_ns
+            self.book_update_ns = now_ns
         elif k is EventKind.TRADE:
             assert isinstance(ev, Trade)
             self.last_trade_px = ev.px

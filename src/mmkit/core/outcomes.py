@@ -43,6 +43,9 @@ class RejectReason(StrEnum):
     SCHEMA = "schema"  # HTTP 422
     SERVER = "server"  # 5xx
     MAX_NOTIONAL = "max_notional"  # refused locally, before signing (risk.max_order_notional)
+    #: dropped by the live runner, never sent: computed before a halt gate closed (or while
+    #: one was closed), so sending it late would quote against the gate's decision
+    NOT_SENT = "not_sent"
     OTHER = "other"
 
     @property
@@ -66,4 +69,5 @@ class RejectReason(StrEnum):
             RejectReason.RATE_LIMITED_IP,
             RejectReason.RATE_LIMITED_ADDRESS,
             RejectReason.SERVER,
+            RejectReason.NOT_SENT,
         )

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mmkit import safejson
 from mmkit.data.diagnostics import Diagnostics
 from mmkit.data.loaders.hyperliquid import HyperliquidLoader
 from mmkit.data.schema import GapReason
@@ -224,10 +225,10 @@ class Recorder:
         self.stats.messages += 1
         where_line = self.stats.messages
         try:
-            obj = json.loads(raw)
-        except ValueError:
+            obj = safejson.loads(raw)  # 64-bit ints, finite numbers, bounded depth
+        except ValueError as exc:  # not JSON, or refused (deep, huge ints, NaN)
             if raw != "Websocket connection established.":
-                self.parser.diag.issue("malformed", f"{self.url}:msg{where_line}", "not JSON")
+                self.parser.diag.issue("malformed", f"{self.url}:msg{where_line}", str(exc)[:200])
             return
         channel = obj.get("channel") if isinstance(obj, dict) else None
         if channel == "l2Book":

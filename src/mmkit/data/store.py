@@ -26,6 +26,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from mmkit import safejson
 from mmkit.data.schema import (
     COLUMN_NAMES,
     COLUMNS,
@@ -85,7 +86,7 @@ class StoreMeta:
     @classmethod
     def from_json(cls, text: str | bytes, where: str) -> StoreMeta:
         try:
-            d = json.loads(text)
+            d = safejson.loads(text)
             return cls(
                 coin=str(d.get("coin", "")),
                 tick=_float(d.get("tick")),
@@ -99,7 +100,7 @@ class StoreMeta:
                 extra=dict(d.get("extra", {})),
                 version=int(d.get("version", 0)),
             )
-        except (ValueError, TypeError, AttributeError) as exc:
+        except (ValueError, TypeError, AttributeError, OverflowError) as exc:
             raise DataError(f"{where}: unreadable mmkit metadata: {exc}") from None
 
 

@@ -33,7 +33,8 @@ def register_estimators(register: Any) -> None:
         "warmup",
         "mmkit.estimators.warmup:build",
         params=WarmupParams,
-        description="volume buckets, market trades and kappa graduation, with a timeout; "
+        description="volume buckets, market trades and a market kappa fit (own-fill "
+        "graduation opt-in), with a timeout from the first market data; "
         "run it after kappa and sigma",
     )
 

@@ -115,6 +115,8 @@ def student_t_location(
     sw = 0.0
     sw2 = 0.0
     step0 = 0.0  # the previous EM step of the location (0: none, or just extrapolated)
+    move0 = 0.0  # the previous pass's largest move (location or log-scale)
+    r_last = 0.0  # the last ratio of successive moves seen
     for _ in range(iters):
         sw = 0.0
         sw2 = 0.0
@@ -134,10 +136,22 @@ def student_t_location(
         # same fixed point (at the t MLE the weights average 1), reached in fewer passes
         new_var = (swyy - new_mu * swy) / sw
         step = new_mu - mu
-        done = abs(step) <= 1e-9
-        mu = new_mu
         if not (new_var > 1e-300):
+            mu = new_mu
             break
+        # converged when the distance left to the fixed point, of the location and of the
+        # log-scale alike (a warm start may hold the location and be off in scale), is below
+        # 1e-9: not the last step, since with a steady ratio r the steps still to come add up
+        # to step * r / (1 - r), far more than the step itself for heavy tails (nu near 1)
+        move = max(abs(step), 0.5 * abs(math.log(new_var / var)))
+        ratio = move / move0 if move0 > 0.0 else r_last
+        if 0.0 < ratio < 1.0:
+            r_last = ratio
+            done = move / (1.0 - ratio) <= 1e-9
+        else:
+            done = move <= 1e-9
+        move0 = move
+        mu = new_mu
         var = new_var
         if done:
             break

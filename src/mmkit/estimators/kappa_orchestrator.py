@@ -10,10 +10,14 @@
   ignored;
 * the prior, with a small fixed confidence, so the blend always has a source.
 
-The blend is smoothed by an EWMA (``ewma_alpha`` on the previous value) each time a source
-changes; the floor and cap are applied at retrieval, so the published kappa is always finite
-and > 0. A stagnation alert (recommendation 5) fires when own-fill confidence has stayed
-below ``stagnation_confidence`` for ``stagnation_s``.
+Before graduation the robust source is capped at ``warmup_robust_cap_mult × prior_kappa``:
+market trades print at the touch, so their depths say where the market trades, not how our
+own fills decay with depth (a BTC tape gives ~1e5, a quote on the touch). The blend is
+clamped into ``[kappa_floor, kappa_cap]`` before it enters the EWMA (``ewma_alpha`` on the
+previous value, one step each time a source changes), and again at retrieval, so the
+published kappa is always finite and within the clamp. A stagnation alert (recommendation 5)
+fires when own-fill confidence has stayed below ``stagnation_confidence`` for
+``stagnation_s``.
 """
 
 from __future__ import annotations
@@ -182,6 +186,12 @@ class KappaOrchestrator:
         ex = out.extras
         if dirty & _BOOK:
             _publish_source(ex, "kappa.book", self.book.kappa, self.book.confidence)
+        if dirty & (_ROBUST | _OWN):
+            cap = self.robust_cap()
+            if cap < math.inf:
+                ex["kappa.robust_cap"] = cap
+            else:
+                ex.pop("kappa.robust_cap", None)
         if dirty & _ROBUST:
             _publish_source(ex, "kappa.robust", self.robust.kappa, self.robust.confidence)
             a = self._intensity()
@@ -195,21 +205,30 @@ class KappaOrchestrator:
             ex["kappa.graduated"] = 1.0 if own.has_exited_warmup else 0.0
 
     def kappa_value(self) -> float:
-        """The smoothed blend with the floor and cap applied (always finite and > 0)."""
+        """The smoothed blend clamped into ``[kappa_floor, kappa_cap]`` (always finite)."""
         k = self.smoothed
         if not math.isfinite(k):
             k = self.p.prior_kappa
         return min(max(k, self.p.kappa_floor), self.p.kappa_cap)
 
+    def robust_cap(self) -> float:
+        """The cap on the robust source (per unit of relative depth): ``warmup_robust_cap_mult
+        × prior_kappa`` before own-fill graduation, none (inf) after."""
+        if self.own.has_exited_warmup:
+            return math.inf
+        return self.p.warmup_robust_cap_mult * self.p.prior_kappa
+
     def _reblend(self) -> None:
-        """Confidence-weighted blend of the usable sources, then one EWMA step."""
+        """Confidence-weighted blend of the usable sources, clamped into
+        ``[kappa_floor, kappa_cap]``, then one EWMA step."""
         self._dirty = 0
         p = self.p
         own = self.own
+        robust_k = min(self.robust.kappa, self.robust_cap())  # NaN stays NaN: unusable
         candidates = (
             ("prior", p.prior_kappa, p.prior_weight),
             ("book", self.book.kappa, self.book.confidence),
-            ("robust", self.robust.kappa, self.robust.confidence),
+            ("robust", robust_k, self.robust.confidence),
             ("own", own.kappa, own.confidence if own.has_exited_warmup else 0.0),
         )
         sources: list[tuple[str, float, float]] = []
@@ -218,7 +237,7 @@ class KappaOrchestrator:
         conf = 0.0
         for src in candidates:
             _name, k, c = src
-            if c > 0 and 0 < k < math.inf:
+            if 0 < c <= 1 and 0 < k < math.inf:
                 sources.append(src)
                 wsum += c
                 wk += c * k
@@ -234,9 +253,10 @@ class KappaOrchestrator:
             blend = math.fsum((c / wsum) * k for _n, k, c in sources)
         self.blend = min(max(blend, lo), hi)
         self._sources = sources
+        clamped = min(max(self.blend, p.kappa_floor), p.kappa_cap)
         a = p.ewma_alpha
-        sm = a * self.smoothed + (1.0 - a) * self.blend
-        self.smoothed = sm if math.isfinite(sm) else self.blend
+        sm = a * self.smoothed + (1.0 - a) * clamped
+        self.smoothed = sm if math.isfinite(sm) else clamped
         self._kappa_out = self.kappa_value()
         self._confidence_out = min(conf, 1.0)
 

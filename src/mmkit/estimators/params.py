@@ -23,8 +23,28 @@ class KappaParams:
     ewma_alpha: float = param(
         0.9, ge=0, lt=1, help="weight of the previous smoothed kappa in the EWMA of the blend"
     )
-    kappa_floor: float = param(1.0, gt=0, help="floor applied at retrieval")
-    kappa_cap: float = param(1e7, gt=0, help="cap applied at retrieval (keeps kappa finite)")
+    kappa_floor: float = param(
+        100.0,
+        gt=0,
+        help="lower end of the kappa clamp, applied to every blend and at retrieval "
+        "(100: fill intensity e-folds over 1/100 = 1% of mid, wider than any quote that "
+        "still fills on a liquid perp)",
+    )
+    kappa_cap: float = param(
+        10_000.0,
+        gt=0,
+        help="upper end of the kappa clamp, applied to every blend and at retrieval "
+        "(10000: fill intensity e-folds over 1 bp, so the tightest kappa-driven half-spread "
+        "is about 1 bp: the order of Hyperliquid's 1.5 bp base maker fee and 20x the half-"
+        "spread of a BTC book at a 1-dollar tick, never the touch)",
+    )
+    warmup_robust_cap_mult: float = param(
+        2.0,
+        ge=1,
+        help="before own-fill graduation the robust (market-trade) kappa is capped at this "
+        "x prior_kappa: trades print at the touch, which says where the market trades, not "
+        "how our fills decay with depth",
+    )
     prior_weight: float = param(
         0.01, ge=0, help="confidence given to the prior as a blend source (0: only as fallback)"
     )
@@ -127,14 +147,36 @@ class SigmaParams:
 
 @dataclass(frozen=True)
 class WarmupParams:
-    bucket_size: float = param(1.0, gt=0, help="market volume (base units) of one volume bucket")
+    bucket_size: float = param(
+        0.0,
+        ge=0,
+        help="market volume (base units) of one volume bucket; 0 (default): use bucket_notional, "
+        "since a base-unit bucket means a different amount of money on every coin",
+    )
+    bucket_notional: float = param(
+        2000.0,
+        gt=0,
+        help="market volume (quote currency, USD) of one volume bucket when bucket_size is 0 "
+        "(30 x 2000 = 60k USD: ~30 s of the synthetic market, seconds of Hyperliquid BTC)",
+    )
     min_buckets: int = param(30, ge=0, help="completed volume buckets required")
     min_trades: int = param(50, ge=0, help="market trades required")
     require_kappa_graduation: bool = param(
-        True, help="wait for the kappa orchestrator's own-fill graduation"
+        False,
+        help="also wait for the kappa orchestrator's own-fill graduation (opt-in: own fills "
+        "only come from quoting, which warmup holds back, so this ends in the timeout unless "
+        "fills arrive some other way)",
+    )
+    require_kappa_market_fit: bool = param(
+        True,
+        help="wait until kappa has a fit from market data (the book regression or the robust "
+        "trade fit has confidence > 0)",
     )
     max_warmup_secs: float = param(
-        300.0, gt=0, help="after this many seconds, quote from the priors anyway"
+        300.0,
+        gt=0,
+        help="seconds after the first market data event after which quoting starts from the "
+        "priors anyway",
     )
     log_interval_s: float = param(
         30.0, gt=0, help="seconds between two 'still warming up' log lines"

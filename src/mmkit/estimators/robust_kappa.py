@@ -148,7 +148,7 @@ class RobustKappa:
         if math.isfinite(loc) and scale > 0.0:
             self._loc, self._scale = loc, scale  # the next refit starts here
         kappa = math.exp(min(700.0, self._offset - loc)) if math.isfinite(loc) else math.nan
-        if math.isfinite(kappa) and kappa > 0.0:
+        if math.isfinite(kappa) and kappa > 0.0 and 0.0 < ess < math.inf:
             self.kappa = kappa
             self.ess = ess
             self.confidence = ess / (ess + self.prior_strength)

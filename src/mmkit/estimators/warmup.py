@@ -2,12 +2,21 @@
 
 The ``warmup`` estimator runs after ``kappa`` and ``sigma`` and reads what they published.
 Warmup ends when all of these hold, or when ``max_warmup_secs`` have passed since the first
-event (then quoting starts from the priors, with a warning):
+*market data* event (then quoting starts from the priors, with a warning):
 
-* ``min_buckets`` completed volume buckets of ``bucket_size`` market volume;
+* ``min_buckets`` completed volume buckets of ``bucket_notional`` USD of market volume (or
+  of ``bucket_size`` base units when that is set);
 * ``min_trades`` market trades;
-* the kappa orchestrator's own-fill graduation (``extras["kappa.graduated"]``); waived, with
-  a log line, when no estimator publishes it.
+* a kappa fit from market data (``require_kappa_market_fit``): the book or robust source
+  has confidence > 0 (``extras["kappa.book_confidence"]`` / ``["kappa.robust_confidence"]``);
+* only when opted in (``require_kappa_graduation``, off by default), the kappa orchestrator's
+  own-fill graduation (``extras["kappa.graduated"]``). Own fills only come from quoting,
+  which warmup holds back, so by default readiness rests on market data alone; graduation
+  still decides when own fills join the kappa blend.
+
+A kappa requirement whose keys no estimator publishes is waived, with a log line. The
+timeout clock starts at the first market-data event (book, BBO, trade), not at process start
+nor at the first timer or account event: a slow connection does not eat the warmup.
 
 Once warmed up it stays warmed up. What it still waits for is published in
 ``Estimates.warmup_waiting`` and logged (on start, on each requirement met, every
@@ -36,23 +45,36 @@ class WarmupEstimator:
     def __init__(self, p: WarmupParams) -> None:
         self.p = p
         self.trades = 0
-        self.volume = 0.0
+        self.volume = 0.0  # base units
+        self.notional = 0.0  # quote currency (price x size)
+        #: receive time (ns) of the first market-data event; the timeout counts from it
         self.first_ns = -1
         self.warmed_up = False
         self.timed_out = False
-        self.waiting = "first event"
+        #: seconds from the first market data to the end of warmup (NaN until it ends)
+        self.finished_after_s = math.nan
+        self.waiting = "first market data"
         self._met: set[str] = set()
         self._last_log_ns = -(2**62)
-        self._waived_logged = False
+        self._waived: set[str] = set()
         self.bad_events = 0
 
     @property
     def buckets(self) -> int:
-        return int(self.volume // self.p.bucket_size)
+        """Completed volume buckets: base-unit volume / ``bucket_size`` when that is set,
+        else quote notional / ``bucket_notional``."""
+        if self.p.bucket_size > 0:
+            return int(self.volume // self.p.bucket_size)
+        return int(self.notional // self.p.bucket_notional)
+
+    def _bucket_label(self) -> str:
+        if self.p.bucket_size > 0:
+            return f"bucket {self.p.bucket_size:g}"
+        return f"bucket {self.p.bucket_notional:g} USD"
 
     def on_event(self, event: Event, now_ns: int) -> None:
         try:
-            if self.first_ns < 0:
+            if self.first_ns < 0 and event.kind.is_market_data:
                 self.first_ns = now_ns
             if isinstance(event, Trade):
                 self._on_trade(event.px, event.sz)
@@ -67,19 +89,23 @@ class WarmupEstimator:
         inf = math.inf
         for p, s in zip(px, sz, strict=True):
             if 0.0 < p < inf and 0.0 < s < inf:  # as _on_trade's positive() checks
-                self._count(s)
+                self._count(p, s)
 
-    def _on_trade(self, px: Any, sz_in: Any) -> None:
+    def _on_trade(self, px_in: Any, sz_in: Any) -> None:
         sz = positive(sz_in)
-        if sz == sz and positive(px) == positive(px):
-            self._count(sz)
+        px = positive(px_in)
+        if sz == sz and px == px:
+            self._count(px, sz)
 
-    def _count(self, sz: float) -> None:
-        """A trade with a finite, positive price and size."""
+    def _count(self, px: float, sz: float) -> None:
+        """A trade with a finite, positive price and size (an overflowing sum is skipped)."""
         self.trades += 1
         v = self.volume + sz
         if math.isfinite(v):
             self.volume = v
+        n = self.notional + px * sz
+        if math.isfinite(n):
+            self.notional = n
 
     def _unmet(self, out: Estimates) -> list[tuple[str, str]]:
         p = self.p
@@ -88,44 +114,71 @@ class WarmupEstimator:
             unmet.append(
                 (
                     "volume",
-                    f"volume buckets {self.buckets}/{p.min_buckets} (bucket {p.bucket_size:g})",
+                    f"volume buckets {self.buckets}/{p.min_buckets} ({self._bucket_label()})",
                 )
             )
         if self.trades < p.min_trades:
             unmet.append(("trades", f"market trades {self.trades}/{p.min_trades}"))
+        ex = out.extras
+        if p.require_kappa_market_fit:
+            confs = [
+                c
+                for c in (ex.get("kappa.book_confidence"), ex.get("kappa.robust_confidence"))
+                if c is not None
+            ]
+            if not confs:
+                self._waive("kappa.book_confidence / kappa.robust_confidence", "kappa fit")
+            elif not max(confs) > 0.0:  # NaN counts as no fit
+                unmet.append(("kappa fit", "kappa fit from market data (book or trades)"))
         if p.require_kappa_graduation:
-            grad = out.extras.get("kappa.graduated")
+            grad = ex.get("kappa.graduated")
             if grad is None:
-                if not self._waived_logged:
-                    self._waived_logged = True
-                    log.info(
-                        "warmup: no estimator publishes kappa.graduated; "
-                        "kappa graduation is not waited for"
-                    )
-            elif grad < 0.5:
+                self._waive("kappa.graduated", "kappa graduation")
+            elif not grad >= 0.5:
                 n = out.extras.get("kappa.own_n", math.nan)
                 fills = f"{n:.0f}" if math.isfinite(n) else "?"
                 unmet.append(("kappa", f"kappa graduation (own fills {fills})"))
         return unmet
+
+    def _waive(self, keys: str, what: str) -> None:
+        """Log once that a requirement is waived because no estimator publishes ``keys``."""
+        if what not in self._waived:
+            self._waived.add(what)
+            log.info("warmup: no estimator publishes %s; %s is not waited for", keys, what)
 
     def estimate(self, out: Estimates, now_ns: int) -> None:
         if self.warmed_up:
             out.warmed_up = True
             out.warmup_waiting = ""
             out.extras["warmup.timed_out"] = 1.0 if self.timed_out else 0.0
+            out.extras["warmup.after_s"] = self.finished_after_s
             return
-        if self.first_ns < 0:
-            self.first_ns = now_ns
+        if self.first_ns < 0:  # no market data yet: nothing to wait on but data
+            self.waiting = "first market data (the warmup timeout starts with it)"
+            out.warmed_up = False
+            out.warmup_waiting = self.waiting
+            out.extras["warmup.timed_out"] = 0.0
+            if now_ns - self._last_log_ns >= self.p.log_interval_s * _NS:
+                self._last_log_ns = now_ns
+                log.info("warmup: waiting for %s", self.waiting)
+            return
         elapsed_s = max(0, now_ns - self.first_ns) / _NS
         unmet = self._unmet(out)
         names = {n for n, _ in unmet}
-        for name in sorted({"volume", "trades", "kappa"} - names - self._met):
+        active = {"volume", "trades"}
+        if self.p.require_kappa_market_fit and "kappa fit" not in self._waived:
+            active.add("kappa fit")
+        if self.p.require_kappa_graduation and "kappa graduation" not in self._waived:
+            active.add("kappa")
+        for name in sorted(active - names - self._met):
             self._met.add(name)
             log.info("warmup: %s requirement met after %.0f s", name, elapsed_s)
         if not unmet:
+            self.finished_after_s = elapsed_s
             self._finish(out, f"all requirements met after {elapsed_s:.0f} s", timed_out=False)
             return
         if elapsed_s >= self.p.max_warmup_secs:
+            self.finished_after_s = elapsed_s
             self._finish(
                 out,
                 f"timeout after {elapsed_s:.0f} s, quoting from priors; still "
@@ -153,6 +206,7 @@ class WarmupEstimator:
         out.warmed_up = True
         out.warmup_waiting = ""
         out.extras["warmup.timed_out"] = 1.0 if timed_out else 0.0
+        out.extras["warmup.after_s"] = self.finished_after_s
 
 
 class WarmupGate:

@@ -63,6 +63,42 @@ class TrackedOrder:
     query_req: int = -1
     adopted: bool = False
     reduce_only: bool = False
+    #: the ladder level the order was placed for (``level`` becomes -1 while cancelling)
+    home: int = -1
+    #: after the order ended: size that may still have filled without our having seen the
+    #: fill (a *ghost*: it counts as exposure and against ``home``'s size until resolved)
+    unseen: float = 0.0
+    ghost_until_ns: int = -1  # a ghost not resolved by then is dropped (and counted)
+    ghost_rid: int = -1  # a position snapshot answering a later sync request settles it
+    ghost_exact: bool = False  # ``unseen`` already follows from the venue's terminal word
+    ghost_synced: bool = False  # a position sync was asked for to settle it
+    batch: int = -1  # first request id of the reconcile that last placed or modified it
+    #: the largest size any incarnation of this cloid was confirmed at (the venue's largest
+    #: ``origSz`` for it): the cloid's fills, over every incarnation, must never exceed it
+    cap: float = 0.0
+    #: size (coins) of this cloid that may have filled without our having seen the fill:
+    #: the public tape printed at or through its price since its last known state, or the
+    #: venue reported less remaining than we believe. Lowered by each fill, cleared when
+    #: the order ends, by a position snapshot asked for after it, or at ``risk_until_ns``
+    risk: float = 0.0
+    risk_until_ns: int = -1
+    risk_rid: int = -1  # last request id sent when the risk was raised
+    risk_ts: int = -1  # venue time (ns) of the newest print (or venue report) behind it
+    risk_oid: int | None = None  # the incarnation resting when the risk was raised
+    #: venue time (ns) of the newest word we have on this cloid: a fill, or an ``open``
+    #: update (which gives its remaining size then); a print older than that is not news
+    known_ts: int = -1
+    #: fills of the live incarnation a venue report already took off ``sz`` (not yet seen)
+    ahead: float = 0.0
+
+    def exposed(self) -> float:
+        """Size (coins) of this cloid that has or may have filled: seen fills + ``risk``."""
+        return self.filled + self.risk
+
+    def size_cap(self) -> float:
+        """The cloid's largest size (coins): ``cap``, or for an order made without one, what
+        it has filled plus what rests (its size as far as we know)."""
+        return self.cap if self.cap > 0.0 else max(self.orig_sz, self.sz + self.filled)
 
     @property
     def live(self) -> bool:

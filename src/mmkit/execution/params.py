@@ -58,6 +58,17 @@ class SmartExecutorParams:
     orphan_grace_ms: float = param(
         2_000.0, ge=0, help="an untracked venue order older than this is cancelled"
     )
+    ghost_ttl_s: float = param(
+        10.0,
+        gt=0,
+        help="an ended order whose fills may be unseen counts against its level this long at most",
+    )
+    tape_risk_s: float = param(
+        2.0,
+        gt=0,
+        help="an order the public tape printed at or through is treated as possibly partly "
+        "filled (never modified back up) until its fill or fate arrives, or this long at most",
+    )
     fill_match_grace_ms: float = param(
         2_000.0, ge=0, help="wait this long for an unknown fill's order to be acknowledged"
     )

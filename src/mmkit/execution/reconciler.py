@@ -6,6 +6,15 @@ tolerances is kept; otherwise it is modified (smart reconcile) or cancelled and 
 level's size minus what it has already filled, and never rests above that (the size
 tolerance only lets it be smaller); a partly filled order is re-priced with its remaining
 size, and a remainder below the minimum notional is cancelled so the level is placed afresh.
+Hyperliquid's modify is cancel-replace under the same cloid, so a MODIFY of an order that
+has (or, per the public tape, may have: ``TrackedOrder.risk``) filled is sized at most
+
+    min(level size, the cloid's largest size ``cap``) - seen fills - risk
+
+so that the cloid's fills stay within its largest size and the level's even if the
+replacement fills in full. When the level wants clearly more than that (a top-up, or the
+tape says most of the order may be gone), the order is cancelled instead and the level
+placed afresh under a new cloid once its fate is known.
 Sizes are clipped so that the **worst case** stays within the position limit:
 
     signed position + in-flight orders + every resting order at its current size
@@ -19,7 +28,7 @@ never raises the worst-case exposure above the limit; when the limit is already 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -59,20 +68,25 @@ def diff_side(
     occupied: set[int],
     cap: float,
     tol: Tolerances,
+    debt: Mapping[int, float] | None = None,
 ) -> list[Op]:
     """The actions of one side (orders to keep produce no op).
 
     ``resting``: orders of this side in RESTING state (may be changed); ``occupied``: levels
     held by in-flight orders (left alone); ``cap``: exposure room left after the signed
-    position and every in-flight order.
+    position and every in-flight order (coins); ``debt``: level index -> size (coins) an
+    earlier order of that level may still have filled unseen (its fate is unresolved): the
+    level's order is sized at most the level's size minus it, so a late fill can never take
+    a level past its size.
     """
+    debt = debt or {}
     ops: list[Op] = []
     by_level: dict[int, TrackedOrder] = {}
     n = len(desired)
     # every resting order counts at its current size until the venue acknowledges a change
     room = cap
     for r in resting:
-        room -= r.sz
+        room -= r.sz + r.risk  # ``risk``: fills the tape says it may have made unseen
         lv = r.level
         if 0 <= lv < n and lv not in by_level and lv not in occupied:
             by_level[lv] = r
@@ -87,6 +101,9 @@ def diff_side(
             continue
         o = by_level.get(i)
         qpx, qsz = q.px, q.sz
+        owed = debt.get(i, 0.0)
+        if owed > 0.0:
+            qsz = floor_lot(qsz - owed, lot)
         if o is None:
             target = qsz if qsz <= room else (floor_lot(room, lot) if room > 0 else 0.0)
             if target > 0 and target * qpx >= min_notional:
@@ -96,18 +113,31 @@ def diff_side(
         # no overfill: an order (cloid) rests at most its intended size minus what it has
         # already filled, over every incarnation; it may grow by the room left (or must
         # shrink when room is negative)
+        risk = o.risk
         want = qsz - o.filled
         limit = o.sz + room
         target = want if want <= limit else floor_lot(limit, lot)
         if target <= 0 or target * qpx < min_notional:
             ops.append(Op(CANCEL, i, o))  # the level is placed afresh once this is gone
             continue
-        if (
-            abs(o.px - qpx) <= px_tol * qpx
-            and target * (1.0 - size_frac) <= o.sz <= target + 1e-12
-            and room >= -1e-12
-        ):
-            continue  # keep
+        price_ok = abs(o.px - qpx) <= px_tol * qpx
+        if price_ok and target * (1.0 - size_frac) <= o.sz <= target + 1e-12 and room >= -1e-12:
+            continue  # keep: an unchanged order adds nothing to what its cloid may fill
+        exposed = o.filled + risk
+        if exposed > 0.0:
+            # a modify is cancel-replace under the same cloid: the replacement may fill in
+            # full on top of everything the cloid has (or, per the tape, may have) filled.
+            # It is sized so that stays within the cloid's largest size and the level's.
+            most = min(target - risk, o.size_cap() - exposed)
+            most = floor_lot(most, lot) if most > 0 else 0.0
+            if most <= 0 or most * qpx < min_notional or most < target * (1.0 - size_frac):
+                # a top-up, or the tape says most of it may have filled: cancel; the level is
+                # placed afresh under a new cloid once this order's fate is known
+                ops.append(Op(CANCEL, i, o))
+                continue
+            target = most
+            if price_ok and target * (1.0 - size_frac) <= o.sz <= target + 1e-12 and room >= -1e-12:
+                continue  # keep
         if tol.smart:
             ops.append(Op(MODIFY, i, o, qpx, target))
             if target > o.sz:

@@ -25,7 +25,9 @@ closed.
 
 from __future__ import annotations
 
+import logging
 import math
+from collections.abc import Iterable
 from typing import Any
 
 from mmkit.components import EMPTY_LADDER, GateDecision, Ladder, View
@@ -48,12 +50,13 @@ from mmkit.core.events import (
     OrderUpdate,
     OwnFill,
     PositionSnapshot,
+    Trade,
     TradeBatch,
 )
 from mmkit.core.outcomes import Outcome, RejectReason
 from mmkit.core.types import NS_PER_MS, NS_PER_S, Instrument, Side, Tif
 from mmkit.execution import position_sync as ps
-from mmkit.execution.backoff import RejectionBackoff, RetryBackoff
+from mmkit.execution.backoff import RejectionBackoff, RetryBackoff, parse_retry_after
 from mmkit.execution.budget import ExecutionBudget
 from mmkit.execution.orders import OCCUPYING, SIZE_EPS, OrderState, OrderTracker, TrackedOrder
 from mmkit.execution.orphans import OrphanTracker
@@ -64,7 +67,15 @@ from mmkit.execution.reconciler import CANCEL, MODIFY, PLACE, Op, Tolerances, di
 from mmkit.execution.startup import StartupState
 from mmkit.registry import BuildContext
 
+log = logging.getLogger("mmkit.execution")
+
 _RATE_LIMITED = (RejectReason.RATE_LIMITED_IP, RejectReason.RATE_LIMITED_ADDRESS)
+#: an answer that means "nothing happened": the request never reached the venue's matching
+#: (rate limited, or dropped unsent by the runner because a gate closed after it was made)
+_NOTHING_HAPPENED = frozenset({*_RATE_LIMITED, RejectReason.NOT_SENT})
+#: a side that wants quotes but has had no order of ours for this long is reported
+#: (log line, ``not_quoting_s`` / ``idle_reason`` in :meth:`SmartExecutor.status`)
+IDLE_REPORT_NS = 5 * NS_PER_S
 _TERMINAL = frozenset(
     {OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.REJECTED, OrderStatus.OTHER_CANCELED}
 )
@@ -88,6 +99,8 @@ class SmartExecutor:
     :meth:`status`, :meth:`exhaust_budget`."""
 
     provides = frozenset({"open_orders", "budget", "status"})
+    #: the ladder diff (a class attribute so that a test can swap in a broken variant)
+    diff = staticmethod(diff_side)
 
     def __init__(
         self,
@@ -142,7 +155,27 @@ class SmartExecutor:
         self._tif = Tif(p.tif)
         self._query_retry_ns = int(p.query_retry_s * NS_PER_S)
         self._fill_grace_ns = int(p.fill_match_grace_ms * NS_PER_MS)
+        self._ghost_ttl_ns = int(p.ghost_ttl_s * NS_PER_S)
+        self._tape_risk_ns = int(p.tape_risk_s * NS_PER_S)
+        #: a ghost still open this long before its time limit asks for a position sync
+        self._ghost_sync_ns = max(0, self._ghost_ttl_ns - self._fill_grace_ns)
+        #: the reconcile batch whose rejection last fed each side's backoff
+        self._rejected_batch: dict[Side, int] = {}
+        #: per side: since when it wants quotes but has no order of ours, and why
+        self._idle_since: dict[Side, int] = {}
+        self._idle_why: dict[Side, str] = {}
+        self._idle_reported: set[Side] = set()
+        #: cloid -> ended order whose fills may not all have been seen (see ``_ghost``)
+        self._ghosts: dict[str, TrackedOrder] = {}
         self._rid = 0
+        #: the last request id sent before the current 429 backoff began: a 429 answering
+        #: one of those (the rest of a batch the client refused together) is the same
+        #: event, not a repeat, and does not lengthen the backoff again
+        self._retry_mark = -1
+        #: venue time (ns) of the newest own fill seen, of any order: the fill stream is
+        #: delivered in venue-time order, so a print older than this whose fill has not
+        #: come was not ours (see ``_tape_marks``)
+        self._fill_hwm = -1
         self._cloid_base = 0
         self._cloid_n = 0
         self._now = 0
@@ -150,6 +183,9 @@ class SmartExecutor:
         self._halted: GateDecision | None = None
         self._halt_sent_all = False
         self._halt_retry_ns = -1  # a failed halt cancel is retried from then on
+        self._halt_all_ns = -1  # when the halt's last CancelAll went out
+        #: a halt's CancelAll is repeated at most this often while an order may still rest
+        self._halt_resend_ns = max(int(p.sync_timeout_s * NS_PER_S), self._query_retry_ns)
         self._requote_needed = False
         # the time of the last on_event's service pass: reconcile() in the same engine step
         # does not repeat it
@@ -177,7 +213,16 @@ class SmartExecutor:
             "skipped_budget": 0,
             "skipped_rate": 0,
             "skipped_backoff": 0,
-            "halt_blocked": 0,
+            "halt_blocked": 0,  # kept for dashboards: halts are never blocked any more
+            "halt_resends": 0,
+            "emergency_actions": 0,
+            "emergency_over_limit": 0,
+            "ghosts": 0,
+            "ghosts_expired": 0,
+            "tape_risks": 0,
+            "tape_risks_expired": 0,
+            "quote_holds": 0,
+            "idle_reports": 0,
         }
 
     # ----------------------------------------------------------------------------------
@@ -187,6 +232,9 @@ class SmartExecutor:
         out: list[Action] = []
         kind = event.kind
         if kind.is_market_data:
+            if kind is EventKind.TRADE:
+                assert isinstance(event, Trade)
+                self._tape_marks(((event.ts, event.px, event.sz, int(event.side), now_ns),))
             self._on_market_data(view, now_ns, out)
             return out
         self._begin(now_ns, out)
@@ -209,12 +257,53 @@ class SmartExecutor:
         return out
 
     def on_trades(self, batch: TradeBatch, view: View, now_ns: int) -> list[Action]:
-        """Market trades carry nothing for the orders: a batch is one market-data event at
-        its last row's time (servicing on its earlier rows would only stamp the same
-        actions, sent together after the batch, with earlier times)."""
+        """A batch is one market-data event at its last row's time (servicing on its earlier
+        rows would only stamp the same actions, sent together after the batch, with earlier
+        times); each row marks the orders it may have traded against (:meth:`_tape_marks`,
+        at the row's receive time: the same state as the rows one by one)."""
         out: list[Action] = []
+        if self.orders.by_cloid:
+            self._tape_marks(zip(*batch.columns(), strict=True))
         self._on_market_data(view, now_ns, out)
         return out
+
+    def _tape_marks(self, rows: Iterable[tuple[int, float, float, int, int]]) -> None:
+        """The public tape against our orders: a market trade ``(ts, px, sz, aggressor side
+        (+1 buy / -1 sell), recv_ns)`` at or through an order's price (for a bid, a sell at
+        ``px <= bid``; for an ask, a buy at ``px >= ask``: an aggressor only ever trades
+        against the other side), not older than the newest word we have on it (a fill or an
+        ``open`` update, by venue time), may have filled it without our having seen the fill
+        yet. Up to ``sz`` of it is taken as filled (``TrackedOrder.risk``, at most its
+        remaining size) until its fills arrive, its fate is known, a snapshot asked for after
+        it says how much rests, a later fill of another order of ours arrives without one of
+        it (the fill stream comes in venue-time order), or ``tape_risk_s`` passes. Meanwhile
+        it is never modified to a size that could take its cloid or its level past their
+        size (it is cancelled and its level placed afresh instead)."""
+        live = [o for o in self.orders.by_cloid.values() if o.state is not OrderState.DONE]
+        if not live:
+            return
+        for ts, px, sz, aggressor, recv in rows:
+            if not (sz > 0.0 and px > 0.0 and math.isfinite(px) and math.isfinite(sz)):
+                continue
+            for o in live:
+                if int(o.side) == aggressor:
+                    continue  # a buyer lifts asks, a seller hits bids
+                opx = o.px
+                if o.pending == "modify" and o.new_px > 0.0:
+                    # either incarnation may rest: the more exposed price counts
+                    opx = max(opx, o.new_px) if o.side is Side.BUY else min(opx, o.new_px)
+                hit = px <= opx if o.side is Side.BUY else px >= opx
+                if not hit or ts < o.known_ts:
+                    continue
+                most = max(o.sz, o.new_sz) if o.pending == "modify" else o.sz
+                if o.risk < most:
+                    if o.risk <= 0.0:
+                        self.counters["tape_risks"] += 1
+                    o.risk = min(most, o.risk + sz)
+                o.risk_until_ns = max(o.risk_until_ns, recv + self._tape_risk_ns)
+                o.risk_ts = max(o.risk_ts, ts)
+                o.risk_rid = self._rid
+                o.risk_oid = o.oid
 
     def _on_market_data(self, view: View, now_ns: int, out: list[Action]) -> None:
         self._begin(now_ns, out)
@@ -251,9 +340,71 @@ class SmartExecutor:
         if forced:
             self.counters["fallback_places"] += sum(isinstance(a, Place) for a in acts)
         out.extend(acts)
+        self._watch_idle(ladder, view, now_ns)
         return out
 
+    def _watch_idle(self, ladder: Ladder, view: View, now_ns: int) -> None:
+        """Never a silent stop: a side that the quoter wants quoted (gates open) but that has
+        had no order of ours accepted by the venue for ``IDLE_REPORT_NS`` is logged once with
+        the reason the executor holds it back, counted (``idle_reports``) and shown by
+        :meth:`status` until an order of that side rests again (which is logged too)."""
+        for side in _SIDES:
+            wants = bool(ladder.side(side))
+            has = any(  # an order of ours the venue has accepted (attempts do not count)
+                o.side is side and o.oid is not None and o.state is not OrderState.PLACING
+                for o in self.orders.by_cloid.values()
+            )
+            if has or not wants:
+                since = self._idle_since.pop(side, None)
+                if side in self._idle_reported:
+                    self._idle_reported.discard(side)
+                    log.warning(
+                        "%s quoting resumed after %.1f s without orders",
+                        side.name,
+                        (now_ns - (since if since is not None else now_ns)) / NS_PER_S,
+                    )
+                if has:
+                    self._idle_why.pop(side, None)
+                continue
+            since = self._idle_since.setdefault(side, now_ns)
+            if side not in self._idle_reported and now_ns - since >= IDLE_REPORT_NS:
+                self._idle_reported.add(side)
+                self.counters["idle_reports"] += 1
+                log.warning(
+                    "%s side not quoting for %.1f s while quotes are wanted: %s",
+                    side.name,
+                    (now_ns - since) / NS_PER_S,
+                    self._idle_reason(side, view, now_ns),
+                )
+
+    def _idle_reason(self, side: Side, view: View, now_ns: int) -> str:
+        """Why the executor is holding ``side`` back now (for the idle report)."""
+        if self.retry.active(now_ns):
+            return "HTTP 429 backoff"
+        if self.rejections.should_skip(side, now_ns):
+            return self._idle_why.get(side, "rejection backoff")
+        if not self.budget.can_afford(1, now_ns):
+            return "execution budget exhausted"
+        if not self.rate.allows([Cancel(0, None, None)], now_ns):
+            return "IP / address rate limit"
+        if any(g.side is side for g in self._ghosts.values()):
+            return "waiting for the fills of ended orders (ghost exposure)"
+        room = view.max_position - float(side) * view.position
+        if room <= 0:
+            return f"position limit ({view.position:g} of {view.max_position:g})"
+        return "every desired size is below the minimum notional or the room left"
+
     def halt(self, decision: GateDecision, view: View, now_ns: int) -> list[Action]:
+        """Cancel every order of ours (and every orphan) and place nothing.
+
+        Every halt's cancels are **emergency** cancels, whichever gate closed: they bypass
+        the execution budget (drawing on its reserve), the 429 / retry backoff and the
+        proactive IP tracker, which all still record them. The cadence is bounded instead:
+        a ``CancelAll`` goes out at once; orders that show up later get single cancels; a
+        refused or unanswered cancel is tried again after :meth:`_halt_retry_delay`, and a
+        ``CancelAll`` is repeated at most every ``halt_resend_s`` while we still believe an
+        order may rest (a halt never waits forever on a lost answer).
+        """
         out: list[Action] = []
         self._begin(now_ns, out)
         self._quiet = None
@@ -261,32 +412,39 @@ class SmartExecutor:
         self._desired = EMPTY_LADDER
         self._requote_needed = False
         self._service(view, now_ns, out)
-        emergency = decision.emergency
-        if not self.startup.done and not emergency:
-            return out  # nothing of ours rests yet; the startup policy handles the rest
-        live = self.orders.live()
+        if not self.startup.done and not decision.emergency:
+            # nothing of ours rests yet; the startup policy deals with a predecessor's orders
+            # (a data gate is closed at every start: cancelling then would defeat "adopt")
+            return out
         if now_ns < self._halt_retry_ns:
             return out  # the last halt cancel failed: do not hammer the venue
+        live = self.orders.live()
+        if self._halt_sent_all and live and now_ns - self._halt_all_ns >= self._halt_resend_ns:
+            # the CancelAll was sent long ago and some order is still not known to be gone
+            # (an answer lost, an order whose fate is unresolved): ask again, as a whole
+            self._halt_sent_all = False
+            self.counters["halt_resends"] += 1
         if not self._halt_sent_all:
-            a = CancelAll(self._next_rid(), reason=decision.describe(), emergency=emergency)
-            if self._permit([a], now_ns, emergency=emergency):
-                out.append(a)
-                self.counters["cancel_alls"] += 1
-                self._halt_sent_all = True
-                for o in live:  # an earlier action's answer is now stale for these
-                    o.state = OrderState.CANCELING
-                    o.level = -1
-                    o.pending = "cancel_all"
-                    o.req = a.request_id
-                self._cancel_all[a.request_id] = live
-            else:
+            a = CancelAll(self._next_rid(), reason=decision.describe(), emergency=True)
+            if not self._permit([a], now_ns, emergency=True):  # never refused (see _permit)
                 self.counters["halt_blocked"] += 1
+                return out
+            out.append(a)
+            self.counters["cancel_alls"] += 1
+            self._halt_sent_all = True
+            self._halt_all_ns = now_ns
+            for o in live:  # an earlier action's answer is now stale for these
+                o.state = OrderState.CANCELING
+                o.level = -1
+                o.pending = "cancel_all"
+                o.req = a.request_id
+            self._cancel_all[a.request_id] = live
             return out
         for o in live:
             if o.state in (OrderState.CANCELING, OrderState.UNKNOWN, OrderState.AWAITING_FATE):
-                continue  # being cancelled, or being resolved by query first
-            c = Cancel(self._next_rid(), o.cloid, o.oid, emergency=emergency)
-            if not self._permit([c], now_ns, emergency=emergency):
+                continue  # being cancelled, or being resolved by query (and the CancelAll)
+            c = Cancel(self._next_rid(), o.cloid, o.oid, emergency=True)
+            if not self._permit([c], now_ns, emergency=True):  # never refused (see _permit)
                 self.counters["halt_blocked"] += 1
                 break
             out.append(c)
@@ -328,6 +486,15 @@ class SmartExecutor:
         out["orphans"] = float(len(self.orphans.orphans))
         out["rebinds"] = float(self.orders.rebinds)
         out["halted"] = self._halted.describe() if self._halted is not None else ""
+        for side in _SIDES:
+            since = self._idle_since.get(side)
+            idle = 0.0 if since is None else (now - since) / NS_PER_S
+            out[f"not_quoting_{side.name.lower()}_s"] = idle
+        out["idle_reason"] = "; ".join(
+            f"{side.name}: {self._idle_why.get(side, 'see log')}" for side in self._idle_reported
+        )
+        out["ghost_exposure"] = float(sum(g.unseen for g in self._ghosts.values()))
+        out["tape_risk"] = float(sum(o.risk for o in self.orders.by_cloid.values()))
         out["startup"] = self.startup.message
         return out
 
@@ -343,16 +510,33 @@ class SmartExecutor:
         return make_cloid(self._cloid_base | (self._cloid_n & 0xFFFF_FFFF))
 
     def _permit(self, actions: list[Action], now_ns: int, *, emergency: bool = False) -> bool:
-        """Rate tracker, 429 backoff and budget: all of ``actions`` or none of them."""
-        if not emergency and self.retry.active(now_ns):
+        """Rate tracker, 429 backoff and budget: all of ``actions`` or none of them.
+
+        ``emergency`` (every halt's cancels): always permitted. The 429 backoff and the
+        proactive IP tracker are not consulted (a cancel the venue refuses is retried at the
+        halt's bounded cadence); the budget charges them to its reserve, down to zero. They
+        are still recorded in the rolling IP window and the address count, and counted.
+        """
+        weighed = self.rate.weigh(actions)
+        if emergency:
+            if not self.rate.allows(actions, now_ns, emergency=True, weighed=weighed):
+                self.counters["emergency_over_limit"] += 1  # sent all the same
+            # the budget never refuses an emergency spend (it draws the reserve down to 0);
+            # a budget that does is broken, and the audit must see the halt blocked
+            if not self.budget.spend(weighed[1], now_ns, emergency=True):
+                self.counters["skipped_budget"] += 1
+                return False
+            self.rate.record(actions, now_ns, weighed)
+            self.counters["emergency_actions"] += len(actions)
+            return True
+        if self.retry.active(now_ns):
             self.counters["skipped_rate"] += 1
             return False
-        weighed = self.rate.weigh(actions)
-        if not self.rate.allows(actions, now_ns, emergency=emergency, weighed=weighed):
+        if not self.rate.allows(actions, now_ns, weighed=weighed):
             self.counters["skipped_rate"] += 1
             return False
         n_orders = weighed[1]
-        if n_orders and not self.budget.spend(n_orders, now_ns, emergency=emergency):
+        if n_orders and not self.budget.spend(n_orders, now_ns):
             self.counters["skipped_budget"] += 1
             return False
         self.rate.record(actions, now_ns, weighed)
@@ -377,7 +561,9 @@ class SmartExecutor:
         self.sync.sent(a.request_id, reason, now_ns)
 
     def _query(self, o: TrackedOrder, now_ns: int, out: list[Action]) -> None:
-        by_cloid = o.pending == "modify" or o.oid is None
+        # by cloid when a newer incarnation may exist (a modify in flight or whose target was
+        # gone): the venue answers with the cloid's newest incarnation
+        by_cloid = o.pending == "modify" or o.oid is None or o.state is OrderState.AWAITING_FATE
         q = QueryOrder(self._next_rid(), o.cloid, None if by_cloid else o.oid)
         o.query_ns = now_ns
         if not self._permit([q], now_ns):
@@ -406,6 +592,15 @@ class SmartExecutor:
                 o.query_ns < 0 or now_ns - o.query_ns >= self._query_retry_ns
             ):
                 self._query(o, now_ns, out)
+        if self._ghosts:
+            for g in list(self._ghosts.values()):
+                if now_ns >= g.ghost_until_ns:
+                    self._ghost_settled(g)
+                    self.counters["ghosts_expired"] += 1
+                elif not g.ghost_synced and now_ns >= g.ghost_until_ns - self._ghost_sync_ns:
+                    # its fills are late: let the venue's position settle it
+                    g.ghost_synced = True
+                    self.sync.request(ps.UNMATCHED_FILL)
         if self._unmatched:
             for oid in list(self._unmatched):
                 fills = self._unmatched[oid]
@@ -413,7 +608,8 @@ class SmartExecutor:
                     del self._unmatched[oid]
                     self.counters["unmatched_fills"] += len(fills)
                     self.sync.request(ps.UNMATCHED_FILL)
-        emergency = self._halted is not None and self._halted.emergency
+        # while halted, an orphan's cancel is one of the halt's cancels: emergency
+        emergency = self._halted is not None
         for orphan in self.orphans.due(now_ns):
             c = Cancel(self._next_rid(), orphan.cloid, orphan.oid, emergency=emergency)
             if not self._permit([c], now_ns, emergency=emergency):
@@ -445,27 +641,56 @@ class SmartExecutor:
         occ_sell: set[int] = set()
         busy_buy = busy_sell = 0.0
         resting_state, done_state = OrderState.RESTING, OrderState.DONE
+        debt_buy: dict[int, float] = {}
+        debt_sell: dict[int, float] = {}
         for o in self.orders.by_cloid.values():
             st = o.state
             is_buy = o.side is Side.BUY
+            if o.risk and (now_ns >= o.risk_until_ns or self._fill_hwm > o.risk_ts):
+                # no fill of it came for the print, although the fill stream has since
+                # delivered a later fill (or a long time passed): the print was not ours
+                o.risk = 0.0
+                self.counters["tape_risks_expired"] += 1
             if st is resting_state:
                 (buy if is_buy else sell).append(o)
+                if o.level >= 0:
+                    continue
             elif st is not done_state:
                 if is_buy:
-                    busy_buy += o.worst_size()
+                    busy_buy += o.worst_size() + o.risk
                 else:
-                    busy_sell += o.worst_size()
-                if st in OCCUPYING and o.level >= 0:
-                    (occ_buy if is_buy else occ_sell).add(o.level)
+                    busy_sell += o.worst_size() + o.risk
+                if o.level >= 0:
+                    if st in OCCUPYING:
+                        (occ_buy if is_buy else occ_sell).add(o.level)
+                    continue
+            else:
+                continue
+            if o.home >= 0:
+                # detached (being cancelled): until its fate is known it may still fill,
+                # so its level is re-placed only with what is left of the level's size
+                debt = debt_buy if is_buy else debt_sell
+                debt[o.home] = debt.get(o.home, 0.0) + o.worst_size() + o.risk
+        # ended orders whose fills may still be on their way (ghosts): exposure, and a debt
+        # of their level (a late fill never takes a level past its size)
+        for g in self._ghosts.values():
+            if g.side is Side.BUY:
+                busy_buy += g.unseen
+                debt = debt_buy
+            else:
+                busy_sell += g.unseen
+                debt = debt_sell
+            if g.home >= 0:
+                debt[g.home] = debt.get(g.home, 0.0) + g.unseen
         maxp = view.max_position
         ops: list[tuple[Side, Op]] = []
-        for side, resting, occupied, cap, desired in (
-            (Side.BUY, buy, occ_buy, maxp - pos - busy_buy, ladder.bids),
-            (Side.SELL, sell, occ_sell, maxp + pos - busy_sell, ladder.asks),
+        for side, resting, occupied, cap, desired, debt in (
+            (Side.BUY, buy, occ_buy, maxp - pos - busy_buy, ladder.bids, debt_buy),
+            (Side.SELL, sell, occ_sell, maxp + pos - busy_sell, ladder.asks, debt_sell),
         ):
             if not desired and not resting:
                 continue
-            side_ops = diff_side(desired, resting, occupied, cap, self.tol)
+            side_ops = self.diff(desired, resting, occupied, cap, self.tol, debt)
             if side_ops and self.rejections.should_skip(side, now_ns):
                 kept = [op for op in side_ops if op.kind == CANCEL]
                 if len(kept) != len(side_ops):
@@ -500,6 +725,7 @@ class SmartExecutor:
                 actions.append(Place(rid, cloid, side, op.px, op.sz, self._tif, False, op.level))
         if not self._permit(actions, now_ns):
             return []
+        batch = actions[0].request_id
         for (side, op), a in zip(ops, actions, strict=True):
             if op.kind == CANCEL:
                 assert op.order is not None
@@ -515,6 +741,7 @@ class SmartExecutor:
                 o.new_px, o.new_sz = op.px, op.sz
                 o.sent_filled = o.filled
                 o.fate_seen = False
+                o.batch = batch
                 self.orders.track_request(a.request_id, o, "modify")
                 self.counters["modifies"] += 1
             elif op.kind == PLACE:
@@ -528,6 +755,9 @@ class SmartExecutor:
                     OrderState.PLACING,
                     placed_ns=now_ns,
                     orig_sz=op.sz,
+                    home=op.level,
+                    batch=batch,
+                    cap=op.sz,
                 )
                 self.orders.add(o)
                 self.orders.track_request(a.request_id, o, "place")
@@ -546,11 +776,60 @@ class SmartExecutor:
         for _, f in self._unmatched.pop(oid, []):
             self._apply_fill(o, f)
 
-    def _finish(self, o: TrackedOrder, *, requote: bool = False) -> None:
+    def _finish(
+        self,
+        o: TrackedOrder,
+        *,
+        requote: bool = False,
+        ghost: float = 0.0,
+        exact: bool = False,
+        ambiguous: bool = False,
+    ) -> None:
+        """The order is gone. ``ghost``: size (coins) it may still have filled without our
+        having seen the fill; it keeps counting as exposure and against its level until
+        resolved (see :meth:`_ghost`). ``exact``: that size follows from the venue's terminal
+        word (a later duplicate must not lower it again). ``ambiguous``: the venue only said
+        "gone" (filled or cancelled?): a position sync is asked for to settle it."""
         was_cancel = o.state is OrderState.CANCELING
         self.orders.finish(o)
+        o.risk = 0.0  # its fate is known: what it may still have filled is its ghost
+        self._ghost(o, ghost, exact)
+        if ambiguous and o.unseen > 0.0:
+            self.sync.request(ps.UNMATCHED_FILL)
         if requote and not was_cancel:
             self._requote_needed = True
+
+    def _ghost(self, o: TrackedOrder, size: float, exact: bool) -> None:
+        """Keep an ended order as a *ghost* of ``size`` coins until its fate is known: its
+        fills arrive (each lowers it), its terminal update says how much was left when it was
+        cancelled, a position snapshot answering a later sync settles it, or ``ghost_ttl_s``
+        passes (counted: ``ghosts_expired``)."""
+        if not (size > SIZE_EPS * max(1.0, o.orig_sz)):
+            o.unseen = 0.0
+            self._ghosts.pop(o.cloid, None)
+            return
+        o.unseen = size
+        o.ghost_exact = exact
+        o.ghost_synced = False
+        o.ghost_until_ns = self._now + self._ghost_ttl_ns
+        o.ghost_rid = self._rid
+        self._ghosts[o.cloid] = o
+        self.counters["ghosts"] += 1
+
+    def _ghost_settled(self, o: TrackedOrder) -> None:
+        """The ghost's fate is known: its level may be quoted in full again, at once."""
+        o.unseen = 0.0
+        if self._ghosts.pop(o.cloid, None) is not None:
+            self._requote_needed = True
+            self._quiet = None
+
+    def _fate_of(self, o: TrackedOrder) -> float:
+        """Size an order ending now may have filled unseen: what was stashed from a terminal
+        update seen mid-modify, else its whole believed remaining size; nothing for an order
+        never bound to an oid (the venue says it does not know it: it never rested)."""
+        if o.oid is None:
+            return 0.0
+        return o.unseen if o.fate_seen else o.sz
 
     def _on_result(self, r: ActionResult, now_ns: int, out: list[Action]) -> None:
         rid = r.request_id
@@ -574,14 +853,14 @@ class SmartExecutor:
                 and r.reason is RejectReason.ORDER_GONE
                 and o.state in (OrderState.UNKNOWN, OrderState.AWAITING_FATE)
             ):
-                self._finish(o, requote=True)
+                self._finish(o, requote=True, ghost=self._fate_of(o), ambiguous=True)
             return
         if rid in self._cancel_all:
             covered = self._cancel_all.pop(rid)
             if r.outcome is Outcome.CANCELED:
                 for o in covered:
                     if o.state is OrderState.CANCELING and o.pending == "cancel_all":
-                        self._finish(o)
+                        self._finish(o, ghost=o.sz)  # its "canceled" update says the rest
             else:  # refused or unknown: retried shortly (halt); a sync tells the truth
                 for o in covered:
                     if o.state is OrderState.CANCELING and o.pending == "cancel_all":
@@ -606,7 +885,7 @@ class SmartExecutor:
         if o.req != rid or not o.live:
             self._stale_result(o, kind, r)
             return
-        if limited:
+        if r.reason in _NOTHING_HAPPENED:
             self._revert(o, kind)
             return
         if r.outcome is Outcome.UNKNOWN:
@@ -629,7 +908,7 @@ class SmartExecutor:
             if o.live:
                 self._bind(o, r.oid)
                 if r.outcome is Outcome.FILLED and o.pending != "modify":
-                    self._finish(o)
+                    self._finish(o, ghost=o.sz, exact=True)  # its fills are on the way
         elif kind == "place" and r.outcome is Outcome.REJECTED and o.live and o.oid is None:
             self._finish(o)
 
@@ -641,7 +920,14 @@ class SmartExecutor:
     def _rate_limited(self, r: ActionResult, now_ns: int) -> None:
         self.counters["rate_limited"] += 1
         if r.reason is RejectReason.RATE_LIMITED_IP:
-            self.retry.on_rate_limited(now_ns, r.message)
+            if r.request_id > self._retry_mark:
+                self.retry.on_rate_limited(now_ns, r.message)
+                self._retry_mark = self._rid
+            else:  # the same 429 event: only a venue-given Retry-After may extend it
+                after = parse_retry_after(r.message)
+                if after is not None:
+                    until = now_ns + int(min(after, self.retry.max_s) * NS_PER_S)
+                    self.retry.until_ns = max(self.retry.until_ns, until)
         else:
             self.rate.mark_address_exhausted()
 
@@ -654,9 +940,27 @@ class SmartExecutor:
             o.state = OrderState.RESTING
 
     def _reject(self, o: TrackedOrder, r: ActionResult, now_ns: int) -> None:
-        if r.reason.counts_as_rejection:
-            self.rejections.on_rejection(o.side, now_ns)
-            self.sync.request(ps.REJECTION)
+        """Feed the side's rejection backoff: once per reconcile batch and side (five levels
+        refused together for one stale price are one failed attempt, not five), and say so
+        when a side starts to be held back (never a silent stop)."""
+        if not r.reason.counts_as_rejection:
+            return
+        self.sync.request(ps.REJECTION)
+        if self._rejected_batch.get(o.side) == o.batch >= 0:
+            return
+        self._rejected_batch[o.side] = o.batch
+        hold = self.rejections.on_rejection(o.side, now_ns)
+        if hold > 0:
+            self.counters["quote_holds"] += 1
+            self._idle_why[o.side] = f"rejection backoff {hold:g} s ({r.reason.value})"
+            log.warning(
+                "%s quotes held back %.3g s after %d consecutive rejections (last: %s: %s)",
+                o.side.name,
+                hold,
+                self.rejections.consecutive[o.side],
+                r.reason.value,
+                r.message[:120],
+            )
 
     def _place_result(self, o: TrackedOrder, r: ActionResult, now_ns: int) -> None:
         o.pending = ""
@@ -668,7 +972,7 @@ class SmartExecutor:
         elif r.outcome is Outcome.FILLED:
             self._bind(o, r.oid)
             self.rejections.on_success(o.side)
-            self._finish(o)
+            self._finish(o, ghost=o.sz, exact=True)  # its fills are on the way
         else:
             self._reject(o, r, now_ns)
             self._finish(o)
@@ -681,12 +985,15 @@ class SmartExecutor:
             if r.oid is not None and r.oid != o.oid:
                 self._bind(o, r.oid)
                 o.sz = o.new_sz
+                o.ahead = 0.0
+            o.cap = max(o.cap, o.new_sz)  # the venue's origSz of the replacement
             o.px = o.new_px
             o.fate_seen = False
+            o.unseen = 0.0  # a stash from the old incarnation's cancel leg: not an end
             o.state = OrderState.RESTING
             self.rejections.on_success(o.side)
             if r.outcome is Outcome.FILLED:
-                self._finish(o)
+                self._finish(o, ghost=o.sz, exact=True)  # its fills are on the way
             elif o.filled > o.sent_filled + SIZE_EPS:
                 # the old incarnation filled while the modify was in flight: the replacement
                 # carries a stale size; recompute the remaining size at the next cycle
@@ -695,7 +1002,7 @@ class SmartExecutor:
         if r.reason in (RejectReason.MODIFY_TARGET_CANCELED, RejectReason.MODIFY_TARGET_FILLED):
             self.counters["modify_failures"] += 1
             if o.fate_seen or o.sz <= SIZE_EPS:
-                self._finish(o, requote=True)
+                self._finish(o, requote=True, ghost=self._fate_of(o), exact=o.fate_seen)
             else:
                 o.state = OrderState.AWAITING_FATE
                 o.query_ns = -1
@@ -704,19 +1011,21 @@ class SmartExecutor:
         if r.reason is RejectReason.MODIFY_PLACE_FAILED:
             self.counters["modify_failures"] += 1
             self._reject(o, r, now_ns)
-            self._finish(o, requote=True)
+            self._finish(o, requote=True, ghost=self._fate_of(o), exact=o.fate_seen)
             return
         # refused before its cancel leg: the original still rests unchanged
         self._reject(o, r, now_ns)
         if o.fate_seen:
-            self._finish(o, requote=True)
+            self._finish(o, requote=True, ghost=o.unseen, exact=True)
         else:
             o.state = OrderState.RESTING
 
     def _cancel_result(self, o: TrackedOrder, r: ActionResult, now_ns: int) -> None:
         o.pending = ""
-        if r.outcome is Outcome.CANCELED or r.reason is RejectReason.ORDER_GONE:
-            self._finish(o)
+        if r.outcome is Outcome.CANCELED:
+            self._finish(o, ghost=o.sz)  # its "canceled" update says what was left
+        elif r.reason is RejectReason.ORDER_GONE:  # filled or cancelled before: unknown
+            self._finish(o, ghost=o.sz, ambiguous=True)
         else:
             o.state = OrderState.RESTING  # detached (level -1): cancelled again next cycle
             if self._halted is not None:
@@ -727,10 +1036,12 @@ class SmartExecutor:
         if u.raw_status == "unknownOid":  # a query's answer: the venue has no such order
             o = self.orders.find(u.oid if u.oid >= 0 else None, u.cloid)
             if o is not None and o.state in (OrderState.UNKNOWN, OrderState.AWAITING_FATE):
-                self._finish(o, requote=True)
+                self._finish(o, requote=True, ghost=self._fate_of(o), ambiguous=True)
             return
         o = self.orders.find(u.oid, u.cloid)
         if o is None or not o.live:
+            if o is not None and o.unseen > 0.0:
+                self._ghost_word(o, u)
             if u.status is OrderStatus.OPEN and u.oid not in self.orders.by_oid:
                 self.orphans.saw(u.oid, u.cloid, u.ts, now_ns)
             elif u.status in _TERMINAL:
@@ -745,12 +1056,17 @@ class SmartExecutor:
             new_incarnation = o.oid is not None and u.oid != o.oid
             self._bind(o, u.oid)
             o.px = u.px
+            o.known_ts = max(o.known_ts, u.ts)  # its state as of then (prints before: no news)
+            if math.isfinite(u.orig_sz) and u.orig_sz > 0.0:
+                o.cap = max(o.cap, u.orig_sz)
             if new_incarnation or o.state in (OrderState.PLACING, OrderState.UNKNOWN):
                 o.sz = u.sz
+                o.ahead = 0.0
             else:
+                self._venue_remaining(o, u.sz, None)
                 o.sz = min(o.sz, u.sz)
             if o.state in (OrderState.PLACING, OrderState.UNKNOWN) or (
-                modifying and new_incarnation
+                new_incarnation and (modifying or o.state is OrderState.AWAITING_FATE)
             ):
                 o.state = OrderState.RESTING
                 o.pending = ""
@@ -761,21 +1077,70 @@ class SmartExecutor:
         if o.oid is None:
             self._bind(o, u.oid)
         if u.oid != o.oid:
-            return  # terminal word on an incarnation we never bound: nothing to end
+            if not (modifying or o.state is OrderState.AWAITING_FATE):
+                return  # terminal word on an incarnation we never bound: nothing to end
+            # the cloid's newest incarnation is the modify's replacement (its answer lost or
+            # late), and it has already ended: the order ends with it (its fills, if any,
+            # are on their way: a ghost of its unseen size)
+            o.sz, o.px = o.new_sz, o.new_px
+            self._bind(o, u.oid)  # retires the old oid; applies fills that waited for it
+            if o.live:
+                self._finish(o, requote=True, ghost=self._unseen_at_end(o, u), exact=True)
+            return
         if modifying:
             if o.state is OrderState.UNKNOWN and o.fate_seen:
-                self._finish(o, requote=True)  # the query's answer: no newer incarnation
+                # the query's answer: no newer incarnation
+                self._finish(o, requote=True, ghost=o.unseen, exact=True)
                 return
             o.fate_seen = True  # the modify's cancel leg (or the target's own end)
+            o.unseen = self._unseen_at_end(o, u)  # stashed until we know which it was
             o.sz = 0.0
             return
-        self._finish(o, requote=o.state is not OrderState.CANCELING)
+        unseen = self._unseen_at_end(o, u)
+        self._finish(
+            o,
+            requote=o.state is not OrderState.CANCELING,
+            ghost=unseen,
+            exact=True,
+            ambiguous=u.status is OrderStatus.OTHER_CANCELED and unseen > 0.0,
+        )
+
+    @staticmethod
+    def _unseen_at_end(o: TrackedOrder, u: OrderUpdate) -> float:
+        """Coins an order ending with update ``u`` filled that we have not seen yet.
+
+        ``filled``: all that was left (its fills are on the way). ``canceled``/``rejected``:
+        what we think is left minus what the venue says was left. A ``nonUserCancel``
+        synthesized without the remaining size (0) is taken at its worst: all of it."""
+        if u.status is OrderStatus.FILLED:
+            return o.sz
+        if u.status is OrderStatus.OTHER_CANCELED and not u.sz > 0.0:
+            return o.sz
+        left = u.sz if math.isfinite(u.sz) and u.sz >= 0.0 else 0.0
+        return max(0.0, o.sz - left)
+
+    def _ghost_word(self, o: TrackedOrder, u: OrderUpdate) -> None:
+        """A venue word on an ended order with a ghost: a terminal update of its last
+        incarnation says how much of the ghost was really left when it was cancelled."""
+        if o.ghost_exact or u.oid != o.oid or u.status not in _TERMINAL:
+            return
+        o.ghost_exact = True
+        if u.status is OrderStatus.FILLED:
+            return  # its fills are on the way: the ghost stays until they arrive
+        if u.status is OrderStatus.OTHER_CANCELED and not u.sz > 0.0:
+            return  # no remaining size given: a snapshot or the time limit settles it
+        left = u.sz if math.isfinite(u.sz) and u.sz >= 0.0 else 0.0
+        o.unseen = max(0.0, o.unseen - left)
+        if o.unseen <= SIZE_EPS * max(1.0, o.orig_sz):
+            self._ghost_settled(o)
 
     # ----------------------------------------------------------------------------------
     def _on_fill(self, f: OwnFill, now_ns: int) -> None:
         if not (math.isfinite(f.sz) and math.isfinite(f.px) and f.sz > 0 and f.px > 0):
             return
-        self.sync.on_fill(float(f.side) * f.sz)
+        if f.ts > self._fill_hwm:
+            self._fill_hwm = f.ts
+        self.sync.on_fill(float(f.side) * f.sz, f.ts)
         usd = f.px * f.sz
         self.budget.earn_fill(usd)
         self.rate.on_fill_volume(usd)
@@ -786,23 +1151,68 @@ class SmartExecutor:
             return
         self._apply_fill(o, f)
 
+    @staticmethod
+    def _take(o: TrackedOrder, sz: float) -> None:
+        """A fill of ``sz`` coins of ``o``'s live incarnation: its remaining size drops,
+        except by what a venue report already took off (``ahead``: never twice)."""
+        took = min(sz, o.ahead)
+        o.ahead -= took
+        o.sz -= sz - took
+
+    def _venue_remaining(self, o: TrackedOrder, left: float, rid_s: int | None) -> None:
+        """The venue says ``left`` coins of ``o``'s live incarnation rest (an ``open`` update
+        or an open-orders snapshot). Less than we believe means fills we have not seen yet:
+        they count as ``risk`` (and ``ahead``) until they arrive. A snapshot answering a
+        request sent after the tape raised the risk on this incarnation settles it."""
+        if not (math.isfinite(left) and left >= 0.0):
+            return
+        unseen = o.sz - left
+        tol = SIZE_EPS * max(1.0, o.cap)
+        if rid_s is not None and o.risk > 0.0 and o.risk_rid < rid_s and o.risk_oid == o.oid:
+            o.risk = o.ahead  # what the venue has taken off already and we have not seen
+        if unseen <= tol:
+            return
+        o.ahead += unseen
+        o.risk = max(o.risk, o.ahead)
+        o.risk_until_ns = max(o.risk_until_ns, self._now + self._ghost_ttl_ns)
+        o.risk_ts = max(o.risk_ts, o.known_ts)
+        o.risk_rid = self._rid
+        o.risk_oid = o.oid
+
     def _apply_fill(self, o: TrackedOrder, f: OwnFill) -> None:
         o.filled += f.sz
-        if not o.live or self.orders.is_retired(o, f.oid):
-            return  # an old incarnation's fill: the live order's remaining is unaffected
+        o.known_ts = max(o.known_ts, f.ts)
+        if o.risk > 0.0:  # the fill the tape warned of (or part of it) is in
+            o.risk = max(0.0, o.risk - f.sz)
+            if o.risk <= SIZE_EPS * max(1.0, o.cap):
+                o.risk = 0.0
+        if not o.live:
+            if o.unseen > 0.0:  # a late fill of an ended order: that much of its ghost is real
+                o.unseen -= f.sz
+                if o.unseen <= SIZE_EPS * max(1.0, o.orig_sz):
+                    self._ghost_settled(o)
+            return
+        if self.orders.is_retired(o, f.oid):
+            # an old incarnation's fill (it raced the modify): the live order's remaining is
+            # unaffected, but the cloid has filled more than its replacement was sized for:
+            # shrink it at the very next reconcile
+            self._requote_needed = True
+            return
         if o.oid is None or f.oid == o.oid:
             self._bind(o, f.oid)
-            o.sz -= f.sz
+            self._take(o, f.sz)
         elif o.pending == "modify":  # the replacement filled before the modify's ack
             self._bind(o, f.oid)
             o.px = o.new_px
+            o.cap = max(o.cap, o.new_sz)
             o.sz = o.new_sz - f.sz
+            o.ahead = 0.0
             o.state = OrderState.RESTING
             o.pending = ""
             o.fate_seen = False
         else:
             self._bind(o, f.oid)
-            o.sz -= f.sz
+            self._take(o, f.sz)
         if o.sz > SIZE_EPS * max(1.0, o.orig_sz):
             return
         o.sz = 0.0
@@ -813,9 +1223,13 @@ class SmartExecutor:
 
     # ----------------------------------------------------------------------------------
     def _on_snapshot(self, s: PositionSnapshot, now_ns: int) -> None:
-        answered = self.sync.answered(s.position, now_ns)
+        answered = self.sync.answered(s.position, now_ns, s.ts)
         if answered is not None:
             self._sync_reqs.discard(answered[0])
+            # the venue's position answering a request sent after a ghost was made holds
+            # whatever that order filled: the ghost is settled
+            for g in [g for g in self._ghosts.values() if g.ghost_rid < answered[0]]:
+                self._ghost_settled(g)
         startup = not self.startup.done and s.open_orders is not None
         if s.open_orders is None:
             return
@@ -847,8 +1261,14 @@ class SmartExecutor:
                     # was lost or refused. Rest it again; a cancel is re-sent next cycle.
                     o.state = OrderState.RESTING
                     o.pending = ""
+                if unchanged:
+                    self._venue_remaining(o, vo.sz, rid_s)
+                else:
+                    o.ahead = 0.0
                 self._bind(o, vo.oid)
                 o.px, o.sz = vo.px, vo.sz
+                if math.isfinite(vo.orig_sz) and vo.orig_sz > 0.0:
+                    o.cap = max(o.cap, vo.orig_sz)
                 if o.state in (OrderState.PLACING, OrderState.UNKNOWN, OrderState.MODIFYING):
                     o.state = OrderState.RESTING
                     o.pending = ""
@@ -866,6 +1286,9 @@ class SmartExecutor:
                     placed_ns=vo.ts,
                     orig_sz=vo.orig_sz,
                     adopted=True,
+                    cap=max(vo.orig_sz, vo.sz) if math.isfinite(vo.orig_sz) else vo.sz,
+                    # what a predecessor already filled of it counts against its size
+                    filled=max(0.0, vo.orig_sz - vo.sz) if math.isfinite(vo.orig_sz) else 0.0,
                 )
                 self.orders.add(o)
                 adopted.append(o)
@@ -881,7 +1304,7 @@ class SmartExecutor:
                 key=lambda o: -o.px if side is Side.BUY else o.px,
             )
             for i, o in enumerate(mine):
-                o.level = i
+                o.level = o.home = i
         for o in self.orders.live():
             if o.cloid in seen:
                 continue

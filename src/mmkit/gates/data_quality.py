@@ -4,7 +4,9 @@ Closed (``GateMode.HALT``: the executor cancels every resting order and places n
 
 * ``NoData`` — no market data yet, or a required stream never delivered;
 * ``FeedDisconnected {stream}`` — a feed reported a disconnect;
-* ``Stale {stream, age_ms, threshold_ms}`` — data older than ``max_data_age_ms``;
+* ``Stale {stream, age_ms, threshold_ms}`` — data older than ``max_data_age_ms`` (the
+  freshest stream, or each stream named in ``streams``), or a *book* (its latest snapshot
+  or delta, whatever its stream name) older than ``max_book_age_ms`` (``stream="book"``);
 * ``SequenceGap {gaps}`` — a sequence gap not yet healed by a snapshot;
 * ``TimestampRegression {count}`` — a stream's market-data time ran backwards (held
   briefly; streams interleaving out of exchange-time order is not a regression);
@@ -12,7 +14,17 @@ Closed (``GateMode.HALT``: the executor cancels every resting order and places n
 * ``PositionUnknown`` — the venue position has not been synced yet.
 
 Age is measured with the ``now_ns`` passed in against ``view.market.last_update`` (the local
-receive time of each stream's latest message); the gate never reads a clock.
+receive time of each stream's latest message) and ``view.market.book_update_ns``; the gate
+never reads a clock.
+
+Why two ages: judging freshness by the freshest stream alone lets a frozen book pass while
+trades still flow (quotes priced off a dead book). The book has its own, shorter limit:
+5 s by default, ten ticks of Hyperliquid's ~0.5 s book stream. Measured on the data the
+project replays, the longest wait between two book updates is 0.3 s in the synthetic
+market, 0.85 s in the Hyperliquid capture and 0.35 s in the Binance captures; only the
+LOBSTER equity samples have quiet spells (up to 20 s between book changes, the gate then
+closed for 0.03 % of the session at 5 s), which a backtest survives: the gate reopens with
+the next book change. ``max_book_age_ms = 0`` turns the check off for sparse data.
 """
 
 from __future__ import annotations
@@ -37,6 +49,7 @@ class DataQualityGate:
         self.params = params or DataQualityParams()
         self.name = name
         self._threshold_ns = int(self.params.max_data_age_ms * NS_PER_MS)
+        self._book_threshold_ns = int(self.params.max_book_age_ms * NS_PER_MS)
         self._hold_ns = int(self.params.regression_hold_ms * NS_PER_MS)
         #: stream -> latest exchange time seen; regressions are per stream, as in
         #: MarketState, since venues interleave streams out of exchange-time order
@@ -103,6 +116,25 @@ class DataQualityGate:
         return None
 
     def _staleness(self, view: View, now_ns: int) -> GateDecision | None:
+        """The streams' age first (everything old: the feed is silent), then the book's."""
+        stale = self._streams_staleness(view, now_ns)
+        if stale is not None:
+            return stale
+        book_ns = view.market.book_update_ns
+        if (
+            self._book_threshold_ns > 0
+            and book_ns >= 0
+            and now_ns - book_ns > self._book_threshold_ns
+        ):
+            return self._closed(
+                reasons.STALE,
+                stream="book",
+                age_ms=(now_ns - book_ns) / NS_PER_MS,
+                threshold_ms=self.params.max_book_age_ms,
+            )
+        return None
+
+    def _streams_staleness(self, view: View, now_ns: int) -> GateDecision | None:
         updates = view.market.last_update
         threshold_ms = self.params.max_data_age_ms
         if self.params.streams:

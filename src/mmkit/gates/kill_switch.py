@@ -6,6 +6,15 @@ position jump not explained by our fills (liquidation suspicion) or a liquidatio
 many rejections in a rolling window, and a PnL computation that fails (an exception, or a
 non-finite equity while a mid exists): a broken PnL trips the switch, it never silences it.
 
+The PnL checked is the portfolio's equity, which is venue-consistent: a venue position is
+only adopted once sequenced against our fills and is booked as a reconciliation adjustment
+(:class:`~mmkit.execution.position_sync.PositionReconciler`), so equity never jumps by size
+x mid on a snapshot. Drawdown and daily loss are only tracked once the position is known
+(start-up adopts the venue's position with its entry price). A position change "without a
+fill" is the position's change minus the change our booked fills explain
+(``Portfolio.fill_position``): only a divergence the reconciler confirmed (persisting
+moves it, never a fill racing a snapshot.
+
 Once tripped it stays tripped (the same decision every check) until :meth:`reset`. Mode
 ``halt`` closes with ``GateMode.HALT``; ``reduce_only`` with ``GateMode.REDUCE_ONLY``; both
 are emergencies (their cancels may draw on the execution budget's reserve).
@@ -45,7 +54,7 @@ class KillSwitch:
         self._day = -1
         self._day_start = math.nan
         self._last_pos: float | None = None
-        self._fill_delta = 0.0
+        self._last_fill_pos = 0.0
         self._liquidation = False
         self._rejections: deque[int] = deque()
         self._last_good_ns = -1
@@ -55,8 +64,6 @@ class KillSwitch:
         kind = event.kind
         if kind is EventKind.OWN_FILL:
             assert isinstance(event, OwnFill)
-            if math.isfinite(event.sz):
-                self._fill_delta += float(event.side) * event.sz
             if event.liquidation:
                 self._liquidation = True
         elif kind is EventKind.ACTION_RESULT:
@@ -95,17 +102,36 @@ class KillSwitch:
                     position=pos,
                     limit=p.max_position_mult * view.max_position,
                 )
+            fill_pos = pf.fill_position
             if self._last_pos is not None:
-                unexplained = (pos - self._last_pos) - self._fill_delta
+                fills = fill_pos - self._last_fill_pos
+                unexplained = (pos - self._last_pos) - fills
                 if abs(unexplained) > p.unexplained_position_frac * view.max_position:
                     return self._trip(
-                        reasons.UNEXPLAINED_POSITION,
-                        change=pos - self._last_pos,
-                        fills=self._fill_delta,
+                        reasons.UNEXPLAINED_POSITION, change=pos - self._last_pos, fills=fills
                     )
             self._last_pos = pos
-        self._fill_delta = 0.0
+            self._last_fill_pos = fill_pos
+        else:
+            return self._check_stale(view, now_ns)  # no PnL without a known position
         return self._check_pnl(view, now_ns)
+
+    def _check_stale(self, view: View, now_ns: int) -> GateDecision | None:
+        """Only the no-usable-data check (the PnL is meaningless before start-up)."""
+        p = self.params
+        if self._last_good_ns < 0:
+            self._last_good_ns = now_ns
+        fresh = max(view.market.last_update.values(), default=-1)
+        if fresh < 0 or not math.isfinite(view.mid):
+            if now_ns - self._last_good_ns > p.max_stale_s * NS_PER_S:
+                return self._trip(
+                    reasons.STALE_TOO_LONG, age_s=(now_ns - self._last_good_ns) / NS_PER_S
+                )
+            return None
+        if now_ns - fresh > p.max_stale_s * NS_PER_S:
+            return self._trip(reasons.STALE_TOO_LONG, age_s=(now_ns - fresh) / NS_PER_S)
+        self._last_good_ns = now_ns
+        return None
 
     def _check_pnl(self, view: View, now_ns: int) -> GateDecision | None:
         p = self.params

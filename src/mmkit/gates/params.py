@@ -12,7 +12,15 @@ from mmkit.params import param
 class DataQualityParams:
     """The data-quality quote gate (seed report §3)."""
 
-    max_data_age_ms: float = param(30_000.0, gt=0, help="a stream older than this is stale")
+    max_data_age_ms: float = param(
+        30_000.0, gt=0, help="the freshest stream (or each of `streams`) older than this is stale"
+    )
+    max_book_age_ms: float = param(
+        5_000.0,
+        ge=0,
+        help="the book (latest snapshot or delta) older than this is stale even while other "
+        "streams flow; 0 turns the check off",
+    )
     streams: list[str] = param(
         [],
         help="streams that must each be fresh; empty = the freshest stream counts (per symbol)",

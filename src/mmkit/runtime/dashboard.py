@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from rich.console import Console, Group
@@ -24,7 +25,14 @@ def _n(x: Any, digits: int = 2) -> str:
     return str(x)
 
 
-def render(status: dict[str, Any], sim_elapsed_s: float, title: str) -> Group:
+def render(
+    status: dict[str, Any],
+    sim_elapsed_s: float,
+    title: str,
+    extra: Mapping[str, str] | None = None,
+) -> Group:
+    """The dashboard's panels; ``extra`` adds a "live" panel (the dead-man's switch, the
+    order lanes) in live mode."""
     head = Table.grid(padding=(0, 2))
     head.add_row(
         "sim time",
@@ -80,16 +88,28 @@ def render(status: dict[str, Any], sim_elapsed_s: float, title: str) -> Group:
     top.add_row(Panel(est, title="estimators"), Panel(quotes, title="our quotes"))
     bottom = Table.grid(padding=(0, 4))
     bottom.add_row(Panel(gates, title="gates"), Panel(ex, title="execution"))
-    return Group(Panel(head, title=title), top, bottom)
+    if not extra:
+        return Group(Panel(head, title=title), top, bottom)
+    live = Table.grid(padding=(0, 2))
+    for k, v in extra.items():
+        live.add_row(k, v)
+    return Group(Panel(head, title=title), top, bottom, Panel(live, title="live"))
 
 
 class Dashboard:
     """Throttled live view; ``update`` is cheap when called more often than ``hz``."""
 
     def __init__(
-        self, session: Session, title: str, *, hz: float = 4.0, console: Console | None = None
+        self,
+        session: Session,
+        title: str,
+        *,
+        hz: float = 4.0,
+        console: Console | None = None,
+        extra: Callable[[], Mapping[str, str]] | None = None,
     ) -> None:
         self.session = session
+        self.extra = extra
         self.title = title
         self.period = 1.0 / hz
         self._next = 0.0
@@ -115,7 +135,10 @@ class Dashboard:
         if self._t0 < 0 and st.first_ts >= 0:
             self._t0 = st.first_ts
         elapsed = (st.last_ts - self._t0) / NS_PER_S if self._t0 >= 0 else 0.0
-        self.live.update(render(session_status(self.session), elapsed, self.title), refresh=True)
+        extra = self.extra() if self.extra is not None else None
+        self.live.update(
+            render(session_status(self.session), elapsed, self.title, extra), refresh=True
+        )
 
     def on_progress(self, now_ns: int) -> None:
         self.refresh()

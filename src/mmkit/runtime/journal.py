@@ -18,12 +18,13 @@ import sqlite3
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mmkit.core.actions import Action, Cancel, CancelAll, Modify, Place, QueryOrder, SyncState
 from mmkit.core.events import ActionResult, OrderUpdate, OwnFill
+from mmkit.runtime.gate_timeline import GateTimeline, read_timeline
 from mmkit.runtime.redact import redact
 
 SCHEMA_VERSION = 1
@@ -50,7 +51,7 @@ CREATE TABLE IF NOT EXISTS positions (
     realized REAL, unrealized REAL, fees REAL, mid REAL);
 CREATE TABLE IF NOT EXISTS gate_events (
     id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, gate TEXT NOT NULL, state TEXT NOT NULL,
-    reason TEXT, detail TEXT, mode TEXT);
+    reason TEXT, detail TEXT, mode TEXT, emergency INTEGER);
 CREATE TABLE IF NOT EXISTS divergences (
     id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, local REAL NOT NULL, venue REAL NOT NULL,
     delta REAL NOT NULL);
@@ -80,6 +81,16 @@ def _f(x: float | None) -> float | None:
     return float(x)
 
 
+_I64_MIN, _I64_MAX = -(2**63), 2**63 - 1
+
+
+def _bounded(params: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Row parameters SQLite can bind: an integer outside signed 64 bits (which parsers
+    refuse, so only a bug can produce one) is stored as its decimal text instead of raising
+    ``OverflowError`` and ending the run."""
+    return tuple(str(v) if type(v) is int and not _I64_MIN <= v <= _I64_MAX else v for v in params)
+
+
 @dataclass
 class JournalSummary:
     path: Path
@@ -92,6 +103,13 @@ class JournalSummary:
     gate_closures: list[tuple[str, str, int]]
     divergences: int
     faults: list[tuple[str, str]]
+    #: every gate closure with its times, reason and duration, and the kill-switch trips
+    timeline: GateTimeline | None = None
+    #: sum of the adopted divergences (venue - local, base units): the position booked as
+    #: reconciliation adjustments rather than by fills
+    adjusted_position: float | None = None
+    #: the live venue's link transitions (wall ns, message), oldest first (at most 200)
+    link_events: list[tuple[int, str]] = field(default_factory=list)
 
 
 class Journal:
@@ -117,7 +135,7 @@ class Journal:
 
     def _row(self, sql: str, params: tuple[Any, ...]) -> None:
         self._begin()
-        self._db.execute(sql, params)
+        self._db.execute(sql, _bounded(params))
         self._pending += 1
         if self._pending >= self._flush_every:
             self.flush()
@@ -144,17 +162,19 @@ class Journal:
         cur = self._db.execute(
             "INSERT OR IGNORE INTO fills (ts, oid, cloid, side, px, sz, fee, tid, crossed, "
             "liquidation) VALUES (?,?,?,?,?,?,?,?,?,?)",
-            (
-                f.ts,
-                f.oid,
-                f.cloid,
-                int(f.side),
-                f.px,
-                f.sz,
-                f.fee,
-                f.tid,
-                int(f.crossed),
-                int(f.liquidation),
+            _bounded(
+                (
+                    f.ts,
+                    f.oid,
+                    f.cloid,
+                    int(f.side),
+                    f.px,
+                    f.sz,
+                    f.fee,
+                    f.tid,
+                    int(f.crossed),
+                    int(f.liquidation),
+                )
             ),
         )
         return cur.rowcount == 1
@@ -258,10 +278,23 @@ class Journal:
         reason: str = "",
         detail: Mapping[str, Any] | None = None,
         mode: str = "",
+        *,
+        emergency: bool = False,
     ) -> None:
+        """A gate transition: ``state`` is ``closed`` (also when a closed gate's reason
+        changes) or ``opened``; ``emergency`` marks a kill-switch-like closure."""
         self._row(
-            "INSERT INTO gate_events (ts, gate, state, reason, detail, mode) VALUES (?,?,?,?,?,?)",
-            (ts, gate, state, reason, redact(json.dumps(dict(detail or {}), default=str)), mode),
+            "INSERT INTO gate_events (ts, gate, state, reason, detail, mode, emergency) "
+            "VALUES (?,?,?,?,?,?,?)",
+            (
+                ts,
+                gate,
+                state,
+                reason,
+                redact(json.dumps(dict(detail or {}), default=str)),
+                mode,
+                int(emergency),
+            ),
         )
 
     def divergence(self, ts: int, local: float, venue: float) -> None:
@@ -329,11 +362,14 @@ class Journal:
 
 @contextmanager
 def open_readonly(path: Path) -> Iterator[sqlite3.Connection]:
-    if not Path(path).is_file():
-        from mmkit.errors import MmkitError
+    from mmkit.errors import MmkitError
 
+    if Path(path).is_dir():
+        raise MmkitError(f"{path}: is a directory, not a journal file (runs/*.sqlite)")
+    if not Path(path).is_file():
         raise MmkitError(f"{path}: no such journal")
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    # as a URI (percent-encoded: a '?' or '#' in the name stays part of the path), read-only
+    db = sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro", uri=True)
     try:
         yield db
     finally:
@@ -341,6 +377,17 @@ def open_readonly(path: Path) -> Iterator[sqlite3.Connection]:
 
 
 def summarize(path: Path) -> JournalSummary:
+    """What ``journal show`` prints. Any file that is not a readable mmkit journal (not
+    SQLite, a table missing, a value of the wrong type) is an :class:`MmkitError` naming it."""
+    from mmkit.errors import MmkitError
+
+    try:
+        return _summarize(path)
+    except (sqlite3.DatabaseError, ValueError, TypeError, OverflowError) as exc:
+        raise MmkitError(f"{path}: not a readable mmkit journal ({exc})") from None
+
+
+def _summarize(path: Path) -> JournalSummary:
     with open_readonly(path) as db:
         try:
             meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
@@ -367,11 +414,22 @@ def summarize(path: Path) -> JournalSummary:
             "SELECT position, realized, fees FROM positions ORDER BY id DESC LIMIT 1"
         ).fetchone()
         vol = db.execute("SELECT COALESCE(SUM(px * sz), 0) FROM fills").fetchone()[0]
+        try:
+            adjusted = db.execute("SELECT COALESCE(SUM(delta), 0) FROM divergences").fetchone()[0]
+        except sqlite3.OperationalError:  # a journal from before divergences had a delta
+            adjusted = None
         gates = db.execute(
             "SELECT gate, reason, COUNT(*) FROM gate_events WHERE state='closed' "
             "GROUP BY gate, reason ORDER BY 3 DESC"
         ).fetchall()
         faults = db.execute("SELECT component, message FROM faults ORDER BY id LIMIT 20").fetchall()
+        try:
+            links = db.execute(
+                "SELECT ts, message FROM notes WHERE message LIKE 'link %' ORDER BY id LIMIT 200"
+            ).fetchall()
+        except sqlite3.OperationalError:  # a journal from before notes were kept
+            links = []
+        timeline = read_timeline(db, meta)
     return JournalSummary(
         path=Path(path),
         meta=meta,
@@ -383,6 +441,9 @@ def summarize(path: Path) -> JournalSummary:
         gate_closures=[(g, r, int(n)) for g, r, n in gates],
         divergences=counts["divergences"],
         faults=[(c, m) for c, m in faults],
+        timeline=timeline,
+        adjusted_position=None if adjusted is None else float(adjusted),
+        link_events=[(ts if isinstance(ts, int) else -1, str(m)) for ts, m in links],
     )
 
 
@@ -435,6 +496,6 @@ def resume_point(
                 return since, tids
             finally:
                 db.close()
-        except sqlite3.DatabaseError:
+        except (sqlite3.DatabaseError, ValueError, TypeError):  # not a journal we can read
             continue
     return None

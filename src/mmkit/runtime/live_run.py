@@ -8,7 +8,8 @@ import logging
 import signal
 import sys
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from mmkit.core.types import NS_PER_MS
 from mmkit.plugin_manager import PluginHost
 from mmkit.runtime.heap import frozen_heap
 from mmkit.runtime.journal import Journal, new_run_path, resume_point
-from mmkit.runtime.live import AsyncVenue, LiveRunner
+from mmkit.runtime.live import AsyncVenue, LiveClock, LiveRunner, StartupAborted
 from mmkit.runtime.observer import RunObserver
 from mmkit.runtime.paper_run import config_dump
 from mmkit.runtime.session import Session
@@ -33,6 +34,8 @@ class LiveOutcome:
     stopped_by: str
     journal_path: Path | None
     wall_s: float
+    #: the live path's own lines for the summary (dead-man's switch, order lanes, shutdown)
+    extras: dict[str, str] = field(default_factory=dict)
 
 
 async def run_live(
@@ -44,7 +47,17 @@ async def run_live(
     duration_s: float | None,
     dashboard: bool = False,
     stop: asyncio.Event | None = None,
+    clock: Callable[[], int] | None = None,
+    metrics_port: int | None = None,
 ) -> LiveOutcome:
+    """Trade live until a signal, ``duration_s`` (wall s, start-up included) or a failure.
+
+    ``clock`` is the engine's clock (ns, a :class:`~mmkit.runtime.live.LiveClock` by
+    default; give the venue the same one). ``metrics_port`` serves Prometheus metrics on
+    127.0.0.1. First SIGINT/SIGTERM: stop (kill switch, final sync, journal flush); second:
+    finish sooner (the cancels and the sync bounded by a short deadline, what is skipped is
+    journaled as ``shutdown_skipped``). ``stopped_by`` is ``signal SIGINT``/``signal
+    SIGTERM``, ``duration``, ``stop requested`` or ``start-up: ...``."""
     journal = None
     identity = {
         "coin": settings.instrument.coin,
@@ -67,24 +80,40 @@ async def run_live(
         for key, value in identity.items():
             journal.set_meta(key, value)
         journal.set_meta("config", config_dump(settings))
-    observer = RunObserver(journal, host.observer_hooks())
+    metrics: Any = None
+    if metrics_port:
+        from mmkit.runtime.metrics import Metrics
+
+        metrics = Metrics()
+        metrics.serve(metrics_port)
+        log.info("metrics on http://127.0.0.1:%d/metrics", metrics_port)
+    observer = RunObserver(journal, host.observer_hooks(), metrics)
+    health = getattr(venue, "health", None)
+    if health is not None and journal is not None:
+        health.listeners.append(link_journaler(journal))
     engine = build_engine(settings, host, observer=observer)
     session = Session(engine, observer, journal)
     observer.run = session
-    runner = LiveRunner(session, venue, timer_ns=settings.engine.timer_ms * NS_PER_MS)
+    runner = LiveRunner(session, venue, timer_ns=settings.engine.timer_ms * NS_PER_MS, clock=clock)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
+    signals: list[str] = []
 
-    def on_signal() -> None:
-        if stop.is_set():
-            sys.stderr.write("\nsecond signal: exiting immediately\n")
-            raise SystemExit(130)
-        log.warning("signal received: kill switch, final reconciliation, journal flush")
-        stop.set()
+    def on_signal(sig: signal.Signals) -> None:
+        signals.append(sig.name)
+        if len(signals) == 1:
+            log.warning("signal received: kill switch, final reconciliation, journal flush")
+            stop.set()
+            return
+        sys.stderr.write(
+            "\nsecond signal: finishing sooner (cancels and final sync bounded by "
+            f"{runner.emergency_deadline_s:g} s; anything skipped is journaled)\n"
+        )
+        runner.hurry()
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.add_signal_handler(sig, on_signal)
+            loop.add_signal_handler(sig, on_signal, sig)
     wall0 = time.monotonic()
     refresher: asyncio.Task[None] | None = None
     dash: Any = None
@@ -92,13 +121,19 @@ async def run_live(
         from mmkit.runtime.dashboard import Dashboard
 
         dash = Dashboard(
-            session, f"mmkit live · {settings.venue.network} · {settings.instrument.coin}"
+            session,
+            f"mmkit live · {settings.venue.network} · {settings.instrument.coin}",
+            extra=lambda: live_status(runner, venue),
         )
         dash.__enter__()
+    if dash is not None or metrics is not None:
 
         async def refresh() -> None:
             while True:
-                dash.refresh()
+                if dash is not None:
+                    dash.refresh()
+                if metrics is not None:
+                    publish_metrics(metrics, session, runner)
                 await asyncio.sleep(0.25)
 
         refresher = asyncio.create_task(refresh())
@@ -112,6 +147,11 @@ async def run_live(
     try:
         with frozen_heap():  # start-up objects: out of the GC's passes while trading
             reason = await runner.run(stop, duration_s)
+        if signals and reason == "stop requested":
+            reason = f"signal {signals[0]}"
+    except StartupAborted as exc:
+        reason = f"start-up: {exc}"
+        raise
     finally:
         for task in signal_tasks:
             task.cancel()
@@ -122,14 +162,28 @@ async def run_live(
             refresher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await refresher
+        if dash is not None:
             dash.__exit__(None, None, None)
+        if metrics is not None:
+            metrics.close()
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.remove_signal_handler(sig)
         if journal is not None:
             journal.set_meta("stopped_by", reason)
+            journal.set_meta("shutdown_skipped", ",".join(runner.shutdown_skipped) or "none")
+            deadman = getattr(venue, "deadman", None)
+            journal.set_meta(
+                "deadman", deadman.describe() if deadman is not None else "not available"
+            )
+            journal.set_meta("orders_not_sent", str(runner.dropped))
             journal.close()
-    return LiveOutcome(session, reason, journal.path if journal else None, time.monotonic() - wall0)
+    extras = live_status(runner, venue)
+    if runner.shutdown_skipped:
+        extras["shutdown skipped"] = ", ".join(runner.shutdown_skipped)
+    return LiveOutcome(
+        session, reason, journal.path if journal else None, time.monotonic() - wall0, extras
+    )
 
 
 def run_live_from_cli(
@@ -140,10 +194,12 @@ def run_live_from_cli(
     journal_dir: Path | None,
     duration_s: float | None,
     dashboard: bool,
+    metrics_port: int | None = None,
 ) -> LiveOutcome:
     from mmkit.venues.hyperliquid.venue import live_venue
 
-    venue = live_venue(settings, mainnet_flag=mainnet_flag)
+    clock = LiveClock()  # one clock for the engine and the venue's local stamps
+    venue = live_venue(settings, mainnet_flag=mainnet_flag, clock_ns=clock)
     return asyncio.run(
         run_live(
             settings,
@@ -152,5 +208,70 @@ def run_live_from_cli(
             journal_dir=journal_dir,
             duration_s=duration_s,
             dashboard=dashboard,
+            clock=clock,
+            metrics_port=metrics_port,
         )
     )
+
+
+def live_status(runner: LiveRunner, venue: Any) -> dict[str, str]:
+    """What the live path adds to the dashboard and summary: the dead-man's switch and the
+    order lanes."""
+    deadman = getattr(venue, "deadman", None)
+    st = runner.status()
+    out = {
+        "dead-man's switch": deadman.describe() if deadman is not None else "not available",
+        "orders not sent (gated)": str(st["dropped_not_sent"]),
+        "emergency requests (timed out)": (f"{st['emergency_sent']} ({st['emergency_timeouts']})"),
+    }
+    health = getattr(venue, "health", None)
+    if health is not None:
+        out["venue links"] = describe_links(health.status())
+    return out
+
+
+def describe_links(status: dict[str, Any]) -> str:
+    """One line for the dashboard and summary: each link's state and outage count, e.g.
+    ``market connected (1 outage, longest 2.9 s) · user connected · account connected``."""
+    links = status.get("links", {})
+    parts = []
+    for name in ("market", "user", "account"):
+        link = links.get(name)
+        if not isinstance(link, dict):
+            continue
+        text = f"{name} {link.get('state', '?')}"
+        outages = int(link.get("outages", 0) or 0)
+        if outages:
+            longest = float(link.get("longest_outage_s", 0.0) or 0.0)
+            text += f" ({outages} outage{'s' if outages != 1 else ''}, longest {longest:.1f} s)"
+        parts.append(text)
+    return " · ".join(parts) if parts else "unknown"
+
+
+def link_journaler(journal: Journal) -> Callable[[Any], None]:
+    """A health listener that journals every change of a venue link (a note per transition,
+    stamped with wall time like every journal row)."""
+
+    def note(tr: Any) -> None:
+        fault = f" [{tr.fault.value}]" if tr.fault is not None else ""
+        level = "warning" if tr.connected_changed else "info"
+        journal.note(
+            time.time_ns(),
+            level,
+            f"link {tr.link}: {tr.before.value} -> {tr.after.value}{fault}: {tr.detail}",
+        )
+
+    return note
+
+
+def publish_metrics(metrics: Any, session: Session, runner: LiveRunner) -> None:
+    """Refresh the Prometheus gauges (estimates, PnL, executor figures, the order lanes)."""
+    from mmkit.runtime.status import numeric_values, session_status
+
+    values = numeric_values(session_status(session))
+    for k, v in runner.status().items():
+        values[f"live_{k}"] = float(v)
+    deadman = getattr(runner.venue, "deadman", None)
+    if deadman is not None:
+        values["live_deadman_armed"] = 1.0 if deadman.state.state == "armed" else 0.0
+    metrics.set_values(values)

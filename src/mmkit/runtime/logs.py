@@ -23,6 +23,8 @@ class JsonFormatter(logging.Formatter):
         }
         if record.exc_info:
             out["exc"] = self.formatException(record.exc_info)
+        elif record.exc_text:  # already rendered (and scrubbed) by RedactingFilter
+            out["exc"] = record.exc_text
         return json.dumps(out)
 
 

@@ -1,17 +1,54 @@
-"""The run observer: what the engine reports goes to the journal, metrics, logs and plugins."""
+"""The run observer: what the engine reports goes to the journal, metrics, logs and plugins.
+
+It also keeps the run's gate timeline in memory: every closure and reopening is logged once
+per transition (closings as warnings, reopenings with how long the gate was closed), kill
+switch trips are kept with their reason, and the time spent halted (any gate closed in
+``halt`` mode) is accumulated, for the summary's first lines and the exit status.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from mmkit.components import GateDecision, Ladder
+from mmkit.components import GateDecision, GateMode, Ladder
 from mmkit.core.actions import Action
 from mmkit.core.events import OwnFill
 from mmkit.runtime.journal import Journal
 
 log = logging.getLogger("mmkit.run")
+
+_NS = 1_000_000_000
+
+
+def is_kill_switch(decision: GateDecision) -> bool:
+    """Whether a closure is a kill-switch trip: an emergency decision of a gate (the kill
+    switch, or any plugin gate that closes as an emergency). The engine's own shutdown on
+    exit (gate ``engine``) is an emergency halt too, but not a trip."""
+    return decision.emergency and decision.gate != "engine"
+
+
+@dataclass(frozen=True)
+class KillTrip:
+    """One kill-switch trip: when (engine ns), which gate, its reason code and description."""
+
+    ts: int
+    gate: str
+    reason: str
+    description: str
+
+
+@dataclass(frozen=True)
+class HaltReport:
+    """Where the run's time went, in seconds (from the first to the last event)."""
+
+    start_ns: int  # the run's first event (engine ns; -1 when there was none)
+    run_s: float
+    halted_s: float  # any gate closed in halt mode (warmup included)
+    closed_s: dict[str, float]  # per gate: total seconds closed, any mode
+    kill_trips: list[KillTrip]
 
 
 class RunObserver:
@@ -37,6 +74,13 @@ class RunObserver:
         self.faults: list[tuple[int, str, str]] = []
         self.gate_log: list[tuple[int, str, str]] = []
         self.divergences = 0
+        #: gate -> (ns the current closure began, its latest decision)
+        self.closed: dict[str, tuple[int, GateDecision]] = {}
+        #: gate -> ns closed in finished closures
+        self.closed_ns: dict[str, int] = {}
+        self.kill_trips: list[KillTrip] = []
+        self.halted_ns = 0  # in finished halts
+        self._halt_since = -1  # ns the current halt began, -1 while not halted
 
     def _hook(self, name: str, **kwargs: Any) -> None:
         hook = self.hooks.get(name)
@@ -54,29 +98,78 @@ class RunObserver:
         self._hook("mmkit_on_fill", fill=fill)
 
     def on_gate_closed(self, decision: GateDecision, now_ns: int) -> None:
-        self.gate_log.append((now_ns, decision.gate, decision.describe()))
-        log.warning("gate %s closed: %s", decision.gate, decision.describe())
+        """A gate closed, or a closed gate's reason changed (one call per transition)."""
+        gate = decision.gate
+        self.gate_log.append((now_ns, gate, decision.describe()))
+        since = self.closed[gate][0] if gate in self.closed else now_ns
+        self.closed[gate] = (since, decision)
+        self._account_halt(now_ns)
+        if is_kill_switch(decision):
+            self.kill_trips.append(KillTrip(now_ns, gate, decision.reason, decision.describe()))
+            log.error("KILL SWITCH TRIPPED (gate %s): %s", gate, decision.describe())
+        else:
+            log.warning("gate %s closed: %s", gate, decision.describe())
         if self.journal is not None:
             self.journal.gate(
                 now_ns,
-                decision.gate,
+                gate,
                 "closed",
                 decision.reason,
                 decision.detail,
                 decision.mode.value,
+                emergency=decision.emergency,
             )
         if self.metrics is not None:
             self.metrics.gate(decision.gate, closed=True)
         self._hook("mmkit_on_gate_closed", decision=decision, now_ns=now_ns)
 
     def on_gate_opened(self, gate: str, now_ns: int) -> None:
+        """A closed gate reopened: logged (at warning level, like the closing, so the console
+        shows both) with how long it was closed."""
         self.gate_log.append((now_ns, gate, "opened"))
-        log.info("gate %s opened", gate)
+        episode = self.closed.pop(gate, None)
+        if episode is None:
+            log.warning("gate %s reopened", gate)
+        else:
+            since, decision = episode
+            dur = max(0, now_ns - since)
+            self.closed_ns[gate] = self.closed_ns.get(gate, 0) + dur
+            log.warning(
+                "gate %s reopened after %.1f s (was: %s)", gate, dur / _NS, decision.describe()
+            )
+        self._account_halt(now_ns)
         if self.journal is not None:
             self.journal.gate(now_ns, gate, "opened")
         if self.metrics is not None:
             self.metrics.gate(gate, closed=False)
         self._hook("mmkit_on_gate_opened", gate=gate, now_ns=now_ns)
+
+    def _account_halt(self, now_ns: int) -> None:
+        """Start or end the current halt after a transition (halted: any gate closed in
+        ``halt`` mode)."""
+        halted = any(d.mode is GateMode.HALT for _t, d in self.closed.values())
+        if halted and self._halt_since < 0:
+            self._halt_since = now_ns
+        elif not halted and self._halt_since >= 0:
+            self.halted_ns += max(0, now_ns - self._halt_since)
+            self._halt_since = -1
+
+    def halt_report(self, start_ns: int, end_ns: int) -> HaltReport:
+        """Seconds halted and closed per gate from ``start_ns`` to ``end_ns`` (closures still
+        open count up to ``end_ns``), and the kill-switch trips."""
+        halted = self.halted_ns
+        if self._halt_since >= 0:
+            halted += max(0, end_ns - self._halt_since)
+        closed = dict(self.closed_ns)
+        for gate, (since, _d) in self.closed.items():
+            closed[gate] = closed.get(gate, 0) + max(0, end_ns - since)
+        return HaltReport(
+            start_ns=start_ns,
+            run_s=max(0, end_ns - start_ns) / _NS if start_ns >= 0 else 0.0,
+            halted_s=halted / _NS,
+            closed_s={g: ns / _NS for g, ns in closed.items()},
+            kill_trips=list(self.kill_trips),
+        )
 
     def on_quotes(self, ladder: Ladder, actions: Sequence[Action], now_ns: int) -> None:
         self.quote_updates += 1

@@ -14,23 +14,47 @@ import threading
 
 MASK = "***redacted***"
 _HEX_KEY = re.compile(r"(?<![0-9a-fA-Fx])(0x)?[0-9a-fA-F]{64}(?![0-9a-fA-F])")
+_HEX_BODY = re.compile(r"[0-9a-fA-F]{8,128}")
 
 _lock = threading.Lock()
 _secrets: set[str] = set()
 
 
 def register_secret(secret: str) -> None:
-    """Remember a secret (and its 0x/no-0x, upper/lower-case forms) for redaction."""
+    """Remember a secret (and its 0x/no-0x, upper/lower-case forms) for redaction.
+
+    A hex secret is also remembered as the decimal integer it spells: a TOML or JSON
+    parser turns ``0x<key>`` into that integer, and a type error would print it.
+    """
     s = secret.strip()
     if len(s) < 8:
         return
     bare = s[2:] if s.lower().startswith("0x") else s
+    forms = {s, bare, bare.lower(), bare.upper(), "0x" + bare.lower(), "0X" + bare.upper()}
+    if _HEX_BODY.fullmatch(bare):
+        forms.add(str(int(bare, 16)))
     with _lock:
-        for form in (s, bare, bare.lower(), bare.upper(), "0x" + bare.lower()):
-            _secrets.add(form)
+        _secrets.update(f for f in forms if len(f) >= 8)
+
+
+def looks_like_key(text: str) -> bool:
+    """True when ``text`` holds a private key's shape: 64 hex digits, with or without 0x.
+
+    Settings that are not keys (names, paths, addresses, URLs) use this to refuse a key
+    pasted into the wrong place, without echoing it.
+    """
+    return _HEX_KEY.search(text) is not None
+
+
+def register_key_like(text: str) -> None:
+    """Register every key-shaped run inside ``text`` (a value refused for looking like a
+    key is still treated as one: any later echo of it is masked)."""
+    for m in _HEX_KEY.finditer(text):
+        register_secret(m.group())
 
 
 def redact(text: str) -> str:
+    """``text`` with every registered secret and every 64-hex-digit run masked."""
     if not text:
         return text
     with _lock:
@@ -52,4 +76,12 @@ class RedactingFilter(logging.Filter):
         if red != msg:
             record.msg = red
             record.args = None
+        # an attached exception is rendered by the formatter later: render and scrub it now
+        if record.exc_info and record.exc_info[0] is not None:
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        elif record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
         return True

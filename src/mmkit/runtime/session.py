@@ -22,10 +22,11 @@ from mmkit.core.events import (
     PositionSnapshot,
     TradeBatch,
 )
+from mmkit.core.outcomes import RejectReason
 from mmkit.core.types import NS_PER_S
 from mmkit.engine import Engine
 from mmkit.runtime.journal import Journal
-from mmkit.runtime.observer import RunObserver
+from mmkit.runtime.observer import HaltReport, RunObserver
 
 log = logging.getLogger("mmkit.run")
 
@@ -37,8 +38,14 @@ class SessionStats:
     actions: int = 0
     duplicate_fills: int = 0
     rejections: int = 0
+    #: order actions the live runner dropped unsent because a gate closed after they were
+    #: computed (answered REJECTED / NOT_SENT; not venue rejections)
+    not_sent: int = 0
     peak_equity: float = 0.0
     max_drawdown: float = 0.0
+    #: the first equity with the position known (USD; NaN before): start-up adopts the
+    #: venue's position at its entry price, so this is the venue's unrealized PnL then
+    equity_start: float = math.nan
     first_ts: int = -1
     last_ts: int = -1
     action_counts: dict[str, int] = field(default_factory=dict)
@@ -68,7 +75,16 @@ class Session:
                     attach(journal)
 
     def close(self) -> None:
-        """End of run: components persist their state (``save``) and release resources."""
+        """End of run: components persist their state (``save``) and release resources; the
+        journal gets the run's span (``first_event_ns`` / ``last_event_ns`` meta, engine ns),
+        the time base of ``journal show``'s gate timeline."""
+        st = self.stats
+        if self.journal is not None and st.first_ts >= 0:
+            try:
+                self.journal.set_meta("first_event_ns", str(st.first_ts))
+                self.journal.set_meta("last_event_ns", str(st.last_ts))
+            except Exception as exc:  # a closed or broken journal must not hide the rest
+                log.error("journal: run span not recorded: %s: %s", type(exc).__name__, exc)
         for kind, name, comp in self.engine.components():
             for method in ("save", "close"):
                 fn = getattr(comp, method, None)
@@ -80,6 +96,11 @@ class Session:
                     log.error(
                         "%s %s: %s() failed: %s: %s", kind, name, method, type(exc).__name__, exc
                     )
+
+    def halt_report(self) -> HaltReport:
+        """Time halted and per gate closed over the run so far, and the kill-switch trips."""
+        st = self.stats
+        return self.observer.halt_report(st.first_ts, st.last_ts)
 
     def runner_request_id(self) -> int:
         """Request ids for actions the runner itself issues (negative: never the executor's)."""
@@ -112,7 +133,10 @@ class Session:
         elif kind is EventKind.ACTION_RESULT:
             assert isinstance(ev, ActionResult)
             if ev.outcome.value == "rejected":
-                st.rejections += 1
+                if ev.reason is RejectReason.NOT_SENT:
+                    st.not_sent += 1  # dropped here before sending (a gate closed): no reject
+                else:
+                    st.rejections += 1
             if j is not None:
                 j.action_result(ev)
         elif kind is EventKind.ORDER_UPDATE:
@@ -145,7 +169,9 @@ class Session:
         pf = eng.portfolio
         eq = pf.equity(mid)
         st = self.stats
-        if math.isfinite(eq):
+        if math.isfinite(eq) and pf.position_known:
+            if math.isnan(st.equity_start):  # drawdown counts from the first known equity
+                st.equity_start = st.peak_equity = eq
             st.peak_equity = max(st.peak_equity, eq)
             st.max_drawdown = max(st.max_drawdown, st.peak_equity - eq)
         if self.journal is not None:

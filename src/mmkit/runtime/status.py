@@ -30,6 +30,18 @@ def session_status(session: Session) -> dict[str, Any]:
         "unrealized": unreal,
         "fees": pf.fees,
         "equity": pf.equity(mid),
+        "equity_start": session.stats.equity_start,
+        # the venue's account value in the start-up snapshot: equity change compares with
+        # (account value now - this)
+        "account_value_start": eng.reconciler.open_account_value,
+        "adjusted_position": pf.adjusted_position,
+        "adjustments_usd": pf.adjustments_usd,
+        "adjustment_count": pf.adjustment_count,
+        # venue snapshots that disagreed with our fills: each divergence once; adopted ones
+        # (persisted past the minimum age) are the adjustments, the rest were fills in flight
+        "divergences_seen": eng.reconciler.divergences_seen,
+        "divergences_adopted": eng.reconciler.counts["adopted"],
+        "divergence_pending": eng.reconciler.pending is not None,
         "fills": pf.fill_count,
         "volume_usd": pf.volume_usd,
         "kappa": est.kappa,
@@ -44,6 +56,7 @@ def session_status(session: Session) -> dict[str, Any]:
         "ladder_asks": [(q.px, q.sz) for q in eng.last_ladder.asks],
         "faults": eng.faults,
         "rejections": session.stats.rejections,
+        "not_sent": session.stats.not_sent,
         "actions": session.stats.actions,
         "max_drawdown": session.stats.max_drawdown,
         "executor": executor_status,

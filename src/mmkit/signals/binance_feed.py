@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from mmkit import safejson
 from mmkit.core.events import Event, FeedStatus
 from mmkit.data.adapter import events_from_chunks, events_of_chunk
 from mmkit.data.diagnostics import Diagnostics
@@ -51,7 +51,7 @@ class BinanceMessageParser(BinanceLoader):
         self.messages += 1
         where = f"{self.source}:msg{self.messages}"
         try:
-            obj = json.loads(raw)
+            obj = safejson.loads(raw)  # JsonRefused is a ValueError
         except ValueError:
             self.diag.issue("malformed", where, "not JSON")
             return []

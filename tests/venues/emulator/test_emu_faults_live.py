@@ -32,6 +32,8 @@ SCENARIOS: dict[str, list[tuple[float, str, dict[str, Any]]]] = {
     "http_5xx": [(1.0, "http_5xx", {"duration": 0.5, "status": 503})],
     "post_only": [(1.0, "post_only", {"duration": 1.0})],
     "restart": [(1.0, "restart", {"down_s": 0.5})],
+    "http_timeout": [(1.0, "http_timeout", {"duration": 0.5, "hang_s": 1.0})],
+    "bad_frame": [(1.0, "bad_frame", {})],
 }
 RECONNECTING = {"ws_drop", "ws_drop_abrupt", "stall", "restart"}
 

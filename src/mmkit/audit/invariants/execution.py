@@ -565,8 +565,11 @@ def machine_class(target: AuditTarget) -> type[Any]:
             self.rig.quote(self.lad, 99.5, 100.5)
             self.rig.settle(12.0, dt_ms=100)  # a position sync happens in here
             expect_levels = self.closed_mark is None and not self.exhausted
-            for _ in range(15):  # a rejection backoff may hold a side for up to 120 s
-                if not expect_levels or self._levels_ok():
+            # a rejection backoff may hold a side for up to 120 s; a divergence is adopted
+            # once a later sync confirms it (engine.divergence_min_age_s, 5 s, after it was
+            # first seen), so the position may need one more sync than the orders
+            for _ in range(15):
+                if (not expect_levels or self._levels_ok()) and self._position_ok():
                     break
                 self.rig.quote(self.lad, 99.5, 100.5)
                 self.rig.settle(10.0, dt_ms=100)
@@ -584,6 +587,9 @@ def machine_class(target: AuditTarget) -> type[Any]:
                     want = expected_prices(self.lad, side, v.position)
                     have = side_prices(v, side)
                     assert have == want, f"{side.name} rests at {have}, desired {want}"
+
+        def _position_ok(self) -> bool:
+            return abs(self.rig.engine.portfolio.position - self.venue.position) <= EPS
 
         def _levels_ok(self) -> bool:
             v = self.venue

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import zipfile
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -32,8 +33,8 @@ def detect_format(path: Path) -> str:
     try:
         with open_binary(path) as fh:
             head = fh.readline(1 << 20)
-    except (OSError, EOFError) as exc:
-        raise DataError(f"{path}: cannot read: {exc}") from None
+    except (OSError, EOFError, zlib.error, RuntimeError) as exc:  # RuntimeError: lz4
+        raise DataError(f"{path}: cannot read: {type(exc).__name__}: {exc}") from None
     text = head.decode("utf-8", "replace").lstrip()
     if text.startswith("{"):
         return "hyperliquid_archive"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -10,6 +9,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from mmkit import safejson
 from mmkit.data.diagnostics import Diagnostics
 from mmkit.data.loaders._input import TruncatedInput, as_i64, decimals_of, numbered_lines
 from mmkit.data.schema import Chunk, GapReason, RecordBuilder, RecordKind
@@ -99,7 +99,7 @@ class Loader(ABC):
             local = as_i64(head)
             if local < 0:
                 raise ValueError("negative timestamp")
-            obj = json.loads(body)
+            obj = safejson.loads(body)  # 64-bit ints, finite numbers, bounded depth
         except (ValueError, UnicodeDecodeError) as exc:
             self.diag.issue("malformed", f"{path}:{lineno}", f"not '<ns> <json>': {exc}")
             return None

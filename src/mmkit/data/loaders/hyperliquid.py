@@ -14,11 +14,11 @@ lz4-framed, one ``{"time": "<ISO, ns>", "ver_num": 1, "raw": {"channel": "l2Book
 from __future__ import annotations
 
 import calendar
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from mmkit import safejson
 from mmkit.core.types import NS_PER_S
 from mmkit.data.loaders._input import as_i64, finite_level, ms_to_ns
 from mmkit.data.loaders.base import Loader
@@ -149,7 +149,7 @@ class HyperliquidArchiveLoader(HyperliquidLoader):
                     continue
                 where = f"{path}:{lineno}"
                 try:
-                    rec = json.loads(line)
+                    rec = safejson.loads(line)
                     if not isinstance(rec, dict):
                         raise TypeError("line is not a JSON object")
                     local = parse_iso_ns(rec["time"])

@@ -20,6 +20,7 @@ import csv
 import io
 import re
 import zipfile
+import zlib
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -52,7 +53,10 @@ def parse_book_row(row: list[str], where: str) -> tuple[Book, Book]:
         raise DataError(f"{where}: orderbook row has {len(row)} columns (need 4 per level)")
     asks: Book = {}
     bids: Book = {}
-    vals = [int(x) for x in row]
+    try:
+        vals = [as_i64(x) for x in row]  # 64-bit: sizes become floats, prices int64 ticks
+    except ValueError as exc:
+        raise DataError(f"{where}: {exc}") from None
     for i in range(0, len(vals), 4):
         ap, asz, bp, bsz = vals[i : i + 4]
         if ap != DUMMY_ASK and asz > 0:
@@ -212,6 +216,11 @@ class LobsterLoader(Loader):
             raise DataError(f"{mname}:{lineno + 1}: unreadable CSV: {exc}") from None
         except UnicodeDecodeError as exc:
             raise DataError(f"{mname}:{lineno + 1}: not a text CSV: {exc}") from None
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
+            # a damaged zip member (bad CRC, truncated deflate stream) fails while it is read
+            raise DataError(
+                f"{mname}:{lineno + 1}: corrupt LOBSTER zip: {type(exc).__name__}: {exc}"
+            ) from None
         if next(brows, None) is not None:
             self.diag.issue(
                 "malformed",

@@ -73,6 +73,9 @@ class Account:
     leverage: int = 20
     is_cross: bool = True
     schedule_cancel_ms: int | None = None
+    #: scheduleCancel fires on ``schedule_cancel_day`` (UTC day number): at most 10 a day
+    schedule_cancel_fires: int = 0
+    schedule_cancel_day: int = -1
     meta_by_cloid: dict[str, PendingMeta] = field(default_factory=dict)
     open_oids: set[int] = field(default_factory=set)
 

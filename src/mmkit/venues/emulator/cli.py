@@ -19,6 +19,7 @@ def _run(
     funding: str,
     accounts: list[str],
     ip_weight: int,
+    schedule_cancel_min_volume: float = 1_000_000.0,
 ) -> None:
     import asyncio
     import contextlib
@@ -38,6 +39,7 @@ def _run(
         funding=funding,  # type: ignore[arg-type]  # checked by EmulatorConfig
         accounts=tuple(accounts),
         ip_weight_per_min=ip_weight,
+        schedule_cancel_min_volume=schedule_cancel_min_volume,
     )
 
     async def main() -> None:
@@ -95,9 +97,28 @@ def register(cli: Any) -> None:
         ip_weight: int = typer.Option(
             1200, "--ip-weight", help="REST weight per minute per client IP (HTTP 429 above)."
         ),
+        schedule_cancel_min_volume: float = typer.Option(
+            1_000_000.0,
+            "--schedule-cancel-min-volume",
+            metavar="USD",
+            help="Traded volume an account needs before scheduleCancel (the dead-man's "
+            "switch) is accepted; the venue asks $1,000,000. 0: always accepted.",
+        ),
     ) -> None:
         """Run a Hyperliquid-compatible venue on 127.0.0.1 (/info, /exchange, /ws, /_control)."""
-        _run(host, port, coin, data, scenario, seed, speed, funding, account, ip_weight)
+        _run(
+            host,
+            port,
+            coin,
+            data,
+            scenario,
+            seed,
+            speed,
+            funding,
+            account,
+            ip_weight,
+            schedule_cancel_min_volume,
+        )
 
     cli.add_typer(venue, name="venue")
 

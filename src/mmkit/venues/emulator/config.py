@@ -79,6 +79,11 @@ class EmulatorConfig:
             problems.append("emulator ip_weight_per_min and open_order_cap must be >= 1")
         if not 1 <= self.open_order_cap <= 4096:
             problems.append(f"emulator open_order_cap {self.open_order_cap} is not in [1, 4096]")
+        v = self.schedule_cancel_min_volume
+        if not (isinstance(v, int | float) and math.isfinite(v) and v >= 0):
+            problems.append(
+                f"emulator schedule_cancel_min_volume {v!r} must be a finite number of USD >= 0"
+            )
         if problems:
             raise ConfigError(problems)
 

@@ -44,6 +44,13 @@ from mmkit.venues.hyperliquid.signing import (
 MAX_BATCH_WEIGHT = 200
 MAX_PRICE_DEVIATION = 0.8
 SCHEDULE_CANCEL_LEAD_MS = 5_000
+#: scheduleCancel fires per account and UTC day (the venue's documented limit)
+SCHEDULE_CANCEL_DAILY_FIRES = 10
+MS_PER_DAY = 86_400_000
+#: the emulator's wording (the venue's text for this case is not documented)
+SCHEDULE_CANCEL_LIMIT_MESSAGE = (
+    "Scheduled cancel triggered too many times today (max {limit} per day); resets at 00:00 UTC."
+)
 
 Publish = Callable[[list[UserMessage]], None]
 
@@ -110,9 +117,12 @@ class ExchangeHandler:
         self._internal = itertools.count(1)
         self.asset = cfg.asset
         self.inst = book.instrument
+        #: the signer recovered by the latest :meth:`handle` (None: not recovered)
+        self.last_signer: str | None = None
 
     # ------------------------------------------------------------------ entry point
     def handle(self, raw: object, ip: str) -> Reply:
+        self.last_signer = None
         try:
             body = check_envelope(raw)
         except SchemaError as exc:
@@ -145,6 +155,7 @@ class ExchangeHandler:
             return err(MESSAGES["unrecoverable"])
         except Exception:
             return err(MESSAGES["unrecoverable"])
+        self.last_signer = signer  # for the server's order-arrival log
         now_ms = self.clock.now_ms()
         if kind in USER_SIGNED_ACTIONS:
             return self._approve_agent(action, nonce, signer, now_ms)
@@ -405,6 +416,10 @@ class ExchangeHandler:
         if time_ms is None:
             acct.schedule_cancel_ms = None
             return ok_default()
+        if acct.schedule_cancel_day != now_ms // MS_PER_DAY:
+            acct.schedule_cancel_day, acct.schedule_cancel_fires = now_ms // MS_PER_DAY, 0
+        if acct.schedule_cancel_fires >= SCHEDULE_CANCEL_DAILY_FIRES:
+            return err(SCHEDULE_CANCEL_LIMIT_MESSAGE.format(limit=SCHEDULE_CANCEL_DAILY_FIRES))
         need = self.cfg.schedule_cancel_min_volume
         if acct.budget.volume_usd < need:
             return err(
@@ -426,6 +441,10 @@ class ExchangeHandler:
             if t is None or now_ms < t:
                 continue
             acct.schedule_cancel_ms = None
+            day = now_ms // MS_PER_DAY
+            if acct.schedule_cancel_day != day:
+                acct.schedule_cancel_day, acct.schedule_cancel_fires = day, 0
+            acct.schedule_cancel_fires += 1
             _, msgs = self.book.run(
                 acct, [CancelAll(next(self._rid), "scheduleCancel")], now, status="scheduledCancel"
             )

@@ -29,7 +29,17 @@ Catalogue (``duration`` in seconds where it applies):
 ``post_only``       maintenance: only post-only (ALO) orders are accepted
 ``restart``         the server restarts: every connection is dropped, REST and WS refuse for
                     ``down_s``; orders and positions persist
+``http_timeout``    REST requests hang ``hang_s`` seconds (longer than the client's request
+                    timeout) before any answer; ``when = "before"``: the action is *not*
+                    applied (the hang ends in HTTP 504), ``"after"``: it is applied, the reply
+                    comes only after the hang (a client that timed out never sees it)
+``bad_frame``       every WebSocket client gets, once, a frame that is not JSON and then JSON
+                    messages of known channels (``l2Book``, ``trades``) with broken fields
 =================== ==========================================================================
+
+``stale_book`` is the *book-only stall*: the published ``l2Book``/``bbo`` freeze while the
+``trades`` channel (and matching against the true book) keeps going, so a client that judges
+data freshness by its freshest stream does not notice.
 """
 
 from __future__ import annotations
@@ -55,8 +65,16 @@ CATALOGUE: dict[str, tuple[bool, dict[str, Any]]] = {
     "http_5xx": (True, {"status": 502, "when": "before"}),
     "post_only": (True, {}),
     "restart": (False, {"down_s": 1.0}),
+    "http_timeout": (True, {"when": "before", "hang_s": 15.0}),
+    "bad_frame": (False, {}),
 }
+#: bounds that keep faults finite: the longest hang of ``http_timeout`` and down time of
+#: ``restart`` (seconds), and the longest ``duration`` of a timed fault
+MAX_HANG_S = 120.0
+MAX_DOWN_S = 120.0
+MAX_DURATION_S = 3600.0
 DEFAULT_DURATION_S = 2.0
+WHENS = ("before", "after")
 #: maintenance reply to a non-ALO order (the venue's exact text is not documented)
 POST_ONLY_MESSAGE = "Only post-only orders are allowed during maintenance."
 
@@ -70,9 +88,11 @@ def check_fault(name: str, params: dict[str, Any], where: str) -> dict[str, Any]
     problems = []
     for k, v in params.items():
         if k == "duration" and timed:
-            if isinstance(v, bool) or not isinstance(v, int | float) or not 0 < v < math.inf:
-                problems.append(f"{where}: duration {v!r} must be a number > 0")
-            out[k] = float(v)
+            if isinstance(v, bool) or not isinstance(v, int | float) or not 0 < v <= MAX_DURATION_S:
+                span = f"(0, {MAX_DURATION_S:g}]"
+                problems.append(f"{where}: duration {v!r} must be a number of seconds in {span}")
+            else:
+                out[k] = float(v)
         elif k in defaults:
             if type(v) is not type(defaults[k]) and not (
                 isinstance(defaults[k], float) and isinstance(v, int) and not isinstance(v, bool)
@@ -82,11 +102,13 @@ def check_fault(name: str, params: dict[str, Any], where: str) -> dict[str, Any]
         else:
             allowed = (["duration"] if timed else []) + list(defaults)
             problems.append(f"{where}: fault {name!r} has no parameter {k!r} (has: {allowed})")
-    if name == "http_5xx" and not problems:
-        if not 500 <= int(out["status"]) <= 599:
-            problems.append(f"{where}: status {out['status']} is not a 5xx code")
-        if out["when"] not in ("before", "after"):
-            problems.append(f"{where}: when = {out['when']!r} must be 'before' or 'after'")
+    if name == "http_5xx" and not problems and not 500 <= int(out["status"]) <= 599:
+        problems.append(f"{where}: status {out['status']} is not a 5xx code")
+    if name in ("http_5xx", "http_timeout") and not problems and out["when"] not in WHENS:
+        problems.append(f"{where}: when = {out['when']!r} must be 'before' or 'after'")
+    for key, bound in (("hang_s", MAX_HANG_S), ("down_s", MAX_DOWN_S)):
+        if key in out and not problems and not 0 < float(out[key]) <= bound:
+            problems.append(f"{where}: {key} = {out[key]!r} must be seconds in (0, {bound:g}]")
     if problems:
         raise ConfigError(problems)
     if timed:
@@ -199,6 +221,9 @@ def load_scenario(path: str | Path) -> list[Step]:
 
 __all__ = [
     "CATALOGUE",
+    "MAX_DOWN_S",
+    "MAX_DURATION_S",
+    "MAX_HANG_S",
     "POST_ONLY_MESSAGE",
     "FaultState",
     "Step",

@@ -17,6 +17,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from mmkit import safejson
 from mmkit.venues.emulator.accounts import UserMessage
 from mmkit.venues.emulator.faults import FaultState
 from mmkit.venues.emulator.rows import Json
@@ -27,6 +28,18 @@ USER_SUBS = frozenset({"orderUpdates", "userFills", "userEvents", "notification"
 #: post requests over the socket: (request type, payload, client ip) -> (status, payload)
 PostHandler = Callable[[str, Any, str], Awaitable[tuple[int, Any]]]
 SnapshotFn = Callable[[Json], list[Json]]
+
+
+#: what ``bad_frame`` sends: a frame that is not JSON (a message cut short), then messages of
+#: known channels whose fields are broken (a price that is not a number, an overflowing size,
+#: a negative time, a level list that is not a list of levels, a tid that is not an integer)
+BAD_FRAMES: tuple[str, ...] = (
+    '{"channel":"l2Book","data":{"coin":',
+    '{"channel":"l2Book","data":{"coin":"BTC","time":"soon",'
+    '"levels":[[{"px":"abc","sz":"1e999","n":"x"}],"oops"]}}',
+    '{"channel":"trades","data":[{"coin":"BTC","side":"X","px":"1e999","sz":null,'
+    '"time":-1,"tid":"t","hash":7}]}',
+)
 
 
 def _dumps(obj: Any) -> str:
@@ -135,6 +148,15 @@ class Hub:
                     await asyncio.wait_for(c.ws.close(code=code, message=b"dropped"), 1.0)
         return len(conns)
 
+    def bad_frame_all(self) -> int:
+        """Queue :data:`BAD_FRAMES` (once) on every connection's market-data queue; returns
+        how many connections got them. A muted (stalled) connection drops them like any
+        other frame."""
+        for c in self.conns:
+            for text in BAD_FRAMES:
+                c.market_q.put_nowait(text)
+        return len(self.conns)
+
     def stall_all(self, duration_s: float) -> int:
         until = self.monotonic() + duration_s
         for c in self.conns:
@@ -220,7 +242,7 @@ class Hub:
 
     async def _on_text(self, c: Conn, text: str) -> None:
         try:
-            obj = json.loads(text)
+            obj = safejson.loads(text)  # JsonRefused is a ValueError
         except ValueError:
             await self._error(c, f"Websocket message could not be parsed: {text[:200]}")
             return
@@ -282,4 +304,4 @@ class Hub:
         await c.send_now(_dumps({"channel": "post", "data": {"id": rid, "response": resp}}))
 
 
-__all__ = ["GREETING", "Conn", "Hub", "sub_key"]
+__all__ = ["BAD_FRAMES", "GREETING", "Conn", "Hub", "sub_key"]

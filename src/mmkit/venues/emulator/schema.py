@@ -3,9 +3,11 @@ looks at the signature (unknown variant, wrong type, fractional leverage, a mark
 
 from __future__ import annotations
 
+import reprlib
 from collections.abc import Mapping
 from typing import Any
 
+from mmkit.safejson import JsonRefused, check_depth, in_i64
 from mmkit.venues.hyperliquid.errors import MESSAGES
 
 L1_ACTIONS = frozenset(
@@ -24,6 +26,11 @@ L1_ACTIONS = frozenset(
 USER_SIGNED_ACTIONS = frozenset({"approveAgent"})
 TIFS = ("Alo", "Gtc", "Ioc")
 
+_REPR = reprlib.Repr()
+_REPR.maxlevel = 2
+_REPR.maxstring = 40
+_REPR.maxlong = 30
+
 
 class SchemaError(Exception):
     """The body does not fit the venue's types: HTTP 422 with a text/plain body."""
@@ -32,24 +39,36 @@ class SchemaError(Exception):
         super().__init__(f"{MESSAGES['schema_422']}: {detail}")
 
 
+def _shown(v: object) -> str:
+    """A bounded rendering of a bad value for the 422 text."""
+    try:
+        text = _REPR.repr(v)
+    except (RecursionError, ValueError):
+        text = f"<{type(v).__name__}>"
+    return text[:80]
+
+
 def _int(obj: Mapping[str, Any], key: str, where: str) -> int:
+    """An integer field; like the venue's u64/i64 fields, one outside 64 bits is a 422."""
     v = obj.get(key)
     if isinstance(v, bool) or not isinstance(v, int):
-        raise SchemaError(f"{where}.{key}: invalid type, expected an integer, got {v!r}")
+        raise SchemaError(f"{where}.{key}: invalid type, expected an integer, got {_shown(v)}")
+    if not in_i64(v):
+        raise SchemaError(f"{where}.{key}: invalid value, integer outside 64 bits")
     return v
 
 
 def _bool(obj: Mapping[str, Any], key: str, where: str) -> bool:
     v = obj.get(key)
     if not isinstance(v, bool):
-        raise SchemaError(f"{where}.{key}: invalid type, expected a boolean, got {v!r}")
+        raise SchemaError(f"{where}.{key}: invalid type, expected a boolean, got {_shown(v)}")
     return v
 
 
 def _str(obj: Mapping[str, Any], key: str, where: str) -> str:
     v = obj.get(key)
     if not isinstance(v, str):
-        raise SchemaError(f"{where}.{key}: invalid type, expected a string, got {v!r}")
+        raise SchemaError(f"{where}.{key}: invalid type, expected a string, got {_shown(v)}")
     return v
 
 
@@ -77,15 +96,19 @@ def check_order_wire(raw: object, where: str) -> Mapping[str, Any]:
     if "limit" in t:
         tif = _obj(t["limit"], where + ".t.limit").get("tif")
         if tif not in TIFS:
-            raise SchemaError(f"{where}.t.limit.tif: unknown variant {tif!r}, expected {TIFS}")
+            raise SchemaError(
+                f"{where}.t.limit.tif: unknown variant {_shown(tif)}, expected {TIFS}"
+            )
     elif "trigger" in t:
         trig = _obj(t["trigger"], where + ".t.trigger")
         _bool(trig, "isMarket", where + ".t.trigger")
         _str(trig, "triggerPx", where + ".t.trigger")
         if trig.get("tpsl") not in ("tp", "sl"):
-            raise SchemaError(f"{where}.t.trigger.tpsl: unknown variant {trig.get('tpsl')!r}")
+            raise SchemaError(f"{where}.t.trigger.tpsl: unknown variant {_shown(trig.get('tpsl'))}")
     else:
-        raise SchemaError(f"{where}.t: unknown variant {sorted(t)!r}, expected limit or trigger")
+        raise SchemaError(
+            f"{where}.t: unknown variant {_shown(sorted(t))}, expected limit or trigger"
+        )
     if "c" in w and w["c"] is not None:
         _str(w, "c", where)
     return w
@@ -109,14 +132,14 @@ def check_action(raw: object) -> Mapping[str, Any]:
     """The action, if it fits one of the supported variants; else :class:`SchemaError`."""
     a = _obj(raw, "action")
     kind = a.get("type")
-    if kind not in L1_ACTIONS and kind not in USER_SIGNED_ACTIONS:
-        raise SchemaError(f"action.type: unknown variant {kind!r}")
+    if not isinstance(kind, str) or (kind not in L1_ACTIONS and kind not in USER_SIGNED_ACTIONS):
+        raise SchemaError(f"action.type: unknown variant {_shown(kind)}")
     if kind == "order":
         for i, w in enumerate(_list(a, "orders", "action")):
             check_order_wire(w, f"action.orders[{i}]")
         g = a.get("grouping")
         if not (g in ("na", "normalTpsl", "positionTpsl") or isinstance(g, Mapping)):
-            raise SchemaError(f"action.grouping: unknown variant {g!r}")
+            raise SchemaError(f"action.grouping: unknown variant {_shown(g)}")
     elif kind == "cancel":
         for i, c in enumerate(_list(a, "cancels", "action")):
             c = _obj(c, f"action.cancels[{i}]")
@@ -153,6 +176,11 @@ def check_action(raw: object) -> Mapping[str, Any]:
 
 
 def check_envelope(raw: object) -> Mapping[str, Any]:
+    """The request body, if it fits the venue's ``/exchange`` envelope; else SchemaError."""
+    try:
+        check_depth(raw)
+    except JsonRefused as exc:
+        raise SchemaError(f"body: {exc}") from None
     body = _obj(raw, "body")
     _int(body, "nonce", "body")
     _obj(body.get("signature"), "body.signature")

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
+import reprlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from mmkit import safejson
 from mmkit.core.types import Side
 from mmkit.errors import VenueError
 
@@ -19,8 +21,19 @@ class ReplyError(VenueError):
         super().__init__(f"Hyperliquid {endpoint}: field {field or '(root)'}: {problem}")
 
 
+_REPR = reprlib.Repr()
+_REPR.maxlevel = 3
+_REPR.maxstring = 60
+_REPR.maxlong = 40
+_REPR.maxother = 60
+
+
 def _show(value: object) -> str:
-    text = repr(value)
+    """A short, bounded rendering of a bad value (never recurses into deep input)."""
+    try:
+        text = _REPR.repr(value)
+    except (RecursionError, ValueError):  # ValueError: int too long to render
+        text = f"<{type(value).__name__}>"
     return text if len(text) <= 80 else text[:77] + "..."
 
 
@@ -34,6 +47,14 @@ class Reader:
 
     def fail(self, path: str, problem: str) -> ReplyError:
         return ReplyError(self.endpoint, path, problem)
+
+    def loads(self, text: str | bytes, what: str = "body") -> Any:
+        """Decode ``text`` with :func:`mmkit.safejson.loads` (64-bit integers, finite
+        numbers, bounded nesting); any refusal is a :class:`ReplyError` of this endpoint."""
+        try:
+            return safejson.loads(text)
+        except safejson.JsonRefused as exc:
+            raise self.fail("", f"{what} refused: {exc} ({_show(text[:60])})") from None
 
     def obj(self, value: object, path: str) -> Mapping[str, Any]:
         if not isinstance(value, Mapping):
@@ -60,7 +81,16 @@ class Reader:
         v = self.get(d, key, path)
         if isinstance(v, bool) or not isinstance(v, int):
             raise self.fail(f"{path}.{key}", f"expected an integer, got {_show(v)}")
+        if not safejson.in_i64(v):
+            raise self.fail(f"{path}.{key}", "integer outside the signed 64-bit range")
         return v
+
+    def time_ns(self, d: Mapping[str, Any], key: str, path: str) -> int:
+        """A venue time in ms (integer, >= 0) as ns, refused unless the ns fit 64 bits."""
+        ms = self.integer(d, key, path)
+        if not 0 <= ms <= safejson.I64_MAX // 1_000_000:
+            raise self.fail(f"{path}.{key}", f"time {ms} ms is outside [0, 2^63) ns")
+        return ms * 1_000_000
 
     def boolean(self, d: Mapping[str, Any], key: str, path: str, default: bool = False) -> bool:
         if key not in d or d[key] is None:
@@ -75,9 +105,11 @@ class Reader:
         v = self.get(d, key, path)
         if isinstance(v, bool) or not isinstance(v, str | int | float):
             raise self.fail(f"{path}.{key}", f"expected a decimal string, got {_show(v)}")
+        if isinstance(v, str) and len(v) > 64:
+            raise self.fail(f"{path}.{key}", f"decimal string of {len(v)} characters refused")
         try:
             x = float(v)
-        except ValueError:
+        except (ValueError, OverflowError):  # OverflowError: an int beyond float range
             raise self.fail(f"{path}.{key}", f"not a number: {_show(v)}") from None
         if not math.isfinite(x):
             raise self.fail(f"{path}.{key}", f"not finite: {_show(v)}")
@@ -101,6 +133,8 @@ class Reader:
 
 
 def ms_to_ns(ms: int) -> int:
+    """Venue milliseconds as ns (callers reading JSON use :meth:`Reader.time_ns`, which
+    checks the range)."""
     return ms * 1_000_000
 
 

@@ -16,14 +16,14 @@ then modifies, then places, ALO batched apart from GTC/IOC) and answers with mmk
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 
+from mmkit import safejson
 from mmkit.core.actions import (
     Action,
     Cancel,
@@ -62,6 +62,7 @@ from mmkit.venues.hyperliquid.replies import (
 )
 from mmkit.venues.hyperliquid.settings import ClientSettings
 from mmkit.venues.hyperliquid.signing import signed_envelope
+from mmkit.venues.priority import in_emergency_lane
 
 #: orders per ``order``/``batchModify`` action (IP weight is 1 + floor(n / 40))
 MAX_BATCH = 39
@@ -79,7 +80,14 @@ _NOT_SENT: tuple[type[BaseException], ...] = (
 
 class TransientVenueError(VenueError):
     """A failure that may pass: transport error, timeout, 5xx or 429. Worth retrying an
-    /info read after a delay (never an /exchange action, whose outcome is unknown)."""
+    /info read after a delay (never an /exchange action, whose outcome is unknown).
+
+    ``kind`` says which (``"transport"``, ``"timeout"``, ``"server"``, ``"rate_limited"``)
+    so recovery can count faults by cause without parsing messages."""
+
+    def __init__(self, message: str, kind: str = "transport") -> None:
+        self.kind = kind
+        super().__init__(message)
 
 
 class RateLimitedError(TransientVenueError):
@@ -88,8 +96,18 @@ class RateLimitedError(TransientVenueError):
     def __init__(self, endpoint: str, retry_after_s: float) -> None:
         self.retry_after_s = retry_after_s
         super().__init__(
-            f"Hyperliquid {endpoint}: HTTP 429 (IP rate limit); retry after {retry_after_s:.1f} s"
+            f"Hyperliquid {endpoint}: HTTP 429 (IP rate limit); retry after {retry_after_s:.1f} s",
+            "rate_limited",
         )
+
+
+class AccountListener(Protocol):
+    """Told when the REST account path fails or returns a fresh snapshot (the live venue's
+    recovery, :mod:`mmkit.venues.hyperliquid.health`); returns the events to emit."""
+
+    def account_failed(self, what: str, exc: VenueError) -> list[Event]: ...
+
+    def account_snapshot(self, snap: PositionSnapshot) -> list[Event]: ...
 
 
 def _chunks(items: Sequence[Any], n: int) -> list[Sequence[Any]]:
@@ -121,6 +139,9 @@ class HyperliquidClient:
         self._timeout = aiohttp.ClientTimeout(total=settings.request_timeout_s)
         # what we sent, by cloid, to describe an order the venue has forgotten
         self._sent: OrderedDict[str, tuple[Side, float, float]] = OrderedDict()
+        #: told about failures and fresh snapshots of the account path (the live venue
+        #: sets it to run recovery); None: a failure is reported as a plain FeedStatus
+        self.account_listener: AccountListener | None = None
 
     def __repr__(self) -> str:
         url = self.endpoint.rest_url
@@ -161,7 +182,7 @@ class HyperliquidClient:
         """POST /info. Waits out a 429 block first; raises VenueError on any failure."""
         kind = str(body.get("type", "?"))
         wait = self.blocked_for_s
-        if wait > 0:
+        if wait > 0 and not in_emergency_lane():  # emergency cancels do not wait it out
             await asyncio.sleep(wait)
         url = self.endpoint.rest_url + "/info"
         try:
@@ -171,18 +192,19 @@ class HyperliquidClient:
                 retry = resp.headers.get("Retry-After")
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise TransientVenueError(
-                f"Hyperliquid info {kind}: request failed: {type(exc).__name__}: {exc}"
+                f"Hyperliquid info {kind}: request failed: {type(exc).__name__}: {exc}",
+                "timeout" if isinstance(exc, TimeoutError) else "transport",
             ) from None
         if status == 429:
             raise RateLimitedError(f"info {kind}", self._note_429(parse_retry_after(retry)))
         if status >= 500:
             raise TransientVenueError(
-                f"Hyperliquid info {kind}: HTTP {status}: {text.strip()[:200]}"
+                f"Hyperliquid info {kind}: HTTP {status}: {text.strip()[:200]}", "server"
             )
         if status != 200:
             raise VenueError(f"Hyperliquid info {kind}: HTTP {status}: {text.strip()[:200]}")
         try:
-            return json.loads(text)
+            return safejson.loads(text)  # JsonRefused is a ValueError
         except ValueError:
             raise VenueError(f"Hyperliquid info {kind}: reply is not JSON: {text[:80]!r}") from None
 
@@ -262,7 +284,9 @@ class HyperliquidClient:
         """Sign and send one L1 action. Never raises for venue or transport failures: a
         reply that cannot be trusted comes back with ``unknown=True``."""
         key = self._signing_key()
-        if self.blocked_for_s > 0:
+        # the local 429 block holds normal traffic; emergency cancels (runtime.live's emergency
+        # lane) go through: they are what the rate-limit reserve is for
+        if self.blocked_for_s > 0 and not in_emergency_lane():
             return ExchangeReply(
                 0,
                 "http",
@@ -417,6 +441,23 @@ class HyperliquidClient:
         events += await self._send_batches(by_cloid, wire.cancel_by_cloid_action, MAX_CANCELS)
         return events
 
+    def _account_failed(self, what: str, exc: VenueError) -> list[Event]:
+        """Events for a failed read of the account state: what the listener (recovery)
+        says, or a disconnect of stream ``account`` when nobody listens."""
+        if self.account_listener is not None:
+            return self.account_listener.account_failed(what, exc)
+        now = self.now_ns()
+        return [
+            FeedStatus(
+                now,
+                "account",
+                connected=False,
+                gap=True,
+                detail=f"{what} failed: {exc}",
+                local_ts=now,
+            )
+        ]
+
     async def _cancel_all(self, ca: CancelAll, inst: Instrument) -> list[Event]:
         now = self.now_ns()
         try:
@@ -432,7 +473,12 @@ class HyperliquidClient:
                     RejectReason.NONE,
                     f"cancel-all: open orders unknown: {exc}",
                     local_ts=now,
-                )
+                ),
+                *(
+                    self._account_failed("cancel-all open orders", exc)
+                    if self.account_listener is not None
+                    else []
+                ),
             ]
         entries = [(Pending(ca.request_id, o.cloid, o.oid), (inst.asset, o.oid)) for o in resting]
         results = await self._send_batches(entries, wire.cancel_action, MAX_CANCELS)
@@ -471,19 +517,13 @@ class HyperliquidClient:
 
     async def _sync(self, s: SyncState, inst: Instrument) -> list[Event]:
         try:
-            return [await self.position_snapshot(inst.coin, orders=s.orders)]
+            snap = await self.position_snapshot(inst.coin, orders=s.orders)
         except VenueError as exc:
-            now = self.now_ns()
-            return [
-                FeedStatus(
-                    now,
-                    "account",
-                    connected=False,
-                    gap=True,
-                    detail=f"sync ({s.reason}) failed: {exc}",
-                    local_ts=now,
-                )
-            ]
+            return self._account_failed(f"sync ({s.reason})", exc)
+        if s.orders and self.account_listener is not None:
+            # position + open orders: a full account snapshot, which also ends an outage
+            return [snap, *self.account_listener.account_snapshot(snap)]
+        return [snap]
 
     async def _query(self, q: QueryOrder) -> list[Event]:
         target: int | str | None = q.oid if q.oid is not None else q.cloid
@@ -493,16 +533,7 @@ class HyperliquidClient:
         try:
             upd = await self.order_status(target)
         except VenueError as exc:
-            return [
-                FeedStatus(
-                    now,
-                    "account",
-                    connected=False,
-                    gap=True,
-                    detail=f"order query {target} failed: {exc}",
-                    local_ts=now,
-                )
-            ]
+            return self._account_failed(f"order query {target}", exc)
         if upd is not None:
             return [upd]
         side, px, sz = self._sent.get(q.cloid or "", (Side.BUY, 0.0, 0.0))
@@ -547,4 +578,12 @@ def unknown_for(actions: Sequence[Action], message: str, ts: int) -> list[Action
     return unknown_results(pending, ts, message, local_ts=ts)
 
 
-__all__ = ["MAX_BATCH", "MAX_CANCELS", "HyperliquidClient", "RateLimitedError", "unknown_for"]
+__all__ = [
+    "MAX_BATCH",
+    "MAX_CANCELS",
+    "AccountListener",
+    "HyperliquidClient",
+    "RateLimitedError",
+    "TransientVenueError",
+    "unknown_for",
+]

@@ -22,7 +22,7 @@ from mmkit.core.events import (
     levels,
 )
 from mmkit.core.types import Instrument
-from mmkit.venues.hyperliquid._json import Reader, ms_to_ns
+from mmkit.venues.hyperliquid._json import Reader
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +77,7 @@ class AccountState:
             open_orders=open_orders,
             local_ts=local_ts,
             startup=startup,
+            account_value=self.account_value,
         )
 
 
@@ -171,7 +172,7 @@ def _levels(rd: Reader, raw: object, path: str) -> tuple[list[float], list[float
 def parse_l2_book(obj: object, endpoint: str = "l2Book", local_ts: int = -1) -> BookSnapshot:
     rd = Reader(endpoint)
     top = rd.obj(obj, "")
-    ts = ms_to_ns(rd.integer(top, "time", ""))
+    ts = rd.time_ns(top, "time", "")
     sides = rd.arr(rd.get(top, "levels", ""), "levels")
     if len(sides) != 2:
         raise rd.fail("levels", f"expected [bids, asks], got {len(sides)} sides")
@@ -191,7 +192,7 @@ def parse_clearinghouse_state(obj: object, coin: str) -> AccountState:
     """The position in ``coin`` (0 when absent: a flat coin has no entry)."""
     rd = Reader("clearinghouseState")
     top = rd.obj(obj, "")
-    ts = ms_to_ns(rd.integer(top, "time", ""))
+    ts = rd.time_ns(top, "time", "")
     summary = rd.obj(rd.get(top, "marginSummary", ""), "marginSummary")
     account_value = rd.decimal(summary, "accountValue", "marginSummary")
     withdrawable = rd.decimal(top, "withdrawable", "")
@@ -225,7 +226,7 @@ def _order_row(rd: Reader, raw: object, path: str) -> tuple[str, OpenOrder, bool
         px=rd.decimal(row, "limitPx", path),
         sz=rd.decimal(row, "sz", path),
         orig_sz=rd.decimal(row, "origSz", path),
-        ts=ms_to_ns(rd.integer(row, "timestamp", path)),
+        ts=rd.time_ns(row, "timestamp", path),
     )
     return coin, order, rd.boolean(row, "reduceOnly", path)
 
@@ -248,7 +249,7 @@ def parse_fill(rd: Reader, raw: object, path: str, local_ts: int = -1) -> tuple[
     coin = rd.string(row, "coin", path)
     fee = rd.decimal(row, "fee", path) if "fee" in row else 0.0
     fill = OwnFill(
-        ts=ms_to_ns(rd.integer(row, "time", path)),
+        ts=rd.time_ns(row, "time", path),
         oid=rd.integer(row, "oid", path),
         cloid=rd.cloid(row, "cloid", path),
         side=rd.side(row, "side", path),
@@ -287,7 +288,7 @@ def order_update_of(
     coin, order, _ = _order_row(rd, rd.get(row, "order", path), path + ".order")
     status = rd.string(row, "status", path)
     update = OrderUpdate(
-        ts=ms_to_ns(rd.integer(row, "statusTimestamp", path)),
+        ts=rd.time_ns(row, "statusTimestamp", path),
         oid=order.oid,
         cloid=order.cloid,
         status=order_status_of(status),

@@ -22,6 +22,7 @@ from eth_hash.auto import keccak
 from eth_keys import datatypes as ec
 
 from mmkit.errors import VenueError
+from mmkit.runtime.redact import looks_like_key, register_key_like, register_secret
 
 _HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 
@@ -42,7 +43,12 @@ class SigningKey:
 
     @classmethod
     def from_hex(cls, secret: str, *, source: str = "in-process value") -> SigningKey:
-        """Parse ``0x`` + 64 hex digits (the ``0x`` is optional). Errors never echo the value."""
+        """Parse ``0x`` + 64 hex digits (the ``0x`` is optional). Errors never echo the value.
+
+        The text is registered with :mod:`mmkit.runtime.redact` first, valid or not, so no
+        later log line, journal row or error message can carry it.
+        """
+        register_secret(secret)
         text = secret.strip()
         body = text[2:] if text[:2] in ("0x", "0X") else text
         if len(body) != 64 or not set(body) <= _HEX_DIGITS:
@@ -122,6 +128,18 @@ def load_signing_key(
 ) -> SigningKey:
     """The signing key from ``key_file`` (if set; mode 0600) or else the variable ``key_env``."""
     env = os.environ if environ is None else environ
+    # a key pasted where a variable name or a path belongs: refuse without echoing it
+    for setting, value in (("venue.key_env", key_env), ("venue.key_file", key_file)):
+        if looks_like_key(value):
+            register_key_like(value)
+            _refuse(
+                f"{setting} looks like a private key; refused ({setting} names "
+                + (
+                    "the environment variable that holds the key)"
+                    if setting.endswith("env")
+                    else "a file with mode 0600 that holds the key)"
+                )
+            )
     if key_file:
         path = Path(key_file).expanduser()
         check_key_file(path)
@@ -129,6 +147,7 @@ def load_signing_key(
             text = path.read_text(encoding="ascii")
         except (OSError, UnicodeDecodeError):
             _refuse(f"key file {path} cannot be read as ASCII text")
+        register_key_like(text)  # before any check can mention what it read
         lines = [ln for ln in text.splitlines() if ln.strip()]
         if len(lines) != 1:
             _refuse(f"key file {path} must hold exactly one non-empty line (the key)")
@@ -136,6 +155,7 @@ def load_signing_key(
     if not key_env:
         _refuse("neither venue.key_env nor venue.key_file is set")
     value = env.get(key_env, "")
+    register_secret(value)
     if not value.strip():
         _refuse(
             f"environment variable {key_env} is not set (or set venue.key_file to a "

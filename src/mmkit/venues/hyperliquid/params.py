@@ -18,10 +18,16 @@ class HyperliquidParams:
         50.0, gt=0, lt=60, help="WebSocket ping period (the server drops a client silent for 60 s)"
     )
     idle_ping_s: float = param(
-        15.0, gt=0, help="also ping after this long without any frame (detects a mute feed)"
+        2.0,
+        gt=0,
+        help="also ping after this long without any frame, s (the book ticks every ~0.5 s, "
+        "so a mute socket is suspected after 2 s)",
     )
     pong_timeout_s: float = param(
-        10.0, gt=0, help="no frame this long after a ping = stalled connection, reconnect"
+        2.0,
+        gt=0,
+        help="no frame this long after a ping = stalled connection, reconnect, s "
+        "(with idle_ping_s: a mute socket is replaced within ~4 s)",
     )
     backoff_initial_s: float = param(0.5, gt=0, help="first reconnect delay (doubles each try)")
     backoff_max_s: float = param(30.0, gt=0, help="longest reconnect delay")
@@ -33,6 +39,23 @@ class HyperliquidParams:
         0, ge=0, help="if > 0, actions expire this long after their nonce (expiresAfter)"
     )
     bbo: bool = param(True, help="subscribe to the bbo channel besides l2Book and trades")
+    deadman: bool = param(
+        True,
+        help="arm the venue's scheduleCancel dead-man's switch (cancels our orders if this "
+        "process stops renewing it; the venue refuses it below $1M traded volume)",
+    )
+    deadman_horizon_s: float = param(
+        15.0, ge=6, help="each arming sets the cancel time this far ahead, s (venue: >= 5 s)"
+    )
+    deadman_renew_every_s: float = param(
+        5.0, gt=0, help="renew the cancel time this often, s (<= deadman_horizon_s - 5)"
+    )
+    deadman_reserve_fires: int = param(
+        2,
+        ge=0,
+        lt=10,
+        help="stop arming when this few of the venue's 10 daily triggers are left",
+    )
 
 
 __all__ = ["HyperliquidParams"]

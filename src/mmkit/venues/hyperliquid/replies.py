@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from mmkit import safejson
 from mmkit.core.events import ActionResult
 from mmkit.core.outcomes import Outcome, RejectReason
 from mmkit.venues.hyperliquid._json import Reader
@@ -93,13 +94,21 @@ def _entry(rd: Reader, raw: object, path: str) -> EntryStatus:
 
 
 def parse_exchange_json(obj: object, http_status: int = 200) -> ExchangeReply:
+    """A decoded 200 reply; :class:`ReplyError` (a VenueError) naming the field otherwise."""
     rd = Reader("exchange")
+    try:
+        safejson.check_depth(obj)
+    except safejson.JsonRefused as exc:
+        raise rd.fail("", str(exc)) from None
     top = rd.obj(obj, "")
     status = rd.get(top, "status", "")
     if status == "err":
         msg = rd.get(top, "response", "")
         if not isinstance(msg, str):
-            msg = json.dumps(msg)[:500]
+            try:
+                msg = json.dumps(msg, allow_nan=False)[:500]
+            except (ValueError, TypeError, RecursionError):
+                msg = f"<unprintable {type(msg).__name__}>"
         return ExchangeReply(http_status, "err", error=classify_error(msg))
     if status != "ok":
         raise rd.fail("status", f"expected 'ok' or 'err', got {status!r}")
@@ -117,10 +126,10 @@ def parse_retry_after(value: str | None) -> float | None:
     if value is None:
         return None
     try:
-        seconds = float(value.strip())
+        seconds = float(value.strip()[:32])
     except ValueError:
         return None
-    return seconds if 0 <= seconds < 3600 else None
+    return seconds if 0 <= seconds < 3600 else None  # also refuses NaN
 
 
 def parse_exchange_http(
@@ -128,10 +137,7 @@ def parse_exchange_http(
 ) -> ExchangeReply:
     """Any HTTP answer of /exchange; raises VenueError only for an unreadable 200 reply."""
     if http_status == 200:
-        try:
-            obj = json.loads(text)
-        except ValueError:
-            raise Reader("exchange").fail("", f"HTTP 200 body is not JSON: {text[:80]!r}") from None
+        obj = Reader("exchange").loads(text, "HTTP 200 body")
         return parse_exchange_json(obj, 200)
     snippet = text.strip()[:300]
     if http_status == 429:

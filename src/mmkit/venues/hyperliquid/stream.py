@@ -9,11 +9,13 @@ message is surfaced as :attr:`WsMessage.error` (a rejected subscription is fatal
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from mmkit import safejson
 from mmkit.core.events import BBO, BookSnapshot, Event, OrderUpdate, OwnFill, Trade
-from mmkit.venues.hyperliquid._json import Reader, ms_to_ns
+from mmkit.venues.hyperliquid._json import Reader
 from mmkit.venues.hyperliquid.info import order_update_of, parse_fill, parse_l2_book
 
 GREETING = "Websocket connection established."
@@ -39,15 +41,16 @@ def _trades(rd: Reader, data: object, coin: str, local_ts: int) -> tuple[Trade, 
         sz = rd.decimal(row, "sz", path)
         if px <= 0 or sz <= 0:
             raise rd.fail(path, f"trade price {px} and size {sz} must be > 0")
-        tid = row.get("tid")
+        # tid is optional for us (-1 when absent) but, when present, must be a 64-bit integer
+        tid = rd.integer(row, "tid", path) if row.get("tid") is not None else -1
         out.append(
             Trade(
-                ts=ms_to_ns(rd.integer(row, "time", path)),
+                ts=rd.time_ns(row, "time", path),
                 px=px,
                 sz=sz,
                 side=rd.side(row, "side", path),
                 local_ts=local_ts,
-                tid=tid if isinstance(tid, int) and not isinstance(tid, bool) else -1,
+                tid=tid,
             )
         )
     return tuple(out)
@@ -68,7 +71,7 @@ def _bbo(rd: Reader, data: object, coin: str, local_ts: int) -> tuple[BBO, ...]:
         vals += [rd.decimal(row, "px", f"data.bbo[{j}]"), rd.decimal(row, "sz", f"data.bbo[{j}]")]
     return (
         BBO(
-            ts=ms_to_ns(rd.integer(top, "time", "data")),
+            ts=rd.time_ns(top, "time", "data"),
             bid_px=vals[0],
             bid_sz=vals[1],
             ask_px=vals[2],
@@ -110,7 +113,51 @@ def _user_events(rd: Reader, data: object, coin: str, local_ts: int) -> WsMessag
     return WsMessage("user")  # funding, liquidation: no event of ours
 
 
+def _error_text(data: object) -> str:
+    """The venue's error text, bounded (``data`` may be any JSON value)."""
+    if isinstance(data, str):
+        return data[:500]
+    try:
+        return json.dumps(data, allow_nan=False)[:500]
+    except (ValueError, TypeError, RecursionError):
+        return f"<unprintable {type(data).__name__}>"
+
+
 def parse_ws_obj(obj: object, coin: str, local_ts: int = -1) -> WsMessage:
+    """The events of one decoded frame for ``coin``; :class:`ReplyError` (a VenueError)
+    naming the channel and field for anything else.
+
+    ``obj`` may come from any decoder: nesting deeper than
+    :data:`~mmkit.safejson.MAX_DEPTH` is refused here too.
+    """
+    try:
+        safejson.check_depth(obj)
+    except safejson.JsonRefused as exc:
+        raise Reader("websocket").fail("", str(exc)) from None
+    msg = _parse_ws_obj(obj, coin, local_ts)
+    for ev in msg.events:
+        _check_finite(ev, msg.channel)
+    return msg
+
+
+def _check_finite(ev: Event, channel: str) -> None:
+    """Second line of defence: no NaN/inf price or size leaves the parser."""
+    for name in ("px", "sz", "bid_px", "bid_sz", "ask_px", "ask_sz", "fee"):
+        v = getattr(ev, name, None)
+        if v is None:
+            continue
+        if isinstance(v, float):
+            ok = math.isfinite(v)
+        else:
+            try:
+                ok = all(math.isfinite(float(x)) for x in v)
+            except TypeError:
+                ok = True
+        if not ok:
+            raise Reader(f"websocket {channel}").fail(name, "not finite")
+
+
+def _parse_ws_obj(obj: object, coin: str, local_ts: int) -> WsMessage:
     rd = Reader("websocket")
     top = rd.obj(obj, "")
     channel = rd.string(top, "channel", "")
@@ -118,7 +165,7 @@ def parse_ws_obj(obj: object, coin: str, local_ts: int = -1) -> WsMessage:
     if channel in ("pong", "subscriptionResponse", "post"):
         return WsMessage(channel)
     if channel == "error":
-        return WsMessage(channel, error=str(data)[:500])
+        return WsMessage(channel, error=_error_text(data))
     rd = Reader(f"websocket {channel}")
     if channel == "l2Book":
         book = rd.obj(data, "data")
@@ -144,10 +191,7 @@ def parse_ws_obj(obj: object, coin: str, local_ts: int = -1) -> WsMessage:
 def parse_ws_text(text: str, coin: str, local_ts: int = -1) -> WsMessage:
     if text.strip() == GREETING:
         return WsMessage("greeting")
-    try:
-        obj = json.loads(text)
-    except ValueError:
-        raise Reader("websocket").fail("", f"frame is not JSON: {text[:80]!r}") from None
+    obj = Reader("websocket").loads(text, "frame")
     return parse_ws_obj(obj, coin, local_ts)
 
 

@@ -7,6 +7,18 @@ pushes every event to ``sink``; ``submit(actions)`` sends actions and pushes the
 ``close()`` stops everything. After every reconnection the stream backfills the position,
 the open orders and recent fills by REST.
 
+Recovery (:mod:`mmkit.venues.hyperliquid.health`): three links, ``market`` (WS market
+subscriptions), ``user`` (WS user subscriptions) and ``account`` (the REST account path),
+each reported to the engine as a :class:`~mmkit.core.events.FeedStatus` of that stream name
+whenever it stops or starts being connected, so the data-quality gate is closed while any
+is not connected. A link reconnects only after a fresh snapshot has been emitted: a book
+for ``market``; the backfill's position with open orders for ``user``; for ``account`` a
+position snapshot with open orders, which a recovery task retries (capped jittered
+exponential backoff, never sooner than a 429's ``Retry-After``) after any failed sync,
+order query or cancel-all read. /exchange actions are never retried here: an unknown
+outcome is resolved by the executor's queries. ``venue.status()`` (and
+``venue.health.status()``) give the states and counters for dashboards and metrics.
+
 :func:`from_settings` builds it from the ``[venue]``/``[risk]``/``[instrument]`` config
 sections plus the command line's explicit ``--mainnet`` flag.
 """
@@ -17,11 +29,12 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from mmkit.core.actions import Action
-from mmkit.core.events import Event, FeedStatus
+from mmkit.core.events import BookSnapshot, Event, FeedStatus, PositionSnapshot
 from mmkit.core.types import Instrument
 from mmkit.errors import VenueError
 from mmkit.venues.hyperliquid import info as inf
@@ -31,11 +44,13 @@ from mmkit.venues.hyperliquid.client import (
     TransientVenueError,
     unknown_for,
 )
+from mmkit.venues.hyperliquid.deadman import DeadmanSettings, DeadmanSwitch
+from mmkit.venues.hyperliquid.health import Backoff, Fault, LinkState, Transition, VenueHealth
 from mmkit.venues.hyperliquid.keys import load_signing_key
 from mmkit.venues.hyperliquid.params import HyperliquidParams
 from mmkit.venues.hyperliquid.settings import ClientSettings, resolve_endpoint
 from mmkit.venues.hyperliquid.stream import market_subscriptions, user_subscriptions
-from mmkit.venues.hyperliquid.ws import HyperliquidStream, StreamSettings
+from mmkit.venues.hyperliquid.ws import HyperliquidStream, StreamSettings, SubscriptionRejected
 
 log = logging.getLogger("mmkit.venues.hyperliquid")
 
@@ -43,6 +58,22 @@ EventSink = Callable[[Event], None]
 BACKFILL_MARGIN_MS = 1_000
 #: how long start-up keeps retrying transient failures before giving up
 STARTUP_RETRY_S = 60.0
+#: market channels whose unreadable frame leaves the book in doubt until the next snapshot
+BOOK_CHANNELS = frozenset({"l2Book", "bbo"})
+
+
+def fault_of(exc: BaseException) -> Fault:
+    """The health fault of a failed REST read (the client's error classes)."""
+    if isinstance(exc, RateLimitedError):
+        return Fault.RATE_LIMITED
+    if isinstance(exc, TransientVenueError):
+        try:
+            return Fault(exc.kind)
+        except ValueError:
+            return Fault.TRANSPORT
+    if isinstance(exc, VenueError):
+        return Fault.BAD_REPLY
+    return Fault.UNEXPECTED
 
 
 def check_instrument(meta: Sequence[inf.AssetMeta], inst: Instrument) -> None:
@@ -86,6 +117,16 @@ class HyperliquidVenue:
         #: (fills since ns, trade ids already journaled): set by a runner resuming after a
         #: previous run, so fills made while no process ran are delivered, and only once
         self.resume_fills: tuple[int, frozenset[int]] | None = None
+        #: the three links' state machines and counters (see the module docstring)
+        self.health = VenueHealth()
+        s = self.stream_settings
+        self.backoff = Backoff(s.backoff_initial_s, s.backoff_max_s, s.jitter)
+        self._recovery: asyncio.Task[None] | None = None
+        self._closing = False
+        self._ws_ever_connected = False
+        client.account_listener = self
+        #: the dead-man's switch (scheduleCancel), armed at start, cleared at close (H1b)
+        self.deadman: DeadmanSwitch | None = None
 
     def __repr__(self) -> str:
         return f"HyperliquidVenue({self.instrument.coin}, client={self.client!r})"
@@ -144,30 +185,192 @@ class HyperliquidVenue:
             settings=self.stream_settings,
             rng=self._rng,
             fills_since_ns=None if self.resume_fills is None else self.resume_fills[0],
+            clock_ns=self.client.now_ns,  # the runner's clock: local_ts and now agree
             known_fill_tids=() if self.resume_fills is None else self.resume_fills[1],
+            on_bad_frame=self._on_bad_frame,
         )
         self._task = asyncio.create_task(self._pump(self.stream, sink))
+        if self.deadman is not None:
+            await self.deadman.start()
+
+    # ---------------------------------------------------------------- health
+
+    def _feed(self, tr: Transition | None) -> list[Event]:
+        """The FeedStatus the engine must see for a transition: one whenever a link stops
+        or starts being connected (``gap`` on the way down), none otherwise."""
+        if tr is None or not tr.connected_changed:
+            return []
+        now = self.client.now_ns()
+        up = tr.after is LinkState.CONNECTED
+        return [
+            FeedStatus(
+                now,
+                tr.link,
+                connected=up,
+                gap=not up,
+                detail=f"{tr.after.value}: {tr.detail}",
+                local_ts=now,
+            )
+        ]
+
+    def _emit(self, events: Sequence[Event]) -> None:
+        if self._sink is not None:
+            for ev in events:
+                self._sink(ev)
+
+    def status(self) -> dict[str, Any]:
+        """Link states and counters, plus the WebSocket's own counters (plain data)."""
+        out = self.health.status()
+        st = self.stream
+        out["stream"] = (
+            None
+            if st is None
+            else {
+                "connects": st.connects,
+                "disconnects": st.disconnects,
+                "bad_frames": st.bad_frames,
+                "skipped_frames": st.skipped_frames,
+            }
+        )
+        out["failure"] = None if self.failure is None else str(self.failure)
+        return out
+
+    # the REST account path (AccountListener of the client)
+
+    def account_failed(self, what: str, exc: VenueError) -> list[Event]:
+        """A sync, order query or cancel-all read failed: the account state is in doubt
+        until a fresh snapshot; start (or keep) the recovery task."""
+        retry = exc.retry_after_s if isinstance(exc, RateLimitedError) else None
+        tr = self.health.account.degrade(fault_of(exc), f"{what} failed: {exc}", retry)
+        self._ensure_recovery()
+        return self._feed(tr)
+
+    def account_snapshot(self, snap: PositionSnapshot) -> list[Event]:
+        """A position snapshot with open orders was just read (and is emitted before these
+        events): it ends an account outage."""
+        if self.health.account.connected:
+            return []
+        return self._feed(self.health.account.restore("position snapshot with open orders"))
+
+    def _ensure_recovery(self) -> None:
+        if self._sink is None or self._closing:
+            return
+        if self._recovery is None or self._recovery.done():
+            self._recovery = asyncio.get_running_loop().create_task(self._recover_account())
+
+    async def _recover_account(self) -> None:
+        """Retry the position snapshot (with open orders) until one succeeds; emit it, then
+        the account's reconnection. Backoff: capped, jittered, exponential in the attempts
+        of this outage, never shorter than the newest ``Retry-After``."""
+        link = self.health.account
+        coin = self.instrument.coin
+        while not link.connected and not self._closing:
+            await asyncio.sleep(link.next_delay(self.backoff, self._rng))
+            if link.connected or self._closing:
+                return
+            attempt = f"position snapshot, attempt {link.attempts + 1}"
+            self._emit(self._feed(link.recovering(attempt)))
+            try:
+                snap = await self.client.position_snapshot(coin, orders=True)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # transient or not, the account path must come back
+                retry = exc.retry_after_s if isinstance(exc, RateLimitedError) else None
+                if not isinstance(exc, VenueError):
+                    log.exception("hyperliquid account recovery: unexpected error")
+                detail = f"recovery snapshot failed: {type(exc).__name__}: {exc}"
+                self._emit(self._feed(link.degrade(fault_of(exc), detail, retry)))
+                continue
+            if link.connected:  # a sync of the executor got there first: nothing to add
+                return
+            self._emit([snap])
+            self._emit(self._feed(link.restore("recovery position snapshot with open orders")))
+
+    # the WebSocket links
+
+    def _on_bad_frame(self, channel: str, what: str, skipped: bool) -> None:
+        """Called by the stream for each unreadable frame (before it resyncs, if it does)."""
+        h = self.health
+        if not skipped:
+            h.bad_frames_resynced += 1  # the stream reconnects: the loss status follows
+            return
+        h.bad_frames_skipped += 1
+        if channel in BOOK_CHANNELS:  # the book is in doubt until the next snapshot
+            detail = f"unreadable {channel} frame skipped ({what})"
+            self._emit(self._feed(h.market.degrade(Fault.BAD_FRAME, detail)))
+
+    def _route(self, stream: HyperliquidStream, ev: Event) -> list[Event]:
+        """One stream event as the events the engine sees: the stream's own connection
+        statuses become link transitions; snapshots reconnect their links."""
+        h = self.health
+        if isinstance(ev, FeedStatus) and ev.stream == stream.name:
+            if ev.connected:
+                out = self._feed(h.market.recovering(ev.detail))
+                if not self._ws_ever_connected and h.user.restores == 0:
+                    # the very first connection: the session's start-up sync is the snapshot
+                    out += self._feed(h.user.restore("subscribed"))
+                else:  # the backfill's snapshot will reconnect it
+                    out += self._feed(h.user.recovering(ev.detail))
+                self._ws_ever_connected = True
+                return out
+            try:
+                fault = Fault(stream.last_fault)
+            except ValueError:
+                fault = Fault.TRANSPORT
+            lost = self._feed(h.market.lose(fault, ev.detail))
+            return lost + self._feed(h.user.lose(fault, ev.detail))
+        if isinstance(ev, BookSnapshot):
+            if h.market.connected:
+                return [ev]
+            return [ev, *self._feed(h.market.restore("fresh book snapshot"))]
+        if isinstance(ev, PositionSnapshot) and ev.open_orders is not None:
+            # the backfill after a reconnection: fills first, then this snapshot
+            back: list[Event] = [ev]
+            back += self._feed(h.user.restore("backfill: fills, position and open orders"))
+            back += self._feed(h.account.restore("backfill position snapshot"))
+            return back
+        return [ev]
 
     async def _pump(self, stream: HyperliquidStream, sink: EventSink) -> None:
-        try:
-            async for ev in stream.events():
-                sink(ev)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # fatal (rejected subscription): tell the runner
-            self.failure = exc
-            log.error("hyperliquid stream stopped: %s", exc)
-            now = self.client.now_ns()
-            sink(
-                FeedStatus(
-                    now,
-                    stream.name,
-                    connected=False,
-                    gap=True,
-                    detail=f"stream failed: {exc}",
-                    local_ts=now,
+        """Forward the stream's events; restart it after an unexpected exception (a bug
+        must not leave a dead stream). Only a rejected subscription ends it."""
+        while not self._closing:
+            events = stream.events()
+            try:
+                async for ev in events:
+                    for out in self._route(stream, ev):
+                        sink(out)
+                return
+            except asyncio.CancelledError:
+                raise
+            except SubscriptionRejected as exc:  # fatal: tell the runner
+                self.failure = exc
+                log.error("hyperliquid stream stopped: %s", exc)
+                detail = f"stream failed: {exc}"
+                lost = self._feed(self.health.market.lose(Fault.BAD_REPLY, detail))
+                lost += self._feed(self.health.user.lose(Fault.BAD_REPLY, detail))
+                now = self.client.now_ns()
+                lost.append(
+                    FeedStatus(
+                        now, stream.name, connected=False, gap=True, detail=detail, local_ts=now
+                    )
                 )
-            )
+                for ev in lost:
+                    sink(ev)
+                return
+            except Exception as exc:  # a bug somewhere in the loop: restart the stream
+                self.health.pump_restarts += 1
+                log.exception("hyperliquid stream pump failed; restarting the stream")
+                detail = f"stream restarted after {type(exc).__name__}: {exc}"
+                for ev in self._feed(self.health.market.lose(Fault.UNEXPECTED, detail)):
+                    sink(ev)
+                for ev in self._feed(self.health.user.lose(Fault.UNEXPECTED, detail)):
+                    sink(ev)
+            finally:
+                with contextlib.suppress(Exception):
+                    await events.aclose()  # closes the socket the failed pass had open
+            # only a restart gets here: wait (backoff) before the stream reconnects
+            await asyncio.sleep(self.backoff.delay(min(self.health.pump_restarts, 16), self._rng))
 
     async def submit(self, actions: Sequence[Action]) -> None:
         if self._sink is None:
@@ -183,6 +386,14 @@ class HyperliquidVenue:
             self._sink(ev)
 
     async def close(self) -> None:
+        self._closing = True
+        if self._recovery is not None:
+            self._recovery.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._recovery
+        if self.deadman is not None:  # a clean stop: after the shutdown's cancels
+            with contextlib.suppress(Exception):
+                await self.deadman.clear()
         if self.stream is not None:
             await self.stream.close()
         if self._task is not None:
@@ -200,6 +411,8 @@ def from_settings(
     mainnet_flag: bool = False,
     params: HyperliquidParams | None = None,
     environ: Mapping[str, str] | None = None,
+    clock_ns: Callable[[], int] | None = None,
+    deadman: DeadmanSettings | None = None,
 ) -> HyperliquidVenue:
     """Build the venue from a ``[venue]`` section (``network``, ``url``, ``account``,
     ``vault``, ``key_env``, ``key_file``). Mainnet needs ``network = "mainnet"`` *and*
@@ -223,13 +436,26 @@ def from_settings(
         backoff_max_s=p.backoff_max_s,
         jitter=p.backoff_jitter,
     )
-    return HyperliquidVenue(
-        HyperliquidClient(settings, key), instrument, stream_settings=stream, bbo=p.bbo
+    client = HyperliquidClient(settings, key, clock_ns=clock_ns or time.time_ns)
+    hv = HyperliquidVenue(client, instrument, stream_settings=stream, bbo=p.bbo)
+    dm = deadman or DeadmanSettings(
+        enabled=p.deadman,
+        horizon_s=p.deadman_horizon_s,
+        renew_every_s=p.deadman_renew_every_s,
+        reserve_fires=p.deadman_reserve_fires,
     )
+    if dm.enabled and key is not None:
+        hv.deadman = DeadmanSwitch(client, dm)
+    return hv
 
 
 def live_venue(
-    settings: Any, *, mainnet_flag: bool = False, environ: Mapping[str, str] | None = None
+    settings: Any,
+    *,
+    mainnet_flag: bool = False,
+    environ: Mapping[str, str] | None = None,
+    clock_ns: Callable[[], int] | None = None,
+    deadman: DeadmanSettings | None = None,
 ) -> HyperliquidVenue:
     """The venue for ``mmkit trade --venue hyperliquid``, from the merged Settings
     (``settings.venue``, ``settings.instrument``, ``settings.risk`` and, when registered,
@@ -247,6 +473,8 @@ def live_venue(
         mainnet_flag=mainnet_flag,
         params=params,
         environ=environ,
+        clock_ns=clock_ns,
+        deadman=deadman,
     )
 
 

@@ -1,0 +1,68 @@
+"""Live-mode options of ``mmkit trade`` as a user runs them: ``--metrics-port`` (scraped over
+loopback), ``--duration`` bounding start-up against a venue that is not there, and a double
+Ctrl-C that still finishes (journaled ``stopped_by = signal SIGINT``)."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import sqlite3
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from tests.runtime.test_trade_e2e import emulator, state, trade
+
+pytestmark = [pytest.mark.slow, pytest.mark.network]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_duration_bounds_start_up_against_an_absent_venue(tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    p = trade(url, tmp_path, duration=3)
+    _out, err = p.communicate(timeout=120)
+    assert p.returncode != 0
+    assert "Traceback" not in err
+    assert "did not finish starting within --duration" in err
+    (journal,) = sorted(tmp_path.glob("live-*.sqlite"))
+    meta = dict(sqlite3.connect(journal).execute("SELECT key, value FROM meta"))
+    assert meta["stopped_by"].startswith("start-up:")
+
+
+def test_metrics_port_serves_in_live_mode_and_double_ctrl_c_finishes(tmp_path: Path) -> None:
+    port = free_port()
+    with emulator() as url:
+        p = trade(url, tmp_path, duration=120, extra=["--metrics-port", str(port)])
+        deadline = time.monotonic() + 180  # a cold numba cache compiles first
+        body = ""
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+                    body = r.read().decode()
+                if 'name="live_halt_epoch"' in body and state(url)["open_orders"]:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.3)
+        assert "mmkit_actions_total" in body
+        assert 'mmkit_value{name="live_dropped_not_sent"}' in body
+        p.send_signal(signal.SIGINT)
+        time.sleep(0.05)
+        p.send_signal(signal.SIGINT)  # the second Ctrl-C: finish sooner, never skip silently
+        _out, err = p.communicate(timeout=60)
+        assert p.returncode == 0, err[-3000:]
+        assert "Traceback" not in err
+        (journal,) = sorted(tmp_path.glob("live-*.sqlite"))
+        db = sqlite3.connect(journal)
+        meta = dict(db.execute("SELECT key, value FROM meta"))
+        assert meta["stopped_by"] == "signal SIGINT"
+        assert meta["shutdown_skipped"]  # "none", or exactly what it skipped
+        kinds = [k for (k,) in db.execute("SELECT kind FROM actions ORDER BY id")]
+        assert "cancel_all" in kinds and kinds[-1] == "sync_state"
+        assert not state(url)["open_orders"]
