@@ -188,3 +188,29 @@ def test_modes_and_emergency() -> None:
 
 def test_every_reason_has_a_test() -> None:
     assert len(reasons.KILL_SWITCH_REASONS) == 8
+
+
+def test_post_only_crosses_are_routine_not_a_trip() -> None:
+    """ALO quoting meets a moved book all the time (the per-side backoff paces it): a storm
+    of post-only crosses does not trip the switch by default; counted when configured."""
+    cross = ActionResult(T0, 1, None, None, Outcome.REJECTED, RejectReason.POST_ONLY_WOULD_CROSS)
+    r = Rig(KillSwitchParams(max_rejections=3, rejection_window_s=10.0))
+    r.mid(100.0)
+    for _ in range(50):
+        r.ks.on_event(cross, r.now)
+    assert r.check() is None
+    strict = Rig(KillSwitchParams(max_rejections=3, rejection_window_s=10.0, ignored_rejections=[]))
+    strict.mid(100.0)
+    for _ in range(3):
+        strict.ks.on_event(cross, strict.now)
+    d = strict.check()
+    assert d is not None and d.reason == reasons.TOO_MANY_REJECTIONS  # type: ignore[attr-defined]
+
+
+def test_an_unknown_ignored_reason_is_a_config_error() -> None:
+    import pytest
+
+    from mmkit.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="ignored_rejections: unknown reject reason"):
+        KillSwitch(KillSwitchParams(ignored_rejections=["post_only_crossed"]))

@@ -22,20 +22,13 @@ from pathlib import Path
 
 import pytest
 
+from mmkit.testing.soak import ADDRESS, KEY
+from mmkit.testing.soak import FAST as SOAK_FAST
+
 pytestmark = [pytest.mark.slow, pytest.mark.network]
 
-KEY = "0x0123456789012345678901234567890123456789012345678901234567890123"
-ADDRESS = "0x14791697260e4c9a71f18484c9f997b308e59325"
-FAST = [
-    "estimators.warmup.min_buckets=0",
-    "estimators.warmup.min_trades=3",
-    "estimators.warmup.require_kappa_graduation=false",
-    "venues.hyperliquid.idle_ping_s=0.3",
-    "venues.hyperliquid.pong_timeout_s=0.4",
-    "venues.hyperliquid.backoff_initial_s=0.05",
-    "venues.hyperliquid.backoff_max_s=0.3",
-    f"venue.account='{ADDRESS}'",
-]
+# the soak harness's throwaway key, its address and the short-warmup settings
+FAST = list(SOAK_FAST)
 
 
 def env() -> dict[str, str]:

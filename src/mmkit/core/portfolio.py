@@ -55,6 +55,14 @@ class Portfolio:
         #: signed position (base units, e.g. BTC)
         self.position = position
         self.position_known = position_known
+        self._reset_book()
+        self.divergence_count = 0
+        self.last_divergence = 0.0
+        self.peak_equity = 0.0
+
+    # -- booking ---------------------------------------------------------------------------
+    def _reset_book(self) -> None:
+        """Every booked figure back to zero (the position's own fields aside)."""
         #: average entry price of the open position (USD per unit; 0 when flat)
         self.avg_entry = 0.0
         #: PnL realized by our fills (USD), at average cost
@@ -77,11 +85,7 @@ class Portfolio:
         #: part of the position adjusted in with no price known yet (base units): priced at
         #: the first finite mark (see :meth:`price_unpriced`)
         self.unpriced = 0.0
-        self.divergence_count = 0
-        self.last_divergence = 0.0
-        self.peak_equity = 0.0
 
-    # -- booking ---------------------------------------------------------------------------
     def _trade(self, signed: float, px: float) -> float:
         """Move the position by ``signed`` at ``px`` (average cost); return the PnL it realized."""
         self.cash -= signed * px
@@ -151,17 +155,7 @@ class Portfolio:
         position does not hold yet): cash becomes ``-position * entry_px``, so equity starts
         at the venue's unrealized PnL, ``position * (mark - entry_px)``.
         """
-        self.avg_entry = 0.0
-        self.realized = 0.0
-        self.cash = 0.0
-        self.fees = 0.0
-        self.volume_usd = 0.0
-        self.fill_count = 0
-        self.fill_position = 0.0
-        self.adjusted_position = 0.0
-        self.adjustments_usd = 0.0
-        self.adjustment_count = 0
-        self.unpriced = 0.0
+        self._reset_book()
         self.position = 0.0
         self.adjust(position, entry_px, count=False)
         self.adjusted_position = 0.0

@@ -154,13 +154,7 @@ class WarmupEstimator:
             out.extras["warmup.after_s"] = self.finished_after_s
             return
         if self.first_ns < 0:  # no market data yet: nothing to wait on but data
-            self.waiting = "first market data (the warmup timeout starts with it)"
-            out.warmed_up = False
-            out.warmup_waiting = self.waiting
-            out.extras["warmup.timed_out"] = 0.0
-            if now_ns - self._last_log_ns >= self.p.log_interval_s * _NS:
-                self._last_log_ns = now_ns
-                log.info("warmup: waiting for %s", self.waiting)
+            self._wait(out, "first market data (the warmup timeout starts with it)", now_ns)
             return
         elapsed_s = max(0, now_ns - self.first_ns) / _NS
         unmet = self._unmet(out)
@@ -187,13 +181,17 @@ class WarmupEstimator:
             )
             return
         remaining = self.p.max_warmup_secs - elapsed_s
-        self.waiting = "; ".join(d for _n, d in unmet) + f"; timeout in {remaining:.0f} s"
+        self._wait(out, "; ".join(d for _n, d in unmet) + f"; timeout in {remaining:.0f} s", now_ns)
+
+    def _wait(self, out: Estimates, waiting: str, now_ns: int) -> None:
+        """Not warmed up yet: publish what it waits for (logged every ``log_interval_s``)."""
+        self.waiting = waiting
         out.warmed_up = False
-        out.warmup_waiting = self.waiting
+        out.warmup_waiting = waiting
         out.extras["warmup.timed_out"] = 0.0
         if now_ns - self._last_log_ns >= self.p.log_interval_s * _NS:
             self._last_log_ns = now_ns
-            log.info("warmup: waiting for %s", self.waiting)
+            log.info("warmup: waiting for %s", waiting)
 
     def _finish(self, out: Estimates, why: str, *, timed_out: bool) -> None:
         self.warmed_up = True

@@ -3,7 +3,8 @@
 Trips on: drawdown from the **peak** equity (not the start), the UTC day's loss, position
 beyond ``max_position_mult`` × max position, no usable market data for ``max_stale_s``, a
 position jump not explained by our fills (liquidation suspicion) or a liquidation fill, too
-many rejections in a rolling window, and a PnL computation that fails (an exception, or a
+many rejections in a rolling window (post-only crosses, routine for ALO quoting, do not
+count by default: ``ignored_rejections``), and a PnL computation that fails (an exception, or a
 non-finite equity while a mid exists): a broken PnL trips the switch, it never silences it.
 
 The PnL checked is the portfolio's equity, which is venue-consistent: a venue position is
@@ -27,8 +28,9 @@ from collections import deque
 
 from mmkit.components import Estimates, GateDecision, GateMode, View
 from mmkit.core.events import ActionResult, Event, EventKind, OwnFill, TradeBatch
-from mmkit.core.outcomes import Outcome
+from mmkit.core.outcomes import Outcome, RejectReason
 from mmkit.core.types import NS_PER_S
+from mmkit.errors import ConfigError
 from mmkit.gates import reasons
 from mmkit.gates.params import KillSwitchParams
 from mmkit.registry import BuildContext
@@ -42,6 +44,16 @@ class KillSwitch:
     def __init__(self, params: KillSwitchParams | None = None, name: str = "kill_switch") -> None:
         self.params = params or KillSwitchParams()
         self.name = name
+        known = {r.value for r in RejectReason}
+        unknown = [r for r in self.params.ignored_rejections if r not in known]
+        if unknown:
+            raise ConfigError(
+                [
+                    f"gates.{name}.ignored_rejections: unknown reject reason(s) {unknown}; "
+                    f"known: {', '.join(sorted(known))}"
+                ]
+            )
+        self._ignored = frozenset(self.params.ignored_rejections)
         self._mode = GateMode.HALT if self.params.mode == "halt" else GateMode.REDUCE_ONLY
         self.tripped: GateDecision | None = None
         self.trip_count = 0
@@ -68,7 +80,11 @@ class KillSwitch:
                 self._liquidation = True
         elif kind is EventKind.ACTION_RESULT:
             assert isinstance(event, ActionResult)
-            if event.outcome is Outcome.REJECTED and event.reason.counts_as_rejection:
+            if (
+                event.outcome is Outcome.REJECTED
+                and event.reason.counts_as_rejection
+                and event.reason.value not in self._ignored
+            ):
                 self._rejections.append(now_ns)
 
     def on_trades(self, batch: TradeBatch, now_ns: int) -> None:

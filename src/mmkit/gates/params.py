@@ -55,4 +55,9 @@ class KillSwitchParams:
         help="trip when the position jumps by this fraction of max_position without a fill",
     )
     max_rejections: int = param(20, ge=1, help="trip after this many rejections in the window")
+    ignored_rejections: list[str] = param(
+        ["post_only_would_cross"],
+        help="reject reasons that do not count: a post-only order meeting a moved book is the "
+        "routine outcome of ALO quoting (the per-side rejection backoff paces it), not a fault",
+    )
     rejection_window_s: float = param(60.0, gt=0, help="rolling window of the rejection count")

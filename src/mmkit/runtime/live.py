@@ -223,33 +223,31 @@ class HaltGuard:
         return f"not sent: computed before {gate} closed"
 
 
-def not_sent_result(a: Action, now_ns: int, message: str) -> ActionResult:
-    """The definite answer to an action the runner dropped: REJECTED, reason NOT_SENT."""
+def _answer(
+    a: Action, now_ns: int, outcome: Outcome, reason: RejectReason, message: str
+) -> ActionResult:
+    """The runner's own answer to an order action, stamped ``now_ns``."""
     return ActionResult(
         now_ns,
         a.request_id,
         getattr(a, "cloid", None),
         getattr(a, "oid", None),
-        Outcome.REJECTED,
-        RejectReason.NOT_SENT,
+        outcome,
+        reason,
         message,
         local_ts=now_ns,
     )
 
 
+def not_sent_result(a: Action, now_ns: int, message: str) -> ActionResult:
+    """The definite answer to an action the runner dropped: REJECTED, reason NOT_SENT."""
+    return _answer(a, now_ns, Outcome.REJECTED, RejectReason.NOT_SENT, message)
+
+
 def unknown_results(actions: Sequence[Action], now_ns: int, message: str) -> list[ActionResult]:
     """UNKNOWN answers for the order actions of a request that got no answer in time."""
     return [
-        ActionResult(
-            now_ns,
-            a.request_id,
-            getattr(a, "cloid", None),
-            getattr(a, "oid", None),
-            Outcome.UNKNOWN,
-            RejectReason.NONE,
-            message,
-            local_ts=now_ns,
-        )
+        _answer(a, now_ns, Outcome.UNKNOWN, RejectReason.NONE, message)
         for a in actions
         if isinstance(a, Place | Modify | Cancel | CancelAll)
     ]

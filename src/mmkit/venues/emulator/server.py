@@ -19,12 +19,14 @@ import json
 import logging
 import math
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import numpy as np
 from aiohttp import web
 
+from mmkit import safejson
 from mmkit.core.events import BookSnapshot, Event, Trade
 from mmkit.errors import ConfigError
 from mmkit.venues.emulator.accounts import AccountBook, UserMessage
@@ -38,10 +40,85 @@ from mmkit.venues.emulator.limits import IpLimiter
 from mmkit.venues.emulator.market import MarketDriver
 from mmkit.venues.emulator.rows import Json, bbo, l2_book, num
 from mmkit.venues.emulator.schema import SchemaError
+from mmkit.venues.hyperliquid.errors import MESSAGES
 
 log = logging.getLogger("mmkit.emulator")
 HOUSEKEEPING_S = 0.25
 _DUMMY_USERS = ["0x" + "1" * 40, "0x" + "2" * 40]
+#: the order-arrival log keeps this many newest /exchange requests (bounded memory)
+ARRIVAL_LOG_MAX = 200_000
+#: where a request carries its arrival-log entry from the middleware to the handler
+_ARRIVAL: web.RequestKey[dict[str, Any]] = web.RequestKey("arrival", dict)
+
+
+def _count(action: Any, key: str) -> int:
+    v = action.get(key) if isinstance(action, dict) else None
+    return len(v) if isinstance(v, list) else 0
+
+
+#: how many targets of one batch the log keeps (the venue's batch weight limit is far below)
+ARRIVAL_TARGETS_MAX = 1000
+
+
+def _targets(action: Any) -> list[int | str]:
+    """The orders a modify/batchModify/cancel/cancelByCloid action names: oids (int) or cloids
+    (str), in batch order; malformed entries are skipped (the log takes any body)."""
+    if not isinstance(action, dict):
+        return []
+    kind = action.get("type")
+    if kind == "modify":
+        raw: list[Any] = [action.get("oid")]
+    elif kind == "batchModify":
+        mods = action.get("modifies")
+        raw = [m.get("oid") for m in mods if isinstance(m, dict)] if isinstance(mods, list) else []
+    elif kind in ("cancel", "cancelByCloid"):
+        key = "o" if kind == "cancel" else "cloid"
+        cs = action.get("cancels")
+        raw = [c.get(key) for c in cs if isinstance(c, dict)] if isinstance(cs, list) else []
+    else:
+        return []
+    out: list[int | str] = []
+    for t in raw[:ARRIVAL_TARGETS_MAX]:
+        if isinstance(t, int) and not isinstance(t, bool):
+            out.append(t)
+        elif isinstance(t, str) and len(t) <= 66:
+            out.append(t.lower())
+    return out
+
+
+def arrival_of(body: Any, via: str, t_s: float, wall_ms: int) -> Json:
+    """One entry of the order-arrival log from an /exchange body as received (any shape).
+
+    ``t_s``: emulator monotonic seconds since start; ``wall_ms``: emulator wall clock (ms).
+    ``nonce`` is the client's signing time in wall-clock ms (the venue's nonce rule), so it
+    tells *when the client decided* to send the action, whatever the transport delayed;
+    ``None`` when the body has no integer nonce. ``orders``/``modifies``/``cancels`` count
+    the entries of the batch; ``targets`` the oids/cloids a modify, batchModify, cancel or
+    cancelByCloid names. ``venue_ms``/``venue_done_ms`` are filled in when the exchange applies
+    the request: the emulator clock (ms) just before and just after it did (None: never
+    applied). That clock is the venue time base: market events are re-stamped to it, so fills'
+    ``time`` and orders' ``timestamp`` are on it, and an order created by this request has a
+    ``timestamp`` in [venue_ms, venue_done_ms] (the exchange runs synchronously)."""
+    action = body.get("action") if isinstance(body, dict) else None
+    nonce = body.get("nonce") if isinstance(body, dict) else None
+    kind = action.get("type") if isinstance(action, dict) else None
+    modifies = _count(action, "modifies") + (1 if kind == "modify" else 0)
+    return {
+        "t_s": round(t_s, 6),
+        "wall_ms": wall_ms,
+        "via": via,
+        "type": kind if isinstance(kind, str) else None,
+        "orders": _count(action, "orders"),
+        "modifies": modifies,
+        "cancels": _count(action, "cancels"),
+        "targets": _targets(action),
+        "nonce": nonce if isinstance(nonce, int) and not isinstance(nonce, bool) else None,
+        "signer": None,
+        "handled": False,
+        "status": None,
+        "venue_ms": None,
+        "venue_done_ms": None,
+    }
 
 
 def _is_loopback(remote: str | None) -> bool:
@@ -124,6 +201,9 @@ class Emulator:
         self.port = 0
         self.started_at = 0.0
         self.requests = 0
+        #: every /exchange request as it arrived (REST and WebSocket ``post``), newest last
+        self.arrivals: deque[Json] = deque(maxlen=ARRIVAL_LOG_MAX)
+        self.arrivals_total = 0
 
     # ------------------------------------------------------------------ lifecycle
     @property
@@ -279,7 +359,20 @@ class Emulator:
         elif name == "restart":
             self.down_until = now + float(p["down_s"])
             done["dropped"] = await self.hub.drop_all(code=1012)
+        elif name == "bad_frame":
+            done["sent_to"] = self.hub.bad_frame_all()
         return done
+
+    def _arrive(self, body: Any, via: str) -> Json:
+        entry = arrival_of(body, via, self.monotonic() - self.started_at, self.clock.now_ms())
+        self.arrivals_total += 1
+        entry["seq"] = self.arrivals_total
+        self.arrivals.append(entry)
+        return entry
+
+    def arrival_log(self, since: int = 0) -> list[Json]:
+        """Entries of the order-arrival log with ``seq`` > ``since`` (oldest first)."""
+        return [dict(e) for e in self.arrivals if int(e["seq"]) > since]
 
     async def _scenario(self, steps: list[Step]) -> None:
         for step in steps:
@@ -294,6 +387,7 @@ class Emulator:
             "faults": self.faults.on(self.monotonic()),
             "connections": len(self.hub.conns),
             "mid": self.market.mid,
+            "arrivals": self.arrivals_total,
             "accounts": self.book.summary(),
         }
 
@@ -307,6 +401,20 @@ class Emulator:
                 return web.Response(status=403, text="control endpoint is loopback only")
             return await handler(request)
         self.requests += 1
+        entry: Json | None = None
+        if request.path == "/exchange":
+            body, _ = await self._body(request)  # the body is cached for the handler
+            entry = self._arrive(body, "rest")
+            request[_ARRIVAL] = entry
+        response = await self._faulty(request, handler)
+        if entry is not None:
+            entry["status"] = response.status
+        return response
+
+    async def _faulty(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        """The REST faults in the venue's order (restart, 429, 5xx, timeout), then ``handler``."""
         now = self.monotonic()
         if now < self.down_until:
             return web.Response(status=503, text="503 Service Unavailable (restarting)")
@@ -321,16 +429,28 @@ class Emulator:
         ):
             status = int(self.faults.param("http_5xx", "status"))
             return web.Response(status=status, text=f"{status} Server Error")
-        return await handler(request)
+        hang = 0.0
+        if self.faults.active("http_timeout", now):
+            hang = float(self.faults.param("http_timeout", "hang_s"))
+            if self.faults.param("http_timeout", "when") == "before":
+                # the request is held, never applied; a client still waiting gets a 504
+                await asyncio.sleep(hang)
+                return web.Response(status=504, text="504 Gateway Timeout")
+        response = await handler(request)
+        if hang > 0:  # when = "after": applied now, the reply held past the client's timeout
+            await asyncio.sleep(hang)
+        return response
 
     async def _body(self, request: web.Request) -> tuple[Any, web.Response | None]:
-        text = await request.text()
         try:
-            return json.loads(text), None
-        except ValueError:
+            text = await request.text()
+            return safejson.loads(text), None
+        except (ValueError, UnicodeDecodeError) as exc:  # JsonRefused is a ValueError
+            # the venue's 422 text; the reason (not JSON, too deep, a number out of range)
+            # is appended so that a client author can see which rule was hit
             return None, web.Response(
                 status=422,
-                text="Failed to deserialize the JSON body into the target type: not JSON",
+                text=f"{MESSAGES['schema_422']}: {str(exc)[:200]}",
             )
 
     async def _info(self, request: web.Request) -> web.Response:
@@ -343,7 +463,13 @@ class Emulator:
         body, bad = await self._body(request)
         if bad is not None:
             return bad
+        entry = request.get(_ARRIVAL)
+        started_ms = self.clock.now_ms()
         reply = self.exchange.handle(body, request.remote or "?")
+        if entry is not None:
+            entry.update(venue_ms=started_ms, venue_done_ms=self.clock.now_ms())
+            entry["handled"] = True
+            entry["signer"] = self.exchange.last_signer
         if self.faults.active("http_5xx", self.monotonic()):  # when = "after": applied, reply lost
             status = int(self.faults.param("http_5xx", "status"))
             return web.Response(status=status, text=f"{status} Server Error")
@@ -355,9 +481,19 @@ class Emulator:
         return await self.hub.handle(request)
 
     async def _ws_post(self, kind: str, payload: Any, ip: str) -> tuple[int, Any]:
-        reply = (
-            self.info.handle(payload, ip) if kind == "info" else self.exchange.handle(payload, ip)
-        )
+        if kind == "info":
+            reply = self.info.handle(payload, ip)
+        else:
+            entry = self._arrive(payload, "ws")
+            started_ms = self.clock.now_ms()
+            reply = self.exchange.handle(payload, ip)
+            entry.update(
+                handled=True,
+                signer=self.exchange.last_signer,
+                status=reply.status,
+                venue_ms=started_ms,
+                venue_done_ms=self.clock.now_ms(),
+            )
         return reply.status, reply.payload
 
     async def _control(self, request: web.Request) -> web.Response:
@@ -373,8 +509,11 @@ class Emulator:
     async def control(self, cmd: Any) -> Json:
         """A control command: ``{"fault": name, ...params}``, ``{"clear": name | null}``,
         ``{"fund": address}``, ``{"agent": address, "master": address}``,
-        ``{"place": [order wire, …], "user": address}`` (orders the client did not send) or
-        ``{"state": true}``."""
+        ``{"place": [order wire, …], "user": address}`` (orders the client did not send),
+        ``{"state": true}`` or ``{"log": true | {"since": seq}}`` (the order-arrival log: every
+        /exchange request with its arrival time, action type, batch counts, targeted
+        oids/cloids, signer, nonce, whether it reached the exchange, when (venue time) and the
+        HTTP status; see :func:`arrival_of`)."""
         if not isinstance(cmd, dict):
             raise ConfigError(["control: expected a JSON object"])
         if "fault" in cmd:
@@ -412,7 +551,18 @@ class Emulator:
                 raise ConfigError([f"control: {exc}"]) from None
         if cmd.get("state"):
             return self.state()
+        if "log" in cmd:
+            arg = cmd["log"]
+            since = arg.get("since", 0) if isinstance(arg, dict) else 0
+            if arg is not True and not (
+                isinstance(arg, dict)
+                and isinstance(since, int)
+                and not isinstance(since, bool)
+                and since >= 0
+            ):
+                raise ConfigError(['control: log takes true or {"since": seq >= 0}'])
+            return {"arrivals": self.arrival_log(since), "total": self.arrivals_total}
         raise ConfigError([f"control: unknown command {sorted(cmd)!r}"])
 
 
-__all__ = ["Emulator"]
+__all__ = ["ARRIVAL_LOG_MAX", "ARRIVAL_TARGETS_MAX", "Emulator", "arrival_of"]

@@ -71,17 +71,20 @@ class DeadmanSettings:
         if not problems:
             if self.horizon_s < 6.0:
                 problems.append(
-                    f"deadman horizon_s = {self.horizon_s:g} s: the venue needs the cancel "
+                    f"venues.hyperliquid.deadman_horizon_s = {self.horizon_s:g} s: the venue "
+                    "needs the cancel "
                     "time >= 5 s ahead (use >= 6 s, leaving time for the request)"
                 )
             elif self.renew_every_s > self.horizon_s - 5.0:
                 problems.append(
-                    f"deadman renew_every_s = {self.renew_every_s:g} s must be <= horizon_s - 5 "
-                    f"= {self.horizon_s - 5.0:g} s (renewed well before it fires)"
+                    f"venues.hyperliquid.deadman_renew_every_s = {self.renew_every_s:g} s must be "
+                    f"<= deadman_horizon_s - 5 = {self.horizon_s - 5.0:g} s (renewed well "
+                    "before it fires)"
                 )
         if not 0 <= self.reserve_fires < VENUE_DAILY_FIRES:
             problems.append(
-                f"deadman reserve_fires = {self.reserve_fires} is not in [0, {VENUE_DAILY_FIRES})"
+                f"venues.hyperliquid.deadman_reserve_fires = {self.reserve_fires} is not in "
+                f"[0, {VENUE_DAILY_FIRES})"
             )
         if problems:
             raise ConfigError(problems)
