@@ -8,21 +8,15 @@ import contextlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from mmkit.assembly import build_engine
-from mmkit.config.loader import load_settings
-from mmkit.core.types import NS_PER_MS
-from mmkit.plugin_manager import get_host
-from mmkit.runtime.live import LiveRunner
-from mmkit.runtime.observer import RunObserver
 from mmkit.runtime.session import Session
+from mmkit.testing.live_stack import live_stack
 from mmkit.venues.emulator.config import EmulatorConfig
 from mmkit.venues.emulator.server import Emulator
 from mmkit.venues.hyperliquid.params import HyperliquidParams
-from mmkit.venues.hyperliquid.venue import HyperliquidVenue, from_settings
+from mmkit.venues.hyperliquid.venue import HyperliquidVenue
 
 KEY = "0x0123456789012345678901234567890123456789012345678901234567890123"
 ADDRESS = "0x14791697260e4c9a71f18484c9f997b308e59325"
-KEY_ENV = "MMKIT_EMULATOR_TEST_KEY"
 
 #: a quick-to-warm engine: the warmup gate's thresholds are lowered for seconds-long runs
 FAST_WARMUP = [
@@ -81,28 +75,11 @@ async def run_with_faults(
     ``(at_s, name, params)`` on time; then the runner's shutdown (kill switch + final sync)."""
     cfg = EmulatorConfig(accounts=(ADDRESS,), speed=speed, seed=seed, book_interval_s=0.1)
     async with Emulator(cfg) as emu:
-        host = get_host()
-        settings = load_settings(
-            None,
-            host.registry,
-            env={},
-            sets=FAST_WARMUP,
-            flags={"venue.url": emu.url, "venue.key_env": KEY_ENV},
+        stack = live_stack(
+            emu.url, key=KEY, sets=FAST_WARMUP, params=stream_params(), settle_s=settle_s
         )
-        venue = from_settings(
-            settings.venue,
-            settings.instrument,
-            max_order_notional=settings.risk.max_order_notional,
-            params=stream_params(),
-            environ={KEY_ENV: KEY},
-        )
-        observer = RunObserver(None, host.observer_hooks())
-        engine = build_engine(settings, host, observer=observer)
-        session = Session(engine, observer, None)
-        observer.run = session
-        runner = LiveRunner(
-            session, venue, timer_ns=settings.engine.timer_ms * NS_PER_MS, settle_s=settle_s
-        )
+        venue, session, runner = stack.venue, stack.session, stack.runner
+        engine = session.engine
         applied: list[dict[str, Any]] = []
 
         async def inject() -> None:

@@ -17,24 +17,18 @@ from typing import Any
 
 import pytest
 
-from mmkit.assembly import build_engine
-from mmkit.config.loader import load_settings
-from mmkit.core.types import NS_PER_MS
-from mmkit.plugin_manager import get_host
-from mmkit.runtime.live import LiveRunner
 from mmkit.runtime.observer import RunObserver
-from mmkit.runtime.session import Session
+from mmkit.testing.live_stack import live_stack
 from mmkit.venues.emulator.config import EmulatorConfig
 from mmkit.venues.emulator.faults import CATALOGUE
 from mmkit.venues.emulator.server import Emulator
 from mmkit.venues.hyperliquid.params import HyperliquidParams
-from mmkit.venues.hyperliquid.venue import HyperliquidVenue, from_settings
+from mmkit.venues.hyperliquid.venue import HyperliquidVenue
 
 pytestmark = [pytest.mark.network, pytest.mark.slow]
 
 KEY = "0x0123456789012345678901234567890123456789012345678901234567890123"
 ADDRESS = "0x14791697260e4c9a71f18484c9f997b308e59325"
-KEY_ENV = "MMKIT_H1A_RECOVERY_KEY"
 SETS = [
     "estimators.warmup.min_buckets=0",
     "estimators.warmup.min_trades=3",
@@ -85,28 +79,8 @@ async def run_fault(
     """Trade ``run_s`` wall seconds; arm ``name`` at ``at_s``; it clears ``clear_s`` later."""
     cfg = EmulatorConfig(accounts=(ADDRESS,), speed=10.0, seed=3, book_interval_s=0.1)
     async with Emulator(cfg) as emu:
-        host = get_host()
-        settings = load_settings(
-            None,
-            host.registry,
-            env={},
-            sets=SETS,
-            flags={"venue.url": emu.url, "venue.key_env": KEY_ENV},
-        )
-        venue = from_settings(
-            settings.venue,
-            settings.instrument,
-            max_order_notional=settings.risk.max_order_notional,
-            params=params(),
-            environ={KEY_ENV: KEY},
-        )
-        observer = RunObserver(None, host.observer_hooks())
-        engine = build_engine(settings, host, observer=observer)
-        session = Session(engine, observer, None)
-        observer.run = session
-        runner = LiveRunner(
-            session, venue, timer_ns=settings.engine.timer_ms * NS_PER_MS, settle_s=0.5
-        )
+        stack = live_stack(emu.url, key=KEY, sets=SETS, params=params(), settle_s=0.5)
+        venue, observer, runner = stack.venue, stack.observer, stack.runner
         end = {"t": -1.0}
 
         async def inject() -> None:
@@ -139,7 +113,10 @@ async def run_fault(
 
 SCENARIOS: dict[str, tuple[str, dict[str, Any], float, str | None]] = {
     # scenario: (fault, params, seconds until it clears, a data-quality closure it must cause)
-    "429_storm": ("http_429", {"duration": 0.7}, 0.7 + 1.0, "FeedDisconnected"),
+    # whether an account read meets the storm depends on timing (the executor holds every
+    # normal request, syncs included, while a 429 backoff runs): the account path's own
+    # recovery from 429s is shown deterministically in test_hl_recovery.py
+    "429_storm": ("http_429", {"duration": 0.7}, 0.7 + 1.0, None),
     "5xx_burst": ("http_5xx", {"duration": 0.5, "status": 503}, 0.5, "FeedDisconnected"),
     "restart_down_2s": ("restart", {"down_s": 2.0}, 2.0, "FeedDisconnected"),
     "ws_drop": ("ws_drop", {}, 0.0, "FeedDisconnected"),
