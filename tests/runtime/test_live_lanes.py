@@ -358,3 +358,51 @@ def test_no_order_reaches_the_venue_while_halted_or_after_a_later_halt(
     assert not (sent_ids & not_sent)
     # every order the engine produced was either sent or answered NOT_SENT (none lost)
     assert set(s.engine.produced) == sent_ids | not_sent
+
+
+class NoCatchUp(LiveRunner):
+    """A broken runner: sends a place/modify whatever arrived after it was computed."""
+
+    async def _catch_up(self, batch: object) -> None:
+        return None
+
+
+def _fill_behind_a_modify(runner_cls: type[LiveRunner]) -> tuple[FakeSession, FakeVenue]:
+    """One of our fills arrives right behind the event that made the engine modify (the
+    venue sends the book and our fill as separate messages)."""
+    from mmkit.core.events import OwnFill
+
+    async def scenario() -> tuple[FakeSession, FakeVenue]:
+        s = FakeSession()
+        v = FakeVenue(s.engine)
+        r = runner_cls(cast(Session, s), v, timer_ns=10**12, settle_s=0.02, final_sync_s=0.5)
+        stop = asyncio.Event()
+        run = asyncio.create_task(r.run(stop))
+        await v.started.wait()
+        assert v.sink is not None
+        emit(v, "modify")
+        v.sink(OwnFill(0, 7, make_cloid(7), Side.BUY, 100.0, 0.3, tid=99))
+        await until(lambda: r.queue.empty() and r._normal.empty())
+        await until(lambda: bool(s.results) or bool(v.sent))
+        emit(v, "modify")  # nothing behind this one: it goes out
+        await until(lambda: any(isinstance(a, Modify) for a, *_ in v.sent))
+        stop.set()
+        await run
+        return s, v
+
+    return asyncio.run(scenario())
+
+
+def test_a_modify_computed_before_our_fill_arrived_is_not_sent() -> None:
+    s, v = _fill_behind_a_modify(LiveRunner)
+    modifies = [a.request_id for a, *_ in v.sent if isinstance(a, Modify)]
+    assert modifies == [2]  # the first (request 1) was dropped, the second sent
+    not_sent = [r for r in s.results if r.reason is RejectReason.NOT_SENT]
+    assert [r.request_id for r in not_sent] == [1]
+    assert "our fills arrived" in not_sent[0].message
+
+
+def test_the_catch_up_check_catches_a_runner_without_it() -> None:
+    _s, v = _fill_behind_a_modify(NoCatchUp)
+    modifies = [a.request_id for a, *_ in v.sent if isinstance(a, Modify)]
+    assert modifies[:1] == [1]  # the stale modify reached the venue

@@ -44,7 +44,7 @@ from typing import Any, Protocol
 
 from mmkit.components import GateMode, Venue
 from mmkit.core.actions import Action, Cancel, CancelAll, Modify, Place
-from mmkit.core.events import ActionResult, Event, OrderUpdate, Timer
+from mmkit.core.events import ActionResult, Event, OrderUpdate, OwnFill, Timer
 from mmkit.core.outcomes import Outcome, RejectReason
 from mmkit.core.types import NS_PER_S
 from mmkit.errors import VenueError
@@ -253,10 +253,12 @@ def unknown_results(actions: Sequence[Action], now_ns: int, message: str) -> lis
     ]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Batch:
     actions: Sequence[Action]
     stamp: Stamp
+    #: our fills dispatched when the batch was computed
+    own: int = 0
 
 
 class StartupAborted(VenueError):
@@ -307,6 +309,12 @@ class LiveRunner:
         self.shutdown_skipped: list[str] = []
         self._hurry = asyncio.Event()
         self._fire_ms: set[int] = set()
+        #: our fills dispatched so far, and those received but not yet dispatched
+        self._own_seen = 0
+        self._own_pending = 0
+        #: Place/Modify dropped because one of our fills arrived between their computation
+        #: and their sending (answered NOT_SENT; the engine requotes with the fill known)
+        self.refreshed = 0
 
     # -- lanes ------------------------------------------------------------------------------
     def _observe_gates(self) -> None:
@@ -324,9 +332,18 @@ class LiveRunner:
         if urgent:
             self._emergency.put_nowait(urgent)
         if normal:
-            self._normal.put_nowait(_Batch(normal, self.guard.stamp()))
+            self._normal.put_nowait(_Batch(normal, self.guard.stamp(), self._own_seen))
+
+    def _put(self, ev: Event) -> None:
+        """The venue's sink: queue the event, counting our fills in it."""
+        if isinstance(ev, OwnFill):
+            self._own_pending += 1
+        self.queue.put_nowait(ev)
 
     def _dispatch(self, ev: Event) -> None:
+        if isinstance(ev, OwnFill):
+            self._own_pending = max(0, self._own_pending - 1)
+            self._own_seen += 1
         if isinstance(ev, OrderUpdate) and ev.raw_status == "scheduledCancel":
             self._note_deadman_fire(ev)
         actions = self.session.dispatch(ev, self.clock())
@@ -376,10 +393,40 @@ class LiveRunner:
     #: check runs again before modifies and before places, which may wait behind a request
     _GROUPS: tuple[tuple[type, ...], ...] = ((Cancel, CancelAll), (Modify,), (Place,))
 
+    async def _catch_up(self, batch: _Batch) -> None:
+        """Before a place or modify leaves: let frames already received reach the queue and
+        the engine (a few loop turns, at most ``_CATCH_UP_S``), then drop the batch's places
+        and modifies if one of our fills was dispatched since the batch was computed. A fill
+        that executed just before a modify is otherwise often still in our socket buffer
+        when the modify is signed (the venue publishes the book, the trade and our fill as
+        separate messages), and the modify would size the order without it."""
+        if not any(isinstance(a, Place | Modify) for a in batch.actions):
+            return
+        for _ in range(3):
+            await asyncio.sleep(0)
+        end = time.monotonic() + self._CATCH_UP_S
+        while self._own_pending and time.monotonic() < end:
+            await asyncio.sleep(0.001)
+        if self._own_seen == batch.own:
+            return
+        fresh: list[Action] = []
+        for a in batch.actions:
+            if isinstance(a, Place | Modify):
+                self.refreshed += 1
+                msg = "not sent: one of our fills arrived after it was computed"
+                self.queue.put_nowait(not_sent_result(a, self.clock(), msg))
+            else:
+                fresh.append(a)
+        batch.actions = fresh
+
+    #: how long a place/modify may wait for our own events already received, s
+    _CATCH_UP_S = 0.02
+
     async def _normal_sender(self) -> None:
         while True:
             batch = await self._normal.get()
             try:
+                await self._catch_up(batch)
                 for kinds in self._GROUPS:
                     send = self._admit(batch, kinds)
                     if send:
@@ -429,7 +476,7 @@ class LiveRunner:
     async def _start_venue(self, stop: asyncio.Event, deadline: float | None) -> bool:
         """Start the venue; False when a stop was requested first; StartupAborted when the
         deadline (monotonic s) passes first."""
-        start = asyncio.ensure_future(self.venue.start(self.queue.put_nowait))
+        start = asyncio.ensure_future(self.venue.start(self._put))
         stopper = asyncio.ensure_future(stop.wait())
         timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
         try:
@@ -588,5 +635,6 @@ class LiveRunner:
             "emergency_sent": self.emergency_sent,
             "emergency_timeouts": self.emergency_timeouts,
             "dropped_not_sent": self.dropped,
+            "refreshed_not_sent": self.refreshed,
             "halt_epoch": self.guard.epoch,
         }
