@@ -15,7 +15,7 @@ Units, used by every built-in component and expected of plugins:
 
 Optional lifecycle methods, called by the runners when a component has them:
 
-* ``attach_prediction_log(log)``: the run's :class:`mmkit.calibration.prediction_log.PredictionLog`
+* ``attach_prediction_log(log)``: the run's :class:`mmkit.prediction.prediction_log.PredictionLog`
   (the journal), for models whose predictions and outcomes feed the calibration loop;
 * ``save()``: persist learned state (called at the end of a run);
 * ``close()``: release resources (called last).

@@ -158,8 +158,8 @@ def test_missing_file_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFix
 
 
 def test_missing_optional_dependency_names_the_extra() -> None:
-    from mmkit.calibrate.extras import require
     from mmkit.errors import MmkitError
+    from mmkit.extras import require
 
     with pytest.raises(MmkitError, match=r"pip install 'mmkit\[plots\]'"):
         require("matplotlib_does_not_exist", "plots", "--plots")

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mmkit.calibration import (
+from mmkit.prediction import (
     GatingConfig,
     InMemoryPredictionLog,
     ModelGating,

@@ -10,11 +10,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from mmkit.calibration.brier import brier_score
-from mmkit.calibration.prediction_log import InMemoryPredictionLog, PredictionLog
 from mmkit.components import Estimates
 from mmkit.core.events import BBO, OwnFill
 from mmkit.core.types import Side
+from mmkit.prediction.brier import brier_score
+from mmkit.prediction.prediction_log import InMemoryPredictionLog, PredictionLog
 from mmkit.signals.adverse_selection import AdverseSelectionEstimator
 from mmkit.signals.params import AdverseSelectionParams
 from mmkit.signals.synthetic import toxic_flow_events

@@ -59,7 +59,7 @@ def register(cli: typer.Typer) -> None:
         if plots:
             if out is None:
                 raise ConfigError(["--plots needs --out DIR"])
-            from mmkit.calibrate.extras import pyplot
+            from mmkit.extras import pyplot
 
             pyplot()
         host = get_host()

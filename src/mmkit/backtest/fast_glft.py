@@ -18,12 +18,12 @@ from typing import Any
 import numpy as np
 
 from mmkit.backtest import _kernels_glft as kern
-from mmkit.backtest.market_stream import load_market
 from mmkit.backtest.report import BacktestReport, markouts, max_drawdown, sharpe_daily
 from mmkit.config.loader import Settings
 from mmkit.core.events import OwnFill
 from mmkit.core.portfolio import Portfolio
 from mmkit.core.types import NS_PER_MS, NS_PER_S, Side
+from mmkit.data.market_stream import load_market
 from mmkit.errors import ConfigError
 from mmkit.quoting.params import GlftParams
 from mmkit.venues.sim import _layout as lay

@@ -160,7 +160,7 @@ def markouts(
 
 
 def plot(report: BacktestReport, path: dict[str, Any], out: Path) -> Path:
-    from mmkit.calibrate.extras import pyplot
+    from mmkit.extras import pyplot
 
     plt = pyplot()
     fig, axes = plt.subplots(3, 1, figsize=(8, 7), sharex=True)

@@ -20,12 +20,12 @@ from typing import Any, Literal
 import numpy as np
 
 from mmkit.assembly import build_component, build_engine
-from mmkit.backtest.market_stream import load_market, open_records
 from mmkit.backtest.recording import BacktestObserver, PathRecorder
 from mmkit.backtest.report import BacktestReport, markouts, max_drawdown, sharpe_daily
 from mmkit.config.loader import Settings
 from mmkit.core.events import ActionResult, Event, EventKind
 from mmkit.core.types import NS_PER_MS, NS_PER_S
+from mmkit.data.market_stream import load_market, open_records
 from mmkit.errors import ConfigError
 from mmkit.plugin_manager import PluginHost
 from mmkit.runtime.heap import frozen_heap, settle

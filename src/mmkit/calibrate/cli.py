@@ -45,7 +45,7 @@ def register(cli: typer.Typer) -> None:
         from mmkit.cli.common import print_table
 
         if plots is not None:
-            from mmkit.calibrate.extras import pyplot
+            from mmkit.extras import pyplot
 
             pyplot()  # fail before the work when matplotlib is missing
         settings = ScanSettings(mid_every_s=sample_s, tick=tick, fmt=fmt)

@@ -6,7 +6,7 @@
   the 95% interval is the Gamma posterior's.
 * Prediction log: for each model, Brier score (with decomposition) and IR of probability
   forecasts, or the QLIKE IR of variance forecasts (model ``sigma``), via
-  :mod:`mmkit.calibration`.
+  :mod:`mmkit.prediction`.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ import numpy.typing as npt
 
 from mmkit.calibrate.estimate import Estimate, nan_estimate
 from mmkit.calibrate.intensity import K_UNIT
-from mmkit.calibration import brier_decomposition, probability_ir, sigma_ir
 from mmkit.errors import DataError
 from mmkit.estimators.own_fill_kappa import OwnFillKappa
+from mmkit.prediction import brier_decomposition, probability_ir, sigma_ir
 from mmkit.runtime.journal import open_readonly
 
 

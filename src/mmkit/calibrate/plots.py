@@ -8,11 +8,11 @@ from typing import Any
 
 import numpy as np
 
-from mmkit.calibrate.extras import pyplot
 from mmkit.calibrate.intensity import IntensityFit
 from mmkit.calibrate.journal_fits import ModelScore
 from mmkit.calibrate.scan import ScanResult
 from mmkit.calibrate.volatility import SigmaFit
+from mmkit.extras import pyplot
 
 
 def _finish(plt: Any, fig: Any, ax: Any, out: Path, xlabel: str, ylabel: str, title: str) -> Path:

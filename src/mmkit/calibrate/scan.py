@@ -10,9 +10,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from mmkit.backtest.market_stream import MarketStream, open_records
 from mmkit.calibrate._kernels_scan import ST_SIZE, scan_chunk
 from mmkit.core.types import NS_PER_S
+from mmkit.data.market_stream import MarketStream, open_records
 from mmkit.errors import DataError
 from mmkit.venues.sim import _layout as lay
 from mmkit.venues.sim.arrays import MarketArrays

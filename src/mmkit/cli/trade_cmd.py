@@ -110,7 +110,7 @@ def summary_rows(status: dict[str, Any], extra: dict[str, Any]) -> list[tuple[st
 def instrument_of_data(path: Path) -> dict[str, Any]:
     """``instrument.tick`` / ``instrument.sz_decimals`` flags from a capture or event store
     (its first chunk is read to learn them); empty when the data does not say."""
-    from mmkit.backtest.market_stream import open_records
+    from mmkit.data.market_stream import open_records
 
     src = open_records(path)
     next(src.chunks, None)

@@ -335,7 +335,7 @@ class Journal:
             "INSERT INTO notes (ts, level, message) VALUES (?,?,?)", (ts, level, redact(message))
         )
 
-    # -- prediction log (mmkit.calibration's PredictionLog protocol) ----------------------
+    # -- prediction log (mmkit.prediction's PredictionLog protocol) ----------------------
     def record_prediction(
         self,
         ts: int,

@@ -119,7 +119,7 @@ def run_paper(
 
         metrics = Metrics()
         metrics.serve(metrics_port)
-    from mmkit.runtime.warmup import warm_up
+    from mmkit.runtime.precompile import warm_up
 
     spent = warm_up(settings.merged_full())
     if spent is not None:

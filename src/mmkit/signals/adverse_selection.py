@@ -7,12 +7,12 @@ The loop is ``prediction -> outcome -> Brier score -> IR -> model gating -> spre
   (:mod:`.logistic`) predicts the probability that the fill is toxic from the side-signed
   microstructure features of :mod:`.features` (book and trade-flow imbalance, spread,
   short-horizon volatility, recent markouts, cascade flag, kappa stagnation). The prediction
-  goes to the :class:`~mmkit.calibration.PredictionLog` (model ``"adverse"``, key = the fill);
+  goes to the :class:`~mmkit.prediction.PredictionLog` (model ``"adverse"``, key = the fill);
 * **outcome** - ``markout_s`` (5 s) later the mid is compared with the fill price; the fill
   was toxic when the mid moved against it by more than ``toxic_markout``. The outcome goes to
   the log and is the model's training label;
 * **Brier score and IR** over the last ``window`` outcomes, against the running base rate;
-* **model gating** (:class:`~mmkit.calibration.ModelGating`) turns the model's weight down
+* **model gating** (:class:`~mmkit.prediction.ModelGating`) turns the model's weight down
   when its IR falls; below ``min_active_weight`` the model is off: the published toxicity is
   the base rate and nothing is widened.
 
@@ -31,13 +31,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mmkit.calibration.brier import brier_score
-from mmkit.calibration.gating import GatingConfig, ModelGating
-from mmkit.calibration.information_ratio import probability_ir
-from mmkit.calibration.prediction_log import InMemoryPredictionLog, PredictionLog
 from mmkit.components import Estimates
 from mmkit.core.events import Event, EventKind, OwnFill
 from mmkit.core.types import Side
+from mmkit.prediction.brier import brier_score
+from mmkit.prediction.gating import GatingConfig, ModelGating
+from mmkit.prediction.information_ratio import probability_ir
+from mmkit.prediction.prediction_log import InMemoryPredictionLog, PredictionLog
 from mmkit.registry import BuildContext
 from mmkit.signals.features import FEATURE_NAMES, N_FEATURES, MicrostructureState
 from mmkit.signals.logistic import OnlineLogistic

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from mmkit.calibrate.extras import require
+from mmkit.extras import require
 
 
 @contextmanager

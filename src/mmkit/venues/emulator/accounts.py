@@ -157,7 +157,7 @@ class AccountBook:
 
     def warm_up(self) -> None:
         """Compile the simulated exchange's kernels on a throwaway venue (no-op when cached)."""
-        from mmkit.runtime.warmup import exercise_venue
+        from mmkit.runtime.precompile import exercise_venue
 
         exercise_venue(SimVenue(self._sim_params, self.instrument, self.cfg.seed), self.instrument)
 

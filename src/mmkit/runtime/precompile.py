@@ -13,7 +13,7 @@ venue group (order processing ~8.5 s, which the replay kernel ~7.9 s calls, so t
 cannot be split) against the market group (synthetic market and estimators ~7 s, plus the
 venue's snapshot kernel ~3.2 s, which book snapshots reach without the replay kernel).
 
-    python -m mmkit.runtime.warmup GROUP CONFIG.toml    # one group, in a worker process
+    python -m mmkit.runtime.precompile GROUP CONFIG.toml    # one group, in a worker process
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ def warm_up(
             (
                 g,
                 subprocess.Popen(
-                    [sys.executable, "-m", "mmkit.runtime.warmup", g, str(cfg)],
+                    [sys.executable, "-m", "mmkit.runtime.precompile", g, str(cfg)],
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.PIPE,
                     text=True,

@@ -12,14 +12,14 @@
 Pure Python / numpy and deterministic.
 """
 
-from mmkit.calibration.brier import BrierDecomposition, brier_decomposition, brier_score
-from mmkit.calibration.gating import GatingConfig, ModelGating
-from mmkit.calibration.information_ratio import (
+from mmkit.prediction.brier import BrierDecomposition, brier_decomposition, brier_score
+from mmkit.prediction.gating import GatingConfig, ModelGating
+from mmkit.prediction.information_ratio import (
     information_ratio,
     probability_ir,
     sigma_ir,
 )
-from mmkit.calibration.prediction_log import (
+from mmkit.prediction.prediction_log import (
     InMemoryPredictionLog,
     PredictionLog,
     PredictionRecord,

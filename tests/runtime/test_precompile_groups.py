@@ -7,7 +7,7 @@ import pytest
 
 from mmkit.core.market import MarketState
 from mmkit.core.types import Instrument
-from mmkit.runtime import warmup
+from mmkit.runtime import precompile as warmup
 from mmkit.venues.sim.params import SimParams
 from mmkit.venues.sim.venue import SimVenue
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from mmkit.calibration.information_ratio import probability_ir, sigma_ir
-from mmkit.calibration.prediction_log import InMemoryPredictionLog
+from mmkit.prediction.information_ratio import probability_ir, sigma_ir
+from mmkit.prediction.prediction_log import InMemoryPredictionLog
 
 
 @dataclass(frozen=True)
