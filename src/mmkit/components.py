@@ -13,27 +13,39 @@ Units, used by every built-in component and expected of plugins:
 * ``sigma`` is the volatility of the relative mid per square-root second;
 * times are integer nanoseconds; the engine passes ``now_ns`` in and never reads a clock.
 
-Optional lifecycle methods, called by the runners when a component has them:
+Optional contracts: a component may also implement any of the small protocols at the end
+of this module (:data:`OPTIONAL_CONTRACTS` lists them with the kinds they apply to). They
+are detected once, when the engine is built (``isinstance`` against the protocol, never a
+``getattr`` on the hot path); a component that has an attribute of such a name that is not
+a method taking the documented arguments is refused at build time, with an error naming
+its plugin (:func:`optional_contract_problem`):
 
-* ``attach_prediction_log(log)``: the run's :class:`mmkit.prediction.prediction_log.PredictionLog`
-  (the journal), for models whose predictions and outcomes feed the calibration loop;
-* ``save()``: persist learned state (called at the end of a run);
-* ``close()``: release resources (called last).
+* :class:`TradeBatchConsumer` (estimators, gates): ``on_trades(batch, now_ns)`` takes a whole
+  trade batch instead of its rows one by one;
+* :class:`BatchExecutor` (executors): ``on_trades(batch, view, now_ns) -> list[Action]``;
+* :class:`PredictionLogging`: ``attach_prediction_log(log)`` receives the run's journal
+  when a session starts, for models whose predictions and outcomes feed the calibration loop;
+* :class:`Persistent`: ``save()`` persists learned state at the end of a run;
+* :class:`Closeable`: ``close()`` releases resources, called last (after every ``save``).
 """
 
 from __future__ import annotations
 
+import inspect
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from mmkit.core.actions import Action
-from mmkit.core.events import Event
+from mmkit.core.events import Event, TradeBatch
 from mmkit.core.market import MarketState
 from mmkit.core.portfolio import Portfolio
 from mmkit.core.types import Instrument, Side
+
+if TYPE_CHECKING:
+    from mmkit.prediction.prediction_log import PredictionLog
 
 # --------------------------------------------------------------------------------------
 # Data passed between components
@@ -95,9 +107,6 @@ class Ladder:
     def side(self, side: Side) -> tuple[Quote, ...]:
         return self.bids if side is Side.BUY else self.asks
 
-    def without_side(self, side: Side) -> Ladder:
-        return Ladder((), self.asks) if side is Side.BUY else Ladder(self.bids, ())
-
 
 EMPTY_LADDER = Ladder()
 
@@ -151,7 +160,10 @@ class View:
 class Estimator(Protocol):
     """Consumes events, publishes parameters into :class:`Estimates`.
 
-    Must never raise on bad input (NaN, inf, negative, out-of-order timestamps): skip it.
+    Must never raise on bad input (NaN, inf, negative, out-of-order timestamps): skip it,
+    and say why in a ``rejections`` attribute (:class:`mmkit.faults.Rejections`), which the
+    engine reports as the component's. Do not catch your own bugs: an exception reaches the
+    engine, which reports it as a fault of the component (see :mod:`mmkit.faults`).
 
     Optional: ``on_trades(batch: TradeBatch, now_ns: int) -> None`` takes a whole
     :class:`~mmkit.core.events.TradeBatch` (``now_ns`` is its last row's ``recv``). It must
@@ -207,12 +219,20 @@ class Executor(Protocol):
 
 @runtime_checkable
 class Venue(Protocol):
-    """A synchronous venue (simulated exchange, paper): actions in, events out.
+    """A simulated venue (the *simulated* side of a venue plugin): actions in, events out.
 
-    The runner calls ``on_market`` with each market event, ``submit`` with the engine's
-    actions and ``drain`` for every event the venue has due by ``now_ns`` (acknowledgements,
-    fills, order updates, position snapshots), in time order. Live venues are asynchronous
-    and adapt to the same event stream in the live runner.
+    Used by ``mmkit backtest`` and paper ``mmkit trade``. The runner calls ``on_market``
+    with each market event (a :class:`~mmkit.core.events.TradeBatch` stands for its rows),
+    ``submit`` with the engine's actions and ``drain`` for every event the venue has due by
+    ``now_ns`` (action results, fills, order updates, position snapshots), in time order.
+    Every submitted action must be answered by exactly one
+    :class:`~mmkit.core.events.ActionResult` carrying its ``request_id``.
+
+    Clock and units: ``now_ns`` is simulated time in integer ns, passed in (never read a
+    clock); prices in quote currency, sizes in coin units. The factory's
+    ``ctx.instrument`` is the instrument of the market being simulated: in a backtest its
+    ``tick`` is the recorded data's price tick, which may differ from the grid the engine
+    was configured to quote on.
     """
 
     def on_market(self, event: Event, now_ns: int) -> None: ...  # a TradeBatch: its rows
@@ -220,6 +240,45 @@ class Venue(Protocol):
     def submit(self, actions: Sequence[Action], now_ns: int) -> None: ...
 
     def drain(self, now_ns: int) -> list[Event]: ...
+
+
+@runtime_checkable
+class BulkReplayVenue(Venue, Protocol):
+    """Optional for a simulated venue: what ``mmkit backtest --cadence timer`` needs.
+
+    ``run_market(market, i, t_end)`` applies the columnar market rows ``i..`` stamped
+    ``<= t_end`` ns (a :class:`mmkit.venues.sim.arrays.MarketArrays`) and returns the index
+    of the first row not applied; ``book_snapshot(ts, depth)`` is the simulated book's best
+    ``depth`` levels per side as a :class:`~mmkit.core.events.BookSnapshot`. A venue without
+    them runs with the default event cadence only.
+    """
+
+    def run_market(self, market: Any, i: int, t_end: int) -> int: ...
+
+    def book_snapshot(self, ts: int, depth: int = 20) -> Event: ...
+
+
+#: where a live venue pushes events (stamped by the live runner on arrival)
+EventSink = Callable[[Event], None]
+
+
+@runtime_checkable
+class AsyncVenue(Protocol):
+    """A live venue (the *live* side of a venue plugin): talks to an exchange over the network.
+
+    Used by the live runner (``mmkit trade`` live). ``start(sink)`` connects, subscribes and
+    from then on pushes every event (market data, fills, order updates, action results,
+    position snapshots) to ``sink``; ``submit(actions)`` sends actions, whose results come
+    back through the sink (exactly one :class:`~mmkit.core.events.ActionResult` per action,
+    ``UNKNOWN`` when the outcome cannot be known); ``close()`` stops everything. The factory
+    gets the engine's clock in ``ctx.live.clock_ns`` (ns): stamp ``local_ts`` with it.
+    """
+
+    async def start(self, sink: EventSink) -> None: ...
+
+    async def submit(self, actions: Sequence[Action]) -> None: ...
+
+    async def close(self) -> None: ...
 
 
 @runtime_checkable
@@ -238,19 +297,132 @@ COMPONENT_PROTOCOLS: dict[str, type] = {
     "feed": Feed,
 }
 
+# --------------------------------------------------------------------------------------
+# Optional contracts (detected once at build time)
+# --------------------------------------------------------------------------------------
+
+
+@runtime_checkable
+class TradeBatchConsumer(Protocol):
+    """An estimator or gate that takes a whole :class:`~mmkit.core.events.TradeBatch`.
+
+    The engine calls ``on_trades(batch, now_ns)`` once per batch (``now_ns``: its last
+    row's ``recv``) instead of ``on_event`` with each row. It must leave the component
+    exactly as the rows one by one would (audit invariants ``estimators.batch_equivalence``
+    and ``gates.batch_equivalence``).
+    """
+
+    def on_trades(self, batch: TradeBatch, now_ns: int) -> None: ...
+
+
+@runtime_checkable
+class BatchExecutor(Protocol):
+    """An executor that takes a whole trade batch: the engine calls ``on_trades(batch,
+    view, now_ns)`` once per batch instead of ``on_event`` with each row, and sends the
+    actions it returns after the batch."""
+
+    def on_trades(self, batch: TradeBatch, view: View, now_ns: int) -> list[Action]: ...
+
+
+@runtime_checkable
+class PredictionLogging(Protocol):
+    """A component whose predictions and outcomes feed the calibration loop: when a session
+    with a journal starts, the runner calls ``attach_prediction_log(log)`` once with the
+    run's :class:`~mmkit.prediction.prediction_log.PredictionLog` (the journal)."""
+
+    def attach_prediction_log(self, log: PredictionLog) -> None: ...
+
+
+@runtime_checkable
+class Persistent(Protocol):
+    """A component with learned state: the runner calls ``save()`` at the end of a run
+    (paper, live, backtest sessions), before any ``close``. A failure is logged with the
+    component's name and does not stop the other components' saves."""
+
+    def save(self) -> None: ...
+
+
+@runtime_checkable
+class Closeable(Protocol):
+    """A component holding resources (files, sockets, threads): the runner calls
+    ``close()`` last, after every ``save``. A failure is logged, never raised."""
+
+    def close(self) -> None: ...
+
+
+#: the kinds the engine holds (the lifecycle contracts apply to each of them)
+_PIPELINE_KINDS = frozenset({"estimator", "gate", "quoter", "executor"})
+
+#: each optional contract: (its method, the protocol, the kinds it applies to, the number
+#: of positional arguments the engine or runner passes). ``on_trades`` has one shape for
+#: estimators and gates and another for executors.
+OPTIONAL_CONTRACTS: tuple[tuple[str, type, frozenset[str], int], ...] = (
+    ("on_trades", TradeBatchConsumer, frozenset({"estimator", "gate"}), 2),
+    ("on_trades", BatchExecutor, frozenset({"executor"}), 3),
+    ("attach_prediction_log", PredictionLogging, _PIPELINE_KINDS, 1),
+    ("save", Persistent, _PIPELINE_KINDS, 0),
+    ("close", Closeable, _PIPELINE_KINDS, 0),
+)
+
+
+def optional_contract_problem(kind: str, component: object) -> str | None:
+    """Why ``component`` (of ``kind``) breaks an optional contract it seems to implement, or
+    None: an attribute named like a contract's method must be a callable that accepts the
+    arguments the engine or runner passes (checked with :func:`inspect.signature` when the
+    callable has one). Components without the attribute simply do not take part."""
+    for method, proto, kinds, nargs in OPTIONAL_CONTRACTS:
+        if kind not in kinds:
+            continue
+        try:
+            fn = getattr(component, method)
+        except AttributeError:
+            continue
+        except Exception as exc:  # a property that raises: as broken as a wrong method
+            return f"reading optional method {method!r} raised {type(exc).__name__}: {exc}"
+        name = proto.__name__
+        if not callable(fn):
+            return (
+                f"has an attribute {method!r} of type {type(fn).__name__}, which is not a "
+                f"method: the optional contract {name} needs {method}() taking {nargs} "
+                "argument(s)"
+            )
+        try:
+            sig = inspect.signature(fn)
+        except (TypeError, ValueError):
+            continue  # a builtin without a signature: trusted
+        try:
+            sig.bind(*([None] * nargs))
+        except TypeError as exc:
+            return (
+                f"{method}{sig} does not fit the optional contract {name}, which calls it "
+                f"with {nargs} positional argument(s): {exc}"
+            )
+    return None
+
+
 __all__ = [
     "COMPONENT_PROTOCOLS",
     "EMPTY_LADDER",
+    "OPTIONAL_CONTRACTS",
+    "AsyncVenue",
+    "BatchExecutor",
+    "BulkReplayVenue",
+    "Closeable",
     "Estimates",
     "Estimator",
+    "EventSink",
     "Executor",
     "Feed",
     "Gate",
     "GateDecision",
     "GateMode",
     "Ladder",
+    "Persistent",
+    "PredictionLogging",
     "Quote",
     "Quoter",
+    "TradeBatchConsumer",
     "Venue",
     "View",
+    "optional_contract_problem",
 ]

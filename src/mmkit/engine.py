@@ -12,16 +12,27 @@ non-finite or non-positive price or size, a quote that crosses our own quotes, o
 component that raises, is refused, reported to the observer as a fault, and quoting halts
 for that cycle (resting orders are cancelled), so a faulty plugin cannot put a NaN on the
 venue.
+
+Faults are reported, not counted away (see :mod:`mmkit.faults`): components do not catch
+their own exceptions; the engine is the boundary that catches any exception from a
+component, reports it with the component's name, type and message, and keeps running. Input
+a component rejects (bad data) is recorded by the component in its ``rejections``
+(:class:`~mmkit.faults.Rejections`); the engine counts those per component and reports the
+first of each distinct reason through the same fault path. :attr:`Engine.fault_log` holds
+the run's account of both.
 """
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from mmkit.components import (
     EMPTY_LADDER,
+    BatchExecutor,
+    Closeable,
     Estimates,
     Estimator,
     Executor,
@@ -29,9 +40,13 @@ from mmkit.components import (
     GateDecision,
     GateMode,
     Ladder,
+    Persistent,
+    PredictionLogging,
     Quote,
     Quoter,
+    TradeBatchConsumer,
     View,
+    optional_contract_problem,
 )
 from mmkit.core.actions import Action, action_problem
 from mmkit.core.events import Event, EventKind, OwnFill, PositionSnapshot, TradeBatch
@@ -44,6 +59,7 @@ from mmkit.execution.position_sync import (
     DUPLICATE,
     PositionReconciler,
 )
+from mmkit.faults import FaultCategory, FaultLog, Rejection, Rejections
 
 
 class EngineObserver(Protocol):
@@ -112,21 +128,56 @@ class Engine:
         self._gates = list(gates)
         self._quoter_name, self._quoter = quoter
         self._executor_name, self._executor = executor
+        # optional contracts (mmkit.components), detected once here: a component whose
+        # attribute of a contract's name is not a fitting method is refused now, not
+        # when a trade batch first arrives (plugins are refused earlier still, with their
+        # plugin's name, when the registry builds them)
+        for kind, n, c in self.components():
+            problem = optional_contract_problem(kind, c)
+            if problem is not None:
+                raise TypeError(f"{kind} {n!r}: {problem}")
         #: (label, on_trades or None, on_event) of the estimators then gates
         self._sinks = [
-            (f"{kind} {n}", getattr(c, "on_trades", None), c.on_event)
+            (f"{kind} {n}", c.on_trades if isinstance(c, TradeBatchConsumer) else None, c.on_event)
             for kind, group in (("estimator", self._estimators), ("gate", self._gates))
             for n, c in group
         ]
+        ex = self._executor
+        #: the executor's whole-batch entry point, when it has one
+        self._executor_on_trades = ex.on_trades if isinstance(ex, BatchExecutor) else None
+        #: components that take the run's prediction log: ``(kind, name, component)``
+        self.prediction_loggers: list[tuple[str, str, PredictionLogging]] = [
+            (kind, n, c) for kind, n, c in self.components() if isinstance(c, PredictionLogging)
+        ]
+        #: end-of-run calls in pipeline order, each component's ``save`` before its
+        #: ``close``: ``(kind, name, method name, bound method)``
+        self.finishers: list[tuple[str, str, str, Callable[[], None]]] = []
+        for kind, n, c in self.components():
+            if isinstance(c, Persistent):
+                self.finishers.append((kind, n, "save", c.save))
+            if isinstance(c, Closeable):
+                self.finishers.append((kind, n, "close", c.close))
         self.observer = observer
         self._requote_kinds = _REQUOTE_KINDS if requote_on_market_events else _TIMER_ONLY
         #: gate name -> decision, for every gate currently closed
         self.closed: dict[str, GateDecision] = {}
         self.last_ladder: Ladder = EMPTY_LADDER
         self._valid_ladder: Ladder = EMPTY_LADDER
+        #: faults proper: component exceptions and refused outputs (each one counted)
         self.faults = 0
+        #: events the components rejected as unusable input (see :mod:`mmkit.faults`)
+        self.rejected_events = 0
+        #: per-component counts and distinct messages of both, for the run summary
+        self.fault_log = FaultLog()
+        #: label of a sink (estimator or gate) whose event handling raised since the last
+        #: quoting cycle: its state is suspect, so that cycle halts
+        self._sink_fault: str | None = None
         self.events = 0
         self.stopped = False
+        for kind_, name_, comp in self.components():
+            rejections = getattr(comp, "rejections", None)
+            if isinstance(rejections, Rejections):
+                rejections.attach(functools.partial(self._rejected, f"{kind_} {name_}"))
 
     # -- the hot path ---------------------------------------------------------------------
     def on_event(self, ev: Event, now_ns: int) -> list[Action]:
@@ -147,8 +198,8 @@ class Engine:
             for label, _, on_event in self._sinks:
                 try:
                     on_event(ev, now_ns)
-                except Exception as exc:
-                    self._fault(label, f"on_event raised {type(exc).__name__}: {exc}", now_ns)
+                except Exception as exc:  # component isolation: reported with its name
+                    self._sink_raised(label, "on_event", exc, now_ns)
             actions = self._executor.on_event(ev, self.view, now_ns)
         if kind in self._requote_kinds:
             cycle = self._cycle(now_ns)
@@ -166,22 +217,21 @@ class Engine:
             if on_trades is not None:
                 try:
                     on_trades(batch, now_ns)
-                except Exception as exc:
-                    self._fault(label, f"on_trades raised {type(exc).__name__}: {exc}", now_ns)
+                except Exception as exc:  # component isolation: reported with its name
+                    self._sink_raised(label, "on_trades", exc, now_ns)
                 continue
             if rows is None:
                 rows = batch.trades()
             for tr, t in rows:
                 try:
                     on_event(tr, t)
-                except Exception as exc:
-                    self._fault(label, f"on_event raised {type(exc).__name__}: {exc}", t)
+                except Exception as exc:  # component isolation: reported with its name
+                    self._sink_raised(label, "on_event", exc, t)
         ex = self._executor
-        on_trades_ex = getattr(ex, "on_trades", None)
+        on_trades_ex = self._executor_on_trades
         if on_trades_ex is not None:
-            out: list[Action] = on_trades_ex(batch, self.view, now_ns)
-            return out
-        out = []
+            return on_trades_ex(batch, self.view, now_ns)
+        out: list[Action] = []
         for tr, t in rows if rows is not None else batch.trades():
             out += ex.on_event(tr, self.view, t)
         return out
@@ -190,12 +240,15 @@ class Engine:
         if self.stopped:
             return self._executor.halt(self.closed["engine"], self.view, now_ns)
         est = self.estimates
-        faulted = False
+        sink_fault = self._sink_fault
+        faulted = sink_fault is not None
+        self._sink_fault = None
         for name, e in self._estimators:
             try:
                 e.estimate(est, now_ns)
-            except Exception as exc:
+            except Exception as exc:  # component isolation: reported, quoting halts
                 faulted = True
+                sink_fault = f"estimator {name}"
                 self._fault(
                     f"estimator {name}", f"estimate raised {type(exc).__name__}: {exc}", now_ns
                 )
@@ -205,7 +258,7 @@ class Engine:
         for name, gate in self._gates:
             try:
                 d = gate.check(view, est, now_ns)
-            except Exception as exc:
+            except Exception as exc:  # component isolation: a raising gate counts as closed
                 d = GateDecision(name, "GateFault", {"error": f"{type(exc).__name__}: {exc}"})
                 self._fault(f"gate {name}", f"check raised {type(exc).__name__}: {exc}", now_ns)
             self._track_gate(name, d, now_ns)
@@ -216,13 +269,13 @@ class Engine:
                 elif reduce_only is None:
                     reduce_only = d
         if halt is None and faulted:
-            halt = GateDecision("engine", "ComponentFault", {"detail": "an estimator raised"})
+            halt = GateDecision("engine", "ComponentFault", {"detail": f"{sink_fault} raised"})
         if halt is not None:
             self.last_ladder = EMPTY_LADDER
             return self._executor.halt(halt, view, now_ns)
         try:
             ladder = self._quoter.quote(view, est, now_ns)
-        except Exception as exc:
+        except Exception as exc:  # component isolation: reported, quoting halts
             self._fault(
                 f"quoter {self._quoter_name}", f"quote raised {type(exc).__name__}: {exc}", now_ns
             )
@@ -327,10 +380,36 @@ class Engine:
         else:
             self.closed[name] = d
 
+    def _sink_raised(self, label: str, method: str, exc: Exception, now_ns: int) -> None:
+        """An estimator's or gate's event handling raised (a bug, not bad input: bad input
+        is rejected): reported, and the next quoting cycle halts."""
+        self._sink_fault = label
+        self._fault(label, f"{method} raised {type(exc).__name__}: {exc}", now_ns)
+
+    def report_fault(self, component: str, message: str, now_ns: int) -> None:
+        """Report a fault of ``component`` found outside :meth:`on_event` (e.g. a runner
+        calling its ``save`` at the end of the run): counted and reported like the rest."""
+        self._fault(component, message, now_ns)
+
     def _fault(self, component: str, message: str, now_ns: int) -> None:
+        """A fault proper: counted, and every occurrence reported to the observer."""
         self.faults += 1
+        self.fault_log.add(component, message, now_ns)
         if self.observer is not None:
             self.observer.on_fault(component, message, now_ns)
+
+    def _rejected(
+        self, component: str, rejection: Rejection, count: int, example: str, now_ns: int
+    ) -> None:
+        """A component rejected ``count`` events: counted per component; the first of each
+        distinct reason is reported to the observer (with the first offending value)."""
+        self.rejected_events += count
+        new = self.fault_log.add(
+            component, rejection.message, now_ns, FaultCategory.REJECTED, count
+        )
+        if new and self.observer is not None:
+            first = f" (first: {example})" if example else ""
+            self.observer.on_fault(component, rejection.message + first, now_ns)
 
 
 def ladder_problem(ladder: Ladder) -> str | None:

@@ -8,14 +8,14 @@ from collections.abc import Sequence
 class MmkitError(Exception):
     """Base class: ``str(err)`` is a complete message for the user.
 
-    Every string argument is passed through :func:`mmkit.runtime.redact.redact`, so no
+    Every string argument is passed through :func:`mmkit.redact.redact`, so no
     user-facing error can carry a registered secret or anything shaped like a private key.
     """
 
     exit_code = 2
 
     def __init__(self, *args: object) -> None:
-        from mmkit.runtime.redact import redact
+        from mmkit.redact import redact
 
         super().__init__(*(redact(a) if isinstance(a, str) else a for a in args))
 
@@ -24,7 +24,7 @@ class ConfigError(MmkitError):
     """One or more configuration problems, each naming its source and key path."""
 
     def __init__(self, problems: Sequence[str]) -> None:
-        from mmkit.runtime.redact import redact
+        from mmkit.redact import redact
 
         self.problems = [redact(p) for p in problems]
         super().__init__("invalid configuration:" + "".join(f"\n  - {p}" for p in self.problems))

@@ -111,7 +111,7 @@ class PluginHost:
             return
         try:
             module = importlib.import_module(mod_name)
-        except Exception as exc:
+        except Exception as exc:  # plugin boundary: any import error is reported with its source
             self.errors.append(
                 PluginError(
                     name, dist, f"failed to import {mod_name!r}: {type(exc).__name__}: {exc}"
@@ -157,7 +157,7 @@ class PluginHost:
                 continue
             try:
                 obj = ep.load()
-            except Exception as exc:
+            except Exception as exc:  # plugin boundary: a broken entry point is reported, not fatal
                 self.errors.append(
                     PluginError(
                         ep.name, dist, f"failed to import {ep.value!r}: {type(exc).__name__}: {exc}"
@@ -187,7 +187,7 @@ class PluginHost:
                 impl.function(**{arg_name: make_arg(info)})
             except PluginError as exc:
                 self.errors.append(exc)
-            except Exception as exc:
+            except Exception as exc:  # plugin boundary: a raising register_* hook names its plugin
                 self.errors.append(
                     PluginError(
                         info.name,
@@ -256,13 +256,7 @@ class PluginHost:
     def observer_hooks(self) -> dict[str, Any]:
         """Observer hooks that at least one plugin implements (the rest are skipped)."""
         out = {}
-        for name in (
-            "mmkit_on_fill",
-            "mmkit_on_gate_closed",
-            "mmkit_on_gate_opened",
-            "mmkit_on_quote_published",
-            "mmkit_on_fault",
-        ):
+        for name in hookspecs.OBSERVER_HOOKS:  # every mmkit_on_* spec
             hook = getattr(self.pm.hook, name)
             if hook.get_hookimpls():
                 out[name] = hook

@@ -141,15 +141,60 @@ def price_step(px: float, sz_decimals: int, max_decimals: int = PERP_MAX_DECIMAL
 
 def _scaled(x: float, d: int, direction: Direction) -> int:
     """``x * 10**d`` rounded to an integer in ``direction`` (with noise snapping)."""
-    n = x * _POW10_INT[d]
+    return scaled_index(x * _POW10_INT[d], direction)
+
+
+def scaled_index(n: float, direction: Direction) -> int:
+    """``n`` (a price or size already multiplied by ``10**d``: grid steps) rounded to an
+    integer in ``direction``; within ``1e-9 + 1e-13 * |n|`` of an integer it snaps to it, so
+    float noise (``0.1 + 0.2``) never moves a value by a whole step. Every rounding in this
+    module, and the ladder's, goes through here."""
     r = round(n)
-    if _near_int(n, r):
-        return int(r)
+    if abs(n - r) <= _SNAP_ABS + _SNAP_REL * abs(n):  # _near_int, inlined: the ladder's hot path
+        return r
     if direction == "down":
         return math.floor(n)
     if direction == "up":
         return math.ceil(n)
     return int(r)
+
+
+class PriceGrid:
+    """The price grid of one instrument, for hot paths that round many prices per call.
+
+    ``decade(px)`` gives ``(lo, hi, scale)``: the decade ``lo <= px < hi`` and ``scale =
+    10**price_decimals(px)``, so that grid prices there are ``n / scale`` for integers ``n``
+    and :func:`scaled_index` of ``px * scale`` rounds onto the grid exactly as
+    :func:`round_price` does. The last decade is remembered (consecutive prices of a quoter
+    almost always share it), which skips the ``log10``.
+    """
+
+    __slots__ = ("_last", "max_decimals", "sz_decimals")
+
+    def __init__(self, sz_decimals: int, max_decimals: int = PERP_MAX_DECIMALS) -> None:
+        self.sz_decimals = sz_decimals
+        self.max_decimals = max_decimals
+        self._last: tuple[float, float, int] = (math.inf, -math.inf, 1)
+
+    def decade(self, px: float) -> tuple[float, float, int]:
+        """``(lo, hi, 10**decimals)`` of the decade of ``px`` (finite, > 0)."""
+        last = self._last
+        if last[0] <= px < last[1]:
+            return last
+        e = _decade(px)
+        d = price_decimals(px, self.sz_decimals, self.max_decimals)
+        last = self._last = (_pow10_float(e), _pow10_float(e + 1), _POW10_INT[d])
+        return last
+
+    def scale(self, px: float) -> int:
+        """``10**decimals`` of the decade of ``px`` (finite, > 0)."""
+        return self.decade(px)[2]
+
+
+def _pow10_float(e: int) -> float:
+    """The float nearest ``10**e``."""
+    got = _POW10_FLOAT.get(e)
+    return got if got is not None else float(f"1e{e}")
 
 
 def round_price(
@@ -365,6 +410,7 @@ __all__ = [
     "PERP_MAX_DECIMALS",
     "SPOT_MAX_DECIMALS",
     "Direction",
+    "PriceGrid",
     "float_to_int_for_hashing",
     "float_to_usd_int",
     "float_to_wire",
@@ -382,5 +428,6 @@ __all__ = [
     "price_to_wire",
     "round_price",
     "round_size",
+    "scaled_index",
     "size_to_wire",
 ]

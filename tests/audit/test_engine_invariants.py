@@ -16,6 +16,7 @@ from mmkit.audit.results import Status
 from mmkit.audit.runner import RunContext, audit_targets, run_check
 from mmkit.audit.streams import Step, StreamPlayer, describe_action, describe_event, streams
 from mmkit.core.actions import Place, action_problem
+from mmkit.core.types import Side
 from mmkit.plugin_manager import PluginHost
 
 from .conftest import settings_for
@@ -121,9 +122,7 @@ def test_stream_player_is_total_and_describable(stream: list[Step]) -> None:
     assert repr(stream[0]).startswith("Step(")
 
 
-def _side_px_sz() -> tuple[object, float, float]:
-    from mmkit.core.types import Side
-
+def _side_px_sz() -> tuple[Side, float, float]:
     return Side.BUY, 100.0, 1.0
 
 

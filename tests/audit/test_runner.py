@@ -84,7 +84,8 @@ def test_fail_carries_the_shrunk_counterexample_and_notes(target: AuditTarget) -
 
 def test_any_exception_is_a_failure_naming_where(target: AuditTarget) -> None:
     def check(t: AuditTarget, ctx: AuditContext) -> None:
-        {}["missing"]
+        empty: dict[str, int] = {}
+        empty["missing"]
 
     res = run_check(_inv(check), target, RunContext())
     assert res.status is Status.FAIL

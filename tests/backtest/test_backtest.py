@@ -8,7 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from mmkit.backtest.cadence import check_cadence
 from mmkit.backtest.model_market import ModelOptions, run_model
 from mmkit.backtest.runner import BacktestOptions, run_backtest
 from mmkit.cli.main import main
@@ -95,22 +98,42 @@ def test_model_market_is_deterministic_and_sane(host: PluginHost) -> None:
     assert a.quoter_calls < 200 * 200  # vectorised across paths
 
 
-def test_kernel_fast_path_is_deterministic_and_consistent(
-    host: PluginHost, synthetic_store: Path
+def test_removed_kernel_cadence_is_refused_with_the_reason(
+    host: PluginHost,
+    synthetic_store: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    opts = BacktestOptions(cadence="kernel", duration_s=300.0)
-    a = run_backtest(_settings(host), host, [synthetic_store], opts).report
-    b = run_backtest(_settings(host), host, [synthetic_store], opts).report
-    assert a.to_json(timing=False) == b.to_json(timing=False)
-    assert a.fills > 0 and a.requotes > 0
-    assert math.isclose(a.equity, a.realized + a.unrealized - a.fees, rel_tol=1e-6, abs_tol=1e-6)
-    assert a.max_abs_position <= 0.05 + 1e-9
+    """``kernel`` was a separate simplified strategy (now ``benchmarks/_fast_glft.py``): the
+    runner and the CLI refuse it, say why and what to use, and build no engine."""
+    import mmkit.backtest.runner as runner
+
+    def no_engine(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("an engine was built for a refused cadence")
+
+    monkeypatch.setattr(runner, "build_engine", no_engine)
+    opts = BacktestOptions(cadence="kernel")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match=r"'kernel' was removed.*bypassed.*use 'timer'"):
+        run_backtest(_settings(host), host, [synthetic_store], opts)
+    with pytest.raises(SystemExit) as exc:
+        main(["--no-entrypoints", "backtest", str(synthetic_store), "--cadence", "kernel"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "--cadence 'kernel' was removed" in err and "Traceback" not in err
 
 
-def test_kernel_fast_path_refuses_other_quoters(host: PluginHost, synthetic_store: Path) -> None:
-    s = _settings(host, "components.quoter=crossing")
-    with pytest.raises(ConfigError, match="glft"):
-        run_backtest(s, host, [synthetic_store], BacktestOptions(cadence="kernel"))
+@settings(max_examples=200, deadline=None)
+@given(st.one_of(st.sampled_from(["event", "timer", "kernel", "Timer", ""]), st.text(max_size=8)))
+def test_check_cadence_accepts_exactly_event_and_timer(value: str) -> None:
+    if value in ("event", "timer"):
+        assert check_cadence(value, "--cadence") == value
+        return
+    with pytest.raises(ConfigError) as exc:
+        check_cadence(value, "[sweep] cadence")
+    (problem,) = exc.value.problems
+    assert problem.startswith(f"[sweep] cadence {value!r}")  # names where the value came from
+    assert ("was removed" in problem) == (value == "kernel")
+    assert "choose event or timer" in problem or value == "kernel"
 
 
 def test_cli_writes_reports_and_plots(

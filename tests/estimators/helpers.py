@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
-from mmkit.components import Estimates
-from mmkit.core.events import BookSnapshot, OwnFill, Trade
+from mmkit.components import Estimates, Estimator
+from mmkit.core.events import BookSnapshot, Event, OwnFill, Trade
 from mmkit.core.types import Side
 
 NS = 1_000_000_000
@@ -28,10 +30,10 @@ def fill(ts: int, px: float, sz: float = 1.0, side: Side = Side.BUY) -> OwnFill:
     return OwnFill(ts, 1, None, side, px, sz)
 
 
-def run(est: object, events: list, out: Estimates | None = None) -> Estimates:
+def run(est: Estimator, events: Sequence[Event], out: Estimates | None = None) -> Estimates:
     """Feed events (``now`` = event ts) and estimate after each; returns the estimates."""
     out = out if out is not None else Estimates()
     for ev in events:
-        est.on_event(ev, ev.ts)  # type: ignore[attr-defined]
-        est.estimate(out, ev.ts)  # type: ignore[attr-defined]
+        est.on_event(ev, ev.ts)
+        est.estimate(out, ev.ts)
     return out

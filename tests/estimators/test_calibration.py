@@ -77,8 +77,8 @@ def test_information_ratio_separates_skill_from_noise() -> None:
     rng = np.random.default_rng(0)
     truth = rng.uniform(0.05, 0.95, 3000)
     outcomes = (rng.uniform(size=3000) < truth).astype(float)
-    skilled = probability_ir(truth, outcomes)
-    noise = probability_ir(rng.uniform(size=3000), outcomes)
+    skilled = probability_ir(truth.tolist(), outcomes.tolist())
+    noise = probability_ir(rng.uniform(size=3000).tolist(), outcomes.tolist())
     assert skilled > 0.1
     assert noise < 0.0
 
@@ -87,9 +87,9 @@ def test_sigma_ir_rewards_good_variance_forecasts() -> None:
     rng = np.random.default_rng(1)
     var = np.where(np.arange(4000) % 1000 < 500, 1e-8, 9e-8)  # regimes
     r2 = var * rng.standard_normal(4000) ** 2
-    assert sigma_ir(var, r2, baseline_var=5e-8) > 0.1
-    assert sigma_ir(var[::-1], r2, baseline_var=5e-8) < 0.0
-    assert math.isfinite(sigma_ir(var, r2))
+    assert sigma_ir(var.tolist(), r2.tolist(), baseline_var=5e-8) > 0.1
+    assert sigma_ir(var[::-1].tolist(), r2.tolist(), baseline_var=5e-8) < 0.0
+    assert math.isfinite(sigma_ir(var.tolist(), r2.tolist()))
 
 
 def test_gating_reduces_weight_below_threshold_and_recovers() -> None:

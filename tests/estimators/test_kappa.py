@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mmkit.components import Estimates
+from mmkit.core.events import Event
 from mmkit.estimators._kernels_kappa import student_t_location
 from mmkit.estimators.book_kappa import BookKappa
 from mmkit.estimators.kappa_orchestrator import KappaOrchestrator
@@ -139,7 +140,7 @@ def test_blend_is_ewma_of_confidence_weighted_sources() -> None:
 def test_market_trades_drive_robust_kappa_and_intensity() -> None:
     rng = np.random.default_rng(5)
     k = _orchestrator()
-    evs = [book(T0)]
+    evs: list[Event] = [book(T0)]
     for i in range(400):
         t = T0 + i * NS // 4
         d = rng.exponential(1 / 3000.0)
@@ -174,13 +175,75 @@ def test_stagnation_alert_after_an_hour_once_per_episode(caplog: pytest.LogCaptu
     assert k.stagnation_episodes == 1
 
 
-def test_bad_events_never_raise() -> None:
+def test_bad_input_is_rejected_with_a_reason_not_counted_away() -> None:
+    """A trade with a NaN price and a crossed book are skipped, each recorded as a
+    rejection naming the event kind and why; the estimates stay finite."""
     k = _orchestrator()
-    out = Estimates()
-    k.on_event(object(), T0)  # type: ignore[arg-type]
-    k.estimate(out, T0)
-    assert k.bad_events == 1
+    out = run(k, [book(T0), trade(T0 + 1, math.nan), book(T0 + 2, spread=-1e-3)])
     assert math.isfinite(out.kappa) and out.kappa > 0
+    assert {(r.event_kind, r.reason) for r in k.rejections.counts} == {
+        ("TRADE", "price or size not a finite positive number"),
+        (
+            "BOOK_SNAPSHOT",
+            "no valid touch (a side empty, crossed, or a price not finite and positive)",
+        ),
+    }
+    assert k.rejections.total == 2
+
+
+def test_a_bug_reaches_the_engine_fault_path_instead_of_a_counter() -> None:
+    """A programming error inside the estimator is no longer swallowed (it used to become
+    ``bad_events += 1``): called directly it raises; through an engine it is reported as a
+    fault naming the component and the exception type, it is not a rejection, and the next
+    quoting cycle halts."""
+    from tests.foundation.test_engine import book as wide_book
+    from tests.foundation.toy_plugin import (
+        BookGate,
+        CancelReplaceExecutor,
+        MidEstimator,
+        SpreadQuoter,
+        ToyQuoterParams,
+    )
+
+    from mmkit.core.types import Instrument
+    from mmkit.engine import Engine
+
+    k = _orchestrator()
+    with pytest.raises(AttributeError):
+        k.on_event(object(), T0)  # type: ignore[arg-type]
+    assert k.rejections.total == 0
+
+    def broken_add(depth: float, now_ns: int) -> None:
+        raise TypeError("add() got a refactored signature")
+
+    k.robust.add = broken_add  # type: ignore[method-assign]
+    faults: list[tuple[str, str]] = []
+
+    class Obs:
+        def on_fault(self, component: str, message: str, now_ns: int) -> None:
+            faults.append((component, message))
+
+        def __getattr__(self, name: str) -> object:
+            return lambda *a, **kw: None
+
+    eng = Engine(
+        instrument=Instrument(),
+        max_position=1.0,
+        estimators=[("kappa", k), ("toy_est", MidEstimator())],
+        gates=[("toy_gate", BookGate())],
+        quoter=("toy_quoter", SpreadQuoter(ToyQuoterParams(), 0.01)),
+        executor=("toy_exec", CancelReplaceExecutor()),
+        observer=Obs(),  # type: ignore[arg-type]
+    )
+    assert any(type(a).__name__ == "Place" for a in eng.on_event(wide_book(T0), T0))
+    acts = eng.on_event(trade(T0 + 1, 100_000.0), T0 + 1)
+    assert faults == [
+        ("estimator kappa", "on_event raised TypeError: add() got a refactored signature")
+    ]
+    assert eng.faults == 1 and eng.rejected_events == 0
+    assert eng.fault_log.by_component["estimator kappa"] == 1
+    assert [type(a).__name__ for a in acts] == ["CancelAll"]  # that cycle halted
+    assert eng.on_event(wide_book(T0 + 2), T0 + 2)  # and the next one quotes again
 
 
 def test_taker_and_liquidation_fills_are_not_kappa_observations() -> None:

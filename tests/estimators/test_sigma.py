@@ -50,7 +50,8 @@ def _fx_returns() -> np.ndarray:
         pytest.skip(f"{path} is not available")
     levels = np.loadtxt(path, comments="#")
     y = 100.0 * np.diff(np.log(levels))
-    return y - y.mean()
+    centred: np.ndarray = y - y.mean()
+    return centred
 
 
 def _grid_loglik(y: np.ndarray, m: SVModel, points: int = 600, width: float = 8.0) -> float:

@@ -3,22 +3,28 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from typing import cast
 
 import pytest
 
-from mmkit.components import Estimates, GateMode
+from mmkit.components import Estimates, Estimator, GateMode, View
+from mmkit.core.events import Event
 from mmkit.estimators.kappa_orchestrator import KappaOrchestrator
 from mmkit.estimators.params import KappaParams, WarmupParams
 from mmkit.estimators.warmup import WarmupEstimator, WarmupGate
 
 from .helpers import NS, T0, book, fill, trade
 
+# The warmup gate reads only the estimates: it is checked without a view (None on purpose)
+NO_VIEW = cast(View, None)
 
-def _step(ests: list[object], ev: object, out: Estimates) -> None:
+
+def _step(ests: Sequence[Estimator], ev: Event, out: Estimates) -> None:
     for e in ests:
-        e.on_event(ev, ev.ts)  # type: ignore[attr-defined]
+        e.on_event(ev, ev.ts)
     for e in ests:
-        e.estimate(out, ev.ts)  # type: ignore[attr-defined]
+        e.estimate(out, ev.ts)
 
 
 def test_waits_for_buckets_trades_and_graduation_then_latches() -> None:
@@ -27,7 +33,7 @@ def test_waits_for_buckets_trades_and_graduation_then_latches() -> None:
         WarmupParams(bucket_size=1.0, min_buckets=30, min_trades=50, require_kappa_graduation=True)
     )
     out = Estimates()
-    ests = [kappa, warm]
+    ests: list[Estimator] = [kappa, warm]
     _step(ests, book(T0), out)
     assert not out.warmed_up
     assert "volume buckets 0/30" in out.warmup_waiting
@@ -56,7 +62,7 @@ def test_timeout_starts_quoting_from_priors(caplog: pytest.LogCaptureFixture) ->
     with caplog.at_level(logging.INFO, logger="mmkit.estimators.warmup"):
         warm.on_event(book(T0), T0)
         warm.estimate(out, T0)
-        d = gate.check(None, out, T0)  # type: ignore[arg-type]
+        d = gate.check(NO_VIEW, out, T0)
         assert d is not None and d.reason == "Warmup" and d.mode is GateMode.HALT
         assert "timeout in 300 s" in str(d.detail["waiting"])
         warm.estimate(out, T0 + 299 * NS)
@@ -64,7 +70,7 @@ def test_timeout_starts_quoting_from_priors(caplog: pytest.LogCaptureFixture) ->
         warm.estimate(out, T0 + 300 * NS)
     assert out.warmed_up
     assert out.extras["warmup.timed_out"] == 1.0
-    assert gate.check(None, out, T0 + 300 * NS) is None  # type: ignore[arg-type]
+    assert gate.check(NO_VIEW, out, T0 + 300 * NS) is None
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1 and "quoting from priors" in warnings[0].message
     assert "market trades 0/50" in warnings[0].message
@@ -83,7 +89,7 @@ def test_missing_kappa_estimator_waives_graduation(caplog: pytest.LogCaptureFixt
 
 
 def test_gate_without_warmup_estimator_says_so() -> None:
-    d = WarmupGate("wu").check(None, Estimates(), T0)  # type: ignore[arg-type]
+    d = WarmupGate("wu").check(NO_VIEW, Estimates(), T0)
     assert d is not None and d.gate == "wu" and "no warmup estimator" in d.describe()
 
 

@@ -26,7 +26,10 @@ from mmkit.core.events import (
 )
 from mmkit.core.outcomes import Outcome, RejectReason
 from mmkit.core.types import NS_PER_MS, Instrument, Side, Tif
+from mmkit.errors import ConfigError
 from mmkit.testing.fake_venue import FakeVenue, book, reason_from_message
+from mmkit.venues.faults import POST_ONLY_MESSAGE
+from mmkit.venues.hyperliquid.errors import reason_of
 
 C1, C2 = make_cloid(1), make_cloid(2)
 T = 1_000_000_000
@@ -213,3 +216,69 @@ def test_drop_next_acks_applies_without_answer() -> None:
     v.submit([Place(1, C1, Side.BUY, 99.0, 0.2), Place(2, C2, Side.BUY, 98.0, 0.2)], T)
     rs = results(v.drain(T + NS_PER_MS))
     assert [r.request_id for r in rs] == [2] and len(v.open_orders()) == 2
+
+
+def test_maintenance_post_only_refuses_non_alo() -> None:
+    v = venue()
+    v.maintenance_post_only()
+    v.submit([Place(1, C1, Side.BUY, 99.0, 0.2, Tif.GTC), Place(2, C2, Side.BUY, 98.0, 0.2)], T)
+    rs = {r.request_id: r for r in results(v.drain(T + NS_PER_MS))}
+    assert rs[1].outcome is Outcome.REJECTED and rs[1].message == POST_ONLY_MESSAGE
+    assert rs[2].outcome is Outcome.RESTING
+    v.maintenance_post_only(False)
+    v.submit([Place(3, make_cloid(3), Side.BUY, 97.0, 0.2, Tif.GTC)], T)
+    assert results(v.drain(T + NS_PER_MS))[0].outcome is Outcome.RESTING
+
+
+@pytest.mark.parametrize(
+    ("knob", "args"),
+    [
+        ("reject_next", (-1,)),
+        ("lose_next_acks", (1.5,)),
+        ("drop_next_acks", (True,)),
+        ("delay_next_acks", (1, -5)),
+        ("rate_limit_next", (1, float("nan"))),
+        ("fail_next_modify", ("target_vanished",)),
+    ],
+)
+def test_knob_arguments_are_checked(knob: str, args: tuple[object, ...]) -> None:
+    with pytest.raises((ConfigError, ValueError), match=knob.split("_")[0] + "|modify failure"):
+        getattr(venue(), knob)(*args)
+
+
+_ACTIONS = st.lists(
+    st.tuples(
+        st.sampled_from(["place", "alo_cross", "tiny", "modify", "cancel", "reject", "fail"]),
+        st.integers(1, 4),
+        st.sampled_from(["target_filled", "target_canceled", "place_failed"]),
+    ),
+    max_size=25,
+)
+
+
+@given(_ACTIONS)
+def test_every_refusal_reads_as_its_reason(
+    ops: list[tuple[str, int, str]],
+) -> None:
+    """Whatever the venue refuses, the reason is the one catalogue's reading of the string
+    (knob rejections with a catalogue reason included)."""
+    v = venue()
+    for rid, (op, k, fail) in enumerate(ops, start=1):
+        cloid = make_cloid(k)
+        if op == "place":
+            v.submit([Place(rid, cloid, Side.BUY, 99.0 - k, 0.2)], T)
+        elif op == "alo_cross":
+            v.submit([Place(rid, cloid, Side.SELL, 99.0, 0.2)], T)
+        elif op == "tiny":
+            v.submit([Place(rid, cloid, Side.BUY, 95.0, 0.01)], T)
+        elif op == "modify":
+            v.submit([Modify(rid, cloid, None, Side.BUY, 90.0 + k, 0.2)], T)
+        elif op == "cancel":
+            v.submit([Cancel(rid, cloid, None)], T)
+        elif op == "reject":
+            v.reject_next(1)
+        else:
+            v.fail_next_modify(fail)
+    refused = [r for r in results(v.drain(T + NS_PER_MS)) if r.outcome is Outcome.REJECTED]
+    for r in refused:
+        assert r.reason is not RejectReason.OTHER and r.reason is reason_of(r.message)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from tests.foundation.toy_plugin import TOY_SETS
 
-from mmkit.config.loader import load_settings
+from mmkit.config.loader import Settings, load_settings
 from mmkit.errors import ConfigError
 from mmkit.plugin_manager import PluginHost
 
@@ -35,7 +35,7 @@ def load(
     env: dict[str, str] | None = None,
     sets: list[str] | None = None,
     flags: dict[str, object] | None = None,
-):  # type: ignore[no-untyped-def]
+) -> Settings:
     return load_settings(
         path, host.registry, env=env or {}, sets=[*TOY_SETS, *(sets or [])], flags=flags
     )

@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.foundation.toy_plugin import (
@@ -31,7 +32,9 @@ T0 = 1_000_000_000
 
 
 def book(ts: int, bid: float = 99_999.0, ask: float = 100_001.0) -> BookSnapshot:
-    a = lambda *v: np.asarray(v, dtype=np.float64)  # noqa: E731
+    def a(*v: float) -> npt.NDArray[np.float64]:
+        return np.asarray(v, dtype=np.float64)
+
     return BookSnapshot(ts, a(bid), a(1.0), a(ask), a(1.0))
 
 

@@ -199,7 +199,10 @@ def test_engine_gives_batches_whole_or_row_by_row() -> None:
     assert batch_est.batches == [(b, T0 + 4 * MS)]
     assert batch_est.seen == []  # never through on_event
     for comp in (rows_est, rows_gate, ex):
-        got = [(ev.ts, ev.px, ev.sz, ev.side, now) for ev, now in comp.seen]  # type: ignore[attr-defined]
+        got = []
+        for ev, now in comp.seen:
+            assert isinstance(ev, Trade)  # the batch reaches row-wise components as its rows
+            got.append((ev.ts, ev.px, ev.sz, ev.side, now))
         assert got == [
             (T0, 100.0, 1.0, Side.BUY, T0 + MS),
             (T0 + 3 * MS, 100.5, 2.0, Side.SELL, T0 + 4 * MS),
@@ -228,7 +231,7 @@ def test_a_raising_on_trades_is_a_fault_not_a_crash() -> None:
         estimators=[("bad", Raising())],
         quoter=("none", NoQuoter()),
         executor=("rows_exec", RowExecutor()),
-        observer=Obs(),  # type: ignore[arg-type]
+        observer=Obs(),
     )
     b = TradeBatch.of([Trade(T0, 100.0, 1.0, Side.BUY)])
     eng.on_event(b, b.local_ts)

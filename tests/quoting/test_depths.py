@@ -44,7 +44,7 @@ def spectral_gap(k: float, A: float, sigma: float, gamma: float, Q: int) -> floa
 def ground_state_width(k: float, A: float, sigma: float, gamma: float) -> float:
     """(η/α)^(1/4): the inventory scale of the ground state (harmonic-oscillator analogy)."""
     co = ode_coefficients(k, A, sigma, gamma)
-    return (co.eta / co.alpha) ** 0.25
+    return float((co.eta / co.alpha) ** 0.25)
 
 
 # ---- closed form -----------------------------------------------------------------------------

@@ -23,14 +23,14 @@ from mmkit.params import build_params
 from mmkit.plugin_manager import get_host
 from mmkit.quoting.glft import glft_terms
 from mmkit.quoting.glft_quoter import GlftQuoter
-from mmkit.quoting.params import GlftParams
+from mmkit.quoting.params import DepthSource, GlftParams
 from mmkit.registry import BuildContext, RiskLimits
 from mmkit.rounding import price_step
 
 from .conftest import BTC, DOGE, ETH, RISK_BTC, RISK_DOGE, RISK_ETH
 
 HOSTILE = st.sampled_from([math.nan, math.inf, -math.inf, 0.0, -1.0, 1e300, 5e-324])
-SOURCES = ["closed_form", "finite_horizon", "infinite_horizon"]
+SOURCES: list[DepthSource] = ["closed_form", "finite_horizon", "infinite_horizon"]
 
 
 def quoter(
@@ -85,7 +85,7 @@ def test_quotes_are_reused_when_nothing_changed() -> None:
 
 
 @pytest.mark.parametrize("source", SOURCES)
-def test_exposure_cap_and_limit_side(source: str) -> None:
+def test_exposure_cap_and_limit_side(source: DepthSource) -> None:
     params = GlftParams(depth_source=source)
     bids, asks = book(90000.5)
     est = make_estimates({})

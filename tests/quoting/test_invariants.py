@@ -12,7 +12,7 @@ from mmkit.audit.invariant import AuditContext, Skip
 from mmkit.audit.invariants.quoting import INVARIANTS
 from mmkit.components import Estimates, Ladder, Quote, View
 from mmkit.core.types import Side
-from mmkit.quoting.params import GlftParams
+from mmkit.quoting.params import DepthSource, GlftParams
 from mmkit.rounding import round_price, round_size
 from mmkit.testing.verdicts import VerdictContext
 
@@ -34,7 +34,7 @@ def test_ids_are_unique_and_cover_the_issue() -> None:
 
 @pytest.mark.parametrize("inv_id", sorted(BY_ID))
 @pytest.mark.parametrize("source", ["closed_form", "finite_horizon", "infinite_horizon"])
-def test_builtin_glft_passes(inv_id: str, source: str, audit_ctx: AuditContext) -> None:
+def test_builtin_glft_passes(inv_id: str, source: DepthSource, audit_ctx: AuditContext) -> None:
     BY_ID[inv_id].check(glft_target(GlftParams(depth_source=source)), audit_ctx)
 
 

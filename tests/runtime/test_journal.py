@@ -18,8 +18,8 @@ from mmkit.core.events import ActionResult, OwnFill
 from mmkit.core.outcomes import Outcome, RejectReason
 from mmkit.core.types import Side
 from mmkit.errors import MmkitError
+from mmkit.redact import MASK, redact, register_secret
 from mmkit.runtime.journal import Journal, summarize
-from mmkit.runtime.redact import MASK, redact, register_secret
 
 KEY = "0x" + "ab" * 32
 

@@ -21,9 +21,9 @@ from mmkit.cli.main import main
 from mmkit.config.loader import load_settings
 from mmkit.errors import ConfigError, VenueError
 from mmkit.plugin_manager import get_host
+from mmkit.redact import looks_like_key, redact
 from mmkit.runtime.journal import Journal
 from mmkit.runtime.logs import setup_logging
-from mmkit.runtime.redact import looks_like_key, redact
 from mmkit.venues.hyperliquid.keys import SigningKey, load_signing_key
 
 # a valid secp256k1 key used only here (not the one of the other tests: each test must

@@ -8,7 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from tests.runtime.test_trade_e2e import ADDRESS, FAST, KEY, emulator
+from tests.runtime.test_trade_e2e import FAST, emulator
+
+from mmkit.testing.soak import ADDRESS, KEY
 
 pytestmark = [pytest.mark.slow, pytest.mark.network]
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from mmkit.components import Estimates
-from mmkit.core.events import BBO, OwnFill
+from mmkit.core.events import BBO, Event, OwnFill
 from mmkit.core.types import Side
 from mmkit.prediction.brier import brier_score
 from mmkit.prediction.prediction_log import InMemoryPredictionLog, PredictionLog
@@ -22,7 +22,7 @@ from mmkit.signals.synthetic import toxic_flow_events
 NS = 1_000_000_000
 
 
-def _run(est: AdverseSelectionEstimator, events: list[Any]) -> Estimates:
+def _run(est: AdverseSelectionEstimator, events: list[Event]) -> Estimates:
     out = Estimates()
     for ev in events:
         est.on_event(ev, ev.ts)
@@ -37,7 +37,7 @@ def test_brier_beats_base_rate_on_toxic_flow() -> None:
     out = _run(est, toxic_flow_events(0, 2500))
     pred, outcome = log.pairs("adverse")
     assert len(pred) == est.outcomes == 2500
-    base = np.full(len(outcome), np.mean(outcome))  # even the in-sample base rate loses
+    base = [float(np.mean(outcome))] * len(outcome)  # even the in-sample base rate loses
     assert brier_score(pred, outcome) < brier_score(base, outcome) - 0.03
     assert out.extras["adverse.brier"] < out.extras["adverse.brier_base"]
     assert out.extras["adverse.ir"] > 0.1
@@ -82,13 +82,14 @@ def test_outcome_is_the_5s_markout() -> None:
     est.attach_prediction_log(log)
     t = 10 * NS
     out = Estimates()
-    for ev in [
+    events: list[Event] = [
         BBO(t, 99.99, 1.0, 100.01, 1.0),
         OwnFill(t, 1, None, Side.BUY, 99.99, 1.0, tid=1),
         OwnFill(t, 2, None, Side.SELL, 100.01, 1.0, tid=2),
         BBO(t + 4 * NS, 99.0, 1.0, 99.02, 1.0),  # not yet due
         BBO(t + 5 * NS, 99.0, 1.0, 99.02, 1.0),
-    ]:
+    ]
+    for ev in events:
         est.on_event(ev, ev.ts)
         est.estimate(out, ev.ts)
     recs = {r.key.split(":")[1]: r.outcome for r in log.records("adverse")}
@@ -142,5 +143,6 @@ def test_hostile_fills_do_not_break_it() -> None:
         ev = OwnFill(t, 1, None, Side.BUY, px, sz)
         est.on_event(ev, t)
         est.estimate(out, t)
-    assert est.bad_events == 5
+    assert est.rejections.total == 5
+    assert est.rejections.reasons() == {"price or size not a finite positive number, or no side"}
     assert 0.0 <= out.toxicity <= 1.0

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mmkit.core.events import BBO, FeedStatus, Trade
+from mmkit.core.events import BBO, BookDelta, BookSnapshot, FeedStatus, Trade, TradeBatch
 from mmkit.core.types import Side
 from mmkit.errors import ConfigError, DataError
 from mmkit.signals.binance_feed import BinanceLeaderFeed, BinanceMessageParser, stream_url
@@ -82,6 +82,8 @@ def test_parser_turns_messages_into_prefixed_events() -> None:
 def test_parser_never_raises(raw: str) -> None:
     p = BinanceMessageParser("ws://x", "leader:")
     for ev in p.parse(raw, 1):
+        # only market events carry a stream name (an own fill or an order update has none)
+        assert isinstance(ev, BBO | Trade | BookSnapshot | BookDelta | TradeBatch | FeedStatus)
         assert ev.stream.startswith("leader:")
 
 

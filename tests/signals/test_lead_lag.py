@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 import numpy as np
 import pytest
@@ -11,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mmkit.components import Estimates
-from mmkit.core.events import BBO, FeedStatus
+from mmkit.core.events import BBO, Event, FeedStatus
 from mmkit.signals import _kernels_leadlag as kern
 from mmkit.signals.lead_lag import STATES, LeadLagEstimator, analyse, grid_returns
 from mmkit.signals.leader import LeaderChannel, LeaderQuote
@@ -21,7 +22,9 @@ from mmkit.signals.synthetic import T0, lead_lag_events, lead_lag_mids
 NS = 1_000_000_000
 
 
-def _run(est: LeadLagEstimator, events: list, out: Estimates | None = None) -> Estimates:
+def _run(
+    est: LeadLagEstimator, events: Sequence[Event], out: Estimates | None = None
+) -> Estimates:
     out = out or Estimates()
     for ev in events:
         est.on_event(ev, ev.ts)
@@ -158,7 +161,8 @@ def test_bad_quotes_are_skipped() -> None:
         ev = BBO(T0 + i, b, 1.0, a, 1.0, stream="leader:bbo")
         est.on_event(ev, ev.ts)
         est.estimate(out, ev.ts)
-    assert est.bad_events == 4 and out.fair_value_shift == 0.0
+    assert est.rejections.total == 4 and out.fair_value_shift == 0.0
+    assert {r.event_kind for r in est.rejections.counts} == {"BBO"}
 
 
 @settings(max_examples=60, deadline=None)

@@ -56,6 +56,16 @@ def test_bad_sweep_files_are_config_errors(bad: dict[str, Any]) -> None:
         parse_sweep(bad, "sweep.toml")
 
 
+def test_removed_kernel_cadence_is_refused_with_the_reason() -> None:
+    with pytest.raises(ConfigError) as exc:
+        parse_sweep({"sweep": {"cadence": "kernel"}, "grid": {"a.b": [1]}}, "sweep.toml")
+    (problem,) = exc.value.problems
+    assert problem.startswith("sweep.toml: [sweep] cadence 'kernel' was removed")
+    assert "use 'timer'" in problem
+    ok = parse_sweep({"sweep": {"cadence": "event"}, "grid": {"a.b": [1]}}, "t")
+    assert ok.cadence == "event"
+
+
 _values = st.one_of(st.integers(), st.floats(allow_nan=False), st.text(max_size=5), st.booleans())
 _tables = st.dictionaries(
     st.text(max_size=8),
@@ -141,7 +151,7 @@ def test_existing_scheduler_is_used_unchanged(store: Path) -> None:
 
     spec = parse_sweep(
         {
-            "sweep": {"cadence": "kernel", "duration_s": 60},
+            "sweep": {"cadence": "timer", "duration_s": 60},
             "grid": {"quoters.glft.gamma": [1.0, 9.0]},
         },
         "t",

@@ -28,10 +28,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mmkit.core.types import Instrument
 from mmkit.registry import BuildContext, ComponentSpec, RiskLimits
+
+if TYPE_CHECKING:  # hypothesis is imported when a check asks for its settings, not before
+    import hypothesis
 
 
 class Severity(StrEnum):
@@ -93,7 +96,7 @@ class AuditContext:
     seed: int = 0
     deadline_ms: int | None = None
 
-    def settings(self, **overrides: Any) -> Any:
+    def settings(self, **overrides: Any) -> hypothesis.settings:
         """hypothesis settings: derandomised with ``seed``, no database, our example count."""
         from hypothesis import HealthCheck, settings
 

@@ -267,7 +267,7 @@ def run_check(inv: Any, target: AuditTarget | None, ctx: RunContext) -> Result:
         status, message = Status.CONCERN, f"hypothesis could not settle the check: {msg}"
     except PluginError as exc:
         status, message = Status.FAIL, f"component failed to build: {exc}"
-    except Exception as exc:
+    except Exception as exc:  # the audit's boundary: anything a checked component raises
         status = Status.FAIL
         message, ce = explain(exc)
     return Result(info, comp, status, message, ce, sub.examples, time.perf_counter() - start)

@@ -1,2 +1,2 @@
-"""Backtests (``mmkit backtest``): the live engine over the simulated exchange, the numba GLFT
-fast path and the Avellaneda–Stoikov model market. See ``docs/research.md``."""
+"""Backtests (``mmkit backtest``): the live engine over the simulated exchange (event or timer
+cadence, :mod:`.cadence`) and the Avellaneda–Stoikov model market. See ``docs/research.md``."""

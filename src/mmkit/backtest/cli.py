@@ -27,8 +27,7 @@ def register(cli: typer.Typer) -> None:
             "event",
             "--cadence",
             help="event: engine on every market event (executor's min requote interval); "
-            "timer: requote every --requote-ms, market applied in bulk in between (fast); "
-            "kernel: numba fast path of the built-in glft quoter (fastest, simplified).",
+            "timer: requote every --requote-ms, market applied in bulk in between (fast).",
         ),
         requote_ms: float | None = typer.Option(
             None, "--requote-ms", help="Timer period in ms (default: engine.timer_ms)."
@@ -50,12 +49,14 @@ def register(cli: typer.Typer) -> None:
         import json
         import math
 
+        from mmkit.backtest.cadence import check_cadence
         from mmkit.cli.common import settings_from_cli
         from mmkit.errors import ConfigError
         from mmkit.plugin_manager import get_host
         from mmkit.runtime.logs import setup_logging
 
         setup_logging(json_lines=False, log_file=None, console_level=40)
+        checked_cadence = check_cadence(cadence, "--cadence")
         if plots:
             if out is None:
                 raise ConfigError(["--plots needs --out DIR"])
@@ -80,7 +81,7 @@ def register(cli: typer.Typer) -> None:
             from mmkit.backtest.runner import BacktestOptions, run_backtest
 
             opts = BacktestOptions(
-                cadence=cadence,  # type: ignore[arg-type]
+                cadence=checked_cadence,
                 requote_ms=requote_ms,
                 duration_s=duration if duration else math.inf,
                 data_format=fmt,

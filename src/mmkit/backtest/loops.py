@@ -2,9 +2,11 @@
 
 * :func:`run_events` — event-driven: every market event goes through the engine (which may
   requote on it, rate-limited by the executor's minimum requote interval) and the
-  :class:`~mmkit.venues.sim.venue.SimVenue`, with the paper runner's discrete-event loop.
+  simulated venue (any :class:`~mmkit.components.Venue`), with the paper runner's
+  discrete-event loop.
 * :func:`run_timer` — requote every ``step_ns``: between requotes the market is applied in
-  bulk by the exchange's kernels (:meth:`SimVenue.run_market`), so every level change and
+  bulk by the venue (:class:`~mmkit.components.BulkReplayVenue`: ``run_market``, as the
+  ``sim`` venue's kernels do), so every level change and
   trade still meets our resting orders; at each requote the engine gets the exchange's
   answers (acks, fills), the market trades since the last requote (for the estimators), the
   simulated book as a snapshot, then a timer event on which it requotes. Python runs per
@@ -18,6 +20,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from mmkit.backtest.recording import PathRecorder
+from mmkit.components import BulkReplayVenue, Venue
 from mmkit.core.actions import Action
 from mmkit.core.events import Event, Timer, TradeBatch
 from mmkit.core.types import NS_PER_S
@@ -25,14 +28,13 @@ from mmkit.runtime.paper import PaperRunner, event_time
 from mmkit.runtime.session import Session
 from mmkit.venues.sim import _layout as lay
 from mmkit.venues.sim.arrays import MarketArrays
-from mmkit.venues.sim.venue import SimVenue
 
 SETTLE_NS = 2 * NS_PER_S
 
 
 def run_events(
     session: Session,
-    venue: SimVenue,
+    venue: Venue,
     events: Iterable[Event],
     *,
     timer_ns: int,
@@ -46,7 +48,7 @@ def run_events(
 
 
 class _TimerDriver:
-    def __init__(self, session: Session, venue: SimVenue) -> None:
+    def __init__(self, session: Session, venue: Venue) -> None:
         self.session = session
         self.venue = venue
         self.now = 0
@@ -69,7 +71,7 @@ class _TimerDriver:
 
 def run_timer(
     session: Session,
-    venue: SimVenue,
+    venue: BulkReplayVenue,
     market: MarketArrays,
     *,
     step_ns: int,

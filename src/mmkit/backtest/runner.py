@@ -1,9 +1,10 @@
 """``mmkit backtest`` on market data: the live engine and plugins over the simulated exchange.
 
 The engine is built exactly as for live trading (:func:`mmkit.assembly.build_engine`, same
-registry, same config and ``--params`` layers); the venue is the ``sim`` venue plugin built
-from ``[venues.sim]`` (queue and latency models), with its tick set to the data's tick
-unless the config sets one.
+registry, same config and ``--params`` layers); the venue is the simulated side of the
+configured venue plugin (``components.venue``, by default ``sim`` with its queue and latency
+models from ``[venues.sim]``), built on the data's tick unless its own config sets one
+(:func:`build_venue`).
 """
 
 from __future__ import annotations
@@ -19,9 +20,11 @@ from typing import Any, Literal
 
 import numpy as np
 
-from mmkit.assembly import build_component, build_engine
+from mmkit.assembly import build_engine
+from mmkit.backtest.cadence import Cadence, check_cadence
 from mmkit.backtest.recording import BacktestObserver, PathRecorder
 from mmkit.backtest.report import BacktestReport, markouts, max_drawdown, sharpe_daily
+from mmkit.components import BulkReplayVenue, Venue
 from mmkit.config.loader import Settings
 from mmkit.core.events import ActionResult, Event, EventKind
 from mmkit.core.types import NS_PER_MS, NS_PER_S
@@ -29,10 +32,8 @@ from mmkit.data.market_stream import load_market, open_records
 from mmkit.errors import ConfigError
 from mmkit.plugin_manager import PluginHost
 from mmkit.runtime.heap import frozen_heap, settle
+from mmkit.runtime.paper_run import build_simulated_venue
 from mmkit.runtime.session import Session
-from mmkit.venues.sim.venue import SimVenue
-
-Cadence = Literal["event", "timer", "kernel"]
 
 
 @dataclass
@@ -49,7 +50,7 @@ class BacktestOptions:
 class BacktestResult:
     report: BacktestReport
     path: dict[str, Any]
-    session: Session | None  # None for the kernel fast path (no engine)
+    session: Session
 
 
 class BacktestSession(Session):
@@ -73,20 +74,27 @@ def _with_requote(settings: Settings, requote: Literal["event", "timer"]) -> Set
     )
 
 
-def build_venue(settings: Settings, host: PluginHost, tick: float) -> SimVenue:
-    if settings.components.venue != "sim":
+def build_venue(settings: Settings, host: PluginHost, tick: float, cadence: str = "event") -> Venue:
+    """The configured venue's simulated side for a backtest on data of price tick ``tick``.
+
+    Chosen by capability: a venue without a simulated side is a configuration error
+    ("venue 'hyperliquid' ... is live-only; backtests need a simulated venue"). The venue
+    is built with the instrument of the recorded market, i.e. the configured instrument with
+    the data's tick when that is a valid tick (a venue's own parameters may still fix its
+    tick, as ``[venues.sim] tick`` does); the engine keeps quoting on the configured grid.
+    ``--cadence timer`` also needs :class:`~mmkit.components.BulkReplayVenue`."""
+    inst = settings.instrument
+    if math.isfinite(tick) and tick > 0 and abs(inst.tick - tick) > 1e-12:
+        inst = dataclasses.replace(inst, tick=tick)
+    venue = build_simulated_venue(settings, host, purpose="backtests", instrument=inst)
+    if cadence == "timer" and not isinstance(venue, BulkReplayVenue):
+        name = settings.components.venue
         raise ConfigError(
             [
-                f"components.venue: backtests run on the simulated exchange 'sim', not "
-                f"{settings.components.venue!r}"
+                f"components.venue: venue {name!r} ({type(venue).__name__}) cannot run "
+                "--cadence timer (it has no run_market/book_snapshot); use --cadence event"
             ]
         )
-    venue = build_component(host.registry, settings, "venue", "sim")
-    if not isinstance(venue, SimVenue):
-        raise ConfigError(["the registered 'sim' venue is not mmkit's SimVenue"])
-    if venue.params.tick <= 0 and abs(venue.cfg.tick - tick) > 1e-12:
-        p = dataclasses.replace(venue.params, tick=tick)
-        venue = SimVenue(p, settings.instrument, settings.engine.seed)
     return venue
 
 
@@ -105,20 +113,7 @@ def run_backtest(
 def _run(
     settings: Settings, host: PluginHost, data: Sequence[Path], o: BacktestOptions
 ) -> BacktestResult:
-    if o.cadence == "kernel":
-        from mmkit.backtest.fast_glft import run_kernel
-
-        settle()  # the kernel path's set-up is its own: collect as usual
-
-        rep, kpath = run_kernel(
-            settings,
-            data,
-            requote_ms=o.requote_ms,
-            duration_s=o.duration_s,
-            data_format=o.data_format,
-            tick=o.tick,
-        )
-        return BacktestResult(rep, dict(kpath), None)
+    check_cadence(o.cadence)  # before the engine is built: "kernel" was removed
     wall0 = time.perf_counter()
     step_ms = o.requote_ms if o.requote_ms else float(settings.engine.timer_ms)
     if o.cadence == "timer":
@@ -135,7 +130,8 @@ def _run(
 
         market, tick = load_market(list(data), o.data_format, o.tick)
         t_load = time.perf_counter() - wall0
-        venue = build_venue(settings, host, tick)
+        venue = build_venue(settings, host, tick, "timer")
+        assert isinstance(venue, BulkReplayVenue)  # checked by build_venue
         settle()
         start, end, stopped = run_timer(
             session,

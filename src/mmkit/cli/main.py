@@ -85,7 +85,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         raise SystemExit(130) from None
     except SystemExit:
         raise
-    except Exception as exc:
+    except Exception as exc:  # CLI top level: an unexpected error becomes one line (--debug: trace)
         if debug:
             raise
         typer.echo(

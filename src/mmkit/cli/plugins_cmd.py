@@ -49,7 +49,13 @@ def register(cli: typer.Typer) -> None:
             typer.echo(json.dumps(rep, indent=2))
         elif components:
             rows = [
-                (s.kind, s.name, s.plugin, s.distribution or "-", s.description)
+                (
+                    s.kind,
+                    s.name + (f" ({s.describe_sides()})" if s.kind == "venue" else ""),
+                    s.plugin,
+                    s.distribution or "-",
+                    s.description,
+                )
                 for s in host.registry
             ]
             print_table(["kind", "name", "plugin", "distribution", "description"], rows)

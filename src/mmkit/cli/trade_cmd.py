@@ -1,4 +1,10 @@
-"""``mmkit trade``: paper trading by default; live on Hyperliquid with ``--venue hyperliquid``."""
+"""``mmkit trade``: paper trading by default; live on Hyperliquid with ``--venue hyperliquid``.
+
+Which runner runs is chosen by the configured venue's capabilities
+(:meth:`mmkit.registry.ComponentRegistry.trading_venue`), never by its name: a venue with a
+simulated side is paper-traded; a live-only venue, or any run asked to be live (``--url`` /
+``venue.url``, ``--live``), goes to the live runner with a venue's live side.
+"""
 
 from __future__ import annotations
 
@@ -136,7 +142,12 @@ def register(cli: typer.Typer) -> None:
             help="Calibrated parameters (TOML from `mmkit calibrate`), layered over the config.",
         ),
         venue: str | None = typer.Option(
-            None, "--venue", help="sim (paper, default) or hyperliquid (live)."
+            None,
+            "--venue",
+            help="sim (paper, default), hyperliquid (live) or any installed venue plugin.",
+        ),
+        go_live: bool = typer.Option(
+            False, "--live", help="Use the venue's live side even if it also has a simulated one."
         ),
         network: str | None = typer.Option(None, "--network", help="testnet (default) or mainnet."),
         mainnet: bool = typer.Option(
@@ -193,6 +204,16 @@ def register(cli: typer.Typer) -> None:
             # nobody set the instrument: take the tick (and lot) the capture itself uses
             flags.update(instrument_of_data(data))
             settings = settings_from_cli(config, sets, flags=flags, host=host, overlays=params)
+        from mmkit.registry import VenueSide
+
+        # paper or live: by the venue's capabilities (a config error before anything starts)
+        chosen, side = host.registry.trading_venue(
+            settings.components.venue,
+            live_asked=go_live or bool(settings.venue.url),
+            # `--url` alone (even over a config naming a simulated venue) keeps meaning "the
+            # installed live venue"; `--venue X` or `--live` insist on the configured venue
+            chosen=venue is not None or go_live,
+        )
         t = settings.trade
         show = sys.stderr.isatty() if dashboard is None else dashboard
         jdir = None if no_journal else Path(t.journal_dir)
@@ -207,7 +228,7 @@ def register(cli: typer.Typer) -> None:
         )
         from mmkit.runtime.status import session_status
 
-        if settings.components.venue == "hyperliquid" or settings.venue.url:
+        if side is VenueSide.LIVE:
             from mmkit.runtime.live_run import run_live_from_cli
 
             live = run_live_from_cli(
@@ -218,6 +239,7 @@ def register(cli: typer.Typer) -> None:
                 duration_s=duration,
                 dashboard=show,
                 metrics_port=t.metrics_port,
+                venue_name=chosen.name,
             )
             rows = summary_rows(
                 session_status(live.session),

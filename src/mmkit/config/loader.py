@@ -22,8 +22,8 @@ from mmkit.config.schema import (
 from mmkit.core.types import Instrument
 from mmkit.errors import ConfigError
 from mmkit.params import build_params, defaults_of, secret_keys
+from mmkit.redact import looks_like_key, register_key_like, register_secret
 from mmkit.registry import KINDS, SECTION_OF_KIND, ComponentRegistry, RiskLimits
-from mmkit.runtime.redact import looks_like_key, register_key_like, register_secret
 from mmkit.safejson import JsonRefused, check_depth, in_i64
 
 ENV_PREFIX = "MMKIT__"

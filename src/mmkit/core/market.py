@@ -100,10 +100,6 @@ class MarketState:
 
     # -- derived -------------------------------------------------------------------------
     @property
-    def has_data(self) -> bool:
-        return bool(self.last_update)
-
-    @property
     def is_crossed_or_empty(self) -> bool:
         return not self.best_bid < self.best_ask  # also NaN: an empty side
 

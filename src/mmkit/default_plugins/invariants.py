@@ -29,7 +29,7 @@ def discover(package: str = INVARIANTS_PACKAGE) -> tuple[list[Any], list[str]]:
         mod_name = f"{package}.{short}"
         try:
             mod = importlib.import_module(mod_name)
-        except Exception as exc:
+        except Exception as exc:  # plugin boundary: a broken invariant module is reported
             problems.append(
                 f"invariant module {mod_name!r} failed to import: {type(exc).__name__}: {exc}"
             )

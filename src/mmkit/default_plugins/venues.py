@@ -1,19 +1,23 @@
-"""Built-in venues (registered through the same hook as third-party plugins)."""
+"""Built-in venues (registered through the same hook as third-party plugins).
+
+Each venue says what it can be: ``sim`` is simulated only (backtests, paper trading, the
+audit), ``hyperliquid`` is live only (the live runner). Runners pick a venue's side by these
+capabilities, never by its name.
+"""
 
 from __future__ import annotations
 
-from typing import Any
-
 from mmkit import hookimpl
+from mmkit.hookspecs import RegisterVenue
 
 
 @hookimpl
-def register_venues(register: Any) -> None:
+def register_venues(register: RegisterVenue) -> None:
     from mmkit.venues.sim.params import SimParams
 
     register(
         "sim",
-        "mmkit.venues.sim.venue:build",
+        simulated="mmkit.venues.sim.venue:build",
         params=SimParams,
         description="simulated exchange: queue-position and latency models, fees (numba)",
     )
@@ -21,7 +25,7 @@ def register_venues(register: Any) -> None:
 
     register(
         "hyperliquid",
-        "mmkit.venues.hyperliquid.venue:build",
+        live="mmkit.venues.hyperliquid.venue:build_live",
         params=HyperliquidParams,
         description="Hyperliquid perps, live (async REST + WebSocket; built by the live runner)",
     )

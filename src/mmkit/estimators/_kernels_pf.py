@@ -177,24 +177,3 @@ def new_state(h0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     fs[F_W] = 1.0 / n
     ist = np.zeros((3, n), dtype=np.int64)
     return fs, ist
-
-
-@njit(cache=True)
-def pf_loglik(
-    returns: np.ndarray,
-    h0: np.ndarray,
-    normals: np.ndarray,
-    uniforms: np.ndarray,
-    model: np.ndarray,
-) -> float:
-    """Log-likelihood of a whole series (filter started from particles ``h0``, calm regime).
-
-    ``normals`` has shape ``(T, (n + 1) // 2)`` and ``uniforms`` ``(T, n + 1)``.
-    """
-    fs, ist = new_state(h0)
-    out = np.zeros(OUT_SIZE)
-    total = 0.0
-    for t in range(returns.shape[0]):
-        pf_step(fs, ist, normals, uniforms, t, returns[t], model, out)
-        total += out[OUT_LOGLIK]
-    return total

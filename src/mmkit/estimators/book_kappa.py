@@ -5,9 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from mmkit.core.types import NS_PER_S
 from mmkit.estimators._kernels_kappa import book_depth_regression
-
-_NS = 1_000_000_000
 
 
 class BookKappa:
@@ -20,7 +19,7 @@ class BookKappa:
     def __init__(self, max_depth: float, min_levels: int, fit_interval_s: float) -> None:
         self.max_depth = max_depth
         self.min_levels = min_levels
-        self.fit_interval_ns = int(fit_interval_s * _NS)
+        self.fit_interval_ns = int(fit_interval_s * NS_PER_S)
         self.kappa = math.nan
         self.confidence = 0.0
         self.fits = 0

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections import deque
 
-_NS = 1_000_000_000
+from mmkit.core.types import NS_PER_S
 
 
 class TradeBurstDetector:
@@ -19,7 +19,7 @@ class TradeBurstDetector:
     def __init__(
         self, window_s: float, factor: float, min_trades: int, baseline_half_life_s: float = 600.0
     ) -> None:
-        self.window_ns = int(window_s * _NS)
+        self.window_ns = int(window_s * NS_PER_S)
         self.window_s = window_s
         self.factor = factor
         self.min_trades = min_trades
@@ -45,7 +45,7 @@ class TradeBurstDetector:
         if self._win_start < 0:
             self._win_start = now_ns
         self._win_count += 1
-        elapsed = (now_ns - self._win_start) / _NS
+        elapsed = (now_ns - self._win_start) / NS_PER_S
         if elapsed >= 10.0 * self.window_s:
             rate = self._win_count / elapsed
             if math.isfinite(self._rate):
@@ -62,7 +62,7 @@ class OpenInterestDropDetector:
 
     def __init__(self, drop: float, window_s: float) -> None:
         self.drop = drop
-        self.window_ns = int(window_s * _NS)
+        self.window_ns = int(window_s * NS_PER_S)
         self._hist: deque[tuple[int, float]] = deque()
 
     def on_open_interest(self, oi: float, now_ns: int) -> bool:
@@ -85,7 +85,7 @@ class CascadeFloor:
 
     def __init__(self, floor: float, hold_s: float, half_life_s: float) -> None:
         self.floor = floor
-        self.hold_ns = int(hold_s * _NS)
+        self.hold_ns = int(hold_s * NS_PER_S)
         self.half_life_s = half_life_s
         self.triggered_ns = -1
         self.triggers = 0
@@ -107,5 +107,5 @@ class CascadeFloor:
         age = now_ns - self.triggered_ns
         if age <= self.hold_ns:
             return self.floor
-        decay_s = (age - self.hold_ns) / _NS
+        decay_s = (age - self.hold_ns) / NS_PER_S
         return self.floor * math.pow(0.5, decay_s / self.half_life_s)

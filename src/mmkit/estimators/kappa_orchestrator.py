@@ -18,6 +18,12 @@ previous value, one step each time a source changes), and again at retrieval, so
 published kappa is always finite and within the clamp. A stagnation alert (recommendation 5)
 fires when own-fill confidence has stayed below ``stagnation_confidence`` for
 ``stagnation_s``.
+
+Input it cannot use is skipped and recorded in ``rejections`` (see :mod:`mmkit.faults`): a
+book or BBO without a valid touch, a trade or fill whose price or size is not a finite
+positive number. A fill or trade that is merely unusable for kappa (no mid yet, deeper than
+``max_trade_depth``, a taker fill) is not bad data and is not a rejection. Anything else
+that goes wrong is a bug and propagates to the engine.
 """
 
 from __future__ import annotations
@@ -28,18 +34,24 @@ from typing import Any
 
 from mmkit.components import Estimates
 from mmkit.core.events import Event, EventKind, TradeBatch
+from mmkit.core.types import NS_PER_S
 from mmkit.estimators._mid import event_mid, positive
 from mmkit.estimators.book_kappa import BookKappa
 from mmkit.estimators.own_fill_kappa import OwnFillKappa
 from mmkit.estimators.params import KappaParams
 from mmkit.estimators.robust_kappa import RobustKappa
+from mmkit.faults import Rejections
 from mmkit.registry import BuildContext
 
 log = logging.getLogger(__name__)
 
-_NS = 1_000_000_000
 _BOOK, _ROBUST, _OWN = 1, 2, 4
 _ALL = _BOOK | _ROBUST | _OWN
+
+# rejection reasons (mmkit.faults): fixed texts, so that repeats are one report
+_NO_TOUCH = "no valid touch (a side empty, crossed, or a price not finite and positive)"
+_BAD_TRADE = "price or size not a finite positive number"
+_BAD_FILL = "fill price not a finite positive number"
 
 
 class KappaOrchestrator:
@@ -67,7 +79,8 @@ class KappaOrchestrator:
         self._stagnant_since = -1
         self.stagnation_alert = False
         self.stagnation_episodes = 0
-        self.bad_events = 0
+        #: bad input skipped, with why (the engine reports it)
+        self.rejections = Rejections()
         self.rejected_fills = 0
         self._kappa_out = self.kappa_value()
         self._confidence_out = 0.0
@@ -76,10 +89,7 @@ class KappaOrchestrator:
 
     # -- events ---------------------------------------------------------------------------
     def on_event(self, event: Event, now_ns: int) -> None:
-        try:
-            self._on_event(event, now_ns)
-        except Exception:  # never raise on bad input: count it
-            self.bad_events += 1
+        self._on_event(event, now_ns)
 
     def on_trades(self, batch: TradeBatch, now_ns: int) -> None:
         """The batch's trades, as ``on_event`` would take them one by one."""
@@ -91,12 +101,21 @@ class KappaOrchestrator:
         inf = math.inf
         depths: list[float] = []
         times: list[int] = []
+        bad = 0
+        first_bad = 0.0
         for p, s, t in zip(px, sz, recv, strict=True):
+            if not (0.0 < p < inf and 0.0 < s < inf):  # as on_event's positive() checks
+                if not bad:
+                    first_bad = p if not 0.0 < p < inf else s
+                bad += 1
+                continue
             d = self._depth(p)
-            if d == d and 0.0 < s < inf:  # as on_event's positive(sz) check
+            if d == d:
                 depths.append(d)
                 times.append(t)
         self.robust.add_many(depths, times)
+        if bad:
+            self.rejections.reject("TRADE", _BAD_TRADE, first_bad, now_ns, bad)
 
     def _on_event(self, ev: Any, now_ns: int) -> None:
         if now_ns > self._now:
@@ -110,16 +129,29 @@ class KappaOrchestrator:
                 self.mid = mid
                 if self.book.on_book(ev, mid, now_ns):
                     self._dirty |= _BOOK
+            else:
+                self.rejections.reject(kind.name, _NO_TOUCH, None, now_ns)
         elif kind is EventKind.BBO:
             mid = event_mid(ev)
             if mid == mid:
                 self.mid = mid
+            else:
+                self.rejections.reject(kind.name, _NO_TOUCH, None, now_ns)
         elif kind is EventKind.TRADE:
-            d = self._depth(ev.px)
-            if d == d and positive(ev.sz) == positive(ev.sz):
+            px, sz = positive(ev.px), positive(ev.sz)
+            if px != px or sz != sz:  # NaN: not a finite positive number
+                self.rejections.reject(kind.name, _BAD_TRADE, (ev.px, ev.sz), now_ns)
+                return
+            d = self._depth(px)
+            if d == d:
                 self.robust.add(d, now_ns)
         elif kind is EventKind.OWN_FILL:
             if ev.crossed or ev.liquidation:  # not a passive fill at a chosen depth
+                return
+            fpx = positive(ev.px)
+            if fpx != fpx:  # NaN: not a finite positive number
+                self.rejections.reject(kind.name, _BAD_FILL, ev.px, now_ns)
+                self._reject_fill(ev.px)
                 return
             d = self._depth(ev.px)
             graduated = self.own.has_exited_warmup
@@ -265,7 +297,7 @@ class KappaOrchestrator:
         n = self.robust.observation_count
         if n < self.p.robust_min_trades or self._first_ns < 0:
             return math.nan
-        span_s = min(self.p.window_s, (self._now - self._first_ns) / _NS)
+        span_s = min(self.p.window_s, (self._now - self._first_ns) / NS_PER_S)
         return n / (2.0 * span_s) if span_s > 0 else math.nan
 
     def _stagnation(self, now: int) -> bool:
@@ -275,7 +307,10 @@ class KappaOrchestrator:
             return False
         if self._stagnant_since < 0:
             self._stagnant_since = now
-        if not self.stagnation_alert and now - self._stagnant_since >= self.p.stagnation_s * _NS:
+        if (
+            not self.stagnation_alert
+            and now - self._stagnant_since >= self.p.stagnation_s * NS_PER_S
+        ):
             self.stagnation_alert = True
             self.stagnation_episodes += 1
             log.warning(
@@ -283,7 +318,7 @@ class KappaOrchestrator:
                 "(%d fills in the window); quoting relies on market and book kappa",
                 self.own.confidence,
                 self.p.stagnation_confidence,
-                (now - self._stagnant_since) / _NS,
+                (now - self._stagnant_since) / NS_PER_S,
                 self.own.observation_count,
             )
         return self.stagnation_alert

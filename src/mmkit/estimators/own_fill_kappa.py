@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections import deque
 
-_NS = 1_000_000_000
+from mmkit.core.types import NS_PER_S
 
 
 class OwnFillKappa:
@@ -28,7 +28,7 @@ class OwnFillKappa:
             raise ValueError("Gamma prior needs alpha > 0 and beta > 0")
         self.prior: tuple[float, float] = (float(prior_alpha), float(prior_beta))
         self.prior_strength = float(prior_alpha if prior_strength is None else prior_strength)
-        self.window_ns = int(window_s * _NS)
+        self.window_ns = int(window_s * NS_PER_S)
         self.warmup_fills = warmup_fills
         self._obs: deque[tuple[int, float]] = deque()
         self._sum = 0.0

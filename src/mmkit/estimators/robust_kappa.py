@@ -14,9 +14,9 @@ from functools import lru_cache
 
 import numpy as np
 
+from mmkit.core.types import NS_PER_S
 from mmkit.estimators._kernels_kappa import student_t_location
 
-_NS = 1_000_000_000
 MIN_DEPTH = 1e-8  # depths below this (prints at mid) are clamped before the log
 _EM_ITERS = 200  # a cap; warm-started refits converge in a few
 
@@ -45,9 +45,9 @@ class RobustKappa:
         prior_strength: float,
     ) -> None:
         self.nu = nu
-        self.window_ns = int(window_s * _NS)
+        self.window_ns = int(window_s * NS_PER_S)
         self.min_trades = min_trades
-        self.fit_interval_ns = int(fit_interval_s * _NS)
+        self.fit_interval_ns = int(fit_interval_s * NS_PER_S)
         self.prior_strength = prior_strength
         self._cap = int(max_trades)
         self._times = np.zeros(self._cap, dtype=np.int64)

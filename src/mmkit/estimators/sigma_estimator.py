@@ -12,6 +12,11 @@ intervals gives one return normalised by ``sqrt(k)``; a longer gap than
 ``sigma = clamp(max(sqrt(w * pf_var + (1 - w) * bipower_var) / sqrt(dt), cascade_floor),
 min_sigma, max_sigma)``; before ``warmup_returns`` returns the variance part is
 ``default_sigma`` (the report's warmup fallback). Every path goes through the same clamp.
+
+Input it cannot use is skipped and recorded in ``rejections`` (see :mod:`mmkit.faults`): an
+event older than the last one (the sampling clock never goes back), a book or BBO without a
+valid touch, a trade whose price or size is not a finite positive number. Anything else that
+goes wrong is a bug and propagates to the engine.
 """
 
 from __future__ import annotations
@@ -22,16 +27,21 @@ from typing import Any
 
 from mmkit.components import Estimates
 from mmkit.core.events import Event, EventKind, TradeBatch
+from mmkit.core.types import NS_PER_S
 from mmkit.estimators._mid import event_mid, positive
 from mmkit.estimators.bipower import MultiScaleBipower
 from mmkit.estimators.cascade import CascadeFloor, OpenInterestDropDetector, TradeBurstDetector
 from mmkit.estimators.params import SigmaParams
 from mmkit.estimators.particle_filter import ParticleFilter, SVModel
+from mmkit.faults import Rejections
 from mmkit.registry import BuildContext
 
 log = logging.getLogger(__name__)
 
-_NS = 1_000_000_000
+# rejection reasons (mmkit.faults): fixed texts, so that repeats are one report
+_LATE = "older than the last event (the sampling clock never goes back)"
+_NO_TOUCH = "no valid touch (a side empty, crossed, or a price not finite and positive)"
+_BAD_TRADE = "price or size not a finite positive number"
 
 
 def sv_model(p: SigmaParams) -> SVModel:
@@ -53,7 +63,7 @@ def sv_model(p: SigmaParams) -> SVModel:
 class SigmaEstimator:
     def __init__(self, p: SigmaParams, seed: int = 0) -> None:
         self.p = p
-        self.dt_ns = max(1, int(p.sample_interval_s * _NS))
+        self.dt_ns = max(1, int(p.sample_interval_s * NS_PER_S))
         self.default_sigma = p.default_sigma
         self.max_sigma = p.max_sigma_mult * p.default_sigma
         self.min_sigma = p.min_sigma_mult * p.default_sigma
@@ -76,32 +86,35 @@ class SigmaEstimator:
         self._anchor_ns = -1
         self._now = -(2**62)
         self.returns = 0
-        self.bad_events = 0
+        #: bad input skipped, with why (the engine reports it)
+        self.rejections = Rejections()
         self._base_var = self._default_var
         self._published_returns = -1
         self._last_out: Estimates | None = None
 
     # -- events ---------------------------------------------------------------------------
     def on_event(self, event: Event, now_ns: int) -> None:
-        try:
-            self._on_event(event, now_ns)
-        except Exception:  # never raise on bad input: count it
-            self.bad_events += 1
+        self._on_event(event, now_ns)
 
     def _on_event(self, ev: Any, now_ns: int) -> None:
+        kind = ev.kind
         if now_ns < self._now:  # out of order: the clock never goes back
+            self.rejections.reject(kind.name, _LATE, now_ns - self._now, now_ns)
             return
         self._now = now_ns
-        kind = ev.kind
         if kind is EventKind.BOOK_SNAPSHOT or kind is EventKind.BBO:
             mid = event_mid(ev)
             if mid == mid:
                 self.mid = mid
                 self._book_seen = True
+            else:
+                self.rejections.reject(kind.name, _NO_TOUCH, None, now_ns)
         elif kind is EventKind.TRADE:
             px = positive(ev.px)
             if px == px and positive(ev.sz) == positive(ev.sz):
                 self._on_trade(px, now_ns)
+            else:
+                self.rejections.reject(kind.name, _BAD_TRADE, (ev.px, ev.sz), now_ns)
         else:
             oi = getattr(ev, "open_interest", None)
             if oi is not None and self.oi.on_open_interest(positive(oi), now_ns):
@@ -113,17 +126,28 @@ class SigmaEstimator:
         """The batch's trades, as ``on_event`` would take them one by one."""
         _, px, sz, _, recv = batch.columns()
         inf = math.inf
+        late = bad = 0
+        first_late = 0
+        first_bad = 0.0
         for p, s, t in zip(px, sz, recv, strict=True):
             if t < self._now:
+                if not late:
+                    first_late = t - self._now
+                late += 1
                 continue
             self._now = t
-            try:
-                if 0.0 < p < inf and 0.0 < s < inf:  # as on_event's positive() checks
-                    self._on_trade(p, t)
-                if self.mid == self.mid:
-                    self._sample(t)
-            except Exception:
-                self.bad_events += 1
+            if 0.0 < p < inf and 0.0 < s < inf:  # as on_event's positive() checks
+                self._on_trade(p, t)
+            else:
+                if not bad:
+                    first_bad = p if not 0.0 < p < inf else s
+                bad += 1
+            if self.mid == self.mid:
+                self._sample(t)
+        if late:
+            self.rejections.reject("TRADE", _LATE, first_late, now_ns, late)
+        if bad:
+            self.rejections.reject("TRADE", _BAD_TRADE, first_bad, now_ns, bad)
 
     def _on_trade(self, px: float, now_ns: int) -> None:
         """A trade with a finite, positive price and size."""

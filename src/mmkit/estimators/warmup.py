@@ -22,6 +22,10 @@ Once warmed up it stays warmed up. What it still waits for is published in
 ``Estimates.warmup_waiting`` and logged (on start, on each requirement met, every
 ``log_interval_s`` and at the end), never silent. The ``warmup`` gate halts quoting with
 reason ``"Warmup"`` while ``Estimates.warmed_up`` is false.
+
+A trade whose price or size is not a finite positive number is not counted and is recorded
+in ``rejections`` (see :mod:`mmkit.faults`); anything else that goes wrong is a bug and
+propagates to the engine.
 """
 
 from __future__ import annotations
@@ -32,13 +36,16 @@ from typing import Any
 
 from mmkit.components import Estimates, GateDecision, View
 from mmkit.core.events import Event, Trade, TradeBatch
+from mmkit.core.types import NS_PER_S
 from mmkit.estimators._mid import positive
 from mmkit.estimators.params import WarmupParams
+from mmkit.faults import Rejections
 from mmkit.registry import BuildContext
 
 log = logging.getLogger(__name__)
 
-_NS = 1_000_000_000
+#: rejection reason (mmkit.faults)
+_BAD_TRADE = "price or size not a finite positive number"
 
 
 class WarmupEstimator:
@@ -57,7 +64,8 @@ class WarmupEstimator:
         self._met: set[str] = set()
         self._last_log_ns = -(2**62)
         self._waived: set[str] = set()
-        self.bad_events = 0
+        #: bad input skipped, with why (the engine reports it)
+        self.rejections = Rejections()
 
     @property
     def buckets(self) -> int:
@@ -73,13 +81,10 @@ class WarmupEstimator:
         return f"bucket {self.p.bucket_notional:g} USD"
 
     def on_event(self, event: Event, now_ns: int) -> None:
-        try:
-            if self.first_ns < 0 and event.kind.is_market_data:
-                self.first_ns = now_ns
-            if isinstance(event, Trade):
-                self._on_trade(event.px, event.sz)
-        except Exception:  # never raise on bad input
-            self.bad_events += 1
+        if self.first_ns < 0 and event.kind.is_market_data:
+            self.first_ns = now_ns
+        if isinstance(event, Trade):
+            self._on_trade(event.px, event.sz, now_ns)
 
     def on_trades(self, batch: TradeBatch, now_ns: int) -> None:
         """The batch's trades, as ``on_event`` would take them one by one."""
@@ -87,15 +92,25 @@ class WarmupEstimator:
         if self.first_ns < 0:
             self.first_ns = recv[0]
         inf = math.inf
+        bad = 0
+        first_bad = 0.0
         for p, s in zip(px, sz, strict=True):
             if 0.0 < p < inf and 0.0 < s < inf:  # as _on_trade's positive() checks
                 self._count(p, s)
+            else:
+                if not bad:
+                    first_bad = p if not 0.0 < p < inf else s
+                bad += 1
+        if bad:
+            self.rejections.reject("TRADE", _BAD_TRADE, first_bad, now_ns, bad)
 
-    def _on_trade(self, px_in: Any, sz_in: Any) -> None:
+    def _on_trade(self, px_in: Any, sz_in: Any, now_ns: int) -> None:
         sz = positive(sz_in)
         px = positive(px_in)
         if sz == sz and px == px:
             self._count(px, sz)
+        else:
+            self.rejections.reject("TRADE", _BAD_TRADE, (px_in, sz_in), now_ns)
 
     def _count(self, px: float, sz: float) -> None:
         """A trade with a finite, positive price and size (an overflowing sum is skipped)."""
@@ -156,7 +171,7 @@ class WarmupEstimator:
         if self.first_ns < 0:  # no market data yet: nothing to wait on but data
             self._wait(out, "first market data (the warmup timeout starts with it)", now_ns)
             return
-        elapsed_s = max(0, now_ns - self.first_ns) / _NS
+        elapsed_s = max(0, now_ns - self.first_ns) / NS_PER_S
         unmet = self._unmet(out)
         names = {n for n, _ in unmet}
         active = {"volume", "trades"}
@@ -189,7 +204,7 @@ class WarmupEstimator:
         out.warmed_up = False
         out.warmup_waiting = waiting
         out.extras["warmup.timed_out"] = 0.0
-        if now_ns - self._last_log_ns >= self.p.log_interval_s * _NS:
+        if now_ns - self._last_log_ns >= self.p.log_interval_s * NS_PER_S:
             self._last_log_ns = now_ns
             log.info("warmup: waiting for %s", waiting)
 

@@ -11,21 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from enum import IntEnum
 
 from mmkit.core.types import Side
+from mmkit.execution.order_state import OrderState, Pending
 
 SIZE_EPS = 1e-12
-
-
-class OrderState(IntEnum):
-    PLACING = 1  # PLACE sent, not acknowledged
-    RESTING = 2
-    MODIFYING = 3  # MODIFY sent, not acknowledged
-    CANCELING = 4  # cancel sent (alone or inside a cancel-all)
-    UNKNOWN = 5  # an action's outcome is unknown: resolving it by query
-    AWAITING_FATE = 6  # modify target gone: waiting to learn whether it filled or cancelled
-    DONE = 7
 
 
 #: states that hold a desired level (no second order may be placed there)
@@ -56,7 +46,7 @@ class TrackedOrder:
     new_px: float = 0.0  # target of an in-flight modify
     new_sz: float = 0.0
     sent_filled: float = 0.0  # ``filled`` when the in-flight modify was sent
-    pending: str = ""  # "place" | "modify" | "cancel" | "cancel_all" while in flight
+    pending: Pending = Pending.NONE  # the action in flight (``req``), if any
     retired: list[int] = field(default_factory=list)
     fate_seen: bool = False  # a terminal update for the current oid arrived mid-modify
     query_ns: int = -1  # when the last QueryOrder went out
@@ -118,8 +108,6 @@ class OrderTracker:
         self.by_cloid: dict[str, TrackedOrder] = {}
         #: current and retired oids -> order
         self.by_oid: dict[int, TrackedOrder] = {}
-        #: request id -> (order, kind of the action: place/modify/cancel)
-        self.by_req: dict[int, tuple[TrackedOrder, str]] = {}
         self.rebinds = 0
 
     def __iter__(self) -> Iterator[TrackedOrder]:
@@ -153,16 +141,11 @@ class OrderTracker:
     def is_retired(self, order: TrackedOrder, oid: int | None) -> bool:
         return oid is not None and oid in order.retired
 
-    def track_request(self, req: int, order: TrackedOrder, kind: str) -> None:
-        order.req = req
-        order.pending = kind
-        self.by_req[req] = (order, kind)
-
     def finish(self, order: TrackedOrder) -> None:
         """The venue says the order is gone: forget it (its oids stay mapped for late fills)."""
-        order.state = OrderState.DONE
+        order.state = order.state.to(OrderState.DONE)
         order.sz = 0.0
-        order.pending = ""
+        order.pending = Pending.NONE
         self.by_cloid.pop(order.cloid, None)
 
     def live(self, side: Side | None = None) -> list[TrackedOrder]:
@@ -179,3 +162,6 @@ class OrderTracker:
         for oid in list(self.by_oid)[: len(self.by_oid) - keep]:
             if self.by_oid[oid].state is OrderState.DONE:
                 del self.by_oid[oid]
+
+
+__all__ = ["OCCUPYING", "SIZE_EPS", "OrderState", "OrderTracker", "Pending", "TrackedOrder"]

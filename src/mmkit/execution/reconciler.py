@@ -30,16 +30,28 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from enum import IntEnum
 from typing import NamedTuple
 
 from mmkit.components import Quote
 from mmkit.execution.orders import TrackedOrder
 
-KEEP, MODIFY, CANCEL, PLACE = 0, 1, 2, 3
+
+class OpKind(IntEnum):
+    """What the diff asks of one level (an order to keep produces no op). The values are the
+    order in which one reconcile sends its actions, which the executor sorts by: cancels
+    first (they free exposure), then modifies, then places (which use the room freed)."""
+
+    CANCEL = 0
+    MODIFY = 1
+    PLACE = 2
+
+
+CANCEL, MODIFY, PLACE = OpKind.CANCEL, OpKind.MODIFY, OpKind.PLACE
 
 
 class Op(NamedTuple):
-    kind: int
+    kind: OpKind
     level: int
     order: TrackedOrder | None = None
     px: float = 0.0

@@ -58,12 +58,21 @@ from mmkit.core.types import NS_PER_MS, NS_PER_S, Instrument, Side, Tif
 from mmkit.execution import position_sync as ps
 from mmkit.execution.backoff import RejectionBackoff, RetryBackoff, parse_retry_after
 from mmkit.execution.budget import ExecutionBudget
-from mmkit.execution.orders import OCCUPYING, SIZE_EPS, OrderState, OrderTracker, TrackedOrder
+from mmkit.execution.order_state import OrderState, Pending
+from mmkit.execution.orders import OCCUPYING, SIZE_EPS, OrderTracker, TrackedOrder
 from mmkit.execution.orphans import OrphanTracker
 from mmkit.execution.params import SmartExecutorParams
+from mmkit.execution.pending import (
+    CancelAllRequest,
+    OrderRequest,
+    OrphanCancel,
+    PendingRequests,
+    QueryRequest,
+    SyncRequest,
+)
 from mmkit.execution.position_sync import PositionSync
 from mmkit.execution.rate_limit import RateTracker, RequoteInterval
-from mmkit.execution.reconciler import CANCEL, MODIFY, PLACE, Op, Tolerances, diff_side
+from mmkit.execution.reconciler import Op, OpKind, Tolerances, diff_side
 from mmkit.execution.startup import StartupState
 from mmkit.registry import BuildContext
 
@@ -193,10 +202,8 @@ class SmartExecutor:
         # (ladder, position, max position) of the last reconcile that found every order in
         # place; the same inputs with no order event since give the same (empty) answer
         self._quiet: tuple[Ladder, float, float] | None = None
-        self._cancel_all: dict[int, list[TrackedOrder]] = {}
-        self._queries: dict[int, TrackedOrder] = {}
-        self._sync_reqs: set[int] = set()
-        self._orphan_cancels: dict[int, int] = {}
+        #: every request sent and not yet answered: request id -> what it was for
+        self._pending = PendingRequests()
         self._unmatched: dict[int, list[tuple[int, OwnFill]]] = {}
         self.counters: dict[str, int] = {
             "places": 0,
@@ -289,13 +296,13 @@ class SmartExecutor:
                 if int(o.side) == aggressor:
                     continue  # a buyer lifts asks, a seller hits bids
                 opx = o.px
-                if o.pending == "modify" and o.new_px > 0.0:
+                if o.pending is Pending.MODIFY and o.new_px > 0.0:
                     # either incarnation may rest: the more exposed price counts
                     opx = max(opx, o.new_px) if o.side is Side.BUY else min(opx, o.new_px)
                 hit = px <= opx if o.side is Side.BUY else px >= opx
                 if not hit or ts < o.known_ts:
                     continue
-                most = max(o.sz, o.new_sz) if o.pending == "modify" else o.sz
+                most = max(o.sz, o.new_sz) if o.pending is Pending.MODIFY else o.sz
                 if o.risk < most:
                     if o.risk <= 0.0:
                         self.counters["tape_risks"] += 1
@@ -434,11 +441,11 @@ class SmartExecutor:
             self._halt_sent_all = True
             self._halt_all_ns = now_ns
             for o in live:  # an earlier action's answer is now stale for these
-                o.state = OrderState.CANCELING
+                o.state = o.state.to(OrderState.CANCELING)
                 o.level = -1
-                o.pending = "cancel_all"
+                o.pending = Pending.CANCEL_ALL
                 o.req = a.request_id
-            self._cancel_all[a.request_id] = live
+            self._pending.add(a.request_id, CancelAllRequest(tuple(live)))
             return out
         for o in live:
             if o.state in (OrderState.CANCELING, OrderState.UNKNOWN, OrderState.AWAITING_FATE):
@@ -449,9 +456,9 @@ class SmartExecutor:
                 break
             out.append(c)
             self.counters["cancels"] += 1
-            o.state = OrderState.CANCELING
+            o.state = o.state.to(OrderState.CANCELING)
             o.level = -1
-            self.orders.track_request(c.request_id, o, "cancel")
+            self._track(c.request_id, o, Pending.CANCEL)
         return out
 
     # ----------------------------------------------------------------------------------
@@ -505,6 +512,12 @@ class SmartExecutor:
         self._rid += 1
         return self._rid
 
+    def _track(self, rid: int, o: TrackedOrder, kind: Pending) -> None:
+        """``o``'s action ``kind`` went out as request ``rid``: its answer is read for ``o``."""
+        o.req = rid
+        o.pending = kind
+        self._pending.add(rid, OrderRequest(o, kind))
+
     def _new_cloid(self) -> str:
         self._cloid_n += 1
         return make_cloid(self._cloid_base | (self._cloid_n & 0xFFFF_FFFF))
@@ -557,13 +570,15 @@ class SmartExecutor:
         if force:
             self.rate.record([a], now_ns)
         out.append(a)
-        self._sync_reqs.add(a.request_id)
+        self._pending.add(a.request_id, SyncRequest())
         self.sync.sent(a.request_id, reason, now_ns)
 
     def _query(self, o: TrackedOrder, now_ns: int, out: list[Action]) -> None:
         # by cloid when a newer incarnation may exist (a modify in flight or whose target was
         # gone): the venue answers with the cloid's newest incarnation
-        by_cloid = o.pending == "modify" or o.oid is None or o.state is OrderState.AWAITING_FATE
+        by_cloid = (
+            o.pending is Pending.MODIFY or o.oid is None or o.state is OrderState.AWAITING_FATE
+        )
         q = QueryOrder(self._next_rid(), o.cloid, None if by_cloid else o.oid)
         o.query_ns = now_ns
         if not self._permit([q], now_ns):
@@ -571,7 +586,7 @@ class SmartExecutor:
         out.append(q)
         self.counters["queries"] += 1
         o.query_req = q.request_id
-        self._queries[q.request_id] = o
+        self._pending.add(q.request_id, QueryRequest(o))
 
     # ----------------------------------------------------------------------------------
     # periodic duties
@@ -617,7 +632,7 @@ class SmartExecutor:
             out.append(c)
             self.counters["cancels"] += 1
             orphan.cancel_sent = True
-            self._orphan_cancels[c.request_id] = orphan.oid
+            self._pending.add(c.request_id, OrphanCancel(orphan.oid))
         reason = self.sync.due(now_ns, view.position, view.max_position)
         if reason is not None:
             self._send_sync(reason, now_ns, out)
@@ -692,7 +707,7 @@ class SmartExecutor:
                 continue
             side_ops = self.diff(desired, resting, occupied, cap, self.tol, debt)
             if side_ops and self.rejections.should_skip(side, now_ns):
-                kept = [op for op in side_ops if op.kind == CANCEL]
+                kept = [op for op in side_ops if op.kind is OpKind.CANCEL]
                 if len(kept) != len(side_ops):
                     self.counters["skipped_backoff"] += 1
                     quiet = None  # held back, not in place
@@ -702,16 +717,16 @@ class SmartExecutor:
         if not ops:
             self._quiet = quiet
             return []
-        # cancels first (they free exposure), then modifies, then places
-        ops.sort(key=lambda so: 0 if so[1].kind == CANCEL else so[1].kind)
+        # cancels first (they free exposure), then modifies, then places: OpKind's order
+        ops.sort(key=lambda so: so[1].kind)
         actions: list[Action] = []
         new_cloids: list[str] = []
         for side, op in ops:
             rid = self._next_rid()
-            if op.kind == CANCEL:
+            if op.kind is OpKind.CANCEL:
                 assert op.order is not None
                 actions.append(Cancel(rid, op.order.cloid, op.order.oid))
-            elif op.kind == MODIFY:
+            elif op.kind is OpKind.MODIFY:
                 assert op.order is not None
                 o = op.order
                 actions.append(
@@ -727,24 +742,24 @@ class SmartExecutor:
             return []
         batch = actions[0].request_id
         for (side, op), a in zip(ops, actions, strict=True):
-            if op.kind == CANCEL:
+            if op.kind is OpKind.CANCEL:
                 assert op.order is not None
                 o = op.order
-                o.state = OrderState.CANCELING
+                o.state = o.state.to(OrderState.CANCELING)
                 o.level = -1
-                self.orders.track_request(a.request_id, o, "cancel")
+                self._track(a.request_id, o, Pending.CANCEL)
                 self.counters["cancels"] += 1
-            elif op.kind == MODIFY:
+            elif op.kind is OpKind.MODIFY:
                 assert op.order is not None
                 o = op.order
-                o.state = OrderState.MODIFYING
+                o.state = o.state.to(OrderState.MODIFYING)
                 o.new_px, o.new_sz = op.px, op.sz
                 o.sent_filled = o.filled
                 o.fate_seen = False
                 o.batch = batch
-                self.orders.track_request(a.request_id, o, "modify")
+                self._track(a.request_id, o, Pending.MODIFY)
                 self.counters["modifies"] += 1
-            elif op.kind == PLACE:
+            elif op.kind is OpKind.PLACE:
                 assert isinstance(a, Place)
                 o = TrackedOrder(
                     a.cloid,
@@ -760,7 +775,7 @@ class SmartExecutor:
                     cap=op.sz,
                 )
                 self.orders.add(o)
-                self.orders.track_request(a.request_id, o, "place")
+                self._track(a.request_id, o, Pending.PLACE)
                 self.counters["places"] += 1
         self.requote.mark(now_ns)
         return actions
@@ -838,13 +853,13 @@ class SmartExecutor:
             self._rate_limited(r, now_ns)
         elif r.outcome in (Outcome.RESTING, Outcome.FILLED, Outcome.CANCELED):
             self.retry.on_success()
-        if rid in self._sync_reqs:
-            self._sync_reqs.discard(rid)
+        req = self._pending.pop(rid)
+        if isinstance(req, SyncRequest):
             if r.outcome in (Outcome.REJECTED, Outcome.UNKNOWN):
                 self.sync.failed(rid)
             return
-        if rid in self._queries:
-            o = self._queries.pop(rid)
+        if isinstance(req, QueryRequest):
+            o = req.order
             if o.query_req == rid:
                 o.query_req = -1
             if (
@@ -855,33 +870,32 @@ class SmartExecutor:
             ):
                 self._finish(o, requote=True, ghost=self._fate_of(o), ambiguous=True)
             return
-        if rid in self._cancel_all:
-            covered = self._cancel_all.pop(rid)
+        if isinstance(req, CancelAllRequest):
+            covered = req.orders
             if r.outcome is Outcome.CANCELED:
                 for o in covered:
-                    if o.state is OrderState.CANCELING and o.pending == "cancel_all":
+                    if o.state is OrderState.CANCELING and o.pending is Pending.CANCEL_ALL:
                         self._finish(o, ghost=o.sz)  # its "canceled" update says the rest
             else:  # refused or unknown: retried shortly (halt); a sync tells the truth
                 for o in covered:
-                    if o.state is OrderState.CANCELING and o.pending == "cancel_all":
-                        o.state = OrderState.RESTING
-                        o.pending = ""
+                    if o.state is OrderState.CANCELING and o.pending is Pending.CANCEL_ALL:
+                        o.state = o.state.to(OrderState.RESTING)
+                        o.pending = Pending.NONE
                 self._halt_sent_all = False
                 self._halt_retry_ns = now_ns + self._halt_retry_delay()
                 self.sync.request(ps.REJECTION)
             return
-        if rid in self._orphan_cancels:
-            oid = self._orphan_cancels.pop(rid)
+        if isinstance(req, OrphanCancel):
+            oid = req.oid
             if r.outcome is Outcome.CANCELED or r.reason is RejectReason.ORDER_GONE:
                 self.orphans.gone(oid)
             else:
                 self.orphans.cancel_refused(oid)
             return
-        entry = self.orders.by_req.pop(rid, None)
-        if entry is None:
+        if req is None:
             self.counters["stale_acks"] += 1
             return
-        o, kind = entry
+        o, kind = req.order, req.kind
         if o.req != rid or not o.live:
             self._stale_result(o, kind, r)
             return
@@ -890,26 +904,27 @@ class SmartExecutor:
             return
         if r.outcome is Outcome.UNKNOWN:
             self.counters["unknown_outcomes"] += 1
-            o.state = OrderState.UNKNOWN
+            o.state = o.state.to(OrderState.UNKNOWN)
             o.query_ns = -1
             self._query(o, now_ns, out)
             return
-        if kind == "place":
+        if kind is Pending.PLACE:
             self._place_result(o, r, now_ns)
-        elif kind == "modify":
+        elif kind is Pending.MODIFY:
             self._modify_result(o, r, now_ns, out)
         else:
             self._cancel_result(o, r, now_ns)
 
-    def _stale_result(self, o: TrackedOrder, kind: str, r: ActionResult) -> None:
+    def _stale_result(self, o: TrackedOrder, kind: Pending, r: ActionResult) -> None:
         """An answer to an earlier action of an order that has moved on (e.g. cancelled)."""
         self.counters["stale_acks"] += 1
-        if kind in ("place", "modify") and r.outcome in (Outcome.RESTING, Outcome.FILLED):
+        acked = r.outcome in (Outcome.RESTING, Outcome.FILLED)
+        if kind in (Pending.PLACE, Pending.MODIFY) and acked:
             if o.live:
                 self._bind(o, r.oid)
-                if r.outcome is Outcome.FILLED and o.pending != "modify":
+                if r.outcome is Outcome.FILLED and o.pending is not Pending.MODIFY:
                     self._finish(o, ghost=o.sz, exact=True)  # its fills are on the way
-        elif kind == "place" and r.outcome is Outcome.REJECTED and o.live and o.oid is None:
+        elif kind is Pending.PLACE and r.outcome is Outcome.REJECTED and o.live and o.oid is None:
             self._finish(o)
 
     def _halt_retry_delay(self) -> int:
@@ -931,13 +946,13 @@ class SmartExecutor:
         else:
             self.rate.mark_address_exhausted()
 
-    def _revert(self, o: TrackedOrder, kind: str) -> None:
+    def _revert(self, o: TrackedOrder, kind: Pending) -> None:
         """The venue refused the request outright: nothing happened."""
-        o.pending = ""
-        if kind == "place":
+        o.pending = Pending.NONE
+        if kind is Pending.PLACE:
             self._finish(o)
         else:
-            o.state = OrderState.RESTING
+            o.state = o.state.to(OrderState.RESTING)
 
     def _reject(self, o: TrackedOrder, r: ActionResult, now_ns: int) -> None:
         """Feed the side's rejection backoff: once per reconcile batch and side (five levels
@@ -963,11 +978,11 @@ class SmartExecutor:
             )
 
     def _place_result(self, o: TrackedOrder, r: ActionResult, now_ns: int) -> None:
-        o.pending = ""
+        o.pending = Pending.NONE
         if r.outcome is Outcome.RESTING:
             self._bind(o, r.oid)
             if o.state is OrderState.PLACING:
-                o.state = OrderState.RESTING
+                o.state = o.state.to(OrderState.RESTING)
             self.rejections.on_success(o.side)
         elif r.outcome is Outcome.FILLED:
             self._bind(o, r.oid)
@@ -980,7 +995,7 @@ class SmartExecutor:
     def _modify_result(
         self, o: TrackedOrder, r: ActionResult, now_ns: int, out: list[Action]
     ) -> None:
-        o.pending = ""
+        o.pending = Pending.NONE
         if r.outcome in (Outcome.RESTING, Outcome.FILLED):
             if r.oid is not None and r.oid != o.oid:
                 self._bind(o, r.oid)
@@ -990,7 +1005,7 @@ class SmartExecutor:
             o.px = o.new_px
             o.fate_seen = False
             o.unseen = 0.0  # a stash from the old incarnation's cancel leg: not an end
-            o.state = OrderState.RESTING
+            o.state = o.state.to(OrderState.RESTING)
             self.rejections.on_success(o.side)
             if r.outcome is Outcome.FILLED:
                 self._finish(o, ghost=o.sz, exact=True)  # its fills are on the way
@@ -1004,7 +1019,7 @@ class SmartExecutor:
             if o.fate_seen or o.sz <= SIZE_EPS:
                 self._finish(o, requote=True, ghost=self._fate_of(o), exact=o.fate_seen)
             else:
-                o.state = OrderState.AWAITING_FATE
+                o.state = o.state.to(OrderState.AWAITING_FATE)
                 o.query_ns = -1
                 self._query(o, now_ns, out)
             return
@@ -1018,16 +1033,17 @@ class SmartExecutor:
         if o.fate_seen:
             self._finish(o, requote=True, ghost=o.unseen, exact=True)
         else:
-            o.state = OrderState.RESTING
+            o.state = o.state.to(OrderState.RESTING)
 
     def _cancel_result(self, o: TrackedOrder, r: ActionResult, now_ns: int) -> None:
-        o.pending = ""
+        o.pending = Pending.NONE
         if r.outcome is Outcome.CANCELED:
             self._finish(o, ghost=o.sz)  # its "canceled" update says what was left
         elif r.reason is RejectReason.ORDER_GONE:  # filled or cancelled before: unknown
             self._finish(o, ghost=o.sz, ambiguous=True)
         else:
-            o.state = OrderState.RESTING  # detached (level -1): cancelled again next cycle
+            # detached (level -1): cancelled again next cycle
+            o.state = o.state.to(OrderState.RESTING)
             if self._halted is not None:
                 self._halt_retry_ns = now_ns + self._halt_retry_delay()
 
@@ -1049,7 +1065,10 @@ class SmartExecutor:
             return
         if self.orders.is_retired(o, u.oid):
             return  # a late word on an old incarnation never ends the live order
-        modifying = o.pending == "modify" and o.state in (OrderState.MODIFYING, OrderState.UNKNOWN)
+        modifying = o.pending is Pending.MODIFY and o.state in (
+            OrderState.MODIFYING,
+            OrderState.UNKNOWN,
+        )
         if u.status is OrderStatus.OPEN:
             if o.state is OrderState.AWAITING_FATE and u.oid == o.oid:
                 return  # stale: the venue already said this incarnation is gone
@@ -1068,8 +1087,8 @@ class SmartExecutor:
             if o.state in (OrderState.PLACING, OrderState.UNKNOWN) or (
                 new_incarnation and (modifying or o.state is OrderState.AWAITING_FATE)
             ):
-                o.state = OrderState.RESTING
-                o.pending = ""
+                o.state = o.state.to(OrderState.RESTING)
+                o.pending = Pending.NONE
                 o.fate_seen = False
             return
         if u.status not in _TERMINAL:
@@ -1201,14 +1220,14 @@ class SmartExecutor:
         if o.oid is None or f.oid == o.oid:
             self._bind(o, f.oid)
             self._take(o, f.sz)
-        elif o.pending == "modify":  # the replacement filled before the modify's ack
+        elif o.pending is Pending.MODIFY:  # the replacement filled before the modify's ack
             self._bind(o, f.oid)
             o.px = o.new_px
             o.cap = max(o.cap, o.new_sz)
             o.sz = o.new_sz - f.sz
             o.ahead = 0.0
-            o.state = OrderState.RESTING
-            o.pending = ""
+            o.state = o.state.to(OrderState.RESTING)
+            o.pending = Pending.NONE
             o.fate_seen = False
         else:
             self._bind(o, f.oid)
@@ -1218,14 +1237,14 @@ class SmartExecutor:
         o.sz = 0.0
         if o.state in (OrderState.RESTING, OrderState.PLACING, OrderState.AWAITING_FATE):
             self._finish(o, requote=True)
-        elif o.pending == "modify":
+        elif o.pending is Pending.MODIFY:
             o.fate_seen = True
 
     # ----------------------------------------------------------------------------------
     def _on_snapshot(self, s: PositionSnapshot, now_ns: int) -> None:
         answered = self.sync.answered(s.position, now_ns, s.ts)
         if answered is not None:
-            self._sync_reqs.discard(answered[0])
+            self._pending.discard_sync(answered[0])
             # the venue's position answering a request sent after a ghost was made holds
             # whatever that order filled: the ghost is settled
             for g in [g for g in self._ghosts.values() if g.ghost_rid < answered[0]]:
@@ -1259,8 +1278,8 @@ class SmartExecutor:
                         continue  # the snapshot predates the modify / cancel
                     # sent before the snapshot, yet the order rests unchanged: that answer
                     # was lost or refused. Rest it again; a cancel is re-sent next cycle.
-                    o.state = OrderState.RESTING
-                    o.pending = ""
+                    o.state = o.state.to(OrderState.RESTING)
+                    o.pending = Pending.NONE
                 if unchanged:
                     self._venue_remaining(o, vo.sz, rid_s)
                 else:
@@ -1270,8 +1289,8 @@ class SmartExecutor:
                 if math.isfinite(vo.orig_sz) and vo.orig_sz > 0.0:
                     o.cap = max(o.cap, vo.orig_sz)
                 if o.state in (OrderState.PLACING, OrderState.UNKNOWN, OrderState.MODIFYING):
-                    o.state = OrderState.RESTING
-                    o.pending = ""
+                    o.state = o.state.to(OrderState.RESTING)
+                    o.pending = Pending.NONE
                 continue
             if startup and self.startup.policy == "adopt":
                 cloid = vo.cloid if vo.cloid is not None else self._new_cloid()
@@ -1308,7 +1327,7 @@ class SmartExecutor:
         for o in self.orders.live():
             if o.cloid in seen:
                 continue
-            judged = (o.req < rid_s) if rid_s is not None else (o.pending == "")
+            judged = (o.req < rid_s) if rid_s is not None else (o.pending is Pending.NONE)
             if judged:
                 self._finish(o, requote=True)
         return len(adopted), cancelled

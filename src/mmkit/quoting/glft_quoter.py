@@ -31,7 +31,7 @@ from mmkit.registry import BuildContext, RiskLimits
 
 _A_CAP = 1e12
 _SCALE_MIN, _SCALE_MAX = 0.1, 100.0
-_NS = 1e-9
+_S_PER_NS = 1e-9  # seconds per nanosecond (a product, not / NS_PER_S: same floats as before)
 _INF = math.inf
 _NAN = math.nan
 
@@ -75,7 +75,7 @@ class GlftQuoter:
         if p.depth_source == "infinite_horizon":
             return math.inf
         if p.horizon_mode == "session" and self._horizon_ns > 0:
-            return (self._horizon_ns - now_ns % self._horizon_ns) * _NS
+            return (self._horizon_ns - now_ns % self._horizon_ns) * _S_PER_NS
         return p.horizon_s
 
     def quote(self, view: View, est: Estimates, now_ns: int) -> Ladder:

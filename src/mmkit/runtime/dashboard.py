@@ -84,6 +84,7 @@ def render(
     ex.add_row("actions", str(status["actions"]))
     ex.add_row("rejections", str(status["rejections"]))
     ex.add_row("faults", str(status["faults"]))
+    ex.add_row("rejected input", str(status["rejected_events"]))
     top = Table.grid(padding=(0, 4))
     top.add_row(Panel(est, title="estimators"), Panel(quotes, title="our quotes"))
     bottom = Table.grid(padding=(0, 4))

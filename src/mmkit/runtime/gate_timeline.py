@@ -19,12 +19,12 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from mmkit.core.types import NS_PER_S
 from mmkit.gates.reasons import KILL_SWITCH_REASONS
 
-_NS = 1_000_000_000
 #: engine times in this range are wall-clock nanoseconds and get a UTC rendering
-_EPOCH_MIN_NS = 946_684_800 * _NS  # 2000-01-01
-_EPOCH_MAX_NS = 4_102_444_800 * _NS  # 2100-01-01
+_EPOCH_MIN_NS = 946_684_800 * NS_PER_S  # 2000-01-01
+_EPOCH_MAX_NS = 4_102_444_800 * NS_PER_S  # 2100-01-01
 
 REOPENED = "reopened"
 REASON_CHANGED = "reason changed"
@@ -81,7 +81,7 @@ def utc_text(ns: int) -> str:
     """``YYYY-mm-dd HH:MM:SS.mmm`` (UTC) for wall-clock nanoseconds, else ``""``."""
     if not _EPOCH_MIN_NS <= ns < _EPOCH_MAX_NS:
         return ""
-    t = _dt.datetime.fromtimestamp(ns // _NS, tz=_dt.UTC)
+    t = _dt.datetime.fromtimestamp(ns // NS_PER_S, tz=_dt.UTC)
     return t.strftime("%Y-%m-%d %H:%M:%S") + f".{(ns // 1_000_000) % 1000:03d}"
 
 
@@ -118,7 +118,7 @@ def build_timeline(rows: Sequence[GateRow], start_ns: int, end_ns: int) -> GateT
     done.sort(key=lambda e: e[0].ts)
 
     def since(ns: int) -> float:
-        return (ns - start_ns) / _NS
+        return (ns - start_ns) / NS_PER_S
 
     episodes = [
         GateEpisode(
@@ -133,7 +133,7 @@ def build_timeline(rows: Sequence[GateRow], start_ns: int, end_ns: int) -> GateT
             end_ns=end,
             end_utc=utc_text(end),
             end_s=since(end),
-            duration_s=(end - r.ts) / _NS,
+            duration_s=(end - r.ts) / NS_PER_S,
             ended_by=how,
         )
         for r, end, how in done
@@ -142,8 +142,8 @@ def build_timeline(rows: Sequence[GateRow], start_ns: int, end_ns: int) -> GateT
     return GateTimeline(
         start_ns=start_ns,
         end_ns=end_ns,
-        run_s=(end_ns - start_ns) / _NS,
-        halted_s=union_length(halts) / _NS,
+        run_s=(end_ns - start_ns) / NS_PER_S,
+        halted_s=union_length(halts) / NS_PER_S,
         episodes=episodes,
         kill_trips=[e for e in episodes if e.kill_switch],
     )

@@ -7,7 +7,7 @@ Durability: a fill is committed (``synchronous=FULL``) by :meth:`Journal.fill` *
 runner hands it to the engine, so that a crash never loses a fill the engine acted on. Other
 rows are batched and committed at least every ``flush_every`` rows or on :meth:`flush`.
 
-The journal never stores secrets: values pass through :func:`mmkit.runtime.redact.redact`.
+The journal never stores secrets: values pass through :func:`mmkit.redact.redact`.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from typing import Any
 
 from mmkit.core.actions import Action, Cancel, CancelAll, Modify, Place, QueryOrder, SyncState
 from mmkit.core.events import ActionResult, OrderUpdate, OwnFill
+from mmkit.redact import redact
 from mmkit.runtime.gate_timeline import GateTimeline, read_timeline
-from mmkit.runtime.redact import redact
 
 SCHEMA_VERSION = 1
 
@@ -102,6 +102,8 @@ class JournalSummary:
     fill_volume: float
     gate_closures: list[tuple[str, str, int]]
     divergences: int
+    #: (component, message) of each distinct fault, in order of first occurrence, a message
+    #: that recurred ending in `` (xN)`` (at most 20)
     faults: list[tuple[str, str]]
     #: every gate closure with its times, reason and duration, and the kill-switch trips
     timeline: GateTimeline | None = None
@@ -422,7 +424,14 @@ def _summarize(path: Path) -> JournalSummary:
             "SELECT gate, reason, COUNT(*) FROM gate_events WHERE state='closed' "
             "GROUP BY gate, reason ORDER BY 3 DESC"
         ).fetchall()
-        faults = db.execute("SELECT component, message FROM faults ORDER BY id LIMIT 20").fetchall()
+        # each distinct fault once, in order of first occurrence, with how often it recurred
+        faults = [
+            (c, m if n == 1 else f"{m} (x{n})")
+            for c, m, n in db.execute(
+                "SELECT component, message, COUNT(*) FROM faults GROUP BY component, message "
+                "ORDER BY MIN(id) LIMIT 20"
+            ).fetchall()
+        ]
         try:
             links = db.execute(
                 "SELECT ts, message FROM notes WHERE message LIKE 'link %' ORDER BY id LIMIT 200"

@@ -40,9 +40,12 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
-from mmkit.components import GateMode, Venue
+# the live venue contract lives with the other contracts; re-exported here for older imports
+from mmkit.components import AsyncVenue as AsyncVenue
+from mmkit.components import EventSink as EventSink
+from mmkit.components import GateMode
 from mmkit.core.actions import Action, Cancel, CancelAll, Modify, Place
 from mmkit.core.events import ActionResult, Event, OrderUpdate, OwnFill, Timer
 from mmkit.core.outcomes import Outcome, RejectReason
@@ -52,74 +55,6 @@ from mmkit.runtime.session import Session
 from mmkit.venues.priority import emergency_lane
 
 log = logging.getLogger("mmkit.live")
-
-EventSink = Callable[[Event], None]
-
-
-class AsyncVenue(Protocol):
-    """A venue that talks over the network (Hyperliquid client, the loopback emulator)."""
-
-    async def start(self, sink: EventSink) -> None:
-        """Connect, subscribe, and push every event to ``sink`` from now on."""
-        ...
-
-    async def submit(self, actions: Sequence[Action]) -> None:
-        """Send actions; their results come back through the sink as events."""
-        ...
-
-    async def close(self) -> None: ...
-
-
-class SyncVenueAdapter:
-    """Runs a synchronous :class:`~mmkit.components.Venue` (simulated exchange) as an
-    :class:`AsyncVenue`, with a market feed replayed at wall-clock pace. Used for tests and
-    for dry runs of the live path without a network."""
-
-    def __init__(
-        self,
-        venue: Venue,
-        market: Sequence[Event] = (),
-        *,
-        clock: Callable[[], int] = time.time_ns,
-        pace_s: float = 0.0,
-    ) -> None:
-        self.venue = venue
-        self.market = list(market)
-        self.clock = clock
-        self.pace_s = pace_s
-        self._sink: EventSink | None = None
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self, sink: EventSink) -> None:
-        self._sink = sink
-        self._task = asyncio.create_task(self._replay())
-
-    async def _replay(self) -> None:
-        for ev in self.market:
-            now = self.clock()
-            self.venue.on_market(ev, now)
-            self._emit(ev)
-            self._flush(now)
-            await asyncio.sleep(self.pace_s)
-
-    def _emit(self, ev: Event) -> None:
-        if self._sink is not None:
-            self._sink(ev)
-
-    def _flush(self, now: int) -> None:
-        for r in self.venue.drain(now + 10 * NS_PER_S):
-            self._emit(r)
-
-    async def submit(self, actions: Sequence[Action]) -> None:
-        now = self.clock()
-        self.venue.submit(list(actions), now)
-        self._flush(now)
-
-    async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
 
 
 class LiveClock:

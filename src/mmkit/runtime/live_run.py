@@ -1,4 +1,10 @@
-"""``mmkit trade --venue hyperliquid`` (or ``--url`` at the loopback emulator)."""
+"""Live trading: ``mmkit trade`` with a venue's live side (``--venue hyperliquid``, or
+``--url`` at the loopback emulator).
+
+The venue is built through the registry from the live factory its plugin registered
+(:func:`build_live_venue`), never imported by name: any installed venue plugin with a live
+side runs here.
+"""
 
 from __future__ import annotations
 
@@ -8,19 +14,21 @@ import logging
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mmkit import __version__
 from mmkit.assembly import build_component, build_engine
+from mmkit.components import AsyncVenue
 from mmkit.config.loader import Settings
 from mmkit.core.types import NS_PER_MS
 from mmkit.plugin_manager import PluginHost
+from mmkit.registry import BuildContext, LiveContext, VenueSide
 from mmkit.runtime.heap import frozen_heap
 from mmkit.runtime.journal import Journal, new_run_path, resume_point
-from mmkit.runtime.live import AsyncVenue, LiveClock, LiveRunner, StartupAborted
+from mmkit.runtime.live import LiveClock, LiveRunner, StartupAborted
 from mmkit.runtime.observer import RunObserver
 from mmkit.runtime.paper_run import config_dump
 from mmkit.runtime.session import Session
@@ -186,6 +194,41 @@ async def run_live(
     )
 
 
+def build_live_venue(
+    settings: Settings,
+    host: PluginHost,
+    name: str,
+    *,
+    mainnet_flag: bool,
+    clock_ns: Callable[[], int],
+    environ: Mapping[str, str] | None = None,
+) -> AsyncVenue:
+    """The live side of venue ``name``, built by its plugin's live factory and checked
+    against :class:`~mmkit.components.AsyncVenue`. Its parameters are the
+    ``[venues.<name>]`` table; the connection (the core ``[venue]`` section), the
+    ``--mainnet`` opt-in and the engine's clock (ns) reach it in ``ctx.live``. A venue
+    without a live side is a configuration error naming it and its plugin."""
+    spec = host.registry.venue(name, VenueSide.LIVE, purpose="live trading")
+    ctx = BuildContext(
+        kind="venue",
+        name=name,
+        params=settings.component_params("venue", name),
+        instrument=settings.instrument,
+        risk=settings.risk,
+        seed=settings.engine.seed,
+        config=settings.merged,
+        live=LiveContext(
+            clock_ns=clock_ns,
+            mainnet_flag=mainnet_flag,
+            connection=settings.venue,
+            settings=settings,
+            environ=environ,
+        ),
+    )
+    venue: AsyncVenue = spec.build_live(ctx)
+    return venue
+
+
 def run_live_from_cli(
     settings: Settings,
     host: PluginHost,
@@ -195,11 +238,17 @@ def run_live_from_cli(
     duration_s: float | None,
     dashboard: bool,
     metrics_port: int | None = None,
+    venue_name: str | None = None,
 ) -> LiveOutcome:
-    from mmkit.venues.hyperliquid.venue import live_venue
-
+    """Build the live venue ``venue_name`` (default: ``components.venue``) and trade live."""
     clock = LiveClock()  # one clock for the engine and the venue's local stamps
-    venue = live_venue(settings, mainnet_flag=mainnet_flag, clock_ns=clock)
+    venue = build_live_venue(
+        settings,
+        host,
+        venue_name or settings.components.venue,
+        mainnet_flag=mainnet_flag,
+        clock_ns=clock,
+    )
     return asyncio.run(
         run_live(
             settings,

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import TextIO
 
-from mmkit.runtime.redact import RedactingFilter
+from mmkit.redact import RedactingFilter
 
 
 class JsonFormatter(logging.Formatter):

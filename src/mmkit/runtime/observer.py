@@ -16,11 +16,11 @@ from typing import Any
 from mmkit.components import GateDecision, GateMode, Ladder
 from mmkit.core.actions import Action
 from mmkit.core.events import OwnFill
+from mmkit.core.types import NS_PER_S
+from mmkit.hookspecs import OBSERVER_HOOKS
 from mmkit.runtime.journal import Journal
 
 log = logging.getLogger("mmkit.run")
-
-_NS = 1_000_000_000
 
 
 def is_kill_switch(decision: GateDecision) -> bool:
@@ -55,7 +55,11 @@ class RunObserver:
     """Implements :class:`mmkit.engine.EngineObserver` for runners.
 
     ``hooks`` are the pluggy observer hooks some plugin implements
-    (:meth:`mmkit.plugin_manager.PluginHost.observer_hooks`); ``metrics`` is optional.
+    (:meth:`mmkit.plugin_manager.PluginHost.observer_hooks`), keyed by their names in
+    :data:`mmkit.hookspecs.OBSERVER_HOOKS`; each ``on_*`` method below calls the hook of
+    the same moment (``on_quotes`` -> ``mmkit_on_quote_published``, the others
+    ``on_X`` -> ``mmkit_on_X``), and a name that is not a spec is refused here.
+    ``metrics`` is optional.
     """
 
     def __init__(
@@ -67,6 +71,12 @@ class RunObserver:
     ) -> None:
         self.journal = journal
         self.hooks = dict(hooks or {})
+        unknown = sorted(set(self.hooks) - set(OBSERVER_HOOKS))
+        if unknown:
+            raise ValueError(
+                f"unknown observer hook(s) {', '.join(unknown)}; the observer hooks are "
+                f"{', '.join(OBSERVER_HOOKS)} (mmkit.hookspecs)"
+            )
         self.metrics = metrics
         self.run = run
         self.fills = 0
@@ -135,7 +145,7 @@ class RunObserver:
             dur = max(0, now_ns - since)
             self.closed_ns[gate] = self.closed_ns.get(gate, 0) + dur
             log.warning(
-                "gate %s reopened after %.1f s (was: %s)", gate, dur / _NS, decision.describe()
+                "gate %s reopened after %.1f s (was: %s)", gate, dur / NS_PER_S, decision.describe()
             )
         self._account_halt(now_ns)
         if self.journal is not None:
@@ -165,9 +175,9 @@ class RunObserver:
             closed[gate] = closed.get(gate, 0) + max(0, end_ns - since)
         return HaltReport(
             start_ns=start_ns,
-            run_s=max(0, end_ns - start_ns) / _NS if start_ns >= 0 else 0.0,
-            halted_s=halted / _NS,
-            closed_s={g: ns / _NS for g, ns in closed.items()},
+            run_s=max(0, end_ns - start_ns) / NS_PER_S if start_ns >= 0 else 0.0,
+            halted_s=halted / NS_PER_S,
+            closed_s={g: ns / NS_PER_S for g, ns in closed.items()},
             kill_trips=list(self.kill_trips),
         )
 
@@ -195,3 +205,4 @@ class RunObserver:
             self.journal.divergence(now_ns, local, venue)
         if self.metrics is not None:
             self.metrics.divergence(venue - local)
+        self._hook("mmkit_on_divergence", local=local, venue=venue, now_ns=now_ns)

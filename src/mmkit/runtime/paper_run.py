@@ -13,9 +13,11 @@ from typing import Any
 
 from mmkit import __version__
 from mmkit.assembly import build_component, build_engine
+from mmkit.components import Venue
 from mmkit.config.loader import Settings
-from mmkit.core.types import NS_PER_MS, NS_PER_S
+from mmkit.core.types import NS_PER_MS, NS_PER_S, Instrument
 from mmkit.plugin_manager import PluginHost
+from mmkit.registry import BuildContext, VenueSide
 from mmkit.runtime.heap import frozen_heap
 from mmkit.runtime.journal import Journal, new_run_path
 from mmkit.runtime.observer import RunObserver
@@ -91,6 +93,35 @@ def config_dump(settings: Settings) -> str:
     return tomli_w.dumps(settings.to_toml_dict(redact=True))
 
 
+def build_simulated_venue(
+    settings: Settings,
+    host: PluginHost,
+    *,
+    purpose: str,
+    instrument: Instrument | None = None,
+) -> Venue:
+    """The configured venue's simulated side (``components.venue``, parameters from its
+    ``[venues.<name>]`` table), checked against :class:`~mmkit.components.Venue`.
+
+    ``purpose`` names the run in the error a live-only venue gets (``"backtests"``: "venue
+    'hyperliquid' ... is live-only; backtests need a simulated venue"). ``instrument`` is
+    the market being simulated when it differs from the configured one (a backtest passes
+    the recorded data's tick)."""
+    name = settings.components.venue
+    spec = host.registry.venue(name, VenueSide.SIMULATED, purpose=purpose)
+    ctx = BuildContext(
+        kind="venue",
+        name=name,
+        params=settings.component_params("venue", name),
+        instrument=instrument or settings.instrument,
+        risk=settings.risk,
+        seed=settings.engine.seed,
+        config=settings.merged,
+    )
+    venue: Venue = spec.build(ctx)
+    return venue
+
+
 def run_paper(
     settings: Settings,
     host: PluginHost,
@@ -121,12 +152,14 @@ def run_paper(
         metrics.serve(metrics_port)
     from mmkit.runtime.precompile import warm_up
 
-    spent = warm_up(settings.merged_full())
+    # the groups compile mmkit's own kernels: the simulated exchange's only when it is the venue
+    groups = ("venue", "market") if settings.components.venue == "sim" else ("market",)
+    spent = warm_up(settings.merged_full(), groups=groups)
     if spent is not None:
         log.info("compiled numba kernels in parallel (first run): %.1f s", spent)
     observer = RunObserver(journal, host.observer_hooks(), metrics)
     engine = build_engine(settings, host, observer=observer)
-    venue = build_component(host.registry, settings, "venue", settings.components.venue)
+    venue = build_simulated_venue(settings, host, purpose="paper trading")
     feed = build_component(host.registry, settings, "feed", settings.components.feed)
     session = Session(engine, observer, journal)
     observer.run = session

@@ -3,10 +3,21 @@
 numba compiles a kernel on its first call and caches the machine code (``cache=True``).
 On a fresh clone that first compilation of the simulated exchange, the synthetic market and
 the estimators costs ~30 s of single-threaded CPU. Before a paper run, :func:`warm_up`
-checks numba's cache index for a probe kernel of each group; if any is missing it compiles
-the groups in separate processes at once (one per core), each driving the very components
-the run will use, built from the run's own merged configuration so that the compiled
-signatures match. Later runs find the cache warm and skip all this.
+looks for mmkit's own stamp of each group; if one is missing it compiles the cold groups in
+separate processes at once (one per core), each driving the very components the run will
+use, built from the run's own merged configuration so that the compiled signatures match,
+and stamps each group whose worker succeeded. Later runs find the stamps and skip all this.
+
+The stamp (``precompile-GROUP.stamp``) is a small text file kept beside numba's cache: in
+``NUMBA_CACHE_DIR`` when that is set, else in the package's ``__pycache__`` (removing the
+``__pycache__`` directories removes both). It holds a key made of the mmkit, numba and
+Python versions, the platform and a SHA-256 of the source of every mmkit module that
+defines numba kernels (and of the mmkit modules those import): a change to any of them, an
+upgrade or another interpreter makes the group cold again. numba has no public way to ask
+whether a kernel's machine code is cached, so mmkit records what it compiled itself rather
+than reading numba's private index. A stale or missing stamp only costs a warm-up (the
+workers then load numba's cache quickly); a stamp that cannot be written is logged and
+the group simply looks cold next time.
 
 The groups are balanced by measured compile times (a fresh clone, 2-core machine): the
 venue group (order processing ~8.5 s, which the replay kernel ~7.9 s calls, so the two
@@ -18,7 +29,8 @@ venue's snapshot kernel ~3.2 s, which book snapshots reach without the replay ke
 
 from __future__ import annotations
 
-import importlib
+import ast
+import hashlib
 import logging
 import os
 import subprocess
@@ -31,7 +43,8 @@ from typing import Any
 
 log = logging.getLogger("mmkit.run")
 
-#: group -> "module:kernel" probes whose cache index tells whether the group is compiled
+#: group -> the "module:kernel" numba kernels its worker compiles (the ones the measured
+#: compile times above are about); a group is warm when its stamp matches the current key
 GROUPS: dict[str, tuple[str, ...]] = {
     "venue": (
         "mmkit.venues.sim._kernels_replay:advance",
@@ -44,21 +57,131 @@ GROUPS: dict[str, tuple[str, ...]] = {
     ),
 }
 
+_STAMP_FORMAT = "mmkit-precompile-stamp/1"
 
-def _index_exists(probe: str) -> bool:
-    from numba.core.caching import FunctionCache
 
-    mod, _, name = probe.partition(":")
+def stamp_dir() -> Path:
+    """Where the stamps live: ``NUMBA_CACHE_DIR`` if set (numba caches there too), else the
+    mmkit package's ``__pycache__`` (where numba puts the caches of an in-place package)."""
+    env = os.environ.get("NUMBA_CACHE_DIR", "")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parent.parent / "__pycache__"
+
+
+def _mmkit_imports(tree: ast.Module) -> set[str]:
+    """The ``mmkit.*`` modules a module imports (absolute imports only, as mmkit writes)."""
+    out: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            if node.module.split(".")[0] == "mmkit":
+                out.add(node.module)
+        elif isinstance(node, ast.Import):
+            out.update(a.name for a in node.names if a.name.split(".")[0] == "mmkit")
+    return out
+
+
+def kernel_sources() -> list[Path]:
+    """The source files whose change makes compiled kernels stale: every mmkit module that
+    imports numba (but this one) and the mmkit modules those import (layouts, constants)."""
+    root = Path(__file__).resolve().parent.parent
+    found: set[Path] = set()
+    for path in sorted(root.rglob("*.py")):
+        if path.name == "precompile.py" and path.parent.name == "runtime":
+            continue
+        text = path.read_text(encoding="utf-8")
+        if "numba" not in text:
+            continue
+        tree = ast.parse(text, filename=str(path))
+        uses_numba = any(
+            (isinstance(n, ast.ImportFrom) and (n.module or "").split(".")[0] == "numba")
+            or (isinstance(n, ast.Import) and any(a.name.split(".")[0] == "numba" for a in n.names))
+            for n in ast.walk(tree)
+        )
+        if not uses_numba:
+            continue
+        found.add(path)
+        for mod in _mmkit_imports(tree):
+            rel = Path(*mod.split(".")[1:])
+            for cand in (root / rel.with_suffix(".py"), root / rel / "__init__.py"):
+                if cand.is_file():
+                    found.add(cand)
+    return sorted(found)
+
+
+def sources_digest() -> str:
+    """SHA-256 over the paths and contents of :func:`kernel_sources`."""
+    root = Path(__file__).resolve().parent.parent
+    digest = hashlib.sha256()
+    for path in kernel_sources():
+        name = path.relative_to(root) if path.is_relative_to(root) else path
+        digest.update(name.as_posix().encode())
+        digest.update(b"\0")
+        digest.update(path.read_bytes())
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def stamp_key(group: str, digest: str | None = None) -> str:
+    """The key a group's stamp must hold for the group to count as compiled (``digest``:
+    a :func:`sources_digest` already computed, to hash the sources once for many groups)."""
+    import platform
+
+    import numba
+
+    import mmkit
+
+    if digest is None:
+        digest = sources_digest()
+    return "\n".join(
+        (
+            _STAMP_FORMAT,
+            f"group={group}",
+            f"kernels={','.join(GROUPS[group])}",
+            f"mmkit={mmkit.__version__}",
+            f"numba={numba.__version__}",
+            f"python={sys.implementation.name}-{platform.python_version()}",
+            f"platform={sys.platform}-{platform.machine()}",
+            f"sources={digest}",
+        )
+    )
+
+
+def _stamp_path(group: str) -> Path:
+    return stamp_dir() / f"precompile-{group}.stamp"
+
+
+def is_stamped(group: str, key: str | None = None) -> bool:
+    """Whether ``group`` was compiled by a warm-up under the current key."""
     try:
-        dispatcher = getattr(importlib.import_module(mod), name)
-        cache = FunctionCache(dispatcher.py_func)  # type: ignore[no-untyped-call]
-        return os.path.exists(cache._cache_file._index_path)
-    except Exception:  # numba internals moved, or no cache possible: treat as cold
+        text = _stamp_path(group).read_text(encoding="utf-8")
+    except OSError:  # no stamp (or unreadable): cold
         return False
+    return text == (stamp_key(group) if key is None else key)
+
+
+def write_stamp(group: str, key: str | None = None) -> bool:
+    """Record that ``group`` compiled under ``key`` (the current key by default); False (and
+    a log line naming the path) when the stamp cannot be written."""
+    path = _stamp_path(group)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(stamp_key(group) if key is None else key, encoding="utf-8")
+        os.replace(tmp, path)  # atomic: a concurrent reader sees the old stamp or the new
+    except OSError as exc:
+        log.info("kernel warm-up: cannot write the stamp %s (%s); it will run again", path, exc)
+        return False
+    return True
 
 
 def cold_groups(groups: Sequence[str] = tuple(GROUPS)) -> list[str]:
-    return [g for g in groups if not all(_index_exists(p) for p in GROUPS[g])]
+    """The groups among ``groups`` without a current stamp."""
+    unknown = [g for g in groups if g not in GROUPS]
+    if unknown:
+        raise ValueError(f"unknown precompile group(s) {unknown}; known: {sorted(GROUPS)}")
+    digest = sources_digest()
+    return [g for g in groups if not is_stamped(g, stamp_key(g, digest))]
 
 
 def warm_up(
@@ -74,6 +197,9 @@ def warm_up(
         return None
     import tomli_w
 
+    # the keys as the workers start: a source edited while they compile leaves the group cold
+    digest = sources_digest()
+    keys = {g: stamp_key(g, digest) for g in todo}
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="mmkit-warm-") as d:
         cfg = Path(d) / "config.toml"
@@ -100,6 +226,8 @@ def warm_up(
             if p.returncode != 0:
                 tail = (err or "").strip().splitlines()[-1:] or ["?"]
                 log.warning("kernel warm-up of %s failed: %s", g, tail[0])
+            else:
+                write_stamp(g, keys[g])
     return time.monotonic() - t0
 
 
@@ -209,7 +337,7 @@ def _warm_venue(config: Path) -> None:
     from mmkit.assembly import build_component
 
     host, s = _settings(config)
-    venue = build_component(host.registry, s, "venue", s.components.venue)
+    venue = build_component(host.registry, s, "venue", "sim")  # the group's kernels are sim's
     exercise_venue(venue, s.instrument, deltas=True)
 
 
@@ -217,7 +345,7 @@ def _warm_market(config: Path) -> None:
     from mmkit.assembly import build_component
 
     host, s = _settings(config)
-    venue = build_component(host.registry, s, "venue", s.components.venue)
+    venue = build_component(host.registry, s, "venue", "sim")  # its snapshot kernel
     for ev in _toy_market(s.instrument, n=5):  # snapshots only: the snapshot kernel
         if ev.kind.name == "BOOK_SNAPSHOT":
             venue.on_market(ev, ev.local_ts)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+import sqlite3
 from dataclasses import dataclass, field
 
 from mmkit.core.actions import Action, SyncState
@@ -69,10 +70,8 @@ class Session:
         self._next_snap = -1
         self._runner_rid = 0
         if journal is not None:
-            for _kind, _name, comp in engine.components():
-                attach = getattr(comp, "attach_prediction_log", None)
-                if callable(attach):
-                    attach(journal)
+            for _kind, _name, comp in engine.prediction_loggers:
+                comp.attach_prediction_log(journal)
 
     def close(self) -> None:
         """End of run: components persist their state (``save``) and release resources; the
@@ -83,19 +82,42 @@ class Session:
             try:
                 self.journal.set_meta("first_event_ns", str(st.first_ts))
                 self.journal.set_meta("last_event_ns", str(st.last_ts))
-            except Exception as exc:  # a closed or broken journal must not hide the rest
+            except sqlite3.Error as exc:  # a closed or broken journal must not hide the rest
                 log.error("journal: run span not recorded: %s: %s", type(exc).__name__, exc)
-        for kind, name, comp in self.engine.components():
-            for method in ("save", "close"):
-                fn = getattr(comp, method, None)
-                if not callable(fn):
-                    continue
-                try:
-                    fn()
-                except Exception as exc:  # one component's failure must not hide the others'
-                    log.error(
-                        "%s %s: %s() failed: %s: %s", kind, name, method, type(exc).__name__, exc
-                    )
+        for kind, name, method, fn in self.engine.finishers:  # Persistent, Closeable
+            try:
+                fn()
+            except Exception as exc:  # component isolation: reported, the others still run
+                self.engine.report_fault(
+                    f"{kind} {name}", f"{method} raised {type(exc).__name__}: {exc}", st.last_ts
+                )
+        self._fault_summary()
+
+    def _fault_summary(self) -> None:
+        """The run's faults and rejected input, each distinct message once with its count
+        (logged, and journaled as notes): a fault is never just a counter."""
+        entries = list(self.engine.fault_log.entries.values())
+        if not entries:
+            return
+        by_comp = self.engine.fault_log.by_component
+        log.warning(
+            "this run: %d fault(s), %d rejected input event(s); per component: %s",
+            self.engine.faults,
+            self.engine.rejected_events,
+            ", ".join(f"{c} {n}" for c, n in sorted(by_comp.items())),
+        )
+        for e in entries:
+            log.warning("  %s %s", e.category.value, e.describe())
+        if self.journal is None:
+            return
+        try:
+            for e in entries:
+                self.journal.note(
+                    self.stats.last_ts, "warning", f"{e.category.value} summary: {e.describe()}"
+                )
+            self.journal.flush()
+        except sqlite3.Error as exc:  # a closed or broken journal: the log still has it
+            log.error("journal: fault summary not recorded: %s: %s", type(exc).__name__, exc)
 
     def halt_report(self) -> HaltReport:
         """Time halted and per gate closed over the run so far, and the kill-switch trips."""

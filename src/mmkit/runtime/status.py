@@ -55,6 +55,9 @@ def session_status(session: Session) -> dict[str, Any]:
         "ladder_bids": [(q.px, q.sz) for q in eng.last_ladder.bids],
         "ladder_asks": [(q.px, q.sz) for q in eng.last_ladder.asks],
         "faults": eng.faults,
+        # input events the components rejected (mmkit.faults), and both per component
+        "rejected_events": eng.rejected_events,
+        "faults_by_component": dict(eng.fault_log.by_component),
         "rejections": session.stats.rejections,
         "not_sent": session.stats.not_sent,
         "actions": session.stats.actions,

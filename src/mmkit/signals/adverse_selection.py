@@ -34,6 +34,7 @@ import numpy as np
 from mmkit.components import Estimates
 from mmkit.core.events import Event, EventKind, OwnFill
 from mmkit.core.types import Side
+from mmkit.faults import Rejections
 from mmkit.prediction.brier import brier_score
 from mmkit.prediction.gating import GatingConfig, ModelGating
 from mmkit.prediction.information_ratio import probability_ir
@@ -84,7 +85,8 @@ class AdverseSelectionEstimator:
         self.weight = 1.0
         self._since_stats = 0
         self._skipping = False
-        self.bad_events = 0
+        #: bad input skipped, with why (the engine reports it; see :mod:`mmkit.faults`)
+        self.rejections = Rejections()
 
     def attach_prediction_log(self, log: PredictionLog) -> None:
         """Send predictions and outcomes to ``log`` (e.g. the trade runner's journal)."""
@@ -111,7 +113,12 @@ class AdverseSelectionEstimator:
         if f.crossed or f.liquidation:
             return  # not a passive fill at a quoted level
         if not (0.0 < f.px < math.inf and 0.0 < f.sz < math.inf) or f.side not in Side:
-            self.bad_events += 1
+            self.rejections.reject(
+                "OWN_FILL",
+                "price or size not a finite positive number, or no side",
+                (f.px, f.sz, f.side),
+                now_ns,
+            )
             return
         x = self.features.vector(f.side)
         pred = self.model.predict(x)

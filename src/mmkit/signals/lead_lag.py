@@ -32,6 +32,7 @@ import numpy as np
 
 from mmkit.components import Estimates
 from mmkit.core.events import Event, EventKind, FeedStatus
+from mmkit.faults import Rejections
 from mmkit.registry import BuildContext
 from mmkit.signals import _kernels_leadlag as kern
 from mmkit.signals.leader import LeaderChannel, LeaderQuote, channel, leader_mid
@@ -154,7 +155,8 @@ class LeadLagEstimator:
         self.result: LeadLagResult | None = None
         self.status = ""  # set (and logged) by the first estimate
         self.shift = 0.0
-        self.bad_events = 0
+        #: bad input skipped, with why (the engine reports it; see :mod:`mmkit.faults`)
+        self.rejections = Rejections()
 
     # -- wiring ---------------------------------------------------------------------------
     def attach_channel(self, ch: LeaderChannel | None) -> None:
@@ -179,7 +181,12 @@ class LeadLagEstimator:
         mid = leader_mid(event)
         if mid is None:
             if event.kind in (EventKind.BBO, EventKind.BOOK_SNAPSHOT):
-                self.bad_events += 1
+                self.rejections.reject(
+                    event.kind.name,
+                    "no valid touch (a side empty, crossed, or a price not finite and positive)",
+                    None,
+                    now_ns,
+                )
             return
         if is_leader:
             self._on_leader(LeaderQuote(now_ns, event.ts, mid))

@@ -17,10 +17,9 @@ from collections.abc import Iterator
 import numpy as np
 
 from mmkit.core.events import BBO, Event, OwnFill, Trade
-from mmkit.core.types import Side
+from mmkit.core.types import NS_PER_S, Side
 
-_NS = 1_000_000_000
-T0 = 1_700_000_000 * _NS
+T0 = 1_700_000_000 * NS_PER_S
 
 
 def lead_lag_mids(
@@ -67,7 +66,7 @@ def lead_lag_events(
     sigma_step: float = 1e-4,
     prefix: str = "leader:",
     start_ns: int = T0,
-) -> Iterator[Event]:
+) -> Iterator[BBO]:
     """Follower BBO then leader BBO at every step of ``interval_s``."""
     lead, fol = lead_lag_mids(
         seed, n, lag, sigma_step=sigma_step, noise_ratio=noise_ratio, independent=independent
@@ -101,7 +100,7 @@ def toxic_flow_events(
     rng = np.random.default_rng(seed)
     out: list[Event] = []
     mid = mid0
-    ep_ns = int(episode_s * _NS)
+    ep_ns = int(episode_s * NS_PER_S)
     hs = 1e-4
     for k in range(n_episodes):
         t = start_ns + k * ep_ns
@@ -124,7 +123,7 @@ def toxic_flow_events(
         out.append(OwnFill(tf, oid, None, side, px, 0.1, tid=oid, local_ts=tf))
         total = (d * move if informed else 0.0) + float(rng.normal(0.0, noise))
         for j in range(1, 6):
-            ts = tf + j * _NS
+            ts = tf + j * NS_PER_S
             m = mid * (1 + total * j / 5)
             out.append(BBO(ts, m * (1 - hs), 1.0, m * (1 + hs), 1.0, ts))
         mid = mid * (1 + total)

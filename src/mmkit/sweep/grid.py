@@ -6,7 +6,7 @@ mode = "grid"            # "grid": every combination; "random": `samples` random
 samples = 20             # random mode
 seed = 0                 # random mode's draws
 metric = "equity"        # report field to rank by (highest first); "-max_drawdown" = lowest
-cadence = "timer"        # backtest cadence of every run: "event", "timer" or "kernel"
+cadence = "timer"        # backtest cadence of every run: "event" or "timer"
 requote_ms = 100         # optional
 duration_s = 3600        # optional
 
@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mmkit.backtest.cadence import check_cadence
 from mmkit.errors import ConfigError
 
 REPORT_METRICS = (
@@ -111,8 +112,10 @@ def parse_sweep(data: dict[str, Any], where: str) -> SweepSpec:
     spec.random = dict(data.get("random", {}))
     if spec.mode not in ("grid", "random"):
         raise _problem(where, f"[sweep] mode {spec.mode!r}: choose grid or random")
-    if spec.cadence not in ("event", "timer", "kernel"):
-        raise _problem(where, f"[sweep] cadence {spec.cadence!r}: choose event, timer or kernel")
+    try:
+        check_cadence(spec.cadence, "[sweep] cadence")
+    except ConfigError as exc:  # the same message as mmkit backtest's, prefixed by the file
+        raise _problem(where, exc.problems[0]) from None
     if spec.metric_key not in REPORT_METRICS:
         raise _problem(where, f"[sweep] metric {spec.metric!r}: one of {', '.join(REPORT_METRICS)}")
     if not (isinstance(spec.samples, int) and spec.samples >= 1):

@@ -12,7 +12,7 @@ import asyncio
 from typing import Any
 
 import pytest
-from emu_live import run_with_faults
+from tests.venues.emulator.emu_live import run_with_faults
 
 from mmkit.venues.emulator.faults import CATALOGUE
 

@@ -15,7 +15,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import WSMsgType, web
-from hl_canned import CLEARINGHOUSE, L2BOOK, META, OPEN_ORDERS, ORDER_STATUS, RATE_LIMIT
+from tests.venues.hyperliquid.hl_canned import (
+    CLEARINGHOUSE,
+    L2BOOK,
+    META,
+    OPEN_ORDERS,
+    ORDER_STATUS,
+    RATE_LIMIT,
+)
 
 from mmkit.venues.hyperliquid.signing import recover_signer
 
@@ -69,9 +76,8 @@ class FakeHyperliquid:
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
-        server = site._server
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        # the port the OS chose for port 0: the runner lists (host, port) of every bound socket
+        self.port = int(self._runner.addresses[0][1])
 
     async def stop(self) -> None:
         if self._runner is not None:

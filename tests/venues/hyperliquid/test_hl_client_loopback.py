@@ -9,10 +9,19 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from hl_canned import CLOID1, CLOID2, OPEN_ORDERS, USER, cancel_ok, err, fill, order_ok
-from hl_server import FakeHyperliquid, Scripted
+from tests.venues.hyperliquid.hl_canned import (
+    CLOID1,
+    CLOID2,
+    OPEN_ORDERS,
+    USER,
+    cancel_ok,
+    err,
+    fill,
+    order_ok,
+)
+from tests.venues.hyperliquid.hl_server import FakeHyperliquid, Scripted
 
-from mmkit.core.actions import Cancel, CancelAll, Modify, Place, QueryOrder, SyncState
+from mmkit.core.actions import Action, Cancel, CancelAll, Modify, Place, QueryOrder, SyncState
 from mmkit.core.events import (
     ActionResult,
     BookSnapshot,
@@ -128,7 +137,7 @@ def test_execute_orders_modifies_cancels() -> None:
                 body=order_ok({"filled": {"totalSz": "0.001", "avgPx": "99999", "oid": 602}})
             ),  # IOC batch
         ]
-        actions = [
+        actions: list[Action] = [
             place(10, CLOID1),
             place(11, CLOID2, Side.SELL, 99_000.0, tif=Tif.IOC),
             Modify(
@@ -295,7 +304,7 @@ async def collect(stream: HyperliquidStream, until: Callable[[list[Event]], bool
 
 def test_ws_drop_reconnect_resubscribe_backfill() -> None:
     async def t(server: FakeHyperliquid) -> None:
-        from hl_canned import L2BOOK
+        from tests.venues.hyperliquid.hl_canned import L2BOOK
 
         def on_subscribed(conn: int) -> list[Any]:
             if conn == 1:

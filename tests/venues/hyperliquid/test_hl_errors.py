@@ -112,6 +112,8 @@ def test_every_template_is_classified() -> None:
             address="0xab",
             required=1,
             traded=0,
+            amount=10,
+            limit=64,
         )
         if name in ("schedule_cancel_volume", "leverage_switch"):
             assert reason_of(text) is R.OTHER

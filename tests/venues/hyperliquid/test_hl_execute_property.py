@@ -6,9 +6,9 @@ import asyncio
 import json
 from typing import Any
 
-from hl_canned import USER
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.venues.hyperliquid.hl_canned import USER
 
 from mmkit.core.actions import Cancel, CancelAll, Modify, Place, make_cloid
 from mmkit.core.events import ActionResult

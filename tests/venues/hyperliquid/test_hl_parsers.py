@@ -7,7 +7,9 @@ import json
 from typing import Any
 
 import pytest
-from hl_canned import (
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from tests.venues.hyperliquid.hl_canned import (
     CLEARINGHOUSE,
     CLOID1,
     CLOID2,
@@ -22,8 +24,6 @@ from hl_canned import (
     fill,
     order_ok,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from mmkit.core.events import BBO, BookSnapshot, OrderStatus, OwnFill, Trade
 from mmkit.core.outcomes import Outcome

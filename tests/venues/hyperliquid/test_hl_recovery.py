@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from hl_canned import L2BOOK, USER
-from hl_server import FakeHyperliquid
+from tests.venues.hyperliquid.hl_canned import L2BOOK, USER
+from tests.venues.hyperliquid.hl_server import FakeHyperliquid
 
 from mmkit.core.actions import QueryOrder, SyncState
 from mmkit.core.events import BookSnapshot, Event, FeedStatus, PositionSnapshot

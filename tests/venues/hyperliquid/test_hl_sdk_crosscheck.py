@@ -50,7 +50,7 @@ class Captured:
             self.payloads.append(payload)
             return {"status": "ok"}
 
-        self.ex.post = post  # type: ignore[method-assign]
+        self.ex.post = post
 
     def last(self) -> dict[str, Any]:
         return self.payloads[-1]

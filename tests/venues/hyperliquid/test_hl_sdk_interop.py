@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from hl_canned import order_ok
-from hl_server import FakeHyperliquid, Scripted
+from tests.venues.hyperliquid.hl_canned import order_ok
+from tests.venues.hyperliquid.hl_server import FakeHyperliquid, Scripted
 
 sdk_exchange = pytest.importorskip("hyperliquid.exchange")
 sdk_types = pytest.importorskip("hyperliquid.utils.types")

@@ -9,7 +9,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from hl_canned import USER
+from tests.venues.hyperliquid.hl_canned import USER
 
 from mmkit.core.types import Instrument
 from mmkit.errors import ConfigError, VenueError
@@ -122,11 +122,44 @@ def test_mainnet_refused_by_from_settings() -> None:
         )
 
 
-def test_registry_factory_points_to_the_live_runner() -> None:
-    from mmkit.venues.hyperliquid.venue import build
+def test_registered_venue_is_live_only_and_builds_from_its_live_context() -> None:
+    """The venue registers a live side only (no factory that always raises): asking it for a
+    simulated side is a configuration error naming it; its live factory reads the
+    connection, the --mainnet opt-in and the clock from ``ctx.live``."""
+    from mmkit.plugin_manager import PluginHost
+    from mmkit.registry import BuildContext, LiveContext, RiskLimits, VenueSide
+    from mmkit.venues.hyperliquid.params import HyperliquidParams
+    from mmkit.venues.hyperliquid.venue import HyperliquidVenue
 
-    with pytest.raises(VenueError, match="mmkit trade --venue hyperliquid"):
-        build(None)
+    spec = PluginHost(load_entrypoints=False).registry.get("venue", "hyperliquid")
+    assert spec.sides == frozenset({VenueSide.LIVE})
+    with pytest.raises(ConfigError, match=r"'hyperliquid'.*live-only; backtests need a simulated"):
+        PluginHost(load_entrypoints=False).registry.venue(
+            "hyperliquid", VenueSide.SIMULATED, purpose="backtests"
+        )
+
+    def ctx(network: str, mainnet_flag: bool) -> BuildContext[HyperliquidParams]:
+        return BuildContext(
+            "venue",
+            "hyperliquid",
+            HyperliquidParams(expires_after_ms=7000),
+            Instrument(coin="ETH", asset=1, sz_decimals=4),
+            RiskLimits(max_order_notional=321.0),
+            live=LiveContext(
+                clock_ns=lambda: 42,
+                mainnet_flag=mainnet_flag,
+                connection=_venue_section(network=network),
+                environ={"MMKIT_TEST_KEY": SECRET},
+            ),
+        )
+
+    v = spec.build_live(ctx("testnet", False))
+    assert isinstance(v, HyperliquidVenue)
+    assert v.client.settings.max_order_notional == 321.0
+    assert v.client.settings.expires_after_ms == 7000 and not v.client.endpoint.is_mainnet
+    with pytest.raises(ConfigError, match="--mainnet"):  # network = mainnet alone: refused
+        spec.build_live(ctx("mainnet", False))
+    assert spec.build_live(ctx("mainnet", True)).client.endpoint.is_mainnet
 
 
 def test_live_venue_reads_settings_and_params() -> None:

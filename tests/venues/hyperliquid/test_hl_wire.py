@@ -18,8 +18,8 @@ BTC = Instrument(coin="BTC", asset=0, sz_decimals=5)
 CLOID = make_cloid(1)
 
 
-def place(px: float, sz: float, side: Side = Side.BUY, **kw: object) -> Place:
-    return Place(request_id=1, cloid=CLOID, side=side, px=px, sz=sz, **kw)  # type: ignore[arg-type]
+def place(px: float, sz: float, side: Side = Side.BUY, /, *, reduce_only: bool = False) -> Place:
+    return Place(request_id=1, cloid=CLOID, side=side, px=px, sz=sz, reduce_only=reduce_only)
 
 
 def test_order_wire_key_order_and_cloid() -> None:
@@ -80,7 +80,7 @@ def test_prices_rounded_passively() -> None:
         (100_000.0, 1.0, {}, R.MAX_NOTIONAL),
     ],
 )
-def test_local_refusals(px: float, sz: float, kw: dict[str, object], reason: R) -> None:
+def test_local_refusals(px: float, sz: float, kw: dict[str, bool], reason: R) -> None:
     with pytest.raises(wire.LocalRefusal) as e:
         wire.order_wire_of(place(px, sz, **kw), BTC, 50_000.0)
     assert e.value.reason is reason

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, TypeAlias
 
 import numpy as np
 from hypothesis import given, settings
@@ -22,6 +23,9 @@ from mmkit.venues.sim import _layout as lay
 from mmkit.venues.sim.venue import SimVenue
 
 from ._simkit import MS, book, cl, delta, trade, venue
+
+# One scripted step: ("kind", *fields), the fields depending on the kind (see `op` below)
+Op: TypeAlias = tuple[Any, ...]
 
 SIDES = st.sampled_from([Side.BUY, Side.SELL])
 SIZES = st.integers(1, 10).map(lambda k: k * 0.5)
@@ -56,10 +60,10 @@ class Run:
 
 
 def run(
-    ops: list[tuple],
+    ops: list[Op],
     *,
     latency_ms: float = 0.0,
-    seed: int = 3,  # type: ignore[type-arg]
+    seed: int = 3,
     jitter: float = 0.0,
 ) -> Run:
     v = venue(
@@ -120,7 +124,7 @@ def limits(r: Run) -> dict[int, float]:
 
 @settings(max_examples=150, deadline=None)
 @given(scenario)
-def test_fills_never_worse_than_limit(ops: list[tuple]) -> None:  # type: ignore[type-arg]
+def test_fills_never_worse_than_limit(ops: list[Op]) -> None:
     r = run(ops)
     lim = limits(r)
     for f in (e for e in r.events if isinstance(e, OwnFill)):
@@ -134,13 +138,13 @@ def test_fills_never_worse_than_limit(ops: list[tuple]) -> None:  # type: ignore
 
 @settings(max_examples=150, deadline=None)
 @given(scenario)
-def test_queue_position_never_negative(ops: list[tuple]) -> None:  # type: ignore[type-arg]
+def test_queue_position_never_negative(ops: list[Op]) -> None:
     assert run(ops, latency_ms=0.5).min_ahead >= 0.0
 
 
 @settings(max_examples=150, deadline=None)
 @given(scenario, st.sampled_from([100.0, 87.5, 120.0]))
-def test_cash_plus_position_value_conserved_minus_fees(ops: list[tuple], mark: float) -> None:  # type: ignore[type-arg]
+def test_cash_plus_position_value_conserved_minus_fees(ops: list[Op], mark: float) -> None:
     r = run(ops)
     v = r.venue
     fs = [e for e in r.events if isinstance(e, OwnFill)]
@@ -154,7 +158,7 @@ def test_cash_plus_position_value_conserved_minus_fees(ops: list[tuple], mark: f
 
 @settings(max_examples=150, deadline=None)
 @given(scenario)
-def test_post_only_orders_never_take(ops: list[tuple]) -> None:  # type: ignore[type-arg]
+def test_post_only_orders_never_take(ops: list[Op]) -> None:
     r = run(ops)
     maker_only = set()
     for e in r.events:
@@ -169,7 +173,7 @@ def test_post_only_orders_never_take(ops: list[tuple]) -> None:  # type: ignore[
 
 @settings(max_examples=150, deadline=None)
 @given(scenario)
-def test_modify_gives_new_oid_and_old_ends_canceled(ops: list[tuple]) -> None:  # type: ignore[type-arg]
+def test_modify_gives_new_oid_and_old_ends_canceled(ops: list[Op]) -> None:
     r = run(ops)
     canceled = {
         e.oid for e in r.events if isinstance(e, OrderUpdate) and e.status is OrderStatus.CANCELED
@@ -187,7 +191,7 @@ def test_modify_gives_new_oid_and_old_ends_canceled(ops: list[tuple]) -> None:  
 
 @settings(max_examples=40, deadline=None)
 @given(scenario, st.integers(0, 2**32))
-def test_deterministic_for_a_seed(ops: list[tuple], seed: int) -> None:  # type: ignore[type-arg]
+def test_deterministic_for_a_seed(ops: list[Op], seed: int) -> None:
     a = run(ops, latency_ms=2.0, seed=seed, jitter=0.5)
     b = run(ops, latency_ms=2.0, seed=seed, jitter=0.5)
     assert a.events == b.events

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mmkit.core.actions import Place
-from mmkit.core.events import OwnFill
+from mmkit.core.events import Event, OwnFill
 from mmkit.core.types import Side
 from mmkit.errors import ConfigError, DataError
 from mmkit.plugin_manager import get_host
@@ -36,7 +36,7 @@ def market(rows: list[tuple[int, int, int, float, float, int]]) -> MarketArrays:
 
 
 def test_replay_fills_match_the_event_driven_venue() -> None:
-    evs = [
+    evs: list[Event] = [
         book(0, [(100.0, 5.0)], [(101.0, 4.0)]),
         trade(10, Side.SELL, 100.0, 3.0),
         delta(20, Side.BUY, 100.0, 2.0),
@@ -236,7 +236,7 @@ def test_lobster_sample_replays_with_exact_fifo(shared_data) -> None:  # type: i
 
 
 def test_run_market_in_bulk_matches_event_by_event() -> None:
-    evs = [
+    evs: list[Event] = [
         book(0, [(100.0, 5.0), (99.0, 2.0)], [(101.0, 4.0)]),
         trade(10, Side.SELL, 100.0, 3.0),
         delta(20, Side.BUY, 100.0, 2.0),

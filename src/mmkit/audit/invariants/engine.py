@@ -117,7 +117,7 @@ def drive(target: AuditTarget, ctx: AuditContext, probe: Probe, max_steps: int =
 
     from mmkit.audit.streams import StreamPlayer, describe_action, describe_event, streams
 
-    @ctx.settings()  # type: ignore[untyped-decorator]
+    @ctx.settings()
     @given(stream=streams(max_steps=max_steps))
     def run(stream: list[Any]) -> None:
         engine, rec, switch = build_audit_engine(target)
@@ -155,7 +155,7 @@ def drive(target: AuditTarget, ctx: AuditContext, probe: Probe, max_steps: int =
                 play(player.now_ns, ev)
         except AssertionError:
             raise
-        except Exception as exc:
+        except Exception as exc:  # any exception out of the engine is a finding with its events
             note("Event sequence (local time since start):\n" + "\n".join(log))
             raise AssertionError(
                 f"{target.kind} {target.name!r} raised {type(exc).__name__}: {exc}"

@@ -25,8 +25,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from mmkit.audit.invariant import AuditContext, AuditTarget, Invariant, Severity, Skip
+from mmkit.core.types import NS_PER_S
 
-_NS = 1_000_000_000
 _SENTINEL = -987654.321
 
 # -- event builders (numpy imported lazily) ---------------------------------------------
@@ -100,13 +100,16 @@ def adversarial_ops() -> Any:
     )
     offset = st.floats(-0.02, 0.02)
     step = st.one_of(
-        st.integers(0, 3 * _NS), st.integers(-20 * _NS, 0), st.sampled_from([0, 10**12, 4000 * _NS])
+        st.integers(0, 3 * NS_PER_S),
+        st.integers(-20 * NS_PER_S, 0),
+        st.sampled_from([0, 10**12, 4000 * NS_PER_S]),
     )
     row = st.tuples(  # mostly sane rows: a batch's bookkeeping matters on real trades
         st.one_of(offset, offset, anyfloat),
         st.one_of(st.floats(1e-3, 10.0), anyfloat),
         st.booleans(),
-        st.sampled_from([0, 0, -_NS, 30 * _NS, -(10**12)]),  # exchange ts minus receive time
+        # exchange ts minus receive time
+        st.sampled_from([0, 0, -NS_PER_S, 30 * NS_PER_S, -(10**12)]),
     )
     op = st.one_of(
         st.tuples(st.just("book"), st.floats(0.9, 1.1)),
@@ -124,7 +127,7 @@ def adversarial_ops() -> Any:
         st.tuples(
             st.just("trades"),
             st.lists(row, min_size=1, max_size=8),
-            st.sampled_from([0, 1, 10**6, 2 * _NS, 700 * _NS]),
+            st.sampled_from([0, 1, 10**6, 2 * NS_PER_S, 700 * NS_PER_S]),
         ),
     )
     return st.lists(st.tuples(step, op), max_size=60)
@@ -185,7 +188,7 @@ def replay(
     est: Any,
     ops: list[tuple[int, tuple[Any, ...]]],
     after: Callable[[Any, int], None],
-    start_ns: int = 1_700_000_000 * _NS,
+    start_ns: int = 1_700_000_000 * NS_PER_S,
 ) -> None:
     """Drive ``est`` with the busy market (:func:`busy_market`: fits, baselines, a burst and
     jumps of the mid, whatever hypothesis draws) then the ops, calling ``estimate`` and then
@@ -209,9 +212,9 @@ def _publishes(target: AuditTarget, field: str) -> bool:
     est = target.build()
     out = Estimates()
     setattr(out, field, _SENTINEL)
-    now = 1_700_000_000 * _NS
+    now = 1_700_000_000 * NS_PER_S
     for i in range(40):
-        t = now + i * _NS // 2
+        t = now + i * NS_PER_S // 2
         est.on_event(_book(t, 100.0 * (1 + 1e-4 * math.sin(i))), t)
         est.on_event(_trade(t, 100.0 * (1 + 2e-4), 0.5, i % 2 == 0), t)
         est.estimate(out, t)
@@ -296,7 +299,7 @@ def _own_fill_api(est: Any) -> None:
 
 def _fill_stream(offsets: list[float], sizes: list[float], gap_ns: int) -> list[Any]:
     """Book then one fill per offset, ``gap_ns`` apart, at mid 100."""
-    t0 = 1_700_000_000 * _NS
+    t0 = 1_700_000_000 * NS_PER_S
     evs: list[Any] = []
     for i, (off, sz) in enumerate(zip(offsets, sizes, strict=False)):
         t = t0 + i * gap_ns
@@ -324,7 +327,7 @@ def check_conjugacy_counts_observations(target: AuditTarget, ctx: AuditContext) 
         for szs in (sizes, [1.0] * len(sizes)):
             est = target.build()
             out = Estimates()
-            for ev in _fill_stream(offsets, szs, _NS):
+            for ev in _fill_stream(offsets, szs, NS_PER_S):
                 est.on_event(ev, ev.ts)
             est.estimate(out, ev.ts)
             a0, _b0 = est.prior
@@ -358,9 +361,9 @@ def check_warmup_graduation(target: AuditTarget, ctx: AuditContext) -> None:
         need = int(getattr(est, "warmup_fills", 5))
         window = float(getattr(est, "window_s", 600.0))
         out = Estimates()
-        evs = _fill_stream([1e-4] * n_fills, [1.0] * n_fills, gap_s * _NS)
+        evs = _fill_stream([1e-4] * n_fills, [1.0] * n_fills, gap_s * NS_PER_S)
         fills = 0
-        now = 1_700_000_000 * _NS
+        now = 1_700_000_000 * NS_PER_S
         for ev in evs:
             now = ev.ts
             est.on_event(ev, now)
@@ -373,7 +376,7 @@ def check_warmup_graduation(target: AuditTarget, ctx: AuditContext) -> None:
                 )
         graduated = bool(est.has_exited_warmup)
         for k in range(1, 4):  # let everything expire
-            later = now + int(k * window * _NS) + _NS
+            later = now + int(k * window * NS_PER_S) + NS_PER_S
             est.on_event(_book(later, 100.0), later)
             est.estimate(out, later)
             assert bool(est.has_exited_warmup) == graduated, (
@@ -398,11 +401,11 @@ def check_expiry_regresses_to_prior(target: AuditTarget, ctx: AuditContext) -> N
         est = target.build()
         window = float(getattr(est, "window_s", 600.0))
         out = Estimates()
-        evs = _fill_stream(offsets, [1.0] * len(offsets), gap_s * _NS)
+        evs = _fill_stream(offsets, [1.0] * len(offsets), gap_s * NS_PER_S)
         for ev in evs:
             est.on_event(ev, ev.ts)
             est.estimate(out, ev.ts)
-        later = evs[-1].ts + int(window * _NS) + _NS
+        later = evs[-1].ts + int(window * NS_PER_S) + NS_PER_S
         est.on_event(_book(later, 100.0), later)
         est.estimate(out, later)
         a0, b0 = est.prior
@@ -464,11 +467,11 @@ def check_cascade_raises_sigma(target: AuditTarget, ctx: AuditContext) -> None:
         est = target.build()
         cap = getattr(est, "max_sigma", math.inf)
         out = Estimates()
-        t0 = 1_700_000_000 * _NS
+        t0 = 1_700_000_000 * NS_PER_S
         mid = 100.0
         now = t0
         for i in range(calm_s * 2):
-            now = t0 + i * _NS // 2
+            now = t0 + i * NS_PER_S // 2
             mid *= 1.0 + 5e-5 * math.sin(1.7 * i)
             est.on_event(_book(now, mid), now)
             est.estimate(out, now)
@@ -476,7 +479,7 @@ def check_cascade_raises_sigma(target: AuditTarget, ctx: AuditContext) -> None:
         before = out.sigma
         mid *= (1.0 + jump) if up else 1.0 / (1.0 + jump)
         for i in range(1, 20):
-            t = now + i * _NS // 2
+            t = now + i * NS_PER_S // 2
             est.on_event(_book(t, mid), t)
             est.estimate(out, t)
             if out.cascade:
@@ -521,12 +524,12 @@ def busy_market() -> list[tuple[int, tuple[Any, ...]]]:
     (timestamp regressions, received 0.9 s apart), then a 1 s burst of 600 trades."""
     ops: list[tuple[int, tuple[Any, ...]]] = []
     for i in range(50):
-        ops.append((_NS // 2, ("book", 1.0 + 1e-4 * math.sin(i))))
+        ops.append((NS_PER_S // 2, ("book", 1.0 + 1e-4 * math.sin(i))))
         rows = [(2e-4 * ((i * 7 + k) % 9 - 4), 0.1 + 0.05 * k, k % 2 == 0, 0) for k in range(6)]
         ops.append((0, ("trades", rows, 50_000_000)))
-    ops.append((_NS // 2, ("trades", [(1e-4, 0.2, True, -10 * _NS)] * 3, 900_000_000)))
+    ops.append((NS_PER_S // 2, ("trades", [(1e-4, 0.2, True, -10 * NS_PER_S)] * 3, 900_000_000)))
     for i in range(10):
-        ops.append((_NS // 10, ("book", 1.0 + 2e-3 * i)))
+        ops.append((NS_PER_S // 10, ("book", 1.0 + 2e-3 * i)))
         rows = [(1e-3 * (k % 5 - 2), 0.5, k % 3 == 0, 0) for k in range(60)]
         ops.append((0, ("trades", rows, 1_000_000)))
     return ops
@@ -543,7 +546,7 @@ def drive_twins(
     ``batched.on_trades``, row by row to ``rows.on_event``, anything else to both; after
     each step, ``after(where, now)``. ``market`` (a MarketState) follows the events too."""
     prefix = busy_market()
-    now = 1_700_000_000 * _NS
+    now = 1_700_000_000 * NS_PER_S
     mid = [100.0]
     for i, (step, op) in enumerate(prefix + ops):
         now = max(0, now + step)
@@ -566,7 +569,9 @@ def check_batch_equivalence(target: AuditTarget, ctx: AuditContext) -> None:
     one by one through ``on_event`` (what the engine does for components without it)."""
     from hypothesis import given
 
-    if not callable(getattr(target.build(), "on_trades", None)):
+    from mmkit.components import TradeBatchConsumer
+
+    if not isinstance(target.build(), TradeBatchConsumer):
         raise Skip("no on_trades: the engine delivers trade batches row by row")
 
     @_settings(ctx)

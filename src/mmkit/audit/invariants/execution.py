@@ -2,7 +2,7 @@
 
 Each check builds the executor under audit with ``target.build()`` and puts it in an
 :class:`~mmkit.engine.Engine` with a scripted quoter and a switchable gate, wired to
-:class:`~mmkit.testing.fake_venue.FakeVenue` by a :class:`~mmkit.testing.fake_venue.VenueLoop`.
+:class:`~mmkit.audit.harness.FakeVenue` by a :class:`~mmkit.audit.harness.VenueLoop`.
 They are generic over any executor; checks that need introspection use the optional methods
 ``open_orders() -> list[OpenOrder]`` and ``exhaust_budget()`` and raise :class:`Skip` when
 the executor lacks them.
@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from mmkit.audit.harness import FakeVenue, ScriptedQuoter, SwitchGate, VenueLoop, book
 from mmkit.audit.invariant import AuditContext, AuditTarget, Invariant, Severity, Skip
 from mmkit.components import Ladder, Quote
 from mmkit.core.actions import Action, Cancel, CancelAll, Modify, Place
@@ -22,7 +23,6 @@ from mmkit.core.types import NS_PER_MS, NS_PER_S, Instrument, Side
 from mmkit.engine import Engine
 from mmkit.execution.backoff import rejection_backoff_s
 from mmkit.execution.reconciler import floor_lot
-from mmkit.testing.fake_venue import FakeVenue, ScriptedQuoter, SwitchGate, VenueLoop, book
 
 SECTION_SYNC = "4. Exchange State Synchronization"
 SECTION_RECOVERY = "5. Recovery from Desync"
@@ -135,7 +135,7 @@ def check_modify_fallback(target: AuditTarget, ctx: AuditContext) -> None:
     from hypothesis import given, note
     from hypothesis import strategies as st
 
-    @ctx.settings()  # type: ignore[untyped-decorator]
+    @ctx.settings()
     @given(
         st.sampled_from(FAILURES),
         st.sampled_from([Side.BUY, Side.SELL]),
@@ -215,7 +215,7 @@ def check_exchange_authority(target: AuditTarget, ctx: AuditContext) -> None:
     if not callable(getattr(probe, "open_orders", None)):
         raise Skip("executor does not expose open_orders()")
 
-    @ctx.settings()  # type: ignore[untyped-decorator]
+    @ctx.settings()
     @given(st.lists(st.tuples(st.sampled_from(OPS), st.integers(0, 11)), min_size=1, max_size=6))
     def run(ops: list[tuple[str, int]]) -> None:
         note(f"ops={ops}")
@@ -250,7 +250,7 @@ def check_ip_weight(target: AuditTarget, ctx: AuditContext) -> None:
     from hypothesis import given, note
     from hypothesis import strategies as st
 
-    @ctx.settings(max_examples=max(1, min(ctx.examples, 3)))  # type: ignore[untyped-decorator]
+    @ctx.settings(max_examples=max(1, min(ctx.examples, 3)))
     @given(st.sampled_from([20, 50, 100]), st.integers(1, 3))
     def run(step_ms: int, n: int) -> None:
         note(f"requote every {step_ms} ms, {n} levels a side, for 75 s")
@@ -316,7 +316,7 @@ def check_emergency_reserve(target: AuditTarget, ctx: AuditContext) -> None:
     from hypothesis import given
     from hypothesis import strategies as st
 
-    @ctx.settings(max_examples=max(1, min(ctx.examples, 5)))  # type: ignore[untyped-decorator]
+    @ctx.settings(max_examples=max(1, min(ctx.examples, 5)))
     @given(st.integers(1, 3))
     def run(n: int) -> None:
         run_emergency_reserve(target, n)
@@ -349,7 +349,7 @@ def check_halt(target: AuditTarget, ctx: AuditContext) -> None:
     from hypothesis import given
     from hypothesis import strategies as st
 
-    @ctx.settings(max_examples=max(1, min(ctx.examples, 10)))  # type: ignore[untyped-decorator]
+    @ctx.settings(max_examples=max(1, min(ctx.examples, 10)))
     @given(st.integers(1, 3), st.booleans(), st.sampled_from(("", *FAILURES)))
     def run(n: int, emergency: bool, fail: str) -> None:
         run_halt(target, n, emergency, fail)

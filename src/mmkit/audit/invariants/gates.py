@@ -12,15 +12,15 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from mmkit.audit.harness import FakeVenue, ScriptedQuoter, VenueLoop, book
 from mmkit.audit.invariant import AuditContext, AuditTarget, Concern, Invariant, Severity, Skip
-from mmkit.components import Estimates, GateDecision, View
+from mmkit.components import Estimates, GateDecision, TradeBatchConsumer, View
 from mmkit.core.actions import Modify, Place
 from mmkit.core.events import BookSnapshot, levels
 from mmkit.core.market import MarketState
 from mmkit.core.portfolio import Portfolio
 from mmkit.core.types import NS_PER_MS, NS_PER_S
 from mmkit.engine import Engine
-from mmkit.testing.fake_venue import FakeVenue, ScriptedQuoter, VenueLoop, book
 
 SECTION_STALENESS = "3. Data Staleness Handling"
 SECTION_BUDGET = "7. Execution Budget Protection"
@@ -74,7 +74,7 @@ def check_data_quality(target: AuditTarget, ctx: AuditContext) -> None:
     if healthy.check(_view(healthy_market), Estimates(), now0) is not None:
         raise Concern("the gate is closed on a fresh, uncrossed book with a known position")
 
-    @ctx.settings()  # type: ignore[untyped-decorator]
+    @ctx.settings()
     @given(
         st.sampled_from(BAD_MARKETS),
         st.integers(MAX_DATA_AGE_MS + 1, 3_600_000),
@@ -144,7 +144,7 @@ def check_kill_switch(target: AuditTarget, ctx: AuditContext) -> None:
         raise Skip("not a kill switch (no 'kill_switch' in provides)")
     now0 = 10_000 * NS_PER_S
 
-    @ctx.settings()  # type: ignore[untyped-decorator]
+    @ctx.settings()
     @given(
         st.sampled_from(["nan_cash", "inf_cash", "raises"]),
         st.floats(0.01, 1.0),
@@ -199,7 +199,7 @@ def check_batch_equivalence(target: AuditTarget, ctx: AuditContext) -> None:
 
     from mmkit.audit.invariants.estimators import _settings, adversarial_ops, drive_twins
 
-    if not callable(getattr(target.build(), "on_trades", None)):
+    if not isinstance(target.build(), TradeBatchConsumer):
         raise Skip("no on_trades: the engine delivers trade batches row by row")
 
     @_settings(ctx)

@@ -28,9 +28,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from mmkit.audit.invariant import AuditContext, AuditTarget, Invariant, Severity, Skip
-from mmkit.core.types import Instrument
+from mmkit.core.types import NS_PER_S, Instrument
 
-_NS = 1_000_000_000
 _Decorator = Callable[[Callable[..., None]], Callable[..., None]]
 _HOSTILE = (math.nan, math.inf, -math.inf, 0.0, -1.0, 1e300, -1e300, 5e-324, 1e-12)
 
@@ -154,7 +153,7 @@ def scenarios(target: AuditTarget, hostile: bool = True) -> Any:
             "spread_scale": draw(any_float(0.5, 5.0)),
             "size_scale": draw(any_float(0.1, 3.0)),
         }
-        now_ns = draw(st.integers(0, 10**6)) * _NS
+        now_ns = draw(st.integers(0, 10**6)) * NS_PER_S
         return Scenario(bids, asks, position, est, now_ns)
 
     return build()

@@ -30,9 +30,9 @@ from typing import Any
 
 from mmkit.audit.invariant import AuditContext, AuditTarget, Invariant, Severity, Skip
 from mmkit.audit.invariants.estimators import _event_of, _trade, adversarial_ops, feed
+from mmkit.core.types import NS_PER_S
 
-_NS = 1_000_000_000
-_T0 = 1_700_000_000 * _NS
+_T0 = 1_700_000_000 * NS_PER_S
 _SENTINEL = -987654.321
 SIGNAL_FIELDS: tuple[str, ...] = (
     "fair_value_shift",
@@ -76,7 +76,7 @@ def _benign(est: Any, steps: int = 120) -> list[tuple[int, Any]]:
     pre = _prefix(est)
     out: list[tuple[int, Any]] = []
     for i in range(steps):
-        t = _T0 + i * _NS // 4
+        t = _T0 + i * NS_PER_S // 4
         mid = 100.0 * (1 + 2e-4 * math.sin(i / 3))
         lead = 100.0 * (1 + 2e-4 * math.sin((i + 2) / 3))
         out.append((t, _bbo(t, mid)))
@@ -240,7 +240,7 @@ def check_leader_gating(target: AuditTarget, ctx: AuditContext) -> None:
         est = target.build()
         pre = _prefix(est)
         out = Estimates()
-        dt = _NS // 10
+        dt = NS_PER_S // 10
         warm = 0 if mode == "absent" else 700
         cut = int(stale_s * after_mult * 10) + 50
         lead, fol = lead_lag_mids(seed, warm + cut, lag, noise_ratio=0.5)
@@ -258,7 +258,7 @@ def check_leader_gating(target: AuditTarget, ctx: AuditContext) -> None:
             gated = (
                 mode == "absent"
                 or (mode == "disconnected" and i >= warm)
-                or (lead_last >= 0 and t - lead_last > stale_s * _NS + dt)
+                or (lead_last >= 0 and t - lead_last > stale_s * NS_PER_S + dt)
             )
             if gated:
                 shift = out.fair_value_shift

@@ -20,6 +20,7 @@ from mmkit.core.actions import Action, Cancel, CancelAll, Modify, Place
 from mmkit.core.events import ActionResult, Trade
 from mmkit.core.outcomes import Outcome
 from mmkit.core.types import Side, Tif
+from mmkit.errors import VenueError
 from mmkit.venues.emulator.accounts import Account, AccountBook, PendingMeta, UserMessage, side_of
 from mmkit.venues.emulator.clock import Clock
 from mmkit.venues.emulator.config import EmulatorConfig
@@ -33,10 +34,9 @@ from mmkit.venues.emulator.schema import (
     check_envelope,
     check_order_wire,
 )
-from mmkit.venues.hyperliquid.errors import MESSAGES
+from mmkit.venues.hyperliquid.errors import MESSAGES, fmt_amount
 from mmkit.venues.hyperliquid.signing import (
     APPROVE_AGENT_TYPES,
-    SignatureError,
     recover_signer,
     recover_user_signer,
 )
@@ -151,9 +151,9 @@ class ExchangeHandler:
                     body["signature"],
                     False,
                 )
-        except SignatureError:
-            return err(MESSAGES["unrecoverable"])
-        except Exception:
+        except (VenueError, ValueError, TypeError, OverflowError):
+            # SignatureError, a user-signed action without its chain id, or an action that
+            # cannot be hashed (an integer beyond 64 bits): the venue's answer to all of them
             return err(MESSAGES["unrecoverable"])
         self.last_signer = signer  # for the server's order-arrival log
         now_ms = self.clock.now_ms()
@@ -258,7 +258,8 @@ class ExchangeHandler:
             return MESSAGES["invalid_size"]
         px, sz = float(p), float(s)
         if not w["r"] and px * sz < self.cfg.min_notional:
-            return _suffix(MESSAGES["min_notional"], a)
+            amount = fmt_amount(self.cfg.min_notional)
+            return _suffix(MESSAGES["min_notional"].format(amount=amount), a)
         mid = self.mid()
         if mid == mid and mid > 0 and abs(px / mid - 1.0) > MAX_PRICE_DEVIATION:
             return MESSAGES["price_too_far"]

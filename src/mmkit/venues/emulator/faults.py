@@ -1,4 +1,4 @@
-"""The fault catalogue, its state, and scenario files.
+"""The emulator's faults: their state, and scenario files.
 
 Faults are switched on by the control endpoint (``POST /_control``) or by the timed steps of
 a scenario file (TOML)::
@@ -37,6 +37,9 @@ Catalogue (``duration`` in seconds where it applies):
                     messages of known channels (``l2Book``, ``trades``) with broken fields
 =================== ==========================================================================
 
+The names, parameters, validation (:func:`check_fault`) and texts come from the one fault
+catalogue, :mod:`mmkit.venues.faults`, which the in-process audit harness shares.
+
 ``stale_book`` is the *book-only stall*: the published ``l2Book``/``bbo`` freeze while the
 ``trades`` channel (and matching against the true book) keeps going, so a client that judges
 data freshness by its freshest stream does not notice.
@@ -51,69 +54,14 @@ from pathlib import Path
 from typing import Any
 
 from mmkit.errors import ConfigError
-
-#: fault name -> (has a duration, default parameters)
-CATALOGUE: dict[str, tuple[bool, dict[str, Any]]] = {
-    "ws_drop": (False, {"abrupt": False}),
-    "stall": (True, {}),
-    "stale_book": (True, {}),
-    "crossed_book": (True, {}),
-    "delay_updates": (True, {"delay_s": 0.5}),
-    "reorder_updates": (True, {"window_s": 0.2}),
-    "fill_race": (True, {}),
-    "http_429": (True, {}),
-    "http_5xx": (True, {"status": 502, "when": "before"}),
-    "post_only": (True, {}),
-    "restart": (False, {"down_s": 1.0}),
-    "http_timeout": (True, {"when": "before", "hang_s": 15.0}),
-    "bad_frame": (False, {}),
-}
-#: bounds that keep faults finite: the longest hang of ``http_timeout`` and down time of
-#: ``restart`` (seconds), and the longest ``duration`` of a timed fault
-MAX_HANG_S = 120.0
-MAX_DOWN_S = 120.0
-MAX_DURATION_S = 3600.0
-DEFAULT_DURATION_S = 2.0
-WHENS = ("before", "after")
-#: maintenance reply to a non-ALO order (the venue's exact text is not documented)
-POST_ONLY_MESSAGE = "Only post-only orders are allowed during maintenance."
-
-
-def check_fault(name: str, params: dict[str, Any], where: str) -> dict[str, Any]:
-    """Defaults filled in and every parameter checked; :class:`ConfigError` naming ``where``."""
-    if name not in CATALOGUE:
-        raise ConfigError([f"{where}: unknown fault {name!r}; known: {', '.join(CATALOGUE)}"])
-    timed, defaults = CATALOGUE[name]
-    out = dict(defaults)
-    problems = []
-    for k, v in params.items():
-        if k == "duration" and timed:
-            if isinstance(v, bool) or not isinstance(v, int | float) or not 0 < v <= MAX_DURATION_S:
-                span = f"(0, {MAX_DURATION_S:g}]"
-                problems.append(f"{where}: duration {v!r} must be a number of seconds in {span}")
-            else:
-                out[k] = float(v)
-        elif k in defaults:
-            if type(v) is not type(defaults[k]) and not (
-                isinstance(defaults[k], float) and isinstance(v, int) and not isinstance(v, bool)
-            ):
-                problems.append(f"{where}: {k} = {v!r} should be a {type(defaults[k]).__name__}")
-            out[k] = v
-        else:
-            allowed = (["duration"] if timed else []) + list(defaults)
-            problems.append(f"{where}: fault {name!r} has no parameter {k!r} (has: {allowed})")
-    if name == "http_5xx" and not problems and not 500 <= int(out["status"]) <= 599:
-        problems.append(f"{where}: status {out['status']} is not a 5xx code")
-    if name in ("http_5xx", "http_timeout") and not problems and out["when"] not in WHENS:
-        problems.append(f"{where}: when = {out['when']!r} must be 'before' or 'after'")
-    for key, bound in (("hang_s", MAX_HANG_S), ("down_s", MAX_DOWN_S)):
-        if key in out and not problems and not 0 < float(out[key]) <= bound:
-            problems.append(f"{where}: {key} = {out[key]!r} must be seconds in (0, {bound:g}]")
-    if problems:
-        raise ConfigError(problems)
-    if timed:
-        out.setdefault("duration", DEFAULT_DURATION_S)
-    return out
+from mmkit.venues.faults import (
+    CATALOGUE,
+    MAX_DOWN_S,
+    MAX_DURATION_S,
+    MAX_HANG_S,
+    POST_ONLY_MESSAGE,
+    check_fault,
+)
 
 
 @dataclass

@@ -10,7 +10,8 @@ cancelled or filled. It maps to ``MODIFY_TARGET_CANCELED``: the order is gone
 ``orderStatus`` query or by the fills stream, never assumed.
 
 ``MESSAGES`` holds the catalogue's canonical spellings (``{...}`` placeholders); the loopback
-emulator formats its replies from it so that both sides share one catalogue.
+emulator, the simulated venue (:mod:`mmkit.venues.sim.messages`) and the audit harness format
+their replies from it with :func:`venue_message`, so that every side shares one catalogue.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from mmkit.core.outcomes import RejectReason
 MESSAGES: dict[str, str] = {
     "post_only": "Post only order would have immediately matched, bbo was {bid}@{ask}.",
     "margin": "Insufficient margin to place order.",
-    "min_notional": "Order must have minimum value of $10.",
+    "min_notional": "Order must have minimum value of ${amount}.",
     "tick": "Price must be divisible by tick size.",
     "invalid_price": "Order has invalid price.",
     "invalid_size": "Order has invalid size.",
@@ -49,7 +50,8 @@ MESSAGES: dict[str, str] = {
     "must_deposit": "Must deposit before performing actions. User: {address}",
     "unrecoverable": "Unable to recover signer.",
     "batch_too_large": "Signed action over weight limit of 200.",
-    "open_order_cap": "Too many open orders.",  # exact venue text unverified (reference §3)
+    # exact venue text unverified (reference §3); the cap is the account's open-order limit
+    "open_order_cap": "Too many open orders (limit {limit}).",
     "schedule_cancel_volume": (
         "Cannot set scheduled cancel time until enough volume traded. "
         "Required: ${required}. Traded: ${traded}."
@@ -89,6 +91,55 @@ _PREFIXES: tuple[tuple[str, RejectReason], ...] = (
     ("Too many open orders", RejectReason.OPEN_ORDER_CAP),
     ("Failed to deserialize the JSON body", RejectReason.SCHEMA),
 )
+
+
+def fmt_px(x: float) -> str:
+    """A price as Hyperliquid prints it in messages: no trailing zeros, no exponent
+    (``"0"`` for NaN, an empty side)."""
+    if x != x:
+        return "0"
+    s = f"{x:.8f}".rstrip("0").rstrip(".")
+    return s or "0"
+
+
+def fmt_amount(x: float) -> str:
+    """A dollar amount in a message (``10.0`` -> ``"10"``)."""
+    return f"{x:g}"
+
+
+def with_asset(text: str, asset: int | None) -> str:
+    """``text`` with the venue's ``" asset=<n>"`` suffix (unchanged when ``asset`` is None)."""
+    return text if asset is None else f"{text} asset={asset}"
+
+
+#: the order errors the venue follows with ``" asset=<n>"`` (the others never carry it)
+ASSET_SUFFIXED: frozenset[str] = frozenset(
+    {
+        "post_only",
+        "margin",
+        "min_notional",
+        "ioc_no_match",
+        "reduce_only",
+        "cancel_gone",
+        "open_order_cap",
+    }
+)
+
+
+def venue_message(key: str, *, asset: int | None = None, **fields: object) -> str:
+    """The catalogue's string ``key`` with its placeholders filled (extra fields are ignored)
+    and, for the keys in :data:`ASSET_SUFFIXED`, the ``asset=`` suffix when ``asset`` is
+    given; ``KeyError`` names an unknown key or a missing field."""
+    try:
+        template = MESSAGES[key]
+    except KeyError:
+        raise KeyError(f"no venue message {key!r} in the catalogue") from None
+    try:
+        text = template.format(**fields)
+    except KeyError as exc:
+        raise KeyError(f"venue message {key!r} needs field {exc.args[0]!r}") from None
+    return with_asset(text, asset if key in ASSET_SUFFIXED else None)
+
 
 _ASSET_SUFFIX = re.compile(r"\s*asset=(\d+)\s*$")
 _OPEN_ORDER_CAP = re.compile(r"open orders?\b.*\b(limit|cap|maximum|exceed)", re.IGNORECASE)
@@ -134,7 +185,18 @@ def classify_error(message: str) -> ClassifiedError:
 
 
 def reason_of(message: str) -> RejectReason:
+    """The typed reason of one venue error string (``OTHER`` if unknown)."""
     return classify_error(message).reason
 
 
-__all__ = ["MESSAGES", "ClassifiedError", "classify_error", "reason_of"]
+__all__ = [
+    "ASSET_SUFFIXED",
+    "MESSAGES",
+    "ClassifiedError",
+    "classify_error",
+    "fmt_amount",
+    "fmt_px",
+    "reason_of",
+    "venue_message",
+    "with_asset",
+]

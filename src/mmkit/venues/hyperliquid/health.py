@@ -43,9 +43,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-log = logging.getLogger("mmkit.venues.hyperliquid.health")
+from mmkit.core.types import NS_PER_S
 
-NS_PER_S = 1_000_000_000
+log = logging.getLogger("mmkit.venues.hyperliquid.health")
 
 
 class LinkState(enum.Enum):

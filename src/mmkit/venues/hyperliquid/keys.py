@@ -20,9 +20,10 @@ from typing import Any, NoReturn
 from eth_account.messages import SignableMessage
 from eth_hash.auto import keccak
 from eth_keys import datatypes as ec
+from eth_utils.exceptions import ValidationError
 
 from mmkit.errors import VenueError
-from mmkit.runtime.redact import looks_like_key, register_key_like, register_secret
+from mmkit.redact import looks_like_key, register_key_like, register_secret
 
 _HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 
@@ -45,7 +46,7 @@ class SigningKey:
     def from_hex(cls, secret: str, *, source: str = "in-process value") -> SigningKey:
         """Parse ``0x`` + 64 hex digits (the ``0x`` is optional). Errors never echo the value.
 
-        The text is registered with :mod:`mmkit.runtime.redact` first, valid or not, so no
+        The text is registered with :mod:`mmkit.redact` first, valid or not, so no
         later log line, journal row or error message can carry it.
         """
         register_secret(secret)
@@ -59,7 +60,7 @@ class SigningKey:
         pk: Any = None
         try:
             pk = ec.PrivateKey(bytes.fromhex(body))
-        except Exception:
+        except ValidationError:  # 64 hex digits, but 0 or not below the curve order
             pk = None  # the parser's message may hold the key: never chain it
         if pk is None:
             _refuse(f"{source}: not a valid secp256k1 private key")

@@ -27,6 +27,8 @@ import msgpack
 from eth_account.messages import SignableMessage, encode_typed_data
 from eth_hash.auto import keccak
 from eth_keys import datatypes as ec
+from eth_keys.exceptions import BadSignature
+from eth_utils.exceptions import ValidationError
 
 from mmkit.errors import VenueError
 from mmkit.rounding import float_to_int_for_hashing, float_to_usd_int
@@ -224,7 +226,7 @@ def recover_digest_signer(digest: bytes, signature: Signature | Mapping[str, Any
         obj = ec.Signature(vrs=(sig.v - 27, sig.r, sig.s))
         pub = obj.recover_public_key_from_msg_hash(digest)
         address = "0x" + pub.to_canonical_address().hex()
-    except Exception:
+    except (BadSignature, ValidationError):  # r, s out of range, or no point recovers
         address = None
     if address is None:
         raise SignatureError("Unable to recover signer.")
@@ -316,7 +318,7 @@ def recover_user_signer(
         )
     except VenueError:
         raise
-    except Exception as exc:
+    except Exception as exc:  # untrusted wire data through eth_account, whose set is open
         raise SignatureError(f"user-signed action does not fit {primary_type}: {exc}") from None
     return _recover(message, signature)
 

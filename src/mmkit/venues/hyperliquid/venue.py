@@ -1,6 +1,7 @@
 """The live Hyperliquid venue: the REST client and the WebSocket stream behind one object.
 
-It follows the live runner's ``AsyncVenue`` protocol (:mod:`mmkit.runtime.live`):
+It is the live side of venue ``hyperliquid`` (:func:`build_live`) and follows the
+:class:`~mmkit.components.AsyncVenue` protocol:
 ``start(sink)`` checks the configured instrument against the venue's ``meta``, opens the
 stream (book, trades, bbo; orderUpdates, userFills, userEvents for the master address) and
 pushes every event to ``sink``; ``submit(actions)`` sends actions and pushes their results;
@@ -37,6 +38,7 @@ from mmkit.core.actions import Action
 from mmkit.core.events import BookSnapshot, Event, FeedStatus, PositionSnapshot
 from mmkit.core.types import Instrument
 from mmkit.errors import VenueError
+from mmkit.registry import BuildContext
 from mmkit.venues.hyperliquid import info as inf
 from mmkit.venues.hyperliquid.client import (
     HyperliquidClient,
@@ -478,15 +480,28 @@ def live_venue(
     )
 
 
-def build(ctx: Any) -> Any:
-    """Registry factory. The live venue is asynchronous (``start``/``submit``/``close``), so
-    it is not a synchronous :class:`~mmkit.components.Venue`: the live runner builds it with
-    :func:`live_venue`. Backtests and paper trading use the ``sim`` venue."""
-    raise VenueError(
-        "the 'hyperliquid' venue is live and asynchronous: run it with "
-        "`mmkit trade --venue hyperliquid` (testnet by default); backtests and paper trading "
-        "use components.venue = 'sim'"
+def build_live(ctx: BuildContext[HyperliquidParams]) -> HyperliquidVenue:
+    """Registry factory of the venue's live side (venue ``hyperliquid``, live only).
+
+    Built by the live runner with ``ctx.live`` set: the connection comes from the core
+    ``[venue]`` section (``ctx.live.connection``: network, url, account, vault, key source),
+    the tuning knobs from ``[venues.hyperliquid]`` (``ctx.params``), the order notional cap
+    from ``risk.max_order_notional``; mainnet needs ``network = "mainnet"`` *and*
+    ``ctx.live.mainnet_flag``; local stamps use ``ctx.live.clock_ns`` (the engine's clock).
+    """
+    live = ctx.live
+    if live is None:
+        raise VenueError("the hyperliquid venue is live only: build it with its live context")
+    params = ctx.params if isinstance(ctx.params, HyperliquidParams) else None
+    return from_settings(
+        live.connection,
+        ctx.instrument,
+        max_order_notional=ctx.risk.max_order_notional,
+        mainnet_flag=live.mainnet_flag,
+        params=params,
+        environ=live.environ,
+        clock_ns=live.clock_ns,
     )
 
 
-__all__ = ["HyperliquidVenue", "build", "check_instrument", "from_settings", "live_venue"]
+__all__ = ["HyperliquidVenue", "build_live", "check_instrument", "from_settings", "live_venue"]

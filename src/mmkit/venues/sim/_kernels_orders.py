@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 from numba import njit
 
 from mmkit.venues.sim._kernels_book import best_ask_px, best_bid_px, column_of, set_level
@@ -57,6 +56,7 @@ from mmkit.venues.sim._layout import (
     OUT_FILLED,
     OUT_REJECTED,
     OUT_RESTING,
+    Q_FRONT,
     R_INVALID_PRICE,
     R_INVALID_SIZE,
     R_IOC_NO_MATCH,
@@ -93,6 +93,7 @@ from mmkit.venues.sim._layout import (
     SI_NOW,
     SI_NREC,
     SI_NT,
+    SI_QMODEL,
     ST_CANCELED,
     ST_FILLED,
     ST_OPEN,
@@ -307,7 +308,9 @@ def place(
     of[k, OF_PX] = px
     of[k, OF_REM] = rem
     of[k, OF_ORIG] = sz
-    of[k, OF_AHEAD] = st.grid[0 if side == 1 else 1, j]
+    # queue position: the level's whole size is ahead of us, except under the optimistic
+    # "front" model (we stand first at our level)
+    of[k, OF_AHEAD] = 0.0 if si[SI_QMODEL] == Q_FRONT else st.grid[0 if side == 1 else 1, j]
     of[k, OF_TRADED] = 0.0
     result_record(
         st,
@@ -471,14 +474,6 @@ def enqueue(
     st.af[r, AF_SZ] = sz
     si[SI_ACOUNT] = cnt + 1
     return True
-
-
-@njit(cache=True)
-def next_arrival(st: SimState) -> int:
-    """Arrival time of the oldest pending action (int64 max when none)."""
-    if st.si[SI_ACOUNT] == 0:
-        return np.iinfo(np.int64).max
-    return int(st.ai[st.si[SI_AHEAD], AI_ARR])
 
 
 @njit(cache=True)

@@ -42,6 +42,7 @@ OUT_REJECTED = 4
 ST_OPEN = 1
 ST_FILLED = 2
 ST_CANCELED = 3
+ST_OTHER_CANCELED = 4  # cancelled by the venue, not by us (only the venue-side event API)
 
 # -- reject reasons (REC_RESULT reason; REC_RESULT sub = inner reason of a failed modify) ----
 R_NONE = 0
@@ -61,6 +62,7 @@ R_PRICE_TOO_FAR = 11
 Q_POWER = 0  # share of a size decrease ahead of us = f(front) / (f(front) + f(back)), f = x**n
 Q_LOG = 1  # same with f = log(1 + x)
 Q_RISK_AVERSE = 2  # cancellations never advance us; only trades do
+Q_FRONT = 3  # we stand first at our level (nothing ahead): the optimistic bound
 
 # -- latency models (SI_LAT_MODEL) ------------------------------------------------------------
 LAT_CONSTANT = 0

@@ -1,10 +1,15 @@
-"""Kernel codes -> mmkit outcomes, reasons and Hyperliquid's own error strings."""
+"""Kernel codes -> mmkit outcomes, reasons and Hyperliquid's own error strings.
+
+The strings are never spelled here: they are formatted from the one error catalogue,
+:data:`mmkit.venues.hyperliquid.errors.MESSAGES`.
+"""
 
 from __future__ import annotations
 
 from mmkit.core.events import OrderStatus
 from mmkit.core.outcomes import Outcome, RejectReason
 from mmkit.core.types import Tif
+from mmkit.venues.hyperliquid.errors import fmt_amount, fmt_px, venue_message
 from mmkit.venues.sim import _layout as lay
 
 OUTCOMES: dict[int, Outcome] = {
@@ -18,6 +23,8 @@ STATUSES: dict[int, tuple[OrderStatus, str]] = {
     lay.ST_OPEN: (OrderStatus.OPEN, "open"),
     lay.ST_FILLED: (OrderStatus.FILLED, "filled"),
     lay.ST_CANCELED: (OrderStatus.CANCELED, "canceled"),
+    # only from the venue-side event API (a cancel the venue made, not us)
+    lay.ST_OTHER_CANCELED: (OrderStatus.OTHER_CANCELED, "marginCanceled"),
 }
 
 REASONS: dict[int, RejectReason] = {
@@ -38,40 +45,44 @@ REASONS: dict[int, RejectReason] = {
 TIFS: dict[Tif, int] = {Tif.ALO: lay.TIF_ALO, Tif.GTC: lay.TIF_GTC, Tif.IOC: lay.TIF_IOC}
 
 
-def fmt_px(x: float) -> str:
-    """A price as Hyperliquid prints it: no trailing zeros, no exponent."""
-    if x != x:  # NaN: an empty side
-        return "0"
-    s = f"{x:.8f}".rstrip("0").rstrip(".")
-    return s or "0"
+#: kernel reject code -> key of the venue's message in the one catalogue
+#: (:data:`mmkit.venues.hyperliquid.errors.MESSAGES`)
+_MESSAGE_KEYS: dict[int, str] = {
+    lay.R_POST_ONLY: "post_only",
+    lay.R_IOC_NO_MATCH: "ioc_no_match",
+    lay.R_REDUCE_ONLY: "reduce_only",
+    lay.R_MIN_NOTIONAL: "min_notional",
+    lay.R_INVALID_PRICE: "invalid_price",
+    lay.R_INVALID_SIZE: "invalid_size",
+    lay.R_ORDER_GONE: "cancel_gone",
+    lay.R_MODIFY_GONE: "modify_gone",
+    lay.R_OPEN_ORDER_CAP: "open_order_cap",
+    lay.R_PRICE_TOO_FAR: "price_too_far",
+}
 
 
 def reject_message(
     reason: int, *, asset: int, bid: float, ask: float, min_notional: float, max_orders: int
 ) -> str:
-    """Hyperliquid's error string for a kernel reject reason (protocol reference §3)."""
-    a = f" asset={asset}"
-    if reason == lay.R_POST_ONLY:
-        return (
-            f"Post only order would have immediately matched, bbo was "
-            f"{fmt_px(bid)}@{fmt_px(ask)}.{a}"
-        )
-    if reason == lay.R_IOC_NO_MATCH:
-        return f"Order could not immediately match against any resting orders.{a}"
-    if reason == lay.R_REDUCE_ONLY:
-        return f"Reduce only order would increase position.{a}"
-    if reason == lay.R_MIN_NOTIONAL:
-        return f"Order must have minimum value of ${min_notional:g}.{a}"
-    if reason == lay.R_INVALID_PRICE:
-        return "Order has invalid price."
-    if reason == lay.R_INVALID_SIZE:
-        return "Order has invalid size."
-    if reason == lay.R_ORDER_GONE:
-        return f"Order was never placed, already canceled, or filled.{a}"
-    if reason == lay.R_MODIFY_GONE:
-        return "Cannot modify canceled or filled order"
-    if reason == lay.R_OPEN_ORDER_CAP:
-        return f"Too many open orders (limit {max_orders}).{a}"
-    if reason == lay.R_PRICE_TOO_FAR:
-        return "Order price cannot be more than 80% away from the reference price"
-    return ""
+    """Hyperliquid's error string for a kernel reject reason (protocol reference §3), formatted
+    from the one catalogue; ``""`` for a code without a message (``R_NONE``).
+
+    ``bid``/``ask`` are the book's touch when the order was refused (post-only), ``min_notional``
+    the instrument's minimum order value in USD, ``max_orders`` the open-order cap.
+    """
+    key = _MESSAGE_KEYS.get(reason)
+    if key is None:
+        return ""
+    return venue_message(
+        key,
+        asset=asset,
+        bid=fmt_px(bid),
+        ask=fmt_px(ask),
+        amount=fmt_amount(min_notional),
+        limit=max_orders,
+    )
+
+
+def modify_place_message(inner: str) -> str:
+    """The modify's refused new leg: ``Error placing new order during modify: <inner>``."""
+    return venue_message("modify_place", inner=inner)

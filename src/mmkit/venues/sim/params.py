@@ -7,7 +7,7 @@ from typing import Literal
 
 from mmkit.params import param
 
-QueueModel = Literal["power", "log", "risk_averse"]
+QueueModel = Literal["power", "log", "risk_averse", "front"]
 LatencyModel = Literal["constant", "exponential", "lognormal"]
 
 
@@ -52,7 +52,9 @@ class SimParams:
     queue_model: QueueModel = param(
         "power",
         help="L2 queue model: share of a cancel ahead of us = f(front)/(f(front)+f(back)); "
-        "power f=x**n, log f=log(1+x); risk_averse: cancels never advance us",
+        "power f=x**n, log f=log(1+x); risk_averse: cancels never advance us; "
+        "front: we stand first at our level (an optimistic bound: every trade at our price "
+        "fills us)",
     )
     queue_power: float = param(2.0, gt=0, le=10, help="n of the power queue model")
     tick: float = param(0.0, ge=0, help="price grid of the simulated book; 0 = instrument tick")
@@ -66,3 +68,11 @@ class SimParams:
     enforce_min_notional: bool = param(True, help="reject orders below the instrument minimum")
     enforce_lot: bool = param(True, help="reject sizes that are not a multiple of the lot")
     seed: int = param(-1, ge=-1, help="latency sampling seed; -1 = the engine's seed")
+    first_oid: int = param(
+        1, ge=1, le=2**53, help="order id the exchange gives its first order (then +1 each)"
+    )
+    apply_on_submit: bool = param(
+        False,
+        help="apply due actions inside submit() (with entry latency 0: at once, as the audit "
+        "harness needs); false = at the next market event or drain",
+    )

@@ -58,6 +58,7 @@ class MatchConfig:
     max_pending: int = 4096
     max_records: int = 65536
     seed: int = 0
+    first_oid: int = 1
 
 
 def grid_around(price: float, tick: float, price_range: float) -> tuple[int, int]:
@@ -125,7 +126,7 @@ def new_state(cfg: MatchConfig, base: int, n_ticks: int) -> SimState:
     si[lay.SI_NT] = n_ticks
     si[lay.SI_BB] = -1
     si[lay.SI_BA] = n_ticks
-    si[lay.SI_NEXT_OID] = 1
+    si[lay.SI_NEXT_OID] = cfg.first_oid
     si[lay.SI_LAT_MODEL] = cfg.latency_model
     si[lay.SI_QMODEL] = cfg.queue_model
     si[lay.SI_ENTRY_LAT] = cfg.entry_latency_ns

@@ -13,6 +13,16 @@ and the kernels' records back to typed events:
 Market data should reach the strategy ``feed_latency`` after it happened;
 :meth:`SimVenue.market_local_ts` stamps an event for the runner when the data carry no
 local time.
+
+Options the audit harness (:class:`mmkit.audit.harness.FakeVenue`) runs on, off by default
+(backtest and paper never change): ``queue_model = "front"`` (we stand first at our level),
+``first_oid`` and ``apply_on_submit`` (with entry latency 0, an action is applied inside
+:meth:`SimVenue.submit`). The **venue-side event API** applies what the venue does to the
+account by itself: :meth:`SimVenue.venue_cancel` (its own cancel, ``OTHER_CANCELED``),
+:meth:`SimVenue.venue_fill` (a fill the replayed data do not show) and
+:meth:`SimVenue.account_fill` (a fill of an order we never placed: another session, a
+liquidation); :meth:`SimVenue.take_events` hands every produced event to a wrapper that
+delivers them itself.
 """
 
 from __future__ import annotations
@@ -58,25 +68,34 @@ from mmkit.venues.sim._kernels_latency import feed_time
 from mmkit.venues.sim._kernels_orders import enqueue, process_pending
 from mmkit.venues.sim._kernels_replay import advance, record_margin
 from mmkit.venues.sim._kernels_snapshot import apply_snapshot_side
+from mmkit.venues.sim._kernels_venue import account_fill, venue_cancel, venue_fill
 from mmkit.venues.sim.arrays import MarketArrays
 from mmkit.venues.sim.messages import (
     OUTCOMES,
     REASONS,
     STATUSES,
     TIFS,
+    modify_place_message,
     reject_message,
 )
 from mmkit.venues.sim.params import SimParams
 from mmkit.venues.sim.replay import drain as drain_records
 from mmkit.venues.sim.state import MatchConfig, SimState, grid_around, new_state
 
-_QUEUE = {"power": lay.Q_POWER, "log": lay.Q_LOG, "risk_averse": lay.Q_RISK_AVERSE}
+_QUEUE = {
+    "power": lay.Q_POWER,
+    "log": lay.Q_LOG,
+    "risk_averse": lay.Q_RISK_AVERSE,
+    "front": lay.Q_FRONT,
+}
 _LATENCY = {
     "constant": lay.LAT_CONSTANT,
     "exponential": lay.LAT_EXPONENTIAL,
     "lognormal": lay.LAT_LOGNORMAL,
 }
 _NO_REF = np.full(1, -1, dtype=np.int64)
+#: an ended order's status -> the venue's raw status word (``orderStatus`` answers)
+_RAW: dict[OrderStatus, str] = dict(STATUSES.values())
 
 
 def match_config(p: SimParams, instrument: Instrument, seed: int) -> MatchConfig:
@@ -96,6 +115,7 @@ def match_config(p: SimParams, instrument: Instrument, seed: int) -> MatchConfig
         lot=instrument.lot if p.enforce_lot else 0.0,
         max_orders=p.max_orders,
         seed=(p.seed if p.seed >= 0 else seed),
+        first_oid=p.first_oid,
     )
 
 
@@ -180,6 +200,11 @@ class SimVenue:
     def submit(self, actions: Sequence[Action], now_ns: int) -> None:
         for a in actions:
             self._send(a, now_ns)
+        if self.params.apply_on_submit and self._st is not None:
+            # every action just sent is applied when it arrives (the entry channel is FIFO:
+            # not before an earlier action's arrival)
+            st = self._st
+            self._run_pending(st, max(now_ns, int(st.si[lay.SI_LAST_ARR])))
 
     def drain(self, now_ns: int) -> list[Event]:
         if self._st is not None:
@@ -266,6 +291,90 @@ class SimVenue:
             if st.oi[k, lay.OI_OID] == oid:
                 return float(st.of[k, lay.OF_AHEAD])
         return math.nan
+
+    @property
+    def entry_px(self) -> float:
+        """Average entry price of the current position (0 when flat), from our fills."""
+        return float(self._portfolio.avg_entry)
+
+    @property
+    def volume(self) -> float:
+        """Traded notional so far (USD)."""
+        return float(self._st.sf[lay.SF_VOLUME]) if self._st is not None else 0.0
+
+    # -- the venue-side event API ------------------------------------------------------------
+    # What the venue does to the account by itself (its own cancels, fills the replayed data
+    # do not show, position changes from orders we never placed). Backtest and paper never
+    # call these; the audit harness injects them as faults. Each is applied at exchange time
+    # ``max(now_ns, the exchange clock)`` and reported like any other change (records ->
+    # events, with the response latency), so :meth:`drain` / :meth:`take_events` return them.
+
+    def take_events(self) -> list[Event]:
+        """Every event produced so far, whatever its local time (for a wrapper that delivers
+        them itself, e.g. with injected delays); :meth:`drain` returns nothing of them after."""
+        out = list(self._out)
+        self._out.clear()
+        return out
+
+    def resting(self, oid: int | None = None, cloid: str | None = None) -> OpenOrder | None:
+        """The resting order ``oid`` (or, without one, the resting order of ``cloid``)."""
+        key = oid if oid is not None else self._oid_of_cloid(cloid)
+        o = self._open.get(key) if key is not None else None
+        return None if o is None else OpenOrder(o.oid, o.cloid, o.side, o.px, o.sz, o.orig_sz, o.ts)
+
+    def venue_fill(
+        self, now_ns: int, oid: int | None = None, cloid: str | None = None, sz: float | None = None
+    ) -> float:
+        """Fill the resting order ``oid`` (or ``cloid``'s) at its own price, as maker: all of
+        it, or ``sz`` contracts when smaller. Returns the size filled (0: nothing rests)."""
+        st, o, c = self._target(oid, cloid)
+        if st is None:
+            return 0.0
+        q = float(venue_fill(st, o, c, -1.0 if sz is None else float(sz), now_ns))
+        self._collect(st)
+        return q
+
+    def venue_cancel(
+        self,
+        now_ns: int,
+        oid: int | None = None,
+        cloid: str | None = None,
+        *,
+        by_venue: bool = True,
+        request_id: int = -1,
+    ) -> bool:
+        """End the resting order ``oid`` (or ``cloid``'s): ``OTHER_CANCELED`` when the venue
+        cancels it by itself (margin, reduce-only, scheduled), ``CANCELED`` otherwise (the
+        cancel leg of a modify; ``request_id`` is then that action's). False: nothing rests."""
+        st, o, c = self._target(oid, cloid)
+        if st is None:
+            return False
+        status = lay.ST_OTHER_CANCELED if by_venue else lay.ST_CANCELED
+        ok = bool(venue_cancel(st, o, c, now_ns, status, request_id))
+        self._collect(st)
+        return ok
+
+    def account_fill(
+        self, side: Side, sz: float, px: float, now_ns: int, *, taker: bool = True
+    ) -> int:
+        """A fill of ``sz`` contracts at ``px`` of an order we never placed (another session,
+        a liquidation): position, cash and fees move (taker fee unless ``taker`` is False).
+        Returns the fresh oid the venue gave it."""
+        if not (math.isfinite(sz) and sz > 0 and math.isfinite(px) and px > 0):
+            raise VenueError(f"sim venue: account fill of {sz!r} at {px!r} is not a trade")
+        st = self._state(px)
+        oid = int(account_fill(st, int(side), float(px), float(sz), now_ns, taker))
+        self._collect(st)
+        return oid
+
+    def _target(self, oid: int | None, cloid: str | None) -> tuple[SimState | None, int, int]:
+        """(state, kernel oid, kernel client id) of an order reference; state None when no
+        order can rest yet."""
+        if self._st is None or (oid is None and (cloid is None or cloid not in self._cids)):
+            return None, -1, -1
+        if oid is not None:
+            return self._st, int(oid), -1
+        return self._st, -1, self._cids[cloid or ""]
 
     # -- state -----------------------------------------------------------------------------
     def _state(self, price: float | None) -> SimState:
@@ -494,7 +603,7 @@ class SimVenue:
                 reason = RejectReason.MODIFY_TARGET_FILLED
             msg = self._message(code, rf)
         elif code == lay.R_MODIFY_PLACE_FAILED:
-            msg = "Error placing new order during modify: " + self._message(ri[lay.RI_SUB], rf)
+            msg = modify_place_message(self._message(ri[lay.RI_SUB], rf))
         elif code != lay.R_NONE:
             msg = self._message(code, rf)
         oid = ri[lay.RI_OID]
@@ -559,7 +668,7 @@ class SimVenue:
                 local_ts=lts,
                 raw_status="unknownOid",
             )
-        raw = "filled" if status is OrderStatus.FILLED else "canceled"
+        raw = _RAW[status]
         return OrderUpdate(
             ets,
             oid,

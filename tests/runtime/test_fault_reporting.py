@@ -1,0 +1,99 @@
+"""A run reports its faults: through the observer to the journal, each distinct message once
+in the journal summary, and a per-component summary when the session closes."""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from tests.foundation.toy_plugin import (
+    BookGate,
+    CancelReplaceExecutor,
+    MidEstimator,
+    SpreadQuoter,
+    ToyQuoterParams,
+)
+
+from mmkit.core.events import BookSnapshot, Trade
+from mmkit.core.types import Instrument, Side
+from mmkit.engine import Engine
+from mmkit.estimators.kappa_orchestrator import KappaOrchestrator
+from mmkit.estimators.params import KappaParams
+from mmkit.runtime.journal import Journal, summarize
+from mmkit.runtime.observer import RunObserver
+from mmkit.runtime.session import Session
+
+NS = 1_000_000_000
+T0 = 1_700_000_000 * NS
+
+
+class FailingSave(MidEstimator):
+    """Learned state that cannot be saved (a bug in ``save``)."""
+
+    def save(self) -> None:
+        raise KeyError("state")
+
+
+def _book(ts: int) -> BookSnapshot:
+    a = np.asarray
+    return BookSnapshot(ts, a([99_999.0]), a([1.0]), a([100_001.0]), a([1.0]))
+
+
+def _session(tmp_path: Path) -> tuple[Session, Journal]:
+    journal = Journal(tmp_path / "run.sqlite")
+    eng = Engine(
+        instrument=Instrument(),
+        max_position=1.0,
+        estimators=[("kappa", KappaOrchestrator(KappaParams())), ("saver", FailingSave())],
+        gates=[("toy_gate", BookGate())],
+        quoter=("toy_quoter", SpreadQuoter(ToyQuoterParams(), 0.01)),
+        executor=("toy_exec", CancelReplaceExecutor()),
+        observer=None,
+    )
+    obs = RunObserver(journal)
+    eng.observer = obs
+    return Session(eng, obs, journal), journal
+
+
+def test_rejections_and_a_failing_save_reach_the_journal_once_each(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    session, journal = _session(tmp_path)
+    session.dispatch(_book(T0), T0)
+    for i in range(1, 6):  # five trades with a NaN price: rejected by kappa, reported once
+        session.dispatch(Trade(T0 + i, math.nan, 1.0, Side.BUY), T0 + i)
+    with caplog.at_level(logging.WARNING, logger="mmkit.run"):
+        session.close()
+    journal.close()
+    eng = session.engine
+    assert eng.rejected_events == 5 and eng.faults == 1
+    assert eng.fault_log.by_component == {"estimator kappa": 5, "estimator saver": 1}
+    s = summarize(tmp_path / "run.sqlite")
+    assert s.faults == [
+        (
+            "estimator kappa",
+            "rejected TRADE: price or size not a finite positive number (first: (nan, 1.0))",
+        ),
+        ("estimator saver", "save raised KeyError: 'state'"),
+    ]
+    assert "estimator kappa 5, estimator saver 1" in caplog.text
+    assert (
+        "rejected estimator kappa: rejected TRADE: price or size not a finite positive"
+        " number (x5)" in caplog.text
+    )
+
+
+def test_the_journal_summary_shows_a_recurring_fault_once_with_its_count(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.sqlite")
+    for i in range(3):
+        journal.fault(T0 + i, "quoter q", "quote raised ZeroDivisionError: kappa was 0")
+    journal.fault(T0 + 9, "gate g", "check raised KeyError: 'mid'")
+    journal.fault(T0 + 10, "quoter q", "quote raised ZeroDivisionError: kappa was 0")
+    journal.close()
+    assert summarize(tmp_path / "j.sqlite").faults == [
+        ("quoter q", "quote raised ZeroDivisionError: kappa was 0 (x4)"),
+        ("gate g", "check raised KeyError: 'mid'"),
+    ]

@@ -1,0 +1,110 @@
+"""mmkit's own compile stamps: a group is warm only after its worker succeeded under the
+current key, and any change to the kernel sources, versions or group makes it cold again."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mmkit.runtime import precompile
+
+
+@pytest.fixture
+def stamps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Stamps in a private directory (as with ``NUMBA_CACHE_DIR``)."""
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
+    return tmp_path
+
+
+def test_stamps_live_in_numba_cache_dir(stamps: Path) -> None:
+    assert precompile.stamp_dir() == stamps
+
+
+def test_a_group_is_cold_until_stamped(stamps: Path) -> None:
+    assert precompile.cold_groups() == ["venue", "market"]
+    assert precompile.write_stamp("venue")
+    assert (stamps / "precompile-venue.stamp").is_file()
+    assert precompile.cold_groups() == ["market"]
+    assert precompile.write_stamp("market")
+    assert precompile.cold_groups() == []
+
+
+def test_unknown_group_is_named() -> None:
+    with pytest.raises(ValueError, match="nope"):
+        precompile.cold_groups(["venue", "nope"])
+
+
+def test_a_stamp_under_another_key_is_cold(stamps: Path) -> None:
+    key = precompile.stamp_key("venue")
+    for line in key.splitlines()[1:]:  # every part of the key matters
+        stale = key.replace(line, line + "x")
+        assert precompile.write_stamp("venue", stale)
+        assert precompile.cold_groups(["venue"]) == ["venue"], line
+    assert precompile.write_stamp("venue", key)
+    assert precompile.cold_groups(["venue"]) == []
+
+
+def test_a_source_edit_changes_the_key(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    kernel = tmp_path / "_kernels_x.py"
+    kernel.write_text("X = 1\n", encoding="utf-8")
+    monkeypatch.setattr(precompile, "kernel_sources", lambda: [kernel])
+    before = precompile.stamp_key("venue")
+    assert precompile.stamp_key("venue") == before  # deterministic
+    kernel.write_text("X = 2\n", encoding="utf-8")
+    assert precompile.stamp_key("venue") != before
+
+
+def test_every_kernel_module_is_hashed() -> None:
+    """The probes' modules, their layouts and every other module that defines kernels."""
+    root = Path(precompile.__file__).resolve().parent.parent
+    hashed = {p.relative_to(root).as_posix() for p in precompile.kernel_sources()}
+    for probes in precompile.GROUPS.values():
+        for probe in probes:
+            mod = probe.partition(":")[0]
+            assert "/".join(mod.split(".")[1:]) + ".py" in hashed, probe
+    assert "venues/sim/state.py" in hashed  # imported by the kernels: its layout matters
+    for path in root.rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        if "from numba import njit" in text and path.name != "precompile.py":
+            assert path.relative_to(root).as_posix() in hashed, path
+
+
+def test_an_unwritable_stamp_is_reported_not_raised(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory", encoding="utf-8")
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(blocker / "sub"))
+    with caplog.at_level("INFO", logger="mmkit.run"):
+        assert not precompile.write_stamp("venue")
+    assert "precompile-venue.stamp" in caplog.text
+    assert precompile.cold_groups(["venue"]) == ["venue"]
+
+
+class _FakeWorker:
+    """Stands in for a worker process: ``market`` fails, ``venue`` succeeds."""
+
+    def __init__(self, argv: Sequence[str], **_: Any) -> None:
+        self.group = argv[3]
+        self.returncode = 1 if self.group == "market" else 0
+
+    def communicate(self, timeout: float) -> tuple[str, str]:
+        return "", "boom" if self.returncode else ""
+
+    def kill(self) -> None:  # pragma: no cover - never times out
+        pass
+
+
+def test_warm_up_stamps_only_the_groups_whose_worker_succeeded(
+    stamps: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(subprocess, "Popen", _FakeWorker)
+    spent = precompile.warm_up({})
+    assert spent is not None
+    assert precompile.cold_groups() == ["market"]
+    monkeypatch.setattr(precompile, "cold_groups", lambda groups: [])
+    assert precompile.warm_up({}) is None
