@@ -8,12 +8,26 @@ nox.options.sessions = ["tests", "types", "lint", "audit"]
 nox.options.reuse_existing_virtualenvs = True
 
 PYTHON = ["3.11", "3.12"]
+#: the plugins in plugins/ whose tests are in pytest's testpaths and mypy's files
+BUNDLED_PLUGINS = (
+    "mmkit-avellaneda-stoikov",
+    "mmkit-broken-fixtures",
+    "mmkit-toy-venue",
+    "mmkit-audit-gauntlet",
+)
+
+
+def install_with_plugins(session: nox.Session) -> None:
+    """mmkit[dev] and the bundled plugins, as the README's test command installs them."""
+    session.install("-e", ".[dev]")
+    for plugin in BUNDLED_PLUGINS:
+        session.install("-e", f"plugins/{plugin}")
 
 
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
     """The whole test suite (slow tests included), in parallel."""
-    session.install("-e", ".[dev]")
+    install_with_plugins(session)
     session.run("pytest", "-n", "2", *session.posargs)
 
 
@@ -21,9 +35,7 @@ def tests(session: nox.Session) -> None:
 def types(session: nox.Session) -> None:
     """mypy --strict on the files of pyproject's [tool.mypy]: src/mmkit, the tests and the
     plugins' tests (what CI runs). The bundled plugins are installed: the tests import them."""
-    session.install("-e", ".[dev]")
-    for plugin in ("mmkit-avellaneda-stoikov", "mmkit-broken-fixtures", "mmkit-toy-venue"):
-        session.install("-e", f"plugins/{plugin}")
+    install_with_plugins(session)
     session.run("mypy", "--strict")
 
 

@@ -27,6 +27,13 @@ its plugin (:func:`optional_contract_problem`):
   when a session starts, for models whose predictions and outcomes feed the calibration loop;
 * :class:`Persistent`: ``save()`` persists learned state at the end of a run;
 * :class:`Closeable`: ``close()`` releases resources, called last (after every ``save``).
+
+Audit contracts (``mmkit audit``; see the section of that name below): an estimator declares
+the fields it writes (``publishes``, :class:`DeclaresPublishes`) and, by what it publishes,
+implements :class:`SigmaCapped`, :class:`OwnFillPosterior`, :class:`KappaSources` or
+:class:`BoundedSkew`; a gate declares its ``roles`` (:class:`GateRole`); an executor
+implements :class:`AuditableExecutor`. A component lacking one is UNAUDITED (never skipped)
+for the invariants that need it.
 """
 
 from __future__ import annotations
@@ -169,6 +176,12 @@ class Estimator(Protocol):
     :class:`~mmkit.core.events.TradeBatch` (``now_ns`` is its last row's ``recv``). It must
     leave the estimator exactly as ``on_event`` with each row would (audit invariant
     ``estimators.batch_equivalence``); without it, the engine delivers the rows one by one.
+
+    Audit contract: a class attribute ``publishes`` (a frozenset of the :class:`Estimates`
+    fields and ``extras`` keys it writes, ``"myplugin.*"`` for a prefix; see
+    :class:`DeclaresPublishes`), and by what it publishes :class:`SigmaCapped` (sigma),
+    :class:`OwnFillPosterior` / :class:`KappaSources` (kappa from own fills / blended) and
+    :class:`BoundedSkew` (skew_shift). Without them ``mmkit audit`` reports UNAUDITED.
     """
 
     def on_event(self, event: Event, now_ns: int) -> None: ...
@@ -182,6 +195,11 @@ class Gate(Protocol):
 
     Optional: ``on_trades(batch, now_ns)``, as for :class:`Estimator` (audit invariant
     ``gates.batch_equivalence``).
+
+    Audit contract: a class attribute ``roles``, a frozenset of :class:`GateRole` (data
+    quality, kill switch, warmup, other; see :class:`DeclaresRoles`). Every gate is audited
+    for fail-safety (``gates.fail_safe``); role invariants apply by declared role, and a
+    gate without ``roles`` is UNAUDITED for them.
     """
 
     def on_event(self, event: Event, now_ns: int) -> None: ...
@@ -208,6 +226,10 @@ class Executor(Protocol):
     Optional: ``on_trades(batch: TradeBatch, view: View, now_ns: int) -> list[Action]``
     takes a whole trade batch (``now_ns``: its last row's ``recv``); the actions it returns
     are sent after the batch. Without it, the engine delivers the rows one by one.
+
+    Audit contract: :class:`AuditableExecutor` (``open_orders()``, ``budget_state()``,
+    ``exhaust_budget()``); without it the execution invariants that look inside an executor
+    are UNAUDITED.
     """
 
     def on_event(self, event: Event, view: View, now_ns: int) -> list[Action]: ...
@@ -400,14 +422,208 @@ def optional_contract_problem(kind: str, component: object) -> str | None:
     return None
 
 
+# --------------------------------------------------------------------------------------
+# Audit contracts (what ``mmkit audit`` needs to check a component of each kind)
+# --------------------------------------------------------------------------------------
+#
+# ``mmkit audit`` applies every invariant of a kind to every component of that kind. Which
+# of them are *in scope* is decided by what the component is observed to do (an estimator
+# is driven with a short stream and the Estimates fields it writes are recorded) together
+# with what it declares (``publishes`` for estimators, ``roles`` for gates): an invariant
+# is NOT_APPLICABLE only when that scope excludes it. When an invariant is in scope but the
+# component lacks a capability the check needs (one of the protocols below), the result is
+# UNAUDITED with the missing members named, and ``mmkit audit --strict`` fails on it unless
+# ``[audit.waivers]`` waives it with a reason. Nothing is read with a lenient default.
+
+
+class GateRole(StrEnum):
+    """What a gate is for, declared in its ``roles`` class attribute.
+
+    * ``DATA_QUALITY``: closes on no, stale (> 30 s), crossed or empty book data and unknown
+      position (invariant ``gates.data_quality_closes``);
+    * ``KILL_SWITCH``: latches on losses and on a PnL that cannot be computed (invariant
+      ``gates.kill_switch_latches``);
+    * ``WARMUP``: closed until the estimators are warmed up;
+    * ``OTHER``: anything else.
+
+    Every gate, whatever its roles, is audited for fail-safety (``gates.fail_safe``: its
+    ``check`` never raises on any view, estimates or time) and for batch equivalence.
+    """
+
+    DATA_QUALITY = "data_quality"
+    KILL_SWITCH = "kill_switch"
+    WARMUP = "warmup"
+    OTHER = "other"
+
+
+@runtime_checkable
+class DeclaresPublishes(Protocol):
+    """An estimator's declaration of what it writes: ``publishes`` (a class attribute).
+
+    Each entry is an :class:`Estimates` field name (``"sigma"``, ``"kappa"``,
+    ``"skew_shift"``...) or an ``extras`` key; an entry ending in ``*`` covers every extras
+    key with that prefix (``"sigma.*"``). The audit does not trust it: it observes what the
+    estimator writes, audits it for the union of observed and declared fields, and fails
+    ``estimators.publishes_declared`` when it writes something it did not declare (UNAUDITED
+    when ``publishes`` is missing).
+    """
+
+    publishes: frozenset[str]
+
+
+@runtime_checkable
+class DeclaresRoles(Protocol):
+    """A gate's declaration of the roles it fills: ``roles`` (a class attribute, a set of
+    :class:`GateRole`). Role invariants apply by declared role; a gate without ``roles``
+    is UNAUDITED for them (the older ``provides`` set of strings is still read)."""
+
+    roles: frozenset[GateRole]
+
+
+@runtime_checkable
+class SigmaCapped(Protocol):
+    """Required of an estimator that publishes ``sigma``.
+
+    ``sigma_cap()`` is the finite cap (relative volatility per sqrt(second)) the estimator
+    enforces on every path, cascade mode included. ``estimators.sigma_bounded`` and
+    ``estimators.cascade_raises_sigma`` assert the published sigma never exceeds it; a cap
+    that is not a finite positive number is a FAIL.
+    """
+
+    def sigma_cap(self) -> float: ...
+
+
+@runtime_checkable
+class OwnFillPosterior(Protocol):
+    """Required of an estimator that publishes ``kappa`` from its own fills (a Gamma
+    posterior over kappa, seed report section 1).
+
+    * ``posterior()``: the current (alpha, beta) of the Gamma posterior;
+    * ``prior``: the (alpha, beta) it starts from and returns to when every fill expired;
+    * ``observation_count``: fills inside the window (a count, never a volume);
+    * ``has_exited_warmup``: True from the ``warmup_fills``-th fill on, never reset;
+    * ``warmup_fills``: fills needed to leave warmup; ``window_s``: seconds a fill counts.
+
+    Checked by ``estimators.conjugacy_counts``, ``estimators.warmup_graduation`` and
+    ``estimators.expiry_to_prior``.
+    """
+
+    def posterior(self) -> tuple[float, float]: ...
+
+    @property
+    def prior(self) -> tuple[float, float]: ...
+
+    @property
+    def observation_count(self) -> int: ...
+
+    @property
+    def has_exited_warmup(self) -> bool: ...
+
+    @property
+    def warmup_fills(self) -> int: ...
+
+    @property
+    def window_s(self) -> float: ...
+
+
+@runtime_checkable
+class KappaSources(Protocol):
+    """Required of an estimator whose kappa blends several sources (own fills and market
+    trades, or any estimator declaring it): ``kappa_sources()`` lists ``(name, kappa,
+    confidence)`` of the sources in the last blend and ``blended_kappa()`` is the raw blend.
+    ``estimators.convex_blend`` asserts the blend lies within its sources."""
+
+    def kappa_sources(self) -> list[tuple[str, float, float]]: ...
+
+    def blended_kappa(self) -> float: ...
+
+
+@runtime_checkable
+class BoundedSkew(Protocol):
+    """Required of an estimator that publishes ``skew_shift`` (an RL or other skew
+    action): ``action_bound_sigma`` (a finite number >= 0) bounds ``|skew_shift| <=
+    action_bound_sigma * sigma`` at every retrieval (``signals.bounded_actions``)."""
+
+    action_bound_sigma: float
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetState:
+    """An executor's execution budget (seed report section 7), in its own token units:
+    ``tokens`` left, ``reserve`` kept for emergency (kill-switch) cancels, ``capacity``."""
+
+    tokens: float
+    reserve: float
+    capacity: float = math.inf
+
+
+@runtime_checkable
+class AuditableExecutor(Protocol):
+    """Required of every executor by the execution invariants.
+
+    * ``open_orders()``: the orders it believes rest on the venue (objects with ``oid``,
+      ``side``, ``px``, ``sz``), compared with the venue's after a sync
+      (``execution.exchange_authority``, ``execution.stateful_safety``);
+    * ``budget_state()``: its :class:`BudgetState`;
+    * ``exhaust_budget()``: spend every normal token, keeping the reserve, so the audit can
+      check that an exhausted budget skips normal updates and still lets emergency cancels
+      out (``execution.emergency_reserve``).
+    """
+
+    def open_orders(self) -> Sequence[Any]: ...
+
+    def budget_state(self) -> BudgetState: ...
+
+    def exhaust_budget(self) -> None: ...
+
+
+#: the audit contracts, by kind (documentation and ``mmkit plugins`` listings)
+AUDIT_CONTRACTS: dict[str, tuple[type, ...]] = {
+    "estimator": (DeclaresPublishes, SigmaCapped, OwnFillPosterior, KappaSources, BoundedSkew),
+    "gate": (DeclaresRoles,),
+    "executor": (AuditableExecutor,),
+}
+
+
+def missing_members(component: object, proto: type) -> tuple[str, ...]:
+    """The members of protocol ``proto`` that ``component`` lacks, sorted, methods written
+    ``name()``: what an UNAUDITED result names. A method that is not callable, or an
+    attribute whose read raises, counts as missing."""
+    out: list[str] = []
+    for name in sorted(_protocol_members(proto)):
+        is_method = inspect.isfunction(inspect.getattr_static(proto, name, None))
+        label = f"{name}()" if is_method else name
+        try:
+            value = getattr(component, name)
+        except Exception:  # absent, or a property that raises: not usable either
+            out.append(label)
+            continue
+        if is_method and not callable(value):
+            out.append(label)
+    return tuple(out)
+
+
+def _protocol_members(proto: type) -> set[str]:
+    """Names a protocol class itself declares (annotations, methods, properties)."""
+    own = set(vars(proto).get("__annotations__", {}))
+    own |= {n for n in vars(proto) if not n.startswith("_")}
+    return own
+
+
 __all__ = [
+    "AUDIT_CONTRACTS",
     "COMPONENT_PROTOCOLS",
     "EMPTY_LADDER",
     "OPTIONAL_CONTRACTS",
     "AsyncVenue",
+    "AuditableExecutor",
     "BatchExecutor",
+    "BoundedSkew",
+    "BudgetState",
     "BulkReplayVenue",
     "Closeable",
+    "DeclaresPublishes",
+    "DeclaresRoles",
     "Estimates",
     "Estimator",
     "EventSink",
@@ -416,13 +632,18 @@ __all__ = [
     "Gate",
     "GateDecision",
     "GateMode",
+    "GateRole",
+    "KappaSources",
     "Ladder",
+    "OwnFillPosterior",
     "Persistent",
     "PredictionLogging",
     "Quote",
     "Quoter",
+    "SigmaCapped",
     "TradeBatchConsumer",
     "Venue",
     "View",
+    "missing_members",
     "optional_contract_problem",
 ]

@@ -126,6 +126,9 @@ class Engine:
         self.estimates = estimates if estimates is not None else Estimates()
         self._estimators = list(estimators)
         self._gates = list(gates)
+        #: names of the gates that declare the kill-switch role (``roles``, or the older
+        #: ``provides``): a fault of theirs halts as an emergency (see :meth:`_gate_fault`)
+        self._kill_switch_gates = frozenset(n for n, g in self._gates if _is_kill_switch(g))
         self._quoter_name, self._quoter = quoter
         self._executor_name, self._executor = executor
         # optional contracts (mmkit.components), detected once here: a component whose
@@ -259,8 +262,12 @@ class Engine:
             try:
                 d = gate.check(view, est, now_ns)
             except Exception as exc:  # component isolation: a raising gate counts as closed
-                d = GateDecision(name, "GateFault", {"error": f"{type(exc).__name__}: {exc}"})
-                self._fault(f"gate {name}", f"check raised {type(exc).__name__}: {exc}", now_ns)
+                d = self._gate_fault(name, f"check raised {type(exc).__name__}: {exc}", now_ns)
+            else:
+                if d is not None and not isinstance(d, GateDecision):
+                    d = self._gate_fault(
+                        name, f"check returned {type(d).__name__}, not a GateDecision", now_ns
+                    )
             self._track_gate(name, d, now_ns)
             if d is not None:
                 if d.mode is GateMode.HALT:
@@ -380,6 +387,24 @@ class Engine:
         else:
             self.closed[name] = d
 
+    def _gate_fault(self, name: str, message: str, now_ns: int) -> GateDecision:
+        """A gate whose ``check`` raised or returned something that is not a decision: the
+        fault is reported with the gate's name and the gate counts as closed (fail safe: a
+        gate that cannot decide must not let quotes through). The halt is an emergency
+        (cancels may use the budget's reserve) exactly when the gate declares the
+        kill-switch role: a kill switch that cannot evaluate may be one that should be
+        tripping, so its cancels must go out even with the budget spent; any other gate's
+        failure says nothing about losses, and its cancels go through the normal lane, which
+        keeps the reserve for a real kill switch."""
+        self._fault(f"gate {name}", message, now_ns)
+        return GateDecision(
+            name,
+            "GateFault",
+            {"error": message},
+            mode=GateMode.HALT,
+            emergency=name in self._kill_switch_gates,
+        )
+
     def _sink_raised(self, label: str, method: str, exc: Exception, now_ns: int) -> None:
         """An estimator's or gate's event handling raised (a bug, not bad input: bad input
         is rejected): reported, and the next quoting cycle halts."""
@@ -410,6 +435,21 @@ class Engine:
         if new and self.observer is not None:
             first = f" (first: {example})" if example else ""
             self.observer.on_fault(component, rejection.message + first, now_ns)
+
+
+def _is_kill_switch(gate: object) -> bool:
+    """Whether ``gate`` declares the kill-switch role, in ``roles`` (GateRole values are
+    strings) or the older ``provides``; a declaration that is not a collection counts as
+    none."""
+    for attr in ("roles", "provides"):
+        declared = getattr(gate, attr, None)
+        if isinstance(declared, str) or not isinstance(declared, (set, frozenset, tuple, list)):
+            continue
+        if any(
+            str(r) == "kill_switch" or getattr(r, "value", None) == "kill_switch" for r in declared
+        ):
+            return True
+    return False
 
 
 def ladder_problem(ladder: Ladder) -> str | None:

@@ -100,7 +100,9 @@ def test_json_is_plain_and_deterministic() -> None:
         "PASS": 1,
         "CONCERN": 0,
         "FAIL": 1,
-        "SKIP": 0,
+        "UNAUDITED": 0,
+        "WAIVED": 0,
+        "NOT_APPLICABLE": 0,
     }
     fail = data["results"][1]
     assert fail["invariant"] == "quoting.no_cross" and fail["component"] == "broken_crossing"
@@ -110,7 +112,7 @@ def test_json_is_plain_and_deterministic() -> None:
 
 
 def test_junit_has_one_testcase_per_invariant_and_component() -> None:
-    skip = Result(KAPPA, None, Status.SKIP, "no audited component of kind estimator")
+    skip = Result(KAPPA, None, Status.NOT_APPLICABLE, "nothing of kind estimator is configured")
     root = ET.fromstring(render(_report(PASSING, FAILING, CONCERNING, skip), "junit"))
     suite = root.find("testsuite")
     assert suite is not None
@@ -163,4 +165,5 @@ def test_every_format_renders_any_mix_of_outcomes(statuses: list[Status]) -> Non
     rep = _report(*results)
     for fmt in ("table", "md", "json", "junit"):
         assert render(rep, fmt)
-    assert rep.exit_code() == (1 if {Status.FAIL, Status.CONCERN} & set(statuses) else 0)
+    failing = {Status.FAIL, Status.CONCERN, Status.UNAUDITED}  # strict: UNAUDITED fails too
+    assert rep.exit_code() == (1 if failing & set(statuses) else 0)

@@ -60,7 +60,7 @@ def test_skip_and_concern(target: AuditTarget) -> None:
     def concern(t: AuditTarget, c: AuditContext) -> None:
         raise Concern("warmup is slow")
 
-    assert run_check(_inv(skip), target, RunContext()).status is Status.SKIP
+    assert run_check(_inv(skip), target, RunContext()).status is Status.UNAUDITED  # no silent skip
     res = run_check(_inv(concern), target, RunContext())
     assert (res.status, res.message) == (Status.CONCERN, "warmup is slow")
 
@@ -151,7 +151,7 @@ def test_plan_skips_invariants_without_a_component(host: PluginHost) -> None:
     pairs = plan([_inv(lambda t, c: None, kinds=("venue",))], targets)
     assert pairs[0][1] is None
     res = run_check(pairs[0][0], None, RunContext())
-    assert res.status is Status.SKIP and "venue" in res.message
+    assert res.status is Status.NOT_APPLICABLE and "venue" in res.message
 
 
 def test_all_components_audits_every_registered_one(host: PluginHost) -> None:

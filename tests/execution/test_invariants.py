@@ -72,8 +72,8 @@ def test_invariant_fails_on_broken(inv_id: str, idx: int) -> None:
         _run(BY_ID[inv_id], BROKEN[inv_id][idx])
 
 
-def test_invariants_skip_without_introspection() -> None:
-    from mmkit.audit.invariant import Skip
+def test_invariants_unaudited_without_introspection() -> None:
+    from mmkit.audit.invariant import Unaudited
     from mmkit.audit.reference import ReferenceExecutor
 
     def build(ctx: Any) -> Any:
@@ -81,7 +81,7 @@ def test_invariants_skip_without_introspection() -> None:
         return make(ctx.instrument) if _takes_instrument() else make()
 
     for inv_id in ("execution.exchange_authority", "execution.emergency_reserve"):
-        with pytest.raises(Skip):
+        with pytest.raises(Unaudited):
             BY_ID[inv_id].check(target_for(build), CTX)
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from mmkit.audit.invariant import AuditContext, AuditTarget, Skip
+from mmkit.audit.invariant import AuditContext, AuditTarget, NotApplicable
 from mmkit.audit.invariants.execution import INSTRUMENT
 from mmkit.audit.invariants.gates import INVARIANTS
 from mmkit.components import Estimates, GateDecision, View
@@ -109,8 +109,8 @@ def test_kill_switch_fails_on_broken(factory: Any) -> None:
         BY_ID["gates.kill_switch_latches"].check(target(factory, KS), CTX)
 
 
-def test_skips_gates_of_another_purpose() -> None:
-    with pytest.raises(Skip):
+def test_gates_of_another_declared_role_are_not_applicable() -> None:
+    with pytest.raises(NotApplicable):
         BY_ID["gates.data_quality_closes"].check(target(ks, KS), CTX)
-    with pytest.raises(Skip):
+    with pytest.raises(NotApplicable):
         BY_ID["gates.kill_switch_latches"].check(target(dq, DQ), CTX)

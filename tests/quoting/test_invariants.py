@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from mmkit.audit.invariant import AuditContext, Skip
+from mmkit.audit.invariant import AuditContext, NotApplicable
 from mmkit.audit.invariants.quoting import INVARIANTS
 from mmkit.components import Estimates, Ladder, Quote, View
 from mmkit.core.types import Side
 from mmkit.quoting.params import DepthSource, GlftParams
-from mmkit.rounding import round_price, round_size
+from mmkit.rounding import min_size_for_notional, round_price, round_size
 from mmkit.testing.verdicts import VerdictContext
 
 from .conftest import DOGE, ETH, RISK_DOGE, RISK_ETH, custom_target, glft_target
@@ -46,8 +46,8 @@ def test_builtin_glft_passes_other_instruments(inv_id: str, audit_ctx: AuditCont
     BY_ID[inv_id].check(glft_target(params, DOGE, RISK_DOGE), audit_ctx)
 
 
-def test_post_only_skips_when_disabled(audit_ctx: AuditContext) -> None:
-    with pytest.raises(Skip):
+def test_post_only_not_applicable_when_disabled(audit_ctx: AuditContext) -> None:
+    with pytest.raises(NotApplicable):
         BY_ID["quoting.post_only"].check(glft_target(GlftParams(post_only=False)), audit_ctx)
 
 
@@ -76,6 +76,8 @@ class Naive:
         bid = round_price(bid, szd, max_decimals=maxd, direction="down")
         ask = round_price(ask, szd, max_decimals=maxd, direction="up")
         sz = round_size(self.risk.order_size, szd)
+        if bid > 0:  # raised to the minimum notional (mids near 10^4 reach it for BTC)
+            sz = max(sz, min_size_for_notional(bid, szd, self.inst.min_notional))
         room_b = self.risk.max_position - view.position
         room_a = self.risk.max_position + view.position
         bids = (Quote(Side.BUY, bid, sz),) if room_b >= sz and bid > 0 else ()

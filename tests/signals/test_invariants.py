@@ -25,24 +25,28 @@ CTX = VerdictContext(examples=25, seed=0)
 
 EXPECTED = {
     "adverse_selection": {
-        "signals.bounded_actions": "skip",
+        "signals.bounded_actions": "not_applicable",
         "signals.finite_published": "pass",
-        "signals.leader_gating": "skip",
+        "signals.leader_gating": "not_applicable",
         "signals.toxicity_range": "pass",
     },
     "lead_lag": {
-        "signals.bounded_actions": "skip",
+        "signals.bounded_actions": "not_applicable",
         "signals.finite_published": "pass",
         "signals.leader_gating": "pass",
-        "signals.toxicity_range": "skip",
+        "signals.toxicity_range": "not_applicable",
     },
     "rl_skew": {
         "signals.bounded_actions": "pass",
         "signals.finite_published": "pass",
-        "signals.leader_gating": "skip",
-        "signals.toxicity_range": "skip",
+        "signals.leader_gating": "not_applicable",
+        "signals.toxicity_range": "not_applicable",
     },
-    "kappa": {inv.id: "skip" for inv in INVARIANTS},
+    # kappa publishes extras only: their finiteness is in scope, the signal fields are not
+    "kappa": {
+        **{inv.id: "not_applicable" for inv in INVARIANTS},
+        "signals.finite_published": "pass",
+    },
 }
 
 

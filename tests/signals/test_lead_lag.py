@@ -22,9 +22,7 @@ from mmkit.signals.synthetic import T0, lead_lag_events, lead_lag_mids
 NS = 1_000_000_000
 
 
-def _run(
-    est: LeadLagEstimator, events: Sequence[Event], out: Estimates | None = None
-) -> Estimates:
+def _run(est: LeadLagEstimator, events: Sequence[Event], out: Estimates | None = None) -> Estimates:
     out = out or Estimates()
     for ev in events:
         est.on_event(ev, ev.ts)

@@ -43,7 +43,8 @@ def register(cli: typer.Typer) -> None:
         strict: bool = typer.Option(
             False,
             "--strict",
-            help="Exit 1 on any FAIL or CONCERN (CI mode; runs are always deterministic).",
+            help="Exit 1 on any FAIL, CONCERN or UNAUDITED check not waived in "
+            "[audit.waivers] (CI mode; runs are always deterministic).",
         ),
         only: list[str] = typer.Option(
             [],
@@ -54,6 +55,14 @@ def register(cli: typer.Typer) -> None:
         ),
         all_components: bool = typer.Option(
             False, "--all", help="Audit every registered component, not only the configured ones."
+        ),
+        component: list[str] = typer.Option(
+            [],
+            "--component",
+            metavar="KIND:NAME",
+            help="Audit only this component, configured or not, with the rest of the "
+            "configuration as configured (repeatable; comma lists; e.g. "
+            "quoter:avellaneda_stoikov). Runs the invariants of its kind.",
         ),
         examples: int = typer.Option(
             DEFAULT_EXAMPLES, "--examples", min=1, metavar="N", help=EXAMPLES_HELP
@@ -93,15 +102,16 @@ def register(cli: typer.Typer) -> None:
         allow_broken: bool = typer.Option(
             False,
             "--allow-broken-plugins",
-            help="Audit what loaded even if a plugin failed (each failure is a CONCERN).",
+            help="Audit what loaded even if a plugin failed to load, register or build "
+            "(each failure is reported as a finding).",
         ),
         list_only: bool = typer.Option(
             False, "--list", help="List the registered invariants and exit."
         ),
     ) -> None:
         """Prove the seed report's invariants for the configured plugins, or show a shrunk
-        counterexample. Exit 0 pass, 1 failure (or concern with --strict), 2 config/plugin
-        error."""
+        counterexample. Exit 0 pass, 1 failure (or, with --strict, a concern or an unaudited
+        check), 2 config/plugin error."""
         from mmkit.audit.render import FORMATS, render
         from mmkit.errors import ConfigError
         from mmkit.plugin_manager import get_host
@@ -110,7 +120,8 @@ def register(cli: typer.Typer) -> None:
             raise ConfigError([f"--format {fmt!r}: expected one of {', '.join(FORMATS)}"])
         host = get_host()
         if catalogue or list_only:
-            host.check(invariants=True)
+            if not allow_broken:
+                host.check(invariants=True)
             from mmkit.audit.results import InvariantInfo
 
             infos = [InvariantInfo.of(i) for i in host.invariants]
@@ -132,8 +143,15 @@ def register(cli: typer.Typer) -> None:
         from mmkit.audit.runner import AuditOptions, run_audit
         from mmkit.cli.common import resolve_config_path, settings_from_cli
 
-        settings = settings_from_cli(config, sets, host=host)
         cfg = resolve_config_path(config)
+        if allow_broken:
+            # settings_from_cli refuses a broken plugin set (exit 2) before the runner could
+            # report it: load the config against what did register instead
+            from mmkit.config.loader import load_settings
+
+            settings = load_settings(cfg, host.registry, sets=sets)
+        else:
+            settings = settings_from_cli(config, sets, host=host)
         opts = AuditOptions(
             examples=examples,
             seed=seed,
@@ -144,6 +162,7 @@ def register(cli: typer.Typer) -> None:
             config=str(cfg) if cfg else "",
             timings=timings,
             allow_broken_plugins=allow_broken,
+            components=component,
         )
         with ProgressDisplay() as progress:
             report = run_audit(

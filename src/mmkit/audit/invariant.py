@@ -48,8 +48,26 @@ class Concern(Exception):
     """Raised by a check for a finding that is worth reporting but is not a violation."""
 
 
-class Skip(Exception):
-    """Raised by a check when the invariant does not apply to this component."""
+class NotApplicable(Exception):
+    """Raised by a check when the component is outside the invariant's scope *by what it was
+    observed or declared to do* (e.g. an estimator shown not to publish kappa, a gate whose
+    verified roles do not include the data-quality role). Never raise it for a missing
+    capability: that is :class:`Unaudited`."""
+
+
+class Unaudited(Exception):
+    """Raised by a check when the invariant applies to the component (its kind or role) but
+    the component lacks a capability the check needs (e.g. a sigma estimator without
+    ``sigma_cap()``). ``missing`` names the capabilities; ``--strict`` fails on it unless
+    ``[audit.waivers]`` waives it with a reason."""
+
+    def __init__(self, message: str, missing: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.missing = missing
+
+
+#: the old name; a third-party check raising it is reported UNAUDITED, never silently skipped
+Skip = Unaudited
 
 
 @dataclass
@@ -95,6 +113,14 @@ class AuditContext:
     examples: int = 100
     seed: int = 0
     deadline_ms: int | None = None
+    #: examples a check ran outside hypothesis (see :meth:`count_example`)
+    counted: int = field(default=0, compare=False)
+
+    def count_example(self, n: int = 1) -> None:
+        """Count ``n`` examples a check ran by itself (a plain loop, not ``@given``): the
+        report's examples column shows what actually ran. Examples run by hypothesis are
+        counted by the runner from hypothesis's own statistics; do not count those again."""
+        self.counted += n
 
     def settings(self, **overrides: Any) -> hypothesis.settings:
         """hypothesis settings: derandomised with ``seed``, no database, our example count."""

@@ -61,9 +61,10 @@ class ProgressDisplay:
         if res.status is Status.FAIL:
             self._failed += 1
         if self._progress is not None and self._task is not None:
-            if res.status in (Status.FAIL, Status.CONCERN):
+            if res.status in (Status.FAIL, Status.CONCERN, Status.UNAUDITED):
                 self._progress.console.print(
-                    f"{res.status.value} {res.invariant.id} on {res.target_label}: {res.message}",
+                    f"{res.status.value} {res.invariant.id} on {res.target_label}: "
+                    f"{res.explanation}",
                     markup=False,
                     highlight=False,
                 )

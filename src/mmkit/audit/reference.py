@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mmkit import hookimpl
-from mmkit.components import Estimates, GateDecision, Ladder, Quote, View
+from mmkit.components import Estimates, GateDecision, GateRole, Ladder, Quote, View
 from mmkit.core.actions import Action, Cancel, CancelAll, Place, make_cloid
 from mmkit.core.events import Event
 from mmkit.core.types import Instrument, Side, Tif
@@ -36,6 +36,8 @@ REFERENCE_NAME = "audit_reference"
 
 class ReferenceEstimator:
     """Publishes nothing new: the engine's defaults stand, and warmup is declared done."""
+
+    publishes = frozenset({"warmed_up", "warmup_waiting"})
 
     def on_event(self, event: Event, now_ns: int) -> None:
         return None
@@ -48,6 +50,8 @@ class ReferenceEstimator:
 class PermissiveGate:
     """A gate that never closes."""
 
+    roles = frozenset({GateRole.OTHER})
+
     def on_event(self, event: Event, now_ns: int) -> None:
         return None
 
@@ -57,6 +61,8 @@ class PermissiveGate:
 
 class SwitchableGate:
     """A gate the audit closes and opens at will (halt paths of executors get exercised)."""
+
+    roles = frozenset({GateRole.OTHER})
 
     def __init__(self) -> None:
         self.closed: GateDecision | None = None

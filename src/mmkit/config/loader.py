@@ -19,6 +19,7 @@ from mmkit.config.schema import (
     TradeSection,
     VenueSection,
 )
+from mmkit.config.waivers import WaiverKey, parse_audit_section
 from mmkit.core.types import Instrument
 from mmkit.errors import ConfigError
 from mmkit.params import build_params, defaults_of, secret_keys
@@ -50,6 +51,8 @@ class Settings:
     merged: dict[str, Any]
     sources: dict[str, str] = field(default_factory=dict)
     path: Path | None = None
+    #: ``[audit.waivers]``: UNAUDITED checks accepted with a reason (see mmkit.config.waivers)
+    waivers: dict[WaiverKey, str] = field(default_factory=dict)
 
     def component_params(self, kind: str, name: str) -> Any:
         return self.params[(kind, name)]
@@ -93,6 +96,8 @@ class Settings:
                         table[k] = REDACTED
             if table:
                 out.setdefault(SECTION_OF_KIND[kind], {})[name] = table
+        if self.waivers:
+            out["audit"] = {"waivers": {str(k): v for k, v in sorted(self.waivers.items())}}
         return out
 
 
@@ -323,12 +328,12 @@ def load_settings(
         )
     _refuse_unsafe(merged, source, problems)
 
-    known_sections = [*CORE_SECTIONS, *KIND_OF_SECTION]
+    known_sections = [*CORE_SECTIONS, *KIND_OF_SECTION, "audit"]
     core: dict[str, Any] = {}
     for sec in merged:
         if sec in CORE_SECTIONS:
             continue
-        if sec in KIND_OF_SECTION:
+        if sec in KIND_OF_SECTION or sec == "audit":
             continue
         close = difflib.get_close_matches(sec, known_sections, n=1, cutoff=0.6)
         hint = (
@@ -400,6 +405,11 @@ def load_settings(
                         f"{source(key)}: {key}: unknown {kind} {n!r}; {hint}available: {avail}"
                     )
 
+    waivers: dict[WaiverKey, str] = {}
+    if "audit" in merged:
+        waivers, errs = parse_audit_section(merged["audit"], source)
+        problems.extend(errs)
+
     instrument = None
     inst = core.get("instrument")
     if isinstance(inst, InstrumentSection):
@@ -422,6 +432,7 @@ def load_settings(
         merged=merged,
         sources=dict(sources),
         path=file_path,
+        waivers=waivers,
     )
 
 

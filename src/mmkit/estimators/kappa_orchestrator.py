@@ -55,6 +55,12 @@ _BAD_FILL = "fill price not a finite positive number"
 
 
 class KappaOrchestrator:
+    """Audit contracts: :class:`~mmkit.components.OwnFillPosterior` and
+    :class:`~mmkit.components.KappaSources` (the introspection methods at the end)."""
+
+    #: what it writes (audit contract :class:`mmkit.components.DeclaresPublishes`)
+    publishes = frozenset({"kappa", "kappa_confidence", "A", "kappa.*"})
+
     def __init__(self, p: KappaParams) -> None:
         self.p = p
         self.book = BookKappa(p.book_max_depth, p.book_min_levels, p.book_fit_interval_s)

@@ -61,6 +61,9 @@ def sv_model(p: SigmaParams) -> SVModel:
 
 
 class SigmaEstimator:
+    #: what it writes (audit contract :class:`mmkit.components.DeclaresPublishes`)
+    publishes = frozenset({"sigma", "sigma_confidence", "cascade", "sigma.*"})
+
     def __init__(self, p: SigmaParams, seed: int = 0) -> None:
         self.p = p
         self.dt_ns = max(1, int(p.sample_interval_s * NS_PER_S))
@@ -222,6 +225,12 @@ class SigmaEstimator:
         if self.cascade.triggered_ns >= 0:
             s = max(s, self.cascade.value(now_ns))
         return self._clamp(s)
+
+    def sigma_cap(self) -> float:
+        """The cap on the published sigma, ``max_sigma_mult * default_sigma`` (relative
+        volatility per sqrt(second)): every path goes through :meth:`_clamp`, cascade mode
+        included (audit contract :class:`mmkit.components.SigmaCapped`)."""
+        return self.max_sigma
 
     def _clamp(self, s: float) -> float:
         """``default_sigma`` if not finite, then into ``[min_sigma, max_sigma]``."""

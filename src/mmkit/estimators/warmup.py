@@ -34,7 +34,7 @@ import logging
 import math
 from typing import Any
 
-from mmkit.components import Estimates, GateDecision, View
+from mmkit.components import Estimates, GateDecision, GateRole, View
 from mmkit.core.events import Event, Trade, TradeBatch
 from mmkit.core.types import NS_PER_S
 from mmkit.estimators._mid import positive
@@ -49,6 +49,9 @@ _BAD_TRADE = "price or size not a finite positive number"
 
 
 class WarmupEstimator:
+    #: what it writes (audit contract :class:`mmkit.components.DeclaresPublishes`)
+    publishes = frozenset({"warmed_up", "warmup_waiting", "warmup.*"})
+
     def __init__(self, p: WarmupParams) -> None:
         self.p = p
         self.trades = 0
@@ -224,6 +227,9 @@ class WarmupEstimator:
 
 class WarmupGate:
     """Closed (reason ``"Warmup"``, detail = what it waits for) until warmed up."""
+
+    #: audit contract :class:`mmkit.components.DeclaresRoles`
+    roles = frozenset({GateRole.WARMUP})
 
     def __init__(self, name: str = "warmup") -> None:
         self.name = name

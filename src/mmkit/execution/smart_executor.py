@@ -30,7 +30,7 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
-from mmkit.components import EMPTY_LADDER, GateDecision, Ladder, View
+from mmkit.components import EMPTY_LADDER, BudgetState, GateDecision, Ladder, View
 from mmkit.core.actions import (
     Action,
     Cancel,
@@ -471,6 +471,12 @@ class SmartExecutor:
             for o in self.orders.live()
             if o.oid is not None and o.state is not OrderState.PLACING
         ]
+
+    def budget_state(self) -> BudgetState:
+        """The execution budget's tokens, reserve and capacity (audit contract
+        :class:`mmkit.components.AuditableExecutor`)."""
+        b = self.budget
+        return BudgetState(tokens=b.tokens, reserve=b.reserve, capacity=b.capacity)
 
     def exhaust_budget(self) -> None:
         """Spend the whole normal budget, keeping only the emergency reserve."""

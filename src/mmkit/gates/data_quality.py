@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 
-from mmkit.components import Estimates, GateDecision, GateMode, View
+from mmkit.components import Estimates, GateDecision, GateMode, GateRole, View
 from mmkit.core.batching import stream_regressions
 from mmkit.core.events import Event, TradeBatch
 from mmkit.core.types import NS_PER_MS
@@ -41,9 +41,10 @@ from mmkit.registry import BuildContext
 
 
 class DataQualityGate:
-    """See the module docstring. ``provides`` marks it for the data-quality invariants."""
+    """See the module docstring. ``roles`` (audit contract
+    :class:`mmkit.components.DeclaresRoles`) holds it to the data-quality invariants."""
 
-    provides = frozenset({"data_quality"})
+    roles = frozenset({GateRole.DATA_QUALITY})
 
     def __init__(self, params: DataQualityParams | None = None, name: str = "data_quality") -> None:
         self.params = params or DataQualityParams()

@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 from collections import deque
 
-from mmkit.components import Estimates, GateDecision, GateMode, View
+from mmkit.components import Estimates, GateDecision, GateMode, GateRole, View
 from mmkit.core.events import ActionResult, Event, EventKind, OwnFill, TradeBatch
 from mmkit.core.outcomes import Outcome, RejectReason
 from mmkit.core.types import NS_PER_S
@@ -39,7 +39,8 @@ NS_PER_DAY = 86_400 * NS_PER_S
 
 
 class KillSwitch:
-    provides = frozenset({"kill_switch"})
+    #: audit contract :class:`mmkit.components.DeclaresRoles`
+    roles = frozenset({GateRole.KILL_SWITCH})
 
     def __init__(self, params: KillSwitchParams | None = None, name: str = "kill_switch") -> None:
         self.params = params or KillSwitchParams()

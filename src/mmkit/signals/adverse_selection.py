@@ -58,6 +58,10 @@ class _Pending:
 
 
 class AdverseSelectionEstimator:
+    #: what it writes (audit contract :class:`mmkit.components.DeclaresPublishes`):
+    #: ``spread_scale`` in widen mode, ``size_scale`` in skip mode
+    publishes = frozenset({"toxicity", "spread_scale", "size_scale", "adverse.*"})
+
     def __init__(self, params: AdverseSelectionParams, log: PredictionLog | None = None) -> None:
         self.params = p = params
         self.prediction_log: PredictionLog = log if log is not None else InMemoryPredictionLog()

@@ -125,6 +125,9 @@ def grid_returns(
 class LeadLagEstimator:
     """Publishes ``fair_value_shift`` from a significant lead of another venue's mid."""
 
+    #: what it writes (audit contract :class:`mmkit.components.DeclaresPublishes`)
+    publishes = frozenset({"fair_value_shift", "lead_lag.*"})
+
     def __init__(self, params: LeadLagParams, seed: int = 0) -> None:
         self.params = p = params
         self.seed = seed

@@ -47,6 +47,10 @@ N_STATES = (len(_INV_EDGES) + 1) * 3 * 2
 
 
 class RlSkewAgent:
+    #: what it writes (audit contract :class:`mmkit.components.DeclaresPublishes`); its
+    #: ``action_bound_sigma`` is the :class:`mmkit.components.BoundedSkew` contract
+    publishes = frozenset({"skew_shift", "size_scale", "rl.*"})
+
     def __init__(self, params: RlSkewParams, max_position: float, seed: int = 0) -> None:
         self.params = p = params
         if not p.size_scales or not all(0.0 <= s <= 10.0 for s in p.size_scales):

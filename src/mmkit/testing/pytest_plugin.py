@@ -5,7 +5,7 @@ test, inside that plugin's own test suite, and fails the test with the shrunk co
 
     def test_my_quoter_is_safe(mmkit_audit):
         results = mmkit_audit(kind="quoter", name="my_quoter", examples=50)
-        assert results  # every applicable invariant ran (PASS or SKIP)
+        assert results  # every applicable invariant ran (or is listed UNAUDITED)
 
 The plugin is found through its ``mmkit`` entry point (install it, e.g. ``pip install -e .``),
 or handed in directly with ``plugins=[module_or_object]``. Only cheap imports here: pytest
@@ -21,14 +21,15 @@ import pytest
 
 
 def format_failures(results: Sequence[Any], strict: bool = False) -> str:
-    """A readable account of every FAIL (and CONCERN when ``strict``) with its counterexample."""
-    wanted = {"FAIL", "CONCERN"} if strict else {"FAIL"}
+    """A readable account of every FAIL (and CONCERN and UNAUDITED when ``strict``) with its
+    counterexample or missing capabilities."""
+    wanted = {"FAIL", "CONCERN", "UNAUDITED"} if strict else {"FAIL"}
     parts = []
     for r in results:
         if r.status.value in wanted:
             parts.append(
                 f"{r.status.value} {r.invariant.id} ({r.invariant.title}) on "
-                f"{r.target_label}:\n  {r.message}\n"
+                f"{r.target_label}:\n  {getattr(r, 'explanation', r.message)}\n"
                 + "\n".join("  " + ln for ln in r.counterexample.splitlines())
             )
     return "\n\n".join(parts)

@@ -1,4 +1,6 @@
-"""Helpers for testing invariants themselves: does a check PASS, FAIL or SKIP a component?
+"""Helpers for testing invariants themselves: does a check PASS or FAIL a component, or is
+the component out of its scope (NOT_APPLICABLE) or missing a capability it needs
+(UNAUDITED)?
 
 Used by mmkit's own tests (each invariant PASSes on the built-ins and FAILs on a broken
 component) and by plugin authors who write invariants with broken fixtures of their own.
@@ -8,12 +10,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from mmkit.audit.invariant import AuditContext, AuditTarget, Invariant, Skip
+from mmkit.audit.invariant import AuditContext, AuditTarget, Invariant, NotApplicable, Unaudited
 from mmkit.core.types import Instrument
 from mmkit.params import NoParams
 from mmkit.registry import ComponentSpec, RiskLimits
 
-Verdict = Literal["pass", "fail", "skip"]
+Verdict = Literal["pass", "fail", "not_applicable", "unaudited"]
 
 
 class VerdictContext(AuditContext):
@@ -58,8 +60,10 @@ def builtin_target(kind: str, name: str) -> AuditTarget:
 def verdict(inv: Invariant, target: AuditTarget, ctx: AuditContext) -> Verdict:
     try:
         inv.check(target, ctx)
-    except Skip:
-        return "skip"
+    except NotApplicable:
+        return "not_applicable"
+    except Unaudited:  # also the old name Skip
+        return "unaudited"
     except AssertionError:
         return "fail"
     return "pass"

@@ -13,6 +13,8 @@ from mmkit.estimators.kappa_orchestrator import KappaOrchestrator
 class NaiveKappa:
     """kappa = trades / sum of relative distances from the mid: no prior, no floor, no guard."""
 
+    publishes = frozenset({"kappa"})
+
     def __init__(self) -> None:
         self.mid = math.nan
         self.n = 0
@@ -32,6 +34,8 @@ class NaiveKappa:
 class UncappedSigma:
     """Largest absolute mid return per sqrt second seen: declares a cap, never applies it."""
 
+    publishes = frozenset({"sigma"})
+
     def __init__(self, default_sigma: float, max_sigma_mult: float) -> None:
         self.sigma = default_sigma
         self.max_sigma = default_sigma * max_sigma_mult  # declared, never applied
@@ -48,6 +52,10 @@ class UncappedSigma:
             dt = max(now_ns - t0, 1_000_000) / 1e9
             self.sigma = max(self.sigma, abs(math.log(mid / m0)) / math.sqrt(dt))  # BUG: no cap
         self.last = (now_ns, mid)
+
+    def sigma_cap(self) -> float:
+        """The cap it claims (audit contract SigmaCapped)."""
+        return self.max_sigma
 
     def estimate(self, out: Estimates, now_ns: int) -> None:
         out.sigma = self.sigma

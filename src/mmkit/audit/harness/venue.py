@@ -10,6 +10,9 @@ configured as the harness needs it:
   in submission order; its news (``ActionResult``, ``OrderUpdate``, ``OwnFill``,
   ``PositionSnapshot``) arrives ``latency_ns`` later (the simulator's response latency),
   and :meth:`FakeVenue.drain` returns the due events in time order;
+* a ``PositionSnapshot`` at venue time T holds every fill dated <= T: whatever happens after
+  it (a trade, a venue-side fill, the next action) is applied from T + 1 ns on the harness
+  clock, never at T;
 * queue model ``front``: our order stands first at its level, so a market trade at our
   price fills us up to the trade's size, and the book moving through our price fills us;
 * order ids from 1001; the price grid is the instrument's finest valid price step
@@ -239,6 +242,8 @@ class FakeVenue:
         self._queue: list[tuple[int, int, Event]] = []
         self._seq = 0
         self._now = 0
+        #: venue ns just after the newest snapshot: nothing later is applied before it
+        self._after_snapshot = 0
 
     # ----------------------------------------------------------------------------------
     # knobs
@@ -353,7 +358,9 @@ class FakeVenue:
         self._now = max(self._now, now_ns)
         for a in actions:
             self.submitted.append((now_ns, a))
-            self._one(a, now_ns)
+            # after a snapshot answered at ``now_ns`` the action is applied one ns later,
+            # so what it fills is not dated into that snapshot
+            self._one(a, max(now_ns, self._after_snapshot))
         for side in (Side.BUY, Side.SELL):
             self.exposure_peak[side] = max(self.exposure_peak[side], self.exposure(side))
 
@@ -447,6 +454,13 @@ class FakeVenue:
                 # the only event an echo produces is its answer
                 if isinstance(ev, PositionSnapshot) and isinstance(a, SyncState):
                     ev = replace(ev, startup=a.reason == "startup")
+                    # A snapshot at venue time T holds every fill with ts <= T (the
+                    # contract PositionSync and PositionReconciler sequence by); the harness
+                    # applies events at whole-ns times of its one clock, so a trade, fill
+                    # or action later at the same ns would be dated T yet missing from the
+                    # snapshot. Everything after the snapshot happens from T + 1 ns.
+                    self._after_snapshot = max(self._after_snapshot, ev.ts + 1)
+                    self._now = max(self._now, self._after_snapshot)
                 assert answering is not None
                 self._answer_event(ev, answering)
                 continue

@@ -42,6 +42,8 @@ class _Recorder:
 
     ladders: list[Any] = field(default_factory=list)
     actions: list[Any] = field(default_factory=list)
+    #: the stream player (its venue's view of client order ids), set by :func:`drive`
+    player: Any = None
 
 
 class _RecordingQuoter:
@@ -85,7 +87,6 @@ def build_audit_engine(target: AuditTarget) -> tuple[Any, _Recorder, Any]:
 
     comp = target.build()
     kind = target.kind
-    label = f"{kind} {target.name}"
     rec = _Recorder()
     switch = None if kind == "gate" else ref.SwitchableGate()
     quoter = (
@@ -97,13 +98,19 @@ def build_audit_engine(target: AuditTarget) -> tuple[Any, _Recorder, Any]:
         max_position=target.risk.max_position,
         estimators=[
             (
-                label if kind == "estimator" else "reference",
+                target.name if kind == "estimator" else "reference",
                 comp if kind == "estimator" else ref.ReferenceEstimator(),
             )
         ],
-        gates=[(label, comp)] if switch is None else [("reference", switch)],
-        quoter=(target.name, _RecordingQuoter(quoter, rec)),
-        executor=(target.name, _RecordingExecutor(executor, rec)),
+        gates=[(target.name, comp)] if switch is None else [("reference", switch)],
+        quoter=(
+            target.name if kind == "quoter" else "reference",
+            _RecordingQuoter(quoter, rec),
+        ),
+        executor=(
+            target.name if kind == "executor" else "reference",
+            _RecordingExecutor(executor, rec),
+        ),
     )
     return engine, rec, switch
 
@@ -111,22 +118,55 @@ def build_audit_engine(target: AuditTarget) -> tuple[Any, _Recorder, Any]:
 Probe = Callable[[Any, _Recorder, list[str]], "str | None"]
 
 
+def new_fault(engine: Any, seen: int, component: str | None = None) -> str | None:
+    """The first fault (not a rejected input) the engine recorded after its first ``seen``
+    fault-log entries, as ``"<component> faulted: <message>"``; None when there is none.
+    With ``component`` (``"<kind> <name>"``, the engine's label), only that component's.
+
+    A component that raises (on an empty book, a feed status, anything the engine
+    delivers) is caught by the engine, reported and counted as a fault; to the audit any
+    such fault is a failure of the component it names. Faults of ``venue`` (malformed input
+    the engine itself refused) are the stream's hostility, not a component's."""
+    from mmkit.faults import FaultCategory
+
+    entries = list(engine.fault_log.entries.values())
+    for e in entries[seen:]:
+        if e.category is not FaultCategory.FAULT or e.component == "venue":
+            continue
+        if component is None or e.component == component:
+            return f"{e.component} faulted: {e.message}"
+    return None
+
+
 def drive(target: AuditTarget, ctx: AuditContext, probe: Probe, max_steps: int = 30) -> None:
     """Play adversarial streams through an audit engine; ``probe`` names the first problem."""
     from hypothesis import given, note
 
-    from mmkit.audit.streams import StreamPlayer, describe_action, describe_event, streams
+    from mmkit.audit.streams import (
+        StreamPlayer,
+        describe_action,
+        describe_event,
+        streams,
+        time_horizon_s,
+    )
+
+    horizon = time_horizon_s(target.params)
 
     @ctx.settings()
-    @given(stream=streams(max_steps=max_steps))
+    @given(stream=streams(max_steps=max_steps, horizon_s=horizon))
     def run(stream: list[Any]) -> None:
         engine, rec, switch = build_audit_engine(target)
         player = StreamPlayer()
+        rec.player = player
+        # faults are held against the component under audit only: a reference component
+        # upset by extreme but finite output is the reference's limit, not a finding
+        label = f"{target.kind} {target.name}"
         log: list[str] = []
 
         def play(now: int, ev: Any) -> None:
             log.append(describe_event(ev, now))
             n_ladders, n_actions = len(rec.ladders), len(rec.actions)
+            n_faults = len(engine.fault_log.entries)
             out = engine.on_event(ev, now)
             player.observe(out)
             log.extend("    -> " + describe_action(a) for a in rec.actions[n_actions:])
@@ -138,7 +178,7 @@ def drive(target: AuditTarget, ctx: AuditContext, probe: Probe, max_steps: int =
                     or target.kind == "estimator"
                 )
                 else None
-            )
+            ) or new_fault(engine, n_faults, label)
             if problem is not None:
                 log.append("    !! " + problem)
                 note("Event sequence (local time since start):\n" + "\n".join(log))
@@ -204,6 +244,10 @@ def check_no_nonfinite_output(target: AuditTarget, ctx: AuditContext) -> None:
 
 
 def check_request_ids(target: AuditTarget, ctx: AuditContext) -> None:
+    """Request ids unique and increasing over the whole run; no PLACE reuses the client
+    order id of an order still unanswered, resting or of unknown fate (a retry after an
+    UNKNOWN answer, a replacement after a refused cancel)."""
+
     def probe(engine: Any, rec: _Recorder, log: list[str]) -> str | None:
         last = -1
         for a in rec.actions:
@@ -214,6 +258,8 @@ def check_request_ids(target: AuditTarget, ctx: AuditContext) -> None:
                     "(must be unique and increasing)"
                 )
             last = rid
+        if rec.player is not None and rec.player.cloid_problems:
+            return str(rec.player.cloid_problems[0])
         return None
 
     drive(target, ctx, probe)
@@ -234,21 +280,29 @@ INVARIANTS: list[Invariant] = [
             "filled order outcomes). Its raw output must be finite: estimates that feed quotes "
             "(kappa, A, sigma, drift, shifts, scales), every quote price and size, and every "
             "order action (checked with action_problem). The engine's own guard is not "
-            "counted: a component whose output it would refuse fails. An executor that raises "
-            "fails too (the engine does not catch executor exceptions)."
+            "counted: a component whose output it would refuse fails. Any fault the engine "
+            "records for a component (an estimator, gate or quoter that raised on any event "
+            "it delivers, feed status and empty books included) fails, naming it; an executor "
+            "that raises fails too (the engine does not catch executor exceptions). Time "
+            "jumps reach twice the longest window, cooldown or timeout in the component's "
+            "params (at least an hour)."
         ),
     ),
     Invariant(
         id="engine.request_ids_increasing",
-        title="Every action carries a unique, increasing request id",
+        title="Every action carries a unique, increasing request id; cloids are never reused "
+        "while their order may live",
         section=SECTION_SYNC,
         severity=Severity.HIGH,
         kinds=("executor",),
         check=check_request_ids,
         description=(
             "Venue results are matched to actions by request_id; a reused or decreasing id "
-            "makes a result answer the wrong action. Checked over adversarial streams with "
-            "acknowledgements, rejections and unknown outcomes."
+            "makes a result answer the wrong action. A PLACE must not reuse the client order "
+            "id of an order that is unanswered, resting or of unknown fate (after an UNKNOWN "
+            "answer to its place or cancel). Checked over adversarial streams with "
+            "acknowledgements (reordered, duplicated, late), rejections for every reason and "
+            "unknown outcomes."
         ),
     ),
 ]

@@ -1,16 +1,19 @@
 """Invariants of estimators (seed report sections 1, 2 and 8; recommendations 1 and 3).
 
 Every check is generic over any estimator built by ``target.build()``: it drives the
-component with event streams and reads what it publishes in :class:`Estimates`. A check
-raises :class:`Skip` when the component does not publish the field (kappa, sigma, cascade)
-or lacks the introspection it is about:
+component with event streams and reads what it publishes in :class:`Estimates`.
+Applicability (:mod:`mmkit.audit.applicability`): a check is NOT_APPLICABLE only when the
+field it is about (kappa, sigma, cascade) is outside what the estimator was observed to
+write or declares in ``publishes``; when it is in scope but the estimator lacks the audit
+contract the check needs (:mod:`mmkit.components`), the check is UNAUDITED:
 
-* own-fill checks need ``posterior() -> (alpha, beta)``, ``prior -> (alpha, beta)``,
-  ``observation_count``, ``has_exited_warmup`` (optionally ``warmup_fills``, default 5, and
-  ``window_s``, default 600);
-* the blend check needs ``kappa_sources() -> [(name, kappa, confidence)]`` and
-  ``blended_kappa()``;
-* the sigma cap uses ``max_sigma`` when the component has it.
+* sigma checks need :class:`~mmkit.components.SigmaCapped` (``sigma_cap()``);
+* own-fill checks (a kappa estimator that learns from its own fills) need
+  :class:`~mmkit.components.OwnFillPosterior`;
+* the blend check (a kappa estimator learning from own fills and market trades, or one
+  declaring it) needs :class:`~mmkit.components.KappaSources`.
+
+``estimators.publishes_declared`` checks the ``publishes`` declaration itself.
 
 This module is imported at start-up: numpy and hypothesis are imported inside the checks.
 """
@@ -24,7 +27,16 @@ import math
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from mmkit.audit.invariant import AuditContext, AuditTarget, Invariant, Severity, Skip
+from mmkit.audit import applicability as ap
+from mmkit.audit.invariant import (
+    AuditContext,
+    AuditTarget,
+    Concern,
+    Invariant,
+    NotApplicable,
+    Severity,
+    Unaudited,
+)
 from mmkit.core.types import NS_PER_S
 
 _SENTINEL = -987654.321
@@ -82,15 +94,26 @@ def _timer(ts: int) -> Any:
 # -- adversarial streams ----------------------------------------------------------------
 
 
-def adversarial_ops() -> Any:
+def adversarial_ops(horizon_s: float = 3600.0) -> Any:
     """hypothesis strategy: a list of ``(time step ns, op)`` mixing sane and hostile input.
 
-    Ops: ``("book", mid multiplier)``, ``("raw_book", bids, asks, sizes)``, ``("bbo", bid,
-    ask)``, ``("trade", px or relative offset, size)``, ``("fill", ...)``, ``("timer",)``,
-    ``("trades", rows, spread ns)`` (a :class:`~mmkit.core.events.TradeBatch`).
-    Time steps include zero, backwards jumps and gaps longer than any window.
+    Ops: ``("book", mid multiplier)``, ``("raw_book", bids, asks, sizes)``, ``("empty",)``
+    (a snapshot with both sides empty), ``("crossed", overlap)``, ``("delta", bids, asks,
+    sizes)``, ``("bbo", bid, ask)``, ``("trade", px or relative offset, size)``, ``("fill",
+    ...)``, ``("timer",)``, ``("trades", rows, spread ns)`` (a
+    :class:`~mmkit.core.events.TradeBatch`), ``("feed", connected, gap, stream)``,
+    ``("order", status, px, size)``, ``("result", outcome, reason)`` and ``("position",
+    size)``: every event kind the engine delivers to estimators and gates.
+    Time steps include zero, backwards jumps and gaps up to twice ``horizon_s`` seconds
+    (pass :func:`mmkit.audit.streams.time_horizon_s` of the component's params), so that
+    every window, cooldown and timeout of the component runs out inside a stream.
     """
     from hypothesis import strategies as st
+
+    from mmkit.core.events import OrderStatus
+    from mmkit.core.outcomes import Outcome, RejectReason
+
+    far = int(2 * horizon_s * NS_PER_S)
 
     hostile = st.sampled_from(
         [math.nan, math.inf, -math.inf, 0.0, -1.0, 1e308, -1e308, 1e-308, 5e-324, 1e12]
@@ -102,7 +125,8 @@ def adversarial_ops() -> Any:
     step = st.one_of(
         st.integers(0, 3 * NS_PER_S),
         st.integers(-20 * NS_PER_S, 0),
-        st.sampled_from([0, 10**12, 4000 * NS_PER_S]),
+        st.sampled_from([0, 10**12, 4000 * NS_PER_S, far // 4, far // 2, far // 2 + NS_PER_S, far]),
+        st.integers(0, far),
     )
     row = st.tuples(  # mostly sane rows: a batch's bookkeeping matters on real trades
         st.one_of(offset, offset, anyfloat),
@@ -111,6 +135,27 @@ def adversarial_ops() -> Any:
         # exchange ts minus receive time
         st.sampled_from([0, 0, -NS_PER_S, 30 * NS_PER_S, -(10**12)]),
     )
+    # the kinds the engine delivers beyond market data and fills: one branch (twice) of the
+    # op choice, mapped so that hypothesis does not flatten it into as many branches — that
+    # would make trades and fills, on which most bugs sit, rarer by half
+    wide = st.one_of(
+        st.tuples(st.just("empty")),
+        st.tuples(st.just("crossed"), st.floats(0.0, 0.05)),
+        st.tuples(
+            st.just("delta"),
+            st.lists(anyfloat, max_size=4),
+            st.lists(anyfloat, max_size=4),
+            st.lists(st.one_of(st.just(0.0), anyfloat), max_size=4),
+        ),
+        st.tuples(
+            st.just("feed"), st.booleans(), st.booleans(), st.sampled_from(["book", "trades"])
+        ),
+        st.tuples(st.just("order"), st.sampled_from(list(OrderStatus)), anyfloat, anyfloat),
+        st.tuples(
+            st.just("result"), st.sampled_from(list(Outcome)), st.sampled_from(list(RejectReason))
+        ),
+        st.tuples(st.just("position"), st.one_of(st.floats(-5.0, 5.0), anyfloat)),
+    ).map(tuple)
     op = st.one_of(
         st.tuples(st.just("book"), st.floats(0.9, 1.1)),
         st.tuples(
@@ -129,13 +174,19 @@ def adversarial_ops() -> Any:
             st.lists(row, min_size=1, max_size=8),
             st.sampled_from([0, 1, 10**6, 2 * NS_PER_S, 700 * NS_PER_S]),
         ),
+        wide,
+        wide,
     )
     return st.lists(st.tuples(step, op), max_size=60)
 
 
 def _event_of(op: tuple[Any, ...], ts: int, mid: list[float]) -> Any:
     """Turn an op into an event; ``mid`` is the running sane mid (a 1-element list)."""
+    import numpy as np
+
+    from mmkit.core import events as ev_
     from mmkit.core.events import BBO
+    from mmkit.core.types import Side
 
     kind = op[0]
     if kind == "book":
@@ -143,6 +194,29 @@ def _event_of(op: tuple[Any, ...], ts: int, mid: list[float]) -> Any:
         return _book(ts, mid[0])
     if kind == "raw_book":
         return _raw_book(ts, op[1], op[2], op[3])
+    if kind == "empty":
+        return _raw_book(ts, [], [], [])
+    if kind == "crossed":  # best bid above best ask by ``overlap`` (relative)
+        m = mid[0]
+        return _raw_book(ts, [m * (1 + op[1] / 2), m * 0.99], [m * (1 - op[1] / 2), m], [1.0])
+    if kind == "delta":
+        nb, na = len(op[1]), len(op[2])
+        sz = (list(op[3]) + [0.0] * (nb + na))[: nb + na]
+        return ev_.BookDelta(
+            ts,
+            np.asarray(op[1], dtype=np.float64),
+            np.asarray(sz[:nb], dtype=np.float64),
+            np.asarray(op[2], dtype=np.float64),
+            np.asarray(sz[nb:], dtype=np.float64),
+        )
+    if kind == "feed":
+        return ev_.FeedStatus(ts, op[3], connected=op[1], gap=op[2], local_ts=ts)
+    if kind == "order":
+        return ev_.OrderUpdate(ts, 7, None, op[1], Side.BUY, op[2], op[3], op[3], local_ts=ts)
+    if kind == "result":
+        return ev_.ActionResult(ts, 1, None, None, op[1], op[2], local_ts=ts)
+    if kind == "position":
+        return ev_.PositionSnapshot(ts, op[1], local_ts=ts)
     if kind == "bbo":
         return BBO(ts, op[1], 1.0, op[2], 1.0)
     if kind in ("trade", "fill"):
@@ -205,22 +279,6 @@ def replay(
         after(out, now)
 
 
-def _publishes(target: AuditTarget, field: str) -> bool:
-    """Whether a fresh component writes ``field`` of Estimates on a benign stream."""
-    from mmkit.components import Estimates
-
-    est = target.build()
-    out = Estimates()
-    setattr(out, field, _SENTINEL)
-    now = 1_700_000_000 * NS_PER_S
-    for i in range(40):
-        t = now + i * NS_PER_S // 2
-        est.on_event(_book(t, 100.0 * (1 + 1e-4 * math.sin(i))), t)
-        est.on_event(_trade(t, 100.0 * (1 + 2e-4), 0.5, i % 2 == 0), t)
-        est.estimate(out, t)
-    return bool(getattr(out, field) != _SENTINEL)
-
-
 _Decorator = Callable[[Callable[..., None]], Callable[..., None]]
 
 
@@ -230,10 +288,20 @@ def _settings(ctx: AuditContext) -> _Decorator:
     return deco
 
 
+def _horizon(target: AuditTarget) -> float:
+    """Twice this (seconds) is the longest time jump of a stream: the longest window,
+    cooldown or timeout in the target's params, at least an hour."""
+    from mmkit.audit.streams import time_horizon_s
+
+    return time_horizon_s(target.params)
+
+
 def _note(ops: Any) -> None:
     from hypothesis import note
 
-    note(f"events: {ops!r}")
+    from mmkit.audit.notes import describe_ops
+
+    note(describe_ops(ops))  # times since the stream's start, fields named
 
 
 # -- checks -----------------------------------------------------------------------------
@@ -243,11 +311,10 @@ def check_kappa_positive(target: AuditTarget, ctx: AuditContext) -> None:
     """Kappa is finite and > 0 at every retrieval, whatever the input stream."""
     from hypothesis import given
 
-    if not _publishes(target, "kappa"):
-        raise Skip("does not publish kappa")
+    ap.not_applicable(target, "kappa", "kappa invariants")
 
     @_settings(ctx)
-    @given(adversarial_ops())
+    @given(adversarial_ops(_horizon(target)))
     def run(ops: list[tuple[int, tuple[Any, ...]]]) -> None:
         _note(ops)
 
@@ -263,18 +330,19 @@ def check_kappa_positive(target: AuditTarget, ctx: AuditContext) -> None:
 
 
 def check_sigma_bounded(target: AuditTarget, ctx: AuditContext) -> None:
-    """Sigma is finite, > 0 and <= max_sigma at every retrieval (recommendation 1)."""
+    """Sigma is finite, > 0 and <= the cap it enforces (``sigma_cap()``) at every
+    retrieval (recommendation 1)."""
     from hypothesis import given
 
-    if not _publishes(target, "sigma"):
-        raise Skip("does not publish sigma")
+    ap.not_applicable(target, "sigma", "sigma invariants")
+    sigma_cap_of(target.build())
 
     @_settings(ctx)
-    @given(adversarial_ops())
+    @given(adversarial_ops(_horizon(target)))
     def run(ops: list[tuple[int, tuple[Any, ...]]]) -> None:
         _note(ops)
         est = target.build()
-        cap = getattr(est, "max_sigma", math.inf)
+        cap = sigma_cap_of(est)
 
         def after(out: Any, now: int) -> None:
             s = out.sigma
@@ -288,13 +356,19 @@ def check_sigma_bounded(target: AuditTarget, ctx: AuditContext) -> None:
     run()
 
 
-_OWN = ("posterior", "prior", "observation_count", "has_exited_warmup")
+def _own_fill_api(target: AuditTarget) -> None:
+    """In scope: a kappa estimator observed to learn from its own fills (or declaring
+    :class:`~mmkit.components.OwnFillPosterior`); then the contract is required."""
+    from mmkit.components import OwnFillPosterior
 
-
-def _own_fill_api(est: Any) -> None:
-    missing = [a for a in _OWN if not hasattr(est, a)]
-    if missing:
-        raise Skip(f"no own-fill introspection (missing {', '.join(missing)})")
+    ap.not_applicable(target, "kappa", "own-fill kappa invariants")
+    est = target.build()
+    if not isinstance(est, OwnFillPosterior) and not ap.consumes(target, "fill"):
+        raise NotApplicable(
+            "own-fill kappa invariants: kappa was not observed to change with own fills "
+            "and the estimator does not implement OwnFillPosterior"
+        )
+    ap.require(est, OwnFillPosterior, "the own-fill posterior")
 
 
 def _fill_stream(offsets: list[float], sizes: list[float], gap_ns: int) -> list[Any]:
@@ -308,6 +382,34 @@ def _fill_stream(offsets: list[float], sizes: list[float], gap_ns: int) -> list[
     return evs
 
 
+def _reconnect(ts: int) -> list[Any]:
+    """A book feed going down and coming back (with a gap) at ``ts``, and the trades feed."""
+    from mmkit.core.events import FeedStatus
+
+    return [
+        FeedStatus(ts, "book", connected=False, local_ts=ts),
+        FeedStatus(ts, "trades", connected=False, local_ts=ts),
+        FeedStatus(ts, "book", connected=True, gap=True, local_ts=ts),
+        FeedStatus(ts, "trades", connected=True, local_ts=ts),
+    ]
+
+
+def _with_reconnects(evs: list[Any], after: set[int]) -> list[Any]:
+    """``evs`` with a feed disconnect and reconnect after the ``k``-th own fill for each
+    ``k`` in ``after`` (0: before the first)."""
+    out: list[Any] = []
+    fills = 0
+    if 0 in after and evs:
+        out += _reconnect(evs[0].ts)
+    for ev in evs:
+        out.append(ev)
+        if ev.kind.name == "OWN_FILL":
+            fills += 1
+            if fills in after:
+                out += _reconnect(ev.ts)
+    return out
+
+
 def check_conjugacy_counts_observations(target: AuditTarget, ctx: AuditContext) -> None:
     """Own-fill posterior shape = prior shape + number of fills, never volume (section 1)."""
     from hypothesis import given
@@ -315,19 +417,26 @@ def check_conjugacy_counts_observations(target: AuditTarget, ctx: AuditContext) 
 
     from mmkit.components import Estimates
 
-    _own_fill_api(target.build())
+    _own_fill_api(target)
+
+    # up to 120 fills (often many: a bug that starts after the k-th fill, a second regime,
+    # is reached), 100 ms apart so that all of them stay inside any sane window (12 s)
+    counts = st.one_of(st.integers(1, 120), st.sampled_from([30, 60, 120]))
 
     @_settings(ctx)
     @given(
-        st.lists(st.floats(1e-5, 4e-3), min_size=1, max_size=12),
-        st.lists(st.floats(1e-3, 1e3), min_size=12, max_size=12),
+        counts.flatmap(lambda n: st.lists(st.floats(1e-5, 4e-3), min_size=n, max_size=n)),
+        st.lists(st.floats(1e-3, 1e3), min_size=1, max_size=8),
+        st.sets(st.integers(0, 120), max_size=3),
     )
-    def run(offsets: list[float], sizes: list[float]) -> None:
+    def run(offsets: list[float], pattern: list[float], reconnects: set[int]) -> None:
+        sizes = [pattern[i % len(pattern)] for i in range(len(offsets))]
         results = []
         for szs in (sizes, [1.0] * len(sizes)):
             est = target.build()
             out = Estimates()
-            for ev in _fill_stream(offsets, szs, NS_PER_S):
+            stream = _fill_stream(offsets, szs, NS_PER_S // 10)
+            for ev in _with_reconnects(stream, reconnects):
                 est.on_event(ev, ev.ts)
             est.estimate(out, ev.ts)
             a0, _b0 = est.prior
@@ -352,16 +461,19 @@ def check_warmup_graduation(target: AuditTarget, ctx: AuditContext) -> None:
 
     from mmkit.components import Estimates
 
-    _own_fill_api(target.build())
+    _own_fill_api(target)
 
     @_settings(ctx)
-    @given(st.integers(0, 12), st.integers(1, 120))
-    def run(n_fills: int, gap_s: int) -> None:
+    @given(st.integers(0, 12), st.integers(1, 120), st.sets(st.integers(0, 12), max_size=4))
+    def run(n_fills: int, gap_s: int, reconnects: set[int]) -> None:
         est = target.build()
-        need = int(getattr(est, "warmup_fills", 5))
-        window = float(getattr(est, "window_s", 600.0))
+        need = int(est.warmup_fills)
+        window = float(est.window_s)
         out = Estimates()
-        evs = _fill_stream([1e-4] * n_fills, [1.0] * n_fills, gap_s * NS_PER_S)
+        # feed disconnects and reconnects between fills: graduation survives them
+        evs = _with_reconnects(
+            _fill_stream([1e-4] * n_fills, [1.0] * n_fills, gap_s * NS_PER_S), reconnects
+        )
         fills = 0
         now = 1_700_000_000 * NS_PER_S
         for ev in evs:
@@ -375,8 +487,10 @@ def check_warmup_graduation(target: AuditTarget, ctx: AuditContext) -> None:
                     f"(threshold {need})"
                 )
         graduated = bool(est.has_exited_warmup)
-        for k in range(1, 4):  # let everything expire
+        for k in range(1, 4):  # let everything expire (a reconnect on the way)
             later = now + int(k * window * NS_PER_S) + NS_PER_S
+            for ev in _reconnect(later - NS_PER_S):
+                est.on_event(ev, ev.ts)
             est.on_event(_book(later, 100.0), later)
             est.estimate(out, later)
             assert bool(est.has_exited_warmup) == graduated, (
@@ -393,13 +507,13 @@ def check_expiry_regresses_to_prior(target: AuditTarget, ctx: AuditContext) -> N
 
     from mmkit.components import Estimates
 
-    _own_fill_api(target.build())
+    _own_fill_api(target)
 
     @_settings(ctx)
     @given(st.lists(st.floats(0.0, 4e-3), min_size=1, max_size=12), st.integers(0, 30))
     def run(offsets: list[float], gap_s: int) -> None:
         est = target.build()
-        window = float(getattr(est, "window_s", 600.0))
+        window = float(est.window_s)
         out = Estimates()
         evs = _fill_stream(offsets, [1.0] * len(offsets), gap_s * NS_PER_S)
         for ev in evs:
@@ -422,15 +536,20 @@ def check_convex_blend(target: AuditTarget, ctx: AuditContext) -> None:
     """The blended kappa is a convex combination of its sources (non-negative weights)."""
     from hypothesis import given
 
+    from mmkit.components import KappaSources
+
+    ap.not_applicable(target, "kappa", "the kappa blend")
     probe = target.build()
-    if not (
-        callable(getattr(probe, "kappa_sources", None))
-        and callable(getattr(probe, "blended_kappa", None))
-    ):
-        raise Skip("no kappa_sources()/blended_kappa() introspection")
+    blends = ap.consumes(target, "fill") and ap.consumes(target, "trade")
+    if not isinstance(probe, KappaSources) and not blends:
+        raise NotApplicable(
+            "the kappa blend: kappa was not observed to combine own fills and market "
+            "trades and the estimator does not implement KappaSources"
+        )
+    ap.require(probe, KappaSources, "the kappa blend")
 
     @_settings(ctx)
-    @given(adversarial_ops())
+    @given(adversarial_ops(_horizon(target)))
     def run(ops: list[tuple[int, tuple[Any, ...]]]) -> None:
         _note(ops)
         est = target.build()
@@ -457,15 +576,16 @@ def check_cascade_raises_sigma(target: AuditTarget, ctx: AuditContext) -> None:
 
     from mmkit.components import Estimates
 
-    if not _publishes(target, "sigma"):
-        raise Skip("does not publish sigma")
+    ap.not_applicable(target, "sigma", "cascade mode")
+    ap.not_applicable(target, "cascade", "cascade mode")
+    sigma_cap_of(target.build())
     triggered = [0]
 
     @_settings(ctx)
     @given(st.floats(0.01, 0.3), st.booleans(), st.integers(60, 200))
     def run(jump: float, up: bool, calm_s: int) -> None:
         est = target.build()
-        cap = getattr(est, "max_sigma", math.inf)
+        cap = sigma_cap_of(est)
         out = Estimates()
         t0 = 1_700_000_000 * NS_PER_S
         mid = 100.0
@@ -487,10 +607,79 @@ def check_cascade_raises_sigma(target: AuditTarget, ctx: AuditContext) -> None:
                 assert out.sigma > before or out.sigma >= cap, (
                     f"cascade mode on but sigma {out.sigma} not above {before} (jump {jump:+.3f})"
                 )
+                # the cascade override raises sigma, never past the cap the estimator states
+                # (and the cap it states does not move in cascade mode)
+                now_cap = sigma_cap_of(est)
+                assert out.sigma <= cap, (
+                    f"cascade mode: sigma {out.sigma!r} above the cap {cap!r} "
+                    f"{i / 2:g} s after a {jump:+.3f} jump"
+                )
+                assert now_cap == cap or (now_cap != now_cap and cap != cap), (
+                    f"the sigma cap moved from {cap!r} to {now_cap!r} in cascade mode"
+                )
 
     run()
     if not triggered[0]:
-        raise Skip("never entered cascade mode on a 1-30% jump (no cascade detection)")
+        raise Concern("publishes cascade but never entered cascade mode on a 1-30% jump")
+
+
+def sigma_cap_of(est: Any) -> float:
+    """The cap ``est`` enforces on sigma (:class:`~mmkit.components.SigmaCapped`): raises
+    :class:`Unaudited` without ``sigma_cap()``; a cap that is not a finite number > 0 fails."""
+    from mmkit.components import SigmaCapped
+
+    cap = ap.require(est, SigmaCapped, "sigma <= the cap it enforces").sigma_cap()
+    assert isinstance(cap, float | int) and not isinstance(cap, bool), (
+        f"sigma_cap() returned {cap!r}, not a number"
+    )
+    assert math.isfinite(cap) and cap > 0, f"sigma_cap() returned {cap!r}: a cap is finite and > 0"
+    return float(cap)
+
+
+#: names (of Estimates fields or extras keys) that hold a confidence
+_CONFIDENCE_MARKERS: tuple[str, ...] = ("confidence", "_conf")
+
+
+def _is_confidence(name: str) -> bool:
+    low = name.lower()
+    return any(m in low for m in _CONFIDENCE_MARKERS)
+
+
+def confidence_problem(out: Any) -> str | None:
+    """The first published confidence (a field or an ``extras`` key whose name says
+    confidence) that is not a number in [0, 1]; None when all are."""
+    names = [n for n in out.__slots__ if n != "extras" and _is_confidence(n)]
+    values = [(n, getattr(out, n)) for n in names]
+    values += [(f"extras[{k!r}]", v) for k, v in out.extras.items() if _is_confidence(str(k))]
+    for name, v in values:
+        ok = isinstance(v, float | int) and not isinstance(v, bool) and 0.0 <= v <= 1.0
+        if not ok:
+            return f"{name} = {v!r} is not a confidence in [0, 1]"
+    return None
+
+
+def check_confidence_bounded(target: AuditTarget, ctx: AuditContext) -> None:
+    """Every confidence an estimator publishes (``kappa_confidence``, ``sigma_confidence``
+    and any ``extras`` key naming a confidence) is a number in [0, 1] after every event of
+    an adversarial stream (every event kind, hostile values, time jumps past every window
+    in the estimator's params). Gates and quoters read confidences as probabilities (blend
+    weights, warmup thresholds); 1.5 or NaN turns a weight into an extrapolation."""
+    from hypothesis import given
+
+    from mmkit.audit.streams import time_horizon_s
+
+    @_settings(ctx)
+    @given(adversarial_ops(time_horizon_s(target.params)))
+    def run(ops: list[tuple[int, tuple[Any, ...]]]) -> None:
+        _note(ops)
+
+        def after(out: Any, now: int) -> None:
+            why = confidence_problem(out)
+            assert why is None, f"{why} at t={now}"
+
+        replay(target.build(), ops, after)
+
+    run()
 
 
 def same_value(a: Any, b: Any) -> bool:
@@ -572,10 +761,10 @@ def check_batch_equivalence(target: AuditTarget, ctx: AuditContext) -> None:
     from mmkit.components import TradeBatchConsumer
 
     if not isinstance(target.build(), TradeBatchConsumer):
-        raise Skip("no on_trades: the engine delivers trade batches row by row")
+        raise NotApplicable("no on_trades: the engine delivers trade batches row by row")
 
     @_settings(ctx)
-    @given(adversarial_ops())
+    @given(adversarial_ops(_horizon(target)))
     def run(ops: list[tuple[int, tuple[Any, ...]]]) -> None:
         from mmkit.components import Estimates
 
@@ -590,6 +779,50 @@ def check_batch_equivalence(target: AuditTarget, ctx: AuditContext) -> None:
             assert not diff, f"after {where}, batch vs rows: " + "; ".join(diff)
 
         drive_twins(batched, rows, ops, after)
+
+    run()
+
+
+def check_publishes_declared(target: AuditTarget, ctx: AuditContext) -> None:
+    """Everything the estimator writes (Estimates fields and extras keys) is covered by its
+    ``publishes`` declaration, on the observation stream and on adversarial streams: the
+    audit scopes invariants by what an estimator publishes, so an undeclared output is one a
+    reader of the declaration would not audit."""
+    from hypothesis import given
+
+    from mmkit.components import Estimates
+
+    declared = ap.declared_publishes(target.build())
+    if declared is None:
+        raise Unaudited(
+            "the estimator declares no publishes (a class attribute publishes = "
+            "frozenset({...}) of the Estimates fields and extras keys it writes; see "
+            "mmkit.components.DeclaresPublishes)",
+            missing=("publishes",),
+        )
+
+    def undeclared(names: Any) -> list[str]:
+        return sorted(n for n in names if not ap.covers(declared, n))
+
+    extra = undeclared(ap.observed_publishes(target))
+    assert not extra, (
+        f"writes {extra} on the audit's observation stream but declares publishes = "
+        f"{sorted(declared)}"
+    )
+    fields = ap.estimate_fields()
+    defaults = Estimates()
+
+    @_settings(ctx)
+    @given(adversarial_ops(_horizon(target)))
+    def run(ops: list[tuple[int, tuple[Any, ...]]]) -> None:
+        _note(ops)
+
+        def after(out: Any, now: int) -> None:
+            written = [f for f in fields if ap.differs(getattr(out, f), getattr(defaults, f))]
+            bad = undeclared([*written, *out.extras])
+            assert not bad, f"writes {bad} at t={now} but declares publishes = {sorted(declared)}"
+
+        replay(target.build(), ops, after)
 
     run()
 
@@ -637,7 +870,7 @@ INVARIANTS: list[Invariant] = [
     ),
     _inv(
         "estimators.sigma_bounded",
-        "sigma finite, > 0 and <= max_sigma on every path",
+        "sigma finite, > 0 and <= sigma_cap() on every path",
         "2. Sigma Estimation Under Regime Change",
         Severity.CRITICAL,
         check_sigma_bounded,
@@ -682,11 +915,27 @@ INVARIANTS: list[Invariant] = [
         0.5,
     ),
     _inv(
+        "estimators.confidence_bounded",
+        "every published confidence stays in [0, 1]",
+        "1. Kappa Estimation Integrity",
+        Severity.HIGH,
+        check_confidence_bounded,
+        0.3,
+    ),
+    _inv(
         "estimators.cascade_raises_sigma",
         "cascade override raises sigma",
         "2. Sigma Estimation Under Regime Change",
         Severity.HIGH,
         check_cascade_raises_sigma,
         0.2,
+    ),
+    _inv(
+        "estimators.publishes_declared",
+        "what an estimator writes is declared in its publishes",
+        "8. Numerical Stability",
+        Severity.MEDIUM,
+        check_publishes_declared,
+        0.3,
     ),
 ]

@@ -1,10 +1,15 @@
 """Gate invariants (seed report §3, §7).
 
-A gate declares what it is for with a ``provides`` attribute (a set of strings):
-``"data_quality"`` gates are held to the data-quality invariant, ``"kill_switch"`` gates to
-the kill-switch one; any other gate is skipped (a warmup gate need not close on a crossed
-book). Both checks drive the gate directly through ``check`` and then through an
-:class:`~mmkit.engine.Engine` with the ``smart`` executor and the fake venue.
+A gate declares the roles it fills in a ``roles`` class attribute (a set of
+:class:`~mmkit.components.GateRole`; the older ``provides`` strings are still read):
+``DATA_QUALITY`` gates are held to the data-quality invariant, ``KILL_SWITCH`` gates to the
+kill-switch one, and a gate whose declared roles exclude one is NOT_APPLICABLE for it (a
+warmup gate need not close on a crossed book); a gate declaring no roles is UNAUDITED for
+them. Every gate, whatever its roles, is held to ``gates.fail_safe`` (its ``check`` never
+raises and never returns garbage on hostile views, estimates and times) and, when it takes
+trade batches, to ``gates.batch_equivalence``. The role checks drive the gate directly
+through ``check`` and then through an :class:`~mmkit.engine.Engine` with the ``smart``
+executor and the fake venue.
 """
 
 from __future__ import annotations
@@ -12,9 +17,18 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from mmkit.audit.applicability import require_role
 from mmkit.audit.harness import FakeVenue, ScriptedQuoter, VenueLoop, book
-from mmkit.audit.invariant import AuditContext, AuditTarget, Concern, Invariant, Severity, Skip
-from mmkit.components import Estimates, GateDecision, TradeBatchConsumer, View
+from mmkit.audit.invariant import (
+    AuditContext,
+    AuditTarget,
+    Concern,
+    Invariant,
+    NotApplicable,
+    Severity,
+)
+from mmkit.audit.notes import describe_ops, rel_time
+from mmkit.components import Estimates, GateDecision, GateMode, GateRole, TradeBatchConsumer, View
 from mmkit.core.actions import Modify, Place
 from mmkit.core.events import BookSnapshot, levels
 from mmkit.core.market import MarketState
@@ -25,11 +39,17 @@ from mmkit.engine import Engine
 SECTION_STALENESS = "3. Data Staleness Handling"
 SECTION_BUDGET = "7. Execution Budget Protection"
 MAX_DATA_AGE_MS = 30_000
-BAD_MARKETS = ("no_data", "stale", "crossed", "empty_bid", "empty_ask")
-
-
-def _provides(gate: Any, what: str) -> bool:
-    return what in set(getattr(gate, "provides", ()) or ())
+#: shortest horizon (seconds) over which a tripped kill switch must stay latched is twice this
+KILL_SWITCH_FLOOR_S = 4 * 3600.0
+BAD_MARKETS = (
+    "no_data",
+    "stale",
+    "stale_book_live_trades",
+    "crossed",
+    "empty_bid",
+    "empty_ask",
+    "empty",
+)
 
 
 def _view(market: MarketState, position_known: bool = True, max_position: float = 3.0) -> View:
@@ -42,21 +62,42 @@ def _snapshot(bid: float, ask: float, ts: int) -> BookSnapshot:
     return book(bid, ask, ts)
 
 
-def bad_market(kind: str, now_ns: int, age_ms: int, bid: float, spread: float) -> MarketState:
-    """A market state exhibiting ``kind`` at ``now_ns``."""
-    m = MarketState()
+def bad_events(kind: str, now_ns: int, age_ms: int, bid: float, spread: float) -> list[Any]:
+    """The events (each with its receive time, ``(t, event)``) that make a market exhibit
+    ``kind`` at ``now_ns``: ``stale`` books ``age_ms`` old, ``stale_book_live_trades`` the
+    same frozen book while market trades keep arriving up to ``now_ns`` (the book is stale
+    whatever the trades say), crossed, one-sided and both-sides-empty books."""
+    from mmkit.core.events import Trade
+    from mmkit.core.types import Side
+
     if kind == "no_data":
-        return m
-    t = now_ns - age_ms * NS_PER_MS if kind == "stale" else now_ns
+        return []
+    stale = kind in ("stale", "stale_book_live_trades")
+    t = now_ns - age_ms * NS_PER_MS if stale else now_ns
     if kind == "crossed":
         ev = _snapshot(bid, bid - spread, t)  # ask <= bid
     elif kind == "empty_bid":
         ev = BookSnapshot(t, levels([]), levels([]), levels([bid + spread]), levels([1.0]))
     elif kind == "empty_ask":
         ev = BookSnapshot(t, levels([bid]), levels([1.0]), levels([]), levels([]))
+    elif kind == "empty":  # both sides empty (seed report §8): no mid at all
+        ev = BookSnapshot(t, levels([]), levels([]), levels([]), levels([]))
     else:
         ev = _snapshot(bid, bid + spread, t)
-    m.apply(ev, t)
+    out: list[Any] = [(t, ev)]
+    if kind == "stale_book_live_trades":  # a trade every second for the last 10 s
+        for k in range(10, -1, -1):
+            tt = now_ns - k * NS_PER_S
+            side = Side.BUY if k % 2 else Side.SELL
+            out.append((tt, Trade(tt, bid + spread / 2, 0.1, side, local_ts=tt)))
+    return out
+
+
+def bad_market(kind: str, now_ns: int, age_ms: int, bid: float, spread: float) -> MarketState:
+    """A market state exhibiting ``kind`` at ``now_ns`` (see :func:`bad_events`)."""
+    m = MarketState()
+    for t, ev in bad_events(kind, now_ns, age_ms, bid, spread):
+        m.apply(ev, t)
     return m
 
 
@@ -64,16 +105,11 @@ def check_data_quality(target: AuditTarget, ctx: AuditContext) -> None:
     from hypothesis import given, note
     from hypothesis import strategies as st
 
-    if not _provides(target.build(), "data_quality"):
-        raise Skip("not a data-quality gate (no 'data_quality' in provides)")
+    require_role(target, GateRole.DATA_QUALITY, "the data-quality invariant")
     now0 = 10_000 * NS_PER_S
 
-    healthy = target.build()
-    healthy_market = bad_market("fresh", now0, 0, 100.0, 1.0)
-    healthy.on_event(_snapshot(100.0, 101.0, now0), now0)
-    if healthy.check(_view(healthy_market), Estimates(), now0) is not None:
-        raise Concern("the gate is closed on a fresh, uncrossed book with a known position")
-
+    # safety first: closing more often than the seed asks (a stricter gate) is never unsafe,
+    # never closing when it must is; usefulness (it opens at all) is judged afterwards
     @ctx.settings()
     @given(
         st.sampled_from(BAD_MARKETS),
@@ -84,14 +120,60 @@ def check_data_quality(target: AuditTarget, ctx: AuditContext) -> None:
     def run(kind: str, age_ms: int, bid: float, spread: float) -> None:
         note(f"market={kind} age_ms={age_ms} bid={bid} spread={spread}")
         gate = target.build()
-        market = bad_market(kind, now0, age_ms, bid, spread)
+        market = MarketState()
+        for t, ev in bad_events(kind, now0, age_ms, bid, spread):
+            market.apply(ev, t)  # the engine's order: the market state, then the gate
+            gate.on_event(ev, t)
         d: GateDecision | None = gate.check(_view(market), Estimates(), now0)
         assert d is not None, f"gate open on a {kind} market"
         assert d.reason, "a closed gate must say why (reason)"
 
     run()
+    if not _opens_on_healthy_stream(target, now0):
+        raise Concern(
+            "the gate never opens: closed after 60 s of a fully healthy stream (a fresh, "
+            "uncrossed two-sided book and a market trade every second, feeds connected, a "
+            "known position, default estimates)"
+        )
     for kind in ("stale", "crossed", "empty_ask"):
         _through_engine(target, kind)
+
+
+#: length of the healthy stream a data-quality gate must open on, seconds: longer than any
+#: sensible hold after start-up or a reconnect, shorter than the seed's 30 s staleness
+#: bound between two events
+HEALTHY_STREAM_S = 60
+
+
+def healthy_events(now_ns: int, seconds: int = HEALTHY_STREAM_S) -> list[tuple[int, Any]]:
+    """``(t, event)`` of a fully healthy market ending at ``now_ns``: every feed connected at
+    the start, then each second a fresh two-sided book (bid 100, ask 101) and a market trade
+    inside it (alternating sides)."""
+    from mmkit.core.events import FeedStatus, Trade
+    from mmkit.core.types import Side
+
+    t0 = now_ns - seconds * NS_PER_S
+    out: list[tuple[int, Any]] = [
+        (t0, FeedStatus(t0, stream, connected=True, local_ts=t0))
+        for stream in ("book", "trades", "user")
+    ]
+    for k in range(seconds + 1):
+        t = t0 + k * NS_PER_S
+        out.append((t, _snapshot(100.0, 101.0, t)))
+        side = Side.BUY if k % 2 else Side.SELL
+        out.append((t, Trade(t, 100.5, 0.1, side, local_ts=t)))
+    return out
+
+
+def _opens_on_healthy_stream(target: AuditTarget, now_ns: int) -> bool:
+    """Whether the gate is open after :func:`healthy_events` (market state first, then the
+    gate, as the engine does)."""
+    gate = target.build()
+    market = MarketState()
+    for t, ev in healthy_events(now_ns):
+        market.apply(ev, t)
+        gate.on_event(ev, t)
+    return gate.check(_view(market), Estimates(), now_ns) is None
 
 
 def _through_engine(target: AuditTarget, kind: str) -> None:
@@ -110,11 +192,16 @@ def _through_engine(target: AuditTarget, kind: str) -> None:
     )
     venue = FakeVenue(INSTRUMENT)
     loop = VenueLoop(engine, venue, now_ns=NS_PER_S, step_ns=100 * NS_PER_MS)
-    for _ in range(20):
+    from mmkit.core.events import Trade
+    from mmkit.core.types import Side
+
+    for i in range(20):  # a healthy market: a fresh book and a market trade inside it
         loop.market(book(99.5, 100.5, loop.now))
+        side = Side.BUY if i % 2 else Side.SELL
+        loop.market(Trade(loop.now, 100.0, 0.1, side, local_ts=loop.now))
         loop.step()
     if not venue.open_orders():
-        raise Concern("nothing was quoted on a healthy market through the engine")
+        raise Concern("nothing was quoted through the engine on a healthy market (books, trades)")
     t0 = loop.now
     if kind == "stale":
         steps = (MAX_DATA_AGE_MS + 2_000) // 100
@@ -125,6 +212,10 @@ def _through_engine(target: AuditTarget, kind: str) -> None:
         for _ in range(10):
             loop.market(bad)
             loop.step()
+    from mmkit.audit.invariants.engine import new_fault
+
+    fault = new_fault(engine, 0)
+    assert fault is None, f"{kind} market through an engine: {fault}"
     placed = [a for t, a in loop.sent if t > t0 and isinstance(a, Place | Modify)]
     left = venue.open_orders()
     assert not left, f"{kind} market through an engine: orders still rest {left}"
@@ -140,18 +231,27 @@ def check_kill_switch(target: AuditTarget, ctx: AuditContext) -> None:
     from hypothesis import given, note
     from hypothesis import strategies as st
 
-    if not _provides(target.build(), "kill_switch"):
-        raise Skip("not a kill switch (no 'kill_switch' in provides)")
+    require_role(target, GateRole.KILL_SWITCH, "the kill-switch invariant")
+    from mmkit.audit.streams import time_horizon_s
+
     now0 = 10_000 * NS_PER_S
+    #: checks look up to twice the longest window / cooldown in the gate's params, and at
+    #: least 8 hours past the trip: a latch has no expiry, so any horizon is fair and the
+    #: checks are cheap (a handful of ``check`` calls)
+    far_s = 2.0 * time_horizon_s(target.params, floor_s=KILL_SWITCH_FLOOR_S)
 
     @ctx.settings()
     @given(
         st.sampled_from(["nan_cash", "inf_cash", "raises"]),
         st.floats(0.01, 1.0),
-        st.integers(1, 20),
+        st.lists(
+            st.one_of(st.floats(1.0, far_s), st.sampled_from([far_s / 2, far_s])),
+            min_size=1,
+            max_size=8,
+        ),
     )
-    def run(failure: str, pos: float, later: int) -> None:
-        note(f"pnl failure={failure} position={pos}")
+    def run(failure: str, pos: float, offsets_s: list[float]) -> None:
+        note(f"pnl failure={failure} position={pos} checked at +{sorted(offsets_s)} s")
         gate = target.build()
         market = bad_market("fresh", now0, 0, 100.0, 1.0)
         pf: Portfolio = _BrokenPnl(pos) if failure == "raises" else Portfolio(pos, True)
@@ -164,10 +264,22 @@ def check_kill_switch(target: AuditTarget, ctx: AuditContext) -> None:
         assert d is not None, f"kill switch silent while PnL fails ({failure})"
         assert d.emergency, "a kill-switch decision must be an emergency"
         healthy = View(view.instrument, market, Portfolio(0.0, True), 3.0)
-        for i in range(later):
-            t = now0 + (i + 1) * NS_PER_S
-            market.apply(_snapshot(100.0, 101.0, t), t)
-            assert gate.check(healthy, Estimates(), t) is not None, "the kill switch un-latched"
+        # a healthy market (fresh books, a known PnL) from just after the trip to hours past
+        # it, past every cooldown of the gate: a kill switch stays tripped until reset
+        t = now0
+        marks = sorted(offsets_s)
+        for k, off in enumerate(marks):
+            target_t = now0 + int(off * NS_PER_S)
+            step = max(NS_PER_S, (target_t - t) // 4)
+            while t < target_t:  # a few fresh books on the way (the gate sees time pass)
+                t = min(target_t, t + step)
+                market.apply(_snapshot(100.0, 101.0, t), t)
+                gate.on_event(_snapshot(100.0, 101.0, t), t)
+            d_later = gate.check(healthy, Estimates(), t)
+            assert d_later is not None, (
+                f"the kill switch un-latched {(t - now0) / NS_PER_S:.0f} s after it tripped "
+                f"(check {k + 1} of {len(marks)})"
+            )
 
     run()
 
@@ -197,15 +309,20 @@ def check_batch_equivalence(target: AuditTarget, ctx: AuditContext) -> None:
     trades one by one through ``on_event``."""
     from hypothesis import given, note
 
-    from mmkit.audit.invariants.estimators import _settings, adversarial_ops, drive_twins
+    from mmkit.audit.invariants.estimators import (
+        _horizon,
+        _settings,
+        adversarial_ops,
+        drive_twins,
+    )
 
     if not isinstance(target.build(), TradeBatchConsumer):
-        raise Skip("no on_trades: the engine delivers trade batches row by row")
+        raise NotApplicable("no on_trades: the engine delivers trade batches row by row")
 
     @_settings(ctx)
-    @given(adversarial_ops())
+    @given(adversarial_ops(_horizon(target)))
     def run(ops: list[tuple[int, tuple[Any, ...]]]) -> None:
-        note(f"events: {ops!r}")
+        note(describe_ops(ops))  # times since the stream's start, fields named
         batched, rows = target.build(), target.build()
         market = MarketState()
         view = _view(market)
@@ -220,7 +337,141 @@ def check_batch_equivalence(target: AuditTarget, ctx: AuditContext) -> None:
     run()
 
 
+def _hostile_market(kind: str, now_ns: int, age_s: float, px: float) -> MarketState:
+    """A market state for :func:`check_fail_safe`: the bad markets of the data-quality
+    check, plus both sides empty, non-finite prices and a book stamped in the future."""
+    if kind in BAD_MARKETS or kind == "fresh":
+        return bad_market(kind, now_ns, int(age_s * 1000), px, 1.0)
+    m = MarketState()
+    if kind == "empty_both":
+        ev = BookSnapshot(now_ns, levels([]), levels([]), levels([]), levels([]))
+    elif kind == "nan_prices":
+        nan, inf, one = levels([math.nan]), levels([math.inf]), levels([1.0])
+        ev = BookSnapshot(now_ns, nan, one, inf, one)
+    else:  # "future": stamped after now (a clock that went back)
+        t = now_ns + int(age_s * NS_PER_S)
+        ev = _snapshot(px, px + 1.0, t)
+    m.apply(ev, now_ns)
+    return m
+
+
+def _frame(exc: BaseException) -> str:
+    """``file:line in function`` where ``exc`` was raised (the innermost frame)."""
+    import traceback
+
+    tb = traceback.extract_tb(exc.__traceback__)
+    if not tb:
+        return "unknown frame"
+    f = tb[-1]
+    return f"{f.filename}:{f.lineno} in {f.name}"
+
+
+def check_fail_safe(target: AuditTarget, ctx: AuditContext) -> None:
+    """Every gate, whatever its roles: ``on_event`` and ``check`` never raise on hostile
+    input (empty or crossed books, non-finite prices, NaN estimates and positions, time
+    jumps of hours forward and back), and ``check`` returns None or a :class:`GateDecision`
+    with a reason and a :class:`GateMode`. A raising gate fails with the frame it raised in
+    (the engine treats a raising gate as closed, but a gate that raises cannot say why)."""
+    from hypothesis import given, note
+    from hypothesis import strategies as st
+
+    from mmkit.audit.invariants.estimators import (
+        _event_of,
+        _horizon,
+        _settings,
+        adversarial_ops,
+        feed,
+    )
+
+    hostile = st.sampled_from([math.nan, math.inf, -math.inf, 0.0, -1.0, 1e308, -1e308])
+    num = st.one_of(hostile, st.floats(-1e6, 1e6))
+    estimates = st.builds(
+        Estimates,
+        kappa=num,
+        kappa_confidence=num,
+        A=num,
+        sigma=num,
+        sigma_confidence=num,
+        warmed_up=st.booleans(),
+        cascade=st.booleans(),
+        drift=num,
+        fair_value_shift=num,
+        skew_shift=num,
+        size_scale=num,
+        spread_scale=num,
+        toxicity=num,
+        extras=st.dictionaries(st.sampled_from(["x.a", "kappa.book", "sigma.max"]), num),
+    )
+    markets = st.sampled_from([*BAD_MARKETS, "fresh", "empty_both", "nan_prices", "future"])
+    hour = 3600 * NS_PER_S
+    jumps = st.one_of(
+        st.sampled_from([0, 1, -NS_PER_S, 2 * hour, 48 * hour, -hour, 10**15]),
+        st.integers(-hour, 4 * hour),
+    )
+    step = st.tuples(
+        markets,
+        st.floats(0.0, 7200.0),
+        st.floats(1e-3, 1e6),
+        num,
+        st.booleans(),
+        num,
+        estimates,
+        jumps,
+    )
+
+    def call(what: str, fn: Any, *args: Any) -> Any:
+        try:
+            return fn(*args)
+        except Exception as exc:
+            raise AssertionError(
+                f"{what} raised {type(exc).__name__}: {exc} (at {_frame(exc)})"
+            ) from exc
+
+    @_settings(ctx)
+    @given(adversarial_ops(_horizon(target)), st.lists(step, min_size=1, max_size=8))
+    def run(ops: list[tuple[int, tuple[Any, ...]]], steps: list[tuple[Any, ...]]) -> None:
+        note(describe_ops(ops))  # times since the stream's start, fields named
+        gate = target.build()
+        now = 10_000 * NS_PER_S
+        mid = [100.0]
+        for dt, op in ops:
+            now = max(0, now + dt)
+            ev = _event_of(op, now, mid)
+            call(f"on_event({type(ev).__name__})", feed, gate, ev, now)
+        for i, (kind, age_s, px, pos, known, maxpos, est, jump) in enumerate(steps):
+            now = max(0, now + jump)
+            market = _hostile_market(kind, now, age_s, px)
+            pf = Portfolio(pos, known)
+            view = View(_view(market).instrument, market, pf, maxpos)
+            note(
+                f"check {i}: market={kind} age={age_s:.0f}s px={px} position={pos} "
+                f"known={known} max_position={maxpos} t={rel_time(now - 10_000 * NS_PER_S)} "
+                f"estimates={est}"
+            )
+            d = call("check()", gate.check, view, est, now)
+            assert d is None or isinstance(d, GateDecision), (
+                f"check() returned {d!r}: a gate returns None or a GateDecision"
+            )
+            if d is not None:
+                assert isinstance(d.reason, str) and d.reason, f"closed without a reason: {d!r}"
+                assert isinstance(d.mode, GateMode), f"mode {d.mode!r} is not a GateMode"
+
+    run()
+
+
 INVARIANTS: list[Invariant] = [
+    Invariant(
+        id="gates.fail_safe",
+        title="every gate: check() never raises or returns garbage on hostile input",
+        section="8. Numerical Stability",
+        severity=Severity.CRITICAL,
+        kinds=("gate",),
+        check=check_fail_safe,
+        description="Whatever its roles, a gate fed hostile events and checked on empty, "
+        "crossed, stale or non-finite books, NaN estimates and positions and time jumps of "
+        "hours never raises and answers None or a GateDecision with a reason.",
+        weight=0.5,
+    ),
     Invariant(
         id="gates.data_quality_closes",
         title="no data, stale (> 30 s), crossed or empty book closes the quote gate",

@@ -1,17 +1,20 @@
 """Invariants of signal estimators (seed report sections 3, 6, 7 and 8; recommendation 6).
 
-Generic over any estimator; each check first finds out, on a benign stream, whether the
-component publishes the field it is about and raises :class:`Skip` when it does not:
+Generic over any estimator. Applicability (:mod:`mmkit.audit.applicability`): a check is
+NOT_APPLICABLE only when the field it is about is outside what the estimator was observed
+to write or declares in ``publishes``; a skew publisher without the
+:class:`~mmkit.components.BoundedSkew` contract is UNAUDITED:
 
-* ``signals.bounded_actions`` - a component with an ``action_bound_sigma`` attribute keeps
+* ``signals.bounded_actions`` - a component publishing ``skew_shift`` keeps
   ``|skew_shift| <= action_bound_sigma * sigma`` at every retrieval (``skew_shift = 0`` when
   sigma is not a positive finite number) and a finite, non-negative ``size_scale``;
 * ``signals.finite_published`` - a component publishing any signal field
-  (``fair_value_shift``, ``skew_shift``, ``spread_scale``, ``size_scale``, ``toxicity``)
-  never publishes NaN or inf in them or in ``extras`` (``toxicity`` may stay NaN: unknown);
+  (``fair_value_shift``, ``skew_shift``, ``spread_scale``, ``size_scale``, ``toxicity``) or
+  any ``extras`` key never publishes NaN or inf in them or in ``extras`` (``toxicity`` may
+  stay NaN: unknown);
 * ``signals.leader_gating`` - a component publishing ``fair_value_shift`` from a leader venue
-  publishes 0 while the leader is absent, stale (silent longer than its ``stale_s``, 30 s
-  when it has none) or disconnected, and *says so*: an ``extras`` key ending in ``.gated``
+  publishes 0 while the leader is absent, stale (silent longer than its ``stale_s``, never
+  more than the seed's 30 s) or disconnected, and *says so*: an ``extras`` key ending in ``.gated``
   equal to 1, or a non-empty ``gate_reason`` attribute. Leader events are BBOs on streams
   starting with the component's ``leader_prefix`` (``"leader:"`` by default) and a
   ``FeedStatus`` with ``connected=False`` on such a stream;
@@ -28,12 +31,12 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from mmkit.audit.invariant import AuditContext, AuditTarget, Invariant, Severity, Skip
-from mmkit.audit.invariants.estimators import _event_of, _trade, adversarial_ops, feed
+from mmkit.audit import applicability as ap
+from mmkit.audit.invariant import AuditContext, AuditTarget, Invariant, NotApplicable, Severity
+from mmkit.audit.invariants.estimators import _event_of, _horizon, adversarial_ops, feed
 from mmkit.core.types import NS_PER_S
 
 _T0 = 1_700_000_000 * NS_PER_S
-_SENTINEL = -987654.321
 SIGNAL_FIELDS: tuple[str, ...] = (
     "fair_value_shift",
     "skew_shift",
@@ -58,54 +61,17 @@ def _bbo(ts: int, mid: float, stream: str = "bbo") -> Any:
     return BBO(ts, mid * (1 - 1e-5), 1.0, mid * (1 + 1e-5), 1.0, ts, stream=stream)
 
 
-def _fill(ts: int, mid: float, buy: bool) -> Any:
-    from mmkit.core.events import OwnFill
-    from mmkit.core.types import Side
-
-    px = mid * (1 - 1e-4) if buy else mid * (1 + 1e-4)
-    return OwnFill(ts, 1, None, Side.BUY if buy else Side.SELL, px, 0.1, tid=ts % 100_000)
-
-
 def _prefix(est: Any) -> str:
     p = getattr(est, "leader_prefix", "leader:")
     return p if isinstance(p, str) and p else "leader:"
 
 
-def _benign(est: Any, steps: int = 120) -> list[tuple[int, Any]]:
-    """Follower and leader BBOs, trades and fills over ``steps`` x 0.25 s."""
-    pre = _prefix(est)
-    out: list[tuple[int, Any]] = []
-    for i in range(steps):
-        t = _T0 + i * NS_PER_S // 4
-        mid = 100.0 * (1 + 2e-4 * math.sin(i / 3))
-        lead = 100.0 * (1 + 2e-4 * math.sin((i + 2) / 3))
-        out.append((t, _bbo(t, mid)))
-        out.append((t, _bbo(t, lead, pre + "bbo")))
-        out.append((t, _trade(t, mid * (1 + 1e-4), 0.5, i % 2 == 0)))
-        if i % 7 == 3:
-            out.append((t, _fill(t, mid, i % 2 == 0)))
-    return out
-
-
-def _published(target: AuditTarget) -> set[str]:
-    """Signal fields a fresh component writes on a benign stream."""
-    from mmkit.components import Estimates
-
-    est = target.build()
-    out = Estimates()
-    for f in SIGNAL_FIELDS:
-        setattr(out, f, _SENTINEL)
-    out.sigma = 1e-4
-    for t, ev in _benign(est):
-        est.on_event(ev, t)
-        est.estimate(out, t)
-    return {f for f in SIGNAL_FIELDS if getattr(out, f) != _SENTINEL}
-
-
 def _note(ops: Any) -> None:
     from hypothesis import note
 
-    note(f"events: {ops!r}")
+    from mmkit.audit.notes import describe_ops
+
+    note(describe_ops(ops))  # times since the stream's start, fields named
 
 
 def _drive(
@@ -146,15 +112,18 @@ def check_bounded_actions(target: AuditTarget, ctx: AuditContext) -> None:
     """|skew_shift| <= action_bound_sigma * sigma and size_scale finite >= 0 at every step."""
     from hypothesis import given
 
-    est0 = target.build()
-    bound = getattr(est0, "action_bound_sigma", None)
-    if not isinstance(bound, float | int) or isinstance(bound, bool):
-        raise Skip("no action_bound_sigma attribute")
-    if "skew_shift" not in _published(target):
-        raise Skip("does not publish skew_shift")
+    from mmkit.components import BoundedSkew
+
+    ap.not_applicable(target, "skew_shift", "bounded skew actions")
+    est0 = ap.require(target.build(), BoundedSkew, "|skew_shift| <= action_bound_sigma * sigma")
+    bound = est0.action_bound_sigma
+    assert isinstance(bound, float | int) and not isinstance(bound, bool), (
+        f"action_bound_sigma is {bound!r}, not a number"
+    )
+    assert math.isfinite(bound) and bound >= 0, f"action_bound_sigma {bound!r} not finite >= 0"
 
     @_settings(ctx)
-    @given(adversarial_ops(), _sigma_values())
+    @given(adversarial_ops(_horizon(target)), _sigma_values())
     def run(ops: list[tuple[int, tuple[Any, ...]]], sigmas: list[float]) -> None:
         _note(ops)
 
@@ -183,12 +152,14 @@ def check_finite_published(target: AuditTarget, ctx: AuditContext) -> None:
     """No NaN or inf in published signal fields or extras, whatever the input."""
     from hypothesis import given
 
-    fields = _published(target)
-    if not fields:
-        raise Skip("publishes no signal field")
+    if not any(ap.in_scope(target, f) for f in SIGNAL_FIELDS) and not ap.publishes_extras(target):
+        raise NotApplicable(
+            "finite signals: the estimator was not observed to write, and does not declare, "
+            "any signal field or extras key"
+        )
 
     @_settings(ctx)
-    @given(adversarial_ops(), _sigma_values())
+    @given(adversarial_ops(_horizon(target)), _sigma_values())
     def run(ops: list[tuple[int, tuple[Any, ...]]], sigmas: list[float]) -> None:
         _note(ops)
 
@@ -222,10 +193,11 @@ def check_leader_gating(target: AuditTarget, ctx: AuditContext) -> None:
     from mmkit.components import Estimates
     from mmkit.core.events import FeedStatus
 
-    if "fair_value_shift" not in _published(target):
-        raise Skip("does not publish fair_value_shift")
+    ap.not_applicable(target, "fair_value_shift", "leader gating")
+    # the component's own staleness threshold, never laxer than the seed's 30 s
     stale_attr = getattr(target.build(), "stale_s", 30.0)
-    stale_s = float(stale_attr) if isinstance(stale_attr, float | int) else 30.0
+    own = float(stale_attr) if isinstance(stale_attr, float | int) else 30.0
+    stale_s = min(own, 30.0) if math.isfinite(own) and own > 0 else 30.0
 
     @_settings(ctx)
     @given(
@@ -278,11 +250,10 @@ def check_toxicity_range(target: AuditTarget, ctx: AuditContext) -> None:
     """Published toxicity is NaN (unknown) or a probability in [0, 1]."""
     from hypothesis import given
 
-    if "toxicity" not in _published(target):
-        raise Skip("does not publish toxicity")
+    ap.not_applicable(target, "toxicity", "toxicity range")
 
     @_settings(ctx)
-    @given(adversarial_ops(), _sigma_values())
+    @given(adversarial_ops(_horizon(target)), _sigma_values())
     def run(ops: list[tuple[int, tuple[Any, ...]]], sigmas: list[float]) -> None:
         _note(ops)
 

@@ -1,8 +1,10 @@
 """JUnit XML for CI: one testcase per invariant and component.
 
-FAIL is a ``<failure>`` carrying the counterexample; SKIP is ``<skipped>``; CONCERN is a
-``<failure type="concern">`` under ``--strict`` (which fails the run) and otherwise a passing
-testcase with the finding in ``<system-out>``.
+FAIL is a ``<failure>`` carrying the counterexample; CONCERN is a ``<failure type="concern">``
+and UNAUDITED a ``<failure type="unaudited">`` (naming the missing capabilities) under
+``--strict`` (which fails the run on them), otherwise a ``<skipped>`` (UNAUDITED) or a passing
+testcase with the finding in ``<system-out>`` (CONCERN); WAIVED is ``<skipped>`` with its
+reason; NOT_APPLICABLE is ``<skipped>`` "not in scope: ..." .
 """
 
 from __future__ import annotations
@@ -14,15 +16,18 @@ from mmkit.audit.results import AuditReport, Status
 
 def render_junit(report: AuditReport) -> str:
     c = report.counts()
-    concerns_fail = report.strict and c[Status.CONCERN]
+    strict_fails = c[Status.CONCERN] + c[Status.UNAUDITED] if report.strict else 0
+    skipped = c[Status.WAIVED] + c[Status.NOT_APPLICABLE]
+    if not report.strict:
+        skipped += c[Status.UNAUDITED]
     suite = ET.Element(
         "testsuite",
         {
             "name": "mmkit-audit",
             "tests": str(len(report.results)),
-            "failures": str(c[Status.FAIL] + (c[Status.CONCERN] if concerns_fail else 0)),
+            "failures": str(c[Status.FAIL] + strict_fails),
             "errors": "0",
-            "skipped": str(c[Status.SKIP]),
+            "skipped": str(skipped),
         },
     )
     if report.timings:
@@ -50,8 +55,14 @@ def render_junit(report: AuditReport) -> str:
         if r.status is Status.FAIL:
             el = ET.SubElement(case, "failure", {"message": r.message, "type": "invariant"})
             el.text = body
-        elif r.status is Status.SKIP:
-            ET.SubElement(case, "skipped", {"message": r.message})
+        elif r.status is Status.UNAUDITED:
+            if report.strict:
+                el = ET.SubElement(case, "failure", {"message": r.explanation, "type": "unaudited"})
+                el.text = "UNAUDITED: " + r.explanation
+            else:
+                ET.SubElement(case, "skipped", {"message": "UNAUDITED: " + r.explanation})
+        elif r.status in (Status.WAIVED, Status.NOT_APPLICABLE):
+            ET.SubElement(case, "skipped", {"message": r.status.value + ": " + r.explanation})
         elif r.status is Status.CONCERN:
             if report.strict:
                 el = ET.SubElement(case, "failure", {"message": r.message, "type": "concern"})

@@ -1,8 +1,10 @@
 """Markdown in the seed report's shape.
 
 Title, date, auditor and scope; an executive summary with the overall assessment
-(PASS / PASS with CONCERNS / FAIL) and a go/no-go line; one numbered section per seed area
-marked ✅ / ⚠️ / ❌ with a finding per invariant and component (counterexamples in full);
+(PASS / PASS with CONCERNS / INCOMPLETE / FAIL), a go/no-go line and every UNAUDITED and
+WAIVED check listed; one numbered section per seed area marked ✅ / ⚠️ / ❓ / ❌ with a finding
+per invariant and component (counterexamples in full; UNAUDITED with the missing capability,
+WAIVED with its reason, NOT_APPLICABLE as "not in scope");
 recommendations by priority; an appendix of the components, plugins and invariants audited.
 Nothing in it depends on the wall clock unless ``--date`` stamps one.
 """
@@ -31,8 +33,13 @@ def _section_status(results: list[Result]) -> str:
         return "❌ FAIL"
     if Status.CONCERN in statuses:
         return "⚠️ CONCERN"
+    if Status.UNAUDITED in statuses:
+        return "❓ UNAUDITED"
+    waived = sum(1 for r in results if r.status is Status.WAIVED)
     if Status.PASS in statuses:
-        return "✅ PASS"
+        return "✅ PASS" + (f" ({waived} waived)" if waived else "")
+    if waived:
+        return "🔕 WAIVED"
     return "➖ NOT APPLICABLE"
 
 
@@ -40,15 +47,26 @@ def _target(r: Result) -> str:
     return f"{r.component.kind} `{r.component.name}`" if r.component else "no audited component"
 
 
+#: worst first: what a group of results is marked with
+_STATUS_ORDER: tuple[Status, ...] = (
+    Status.FAIL,
+    Status.CONCERN,
+    Status.UNAUDITED,
+    Status.PASS,
+    Status.WAIVED,
+    Status.NOT_APPLICABLE,
+)
+
+
 def _worst_status(results: list[Result]) -> Status:
-    for st in (Status.FAIL, Status.CONCERN, Status.PASS):
+    for st in _STATUS_ORDER:
         if any(r.status is st for r in results):
             return st
-    return Status.SKIP
+    return Status.NOT_APPLICABLE
 
 
 def _detail(r: Result, indent: str) -> list[str]:
-    out = [f"{indent}- {MARK[r.status]} {_target(r)}: **{r.status.value}** — {r.message}"]
+    out = [f"{indent}- {MARK[r.status]} {_target(r)}: **{r.status.value}** — {r.explanation}"]
     if r.counterexample:
         label = "Counterexample (shrunk)" if r.status is Status.FAIL else "Details"
         pad = indent + "  "
@@ -76,20 +94,20 @@ def _findings(results: list[Result]) -> list[str]:
     if not others:
         return [f"{head} — {holds}"]
     out = [head + (f" — {holds}" if holds else "")]
-    for message, skipped in _skip_groups(others):
+    for message, skipped in _not_applicable_groups(others):
         who = ", ".join(_target(r) for r in skipped)
-        out.append(f"  - {MARK[Status.SKIP]} not applicable to {who}: {message}")
+        out.append(f"  - {MARK[Status.NOT_APPLICABLE]} not in scope for {who}: {message}")
     for r in others:
-        if r.status is not Status.SKIP:
+        if r.status is not Status.NOT_APPLICABLE:
             out += _detail(r, "  ")
     return out
 
 
-def _skip_groups(results: list[Result]) -> list[tuple[str, list[Result]]]:
-    """Skipped results grouped by their message, in first-seen order."""
+def _not_applicable_groups(results: list[Result]) -> list[tuple[str, list[Result]]]:
+    """NOT_APPLICABLE results grouped by their reason, in first-seen order."""
     groups: dict[str, list[Result]] = {}
     for r in results:
-        if r.status is Status.SKIP:
+        if r.status is Status.NOT_APPLICABLE:
             groups.setdefault(r.message, []).append(r)
     return list(groups.items())
 
@@ -108,24 +126,37 @@ def _scope(report: AuditReport) -> str:
 
 def _summary_counts(report: AuditReport) -> str:
     c = report.counts()
-    n = len(report.results)
     return (
-        f"{n} invariant checks (invariant × component): {c[Status.PASS]} passed, "
+        f"{report.checks} invariant checks (invariant × component): {c[Status.PASS]} passed, "
         f"{c[Status.CONCERN]} with concerns, {c[Status.FAIL]} failed, "
-        f"{c[Status.SKIP]} skipped."
+        f"{c[Status.UNAUDITED]} unaudited, {c[Status.WAIVED]} waived; "
+        f"{c[Status.NOT_APPLICABLE]} not in scope (not counted)."
     )
 
 
 def _worst(report: AuditReport) -> Result | None:
-    bad = [r for r in report.results if r.status in (Status.FAIL, Status.CONCERN)]
+    """The FAIL of the highest severity; else the UNAUDITED or CONCERN of the highest
+    severity (an UNAUDITED check first at equal severity: nothing is known about it)."""
+    rank = {Status.FAIL: 0, Status.UNAUDITED: 1, Status.CONCERN: 1}
+    bad = [r for r in report.results if r.status in rank]
     bad.sort(
         key=lambda r: (
-            r.status is not Status.FAIL,
+            rank[r.status],
             _SEVERITY_ORDER.get(r.invariant.severity, 9),
+            r.status is not Status.UNAUDITED,
             r.invariant.id,
         )
     )
     return bad[0] if bad else None
+
+
+def _listed(results: list[Result], title: str, note: str) -> list[str]:
+    """A bold heading and one line per result: its waiver key and explanation."""
+    if not results:
+        return []
+    out = [f"**{title}** ({len(results)}; {note}):", ""]
+    out += [f"- `{r.waiver_key}` — {r.explanation}" for r in results]
+    return [*out, ""]
 
 
 def render_markdown(report: AuditReport) -> str:
@@ -159,9 +190,26 @@ def render_markdown(report: AuditReport) -> str:
     else:
         add(
             f"**Most Severe Finding**: {worst.invariant.title} (`{worst.invariant.id}`, "
-            f"{worst.invariant.severity}) — {_target(worst)}: {worst.message}"
+            f"{worst.invariant.severity}) — {_target(worst)}: **{worst.status.value}** — "
+            f"{worst.explanation}"
         )
     add("")
+    L.extend(
+        _listed(
+            [r for r in report.results if r.status is Status.UNAUDITED],
+            "Unaudited checks",
+            "NO-GO under --strict until audited or waived"
+            if report.strict
+            else "--strict would be NO-GO on them",
+        )
+    )
+    L.extend(
+        _listed(
+            [r for r in report.results if r.status is Status.WAIVED],
+            "Waived checks",
+            "not audited, accepted in [audit.waivers] with the reason shown",
+        )
+    )
     add("---")
     add("")
 
@@ -203,8 +251,9 @@ def render_markdown(report: AuditReport) -> str:
     fails = [r for r in report.results if r.status is Status.FAIL]
     critical = [r for r in fails if r.invariant.severity in ("critical", "high")]
     high = [r for r in fails if r not in critical]
-    high += [r for r in report.results if r.status is Status.CONCERN]
-    skips = [r for r in report.results if r.status is Status.SKIP]
+    high += [r for r in report.results if r.status in (Status.CONCERN, Status.UNAUDITED)]
+    skips = [r for r in report.results if r.status is Status.NOT_APPLICABLE]
+    waived = [r for r in report.results if r.status is Status.WAIVED]
     add("### Critical (Block Production)")
     if critical:
         for i, r in enumerate(critical, 1):
@@ -217,18 +266,21 @@ def render_markdown(report: AuditReport) -> str:
     add("### High Priority (Monitor in Production)")
     if high:
         for i, r in enumerate(high, 1):
-            verb = "Fix" if r.status is Status.FAIL else "Review"
+            verb = {Status.FAIL: "Fix", Status.UNAUDITED: "Make auditable"}.get(r.status, "Review")
             add(
                 f"{i}. **{verb} {_target(r)}**: {r.invariant.title} (`{r.invariant.id}`) — "
-                f"{r.message}"
+                f"{r.explanation}"
             )
     else:
         add("None.")
     add("")
     add("### Medium Priority (Improve Coverage)")
-    if uncovered:
+    if uncovered or waived:
+        i = 0
         for i, t in enumerate(uncovered, 1):
             add(f"{i}. **Add invariants for {t}**: no registered invariant covers this area.")
+        for j, r in enumerate(waived, i + 1):
+            add(f"{j}. **Revisit the waiver `{r.waiver_key}`**: {r.explanation}")
     else:
         add("None. Every seed area has at least one invariant.")
     add("")
@@ -240,7 +292,7 @@ def render_markdown(report: AuditReport) -> str:
         for i, (inv_id, rs) in enumerate(skipped.items(), 1):
             reasons = "; ".join(sorted({r.message for r in rs}))
             who = ", ".join(_target(r) for r in rs)
-            add(f"{i}. **Confirm that `{inv_id}` does not apply** to {who} ({reasons}).")
+            add(f"{i}. **Confirm that `{inv_id}` is out of scope** for {who} ({reasons}).")
     else:
         add("None.")
     add("")

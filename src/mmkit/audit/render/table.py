@@ -1,4 +1,5 @@
-"""The terminal table: one row per invariant and component, then each failure in full."""
+"""The terminal table: one row per invariant and component, then each FAIL, CONCERN,
+UNAUDITED (with the missing capabilities) and WAIVED (with its reason) in full."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ def render_table(report: AuditReport) -> str:
         row = [r.status.value, r.invariant.id, r.target_label, str(r.examples or "-")]
         if report.timings:
             row.append(f"{r.duration_s:.2f}s")
-        row.append(_cut(r.message, 70) if r.status is not Status.PASS else "")
+        row.append(_cut(r.explanation, 70) if r.status is not Status.PASS else "")
         rows.append(row)
     widths = [max([len(h)] + [len(row[i]) for row in rows]) for i, h in enumerate(headers)]
     lines = [
@@ -31,11 +32,11 @@ def render_table(report: AuditReport) -> str:
         "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
     ]
     for r in report.results:
-        if r.status in (Status.FAIL, Status.CONCERN):
+        if r.status in (Status.FAIL, Status.CONCERN, Status.UNAUDITED, Status.WAIVED):
             lines += [
                 "",
                 f"{r.status.value} {r.invariant.id} on {r.target_label}: {r.invariant.title}",
-                f"  {r.message}",
+                f"  {r.explanation}",
             ]
             if r.counterexample:
                 lines += ["  " + ln for ln in r.counterexample.splitlines()]
@@ -43,6 +44,6 @@ def render_table(report: AuditReport) -> str:
     lines += [
         "",
         f"Overall: {report.overall} ({report.go}) — "
-        + ", ".join(f"{c[s]} {s.value.lower()}" for s in Status),
+        + ", ".join(f"{c[s]} {s.value.lower().replace('_', ' ')}" for s in Status),
     ]
     return "\n".join(lines) + "\n"
