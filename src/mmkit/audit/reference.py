@@ -110,17 +110,23 @@ class ReferenceQuoter:
         if not (math.isfinite(bid_px) and math.isfinite(ask_px) and 0.0 < bid_px < ask_px):
             return Ladder()
         pos = view.position if math.isfinite(view.position) else 0.0
-        bid_sz = self._room(view.max_position - pos)
-        ask_sz = self._room(view.max_position + pos)
+        bid_sz = self._room(view.max_position - pos, bid_px)
+        ask_sz = self._room(view.max_position + pos, ask_px)
         bids = (Quote(Side.BUY, bid_px, bid_sz),) if bid_sz > 0.0 else ()
         asks = (Quote(Side.SELL, ask_px, ask_sz),) if ask_sz > 0.0 else ()
         return Ladder(bids, asks)
 
-    def _room(self, room: float) -> float:
-        """The order size, cut to what keeps the position within limits, on the lot grid."""
-        lot = self.instrument.lot
-        sz = math.floor(min(self.size, room) / lot + 1e-9) * lot
-        return round(sz, self.instrument.sz_decimals) if sz >= lot else 0.0
+    def _room(self, room: float, px: float) -> float:
+        """The order size at ``px``: at least the venue's minimum order value (rounded up to
+        the lot), cut to what keeps the position within limits, on the lot grid; 0 (no quote)
+        when the room left is below one minimum-value order."""
+        inst = self.instrument
+        lot = inst.lot
+        least = math.ceil(inst.min_notional / px / lot - 1e-9) * lot
+        sz = math.floor(min(max(self.size, least), room) / lot + 1e-9) * lot
+        if sz < lot or sz < least - 1e-12:
+            return 0.0
+        return round(sz, inst.sz_decimals)
 
 
 class ReferenceExecutor:
