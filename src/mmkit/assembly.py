@@ -27,6 +27,16 @@ def build_component(
     return spec.build(ctx)
 
 
+def build_estimators(registry: ComponentRegistry, settings: Settings) -> list[tuple[str, Any]]:
+    """The configured ``[components] estimators``, built in order (seed offset = position):
+    the one way an engine's estimators are made (``mmkit calibrate`` builds the same list
+    to report the engine's end state on a capture)."""
+    return [
+        (n, build_component(registry, settings, "estimator", n, seed_offset=i))
+        for i, n in enumerate(settings.components.estimators)
+    ]
+
+
 def build_engine(
     settings: Settings,
     host: PluginHost,
@@ -38,10 +48,7 @@ def build_engine(
     host.check()
     reg = host.registry
     c = settings.components
-    estimators = [
-        (n, build_component(reg, settings, "estimator", n, seed_offset=i))
-        for i, n in enumerate(c.estimators)
-    ]
+    estimators = build_estimators(reg, settings)
     gates = [(n, build_component(reg, settings, "gate", n)) for n in c.gates]
     quoter = (c.quoter, build_component(reg, settings, "quoter", c.quoter))
     executor = (c.executor, build_component(reg, settings, "executor", c.executor))

@@ -55,6 +55,9 @@ def _type_name(tp: Any) -> str:
     if origin is list:
         (inner,) = get_args(tp) or (Any,)
         return f"list of {_type_name(inner)}"
+    if origin is dict:
+        _key, val = get_args(tp) or (str, Any)
+        return f"a table of {_type_name(val)}"
     if tp is type(None):
         return "nothing (omit the key)"
     return {float: "a number", int: "an integer", bool: "true or false", str: "a string"}.get(
@@ -94,6 +97,17 @@ def _coerce(value: Any, tp: Any, path: str) -> tuple[Any, str | None]:
                 return None, err
             out.append(v)
         return out, None
+    if origin is dict:  # a TOML sub-table: string keys, each value checked against its type
+        if not isinstance(value, dict):
+            return None, f"{path}: expected {_type_name(tp)}, got {type(value).__name__} {value!r}"
+        _key, val_tp = get_args(tp) or (str, Any)
+        table: dict[str, Any] = {}
+        for k, item in value.items():
+            v, err = _coerce(item, val_tp, f"{path}.{k}")
+            if err is not None:
+                return None, err
+            table[str(k)] = v
+        return table, None
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             return None, f"{path}: expected a number, got {type(value).__name__} {value!r}"

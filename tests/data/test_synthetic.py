@@ -92,9 +92,17 @@ def test_kappa_recovered_from_one_hour(k: float) -> None:
 
 
 def test_regimes_and_cascades_move_the_mid() -> None:
-    calm = _gen(duration_s=1800, seed=5, sigma_regimes=[2e-5], cascade_rate_per_h=0.0)
+    # no informed flow: its impact moves the mid too, and this test is about regimes/cascades
+    calm = _gen(
+        duration_s=1800, seed=5, sigma_regimes=[2e-5], cascade_rate_per_h=0.0, informed_frac=0.0
+    )
     wild = _gen(
-        duration_s=1800, seed=5, sigma_regimes=[2e-4], cascade_rate_per_h=20.0, jump_size=2e-3
+        duration_s=1800,
+        seed=5,
+        sigma_regimes=[2e-4],
+        cascade_rate_per_h=20.0,
+        jump_size=2e-3,
+        informed_frac=0.0,
     )
 
     def vol(c: dict[str, np.ndarray]) -> float:

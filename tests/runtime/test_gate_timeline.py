@@ -98,7 +98,9 @@ def test_journal_show_prints_the_timeline_and_the_trip(
         main(["--no-entrypoints", "journal", "show", str(path)])
     assert exc.value.code in (0, None)
     out = capsys.readouterr().out
-    first = out.splitlines()[0]
+    # line 1 is the shared report headline, line 2 each trip in full
+    assert out.splitlines()[0].startswith("HALTED by kill switch at 60.0 s (MaxDrawdown)")
+    first = out.splitlines()[1]
     assert first.startswith("KILL SWITCH TRIPPED at 60.0 s (2023-11-14 22:14:20.000 UTC)")
     assert "MaxDrawdown" in first and '"limit": 0.5' in first
     assert "halted 72.5 s of 100.0 s (72%)" in out

@@ -92,8 +92,11 @@ class _FakeWorker:
         self.group = argv[3]
         self.returncode = 1 if self.group == "market" else 0
 
-    def communicate(self, timeout: float) -> tuple[str, str]:
-        return "", "boom" if self.returncode else ""
+    def poll(self) -> int:  # ends at once
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        return self.returncode
 
     def kill(self) -> None:  # pragma: no cover - never times out
         pass

@@ -49,17 +49,19 @@ def test_a_kill_switch_trip_is_the_first_line_and_the_exit_status(tmp_path: Path
     res = paper(tmp_path, "gates.kill_switch.max_drawdown_usd=0.01")
     assert res.returncode == EXIT_KILL_SWITCH, res.stderr[-3000:]
     assert "Traceback" not in res.stderr
-    first, second = res.stdout.splitlines()[:2]
-    assert first.startswith("KILL SWITCH TRIPPED at ") and "MaxDrawdown" in first
-    assert "limit: 0.01" in first
-    assert second.startswith("halted ") and "kill_switch" in second
+    # line 1: what happened (the shared report headline); line 2: the trip in full
+    first, second, third = res.stdout.splitlines()[:3]
+    assert first.startswith("HALTED by kill switch at ") and "MaxDrawdown" in first
+    assert second.startswith("KILL SWITCH TRIPPED at ") and "limit: 0.01" in second
+    assert third.startswith("halted ") and "kill_switch" in third
     assert "KILL SWITCH TRIPPED" in res.stderr  # the log line (error level) on the console
     show = mmkit("journal", "show", str(journal_of(res.stdout)))
     assert show.returncode == 0, show.stderr
-    head = show.stdout.splitlines()[0]
-    assert head.startswith("KILL SWITCH TRIPPED at ") and "MaxDrawdown" in head
+    head, head2 = show.stdout.splitlines()[:2]
+    assert head.startswith("HALTED by kill switch at ") and "MaxDrawdown" in head
+    assert head2.startswith("KILL SWITCH TRIPPED at ")
     # the trip time agrees between the summary and the journal
-    assert first.split(" s:")[0] == head.split(" s ")[0]
+    assert first.split(" s (")[0] == head.split(" s (")[0]
     assert "still closed at end" in show.stdout
     assert "warmup" in show.stdout and "reopened" not in head
 
@@ -68,8 +70,9 @@ def test_a_default_start_leaves_warmup_on_market_data_and_exits_0(tmp_path: Path
     res = paper(tmp_path)
     assert res.returncode == 0, res.stderr[-3000:]
     lines = res.stdout.splitlines()
-    assert lines[0] == "kill switch: not tripped"
-    assert lines[1].startswith("halted ") and "warmup" in lines[1]
+    assert lines[0].startswith("OK: quoted ") and "ended by ready" in lines[0]
+    assert lines[1] == "kill switch: not tripped"
+    assert lines[2].startswith("halted ") and "warmup" in lines[2]
     assert "gate warmup reopened after" in res.stderr
     db = sqlite3.connect(journal_of(res.stdout))
     meta = dict(db.execute("SELECT key, value FROM meta").fetchall())

@@ -27,7 +27,8 @@ def register(cli: typer.Typer) -> None:
             "event",
             "--cadence",
             help="event: engine on every market event (executor's min requote interval); "
-            "timer: requote every --requote-ms, market applied in bulk in between (fast).",
+            "timer: requote every --requote-ms, market applied in bulk in between (fast). "
+            "The former 'kernel' cadence was removed (see docs/research.md).",
         ),
         requote_ms: float | None = typer.Option(
             None, "--requote-ms", help="Timer period in ms (default: engine.timer_ms)."
@@ -93,7 +94,8 @@ def register(cli: typer.Typer) -> None:
                 res.report.write(out)
                 write_path_csv(res.path, out / "path.csv")
                 if plots:
-                    typer.echo(f"plot: {plot(res.report, res.path, out / 'backtest.png')}")
+                    png = plot(res.report, res.path, out / "backtest.png", res.fills)
+                    typer.echo(f"plot: {png}")
         else:
             raise ConfigError([f"--market {market!r}: choose data or model"])
         if out is not None and market == "model":

@@ -1,40 +1,55 @@
-"""What a backtest records while it runs: our fills and a sampled path of mid and equity."""
+"""What a backtest records while it runs: our fills, the gate transitions, and a sampled
+path of mid, position, equity and the best bid / ask we had resting at the venue."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from mmkit.core.events import OwnFill
 from mmkit.engine import Engine
 from mmkit.runtime.journal import Journal
-from mmkit.runtime.observer import RunObserver
+from mmkit.runtime.observer import RunObserver, best_resting
 
 
 class BacktestObserver(RunObserver):
-    """The run observer, also keeping every fill the engine applied (for markouts)."""
+    """The run observer of backtests. It keeps every fill the engine applied (with the
+    engine time it was applied at, for markouts) and every gate transition as a
+    :class:`~mmkit.runtime.gate_timeline.GateRow` (the rows a journal would hold), for the
+    report's gate timeline: see :class:`~mmkit.runtime.observer.RunObserver`, which now
+    records these for every runner."""
 
     def __init__(self, journal: Journal | None = None) -> None:
         super().__init__(journal)
-        self.fill_log: list[OwnFill] = []
 
-    def on_fill(self, fill: OwnFill, now_ns: int) -> None:
-        super().on_fill(fill, now_ns)
-        self.fill_log.append(fill)
+
+def resting_best(venue: Any) -> tuple[float, float]:
+    """Our best bid and ask resting at the venue (``venue.open_orders()``: the orders the
+    venue reported open, with size left), NaN for a side with none or a venue that cannot
+    tell."""
+    opens = getattr(venue, "open_orders", None)
+    if opens is None:
+        return math.nan, math.nan
+    return best_resting(opens())
 
 
 @dataclass
 class PathRecorder:
-    """Samples (time, mid, position, equity) at most once per ``every_ns``."""
+    """Samples (time, mid, position, equity, resting bid, resting ask) at most once per
+    ``every_ns``. ``bid`` / ``ask`` are our best prices resting at ``venue`` (NaN: nothing
+    rests on that side, or no venue was attached)."""
 
     every_ns: int
     ts: list[int] = field(default_factory=list)
     mid: list[float] = field(default_factory=list)
     position: list[float] = field(default_factory=list)
     equity: list[float] = field(default_factory=list)
+    bid: list[float] = field(default_factory=list)
+    ask: list[float] = field(default_factory=list)
+    venue: Any = None
     _next: int = -(2**62)
 
     def sample(self, engine: Engine, now_ns: int, mid: float | None = None) -> None:
@@ -49,6 +64,9 @@ class PathRecorder:
         self.mid.append(m)
         self.position.append(pf.position)
         self.equity.append(pf.equity(m))
+        b, a = resting_best(self.venue)
+        self.bid.append(b)
+        self.ask.append(a)
 
     def arrays(self) -> dict[str, npt.NDArray[np.float64] | npt.NDArray[np.int64]]:
         return {
@@ -56,4 +74,6 @@ class PathRecorder:
             "mid": np.asarray(self.mid, dtype=np.float64),
             "position": np.asarray(self.position, dtype=np.float64),
             "equity": np.asarray(self.equity, dtype=np.float64),
+            "bid": np.asarray(self.bid, dtype=np.float64),
+            "ask": np.asarray(self.ask, dtype=np.float64),
         }

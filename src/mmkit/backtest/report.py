@@ -1,10 +1,20 @@
-"""The backtest report: PnL, fills, inventory, Sharpe, drawdown and adverse-selection markouts.
+"""The backtest report: what the engine did, then PnL, fills, inventory, Sharpe, drawdown and
+adverse-selection markouts.
+
+The first line of ``report.md`` and ``run.headline`` in the JSON say what happened (halted by
+the kill switch, never quoted, warmup only, mostly halted, or OK with the time quoting):
+see :mod:`mmkit.reports.run` for the definitions of warmup, quoting and halted time. The
+``stats`` (equity) and ``fill_stats`` objects are :mod:`mmkit.reports.stats`'s, with their
+sampling window and caveats; ``pnl`` splits equity into realized trading PnL, fees (net of
+rebates) and the unrealized PnL of the inventory at the last mid.
+
+Kept for existing readers:
 
 * PnL from the engine's portfolio (realized, unrealized at the last mid, fees; equity =
   realized + unrealized - fees).
 * Fill ratio = fills / orders sent (places and modifies).
-* Sharpe of equity changes over ``sharpe_bucket_s`` buckets, scaled to one day
-  (``sqrt(86400 / bucket)``); max drawdown of the sampled equity path.
+* ``sharpe_daily``: the ``stats`` object's (60 s windows, scaled to one day by
+  ``sqrt(86400 / 60)``, with its caveat there); max drawdown of the sampled equity path.
 * Markouts at 1 s / 5 s / 30 s: for each fill, ``side * (mid(t + h) - px)``, per unit and
   in bp of the fill price, averaged over fills (size weighted); negative = adverse selection.
 """
@@ -13,6 +23,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +33,8 @@ import numpy.typing as npt
 
 from mmkit.core.events import OwnFill
 from mmkit.core.types import NS_PER_S
+from mmkit.reports.run import RunAccount
+from mmkit.reports.stats import EquityStats, FillStats, to_rows
 
 MARKOUT_HORIZONS_S = (1.0, 5.0, 30.0)
 
@@ -56,6 +69,16 @@ class BacktestReport:
     faults: int
     actions: dict[str, int] = field(default_factory=dict)
     timing: dict[str, float] = field(default_factory=dict)
+    #: what the engine did: verdict, headline, warmup / quoting / halted time, gate timeline
+    run: RunAccount | None = None
+    #: equity statistics over ``stats.window_s`` windows (Sharpe stated with its window)
+    stats: EquityStats | None = None
+    #: per-side fills, spread captured, markouts at 1/5/30/60 s, fees and rebates
+    fill_stats: FillStats | None = None
+    #: venue rejections by reason (the same counts as ``rejection_reasons``)
+    rejections_by_reason: dict[str, int] = field(default_factory=dict)
+    #: equity = realized_trading_usd + fees_net_usd + unrealized_inventory_usd (USD)
+    pnl: dict[str, float] = field(default_factory=dict)
 
     def to_json(self, *, timing: bool = True) -> dict[str, Any]:
         d = asdict(self)
@@ -63,6 +86,11 @@ class BacktestReport:
             d.pop("timing")
         out: dict[str, Any] = _clean(d)
         return out
+
+    @property
+    def headline(self) -> str:
+        """One line on what happened (the run's verdict), or a plain title without one."""
+        return self.run.headline if self.run is not None else "mmkit backtest"
 
     def to_markdown(self) -> str:
         h = (self.end_ns - self.start_ns) / NS_PER_S
@@ -82,15 +110,38 @@ class BacktestReport:
             ("volume (USD)", f"{self.volume_usd:,.2f}"),
             ("final position", f"{self.final_position:+.6f}"),
             ("max |position|", f"{self.max_abs_position:.6f}"),
-            ("Sharpe (daily)", f"{self.sharpe_daily:.3f}"),
             ("max drawdown", f"{self.max_drawdown:,.4f}"),
         ]
-        rows += [(f"markout {k} (bp)", f"{v:+.3f}") for k, v in self.markouts_bp.items()]
+        if self.stats is None:  # else the statistics section states it with its window
+            rows.append(("Sharpe (daily, 60 s buckets)", f"{self.sharpe_daily:.3f}"))
+        if self.fill_stats is None:
+            rows += [(f"markout {k} (bp)", f"{v:+.3f}") for k, v in self.markouts_bp.items()]
         rows.append(("rejections", f"{self.rejections:,}"))
         rows += [(f"  {k}", str(v)) for k, v in self.rejection_reasons.items()]
         rows.append(("faults refused", str(self.faults)))
         rows += [(f"timing: {k}", f"{v:.3f}") for k, v in self.timing.items()]
-        lines = ["# mmkit backtest", "", "| metric | value |", "|---|---|"]
+        title = "# mmkit backtest" + (f": {self.run.headline}" if self.run is not None else "")
+        lines = [title, ""]
+        if self.run is not None:
+            lines += _run_section(self.run)
+        if self.pnl:
+            lines += ["## equity decomposition (USD)", "", "| part | USD |", "|---|---|"]
+            lines += [f"| {k} | {v:+,.4f} |" for k, v in self.pnl.items()]
+            lines.append("")
+        extra: list[tuple[str, str]] = []
+        if self.fill_stats is not None:
+            extra += to_rows(self.fill_stats)
+        if self.stats is not None:
+            extra += to_rows(self.stats)
+        if extra:
+            lines += ["## fills and statistics", "", "| metric | value |", "|---|---|"]
+            lines += [f"| {k} | {v} |" for k, v in extra]
+            lines.append("")
+        if self.rejections_by_reason:
+            lines += ["## rejections by reason", "", "| reason | count |", "|---|---|"]
+            lines += [f"| {k} | {v:,} |" for k, v in self.rejections_by_reason.items()]
+            lines.append("")
+        lines += ["## summary", "", "| metric | value |", "|---|---|"]
         lines += [f"| {k} | {v} |" for k, v in rows]
         return "\n".join(lines) + "\n"
 
@@ -101,6 +152,47 @@ class BacktestReport:
         j.write_text(json.dumps(self.to_json(), indent=2) + "\n")
         m.write_text(self.to_markdown())
         return j, m
+
+
+def _run_section(run: RunAccount) -> list[str]:
+    """The run's time accounting and gate / kill-switch timeline as markdown lines."""
+
+    def pct(x: float) -> str:
+        return f"{100.0 * x:.1f}%" if math.isfinite(x) else "n/a"
+
+    lines = [
+        "## what the engine did",
+        "",
+        "| | |",
+        "|---|---|",
+        f"| verdict | {run.verdict} |",
+        f"| run (data) | {run.run_s:,.1f} s |",
+        f"| warmup | {run.warmup_s:,.1f} s ({pct(run.warmup_data_frac)} of the data; "
+        f"ended by {run.warmup_ended_by}; {run.warmup_trades:,} trades, "
+        f"{run.warmup_buckets:,} buckets) |",
+        f"| after warmup | {run.post_warmup_s:,.1f} s |",
+        f"| time quoting (both sides resting at the venue) | {run.quoting_s:,.1f} s "
+        f"({pct(run.quoting_frac)} of the time after warmup) |",
+        f"| halted (gates in halt mode, warmup and end-of-run shutdown excluded) | "
+        f"{run.halted_s:,.1f} s ({pct(run.halted_frac)} of the run) |",
+        f"| kill-switch trips | {len(run.kill_switch_trips)} |",
+    ]
+    lines += [f"| note | {n} |" for n in run.notes]
+    lines.append("")
+    if run.gate_closures:
+        lines += [
+            "## gate and kill-switch timeline (s since the run's start)",
+            "",
+            "| gate | reason | mode | from | to | lasted | kill switch | ended by |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {c.gate} | {c.reason} | {c.mode} | {c.start_s:,.1f} | {c.end_s:,.1f} | "
+            f"{c.duration_s:,.1f} s | {'yes' if c.kill_switch else ''} | {c.ended_by} |"
+            for c in run.gate_closures
+        ]
+        lines.append("")
+    return lines
 
 
 def _clean(x: Any) -> Any:
@@ -159,22 +251,18 @@ def markouts(
     return bp, px_out
 
 
-def plot(report: BacktestReport, path: dict[str, Any], out: Path) -> Path:
-    from mmkit.extras import pyplot
+def plot(
+    report: BacktestReport,
+    path: dict[str, Any],
+    out: Path,
+    fills: Sequence[OwnFill] = (),
+) -> Path:
+    """``backtest.png``: equity with gate closures shaded and kill-switch trips marked,
+    position, mid with our fills and our resting bid / ask (see
+    :mod:`mmkit.reports.backtest_plot`, whose ``plot_series`` gives the drawn data)."""
+    from mmkit.reports.backtest_plot import plot_series, render
 
-    plt = pyplot()
-    fig, axes = plt.subplots(3, 1, figsize=(8, 7), sharex=True)
-    ts = path["ts"]
-    t = (ts - ts[0]) / NS_PER_S / 60.0 if ts.size else ts
-    axes[0].plot(t, path["equity"], lw=0.8)
-    axes[0].set_ylabel("equity")
-    axes[1].plot(t, path["position"], lw=0.8, color="C1")
-    axes[1].set_ylabel("position")
-    axes[2].plot(t, path["mid"], lw=0.8, color="C2")
-    axes[2].set_ylabel("mid")
-    axes[2].set_xlabel("minutes")
-    axes[0].set_title(f"mmkit backtest ({report.quoter}, {report.mode})")
-    fig.tight_layout()
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
-    return out
+    series = plot_series(
+        path, fills, report.run, title=f"mmkit backtest ({report.quoter}, {report.mode})"
+    )
+    return render(series, out)

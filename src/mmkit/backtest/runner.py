@@ -23,17 +23,24 @@ import numpy as np
 from mmkit.assembly import build_engine
 from mmkit.backtest.cadence import Cadence, check_cadence
 from mmkit.backtest.recording import BacktestObserver, PathRecorder
-from mmkit.backtest.report import BacktestReport, markouts, max_drawdown, sharpe_daily
+from mmkit.backtest.report import BacktestReport, markouts, max_drawdown
 from mmkit.components import BulkReplayVenue, Venue
 from mmkit.config.loader import Settings
-from mmkit.core.events import ActionResult, Event, EventKind
+from mmkit.core.events import ActionResult, Event, EventKind, OwnFill
 from mmkit.core.types import NS_PER_MS, NS_PER_S
+from mmkit.data.clock import ClockAlignment
 from mmkit.data.market_stream import load_market, open_records
 from mmkit.errors import ConfigError
 from mmkit.plugin_manager import PluginHost
+from mmkit.reports.run import account_run
+from mmkit.reports.stats import equity_stats, fill_stats
+from mmkit.reports.summary import warmup_info
 from mmkit.runtime.heap import frozen_heap, settle
 from mmkit.runtime.paper_run import build_simulated_venue
 from mmkit.runtime.session import Session
+
+#: window of the report's Sharpe / Sortino (seconds); stated in the report with the ratio
+STATS_WINDOW_S = 60.0
 
 
 @dataclass
@@ -51,6 +58,20 @@ class BacktestResult:
     report: BacktestReport
     path: dict[str, Any]
     session: Session
+    #: every fill the engine applied, in order, stamped with the engine time it was applied
+    #: at (the clock of ``path``; see BacktestObserver.engine_clock_fills)
+    fills: list[OwnFill] = dataclasses.field(default_factory=list)
+
+
+def plot_series(result: BacktestResult) -> dict[str, Any]:
+    """What ``backtest.png`` draws for ``result`` (see
+    :func:`mmkit.reports.backtest_plot.plot_series`)."""
+    from mmkit.reports import backtest_plot
+
+    r = result.report
+    return backtest_plot.plot_series(
+        result.path, result.fills, r.run, title=f"mmkit backtest ({r.quoter}, {r.mode})"
+    )
 
 
 class BacktestSession(Session):
@@ -98,6 +119,45 @@ def build_venue(settings: Settings, host: PluginHost, tick: float, cadence: str 
     return venue
 
 
+def _feed_latency_ms(settings: Settings) -> float:
+    """The configured venue's market-data latency (ms) where it has one (``sim``'s
+    ``feed_latency_ms``), else the sim default: the earliest arrivals of a realigned
+    capture get this delay."""
+    try:
+        params = settings.component_params("venue", settings.components.venue)
+    except KeyError:  # a venue without a params table
+        params = None
+    value = getattr(params, "feed_latency_ms", None)
+    return float(value) if isinstance(value, (int, float)) and value >= 0 else 20.0
+
+
+def _why_no_orders(settings: Settings, session: Session, path: PathRecorder) -> str:
+    """Why a run sent no order, as far as the configuration explains it."""
+    arr = path.arrays()
+    mids = arr["mid"][np.isfinite(arr["mid"])]
+    if not mids.size:
+        return "no order was sent: the data never gave a mid price"
+    mid = float(np.median(mids))
+    inst, risk = settings.instrument, settings.risk
+    if risk.order_size * mid < inst.min_notional:
+        return (
+            f"no order was sent: risk.order_size {risk.order_size:g} x mid {mid:,.2f} = "
+            f"{risk.order_size * mid:,.2f} USD is below instrument.min_notional "
+            f"{inst.min_notional:g} USD (the configuration is for another coin? set "
+            "risk.order_size, risk.max_position and instrument.* for this market)"
+        )
+    if risk.max_position * mid < inst.min_notional:
+        return (
+            f"no order was sent: risk.max_position {risk.max_position:g} x mid {mid:,.2f} is "
+            f"below instrument.min_notional {inst.min_notional:g} USD"
+        )
+    ladder = session.engine.last_ladder
+    return (
+        "no order was sent: the quoter's ladder was empty "
+        f"({len(ladder.bids)} bids, {len(ladder.asks)} asks at the end); see the gate timeline"
+    )
+
+
 def run_backtest(
     settings: Settings,
     host: PluginHost,
@@ -122,9 +182,10 @@ def _run(
     engine = build_engine(settings, host, observer=observer)
     session = BacktestSession(engine, observer, None)
     observer.run = session
-    path = PathRecorder(int(o.path_every_ms * NS_PER_MS))
+    path = PathRecorder(int(o.path_every_ms * NS_PER_MS))  # its venue is attached below
     duration_ns = int(o.duration_s * NS_PER_S) if math.isfinite(o.duration_s) else 2**62
     t_load = t_run = 0.0
+    clock: ClockAlignment | None = None
     if o.cadence == "timer":
         from mmkit.backtest.loops import run_timer
 
@@ -132,6 +193,7 @@ def _run(
         t_load = time.perf_counter() - wall0
         venue = build_venue(settings, host, tick, "timer")
         assert isinstance(venue, BulkReplayVenue)  # checked by build_venue
+        path.venue = venue
         settle()
         start, end, stopped = run_timer(
             session,
@@ -160,11 +222,15 @@ def _run(
                 yield from s.chunks
 
         venue = build_venue(settings, host, tick)
+        path.venue = venue
+        # one clock: a recorder clock behind the exchange would put the simulated exchange
+        # in the strategy's future (mmkit.data.clock)
+        clock = ClockAlignment(chunks(), min_latency_ms=_feed_latency_ms(settings))
         settle()
         start, end, stopped = run_events(
             session,
             venue,
-            events_from_chunks(chunks()),
+            events_from_chunks(clock),
             timer_ns=int(step_ms * NS_PER_MS),
             duration_ns=duration_ns,
             path=path,
@@ -177,8 +243,14 @@ def _run(
     report = _report(
         settings, session, observer, path, data, o.cadence, start, end, stopped, events, requotes
     )
+    if clock is not None and clock.note() and report.run is not None:
+        report.run.notes.append(clock.note())
+    if report.orders_sent == 0 and report.run is not None:
+        why = _why_no_orders(settings, session, path)
+        report.run.notes.append(why)
+        report.run = dataclasses.replace(report.run, headline=f"{report.run.headline} ({why})")
     report.timing = {"load_s": t_load, "run_s": t_run, "wall_s": time.perf_counter() - wall0}
-    return BacktestResult(report, path.arrays(), session)
+    return BacktestResult(report, path.arrays(), session, observer.engine_clock_fills())
 
 
 def _report(
@@ -201,8 +273,38 @@ def _report(
     counts = dict(sorted(session.stats.action_counts.items()))
     sent = counts.get("Place", 0) + counts.get("Modify", 0)
     fills = len(observer.fill_log)
-    bp, px = markouts(observer.fill_log, arr["ts"], arr["mid"])  # type: ignore[arg-type]
+    fl = observer.engine_clock_fills()  # on the path's clock (see engine_clock_fills)
+    bp, px = markouts(fl, arr["ts"], arr["mid"])  # type: ignore[arg-type]
     eq = arr["equity"]
+    run_end = observer.shutdown_ns if observer.shutdown_ns >= 0 else int(end)
+    run_start = session.stats.first_ts if session.stats.first_ts >= 0 else int(start)
+    run_s = max(0, run_end - run_start) / NS_PER_S
+    equity = pf.equity(mid) if math.isfinite(mid) else math.nan
+    account = account_run(
+        start_ns=run_start,
+        end_ns=run_end,
+        rows=observer.gate_rows,
+        warmup=warmup_info(eng),
+        quote_ts_ns=arr["ts"],  # type: ignore[arg-type]
+        quote_bid=arr["bid"],  # type: ignore[arg-type]
+        quote_ask=arr["ask"],  # type: ignore[arg-type]
+        fills=fills,
+        equity_usd=equity,
+    )
+    ok_mid = np.isfinite(arr["mid"]) & (arr["mid"] > 0)
+    fstats = fill_stats(
+        np.array([f.ts for f in fl], dtype=np.int64),
+        np.array([int(f.side) for f in fl], dtype=np.float64),
+        np.array([f.px for f in fl], dtype=np.float64),
+        np.array([f.sz for f in fl], dtype=np.float64),
+        np.array([f.fee for f in fl], dtype=np.float64),
+        run_s=run_s,
+        mids_ts_ns=arr["ts"][ok_mid],  # type: ignore[arg-type]
+        mids=arr["mid"][ok_mid],  # type: ignore[arg-type]
+    )
+    estats = equity_stats(arr["ts"], eq, window_s=STATS_WINDOW_S)  # type: ignore[arg-type]
+    unreal = pf.unrealized(mid) if math.isfinite(mid) else 0.0
+    reasons = dict(sorted(session.reject_reasons.items()))
     return BacktestReport(
         mode=mode,
         seed=settings.engine.seed,
@@ -214,21 +316,31 @@ def _report(
         market_events=int(events),
         requotes=int(requotes),
         realized=pf.realized,
-        unrealized=pf.unrealized(mid) if math.isfinite(mid) else 0.0,
+        unrealized=unreal,
         fees=pf.fees,
-        equity=pf.equity(mid) if math.isfinite(mid) else math.nan,
+        equity=equity,
         fills=fills,
         orders_sent=sent,
         fill_ratio=fills / sent if sent else math.nan,
         volume_usd=pf.volume_usd,
         final_position=pf.position,
         max_abs_position=float(np.max(np.abs(arr["position"]))) if arr["position"].size else 0.0,
-        sharpe_daily=sharpe_daily(arr["ts"], eq),  # type: ignore[arg-type]
+        sharpe_daily=estats.sharpe_daily,  # one Sharpe: the stats' (window stated there)
         max_drawdown=max_drawdown(eq),  # type: ignore[arg-type]
         markouts_bp=bp,
         markouts_px=px,
         rejections=session.stats.rejections,
-        rejection_reasons=dict(sorted(session.reject_reasons.items())),
+        rejection_reasons=reasons,
         faults=eng.faults,
         actions=counts,
+        run=account,
+        stats=estats,
+        fill_stats=fstats,
+        rejections_by_reason=dict(reasons),
+        pnl={
+            "realized_trading_usd": pf.realized,
+            "fees_net_usd": -pf.fees,
+            "unrealized_inventory_usd": unreal,
+            "equity_usd": equity,
+        },
     )

@@ -27,7 +27,8 @@ from mmkit.venues.sim._layout import EV_DEPTH, EV_TRADE
 ST_NEXT_MID = 0
 ST_NEXT_BOOK = 1
 ST_STARTED = 2
-ST_SIZE = 3
+ST_BOOK_TRIES = 3  # book regressions attempted (a valid mid), fitted or not
+ST_SIZE = 4
 
 _MAX_GAP_SAMPLES = 600  # a longer silence than this many samples restarts the mid sampling
 
@@ -99,6 +100,7 @@ def scan_chunk(
         if st[ST_NEXT_BOOK] < t:
             m = _mid(si, sf)
             if m == m and nb < cap_b:
+                st[ST_BOOK_TRIES] += 1
                 bp, bs = top_levels(grid, si, sf, 0, book_levels)
                 ap, as_ = top_levels(grid, si, sf, 1, book_levels)
                 k, r2 = book_depth_regression(bp, bs, ap, as_, m, book_max_depth, book_min_levels)

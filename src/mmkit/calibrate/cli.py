@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from mmkit.cli.common import ConfigOption, SetOption
+
 
 def register(cli: typer.Typer) -> None:
     @cli.command("calibrate")
@@ -15,6 +17,14 @@ def register(cli: typer.Typer) -> None:
         ),
         out: Path = typer.Option(
             ..., "--out", "-o", help="Calibrated parameters (TOML overlay) to write."
+        ),
+        config: Path | None = ConfigOption,
+        sets: list[str] = SetOption,
+        params: list[Path] = typer.Option(
+            [],
+            "--params",
+            metavar="FILE",
+            help="Parameter layers over the config for the engine's estimators (as backtest).",
         ),
         journal: Path | None = typer.Option(
             None, "--journal", metavar="RUN", help="A run journal: own-fill kappa, Brier / IR."
@@ -27,28 +37,60 @@ def register(cli: typer.Typer) -> None:
             None, "--tick", help="Price tick of the data (default: the store's / inferred)."
         ),
         kappa_method: str = typer.Option(
-            "mle",
+            "auto",
             "--kappa-method",
-            help="Fit written as the kappa prior: mle, student_t, loglinear.",
+            help="Offline fit written as the kappa prior: auto (best fit of the measured "
+            "intensity curve), mle, student_t, loglinear.",
         ),
         sample_s: float = typer.Option(
-            1.0, "--sample-s", help="Mid sampling interval for sigma (s)."
+            1.0, "--sample-s", help="Mid sampling interval for the offline sigma (s)."
+        ),
+        engine: bool = typer.Option(
+            True,
+            "--engine/--no-engine",
+            help="Run the configured estimators over the data (the engine's end state).",
         ),
         progress: bool = typer.Option(
             True, "--progress/--no-progress", help="Progress bar over files."
         ),
     ) -> None:
-        """Calibrate A, kappa (trades, book, own fills) and sigma from market data."""
+        """Calibrate A, kappa (trades, book, own fills) and sigma from market data.
+
+        The primary result is the engine's end state: the configured estimators run over
+        the data as in a backtest. calibrate's own fits of the whole data are labelled
+        "offline fit"; the report says whether the two agree and, if not, why.
+        """
+        import math
+
         from mmkit.calibrate.report import validate_overlay, write
         from mmkit.calibrate.run import calibrate, write_plots
         from mmkit.calibrate.scan import ScanSettings
-        from mmkit.cli.common import print_table
+        from mmkit.cli.common import print_table, settings_from_cli
+        from mmkit.errors import ConfigError
+        from mmkit.plugin_manager import get_host
+        from mmkit.runtime.logs import setup_logging
 
+        # the estimators' own log lines (e.g. a cascade-mode warning) are in the report
+        setup_logging(json_lines=False, log_file=None, console_level=40)
+        if not (math.isfinite(sample_s) and sample_s > 0):
+            raise ConfigError([f"--sample-s {sample_s}: must be a positive number of seconds"])
         if plots is not None:
             from mmkit.extras import pyplot
 
             pyplot()  # fail before the work when matplotlib is missing
+        host = get_host()
+        engine_settings = (
+            settings_from_cli(config, sets, host=host, overlays=params) if engine else None
+        )
         settings = ScanSettings(mid_every_s=sample_s, tick=tick, fmt=fmt)
+        kw = {
+            "journal": journal,
+            "settings": settings,
+            "kappa_method": kappa_method,
+            "engine_settings": engine_settings,
+            "registry": host.registry,
+            "run_engine": engine,
+        }
         if progress:
             from rich.progress import Progress
 
@@ -58,41 +100,68 @@ def register(cli: typer.Typer) -> None:
                 def step(path: Path, events: int) -> None:
                     bar.update(task, advance=1, description=f"{path.name}: {events:,} events")
 
+                def engine_step(events: int) -> None:
+                    bar.update(task, description=f"engine estimators: {events:,} events")
+
                 run = calibrate(
                     data,
-                    journal=journal,
-                    settings=settings,
-                    kappa_method=kappa_method,
                     on_file=step,
+                    on_engine_events=engine_step,
+                    **kw,  # type: ignore[arg-type]
                 )
         else:
-            run = calibrate(data, journal=journal, settings=settings, kappa_method=kappa_method)
+            run = calibrate(data, **kw)  # type: ignore[arg-type]
         cal = run.calibration
         report = write(cal, out)
         validate_overlay(out)
-        rows = [
-            (e.name, e.method, f"{e.value:.6g}", f"[{e.lo:.6g}, {e.hi:.6g}]", e.n, e.unit)
-            for e in cal.estimates()
-        ]
+        headers = ["parameter", "value", "95% interval", "n", "unit", "note"]
+
+        def row(e: object) -> tuple[object, ...]:
+            from mmkit.calibrate.estimate import Estimate
+
+            assert isinstance(e, Estimate)
+            ci = f"[{e.lo:.6g}, {e.hi:.6g}]" if e.finite else "-"
+            return (e.name, f"{e.value:.6g}", ci, e.n, e.unit, e.note)
+
+        typer.echo(f"mmkit calibrate: {cal.trades:,} trades over {cal.duration_s:,.0f} s")
+        if cal.engine:
+            info = cal.engine_info
+            print_table(
+                headers,
+                [row(e) for e in cal.engine],
+                title=f"\nengine end state (primary): estimators {', '.join(info['estimators'])}"
+                f" over {info['events']:,} events, {info['span_s']:,.0f} s",
+            )
         print_table(
-            ["parameter", "method", "value", "95% interval", "n", "unit"],
-            rows,
-            title=f"mmkit calibrate: {cal.trades:,} trades over {cal.duration_s:,.0f} s",
+            ["parameter", "method", "value", "95% interval", "n", "unit", "note"],
+            [
+                (e.name, e.method.removeprefix("offline fit: "), *row(e)[1:])
+                for e in cal.offline_estimates()
+            ],
+            title="\noffline fit (calibrate's own fits of the whole data)",
         )
         from mmkit.calibrate.intensity import in_ticks_and_price
 
+        typer.echo("")
         for name, fit in cal.intensity.items():
+            if not math.isfinite(fit.kappa.value):
+                continue
             u = in_ticks_and_price(fit.kappa.value, cal.tick, cal.mid_ref)
             typer.echo(
                 f"kappa ({name}): {fit.kappa.value:.6g} per unit relative depth = "
                 f"{u['per_tick']:.6g} per tick ({cal.tick:g}) = {u['per_price_unit']:.6g} per "
                 f"unit of price at mid {cal.mid_ref:.6g}"
             )
+        typer.echo(f"kappa fit written: {cal.kappa_method} ({cal.kappa_method_reason})")
+        for c in cal.comparisons:
+            typer.echo(f"engine vs offline: {c}")
         for m in cal.models:
             typer.echo(
                 f"prediction log {m.model} ({m.kind}, n={m.n}): "
                 + ", ".join(f"{k} {v:.4g}" for k, v in m.scores.items())
             )
+        for w in cal.warnings:
+            typer.echo(f"warning: {w}")
         typer.echo(f"overlay: {out}\nreport: {report}")
         if plots is not None:
             for p in write_plots(run, plots):

@@ -134,3 +134,28 @@ def prediction_scores(path: Path) -> list[ModelScore]:
                 ModelScore(model, len(ps), "variance", {"ir": sigma_ir(ps, os_)}, ps, os_)
             )
     return scores
+
+
+def prediction_log_note(path: Path, models: list[ModelScore]) -> str:
+    """Why the journal's prediction log gives no scores ("" when it gives some).
+
+    Predictions are written only by components that take the run's prediction log
+    (:class:`~mmkit.components.PredictionLogging`, e.g. the ``adverse_selection`` estimator:
+    one prediction per passive own fill, its outcome ``markout_s`` later), so a run without
+    such a component, or without fills, leaves the log empty."""
+    if models:
+        return ""
+    (preds,) = _rows(path, "SELECT COUNT(*) FROM predictions")[0]
+    (outs,) = _rows(path, "SELECT COUNT(*) FROM outcomes")[0]
+    (fills,) = _rows(path, "SELECT COUNT(*) FROM fills")[0]
+    if preds == 0:
+        return (
+            f"the prediction log is empty ({fills} fills in the run): predictions are written "
+            "by estimators that take the run's prediction log, e.g. adverse_selection (add it "
+            "to [components] estimators), one per passive own fill; the default estimators "
+            "write none"
+        )
+    return (
+        f"{preds} predictions but {outs} outcomes, none matching a prediction: outcomes are "
+        "written a markout horizon after each fill (the run may have ended first)"
+    )

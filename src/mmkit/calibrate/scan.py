@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from mmkit.calibrate._kernels_scan import ST_SIZE, scan_chunk
+from mmkit.calibrate._kernels_scan import ST_BOOK_TRIES, ST_SIZE, scan_chunk
 from mmkit.core.types import NS_PER_S
 from mmkit.data.market_stream import MarketStream, open_records
 from mmkit.errors import DataError
@@ -49,6 +49,10 @@ class ScanResult:
     book_r2: F64
     files: list[str] = field(default_factory=list)
     market_events: int = 0
+    #: book regressions attempted (every ``book_every_s`` with a valid mid); the fitted
+    #: ones are in ``book_kappa`` (a failed fit: too few levels, or a book that thickens
+    #: away from mid)
+    book_tries: int = 0
 
     @property
     def mid_ref(self) -> float:
@@ -80,6 +84,7 @@ def scan_files(
     duration = 0.0
     tick = float("nan")
     events = 0
+    book_tries = 0
     mid_ns = max(1, int(s.mid_every_s * NS_PER_S))
     book_ns = max(1, int(s.book_every_s * NS_PER_S))
     for path in paths:
@@ -145,6 +150,7 @@ def scan_files(
             ):
                 acc.add(name, arr[:n])
             events += len(m)
+        book_tries += int(st[ST_BOOK_TRIES])
         if first >= 0:
             duration += (last - first) / NS_PER_S
             acc.add("mts", np.array([last], np.int64))  # restart marker between files
@@ -167,4 +173,5 @@ def scan_files(
         book_r2=acc.get("br2", np.float64),  # type: ignore[arg-type]
         files=[str(p) for p in paths],
         market_events=events,
+        book_tries=book_tries,
     )

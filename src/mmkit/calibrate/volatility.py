@@ -28,7 +28,10 @@ from mmkit.estimators.sigma_estimator import sv_model
 
 F64 = npt.NDArray[np.float64]
 UNIT = "relative vol per sqrt(s)"
-_THETA = math.pi**2 / 4.0 + math.pi - 5.0
+#: below this many returns a sigma is flagged: the bipower interval assumes many returns,
+#: and a few minutes of data say little about the level over a day
+SMALL_SAMPLE_RETURNS = 100
+THETA = math.pi**2 / 4.0 + math.pi - 5.0
 
 
 @dataclass
@@ -77,8 +80,20 @@ def fit_sigma(
     n = int(r.size)
     empty = np.zeros(0)
     if n < 10:
-        bad = nan_estimate("sigma", UNIT, "bipower", "too few mid samples")
-        return SigmaFit(bad, bad, bad, bad, np.zeros(0, np.int64), empty, empty, empty)
+        why = f"too few mid returns ({n} at {dt:g} s, needs 10)"
+        return SigmaFit(
+            nan_estimate("sigma", UNIT, "bipower", why),
+            nan_estimate("sigma_realized", UNIT, "realized variance", why),
+            nan_estimate("sigma_calm", UNIT, "particle filter", why),
+            nan_estimate("sigma_turbulent", UNIT, "particle filter", why),
+            np.zeros(0, np.int64),
+            empty,
+            empty,
+            empty,
+        )
+    small = (
+        f"SMALL SAMPLE: {n} returns (< {SMALL_SAMPLE_RETURNS})" if n < SMALL_SAMPLE_RETURNS else ""
+    )
     # bipower over runs of consecutive returns (no pair across a restart)
     bv = 0.0
     pairs = 0
@@ -89,7 +104,7 @@ def fit_sigma(
             pairs += seg.size - 1
     var = bv / max(pairs, 1) / dt
     sig = math.sqrt(var) if var > 0 else math.nan
-    rel = 0.5 * Z95 * math.sqrt(_THETA / max(pairs, 1))
+    rel = 0.5 * Z95 * math.sqrt(THETA / max(pairs, 1))
     bip = Estimate(
         "sigma",
         sig,
@@ -99,6 +114,7 @@ def fit_sigma(
         "bipower",
         pairs,
         {"returns": float(n), "dt_s": dt},
+        small,
     )
     rv = float(np.mean(r * r)) / dt
     rs = math.sqrt(rv)
@@ -112,6 +128,7 @@ def fit_sigma(
         "realized variance",
         n,
         {"jump_share": max(0.0, 1.0 - var / rv) if rv > 0 else math.nan},
+        small,
     )
     # filtered paths
     p = params or SigmaParams()
@@ -138,6 +155,14 @@ def fit_sigma(
     regimes = []
     for name, mask in (("sigma_calm", calm_mask), ("sigma_turbulent", ~calm_mask)):
         v, lo, hi = _median_ci(pf_path[warm:][mask])
+        if not math.isfinite(v):
+            why = (
+                f"the filter's first {p.warmup_returns} returns are its warmup and the data has {n}"
+                if n <= p.warmup_returns
+                else f"{int(mask.sum())} filtered returns in this regime (needs 3)"
+            )
+            regimes.append(nan_estimate(name, UNIT, "particle filter", why))
+            continue
         regimes.append(
             Estimate(
                 name,

@@ -19,16 +19,23 @@ from mmkit.cli.common import ConfigOption, SetOption, print_table, settings_from
 from mmkit.plugin_manager import get_host
 
 if TYPE_CHECKING:
+    from mmkit.reports.summary import SessionReport
     from mmkit.runtime.observer import HaltReport
 
 #: exit status of ``mmkit trade`` when the kill switch tripped during the run
 EXIT_KILL_SWITCH = 3
 
 
-def headline_lines(report: HaltReport) -> list[str]:
-    """The summary's first lines: whether the kill switch tripped (when, after the run's
-    first event, and why) and how much of the run was spent halted, per gate."""
+def headline_lines(report: HaltReport, session_rep: SessionReport | None = None) -> list[str]:
+    """The summary's first lines: with ``session_rep``, first what happened in one line
+    (:mod:`mmkit.reports.run`'s headline: halted by the kill switch, never quoted, warmup
+    only, mostly halted, or OK with the time quoting); then whether the kill switch tripped
+    (when, after the run's first event, and why) and how much of the run was spent halted,
+    per gate. With ``session_rep`` the halted time leaves out the warmup and the engine's
+    end-of-run shutdown (both are how every run starts and ends, not halts)."""
     lines: list[str] = []
+    if session_rep is not None:
+        lines.append(session_rep.run.headline)
     for trip in report.kill_trips:
         at = (trip.ts - report.start_ns) / 1e9 if report.start_ns >= 0 else math.nan
         lines.append(
@@ -37,15 +44,20 @@ def headline_lines(report: HaltReport) -> list[str]:
         )
     if not report.kill_trips:
         lines.append("kill switch: not tripped")
-    run_s = report.run_s
-    pct = f" ({100.0 * report.halted_s / run_s:.0f}%)" if run_s > 0 else ""
+    if session_rep is not None:
+        acc = session_rep.run
+        run_s, halted_s, closed = acc.run_s, acc.halted_s, acc.closed_by_gate()
+        excl = " (warmup and end-of-run shutdown excluded)"
+    else:
+        run_s, halted_s, closed, excl = report.run_s, report.halted_s, report.closed_s, ""
+    pct = f" ({100.0 * halted_s / run_s:.0f}%)" if run_s > 0 else ""
     per_gate = ", ".join(
         f"{g} {s:,.1f} s"
-        for g, s in sorted(report.closed_s.items(), key=lambda kv: (-kv[1], kv[0]))
+        for g, s in sorted(closed.items(), key=lambda kv: (-kv[1], kv[0]))
         if s > 0
     )
     lines.append(
-        f"halted {report.halted_s:,.1f} s of {run_s:,.1f} s{pct}"
+        f"halted {halted_s:,.1f} s of {run_s:,.1f} s{pct}{excl}"
         + (f"; gates closed: {per_gate}" if per_gate else "")
     )
     return lines
@@ -85,7 +97,17 @@ def reconciliation_rows(status: dict[str, Any]) -> list[tuple[str, str]]:
     ]
 
 
-def summary_rows(status: dict[str, Any], extra: dict[str, Any]) -> list[tuple[str, str]]:
+def summary_rows(
+    status: dict[str, Any],
+    extra: dict[str, Any],
+    session_rep: SessionReport | None = None,
+) -> list[tuple[str, str]]:
+    """The summary table: ``extra`` first, then the session's figures; with
+    ``session_rep`` (:func:`mmkit.reports.summary.session_report`) also what the engine
+    did: time quoting, warmup, halts and the gate timeline, equity decomposition, fills per
+    side, spread captured, markouts, fees and rebates, Sharpe / Sortino with their window,
+    and rejections by reason."""
+
     def n(x: Any, d: int = 4) -> str:
         if isinstance(x, float):
             return f"{x:,.{d}f}" if math.isfinite(x) else "-"
@@ -110,6 +132,10 @@ def summary_rows(status: dict[str, Any], extra: dict[str, Any]) -> list[tuple[st
         ("faults refused", n(status["faults"])),
         ("gates closed at end", ", ".join(status["closed_gates"]) or "none"),
     ]
+    if session_rep is not None:
+        from mmkit.reports.summary import report_rows
+
+        rows += report_rows(session_rep)
     return rows
 
 
@@ -128,6 +154,37 @@ def instrument_of_data(path: Path) -> dict[str, Any]:
     if math.isfinite(lot) and 0 < lot <= 1:
         out["instrument.sz_decimals"] = max(0, round(-math.log10(lot)))
     return out
+
+
+def tick_message(data: Path, inferred: dict[str, Any]) -> str:
+    """The line ``mmkit trade --data`` prints when it took the instrument from the data."""
+    if "instrument.tick" not in inferred:
+        return (
+            f"note: {data.name} does not say its price tick; the configured tick is used "
+            "(set instrument.tick to match the data)"
+        )
+    lot = inferred.get("instrument.sz_decimals")
+    size = f" and size decimals {lot}" if lot is not None else ""
+    return (
+        f"instrument tick {inferred['instrument.tick']:g}{size} taken from the data "
+        f"({data.name}), as `mmkit backtest` does; set instrument.tick to override"
+    )
+
+
+def check_speed(speed: float | None) -> None:
+    """Refuse a ``--speed`` that is negative or not finite, saying what the flag accepts
+    (0 is accepted here although ``trade.speed`` in a config must be > 0: on the command
+    line it means "no clock, as fast as possible")."""
+    if speed is None or (math.isfinite(speed) and speed >= 0):
+        return
+    from mmkit.errors import ConfigError
+
+    raise ConfigError(
+        [
+            f"--speed {speed:g}: must be 0 (as fast as possible) or a positive speed-up "
+            "over real time (e.g. 100: 100 simulated seconds per wall second)"
+        ]
+    )
 
 
 def register(cli: typer.Typer) -> None:
@@ -158,10 +215,15 @@ def register(cli: typer.Typer) -> None:
             None, "--url", help="REST base URL (e.g. the loopback emulator)."
         ),
         data: Path | None = typer.Option(
-            None, "--data", help="Paper-trade a recorded or converted capture."
+            None,
+            "--data",
+            help="Paper-trade a recorded or converted capture (its price tick and size "
+            "decimals become the instrument's unless instrument.tick is set, as in backtest).",
         ),
         speed: float | None = typer.Option(
-            None, "--speed", help="Paper clock speed-up (0 = as fast as possible)."
+            None,
+            "--speed",
+            help="Paper clock speed-up over real time, >= 0 (0 = as fast as possible).",
         ),
         duration: float | None = typer.Option(None, "--duration", help="Simulated seconds to run."),
         journal_dir: Path | None = typer.Option(
@@ -184,6 +246,7 @@ def register(cli: typer.Typer) -> None:
         """
         from mmkit.runtime.logs import setup_logging
 
+        check_speed(speed)
         flags: dict[str, Any] = {
             "components.venue": venue,
             "venue.network": network,
@@ -200,10 +263,24 @@ def register(cli: typer.Typer) -> None:
             flags["feeds.replay.path"] = [str(data)]
         host = get_host()
         settings = settings_from_cli(config, sets, flags=flags, host=host, overlays=params)
-        if data is not None and "instrument.tick" not in settings.sources:
-            # nobody set the instrument: take the tick (and lot) the capture itself uses
-            flags.update(instrument_of_data(data))
-            settings = settings_from_cli(config, sets, flags=flags, host=host, overlays=params)
+        tick_note = ""
+        if data is not None:
+            data_inst = instrument_of_data(data)
+            data_tick = data_inst.get("instrument.tick")
+            if "instrument.tick" not in settings.sources:
+                # nobody set the instrument: take the tick (and lot) the capture itself uses,
+                # as `mmkit backtest` does
+                flags.update(data_inst)
+                settings = settings_from_cli(config, sets, flags=flags, host=host, overlays=params)
+                tick_note = tick_message(data, data_inst)
+            elif data_tick is not None and abs(settings.instrument.tick - data_tick) > 1e-12:
+                tick_note = (
+                    f"note: instrument.tick {settings.instrument.tick:g} (set in "
+                    f"{settings.sources['instrument.tick']}) differs from the tick {data_tick:g} "
+                    f"of {data.name}; the configured tick is used"
+                )
+            if tick_note:
+                typer.echo(tick_note)
         from mmkit.registry import VenueSide
 
         # paper or live: by the venue's capabilities (a config error before anything starts)
@@ -226,6 +303,7 @@ def register(cli: typer.Typer) -> None:
             log_file=None if jdir is None else jdir / "mmkit.log",
             console_level=None if show else 30,
         )
+        from mmkit.reports.summary import try_session_report
         from mmkit.runtime.status import session_status
 
         if side is VenueSide.LIVE:
@@ -241,6 +319,7 @@ def register(cli: typer.Typer) -> None:
                 metrics_port=t.metrics_port,
                 venue_name=chosen.name,
             )
+            live_rep = try_session_report(live.session)
             rows = summary_rows(
                 session_status(live.session),
                 {
@@ -251,9 +330,10 @@ def register(cli: typer.Typer) -> None:
                     "stopped by": live.stopped_by,
                     **live.extras,
                 },
+                live_rep,
             )
             live_report = live.session.halt_report()
-            for line in headline_lines(live_report):
+            for line in headline_lines(live_report, live_rep):
                 typer.echo(line)
             print_table(["", ""], rows, title="mmkit trade: summary")
             if live.journal_path is not None:
@@ -274,21 +354,24 @@ def register(cli: typer.Typer) -> None:
             metrics_port=t.metrics_port,
         )
         status = session_status(out.session)
+        paper_rep = try_session_report(out.session)
         sim_s = (out.result.end_ns - out.result.start_ns) / 1e9
         rows = summary_rows(
             status,
             {
                 "mode": f"paper ({settings.components.venue} venue, "
                 f"{settings.components.feed} feed)",
-                "instrument": settings.instrument.coin,
+                "instrument": f"{settings.instrument.coin}, tick {settings.instrument.tick:g}"
+                + (" (from the data)" if tick_note.startswith("instrument tick") else ""),
                 "simulated time": f"{sim_s:,.1f} s",
                 "wall time": f"{out.wall_s:,.1f} s",
                 "stopped by": out.result.stopped_by,
                 "market events": f"{out.session.stats.market_events:,}",
             },
+            paper_rep,
         )
         report = out.session.halt_report()
-        for line in headline_lines(report):
+        for line in headline_lines(report, paper_rep):
             typer.echo(line)
         print_table(["", ""], rows, title="mmkit trade: summary")
         if out.journal_path is not None:

@@ -18,6 +18,27 @@ class Outcome(StrEnum):
     UNKNOWN = "unknown"  # transport failure / timeout: resolve by query, never blind retry
 
 
+class RejectionClass(StrEnum):
+    """What a rejection says about the system, for the kill switch's per-class limits.
+
+    ``post_only`` is the routine outcome of ALO quoting (the book moved before the order
+    arrived); ``margin``, ``price``, ``rate_limit``, ``auth`` and ``other`` signal trouble
+    (no collateral, a broken price/size/notional rule, a request rate the executor should
+    have avoided, a broken signer or clock, anything else); ``venue`` is a transport or
+    server failure (the venue-health and data-quality paths handle outages); ``none`` is not
+    a rejection at all (no error, a cancel target already gone, an action dropped locally).
+    """
+
+    POST_ONLY = "post_only"
+    MARGIN = "margin"
+    PRICE = "price"
+    RATE_LIMIT = "rate_limit"
+    AUTH = "auth"
+    OTHER = "other"
+    VENUE = "venue"
+    NONE = "none"
+
+
 class RejectReason(StrEnum):
     NONE = "none"
     POST_ONLY_WOULD_CROSS = "post_only_would_cross"
@@ -71,3 +92,39 @@ class RejectReason(StrEnum):
             RejectReason.SERVER,
             RejectReason.NOT_SENT,
         )
+
+    @property
+    def rejection_class(self) -> RejectionClass:
+        """The class whose kill-switch limit this reason counts against (exactly one)."""
+        return REJECTION_CLASS_OF[self]
+
+
+#: every reject reason's class (a test checks every member is here exactly once)
+REJECTION_CLASS_OF: dict[RejectReason, RejectionClass] = {
+    RejectReason.NONE: RejectionClass.NONE,
+    RejectReason.ORDER_GONE: RejectionClass.NONE,
+    RejectReason.MODIFY_TARGET_CANCELED: RejectionClass.NONE,
+    RejectReason.MODIFY_TARGET_FILLED: RejectionClass.NONE,
+    RejectReason.NOT_SENT: RejectionClass.NONE,
+    RejectReason.POST_ONLY_WOULD_CROSS: RejectionClass.POST_ONLY,
+    RejectReason.INSUFFICIENT_MARGIN: RejectionClass.MARGIN,
+    RejectReason.MIN_NOTIONAL: RejectionClass.PRICE,
+    RejectReason.MAX_NOTIONAL: RejectionClass.PRICE,
+    RejectReason.INVALID_PRICE: RejectionClass.PRICE,
+    RejectReason.INVALID_SIZE: RejectionClass.PRICE,
+    RejectReason.TICK: RejectionClass.PRICE,
+    RejectReason.PRICE_TOO_FAR: RejectionClass.PRICE,
+    RejectReason.RATE_LIMITED_IP: RejectionClass.RATE_LIMIT,
+    RejectReason.RATE_LIMITED_ADDRESS: RejectionClass.RATE_LIMIT,
+    RejectReason.BATCH_TOO_LARGE: RejectionClass.RATE_LIMIT,
+    RejectReason.OPEN_ORDER_CAP: RejectionClass.RATE_LIMIT,
+    RejectReason.NONCE: RejectionClass.AUTH,
+    RejectReason.EXPIRED: RejectionClass.AUTH,
+    RejectReason.SIGNATURE: RejectionClass.AUTH,
+    RejectReason.IOC_NO_MATCH: RejectionClass.OTHER,
+    RejectReason.REDUCE_ONLY: RejectionClass.OTHER,
+    RejectReason.MODIFY_PLACE_FAILED: RejectionClass.OTHER,
+    RejectReason.SCHEMA: RejectionClass.OTHER,
+    RejectReason.OTHER: RejectionClass.OTHER,
+    RejectReason.SERVER: RejectionClass.VENUE,
+}

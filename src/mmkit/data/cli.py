@@ -84,6 +84,40 @@ def _print_info(rep: dict[str, Any]) -> None:
         typer.echo(f"  ! {line}")
 
 
+def check_output(out: Path, inputs: list[Path] | None = None) -> None:
+    """Refuse an output path ``data convert`` / ``data synth`` should not write to.
+
+    A missing parent directory is an error, not created silently: a typo in the path would
+    otherwise leave a stray directory tree and the store where nobody looks. Also refused:
+    an existing directory as the output (the store is one file) and an output that is one
+    of the inputs (the input would be replaced by the store it is being read into).
+    """
+    from mmkit.errors import DataError
+
+    parent = out.parent
+    if not parent.is_dir():
+        if parent.exists():
+            raise DataError(
+                f"{out}: {parent} is a file, not a directory; choose another output path"
+            )
+        raise DataError(
+            f"{out}: the output directory {parent} does not exist; create it first "
+            f"(mkdir -p {parent}) or choose another output path"
+        )
+    if out.is_dir():
+        raise DataError(
+            f"{out}: is a directory; the output is one event store file, e.g. "
+            f"{out / 'data.parquet'}"
+        )
+    for p in inputs or []:
+        try:
+            same = out.exists() and out.resolve() == p.resolve()
+        except OSError:
+            same = False
+        if same:
+            raise DataError(f"{out}: is also an input; write the store to another path")
+
+
 def register(cli: typer.Typer) -> None:
     data = typer.Typer(
         name="data", help="Convert, inspect and generate market data.", no_args_is_help=True
@@ -95,7 +129,7 @@ def register(cli: typer.Typer) -> None:
         inputs: list[Path] = typer.Argument(
             ...,
             metavar="IN... OUT",
-            help="input file(s) then the output store",
+            help="input file(s) then the output store (its directory must exist)",
         ),
         fmt: str = typer.Option(
             "auto", "--format", "-f", help="binance, hyperliquid, hyperliquid_archive, lobster"
@@ -107,6 +141,12 @@ def register(cli: typer.Typer) -> None:
         compression: str = typer.Option(
             "none", help="Parquet compression: none (fastest reads), lz4, zstd (smallest)"
         ),
+        include_replay: bool = typer.Option(
+            False,
+            "--include-replay",
+            help="Hyperliquid: keep the trades a subscription replays from before it started "
+            "(flagged; dropped and counted by default, as they are not live trades)",
+        ),
     ) -> None:
         """Convert raw captures / archives / LOBSTER files into an event store (Parquet)."""
         from mmkit.data.loaders import convert
@@ -115,6 +155,7 @@ def register(cli: typer.Typer) -> None:
         if len(inputs) < 2:
             raise DataError("data convert: give at least one input and the output path")
         *ins, out = inputs
+        check_output(out, ins)
         meta = convert(
             ins,
             out,
@@ -124,6 +165,7 @@ def register(cli: typer.Typer) -> None:
             coin=coin,
             tick=tick,
             lot=lot,
+            include_replay=include_replay,
         )
         _print_info(info_report(out))
         from mmkit.data.diagnostics import ISSUE_NAMES
@@ -146,7 +188,7 @@ def register(cli: typer.Typer) -> None:
 
     @data.command("synth")
     def synth_cmd(
-        out: Path = typer.Argument(..., help="output event store"),
+        out: Path = typer.Argument(..., help="output event store (its directory must exist)"),
         duration_s: float = typer.Option(3600.0, help="simulated seconds"),
         seed: int = typer.Option(0, help="random seed"),
         k: float = typer.Option(3000.0, help="trade depth decay (kappa)"),
@@ -155,17 +197,26 @@ def register(cli: typer.Typer) -> None:
         lot: float = typer.Option(1e-5, help="size lot"),
         mid0: float = typer.Option(100_000.0, help="initial mid"),
         coin: str = typer.Option("SYN", help="instrument name written to the store"),
+        informed_frac: float | None = typer.Option(
+            None,
+            help="fraction of market orders that are informed, 0..1 (0: no adverse "
+            "selection; default: the synthetic market's default)",
+        ),
     ) -> None:
         """Write the synthetic market to an event store."""
+        check_output(out)
+        from dataclasses import replace
+
         from mmkit.data.params import SyntheticParams
         from mmkit.data.store import write_store
         from mmkit.data.synthetic import generate_chunks, resolve, store_meta
 
-        p = resolve(
-            SyntheticParams(
-                duration_s=duration_s, seed=seed, k=k, A=A, tick=tick, lot=lot, mid0=mid0
-            )
+        p = SyntheticParams(
+            duration_s=duration_s, seed=seed, k=k, A=A, tick=tick, lot=lot, mid0=mid0
         )
+        if informed_frac is not None:
+            p = replace(p, informed_frac=informed_frac)
+        p = resolve(p)
         write_store(out, generate_chunks(p), store_meta(p, coin))
         _print_info(info_report(out))
 

@@ -53,11 +53,11 @@ class RecordSource:
 
 def open_records(path: Path, fmt: str = "auto", *, batch_rows: int = 1 << 20) -> RecordSource:
     """Stream an event store (``.parquet``) or a raw capture as store chunks."""
+    from mmkit.data.loaders._input import check_input_file
     from mmkit.data.replay import is_store
 
     p = Path(path)
-    if not p.is_file():
-        raise DataError(f"{p}: no such file")
+    check_input_file(p)  # missing, a directory or empty: said in those words
     if fmt in ("auto", "store") and is_store(p):
         from mmkit.data.store import iter_chunks, read_meta
 

@@ -41,6 +41,35 @@ class SyntheticParams:
     depth_growth: float = param(0.2, ge=0, help="relative growth of level size per level")
     trade_size: float = param(0.01, gt=0, help="mean market order size")
     chunk_s: float = param(600.0, gt=0, help="seconds generated per kernel call")
+    informed_frac: float = param(
+        0.65,
+        ge=0,
+        le=1,
+        help="fraction of market orders that are informed: the mid follows them afterwards "
+        "(0: none, and the same market as before informed flow existed)",
+    )
+    informed_horizon_s: float = param(
+        0.1,
+        gt=0,
+        help="time constant of an informed order's impact, s: after h s a fraction "
+        "1 - exp(-h / informed_horizon_s) of the move has happened",
+    )
+    informed_impact_bp: float = param(
+        0.0, ge=0, help="fixed part of an informed order's mid move, bp of the mid"
+    )
+    informed_depth_impact: float = param(
+        1.0,
+        ge=0,
+        help="part of an informed order's mid move proportional to its depth reach "
+        "(1: the mid moves to the price the order reached)",
+    )
+    informed_persistence_s: float = param(
+        0.0,
+        ge=0,
+        help="mean time, s, for which informed orders keep buying (or selling) before the "
+        "hidden direction flips, so that trade-flow imbalance foretells the next informed "
+        "order; 0: each informed order's side is a coin flip",
+    )
 
 
 @dataclass(frozen=True)

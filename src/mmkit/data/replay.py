@@ -8,6 +8,7 @@ from typing import Any
 
 from mmkit.core.events import Event
 from mmkit.data.adapter import events_from_chunks
+from mmkit.data.clock import ClockAlignment
 from mmkit.data.diagnostics import Diagnostics
 from mmkit.data.loaders import make_loader
 from mmkit.data.schema import Chunk
@@ -36,6 +37,9 @@ class ReplayFeed:
         self.paths = [Path(p) for p in paths]
         self.format = fmt
         self.diagnostics = Diagnostics()
+        #: the earliest arrivals' delay after a realignment of the clocks, ms
+        self.min_latency_ms = 20.0
+        self.clock: ClockAlignment | None = None
 
     def chunks(self) -> Iterator[Chunk]:
         fmt = self.format
@@ -47,7 +51,9 @@ class ReplayFeed:
         yield from loader.chunks()
 
     def events(self) -> Iterator[Event]:
-        return events_from_chunks(self.chunks())
+        # one clock for the strategy and the simulated exchange (mmkit.data.clock)
+        self.clock = ClockAlignment(self.chunks(), min_latency_ms=self.min_latency_ms)
+        return events_from_chunks(self.clock)
 
 
 def build_replay(ctx: Any) -> ReplayFeed:

@@ -22,7 +22,8 @@ val       float64  kind specific: level order count (books), reference mid (synt
                    trades), fee (own fills), LOBSTER message type (orders); NaN if none
 seq       int64    feed sequence number (update id, trade id, message number); -1 none
 aux       int64    kind specific: previous sequence number (deltas), order id (own fills,
-                   orders), :class:`GapReason` (gaps); -1 none
+                   orders), :class:`GapReason` (gaps), 1 for an informed order (synthetic
+                   trades); -1 none
 ========  =======  =================================================================
 
 A gap record marks a place where the data is known to be incomplete (sequence break,
@@ -67,6 +68,9 @@ FLAG_END = 1  # last row of an event
 FLAG_CROSSED = 2  # own fill: we were the taker
 FLAG_LIQUIDATION = 4  # own fill: liquidation
 FLAG_CONNECTED = 8  # gap record: the feed is connected again
+#: trade: replayed history from a subscription's first message (Hyperliquid ``trades``),
+#: not a trade seen live; only present when the loader was asked to keep replays
+FLAG_REPLAY = 16
 
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("ts", "int64"),

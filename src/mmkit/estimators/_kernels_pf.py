@@ -173,7 +173,11 @@ def new_state(h0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Float and integer state arrays for particles starting at ``h0`` (calm regime)."""
     n = h0.shape[0]
     fs = np.zeros((F_ROWS, n))
-    fs[F_H] = h0
-    fs[F_W] = 1.0 / n
+    w0 = 1.0 / n
+    # element loops, not row assignments: an array-to-array row assignment pulls in numba's
+    # shape-mismatch error formatting, which cost ~1.5 s of the first compile
+    for i in range(n):
+        fs[F_H, i] = h0[i]
+        fs[F_W, i] = w0
     ist = np.zeros((3, n), dtype=np.int64)
     return fs, ist

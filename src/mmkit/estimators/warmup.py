@@ -26,6 +26,17 @@ reason ``"Warmup"`` while ``Estimates.warmed_up`` is false.
 A trade whose price or size is not a finite positive number is not counted and is recorded
 in ``rejections`` (see :mod:`mmkit.faults`); anything else that goes wrong is a bug and
 propagates to the engine.
+
+What reports read (public attributes of :class:`WarmupEstimator`, all from market data):
+
+* ``first_ns``: receive time (ns) of the first market-data event, -1 before it (the timeout
+  counts from it);
+* ``warmed_up`` / ``timed_out``: warmup ended, and whether it ended by ``max_warmup_secs``
+  rather than by its requirements (``ended_by``: ``"ready"``, ``"timeout"`` or ``"never"``);
+* ``ended_ns``: the engine time (ns) of the check that ended warmup, -1 until it ends;
+* ``finished_after_s``: seconds from ``first_ns`` to ``ended_ns`` (NaN until it ends);
+* ``trades`` (count of valid market trades), ``volume`` (base units), ``notional`` (quote
+  currency) and ``buckets`` (completed volume buckets, a property).
 """
 
 from __future__ import annotations
@@ -61,8 +72,13 @@ class WarmupEstimator:
         self.first_ns = -1
         self.warmed_up = False
         self.timed_out = False
+        #: trades and completed buckets when the warmup ended (0 until then)
+        self.trades_at_end = 0
+        self.buckets_at_end = 0
         #: seconds from the first market data to the end of warmup (NaN until it ends)
         self.finished_after_s = math.nan
+        #: engine time (ns) of the check that ended warmup (-1 until it ends)
+        self.ended_ns = -1
         self.waiting = "first market data"
         self._met: set[str] = set()
         self._last_log_ns = -(2**62)
@@ -78,6 +94,14 @@ class WarmupEstimator:
             return int(self.volume // self.p.bucket_size)
         return int(self.notional // self.p.bucket_notional)
 
+    @property
+    def ended_by(self) -> str:
+        """How warmup ended: ``"ready"`` (requirements met), ``"timeout"`` (quoting from
+        the priors after ``max_warmup_secs``) or ``"never"`` (still warming up)."""
+        if not self.warmed_up:
+            return "never"
+        return "timeout" if self.timed_out else "ready"
+
     def _bucket_label(self) -> str:
         if self.p.bucket_size > 0:
             return f"bucket {self.p.bucket_size:g}"
@@ -92,8 +116,8 @@ class WarmupEstimator:
     def on_trades(self, batch: TradeBatch, now_ns: int) -> None:
         """The batch's trades, as ``on_event`` would take them one by one."""
         _, px, sz, _, recv = batch.columns()
-        if self.first_ns < 0:
-            self.first_ns = recv[0]
+        if self.first_ns < 0 and len(recv):
+            self.first_ns = int(recv[0])
         inf = math.inf
         bad = 0
         first_bad = 0.0
@@ -187,10 +211,12 @@ class WarmupEstimator:
             log.info("warmup: %s requirement met after %.0f s", name, elapsed_s)
         if not unmet:
             self.finished_after_s = elapsed_s
+            self.ended_ns = now_ns
             self._finish(out, f"all requirements met after {elapsed_s:.0f} s", timed_out=False)
             return
         if elapsed_s >= self.p.max_warmup_secs:
             self.finished_after_s = elapsed_s
+            self.ended_ns = now_ns
             self._finish(
                 out,
                 f"timeout after {elapsed_s:.0f} s, quoting from priors; still "
@@ -215,6 +241,8 @@ class WarmupEstimator:
         self.warmed_up = True
         self.timed_out = timed_out
         self.waiting = ""
+        self.trades_at_end = self.trades  # what the warmup consumed (counting goes on)
+        self.buckets_at_end = self.buckets
         if timed_out:
             log.warning("warmup: %s", why)
         else:

@@ -3,9 +3,19 @@
 Trips on: drawdown from the **peak** equity (not the start), the UTC day's loss, position
 beyond ``max_position_mult`` × max position, no usable market data for ``max_stale_s``, a
 position jump not explained by our fills (liquidation suspicion) or a liquidation fill, too
-many rejections in a rolling window (post-only crosses, routine for ALO quoting, do not
-count by default: ``ignored_rejections``), and a PnL computation that fails (an exception, or a
+many rejections in a rolling window, and a PnL computation that fails (an exception, or a
 non-finite equity while a mid exists): a broken PnL trips the switch, it never silences it.
+
+Rejections are counted **by class** (:class:`~mmkit.core.outcomes.RejectionClass`), each
+class against its own limit in ``rejection_window_s`` (``rejection_limits``): a post-only
+order meeting a moved book is the routine outcome of ALO quoting and is not limited by
+default, while 5 margin rejections in a minute mean the account cannot carry the quotes.
+``max_rejections`` stays as a backstop over the classes together (reasons in
+``ignored_rejections``, by default the post-only crosses, left out). The trip's detail
+names the class (``"all"`` for the backstop), its count, its limit and the window. A
+``modify_place_failed`` (the modify's cancel leg done, its new order refused) counts as
+the refusal named in its message (``Error placing new order during modify: <inner>``): a
+modify whose new order would cross is the same routine post-only cross.
 
 The PnL checked is the portfolio's equity, which is venue-consistent: a venue position is
 only adopted once sequenced against our fills and is booked as a reconciliation adjustment
@@ -28,12 +38,13 @@ from collections import deque
 
 from mmkit.components import Estimates, GateDecision, GateMode, GateRole, View
 from mmkit.core.events import ActionResult, Event, EventKind, OwnFill, TradeBatch
-from mmkit.core.outcomes import Outcome, RejectReason
+from mmkit.core.outcomes import Outcome, RejectionClass, RejectReason
 from mmkit.core.types import NS_PER_S
 from mmkit.errors import ConfigError
 from mmkit.gates import reasons
 from mmkit.gates.params import KillSwitchParams
 from mmkit.registry import BuildContext
+from mmkit.venues.hyperliquid.errors import classify_error
 
 NS_PER_DAY = 86_400 * NS_PER_S
 
@@ -55,6 +66,12 @@ class KillSwitch:
                 ]
             )
         self._ignored = frozenset(self.params.ignored_rejections)
+        #: limit per counted class (classes whose limit is 0 are not tracked at all)
+        self._class_limits: dict[RejectionClass, int] = {
+            c: self.params.rejection_limit(c)
+            for c in RejectionClass
+            if self.params.rejection_limit(c) > 0
+        }
         self._mode = GateMode.HALT if self.params.mode == "halt" else GateMode.REDUCE_ONLY
         self.tripped: GateDecision | None = None
         self.trip_count = 0
@@ -69,7 +86,8 @@ class KillSwitch:
         self._last_pos: float | None = None
         self._last_fill_pos = 0.0
         self._liquidation = False
-        self._rejections: deque[int] = deque()
+        self._rejections: deque[int] = deque()  # times (ns) of the backstop total
+        self._by_class: dict[RejectionClass, deque[int]] = {c: deque() for c in self._class_limits}
         self._last_good_ns = -1
 
     # -- events -------------------------------------------------------------------------
@@ -81,11 +99,13 @@ class KillSwitch:
                 self._liquidation = True
         elif kind is EventKind.ACTION_RESULT:
             assert isinstance(event, ActionResult)
-            if (
-                event.outcome is Outcome.REJECTED
-                and event.reason.counts_as_rejection
-                and event.reason.value not in self._ignored
-            ):
+            if event.outcome is not Outcome.REJECTED:
+                return
+            reason = effective_reason(event)
+            times = self._by_class.get(reason.rejection_class)
+            if times is not None:
+                times.append(now_ns)
+            if reason.counts_as_rejection and reason.value not in self._ignored:
                 self._rejections.append(now_ns)
 
     def on_trades(self, batch: TradeBatch, now_ns: int) -> None:
@@ -103,11 +123,9 @@ class KillSwitch:
         p = self.params
         if self._liquidation:
             return self._trip(reasons.LIQUIDATION)
-        window = int(p.rejection_window_s * NS_PER_S)
-        while self._rejections and now_ns - self._rejections[0] > window:
-            self._rejections.popleft()
-        if len(self._rejections) >= p.max_rejections:
-            return self._trip(reasons.TOO_MANY_REJECTIONS, count=float(len(self._rejections)))
+        tripped = self._check_rejections(now_ns)
+        if tripped is not None:
+            return tripped
         pf = view.portfolio
         if pf.position_known:
             pos = pf.position
@@ -132,6 +150,47 @@ class KillSwitch:
         else:
             return self._check_stale(view, now_ns)  # no PnL without a known position
         return self._check_pnl(view, now_ns)
+
+    def rejection_counts(self, now_ns: int) -> dict[str, int]:
+        """Rejections (count) in the window ending at ``now_ns`` per limited class, plus
+        ``"all"`` (the ``max_rejections`` backstop's total); for reports and tests."""
+        self._roll(now_ns)
+        out = {c.value: len(t) for c, t in self._by_class.items()}
+        out["all"] = len(self._rejections)
+        return out
+
+    def _roll(self, now_ns: int) -> None:
+        """Drop the rejections older than the window (an age equal to it still counts)."""
+        window = int(self.params.rejection_window_s * NS_PER_S)
+        for times in (self._rejections, *self._by_class.values()):
+            while times and now_ns - times[0] > window:
+                times.popleft()
+
+    def _check_rejections(self, now_ns: int) -> GateDecision | None:
+        """Trip when a class reaches its limit (checked first: it names the trouble), or
+        when every counted class together reaches ``max_rejections``."""
+        self._roll(now_ns)
+        window_s = self.params.rejection_window_s
+        for cls, limit in self._class_limits.items():
+            n = len(self._by_class[cls])
+            if n >= limit:
+                return self._trip(
+                    reasons.TOO_MANY_REJECTIONS,
+                    rejection_class=cls.value,
+                    count=float(n),
+                    limit=float(limit),
+                    window_s=window_s,
+                )
+        n = len(self._rejections)
+        if n >= self.params.max_rejections:
+            return self._trip(
+                reasons.TOO_MANY_REJECTIONS,
+                rejection_class="all",
+                count=float(n),
+                limit=float(self.params.max_rejections),
+                window_s=window_s,
+            )
+        return None
 
     def _check_stale(self, view: View, now_ns: int) -> GateDecision | None:
         """Only the no-usable-data check (the PnL is meaningless before start-up)."""
@@ -190,6 +249,18 @@ class KillSwitch:
                 limit=p.max_daily_loss_usd,
             )
         return None
+
+
+def effective_reason(result: ActionResult) -> RejectReason:
+    """The reason a rejection counts as: its own, except a ``modify_place_failed`` whose
+    message names the new order's refusal (the venue catalogue's wording), which counts as
+    that refusal (an unrecognised or missing inner text keeps ``modify_place_failed``)."""
+    if result.reason is not RejectReason.MODIFY_PLACE_FAILED or not result.message:
+        return result.reason
+    inner = classify_error(result.message).inner
+    if inner in (RejectReason.NONE, RejectReason.OTHER):
+        return result.reason
+    return inner
 
 
 def build(ctx: BuildContext[KillSwitchParams]) -> KillSwitch:

@@ -2,10 +2,27 @@
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 from typing import Literal
 
+from mmkit.core.outcomes import RejectionClass
 from mmkit.params import param
+
+#: rejections per class within ``rejection_window_s`` that trip the kill switch (0 = off).
+#: post_only: routine for ALO quoting (paced by the per-side backoff), off; venue (5xx,
+#: cannot connect): outages belong to venue health and the data-quality gate, off; margin
+#: and auth: a handful already means the account or signer is broken; price: the rounding
+#: rules are wrong; rate_limit: the executor's own pacing failed.
+DEFAULT_REJECTION_LIMITS: dict[str, int] = {
+    RejectionClass.POST_ONLY.value: 0,
+    RejectionClass.MARGIN.value: 5,
+    RejectionClass.PRICE.value: 10,
+    RejectionClass.RATE_LIMIT.value: 30,
+    RejectionClass.AUTH.value: 5,
+    RejectionClass.OTHER.value: 10,
+    RejectionClass.VENUE.value: 0,
+}
 
 
 @dataclass(frozen=True)
@@ -54,10 +71,51 @@ class KillSwitchParams:
         gt=0,
         help="trip when the position jumps by this fraction of max_position without a fill",
     )
-    max_rejections: int = param(20, ge=1, help="trip after this many rejections in the window")
+    max_rejections: int = param(
+        20,
+        ge=1,
+        help="trip after this many rejections of all classes together in the window (a "
+        "backstop over the per-class rejection_limits; reasons in ignored_rejections and "
+        "those that are not rejections -- gone orders, rate limits, 5xx, not sent -- excluded)",
+    )
     ignored_rejections: list[str] = param(
         ["post_only_would_cross"],
-        help="reject reasons that do not count: a post-only order meeting a moved book is the "
-        "routine outcome of ALO quoting (the per-side rejection backoff paces it), not a fault",
+        help="reject reasons left out of the max_rejections total: a post-only order meeting a "
+        "moved book is the routine outcome of ALO quoting (the per-side rejection backoff paces "
+        "it), not a fault; rejection_limits still count them by class",
     )
-    rejection_window_s: float = param(60.0, gt=0, help="rolling window of the rejection count")
+    rejection_window_s: float = param(
+        60.0, gt=0, help="rolling window (s) of the rejection counts, total and per class"
+    )
+    rejection_limits: dict[str, int] = param(
+        dict(DEFAULT_REJECTION_LIMITS),
+        help="per rejection class, trip when this many of its rejections fall in the window "
+        "(0 = off; classes not named keep their default): post_only (routine for ALO "
+        "quoting), margin, price (tick/size/notional/price rules), rate_limit (429, "
+        "batch weight, open-order cap), auth (nonce, expiry, signature), other, venue (5xx)",
+    )
+
+    def __post_init__(self) -> None:
+        known = [c.value for c in RejectionClass if c is not RejectionClass.NONE]
+        problems = []
+        for cls, limit in self.rejection_limits.items():
+            if cls not in known:
+                close = difflib.get_close_matches(cls, known, n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                problems.append(
+                    f"rejection_limits: unknown rejection class {cls!r}{hint} "
+                    f"(known: {', '.join(known)})"
+                )
+            elif isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+                problems.append(
+                    f"rejection_limits.{cls}: {limit!r} must be an integer >= 0 (0 = off)"
+                )
+        if problems:
+            raise ValueError("; ".join(problems))
+
+    def rejection_limit(self, cls: RejectionClass) -> int:
+        """The effective limit of class ``cls`` (its configured value, else the default;
+        0 = no limit; the ``none`` class is never counted)."""
+        if cls is RejectionClass.NONE:
+            return 0
+        return self.rejection_limits.get(cls.value, DEFAULT_REJECTION_LIMITS.get(cls.value, 0))

@@ -173,9 +173,30 @@ def read_timeline(db: sqlite3.Connection, meta: dict[str, str]) -> GateTimeline:
     ``last_event_ns`` a session writes when it closes, else the span of the journaled rows.
     A value of the wrong type raises ``ValueError`` / ``TypeError`` (the caller names the
     file)."""
+    rows = read_gate_rows(db)
+    start, end = read_span(db, meta, rows)
+    return build_timeline(rows, start, end)
+
+
+def read_span(
+    db: sqlite3.Connection, meta: dict[str, str], rows: Sequence[GateRow]
+) -> tuple[int, int]:
+    """The run's ``(start_ns, end_ns)``: the meta ``first_event_ns`` / ``last_event_ns``,
+    else the span of the journaled rows (an empty journal starts at its first gate row)."""
+    lo, hi = _span(db)
+    start = _int(meta["first_event_ns"]) if "first_event_ns" in meta else lo
+    end = _int(meta["last_event_ns"]) if "last_event_ns" in meta else hi
+    if start < 0:  # an empty journal: the timeline starts at its first row, if any
+        start = min((r.ts for r in rows), default=0)
+    return start, max(end, start)
+
+
+def read_gate_rows(db: sqlite3.Connection) -> list[GateRow]:
+    """The journal's ``gate_events`` rows in journal order (``emergency`` None for journals
+    that predate the column)."""
     cols = {str(c[1]) for c in db.execute("PRAGMA table_info(gate_events)").fetchall()}
     emergency_col = "emergency" if "emergency" in cols else "NULL"
-    rows = [
+    return [
         GateRow(
             ts=_int(ts),
             gate=str(gate),
@@ -190,12 +211,6 @@ def read_timeline(db: sqlite3.Connection, meta: dict[str, str]) -> GateTimeline:
             "FROM gate_events ORDER BY id"
         )
     ]
-    lo, hi = _span(db)
-    start = _int(meta["first_event_ns"]) if "first_event_ns" in meta else lo
-    end = _int(meta["last_event_ns"]) if "last_event_ns" in meta else hi
-    if start < 0:  # an empty journal: the timeline starts at its first row, if any
-        start = min((r.ts for r in rows), default=0)
-    return build_timeline(rows, start, max(end, start))
 
 
 def _span(db: sqlite3.Connection) -> tuple[int, int]:

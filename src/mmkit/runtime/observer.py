@@ -4,20 +4,28 @@ It also keeps the run's gate timeline in memory: every closure and reopening is 
 per transition (closings as warnings, reopenings with how long the gate was closed), kill
 switch trips are kept with their reason, and the time spent halted (any gate closed in
 ``halt`` mode) is accumulated, for the summary's first lines and the exit status.
+
+For the run's report (:mod:`mmkit.reports.summary`) it keeps, in memory: every fill with the
+engine time it was applied at, every gate transition as a
+:class:`~mmkit.runtime.gate_timeline.GateRow`, and samples of (time, mid, position, equity,
+our best bid and ask acknowledged resting) taken by :meth:`RunObserver.on_snapshot`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-from collections.abc import Mapping, Sequence
+import math
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from mmkit.components import GateDecision, GateMode, Ladder
 from mmkit.core.actions import Action
 from mmkit.core.events import OwnFill
-from mmkit.core.types import NS_PER_S
+from mmkit.core.types import NS_PER_S, Side
 from mmkit.hookspecs import OBSERVER_HOOKS
+from mmkit.runtime.gate_timeline import GateRow
 from mmkit.runtime.journal import Journal
 
 log = logging.getLogger("mmkit.run")
@@ -28,6 +36,21 @@ def is_kill_switch(decision: GateDecision) -> bool:
     switch, or any plugin gate that closes as an emergency). The engine's own shutdown on
     exit (gate ``engine``) is an emergency halt too, but not a trip."""
     return decision.emergency and decision.gate != "engine"
+
+
+def best_resting(orders: Iterable[Any]) -> tuple[float, float]:
+    """Our best (highest) bid and best (lowest) ask among resting ``orders`` (objects with
+    ``side``, ``px`` and ``sz`` left), NaN for a side with none; orders with nothing left
+    (``sz <= 0``) do not rest."""
+    bid = ask = math.nan
+    for o in orders:
+        if not o.sz > 0:
+            continue
+        if o.side is Side.BUY:
+            bid = o.px if not bid >= o.px else bid
+        else:
+            ask = o.px if not ask <= o.px else ask
+    return bid, ask
 
 
 @dataclass(frozen=True)
@@ -91,6 +114,16 @@ class RunObserver:
         self.kill_trips: list[KillTrip] = []
         self.halted_ns = 0  # in finished halts
         self._halt_since = -1  # ns the current halt began, -1 while not halted
+        #: every fill applied, and the engine time (ns) it was applied at
+        self.fill_log: list[OwnFill] = []
+        self.fill_recv_ns: list[int] = []
+        #: every gate transition, as the journal's gate_events rows would hold it
+        self.gate_rows: list[GateRow] = []
+        #: engine ns of the end-of-run shutdown (gate "engine", reason "Shutdown"), -1 before
+        self.shutdown_ns = -1
+        #: on_snapshot samples: engine ns, mid, position, equity (USD), our best bid / ask
+        #: resting (NaN: none on that side)
+        self.samples: list[tuple[int, float, float, float, float, float]] = []
 
     def _hook(self, name: str, **kwargs: Any) -> None:
         hook = self.hooks.get(name)
@@ -101,8 +134,36 @@ class RunObserver:
         except Exception as exc:  # an observer plugin must never stop trading
             log.warning("observer hook %s raised %s: %s", name, type(exc).__name__, exc)
 
+    def on_snapshot(self, engine: Any, now_ns: int) -> None:
+        """Sample the run for its report (the session calls this once per snapshot period).
+        The resting bid / ask are the executor's orders the venue acknowledged
+        (``executor.open_orders()``; NaN when it cannot tell)."""
+        mid = float(engine.market.mid)
+        pf = engine.portfolio
+        opens = getattr(engine.executor, "open_orders", None)
+        try:
+            resting = list(opens()) if callable(opens) else []
+        except Exception as exc:  # a report sample must never stop trading
+            log.debug("report sample: open_orders raised %s: %s", type(exc).__name__, exc)
+            resting = []
+        bid, ask = best_resting(resting)
+        eq = float(pf.equity(mid)) if math.isfinite(mid) else math.nan
+        self.samples.append((now_ns, mid, float(pf.position), eq, bid, ask))
+
+    def engine_clock_fills(self) -> list[OwnFill]:
+        """The fills stamped (``ts``) with the engine time they were applied at, the clock
+        of the samples. A venue's own ``ts`` may be on another clock: replayed captures
+        stamp trades with the exchange's time, which can run ahead of the recorder's clock
+        the engine runs on (1.27 s on the Binance USD-M captures)."""
+        return [
+            dataclasses.replace(f, ts=t)
+            for f, t in zip(self.fill_log, self.fill_recv_ns, strict=True)
+        ]
+
     def on_fill(self, fill: OwnFill, now_ns: int) -> None:
         self.fills += 1
+        self.fill_log.append(fill)
+        self.fill_recv_ns.append(now_ns)
         if self.metrics is not None:
             self.metrics.fill(fill)
         self._hook("mmkit_on_fill", fill=fill)
@@ -111,6 +172,19 @@ class RunObserver:
         """A gate closed, or a closed gate's reason changed (one call per transition)."""
         gate = decision.gate
         self.gate_log.append((now_ns, gate, decision.describe()))
+        self.gate_rows.append(
+            GateRow(
+                ts=now_ns,
+                gate=gate,
+                state="closed",
+                reason=decision.reason,
+                detail=decision.describe(),
+                mode=decision.mode.value,
+                emergency=decision.emergency,
+            )
+        )
+        if gate == "engine" and decision.reason == "Shutdown" and self.shutdown_ns < 0:
+            self.shutdown_ns = now_ns
         since = self.closed[gate][0] if gate in self.closed else now_ns
         self.closed[gate] = (since, decision)
         self._account_halt(now_ns)
@@ -137,6 +211,7 @@ class RunObserver:
         """A closed gate reopened: logged (at warning level, like the closing, so the console
         shows both) with how long it was closed."""
         self.gate_log.append((now_ns, gate, "opened"))
+        self.gate_rows.append(GateRow(ts=now_ns, gate=gate, state="opened"))
         episode = self.closed.pop(gate, None)
         if episode is None:
             log.warning("gate %s reopened", gate)

@@ -154,7 +154,13 @@ def run_paper(
 
     # the groups compile mmkit's own kernels: the simulated exchange's only when it is the venue
     groups = ("venue", "market") if settings.components.venue == "sim" else ("market",)
-    spent = warm_up(settings.merged_full(), groups=groups)
+    # a cold cache compiles for seconds: say so on stderr (JSON log lines stay pure JSON)
+    spent = warm_up(
+        settings.merged_full(),
+        groups=groups,
+        stream=None if settings.trade.log_json else sys.stderr,
+        plugins=[i.module for i in host.info.values() if i.source != "builtin"],
+    )
     if spent is not None:
         log.info("compiled numba kernels in parallel (first run): %.1f s", spent)
     observer = RunObserver(journal, host.observer_hooks(), metrics)

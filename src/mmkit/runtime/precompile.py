@@ -19,17 +19,21 @@ than reading numba's private index. A stale or missing stamp only costs a warm-u
 workers then load numba's cache quickly); a stamp that cannot be written is logged and
 the group simply looks cold next time.
 
-The groups are balanced by measured compile times (a fresh clone, 2-core machine): the
-venue group (order processing ~8.5 s, which the replay kernel ~7.9 s calls, so the two
-cannot be split) against the market group (synthetic market and estimators ~7 s, plus the
-venue's snapshot kernel ~3.2 s, which book snapshots reach without the replay kernel).
+The groups are balanced by measured compile times (CPU seconds of each worker on a 2-core
+machine, ``python benchmarks/first_run.py --kernels``): the venue group (~8.5 s: the replay
+kernel with the order processing it calls, ~4.4 s of it, so the two cannot be split)
+against the market group (~6.9 s: the synthetic market ~1.8 s, the estimators ~1.5 s and
+the venue's snapshot kernel ~2.9 s, which book snapshots reach without the replay kernel).
+Each worker compiles the matching helpers its kernels share (a process cannot use another's
+half-finished compile), which the balance accounts for.
 
-    python -m mmkit.runtime.precompile GROUP CONFIG.toml    # one group, in a worker process
+    python -m mmkit.runtime.precompile GROUP CONFIG.toml [PLUGIN ...]   # one group (a worker)
 """
 
 from __future__ import annotations
 
 import ast
+import contextlib
 import hashlib
 import logging
 import os
@@ -37,9 +41,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 log = logging.getLogger("mmkit.run")
 
@@ -56,6 +60,17 @@ GROUPS: dict[str, tuple[str, ...]] = {
         "mmkit.venues.sim._kernels_snapshot:apply_snapshot_side",
     ),
 }
+
+#: group -> CPU seconds its worker spends compiling on a cold cache (numba's import
+#: included), measured with ``python benchmarks/first_run.py --kernels`` (the least of
+#: several runs, the machine being shared); the progress display's expected time comes
+#: from these, so re-measure them when the kernels change much
+MEASURED_CPU_S: dict[str, float] = {"venue": 8.5, "market": 6.9}
+#: seconds a worker process needs before it compiles anything (interpreter, numpy)
+WORKER_START_S = 0.5
+_MEASURED_ON = "measured on a 2-core machine"
+#: seconds between two looks at the workers while they compile
+_POLL_S = 0.1
 
 _STAMP_FORMAT = "mmkit-precompile-stamp/1"
 
@@ -184,61 +199,137 @@ def cold_groups(groups: Sequence[str] = tuple(GROUPS)) -> list[str]:
     return [g for g in groups if not is_stamped(g, stamp_key(g, digest))]
 
 
+def expected_wall_s(groups: Sequence[str], cores: int | None = None) -> float:
+    """Honest expected wall time (s) of compiling ``groups`` on ``cores`` cores (default:
+    the cores this process may use), from :data:`MEASURED_CPU_S`: the groups are spread
+    over the cores longest first, plus :data:`WORKER_START_S` of start-up per worker."""
+    if cores is None:
+        cores = usable_cores()
+    lanes = [0.0] * max(1, min(cores, len(groups)))
+    for g in sorted(groups, key=lambda g: -MEASURED_CPU_S[g]):
+        i = lanes.index(min(lanes))
+        lanes[i] += MEASURED_CPU_S[g] + WORKER_START_S
+    return max(lanes)
+
+
+def usable_cores() -> int:
+    """The CPU cores this process may run on (its affinity where the OS tells it)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # no sched_getaffinity (macOS, Windows)
+        return max(1, os.cpu_count() or 1)
+
+
+def _tail(path: Path) -> str:
+    """The last non-empty line of a worker's stderr file ("?" when there is none)."""
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").strip().splitlines()
+    except OSError:
+        return "?"
+    return lines[-1] if lines else "?"
+
+
 def warm_up(
     merged_config: dict[str, Any],
     *,
     groups: Sequence[str] = tuple(GROUPS),
     timeout_s: float = 600.0,
+    stream: TextIO | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    plugins: Sequence[str] = (),
 ) -> float | None:
     """Compile the cold groups in parallel worker processes; returns seconds spent (None if
-    the cache was warm). A worker failure is logged, never fatal: the run compiles lazily."""
+    the cache was warm). A worker failure is logged, never fatal: the run compiles lazily.
+
+    ``stream`` (normally ``sys.stderr``) gets a :class:`~mmkit.runtime.progress.
+    CompileProgress` report while the workers run: a live line on a terminal, a line at
+    the start and one at the end otherwise; None keeps it quiet (a warm cache is always
+    quiet). ``clock`` (monotonic seconds) times the workers and the timeout. ``plugins``: the
+    modules of the plugins the run loaded (beyond the built-in ones), which the workers load
+    too, since ``merged_config`` holds their tables."""
     todo = cold_groups(groups)
     if not todo:
         return None
     import tomli_w
 
+    from mmkit.runtime.progress import CompileProgress
+
     # the keys as the workers start: a source edited while they compile leaves the group cold
     digest = sources_digest()
     keys = {g: stamp_key(g, digest) for g in todo}
-    t0 = time.monotonic()
+    cores = usable_cores()
+    progress = None
+    if stream is not None:
+        progress = CompileProgress(
+            stream,
+            todo,
+            expected_s=expected_wall_s(todo, cores),
+            basis=f"{cores} core{'s' if cores > 1 else ''}; {_MEASURED_ON}",
+            clock=clock,
+        )
+    t0 = clock()
     with tempfile.TemporaryDirectory(prefix="mmkit-warm-") as d:
         cfg = Path(d) / "config.toml"
         cfg.write_text(tomli_w.dumps(merged_config), encoding="utf-8")
-        procs = [
-            (
-                g,
-                subprocess.Popen(
-                    [sys.executable, "-m", "mmkit.runtime.precompile", g, str(cfg)],
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.PIPE,
-                    text=True,
-                ),
-            )
-            for g in todo
-        ]
-        for g, p in procs:
-            try:
-                _, err = p.communicate(timeout=timeout_s)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                log.warning("kernel warm-up of %s timed out", g)
-                continue
-            if p.returncode != 0:
-                tail = (err or "").strip().splitlines()[-1:] or ["?"]
-                log.warning("kernel warm-up of %s failed: %s", g, tail[0])
-            else:
-                write_stamp(g, keys[g])
-    return time.monotonic() - t0
+        if progress is not None:
+            progress.start()
+        running: dict[str, tuple[subprocess.Popen[bytes], Path]] = {}
+        for g in todo:
+            err = Path(d) / f"{g}.stderr"  # a file, not a pipe: a chatty worker cannot block
+            with err.open("wb") as fh:
+                running[g] = (
+                    subprocess.Popen(
+                        [sys.executable, "-m", "mmkit.runtime.precompile", g, str(cfg), *plugins],
+                        stdin=subprocess.DEVNULL,
+                        stdout=subprocess.DEVNULL,
+                        stderr=fh,
+                    ),
+                    err,
+                )
+        while running:
+            for g, (p, err) in list(running.items()):
+                if p.poll() is None:
+                    continue
+                del running[g]
+                ok = p.returncode == 0
+                detail = "" if ok else _tail(err)
+                if ok:
+                    write_stamp(g, keys[g])
+                else:
+                    log.warning("kernel warm-up of %s failed: %s", g, detail)
+                if progress is not None:
+                    progress.group_done(g, ok, detail)
+            if not running:
+                break
+            if clock() - t0 > timeout_s:
+                for g, (p, _) in running.items():
+                    p.kill()
+                    p.wait()
+                    log.warning("kernel warm-up of %s timed out after %.0f s", g, timeout_s)
+                    if progress is not None:
+                        progress.group_done(g, False, f"timed out after {timeout_s:.0f} s")
+                break
+            if progress is not None:
+                progress.update()
+            first = next(iter(running.values()))[0]
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                first.wait(timeout=_POLL_S)
+    if progress is not None:
+        progress.finish()
+    return clock() - t0
 
 
 # -- the workers -------------------------------------------------------------------------
 
 
-def _settings(config: Path) -> Any:
+def _settings(config: Path, plugins: Sequence[str] = ()) -> Any:
+    """The run's settings, read with the run's plugins (modules ``plugins``): the merged
+    configuration holds the tables of every plugin the run loaded, and a table of a plugin
+    the worker did not load would be an error."""
     from mmkit.config.loader import load_settings
     from mmkit.plugin_manager import PluginHost
 
-    host = PluginHost(load_entrypoints=False)
+    host = PluginHost(load_entrypoints=False, extra_modules=plugins)
     return host, load_settings(config, host.registry, env={})
 
 
@@ -333,18 +424,18 @@ def exercise_venue(venue: Any, instrument: Any, deltas: bool = False) -> None:
     venue.drain(end + 10**10)
 
 
-def _warm_venue(config: Path) -> None:
+def _warm_venue(config: Path, plugins: Sequence[str] = ()) -> None:
     from mmkit.assembly import build_component
 
-    host, s = _settings(config)
+    host, s = _settings(config, plugins)
     venue = build_component(host.registry, s, "venue", "sim")  # the group's kernels are sim's
     exercise_venue(venue, s.instrument, deltas=True)
 
 
-def _warm_market(config: Path) -> None:
+def _warm_market(config: Path, plugins: Sequence[str] = ()) -> None:
     from mmkit.assembly import build_component
 
-    host, s = _settings(config)
+    host, s = _settings(config, plugins)
     venue = build_component(host.registry, s, "venue", "sim")  # its snapshot kernel
     for ev in _toy_market(s.instrument, n=5):  # snapshots only: the snapshot kernel
         if ev.kind.name == "BOOK_SNAPSHOT":
@@ -370,8 +461,9 @@ def _warm_market(config: Path) -> None:
 
 
 def main(argv: Sequence[str]) -> int:
-    group, config = argv[0], Path(argv[1])
-    {"venue": _warm_venue, "market": _warm_market}[group](config)
+    """``GROUP CONFIG.toml [PLUGIN_MODULE ...]``: compile one group's kernels."""
+    group, config, plugins = argv[0], Path(argv[1]), argv[2:]
+    {"venue": _warm_venue, "market": _warm_market}[group](config, plugins)
     return 0
 
 

@@ -50,6 +50,8 @@ class SessionStats:
     first_ts: int = -1
     last_ts: int = -1
     action_counts: dict[str, int] = field(default_factory=dict)
+    #: venue rejections (not NOT_SENT) by reason code
+    reject_reasons: dict[str, int] = field(default_factory=dict)
 
 
 class Session:
@@ -159,6 +161,8 @@ class Session:
                     st.not_sent += 1  # dropped here before sending (a gate closed): no reject
                 else:
                     st.rejections += 1
+                    why = ev.reason.value
+                    st.reject_reasons[why] = st.reject_reasons.get(why, 0) + 1
             if j is not None:
                 j.action_result(ev)
         elif kind is EventKind.ORDER_UPDATE:
@@ -191,6 +195,7 @@ class Session:
         pf = eng.portfolio
         eq = pf.equity(mid)
         st = self.stats
+        self.observer.on_snapshot(eng, now_ns)  # the run report's samples
         if math.isfinite(eq) and pf.position_known:
             if math.isnan(st.equity_start):  # drawdown counts from the first known equity
                 st.equity_start = st.peak_equity = eq

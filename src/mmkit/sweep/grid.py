@@ -9,6 +9,9 @@ metric = "equity"        # report field to rank by (highest first); "-max_drawdo
 cadence = "timer"        # backtest cadence of every run: "event" or "timer"
 requote_ms = 100         # optional
 duration_s = 3600        # optional
+max_halted_frac = 0.5    # runs halted longer (of post-warmup time) are not ranked
+min_quoting_frac = 0.0   # runs quoting less (of post-warmup time) are not ranked
+tie_tolerance = 1e-9     # |a - b| <= tol * max(1, |a|, |b|): a tie (same rank)
 
 [grid]                   # dotted config keys -> list of values
 "quoters.glft.gamma" = [10.0, 50.0, 100.0]
@@ -32,6 +35,7 @@ from typing import Any
 
 from mmkit.backtest.cadence import check_cadence
 from mmkit.errors import ConfigError
+from mmkit.sweep.outcome import DEFAULT_MAX_HALTED_FRAC, DEFAULT_MIN_QUOTING_FRAC, Policy
 
 REPORT_METRICS = (
     "equity",
@@ -57,6 +61,13 @@ class SweepSpec:
     cadence: str = "timer"
     requote_ms: float | None = None
     duration_s: float | None = None
+    #: runs halted for more than this fraction of their post-warmup time are not ranked
+    max_halted_frac: float = DEFAULT_MAX_HALTED_FRAC
+    #: runs quoting (both sides resting) for less than this fraction are not ranked
+    min_quoting_frac: float = DEFAULT_MIN_QUOTING_FRAC
+    #: two objective values a, b tie when |a - b| <= tie_tolerance * max(1, |a|, |b|)
+    #: (absolute below 1 in the metric's units, relative above)
+    tie_tolerance: float = 1e-9
     grid: dict[str, list[Any]] = field(default_factory=dict)
     random: dict[str, Any] = field(default_factory=dict)
 
@@ -67,6 +78,11 @@ class SweepSpec:
     @property
     def descending(self) -> bool:
         return not self.metric.startswith("-")
+
+    @property
+    def policy(self) -> Policy:
+        """Which runs may be ranked (see :mod:`mmkit.sweep.outcome`)."""
+        return Policy(self.max_halted_frac, self.min_quoting_frac)
 
     def combinations(self) -> list[dict[str, Any]]:
         if self.mode == "grid":
@@ -103,7 +119,18 @@ def parse_sweep(data: dict[str, Any], where: str) -> SweepSpec:
             where, f"unknown section(s) {sorted(unknown)}; use [sweep], [grid], [random]"
         )
     head = data.get("sweep", {})
-    known = {"mode", "samples", "seed", "metric", "cadence", "requote_ms", "duration_s"}
+    known = {
+        "mode",
+        "samples",
+        "seed",
+        "metric",
+        "cadence",
+        "requote_ms",
+        "duration_s",
+        "max_halted_frac",
+        "min_quoting_frac",
+        "tie_tolerance",
+    }
     bad = set(head) - known
     if bad:
         raise _problem(where, f"[sweep] unknown key(s) {sorted(bad)}; known: {sorted(known)}")
@@ -118,6 +145,15 @@ def parse_sweep(data: dict[str, Any], where: str) -> SweepSpec:
         raise _problem(where, exc.problems[0]) from None
     if spec.metric_key not in REPORT_METRICS:
         raise _problem(where, f"[sweep] metric {spec.metric!r}: one of {', '.join(REPORT_METRICS)}")
+    for name in ("max_halted_frac", "min_quoting_frac"):
+        v = getattr(spec, name)
+        if isinstance(v, bool) or not isinstance(v, int | float) or not 0.0 <= v <= 1.0:
+            raise _problem(where, f"[sweep] {name} {v!r}: a fraction in [0, 1]")
+        setattr(spec, name, float(v))
+    tol = spec.tie_tolerance
+    if isinstance(tol, bool) or not isinstance(tol, int | float) or not 0.0 <= tol < math.inf:
+        raise _problem(where, f"[sweep] tie_tolerance {tol!r}: a number >= 0")
+    spec.tie_tolerance = float(tol)
     if not (isinstance(spec.samples, int) and spec.samples >= 1):
         raise _problem(where, f"[sweep] samples {spec.samples!r} must be an integer >= 1")
     if spec.mode == "grid":

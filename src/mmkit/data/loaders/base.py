@@ -11,7 +11,15 @@ import numpy as np
 
 from mmkit import safejson
 from mmkit.data.diagnostics import Diagnostics
-from mmkit.data.loaders._input import TruncatedInput, as_i64, decimals_of, numbered_lines
+from mmkit.data.loaders._input import (
+    ACCEPTED_INPUTS,
+    TruncatedInput,
+    as_i64,
+    decimals_of,
+    describe_file,
+    numbered_lines,
+    printable,
+)
 from mmkit.data.schema import Chunk, GapReason, RecordBuilder, RecordKind
 from mmkit.data.store import StoreMeta
 from mmkit.errors import DataError
@@ -67,9 +75,12 @@ class Loader(ABC):
             yield chunk
         if emitted == 0 and self.diag.counts:
             first = self.diag.issues[0] if self.diag.issues else "see counters"
+            looks = describe_file(self.paths[0])
             raise DataError(
                 f"{self.paths[0]}: no usable {self.format} records "
-                f"({dict(self.diag.counts)}); first problem: {first}"
+                f"({dict(self.diag.counts)}); first problem: {printable(first, 200)}"
+                + (f"; the file looks like {looks}" if looks else "")
+                + f"; {ACCEPTED_INPUTS}"
             )
 
     def lines(self, path: Path) -> Iterator[tuple[int, bytes]]:
@@ -96,12 +107,19 @@ class Loader(ABC):
         try:
             if not sep:
                 raise ValueError("no space between timestamp and message")
+            if not head.removeprefix(b"-").isdigit():
+                # said in words: int()'s own message would quote the raw bytes
+                raise ValueError("the line does not start with a timestamp in ns (digits)")
             local = as_i64(head)
             if local < 0:
                 raise ValueError("negative timestamp")
             obj = safejson.loads(body)  # 64-bit ints, finite numbers, bounded depth
-        except (ValueError, UnicodeDecodeError) as exc:
-            self.diag.issue("malformed", f"{path}:{lineno}", f"not '<ns> <json>': {exc}")
+        except UnicodeDecodeError:
+            self.diag.issue("malformed", f"{path}:{lineno}", "not '<ns> <json>': not UTF-8 text")
+            return None
+        except ValueError as exc:
+            why = printable(str(exc), 120)
+            self.diag.issue("malformed", f"{path}:{lineno}", f"not '<ns> <json>': {why}")
             return None
         self.check_local(path, lineno, local)
         return local, obj

@@ -34,8 +34,13 @@ def _synthetic_events(cfg: EmulatorConfig, inst: Instrument) -> Iterator[Event]:
     from mmkit.data.params import SyntheticParams
     from mmkit.data.synthetic import SyntheticFeed
 
+    # no informed flow: the emulator is a protocol fake, and the loopback live tests size
+    # their tolerances (e.g. the mid's drift during a restart) on the calmer market
     params = SyntheticParams(
-        seed=cfg.seed, duration_s=SYNTHETIC_DURATION_S, chunk_s=SYNTHETIC_CHUNK_S
+        seed=cfg.seed,
+        duration_s=SYNTHETIC_DURATION_S,
+        chunk_s=SYNTHETIC_CHUNK_S,
+        informed_frac=0.0,
     )
     return SyntheticFeed(params, inst, cfg.seed).events()
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from numba import njit
 
+from mmkit.venues.sim._jit import kernel_helper
 from mmkit.venues.sim._kernels_book import best_ask_px, best_bid_px
 from mmkit.venues.sim._kernels_latency import response_time
 from mmkit.venues.sim._layout import (
@@ -55,7 +56,7 @@ from mmkit.venues.sim._layout import (
 from mmkit.venues.sim.state import SimState
 
 
-@njit(cache=True)
+@kernel_helper
 def new_record(st: SimState, typ: int, ets: int, req: int, oid: int, cid: int, side: int) -> int:
     """Append a record row (other columns zeroed); returns its index."""
     r = st.si[SI_NREC]
@@ -77,7 +78,7 @@ def new_record(st: SimState, typ: int, ets: int, req: int, oid: int, cid: int, s
     return int(r)
 
 
-@njit(cache=True)
+@kernel_helper
 def order_record(
     st: SimState,
     ets: int,
@@ -97,7 +98,7 @@ def order_record(
     st.rf[r, RF_SZ2] = orig
 
 
-@njit(cache=True)
+@kernel_helper
 def book_fill(
     st: SimState,
     ets: int,
@@ -129,7 +130,7 @@ def book_fill(
     st.rf[r, RF_FEE] = fee
 
 
-@njit(cache=True)
+@kernel_helper
 def fill_resting(st: SimState, k: int, qty: float, ets: int) -> None:
     """Fill ``qty`` of resting order row ``k`` at its own price (we were the maker)."""
     of = st.of
@@ -174,7 +175,7 @@ def remove_row(st: SimState, k: int) -> None:
     st.si[SI_NORD] = n - 1
 
 
-@njit(cache=True, inline="always")
+@kernel_helper
 def compact(st: SimState) -> None:
     """Drop filled rows (remaining size zero), keeping time priority."""
     if st.si[SI_DIRTY] == 0:

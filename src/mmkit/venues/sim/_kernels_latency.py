@@ -14,6 +14,7 @@ import math
 import numpy as np
 from numba import njit
 
+from mmkit.venues.sim._jit import kernel_helper
 from mmkit.venues.sim._layout import (
     LAT_CONSTANT,
     LAT_EXPONENTIAL,
@@ -64,7 +65,7 @@ def sample_latency(si: np.ndarray, sf: np.ndarray, rng: np.ndarray, base: int) -
     return int(np.int64(base * math.exp(jitter * z)))
 
 
-@njit(cache=True)
+@kernel_helper
 def _through(
     si: np.ndarray, sf: np.ndarray, rng: np.ndarray, t: int, lat_col: int, last_col: int
 ) -> int:

@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from numba import njit
 
+from mmkit.venues.sim._jit import kernel_helper
 from mmkit.venues.sim._kernels_book import column_of, set_level
 from mmkit.venues.sim._kernels_fills import compact, fill_resting
 from mmkit.venues.sim._layout import (
@@ -86,7 +88,7 @@ def fill_crossed(st: SimState, row: int, j: int, ets: int) -> None:
             fill_resting(st, k, rem, ets)
 
 
-@njit(cache=True, inline="always")
+@kernel_helper
 def depth_update(st: SimState, row: int, j: int, new_sz: float, ets: int) -> None:
     """L2: the level at column ``j`` on ``row`` (0 bids, 1 asks) now holds ``new_sz``."""
     old = set_level(st.grid, st.si, row, j, new_sz)
@@ -121,8 +123,10 @@ def depth_update(st: SimState, row: int, j: int, new_sz: float, ets: int) -> Non
         compact(st)
 
 
-@njit(cache=True)
-def trade(st: SimState, aggr: int, j: int, qty: float, ref: int, l3: bool, ets: int) -> None:
+@kernel_helper
+def trade(
+    st: SimState, aggr: int | np.int64, j: int, qty: float, ref: int, l3: bool, ets: int
+) -> None:
     """A market trade of ``qty`` at column ``j``; ``aggr`` is the aggressor side.
 
     ``l3`` marks an execution of a known market order whose add event has index ``ref``
@@ -175,7 +179,7 @@ def trade(st: SimState, aggr: int, j: int, qty: float, ref: int, l3: bool, ets: 
     compact(st)
 
 
-@njit(cache=True)
+@kernel_helper
 def l3_change(st: SimState, row: int, j: int, qty: float, ref: int, advance: bool) -> None:
     """L3: ``qty`` of a market order (add index ``ref``) left the level at column ``j``.
 
@@ -197,7 +201,7 @@ def l3_change(st: SimState, row: int, j: int, qty: float, ref: int, advance: boo
         of[k, OF_AHEAD] = min(ahead, new)
 
 
-@njit(cache=True, inline="always")
+@kernel_helper
 def apply_event(
     st: SimState, kind: int, side: int, px: float, sz: float, ref: int, ets: int
 ) -> None:
@@ -209,7 +213,7 @@ def apply_event(
     if kind == EV_DEPTH:
         depth_update(st, row, j, sz, ets)
     elif kind == EV_TRADE:
-        trade(st, side, j, sz, -1, False, ets)
+        trade(st, np.int64(side), j, sz, -1, False, ets)  # int64: one compiled trade()
     elif kind == EV_L3_ADD:
         old = st.grid[row, j]
         set_level(st.grid, st.si, row, j, old + sz)
@@ -218,6 +222,6 @@ def apply_event(
     elif kind == EV_L3_CANCEL:
         l3_change(st, row, j, sz, ref, True)
     elif kind == EV_L3_EXEC:
-        trade(st, -side, j, sz, ref, True, ets)
+        trade(st, np.int64(-side), j, sz, ref, True, ets)
         l3_change(st, row, j, sz, ref, False)
     compact(st)

@@ -14,6 +14,7 @@ import math
 
 from numba import njit
 
+from mmkit.venues.sim._jit import kernel_helper
 from mmkit.venues.sim._kernels_book import best_ask_px, best_bid_px, column_of, set_level
 from mmkit.venues.sim._kernels_fills import (
     book_fill,
@@ -103,7 +104,7 @@ from mmkit.venues.sim._layout import (
 from mmkit.venues.sim.state import SimState
 
 
-@njit(cache=True)
+@kernel_helper
 def result_record(
     st: SimState,
     ets: int,
@@ -186,7 +187,7 @@ def _take(st: SimState, side: int, j: int, px: float, qty: float) -> tuple[float
     return qty - rem, notional
 
 
-@njit(cache=True)
+@kernel_helper
 def place(
     st: SimState,
     req: int,

@@ -1,0 +1,19 @@
+"""Running the real ``mmkit`` command line in process, for tests of its messages."""
+
+from __future__ import annotations
+
+import pytest
+
+from mmkit.cli.main import main
+
+
+def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """``mmkit --no-entrypoints ARGS`` through :func:`mmkit.cli.main.main`, the entry point
+    the shell runs (errors rendered as the user sees them): (exit status, stdout, stderr)."""
+    code = 0
+    try:
+        main(["--no-entrypoints", *args])
+    except SystemExit as exc:
+        code = int(exc.code) if isinstance(exc.code, int) else 1
+    out, err = capsys.readouterr()
+    return code, out, err

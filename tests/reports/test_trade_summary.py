@@ -1,0 +1,75 @@
+"""The ``mmkit trade`` summary tells what the engine did (first line, time quoting, fills per
+side, markouts, rejections by reason, stats with their window), from mmkit.reports."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from mmkit.cli.main import main
+from mmkit.cli.trade_cmd import EXIT_KILL_SWITCH
+
+BASE = ["--speed", "0", "--no-journal", "--no-dashboard", "--duration", "150"]
+SETS = ["estimators.warmup.max_warmup_secs=5", "instrument.tick=0.1"]
+
+
+def _trade(store: Path, capsys: pytest.CaptureFixture[str], *sets: str) -> tuple[int, str]:
+    args = ["--no-entrypoints", "trade", "--data", str(store), *BASE]
+    for s in [*SETS, *sets]:
+        args += ["--set", s]
+    code = 0
+    try:
+        main(args)
+    except SystemExit as exc:
+        code = int(exc.code) if isinstance(exc.code, int) else 1
+    out, _err = capsys.readouterr()
+    return code, out
+
+
+def _row(out: str, label: str) -> str:
+    m = re.search(rf"^{re.escape(label)}\s{{2,}}(.+?)\s*$", out, re.M)
+    assert m, f"no row {label!r} in:\n{out}"
+    return m.group(1)
+
+
+def test_trade_summary_rows(small_store: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = _trade(small_store, capsys)
+    assert code == 0, out
+    first = out.splitlines()[0]
+    assert first.startswith("OK: quoted "), out
+    fills = int(_row(out, "fills").replace(",", ""))
+    m = re.fullmatch(r"([\d,]+) \(([\d,]+) / ([\d,]+)\)", _row(out, "fills (bid / ask)"))
+    assert m is not None
+    total, bid, ask = (int(g.replace(",", "")) for g in m.groups())
+    assert total == fills == bid + ask and fills > 0
+    assert "after warmup; sampled every 1 s" in _row(out, "time quoting (both sides resting)")
+    assert "Sharpe (daily, from 60 s windows)" in out
+    assert "markout 60s (bp; USD total; fills)" in out
+    # the breakdown adds up to the rejection count
+    rej = int(_row(out, "rejections").replace(",", ""))
+    by = _row(out, "rejections by reason")
+    counts = [int(x.replace(",", "")) for x in re.findall(r" ([\d,]+)(?:,|$)", by)]
+    assert sum(counts) == rej or (rej == 0 and by == "none")
+    # equity decomposition adds up to the equity row
+    parts = [
+        float(_row(out, f"{k} (USD)").replace(",", ""))
+        for k in ("realized_trading_usd", "fees_net_usd", "unrealized_inventory_usd")
+    ]
+    assert sum(parts) == pytest.approx(
+        float(_row(out, "equity (cash + position at mid)").replace(",", "")), abs=2e-4
+    )
+
+
+def test_trade_summary_first_line_says_kill_switch(
+    small_store: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = _trade(small_store, capsys, "gates.kill_switch.max_drawdown_usd=0.2")
+    assert code == EXIT_KILL_SWITCH, out
+    lines = out.splitlines()
+    assert lines[0].startswith("HALTED by kill switch at "), out
+    assert lines[1].startswith("KILL SWITCH TRIPPED at ")
+    assert "(warmup and end-of-run shutdown excluded)" in lines[2]
+    assert _row(out, "verdict") == "halted"
+    assert _row(out, "kill-switch trips") == "1"
