@@ -10,7 +10,8 @@ warmup), and the figures printed are the report's ``markouts_bp`` (size-weighted
 mid's realised volatility (bp per sqrt(s), from the report's mid path sampled every second).
 The synthetic store is written by :func:`mmkit.data.synthetic.generate_chunks` with the
 default :class:`~mmkit.data.params.SyntheticParams` (or the ``--set`` overrides, used to
-calibrate the informed-flow defaults). The capture row needs ``<repo>/../shared/data`` and is
+calibrate the defaults; a list field takes comma-separated values, e.g.
+``--set sigma_regimes=2e-5,5e-5``). The capture row needs ``<repo>/../shared/data`` and is
 skipped without it. Figures only: nothing is asserted.
 """
 
@@ -51,7 +52,13 @@ def write_synthetic(path: Path, seed: int, duration_s: float, overrides: dict[st
     for name, text in overrides.items():
         if name not in types:
             raise SystemExit(f"--set {name}: SyntheticParams has no such field")
-        kw[name] = int(text) if types[name] in ("int", int) else float(text)
+        try:
+            if str(types[name]).startswith("list"):  # e.g. sigma_regimes=3e-5,8e-5
+                kw[name] = [float(v) for v in text.split(",")]
+            else:
+                kw[name] = int(text) if types[name] in ("int", int) else float(text)
+        except ValueError:
+            raise SystemExit(f"--set {name}={text}: not a number ({types[name]})") from None
     p = resolve(replace(SyntheticParams(seed=seed, duration_s=duration_s), **kw))
     write_store(path, generate_chunks(p), store_meta(p))
 
@@ -75,9 +82,15 @@ def realised_vol_bp(store: Path) -> float:
     return float(np.std(r) * 1e4)
 
 
+def _num(value: object) -> float:
+    """``value`` as a float, NaN when the report has none (``None``)."""
+    return float(value) if isinstance(value, int | float) else math.nan
+
+
 def row(name: str, rep: dict[str, Any], vol: float) -> None:
     mk = rep["markouts_bp"]
-    cells = "  ".join(f"{mk.get(h, math.nan):+7.2f}" for h in HORIZONS)
+    # a horizon without fills (e.g. a run shorter than warmup) has no markout: shown as nan
+    cells = "  ".join(f"{_num(mk.get(h)):+7.2f}" for h in HORIZONS)
     print(f"{name:<34} {cells}   {rep['fills']:>6}   {rep['equity']:+9.2f}   {vol:6.2f}")
 
 
@@ -85,7 +98,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--duration", type=float, default=3600.0, help="synthetic seconds")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    ap.add_argument("--set", action="append", default=[], help="SyntheticParams NAME=VALUE")
+    ap.add_argument(
+        "--set", action="append", default=[], help="SyntheticParams NAME=VALUE (lists: V1,V2)"
+    )
     ap.add_argument("--no-capture", action="store_true", help="skip the capture row")
     args = ap.parse_args()
     overrides = dict(s.split("=", 1) for s in args.set)

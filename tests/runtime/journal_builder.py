@@ -81,7 +81,9 @@ def build(path: Path, spec: Spec) -> Path:
             j.gate(ns(b), gate, "opened", mode=mode)
     fills = sorted(spec.fills)
     for i, (t, side, px, sz, fee) in enumerate(fills):
-        j.fill(OwnFill(ns(t), 1000 + i, None, Side(side), px, sz, fee, tid=i + 1))
+        # received on the engine clock at the venue's stamp, with the second's mid
+        j.fill(OwnFill(ns(t), 1000 + i, None, Side(side), px, sz, fee, tid=i + 1),
+               recv_ns=ns(t), mid=mid_at(spec, int(t)))  # fmt: skip
     pos = avg = realized = fees = 0.0
     fi = 0
     for second in range(spec.run_s + 1):

@@ -14,7 +14,7 @@ from tests.runtime.journal_builder import Spec, build, run_cli
 
 from mmkit.errors import MmkitError
 from mmkit.reports.journal_report import report_of
-from mmkit.runtime.journal import Journal
+from mmkit.runtime.journal import SCHEMA_VERSION, Journal
 from mmkit.runtime.journal_export import export
 from mmkit.runtime.journal_read import SQLITE_MAGIC, check_journal, load_run
 
@@ -77,7 +77,7 @@ def test_one_clear_line_exit_2(
     assert lines[0].startswith("error: ") and str(bad) in lines[0]
     assert CASES[case] in lines[0], lines[0]
     if case.startswith("old"):
-        assert "this mmkit writes schema 1" in lines[0]
+        assert f"this mmkit writes schema {SCHEMA_VERSION}" in lines[0]
     assert not (tmp_path / "out").exists() and not (tmp_path / "p.png").exists()
 
 

@@ -27,10 +27,10 @@ Rows = list[dict[str, Any]]
 
 @pytest.fixture(scope="module")
 def real_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A 90 s paper run on the synthetic market (fills, modifies, cancels, gates, estimates)."""
+    """A 240 s paper run on the synthetic market (fills, modifies, cancels, gates, estimates)."""
     d = tmp_path_factory.mktemp("runs")
     p = subprocess.run(
-        [sys.executable, "-m", "mmkit", "--no-entrypoints", "trade", "--duration", "90",
+        [sys.executable, "-m", "mmkit", "--no-entrypoints", "trade", "--duration", "240",
          "--speed", "0", "--no-dashboard", "--journal-dir", str(d)],
         capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
@@ -88,8 +88,8 @@ def check_tables(journal: Path, out: Path, ext: str, read: Callable[[Path], Rows
         return "" if csv_like and v is None else v
 
     fills = read(out / f"fills.{ext}")
-    want = oracle(db, "SELECT ts, oid, cloid, side, px, sz, fee, tid, crossed, liquidation "
-                      "FROM fills ORDER BY ts, id")  # fmt: skip
+    want = oracle(db, "SELECT ts, oid, cloid, side, px, sz, fee, tid, crossed, liquidation, "
+                      "recv_ts, mid FROM fills ORDER BY ts, id")  # fmt: skip
     assert len(fills) == len(want) > 0
     for r, w in zip(fills, want, strict=True):
         got = (_int(r["ts_ns"]), _int(r["oid"]), s(r["cloid"]), _int(r["side"]),
@@ -98,6 +98,7 @@ def check_tables(journal: Path, out: Path, ext: str, read: Callable[[Path], Rows
         assert got == (w[0], w[1], s(w[2]), w[3], w[4], w[5], w[6], w[7], bool(w[8]),
                        bool(w[9]))  # fmt: skip
         assert _float(r["notional_usd"]) == pytest.approx(w[4] * w[5], rel=1e-12)
+        assert (_int(r["recv_ns"]), _float(r["mid_at_fill_usd"])) == (w[10], w[11])
         assert _float(r["t_s"]) == pytest.approx((w[0] - t0) / 1e9, abs=1e-9)
 
     # orders: each action with the first answer to its request, joined here in Python

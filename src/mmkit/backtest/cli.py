@@ -80,6 +80,10 @@ def register(cli: typer.Typer) -> None:
                 raise ConfigError(["mmkit backtest: give DATA files (or --market model)"])
             from mmkit.backtest.report import plot
             from mmkit.backtest.runner import BacktestOptions, run_backtest
+            from mmkit.runtime.precompile import warm_up_for_command
+
+            # a cold cache compiles for seconds: the progress goes to stderr, not --json's stdout
+            warm_up_for_command("backtest", settings, host)
 
             opts = BacktestOptions(
                 cadence=checked_cadence,

@@ -33,7 +33,7 @@ from mmkit.data.market_stream import load_market, open_records
 from mmkit.errors import ConfigError
 from mmkit.plugin_manager import PluginHost
 from mmkit.reports.run import account_run
-from mmkit.reports.stats import equity_stats, fill_stats
+from mmkit.reports.stats import equity_stats, fill_stats_of
 from mmkit.reports.summary import warmup_info
 from mmkit.runtime.heap import frozen_heap, settle
 from mmkit.runtime.paper_run import build_simulated_venue
@@ -291,16 +291,11 @@ def _report(
         fills=fills,
         equity_usd=equity,
     )
-    ok_mid = np.isfinite(arr["mid"]) & (arr["mid"] > 0)
-    fstats = fill_stats(
-        np.array([f.ts for f in fl], dtype=np.int64),
-        np.array([int(f.side) for f in fl], dtype=np.float64),
-        np.array([f.px for f in fl], dtype=np.float64),
-        np.array([f.sz for f in fl], dtype=np.float64),
-        np.array([f.fee for f in fl], dtype=np.float64),
+    fstats = fill_stats_of(
+        fl,
         run_s=run_s,
-        mids_ts_ns=arr["ts"][ok_mid],  # type: ignore[arg-type]
-        mids=arr["mid"][ok_mid],  # type: ignore[arg-type]
+        mids_ts_ns=arr["ts"],  # type: ignore[arg-type]
+        mids=arr["mid"],  # type: ignore[arg-type]
     )
     estats = equity_stats(arr["ts"], eq, window_s=STATS_WINDOW_S)  # type: ignore[arg-type]
     unreal = pf.unrealized(mid) if math.isfinite(mid) else 0.0

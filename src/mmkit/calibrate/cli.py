@@ -82,6 +82,10 @@ def register(cli: typer.Typer) -> None:
         engine_settings = (
             settings_from_cli(config, sets, host=host, overlays=params) if engine else None
         )
+        if engine_settings is not None:  # the engine's estimators: compile them visibly
+            from mmkit.runtime.precompile import warm_up_for_command
+
+            warm_up_for_command("calibrate", engine_settings, host, show=progress)
         settings = ScanSettings(mid_every_s=sample_s, tick=tick, fmt=fmt)
         kw = {
             "journal": journal,

@@ -126,17 +126,12 @@ def compare(
     if ka is not None and oa is not None:
         ok, line = _verdict("A", ka, oa)
         if ok is False:
-            cap = getattr(kappa_params, "robust_max_trades", None)
             line += (
-                " because the engine's A counts only the trades it holds (last "
-                f"{getattr(kappa_params, 'window_s', '?')} s)"
+                " because the engine's A counts only the trades it holds (the last "
+                f"{ka.quality.get('window_s', math.nan):.4g} s, at most "
+                f"{getattr(kappa_params, 'robust_max_trades', '?')} trades), the offline "
+                "fit every trade of the capture: the rate changed over the capture"
             )
-            if cap is not None and ka.n >= cap:
-                line += (
-                    f", and its buffer is full ({ka.n} = robust_max_trades): A divides those "
-                    "trades by the whole window, not by the time they span, so it is "
-                    "understated on a busy market"
-                )
         out.append(line)
     kb = rows.get("kappa")
     kc = offline.get("kappa_chosen")

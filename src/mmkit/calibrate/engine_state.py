@@ -278,8 +278,18 @@ def _kappa_rows(
     )
     a = float(est.A)
     if math.isfinite(a) and n_rob > 0 and a > 0:
-        exposure = n_rob / a  # = 2 * span of the window (how the estimator defines A)
-        _, lo, hi = poisson_rate(n_rob, exposure)
+        basis = getattr(comp, "intensity_basis", None)
+        n_a, cover_s, by_buffer = basis() if callable(basis) else (n_rob, math.nan, False)
+        if n_a <= 0 or not cover_s > 0:
+            n_a, cover_s = n_rob, min(window_s, span_s)
+        exposure = n_a / a  # = 2 x the seconds counted (how the estimator defines A)
+        _, lo, hi = poisson_rate(n_a, exposure)
+        how = (
+            f"trades since the buffer's last drop / (2 x {cover_s:.4g} s they span; the "
+            "buffer holds less than the window)"
+            if by_buffer
+            else "trades in the window / (2 x window)"
+        )
         rows.append(
             Estimate(
                 "A",
@@ -288,9 +298,9 @@ def _kappa_rows(
                 hi,
                 A_UNIT,
                 method,
-                n_rob,
-                {"window_s": min(window_s, span_s)},
-                "trades in the window / (2 x window); exact Poisson interval of the count",
+                n_a,
+                {"window_s": cover_s},
+                how + "; exact Poisson interval of the count",
             )
         )
     else:

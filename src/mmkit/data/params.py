@@ -21,10 +21,12 @@ class SyntheticParams:
     mid0: float = param(100_000.0, gt=0, help="initial mid price")
     tick: float = param(0.0, ge=0, help="price tick; 0 uses the instrument's tick")
     lot: float = param(0.0, ge=0, help="size lot; 0 uses the instrument's lot")
-    k: float = param(3000.0, gt=0, help="trade depth decay per unit relative depth (kappa)")
-    A: float = param(1.0, gt=0, help="market orders per second per side (intensity at depth 0)")
+    k: float = param(20000.0, gt=0, help="trade depth decay per unit relative depth (kappa)")
+    A: float = param(0.35, gt=0, help="market orders per second per side (intensity at depth 0)")
     sigma_regimes: list[float] = param(
-        [5e-5, 1.5e-4], help="relative vol per sqrt(s) of each regime"
+        [2e-5, 5e-5],
+        help="relative vol per sqrt(s) of each regime, before the informed orders' moves "
+        "(which dominate the default market's volatility)",
     )
     regime_mean_s: float = param(1800.0, gt=0, help="mean time spent in a regime, s")
     vol_of_vol: float = param(0.3, ge=0, help="stationary std of log-vol around its regime")
@@ -42,7 +44,7 @@ class SyntheticParams:
     trade_size: float = param(0.01, gt=0, help="mean market order size")
     chunk_s: float = param(600.0, gt=0, help="seconds generated per kernel call")
     informed_frac: float = param(
-        0.65,
+        0.8,
         ge=0,
         le=1,
         help="fraction of market orders that are informed: the mid follows them afterwards "
@@ -58,10 +60,10 @@ class SyntheticParams:
         0.0, ge=0, help="fixed part of an informed order's mid move, bp of the mid"
     )
     informed_depth_impact: float = param(
-        1.0,
+        2.6,
         ge=0,
         help="part of an informed order's mid move proportional to its depth reach "
-        "(1: the mid moves to the price the order reached)",
+        "(1: the mid moves to the price the order reached; above 1 it moves further)",
     )
     informed_persistence_s: float = param(
         0.0,

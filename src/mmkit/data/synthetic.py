@@ -36,13 +36,13 @@ Model (one step of ``step_ms``):
   is a lower bound). Trades' depth distribution is the same for both kinds, so the true
   kappa stays ``k``. Informed trades carry ``aux = 1`` in the store (others ``-1``).
   ``informed_frac = 0`` draws no extra random number: the market is bit for bit the one
-  generated before informed flow existed. The defaults (``f = 0.65``, ``c = 1``,
-  ``H = 0.1`` s) make the default engine's markouts resemble those on the Binance USD-M
-  BTC capture (about -1.8 / -1.2 / -1.6 bp at 1 / 5 / 30 s; the synthetic market gives about
-  -2.0 / -2.1 / -2.5 bp over seeds 0-2); see ``benchmarks/markouts.py``. The price is
-  volatility: the mid's 1 s volatility is about 5.4 bp/sqrt(s), four times the capture's,
-  because with ``k = 3000`` orders reaching a quote 5 bp away are frequent and each informed
-  one moves the mid that far.
+  generated before informed flow existed. The defaults (``f = 0.8``, ``b = 0``,
+  ``c = 2.6``, ``H = 0.1`` s, with ``k = 20000``, ``A = 0.35`` /s and regime vols of 0.2
+  and 0.5 bp/sqrt(s)) make the default engine on the synthetic market resemble it on the
+  Binance USD-M BTC capture in markouts (-1.1 to -1.6 bp at 1 / 5 / 30 s against -1.2 to
+  -2.2), in the mid's 1 s volatility (1.30-1.43 against 1.24 bp/sqrt(s); the informed
+  moves make most of it) and in fills per hour (1,700-1,900 against ~1,500); see
+  ``benchmarks/markouts.py`` and ``docs/data.md``.
 
 Generation runs in numba kernels (:mod:`mmkit.data._synthetic_kernels`) ``chunk_s`` seconds at
 a time; chunk ``i`` is seeded from ``(seed, i)``, so a seed gives the same market whatever

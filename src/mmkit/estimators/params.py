@@ -157,7 +157,8 @@ class WarmupParams:
         2000.0,
         gt=0,
         help="market volume (quote currency, USD) of one volume bucket when bucket_size is 0 "
-        "(30 x 2000 = 60k USD: ~30 s of the synthetic market, seconds of Hyperliquid BTC)",
+        "(30 x 2000 = 60k USD: ~90 s of the default synthetic market, about a second of "
+        "Binance USD-M BTC)",
     )
     min_buckets: int = param(30, ge=0, help="completed volume buckets required")
     min_trades: int = param(50, ge=0, help="market trades required")

@@ -63,6 +63,9 @@ class RobustKappa:
         self._last_fit_ns = -(2**62)
         self._now = -(2**62)
         self._oldest = 2**62  # time of the oldest held trade (cached for cheap expiry)
+        #: receive time (ns) of the newest trade dropped to make room (not by expiry); the
+        #: held trades are then all the trades after it, and no longer all of the window
+        self.capacity_cut_ns = -(2**62)
         self._pend_t: list[int] = []  # trades added since the last flush (see _flush)
         self._pend_v: list[float] = []
 
@@ -95,10 +98,13 @@ class RobustKappa:
         self._pend_t, self._pend_v = [], []
         cap = self._cap
         if m > cap:
+            self.capacity_cut_ns = max(self.capacity_cut_ns, stamps[m - cap - 1])
             stamps, logs = stamps[-cap:], logs[-cap:]
             m = cap
         drop = self._count + m - cap
         if drop > 0:
+            last = int(self._times[(self._head + drop - 1) % cap])  # newest trade dropped
+            self.capacity_cut_ns = max(self.capacity_cut_ns, last)
             self._head = (self._head + drop) % cap
             self._count -= drop
         start = (self._head + self._count) % cap
@@ -115,6 +121,19 @@ class RobustKappa:
     def observation_count(self) -> int:
         self._flush()
         return self._count
+
+    def count_after(self, since_ns: int) -> int:
+        """Held trades received strictly after ``since_ns`` (ns).
+
+        The ring is in time order, so only the trades at its head that share or precede
+        ``since_ns`` are skipped; a capture's batch shares one receive time, and those of
+        its trades still held at the capacity cut must not count into the span after it."""
+        self._flush()
+        times, cap, n = self._times, self._cap, self._count
+        i = 0
+        while i < n and times[(self._head + i) % cap] <= since_ns:
+            i += 1
+        return n - i
 
     def _expire(self, now_ns: int) -> None:
         self._flush()

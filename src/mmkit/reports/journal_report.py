@@ -16,18 +16,24 @@ and first line come from :func:`mmkit.reports.run.account_run`, every statistic 
   update, where the session samples once per snapshot;
 * equity (USD) = realized + unrealized - fees from the engine's ``local`` position snapshots
   (one a second by default); the mids that price the spread captured and the markouts are
-  the same snapshots' mids, so markouts are resolved to the snapshot interval at best;
-* fills carry the venue's time stamp (on a replayed capture, the exchange's clock, which
-  may differ from the engine's by the recorder's offset).
+  the same snapshots' mids, as in the session's report, so markouts are resolved to the
+  snapshot interval at best (the report's fill caveats say so; the journal also keeps the
+  engine's mid at each fill, ``fills.mid``, for finer analysis);
+* fills are placed at the engine time they were received (``fills.recv_ts``), the clock of
+  the snapshots and of the session's report. Journals written before that column existed
+  (schema 1) only have the venue's stamp (on a replayed capture, the exchange's clock, which
+  may differ from the engine's by the recorder's offset); the report then says so in its
+  fill caveats.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import sqlite3
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +44,7 @@ from mmkit.reports.run import RunAccount, WarmupInfo, account_run
 from mmkit.reports.stats import EquityStats, FillStats, as_dict, equity_stats, fill_stats
 from mmkit.reports.summary import STATS_WINDOW_S, SessionReport
 from mmkit.runtime.gate_timeline import GateTimeline
-from mmkit.runtime.journal_read import RunData, best_quotes, load_run, open_journal
+from mmkit.runtime.journal_read import FillArrays, RunData, best_quotes, load_run, open_journal
 
 NS_PER_S = 1_000_000_000
 
@@ -62,6 +68,8 @@ class RunReport:
     unrealized_usd: float
     fees_usd: float  # net fees paid (USD; negative: rebates exceeded fees)
     equity_usd: float  # at the last snapshot (USD)
+    #: spread captured against the engine's mid at each fill (:func:`spread_at_fill`)
+    at_fill: dict[str, float] = field(default_factory=dict)
 
     @property
     def account(self) -> RunAccount:
@@ -112,6 +120,7 @@ class RunReport:
             "pnl": {k: _finite_or_none(v) for k, v in s.pnl.items()},
             "final_position": _finite_or_none(self.final_position),
             "sample_period_s": _finite_or_none(s.sample_period_s),
+            "spread_at_fill": {k: _finite_or_none(v) for k, v in self.at_fill.items()},
         }
 
 
@@ -212,14 +221,15 @@ def build_report(
     es = equity_stats(
         run.snap_ts_ns, run.equity_usd, window_s=window_s, notional_usd=_notional(run)
     )
-    realized = float(run.realized[last]) if last >= 0 else math.nan
-    unrealized = float(run.unrealized[last]) if last >= 0 else math.nan
-    fees = equity - realized - unrealized if last >= 0 else math.nan  # = -(fees paid)
     period = (
         float(np.median(np.diff(run.snap_ts_ns))) / NS_PER_S
         if run.snap_ts_ns.size > 1
         else math.nan
     )
+    fs = _with_caveats(fs, fill_caveats(run, period))
+    realized = float(run.realized[last]) if last >= 0 else math.nan
+    unrealized = float(run.unrealized[last]) if last >= 0 else math.nan
+    fees = equity - realized - unrealized if last >= 0 else math.nan  # = -(fees paid)
     session = SessionReport(
         run=account,
         fills=fs,
@@ -247,7 +257,52 @@ def build_report(
         unrealized_usd=unrealized,
         fees_usd=-fees,
         equity_usd=equity,
+        at_fill=spread_at_fill(run.fills),
     )
+
+
+def spread_at_fill(f: FillArrays) -> dict[str, float]:
+    """Spread captured against the engine's mid when each fill arrived (``fills.mid``,
+    schema 2), not the last 1 s snapshot's: ``spread_captured_bp`` size weighted (bp of
+    that mid), ``spread_captured_usd`` (USD), and ``fills`` with a known mid (schema-1
+    journals: 0, and NaN figures). Only the journal keeps these mids, so the run summary
+    has no such figure; its spread captured is on the snapshot grid."""
+    ok = np.isfinite(f.mid) if f.mid.size == len(f) else np.zeros(len(f), dtype=bool)
+    n = int(np.count_nonzero(ok))
+    if n == 0:
+        return {"fills": 0.0, "spread_captured_bp": math.nan, "spread_captured_usd": math.nan}
+    mid, px, sz = f.mid[ok], f.px[ok], f.sz[ok]
+    edge = f.side[ok] * (mid - px)  # USD per unit: positive bought below / sold above
+    return {
+        "fills": float(n),
+        "spread_captured_bp": float(np.sum(edge / mid * 1e4 * sz) / np.sum(sz)),
+        "spread_captured_usd": float(np.sum(edge * sz)),
+    }
+
+
+def fill_caveats(run: RunData, period_s: float) -> list[str]:
+    """What the reader of the fill statistics must know about where they come from: the
+    fill clock when the journal lacks receive times, and the mid grid the markouts are
+    priced on (``period_s``: the snapshot interval, s)."""
+    out: list[str] = []
+    note = run.fills.clock_note
+    if note:
+        out.append(note)
+    if len(run.fills) and math.isfinite(period_s):
+        out.append(
+            f"spread captured and markouts use the mid of the last position snapshot "
+            f"(every {period_s:g} s) at or before each time, as the run summary does: "
+            f"markouts are resolved to {period_s:g} s at best"
+        )
+    return out
+
+
+def _with_caveats(fs: FillStats, extra: list[str]) -> FillStats:
+    """``fs`` with ``extra`` appended to its caveat (``; ``-separated, as the statistics
+    write theirs; unchanged when there is nothing to add)."""
+    if not extra:
+        return fs
+    return dataclasses.replace(fs, caveat="; ".join([c for c in (fs.caveat,) if c] + extra))
 
 
 def _notional(run: RunData) -> float | None:

@@ -39,8 +39,9 @@ Fill statistics (:func:`fill_stats`)
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -421,3 +422,36 @@ def as_dict(obj: EquityStats | FillStats) -> dict[str, Any]:
             v = None
         out[f_.name] = v
     return out
+
+
+class FillLike(Protocol):
+    """What :func:`fill_stats_of` reads of a fill (an :class:`~mmkit.core.events.OwnFill`)."""
+
+    @property
+    def ts(self) -> int: ...
+    @property
+    def side(self) -> Any: ...
+    @property
+    def px(self) -> float: ...
+    @property
+    def sz(self) -> float: ...
+    @property
+    def fee(self) -> float: ...
+
+
+def fill_stats_of(
+    fills: Sequence[FillLike], *, run_s: float, mids_ts_ns: IntArray, mids: FloatArray
+) -> FillStats:
+    """:func:`fill_stats` of fill objects; mids that are not finite and positive are
+    dropped first (a mid is unknown while a side of the book is empty)."""
+    ok = np.isfinite(mids) & (mids > 0)
+    return fill_stats(
+        np.array([f.ts for f in fills], dtype=np.int64),
+        np.array([int(f.side) for f in fills], dtype=np.float64),
+        np.array([f.px for f in fills], dtype=np.float64),
+        np.array([f.sz for f in fills], dtype=np.float64),
+        np.array([f.fee for f in fills], dtype=np.float64),
+        run_s=run_s,
+        mids_ts_ns=mids_ts_ns[ok],
+        mids=mids[ok],
+    )

@@ -23,7 +23,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from mmkit.reports.run import RunAccount, WarmupInfo, account_run
-from mmkit.reports.stats import EquityStats, FillStats, equity_stats, fill_stats, to_rows
+from mmkit.reports.stats import (
+    EquityStats,
+    FillStats,
+    equity_stats,
+    fill_stats_of,
+    to_rows,
+)
 
 if TYPE_CHECKING:
     from mmkit.runtime.session import Session
@@ -96,17 +102,7 @@ def session_report(session: Session) -> SessionReport:
         equity_usd=equity,
     )
     fl = obs.engine_clock_fills()
-    ok_mid = np.isfinite(mid) & (mid > 0)
-    fstats = fill_stats(
-        np.array([f.ts for f in fl], dtype=np.int64),
-        np.array([int(f.side) for f in fl], dtype=np.float64),
-        np.array([f.px for f in fl], dtype=np.float64),
-        np.array([f.sz for f in fl], dtype=np.float64),
-        np.array([f.fee for f in fl], dtype=np.float64),
-        run_s=run.run_s,
-        mids_ts_ns=ts[ok_mid],
-        mids=mid[ok_mid],
-    )
+    fstats = fill_stats_of(fl, run_s=run.run_s, mids_ts_ns=ts, mids=mid)
     ok_eq = np.isfinite(eq)
     estats = equity_stats(ts[ok_eq], eq[ok_eq], window_s=STATS_WINDOW_S)
     period = float(np.median(np.diff(ts))) / NS_PER_S if ts.size > 1 else math.nan

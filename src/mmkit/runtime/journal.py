@@ -27,7 +27,16 @@ from mmkit.core.events import ActionResult, OrderUpdate, OwnFill
 from mmkit.redact import redact
 from mmkit.runtime.gate_timeline import GateTimeline, read_timeline
 
-SCHEMA_VERSION = 1
+#: 2: ``fills.recv_ts`` (engine clock, ns) and ``fills.mid`` (USD) added; schema-1 journals
+#: lack them and are still read (:mod:`mmkit.runtime.journal_read` says so in the report)
+SCHEMA_VERSION = 2
+
+#: columns added to a table after schema 1: ``ALTER TABLE ... ADD COLUMN`` brings a journal
+#: written by an older mmkit up to date when a run appends to it
+_ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("fills", "recv_ts", "INTEGER"),
+    ("fills", "mid", "REAL"),
+)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -45,6 +54,7 @@ CREATE TABLE IF NOT EXISTS fills (
     id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, oid INTEGER NOT NULL, cloid TEXT,
     side INTEGER NOT NULL, px REAL NOT NULL, sz REAL NOT NULL, fee REAL NOT NULL,
     tid INTEGER, crossed INTEGER NOT NULL, liquidation INTEGER NOT NULL,
+    recv_ts INTEGER, mid REAL,
     UNIQUE (tid, oid, ts, px, sz));
 CREATE TABLE IF NOT EXISTS positions (
     id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, position REAL NOT NULL, source TEXT NOT NULL,
@@ -124,10 +134,19 @@ class Journal:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
+        self._migrate()
         self._pending = 0
         self._flush_every = flush_every
         self._in_tx = False
         self.set_meta("schema_version", str(SCHEMA_VERSION))
+
+    def _migrate(self) -> None:
+        """Add the columns of :data:`_ADDED_COLUMNS` an existing (older) journal lacks;
+        ``CREATE TABLE IF NOT EXISTS`` leaves an existing table as it was."""
+        for table, col, decl in _ADDED_COLUMNS:
+            have = {str(r[1]) for r in self._db.execute(f"PRAGMA table_info({table})")}
+            if col not in have:
+                self._db.execute(f"ALTER TABLE {table} ADD COLUMN {col} {decl}")
 
     # -- transactions --------------------------------------------------------------------
     def _begin(self) -> None:
@@ -158,12 +177,19 @@ class Journal:
         self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, redact(value)))
         self.flush()
 
-    def fill(self, f: OwnFill) -> bool:
-        """Record a fill durably (committed on return). False if it was already journaled."""
+    def fill(self, f: OwnFill, *, recv_ns: int | None = None, mid: float | None = None) -> bool:
+        """Record a fill durably (committed on return). False if it was already journaled.
+
+        ``f.ts`` is the venue's time stamp; ``recv_ns`` is the engine time (ns) the fill was
+        received and applied at, the clock of the position snapshots, gate events and the
+        run summary (a replayed capture's exchange clock can run seconds apart from it);
+        ``mid`` is the engine's mid (USD) just before the fill was applied, so a markout
+        can be priced at the fill itself rather than at the last 1 s snapshot. Either is
+        NULL when not given (or, for ``mid``, not finite: no two-sided book)."""
         self.flush()
         cur = self._db.execute(
             "INSERT OR IGNORE INTO fills (ts, oid, cloid, side, px, sz, fee, tid, crossed, "
-            "liquidation) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            "liquidation, recv_ts, mid) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
             _bounded(
                 (
                     f.ts,
@@ -176,6 +202,8 @@ class Journal:
                     f.tid,
                     int(f.crossed),
                     int(f.liquidation),
+                    recv_ns,
+                    _f(mid),
                 )
             ),
         )

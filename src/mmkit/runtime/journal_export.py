@@ -79,9 +79,16 @@ TABLES: Mapping[str, Table] = {
                 _c("tid", "int64", "venue trade id"),
                 _c("crossed", "bool", "true: we took liquidity (taker)"),
                 _c("liquidation", "bool", "true: a liquidation fill"),
+                _c(
+                    "recv_ns",
+                    "int64",
+                    "when the engine received the fill (engine ns; empty in journals of "
+                    "schema 1, which have only the venue's time above)",
+                ),
+                _c("mid_at_fill_usd", "float64", "the engine's mid when it received the fill"),
             ),
-            "SELECT ts, oid, cloid, side, px, sz, px * sz, fee, tid, crossed, liquidation "
-            "FROM fills ORDER BY ts, id",
+            "SELECT ts, oid, cloid, side, px, sz, px * sz, fee, tid, crossed, liquidation, "
+            "{recv_ts}, {mid} FROM fills ORDER BY ts, id",
         ),
         Table(
             "orders",
@@ -310,9 +317,16 @@ def read_table(
         raw = _closure_rows(timeline)
     else:
         sql = table.sql
-        if "{emergency}" in sql:
-            cols = {str(c[1]) for c in db.execute("PRAGMA table_info(gate_events)").fetchall()}
-            sql = sql.format(emergency="emergency" if "emergency" in cols else "NULL")
+        # columns later schema versions added: NULL when an older journal lacks them
+        optional = {"emergency": "gate_events", "recv_ts": "fills", "mid": "fills"}
+        present = {
+            name
+            for name, tab in optional.items()
+            if "{" + name + "}" in sql
+            and name in {str(c[1]) for c in db.execute(f"PRAGMA table_info({tab})").fetchall()}
+        }
+        if any("{" + name + "}" in sql for name in optional):
+            sql = sql.format(**{n: (n if n in present else "NULL") for n in optional})
         raw = [_with_time(r, timeline.start_ns) for r in db.execute(sql).fetchall()]
     checks = [_CHECK[c.type] for c in table.columns]
     out: list[tuple[Any, ...]] = []

@@ -39,7 +39,8 @@ SQLITE_MAGIC = b"SQLite format 3\x00"
 
 #: the tables and columns the journal commands read. A journal missing one was written by a
 #: different mmkit version (or is not a journal); columns added later (``gate_events.emergency``,
-#: ``divergences.delta``, the ``notes`` table) are optional and not listed.
+#: ``divergences.delta``, the ``notes`` table, schema 2's ``fills.recv_ts`` and ``fills.mid``)
+#: are optional and not listed.
 REQUIRED_COLUMNS: Mapping[str, tuple[str, ...]] = {
     "meta": ("key", "value"),
     "actions": (
@@ -150,8 +151,13 @@ def open_journal(path: Path, *, checked: bool = True) -> Iterator[sqlite3.Connec
 
 @dataclass(frozen=True)
 class FillArrays:
-    """The run's fills in journal order. ``side`` +1 bought / -1 sold; ``px`` USD; ``sz`` base
-    units; ``fee`` USD paid (negative: a rebate received); ``crossed`` took liquidity."""
+    """The run's fills in the order the engine applied them. ``ts_ns`` is the engine time
+    (ns) each was received at (``fills.recv_ts``: the clock of the position snapshots, gate
+    events and run summary), or the venue's stamp where the journal does not have it
+    (schema-1 journals; ``recv_known`` False); ``venue_ts_ns`` is the venue's stamp.
+    ``side`` +1 bought / -1 sold; ``px`` USD; ``sz`` base units; ``fee`` USD paid (negative:
+    a rebate received); ``crossed`` took liquidity; ``mid`` the engine's mid (USD) when the
+    fill arrived, NaN when not journaled or unknown."""
 
     ts_ns: I64
     side: I64
@@ -160,6 +166,25 @@ class FillArrays:
     fee: F64
     oid: I64
     crossed: npt.NDArray[np.bool_]
+    venue_ts_ns: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    recv_known: npt.NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    mid: F64 = field(default_factory=lambda: np.zeros(0, dtype=np.float64))
+
+    @property
+    def clock_note(self) -> str:
+        """Empty when every fill has its engine receive time; else a sentence saying which
+        fills fall back to the venue's clock and what that does to the statistics."""
+        n = len(self)
+        known = int(np.count_nonzero(self.recv_known)) if self.recv_known.size == n else 0
+        if n == 0 or known == n:
+            return ""
+        which = "no fill" if known == 0 else f"{n - known} of {n} fills"
+        return (
+            f"fill times: {which} journaled with the engine receive time (fills.recv_ts; "
+            "written from schema 2 on), so they use the venue's time stamp: spread captured "
+            "and markouts are priced on a different clock from the snapshots and may differ "
+            "from the run summary's"
+        )
 
     def __len__(self) -> int:
         return int(self.ts_ns.size)
@@ -226,18 +251,7 @@ def _load(path: Path, db: sqlite3.Connection) -> RunData:
     meta = {str(k): str(v) for k, v in db.execute("SELECT key, value FROM meta").fetchall()}
     gate_rows = read_gate_rows(db)
     timeline = build_timeline(gate_rows, *read_span(db, meta, gate_rows))
-    rows = db.execute(
-        "SELECT ts, side, px, sz, fee, oid, crossed FROM fills ORDER BY ts, id"
-    ).fetchall()
-    fills = FillArrays(
-        ts_ns=ints(rows, 0, "fills.ts"),
-        side=ints(rows, 1, "fills.side"),
-        px=floats(rows, 2, "fills.px"),
-        sz=floats(rows, 3, "fills.sz"),
-        fee=floats(rows, 4, "fills.fee"),
-        oid=ints(rows, 5, "fills.oid"),
-        crossed=ints(rows, 6, "fills.crossed").astype(bool),
-    )
+    fills = read_fills(db)
     bad = ~np.isin(fills.side, (-1, 1))
     if bad.any():
         raise ValueError(f"fills.side must be +1 or -1, got {int(fills.side[bad][0])}")
@@ -287,6 +301,40 @@ def _load(path: Path, db: sqlite3.Connection) -> RunData:
         timeline=timeline,
         gate_rows=gate_rows,
         quotes=quotes,
+    )
+
+
+def read_fills(db: sqlite3.Connection) -> FillArrays:
+    """The journal's fills on the engine clock where it was journaled (see
+    :class:`FillArrays`), in the order the engine applied them (journal order: a fill is
+    journaled just before the engine applies it). Schema-1 journals have no ``recv_ts`` or
+    ``mid`` column: their fills keep the venue's stamp, ordered by it as before."""
+    have = {str(r[1]) for r in db.execute("PRAGMA table_info(fills)").fetchall()}
+    recv = "recv_ts" if "recv_ts" in have else "NULL"
+    mid = "mid" if "mid" in have else "NULL"
+    order = "id" if "recv_ts" in have else "ts, id"
+    rows = db.execute(
+        f"SELECT ts, side, px, sz, fee, oid, crossed, {recv}, {mid} FROM fills ORDER BY {order}"
+    ).fetchall()
+    venue = ints(rows, 0, "fills.ts")
+    known = np.array([r[7] is not None for r in rows], dtype=bool)
+    recv_ns = venue.copy()
+    for k, r in enumerate(rows):
+        if r[7] is not None:
+            recv_ns[k] = _int(r[7], "fills.recv_ts")
+    fill_mid = floats(rows, 8, "fills.mid")
+    fill_mid[~(np.isfinite(fill_mid) & (fill_mid > 0))] = math.nan  # no mid known
+    return FillArrays(
+        ts_ns=recv_ns,
+        side=ints(rows, 1, "fills.side"),
+        px=floats(rows, 2, "fills.px"),
+        sz=floats(rows, 3, "fills.sz"),
+        fee=floats(rows, 4, "fills.fee"),
+        oid=ints(rows, 5, "fills.oid"),
+        crossed=ints(rows, 6, "fills.crossed").astype(bool),
+        venue_ts_ns=venue,
+        recv_known=known,
+        mid=fill_mid,
     )
 
 

@@ -319,6 +319,52 @@ def warm_up(
     return clock() - t0
 
 
+#: what each research command runs, hence the groups it warms: a backtest (and every run of
+#: a sweep) drives the simulated exchange on a market, calibrate only the estimators (its
+#: own scan kernel is in no group and still compiles lazily, ~1 s)
+COMMAND_GROUPS: dict[str, tuple[str, ...]] = {
+    "backtest": ("venue", "market"),
+    "sweep": ("venue", "market"),
+    "calibrate": ("market",),
+}
+
+
+def warm_up_for_command(
+    command: str,
+    settings: Any,
+    host: Any,
+    *,
+    show: bool = True,
+    stream: TextIO | None = None,
+    warm: Callable[..., float | None] | None = None,
+) -> float | None:
+    """Before a research command (``backtest``, ``calibrate``, ``sweep``) runs: compile the
+    cold kernel groups it uses (:data:`COMMAND_GROUPS`) in parallel with the progress
+    display, so a first run tells what it waits for instead of a blank screen; nothing at
+    all when the cache is warm. Returns the seconds spent (None when warm).
+
+    ``settings``: the run's settings (its merged configuration is what the workers build
+    their components from, so the compiled signatures match); ``host``: the plugin host the
+    run loaded, whose non-built-in plugins the workers load too. The display goes to
+    ``stream`` (default ``sys.stderr``, never stdout: ``--json`` output and piped tables stay
+    clean); ``show=False`` compiles quietly. ``warm``: :func:`warm_up` (a test's fake)."""
+    if command not in COMMAND_GROUPS:
+        raise ValueError(f"unknown command {command!r} for the warm-up; known: {COMMAND_GROUPS}")
+    groups = COMMAND_GROUPS[command]
+    if "venue" in groups and getattr(settings.components, "venue", "sim") != "sim":
+        groups = tuple(g for g in groups if g != "venue")  # only the sim venue is mmkit's
+    plugins = [i.module for i in host.info.values() if i.source != "builtin"]
+    spent = (warm or warm_up)(
+        settings.merged_full(),
+        groups=groups,
+        stream=(stream if stream is not None else sys.stderr) if show else None,
+        plugins=plugins,
+    )
+    if spent is not None:
+        log.info("%s: compiled numba kernels in parallel (first run): %.1f s", command, spent)
+    return spent
+
+
 # -- the workers -------------------------------------------------------------------------
 
 

@@ -153,7 +153,9 @@ class Session:
                     return []
                 self._seen_fills.add(key)
             if j is not None:
-                j.fill(ev)  # durable before the engine acts on it
+                # durable before the engine acts on it; on the engine clock (recv_ns) with
+                # the mid it was received at, like the run summary's fills
+                j.fill(ev, recv_ns=now_ns, mid=float(self.engine.market.mid))
         elif kind is EventKind.ACTION_RESULT:
             assert isinstance(ev, ActionResult)
             if ev.outcome.value == "rejected":

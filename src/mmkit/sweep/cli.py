@@ -66,6 +66,14 @@ def register(cli: typer.Typer) -> None:
         spec = load_sweep(grid)
         cfg = resolve_config_path(config)
         tasks = make_tasks(spec, data, config=cfg, overlays=params, sets=sets)
+        if tasks and scheduler is None:
+            # the local cluster's workers load the kernels from the cache this fills (an
+            # existing --scheduler's workers may be on other machines: it is left alone)
+            from mmkit.plugin_manager import get_host
+            from mmkit.runtime.precompile import warm_up_for_command
+            from mmkit.sweep.worker import settings_for
+
+            warm_up_for_command("sweep", settings_for(tasks[0]), get_host())
         from rich.progress import Progress
 
         with dask_client(scheduler, workers) as client, Progress(transient=True) as bar:

@@ -1,0 +1,239 @@
+"""The research commands (``backtest``, ``calibrate``, ``sweep``) compile their cold kernel
+groups before they run, with the progress display on stderr; a warm cache shows nothing.
+
+No real cold compile happens here: the warm-up's worker processes are fakes that end at
+once (the real ``Popen`` is kept for anything else), and the stamps live in a temporary
+directory so the test decides what is cold."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from mmkit.runtime import precompile
+
+_REAL_POPEN = subprocess.Popen
+
+
+class _DoneProc:
+    """A warm-up worker that has already finished with status ``rc``."""
+
+    def __init__(self, rc: int) -> None:
+        self.returncode = rc
+
+    def poll(self) -> int:
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        return self.returncode
+
+    def kill(self) -> None:  # pragma: no cover - never past the timeout here
+        pass
+
+
+@pytest.fixture
+def cold(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """An empty stamp directory (every group cold) and fake warm-up workers; returns the
+    command lines of the workers started. Other processes start for real."""
+    stamp_home = tmp_path / "stamps"
+    stamp_home.mkdir()
+    monkeypatch.setattr(precompile, "stamp_dir", lambda: stamp_home)
+    started: list[list[str]] = []
+
+    def popen(cmd: Any, *a: Any, **kw: Any) -> Any:
+        if isinstance(cmd, list) and cmd[1:3] == ["-m", "mmkit.runtime.precompile"]:
+            started.append(cmd)
+            return _DoneProc(0)
+        return _REAL_POPEN(cmd, *a, **kw)
+
+    monkeypatch.setattr(subprocess, "Popen", popen)
+    return started
+
+
+def _host(*sources: str) -> Any:
+    info = {f"p{i}": SimpleNamespace(module=f"mod{i}", source=s) for i, s in enumerate(sources)}
+    return SimpleNamespace(info=info)
+
+
+def _settings(venue: str = "sim") -> Any:
+    merged = {"components": {"venue": venue}}
+    return SimpleNamespace(components=SimpleNamespace(venue=venue), merged_full=lambda: merged)
+
+
+# -- the helper -------------------------------------------------------------------------------
+
+
+@given(
+    command=st.sampled_from(sorted(precompile.COMMAND_GROUPS)),
+    venue=st.sampled_from(["sim", "hyperliquid", "toy"]),
+    show=st.booleans(),
+    sources=st.lists(st.sampled_from(["builtin", "entrypoint", "module"]), max_size=4),
+)
+def test_the_helper_asks_for_the_commands_groups_with_the_runs_config_and_plugins(
+    command: str, venue: str, show: bool, sources: list[str]
+) -> None:
+    calls: list[dict[str, Any]] = []
+
+    def fake(merged: dict[str, Any], **kw: Any) -> float:
+        calls.append({"merged": merged, **kw})
+        return 1.5
+
+    stream = io.StringIO()
+    settings = _settings(venue)
+    spent = precompile.warm_up_for_command(
+        command, settings, _host(*sources), show=show, stream=stream, warm=fake
+    )
+    assert spent == 1.5 and len(calls) == 1
+    call = calls[0]
+    assert call["merged"] == {"components": {"venue": venue}}
+    # backtest and sweep drive the simulated exchange: its group only when it is the venue
+    want = {"backtest": {"venue", "market"}, "sweep": {"venue", "market"}}.get(command, {"market"})
+    if venue != "sim":
+        want -= {"venue"}
+    assert set(call["groups"]) == want and len(call["groups"]) == len(want)
+    assert call["stream"] is (stream if show else None)
+    assert call["plugins"] == [f"mod{i}" for i, s in enumerate(sources) if s != "builtin"]
+
+
+def test_the_display_goes_to_stderr_by_default(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    err = io.StringIO()
+    monkeypatch.setattr("sys.stderr", err)
+    seen: list[Any] = []
+    precompile.warm_up_for_command(
+        "backtest", _settings(), _host(), warm=lambda m, **kw: seen.append(kw["stream"])
+    )
+    assert seen == [err]
+
+
+def test_an_unknown_command_is_an_error_naming_the_known_ones() -> None:
+    with pytest.raises(ValueError, match=r"'trade'.*backtest"):
+        precompile.warm_up_for_command("trade", _settings(), _host(), warm=lambda m, **k: None)
+
+
+def test_cold_groups_compile_once_with_a_progress_report_then_nothing(
+    cold: list[list[str]],
+) -> None:
+    first, second = io.StringIO(), io.StringIO()
+    assert precompile.warm_up_for_command("calibrate", _settings(), _host(), stream=first)
+    assert [c[3] for c in cold] == ["market"]
+    lines = first.getvalue().splitlines()
+    assert len(lines) == 2 and "market" in lines[0] and "expected ~" in lines[0]
+    assert precompile.cold_groups() == ["venue"]  # calibrate left the venue group cold
+    assert precompile.warm_up_for_command("calibrate", _settings(), _host(), stream=second) is None
+    assert second.getvalue() == "" and len(cold) == 1
+
+
+# -- the commands -----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from mmkit.core.types import Instrument
+    from mmkit.data.params import SyntheticParams
+    from mmkit.data.store import write_store
+    from mmkit.data.synthetic import generate_chunks, resolve, store_meta
+
+    p = resolve(
+        SyntheticParams(duration_s=30.0, seed=7, tick=0.1, lot=0.001, A=3.0), Instrument(), 7
+    )
+    path = tmp_path_factory.mktemp("warm") / "syn.parquet"
+    write_store(path, generate_chunks(p), store_meta(p))
+    return path
+
+
+def _invoke(args: list[str]) -> Any:
+    from mmkit.cli.main import build_app
+
+    args = ["--no-entrypoints", *args]
+    return CliRunner().invoke(build_app(args), args)
+
+
+SETS = ["--set", "estimators.warmup.max_warmup_secs=5", "--set", "instrument.tick=0.1"]
+
+
+def test_backtest_json_cold_then_warm(store: Path, cold: list[list[str]]) -> None:
+    res = _invoke(["backtest", str(store), "--json", "--duration", "20", *SETS])
+    assert res.exit_code == 0, res.output
+    assert sorted(c[3] for c in cold) == ["market", "venue"]
+    json.loads(res.stdout)  # stdout is the JSON report and nothing else
+    progress = [ln for ln in res.stderr.splitlines() if "compil" in ln]
+    assert len(progress) == 2  # off a terminal: a start line and an end line
+    assert "venue, market" in progress[0] and "expected ~" in progress[0]
+    assert precompile.cold_groups() == []
+    again = _invoke(["backtest", str(store), "--json", "--duration", "20", *SETS])
+    assert again.exit_code == 0, again.output
+    assert len(cold) == 2  # warm: no worker started
+    assert "compil" not in again.stderr
+    first, second = json.loads(res.stdout), json.loads(again.stdout)
+    first.pop("timing"), second.pop("timing")  # wall-clock seconds differ run to run
+    assert first == second  # the warm-up changes nothing in what the run computes
+
+
+def test_calibrate_warms_the_estimators_and_no_progress_keeps_it_quiet(
+    store: Path, cold: list[list[str]], tmp_path: Path
+) -> None:
+    out = tmp_path / "cal.toml"
+    res = _invoke(["calibrate", str(store), "-o", str(out), "--no-progress", *SETS])
+    assert res.exit_code == 0, res.output
+    assert [c[3] for c in cold] == ["market"]
+    assert "compil" not in res.stderr and "compil" not in res.stdout
+    assert precompile.cold_groups() == ["venue"]
+
+
+def test_calibrate_without_the_engine_compiles_nothing_ahead(
+    store: Path, cold: list[list[str]], tmp_path: Path
+) -> None:
+    res = _invoke(["calibrate", str(store), "-o", str(tmp_path / "c.toml"), "--no-engine", *SETS])
+    assert res.exit_code == 0, res.output
+    assert cold == []
+
+
+class _Stop(Exception):
+    """Raised by the fake cluster: the test has seen what it needs."""
+
+
+@pytest.mark.parametrize("scheduler", [None, "tcp://127.0.0.1:1"])
+def test_sweep_warms_before_its_local_cluster_starts(
+    store: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    scheduler: str | None,
+) -> None:
+    order: list[str] = []
+
+    def fake_warm(merged: dict[str, Any], **kw: Any) -> float:
+        order.append("warm:" + ",".join(kw["groups"]))
+        assert kw["stream"] is not None
+        return 0.0
+
+    @contextlib.contextmanager
+    def fake_cluster(sched: str | None, workers: int | None) -> Iterator[None]:
+        order.append("cluster")
+        raise _Stop
+        yield  # pragma: no cover
+
+    monkeypatch.setattr(precompile, "warm_up", fake_warm)
+    monkeypatch.setattr("mmkit.sweep.cluster.dask_client", fake_cluster)
+    grid = tmp_path / "sweep.toml"
+    key = '"gates.kill_switch.max_drawdown_usd"'
+    grid.write_text(f'[sweep]\ncadence = "timer"\n[grid]\n{key} = [10.0, 1000.0]\n')
+    args = ["sweep", str(store), "--grid", str(grid), *SETS]
+    if scheduler:
+        args += ["--scheduler", scheduler]
+    res = _invoke(args)
+    assert isinstance(res.exception, _Stop), res.output
+    # an existing scheduler's workers may be elsewhere: no local warm-up for them
+    assert order == (["cluster"] if scheduler else ["warm:venue,market", "cluster"])
