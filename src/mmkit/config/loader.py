@@ -162,8 +162,17 @@ def read_toml(path: Path) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError([f"{path}: file not found"]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError([f"{path}: cannot read: {exc}"]) from None
+    except IsADirectoryError:
+        raise ConfigError([f"{path}: is a directory, not a config file (mmkit.toml)"]) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            [
+                f"{path}: not a TOML config file (not UTF-8 text: byte {exc.start} is "
+                "not valid); give an mmkit.toml (`mmkit config init` writes one)"
+            ]
+        ) from None
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot read: {exc.strerror or exc}"]) from None
     try:
         data = tomllib.loads(text)
         check_depth(data)  # later steps walk the tables recursively

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from mmkit.params import param
 
@@ -72,6 +72,22 @@ class SyntheticParams:
         "hidden direction flips, so that trade-flow imbalance foretells the next informed "
         "order; 0: each informed order's side is a coin flip",
     )
+
+
+#: the synthetic market as it was before informed flow (no adverse selection, more and
+#: deeper market orders): the loopback emulator's protocol-fake market and the fixtures
+#: whose figures were sized on it use these values
+CALM_MARKET: dict[str, Any] = {
+    "k": 3000.0,
+    "A": 1.0,
+    "sigma_regimes": [5e-5, 1.5e-4],
+    "informed_frac": 0.0,
+}
+
+
+def calm_market(**overrides: Any) -> SyntheticParams:
+    """:class:`SyntheticParams` with :data:`CALM_MARKET` (then ``overrides``) applied."""
+    return SyntheticParams(**{**CALM_MARKET, **overrides})
 
 
 @dataclass(frozen=True)

@@ -48,8 +48,13 @@ class OwnFillKappa:
         )
 
     def on_fill(self, depth: float, now_ns: int) -> bool:
-        """Add one fill depth; returns False (ignored) unless it is finite and >= 0."""
-        if not (math.isfinite(depth) and depth >= 0.0):
+        """Add one fill depth; returns False (ignored) unless it is finite, >= 0 and keeps
+        the posterior's rate finite (absurd depths summed could overflow it to infinity)."""
+        if not (
+            math.isfinite(depth)
+            and depth >= 0.0
+            and math.isfinite(self.prior[1] + self._sum + depth)
+        ):
             return False
         self.expire(now_ns)
         self._obs.append((self._now, depth))

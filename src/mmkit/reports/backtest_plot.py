@@ -17,6 +17,7 @@ Times are seconds since the run's start (``run.start_ns``), drawn in ``time_unit
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -164,7 +165,7 @@ def render(series: Mapping[str, Any], out: Path) -> Path:
     ax_mid.set_xlabel(f"time since start ({series['time_unit']})")
     ax_eq.legend(loc="best", fontsize=7)
     ax_mid.legend(loc="best", fontsize=7)
-    ax_eq.set_title(str(series["headline"])[:110], fontsize=8)
+    ax_eq.set_title("\n".join(textwrap.wrap(str(series["headline"]), 120)), fontsize=8)
     fig.suptitle(str(series["title"]), fontsize=10)
     fig.tight_layout()
     fig.savefig(out, dpi=100)

@@ -31,17 +31,13 @@ SYNTHETIC_DURATION_S = 7 * 86_400.0
 
 
 def _synthetic_events(cfg: EmulatorConfig, inst: Instrument) -> Iterator[Event]:
-    from mmkit.data.params import SyntheticParams
+    from mmkit.data.params import calm_market
     from mmkit.data.synthetic import SyntheticFeed
 
-    # no informed flow: the emulator is a protocol fake, and the loopback live tests size
-    # their tolerances (e.g. the mid's drift during a restart) on the calmer market
-    params = SyntheticParams(
-        seed=cfg.seed,
-        duration_s=SYNTHETIC_DURATION_S,
-        chunk_s=SYNTHETIC_CHUNK_S,
-        informed_frac=0.0,
-    )
+    # the calm market (no informed flow, the order flow of before): the emulator is a
+    # protocol fake, and the loopback live tests size their tolerances (the mid's drift
+    # during a restart, fills within a short run) on it
+    params = calm_market(seed=cfg.seed, duration_s=SYNTHETIC_DURATION_S, chunk_s=SYNTHETIC_CHUNK_S)
     return SyntheticFeed(params, inst, cfg.seed).events()
 
 
