@@ -85,3 +85,15 @@ def test_real_captures(shared_data: Path) -> None:
     hl = ClockAlignment(open_records(shared_data / "hyperliquid/btcusd_20250126.gz").chunks)
     next(iter(hl))
     assert hl.offset_ns == 0 and hl.median_delay_ns is not None and hl.median_delay_ns > 0
+
+
+def test_the_venue_feed_latency_sets_the_earliest_arrival() -> None:
+    from mmkit.config.loader import load_settings
+    from mmkit.data.clock import DEFAULT_MIN_LATENCY_MS, venue_feed_latency_ms
+    from mmkit.plugin_manager import PluginHost
+
+    reg = PluginHost(load_entrypoints=False).registry
+    s = load_settings(None, reg, env={}, sets=["venues.sim.feed_latency_ms=35"])
+    assert venue_feed_latency_ms(s) == 35.0
+    toy = load_settings(None, reg, env={}, sets=[])
+    assert venue_feed_latency_ms(toy) == DEFAULT_MIN_LATENCY_MS == 20.0

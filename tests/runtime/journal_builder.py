@@ -120,3 +120,10 @@ def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, s
         main(["--no-entrypoints", "journal", *args])
     out = capsys.readouterr()
     return int(exc.value.code or 0), out.out, out.err
+
+
+def summary_row(text: str, label: str) -> str:
+    """The one line of ``text`` starting with ``label``, its whitespace collapsed."""
+    hits = [ln for ln in text.splitlines() if ln.startswith(label)]
+    assert len(hits) == 1, (label, hits)
+    return " ".join(hits[0].split())

@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.runtime.journal_builder import run_cli
+from tests.runtime.journal_builder import run_cli, summary_row
 
 from mmkit.core.events import OwnFill
 from mmkit.core.types import Side
@@ -245,15 +245,9 @@ FILL_ROWS = (
 )
 
 
-def _row(text: str, label: str) -> str:
-    hits = [ln for ln in text.splitlines() if ln.startswith(label)]
-    assert len(hits) == 1, (label, hits)
-    return " ".join(hits[0].split())
-
-
 def _summary_number(text: str, label: str) -> float:
     """The first number of a summary row (``+0.771`` of ``spread captured ... +0.771``)."""
-    value = _row(text, label).removeprefix(" ".join(label.split())).split()[0]
+    value = summary_row(text, label).removeprefix(" ".join(label.split())).split()[0]
     return float(value.rstrip(";").replace(",", ""))
 
 
@@ -290,7 +284,7 @@ def test_journal_show_prints_the_summary_spread_and_markouts(
     rep = json.loads(js)["report"]["fills"]
     assert rep["fills"] > 0
     for label in FILL_ROWS:
-        assert _row(shown, label) == _row(summary, label), label
+        assert summary_row(shown, label) == summary_row(summary, label), label
     assert _summary_number(summary, "spread captured (bp, size weighted)") == pytest.approx(
         rep["spread_captured_bp"], abs=5e-4
     )

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.runtime.journal_builder import NS, T0, Spec, build, run_cli
+from tests.runtime.journal_builder import NS, T0, Spec, build, run_cli, summary_row
 
 from mmkit.cli.journal_cmd import parse_fills
 from mmkit.errors import MmkitError
@@ -356,12 +356,6 @@ SAME_ROWS = (
 )
 
 
-def _row(text: str, label: str) -> str:
-    hits = [ln for ln in text.splitlines() if ln.startswith(label)]
-    assert len(hits) == 1, (label, hits)
-    return " ".join(hits[0].split())
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("data", ["synthetic", "binance-usdm"])
 def test_the_journal_tells_what_the_session_reported(
@@ -394,8 +388,8 @@ def test_the_journal_tells_what_the_session_reported(
     rep = json.loads(js)["report"]
     assert rep["fills"]["fills"] > 0
     for label in SAME_ROWS[1:]:
-        assert _row(shown, label) == _row(summary, label), label
-    assert _row(summary, "verdict").split()[-1] == rep["run"]["verdict"]
-    rej = _row(summary, "rejections by reason").removeprefix("rejections by reason").strip()
+        assert summary_row(shown, label) == summary_row(summary, label), label
+    assert summary_row(summary, "verdict").split()[-1] == rep["run"]["verdict"]
+    rej = summary_row(summary, "rejections by reason").removeprefix("rejections by reason").strip()
     got = {k: v for k, v in (x.rsplit(" ", 1) for x in rej.split(", ")) if rej != "none"}
     assert {k: int(v.replace(",", "")) for k, v in got.items()} == rep["rejections_by_reason"]

@@ -28,7 +28,7 @@ from mmkit.components import BulkReplayVenue, Venue
 from mmkit.config.loader import Settings
 from mmkit.core.events import ActionResult, Event, EventKind, OwnFill
 from mmkit.core.types import NS_PER_MS, NS_PER_S
-from mmkit.data.clock import ClockAlignment
+from mmkit.data.clock import ClockAlignment, venue_feed_latency_ms
 from mmkit.data.market_stream import load_market, open_records
 from mmkit.errors import ConfigError
 from mmkit.plugin_manager import PluginHost
@@ -117,18 +117,6 @@ def build_venue(settings: Settings, host: PluginHost, tick: float, cadence: str 
             ]
         )
     return venue
-
-
-def _feed_latency_ms(settings: Settings) -> float:
-    """The configured venue's market-data latency (ms) where it has one (``sim``'s
-    ``feed_latency_ms``), else the sim default: the earliest arrivals of a realigned
-    capture get this delay."""
-    try:
-        params = settings.component_params("venue", settings.components.venue)
-    except KeyError:  # a venue without a params table
-        params = None
-    value = getattr(params, "feed_latency_ms", None)
-    return float(value) if isinstance(value, (int, float)) and value >= 0 else 20.0
 
 
 def _why_no_orders(settings: Settings, session: Session, path: PathRecorder) -> str:
@@ -225,7 +213,7 @@ def _run(
         path.venue = venue
         # one clock: a recorder clock behind the exchange would put the simulated exchange
         # in the strategy's future (mmkit.data.clock)
-        clock = ClockAlignment(chunks(), min_latency_ms=_feed_latency_ms(settings))
+        clock = ClockAlignment(chunks(), min_latency_ms=venue_feed_latency_ms(settings))
         settle()
         start, end, stopped = run_events(
             session,

@@ -45,6 +45,7 @@ from mmkit.components import Estimates
 from mmkit.config.loader import Settings
 from mmkit.core.events import Event, EventKind, Timer
 from mmkit.core.types import NS_PER_MS, NS_PER_S
+from mmkit.data.schema import Chunk
 from mmkit.engine import _REQUOTE_KINDS, _TIMER_ONLY
 from mmkit.errors import DataError
 
@@ -78,14 +79,18 @@ def _event_time(ev: Event) -> int:
     return ev.local_ts if ev.local_ts >= 0 else ev.ts
 
 
-def _events(paths: Sequence[Path], fmt: str) -> Iterator[Event]:
-    """The event stream an event-cadence backtest gives the engine (files chained)."""
+def _events(paths: Sequence[Path], fmt: str, min_latency_ms: float) -> Iterator[Event]:
+    """The event stream an event-cadence backtest gives the engine: files chained, exchange
+    times on the capture's clock as the backtest aligns them (:mod:`mmkit.data.clock`)."""
     from mmkit.data.adapter import events_from_chunks
+    from mmkit.data.clock import ClockAlignment
     from mmkit.data.market_stream import open_records
 
-    for p in paths:
-        src = open_records(Path(p), fmt)
-        yield from events_from_chunks(src.chunks)
+    def chunks() -> Iterator[Chunk]:
+        for p in paths:
+            yield from open_records(Path(p), fmt).chunks
+
+    yield from events_from_chunks(ClockAlignment(chunks(), min_latency_ms=min_latency_ms))
 
 
 def run_engine_estimators(
@@ -140,7 +145,9 @@ def run_engine_estimators(
                 except Exception as exc:  # the engine's isolation: reported, not fatal
                     fault(name, "estimate", exc)
 
-    for ev in _events(paths, fmt):
+    from mmkit.data.clock import venue_feed_latency_ms
+
+    for ev in _events(paths, fmt, venue_feed_latency_ms(settings)):
         t = max(_event_time(ev), last)  # the engine's clock never goes back
         if st.start_ns < 0:
             st.start_ns = t

@@ -20,11 +20,33 @@ from block time to the websocket) is left alone: it may be real.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from mmkit.core.types import NS_PER_MS, NS_PER_S
 from mmkit.data.schema import Chunk
+
+if TYPE_CHECKING:
+    from mmkit.config.loader import Settings
+
+#: the earliest arrivals' delay after a realignment when the venue states none (ms): the
+#: ``sim`` venue's default ``feed_latency_ms``
+DEFAULT_MIN_LATENCY_MS = 20.0
+
+
+def venue_feed_latency_ms(settings: Settings) -> float:
+    """The configured venue's market-data latency (ms) where it has one (``sim``'s
+    ``feed_latency_ms``), else :data:`DEFAULT_MIN_LATENCY_MS`: the earliest arrivals of a
+    realigned capture get this delay."""
+    try:
+        params = settings.component_params("venue", settings.components.venue)
+    except KeyError:  # a venue without a params table
+        params = None
+    value = getattr(params, "feed_latency_ms", None)
+    if isinstance(value, (int, float)) and value >= 0:
+        return float(value)
+    return DEFAULT_MIN_LATENCY_MS
 
 
 class ClockAlignment:
@@ -35,7 +57,11 @@ class ClockAlignment:
     given after the shift, in ms. ``enabled=False`` passes the chunks through untouched."""
 
     def __init__(
-        self, chunks: Iterable[Chunk], *, min_latency_ms: float = 20.0, enabled: bool = True
+        self,
+        chunks: Iterable[Chunk],
+        *,
+        min_latency_ms: float = DEFAULT_MIN_LATENCY_MS,
+        enabled: bool = True,
     ) -> None:
         self._chunks = chunks
         self.min_latency_ns = int(min_latency_ms * NS_PER_MS)
