@@ -1,5 +1,6 @@
-"""What a backtest records while it runs: our fills, the gate transitions, and a sampled
-path of mid, position, equity and the best bid / ask we had resting at the venue."""
+"""What a backtest records while it runs, beside what the run observer keeps (fills and gate
+transitions: :class:`~mmkit.runtime.observer.RunObserver`): a sampled path of mid, position,
+equity and the best bid / ask we had resting at the venue."""
 
 from __future__ import annotations
 
@@ -11,19 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mmkit.engine import Engine
-from mmkit.runtime.journal import Journal
-from mmkit.runtime.observer import RunObserver, best_resting
-
-
-class BacktestObserver(RunObserver):
-    """The run observer of backtests. It keeps every fill the engine applied (with the
-    engine time it was applied at, for markouts) and every gate transition as a
-    :class:`~mmkit.runtime.gate_timeline.GateRow` (the rows a journal would hold), for the
-    report's gate timeline: see :class:`~mmkit.runtime.observer.RunObserver`, which now
-    records these for every runner."""
-
-    def __init__(self, journal: Journal | None = None) -> None:
-        super().__init__(journal)
+from mmkit.runtime.observer import best_resting
 
 
 def resting_best(venue: Any) -> tuple[float, float]:

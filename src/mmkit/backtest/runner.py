@@ -22,7 +22,7 @@ import numpy as np
 
 from mmkit.assembly import build_engine
 from mmkit.backtest.cadence import Cadence, check_cadence
-from mmkit.backtest.recording import BacktestObserver, PathRecorder
+from mmkit.backtest.recording import PathRecorder
 from mmkit.backtest.report import BacktestReport, markouts, max_drawdown
 from mmkit.components import BulkReplayVenue, Venue
 from mmkit.config.loader import Settings
@@ -36,6 +36,7 @@ from mmkit.reports.run import account_run
 from mmkit.reports.stats import equity_stats, fill_stats_of
 from mmkit.reports.summary import warmup_info
 from mmkit.runtime.heap import frozen_heap, settle
+from mmkit.runtime.observer import RunObserver
 from mmkit.runtime.paper_run import build_simulated_venue
 from mmkit.runtime.session import Session
 
@@ -59,7 +60,7 @@ class BacktestResult:
     path: dict[str, Any]
     session: Session
     #: every fill the engine applied, in order, stamped with the engine time it was applied
-    #: at (the clock of ``path``; see BacktestObserver.engine_clock_fills)
+    #: at (the clock of ``path``; see RunObserver.engine_clock_fills)
     fills: list[OwnFill] = dataclasses.field(default_factory=list)
 
 
@@ -166,7 +167,7 @@ def _run(
     step_ms = o.requote_ms if o.requote_ms else float(settings.engine.timer_ms)
     if o.cadence == "timer":
         settings = _with_requote(settings, "timer")
-    observer = BacktestObserver()
+    observer = RunObserver(None)
     engine = build_engine(settings, host, observer=observer)
     session = BacktestSession(engine, observer, None)
     observer.run = session
@@ -244,7 +245,7 @@ def _run(
 def _report(
     settings: Settings,
     session: BacktestSession,
-    observer: BacktestObserver,
+    observer: RunObserver,
     path: PathRecorder,
     data: Sequence[Path],
     mode: str,
