@@ -26,10 +26,9 @@ import numpy as np
 import numpy.typing as npt
 
 from mmkit.core.events import OwnFill
-from mmkit.core.types import Side
+from mmkit.core.types import NS_PER_S, Side
 from mmkit.reports.run import RunAccount
 
-NS_PER_S = 1_000_000_000
 _UNITS = (("s", 1.0), ("min", 60.0), ("h", 3600.0))
 
 

@@ -39,14 +39,13 @@ from typing import Any
 
 import numpy as np
 
+from mmkit.core.types import NS_PER_S
 from mmkit.errors import MmkitError
 from mmkit.reports.run import RunAccount, WarmupInfo, account_run
 from mmkit.reports.stats import EquityStats, FillStats, as_dict, equity_stats, fill_stats
 from mmkit.reports.summary import STATS_WINDOW_S, SessionReport
 from mmkit.runtime.gate_timeline import GateTimeline
 from mmkit.runtime.journal_read import FillArrays, RunData, best_quotes, load_run, open_journal
-
-NS_PER_S = 1_000_000_000
 
 
 @dataclass(frozen=True)

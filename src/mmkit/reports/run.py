@@ -34,9 +34,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from mmkit.core.types import NS_PER_S
 from mmkit.runtime.gate_timeline import GateRow, build_timeline, union_length
 
-NS_PER_S = 1_000_000_000
 #: share of the post-warmup time halted above which a run is "mostly_halted"
 MOSTLY_HALTED = 0.5
 WARMUP_GATE = "warmup"

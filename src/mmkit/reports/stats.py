@@ -46,7 +46,8 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-NS_PER_S = 1_000_000_000
+from mmkit.core.types import NS_PER_S
+
 #: below this many windows a Sharpe or Sortino ratio is reported with a caveat
 MIN_WINDOWS = 30
 #: markout horizons in seconds; keys of ``markouts_bp`` are ``f"{h:g}s"``

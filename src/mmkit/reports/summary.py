@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from mmkit.core.types import NS_PER_S
 from mmkit.reports.run import RunAccount, WarmupInfo, account_run
 from mmkit.reports.stats import (
     EquityStats,
@@ -36,7 +37,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("mmkit.run")
 
-NS_PER_S = 1_000_000_000
 #: Sharpe / Sortino window of the session report (seconds), stated with the ratios
 STATS_WINDOW_S = 60.0
 
