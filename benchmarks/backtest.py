@@ -275,14 +275,44 @@ def hbt_run(npz: Path, repeat: int, cache: bool) -> None:
 # =========================================================================================
 
 
-def _run_mmkit(store: Path, config: Path, cadence: str) -> Any:
-    """One backtest's report: the engine at ``cadence``, or the fast_glft reference."""
+#: the engine's variants: key -> (label, extra config for MMKIT_CONFIG, plugin modules)
+VARIANTS: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "timer": ("mmkit engine, compiled twins", "", ()),
+    "python": ("mmkit engine, python reference", 'twins = "off"', ()),
+    "plugin": (
+        "twins + 1 third-party Python est.",
+        '\n[components]\nestimators = ["kappa", "sigma", "warmup", "bench_flow"]\n',
+        ("_py_estimator",),
+    ),
+}
+
+
+def variant_config(work: Path, variant: str) -> Path:
+    """The config file of an engine variant (see :data:`VARIANTS`)."""
+    cfg = work / f"mmkit-{variant}.toml"
+    extra = VARIANTS[variant][1]
+    if extra.startswith("twins"):  # a key of the existing [engine] table
+        text = MMKIT_CONFIG.replace("[engine]\n", f"[engine]\n{extra}\n", 1)
+    else:
+        text = MMKIT_CONFIG + extra
+    cfg.write_text(text)
+    return cfg
+
+
+def _run_mmkit(store: Path, config: Path, cadence: str, variant: str = "timer") -> Any:
+    """One backtest's report: the engine (variant ``variant``, see :data:`VARIANTS`) at
+    ``cadence``, or the fast_glft reference."""
     from mmkit.backtest.runner import BacktestOptions, run_backtest
     from mmkit.config.loader import load_settings
-    from mmkit.plugin_manager import get_host
+    from mmkit.plugin_manager import PluginHost, get_host
     from mmkit.runtime.heap import frozen_heap, settle
 
-    host = get_host()
+    plugins = VARIANTS[variant][2] if variant in VARIANTS else ()
+    if plugins:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        host = PluginHost(load_entrypoints=False, extra_modules=list(plugins))
+    else:
+        host = get_host()
     s = load_settings(config, host.registry, env={})
     if cadence == FAST_GLFT:
         from _fast_glft import run_fast_glft
@@ -302,10 +332,10 @@ def fast_glft_once(store: Path, config: Path) -> None:
     print(json.dumps(_run_mmkit(store, config, FAST_GLFT).to_json(), indent=2))
 
 
-def mmkit_steady(store: Path, config: Path, cadence: str) -> None:
+def mmkit_steady(store: Path, config: Path, cadence: str, variant: str) -> None:
     """Child entry point: two backtests in one process; print the second's timing."""
-    _run_mmkit(store, config, cadence)
-    r = _run_mmkit(store, config, cadence)
+    _run_mmkit(store, config, cadence, variant)
+    r = _run_mmkit(store, config, cadence, variant)
     print(
         json.dumps(
             {
@@ -314,6 +344,12 @@ def mmkit_steady(store: Path, config: Path, cadence: str) -> None:
                 "load_s": r.timing["load_s"],
                 "fills": r.fills,
                 "requotes": r.requotes,
+                "headline": r.run.headline if r.run is not None else "",
+                "components": [
+                    n
+                    for n in (r.run.notes if r.run is not None else [])
+                    if n.startswith("components:")
+                ],
             }
         )
     )
@@ -362,8 +398,6 @@ def bench_vs_hftbacktest(work: Path, runs: int) -> None:
     hpy = ensure_bench_venv()
     store = work / "btc.parquet"
     npz = work / "btc_hbt.npz"
-    cfg = work / "mmkit.toml"
-    cfg.write_text(MMKIT_CONFIG)
     t0 = time.perf_counter()
     from mmkit.data.loaders import convert
 
@@ -381,20 +415,23 @@ def bench_vs_hftbacktest(work: Path, runs: int) -> None:
         f"backtest: converted {BTC.name} once for each (not timed below): "
         f"mmkit store {t_mm:.1f} s, hftbacktest npz {t_hb:.1f} s"
     )
+    cfgs = {v: variant_config(work, v) for v in VARIANTS}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent)}
 
-    def mm_cmd(cadence: str) -> list[str]:
-        if cadence == FAST_GLFT:
-            return [sys.executable, __file__, "--fast-glft", str(store), str(cfg)]
+    def mm_cmd(side: str) -> list[str]:
+        if side == FAST_GLFT:
+            return [sys.executable, __file__, "--fast-glft", str(store), str(cfgs["timer"])]
+        cmd = [sys.executable, "-m", "mmkit"]
+        for mod in VARIANTS[side][2]:
+            cmd += ["--plugin", mod]
         return [
-            sys.executable,
-            "-m",
-            "mmkit",
+            *cmd,
             "backtest",
             str(store),
             "--config",
-            str(cfg),
+            str(cfgs[side]),
             "--cadence",
-            cadence,
+            "timer",
             "--requote-ms",
             "100",
             "--json",
@@ -403,20 +440,21 @@ def bench_vs_hftbacktest(work: Path, runs: int) -> None:
     hb_cmd = [str(hpy), __file__, "--hbt-run", str(npz), "--repeat", "1"]
     # warm-up: numba caches (mmkit's kernels are cache=True; hftbacktest's strategy compiles
     # in every process, as in its examples)
-    sides = ("timer", FAST_GLFT)
-    mm_out = {c: _last_json_block(_timed(mm_cmd(c))[1]) for c in sides}
+    sides = ("timer", "python", FAST_GLFT)
+    mm_out = {c: _last_json_block(_timed(mm_cmd(c), env)[1]) for c in sides}
     _timed(hb_cmd)
-    walls: dict[str, list[float]] = {"timer": [], FAST_GLFT: [], "hbt": []}
+    walls: dict[str, list[float]] = {c: [] for c in (*sides, "hbt")}
     hb_last: dict[str, Any] = {}
     for _ in range(runs):  # interleaved, so that load changes hit every side alike
         for c in sides:
-            walls[c].append(_timed(mm_cmd(c))[0])
+            walls[c].append(_timed(mm_cmd(c), env)[0])
         w, out = _timed(hb_cmd)
         walls["hbt"].append(w)
         hb_last = _last_json(out)
     med = {k: statistics.median(v) for k, v in walls.items()}
     print(f"backtest: GLFT every 100 ms on {BTC.name}, whole process, median of {runs}:")
-    labels = {"timer": "mmkit --cadence timer (engine)", FAST_GLFT: "fast_glft (reference)"}
+    labels = {k: v[0] for k, v in VARIANTS.items()}
+    labels[FAST_GLFT] = "fast_glft (reference)"
     print(
         "  (fast_glft: simplified numba strategy, not the engine: no estimators, gates or "
         "executor; a reference for the exchange kernels' cost)"
@@ -424,34 +462,47 @@ def bench_vs_hftbacktest(work: Path, runs: int) -> None:
     for c in sides:
         o = mm_out[c]
         print(
-            f"  {labels[c]:<31}: {med[c]:6.2f} s  ({o['market_events']:,} market events, "
+            f"  {labels[c]:<33}: {med[c]:6.2f} s  ({o['market_events']:,} market events, "
+            f"{o['requotes']:,} requotes, {o['fills']} fills, {o['orders_sent']} orders, "
+            f"equity {o['pnl']['equity']:+.4f} USD)"
+            if "pnl" in o
+            else f"  {labels[c]:<33}: {med[c]:6.2f} s  ({o['market_events']:,} market events, "
             f"{o['requotes']:,} requotes, {o['fills']} fills, {o['orders_sent']} orders)"
         )
     r0 = hb_last["runs"][0]
     print(
-        f"  {'hftbacktest ' + HBT_VERSION:<31}: {med['hbt']:6.2f} s  "
+        f"  {'hftbacktest ' + HBT_VERSION:<33}: {med['hbt']:6.2f} s  "
         f"({hb_last['events']:,} rows, {r0['steps']:,} requotes, {r0['fills']} fills, "
         f"{r0['actions']} order actions)"
     )
     for c in sides:
-        target = " (target >= 4x)" if c == "timer" else ""
-        print(f"  ratio hftbacktest / {labels[c]:<31}: {med['hbt'] / med[c]:5.2f}x{target}")
+        target = " (target >= 6x)" if c == "timer" else ""
+        print(f"  ratio hftbacktest / {labels[c]:<33}: {med['hbt'] / med[c]:5.2f}x{target}")
+    same = {k: mm_out["timer"].get(k) == mm_out["python"].get(k) for k in ("fills", "pnl")}
+    print(
+        "  compiled twins vs python reference, same report figures: "
+        + ", ".join(f"{k} {'identical' if v else 'DIFFERENT'}" for k, v in same.items())
+    )
     # steady state
     hb_s = _last_json(_timed([str(hpy), __file__, "--hbt-run", str(npz), "--repeat", "3"])[1])
     hb_run = statistics.median(r["run_s"] for r in hb_s["runs"][1:])
     hb_rate = hb_s["events"] / hb_run
     print("backtest: steady state (a later run in the same process, compiled):")
-    print(f"  {'hftbacktest':<31}: {hb_run * 1e3:7.1f} ms = {hb_rate / 1e6:5.2f} M events/s (rows)")
-    for c in sides:
-        cmd = [sys.executable, __file__, "--mmkit-steady", str(store), str(cfg), c]
-        mm_s = _last_json(_timed(cmd)[1])
+    print(f"  {'hftbacktest':<33}: {hb_run * 1e3:7.1f} ms = {hb_rate / 1e6:5.2f} M events/s (rows)")
+    for c in ("timer", "python", "plugin", FAST_GLFT):
+        cfg = cfgs["timer"] if c == FAST_GLFT else cfgs[c]
+        cadence = FAST_GLFT if c == FAST_GLFT else "timer"
+        cmd = [sys.executable, __file__, "--mmkit-steady", str(store), str(cfg), cadence, c]
+        mm_s = _last_json(_timed(cmd, env)[1])
         rate = mm_s["events"] / mm_s["run_s"]
         target = "target >= 1x; " if c == "timer" else ""
         print(
-            f"  {labels[c]:<31}: {mm_s['run_s'] * 1e3:7.1f} ms = {rate / 1e6:5.2f} M events/s "
+            f"  {labels[c]:<33}: {mm_s['run_s'] * 1e3:7.1f} ms = {rate / 1e6:5.2f} M events/s "
             f"= {rate / hb_rate:4.2f}x hftbacktest ({target}"
             f"+{mm_s['load_s'] * 1e3:.0f} ms data load)"
         )
+        for note in mm_s.get("components", []):
+            print(f"  {'':<33}  {note}")
 
 
 def _last_json_block(out: str) -> dict[str, Any]:
@@ -551,7 +602,7 @@ def main() -> int:
     ap.add_argument("--hbt-run", metavar="NPZ")
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--hbt-cache", action="store_true", help="numba cache for the hbt strategy")
-    ap.add_argument("--mmkit-steady", nargs=3, metavar=("STORE", "CONFIG", "CADENCE"))
+    ap.add_argument("--mmkit-steady", nargs=4, metavar=("STORE", "CONFIG", "CADENCE", "VARIANT"))
     ap.add_argument("--fast-glft", nargs=2, metavar=("STORE", "CONFIG"))
     a = ap.parse_args()
     if a.hbt_convert:
@@ -564,7 +615,8 @@ def main() -> int:
         fast_glft_once(Path(a.fast_glft[0]), Path(a.fast_glft[1]))
         return 0
     if a.mmkit_steady:
-        mmkit_steady(Path(a.mmkit_steady[0]), Path(a.mmkit_steady[1]), a.mmkit_steady[2])
+        m = a.mmkit_steady
+        mmkit_steady(Path(m[0]), Path(m[1]), m[2], m[3])
         return 0
     with tempfile.TemporaryDirectory(prefix="mmkit-bench-") as tmp:
         work = Path(tmp)

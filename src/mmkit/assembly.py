@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from mmkit.components import Estimates
 from mmkit.config.loader import Settings
 from mmkit.engine import Engine, EngineObserver
+from mmkit.errors import ConfigError
 from mmkit.plugin_manager import PluginHost
 from mmkit.registry import BuildContext, ComponentRegistry
+from mmkit.twins import TwinChoice, TwinError, choose
 
 
 def build_component(
@@ -27,14 +30,86 @@ def build_component(
     return spec.build(ctx)
 
 
-def build_estimators(registry: ComponentRegistry, settings: Settings) -> list[tuple[str, Any]]:
-    """The configured ``[components] estimators``, built in order (seed offset = position):
-    the one way an engine's estimators are made (``mmkit calibrate`` builds the same list
-    to report the engine's end state on a capture)."""
+def build_estimators(
+    registry: ComponentRegistry, settings: Settings, choices: list[TwinChoice] | None = None
+) -> list[tuple[str, Any]]:
+    """The configured ``[components] estimators``, built in order (seed offset = position),
+    each as its compiled twin when ``[engine] twins`` asks for it (see :mod:`mmkit.twins`;
+    the choices are appended to ``choices``): the one way an engine's estimators are made
+    (``mmkit calibrate`` builds the same list to report the engine's end state on a
+    capture)."""
     return [
-        (n, build_component(registry, settings, "estimator", n, seed_offset=i))
+        (
+            n,
+            _twinned(
+                settings,
+                "estimator",
+                n,
+                build_component(registry, settings, "estimator", n, seed_offset=i),
+                choices,
+            ),
+        )
         for i, n in enumerate(settings.components.estimators)
     ]
+
+
+def _twinned(
+    settings: Settings, kind: str, name: str, component: Any, choices: list[TwinChoice] | None
+) -> Any:
+    try:
+        chosen, choice = choose(kind, name, component, settings.engine.twins)
+    except TwinError as exc:
+        raise ConfigError([f"engine.twins: {exc}"]) from None
+    if choices is not None:
+        choices.append(choice)
+    return chosen
+
+
+@dataclass
+class Parts:
+    """The configured components, built and each chosen as its twin or its Python code."""
+
+    estimators: list[tuple[str, Any]]
+    gates: list[tuple[str, Any]]
+    quoter: tuple[str, Any]
+    executor: tuple[str, Any]
+    choices: list[TwinChoice]
+
+
+def build_parts(registry: ComponentRegistry, settings: Settings) -> Parts:
+    """Build every configured estimator, gate, quoter and executor, each as its compiled
+    twin or its Python code by ``[engine] twins`` (see :mod:`mmkit.twins`): what
+    :func:`build_engine` wires, and what the audit's whole-system target runs."""
+    c = settings.components
+    choices: list[TwinChoice] = []
+    estimators = build_estimators(registry, settings, choices)
+
+    def built(kind: str, name: str) -> Any:
+        component = build_component(registry, settings, kind, name)
+        return _twinned(settings, kind, name, component, choices)
+
+    gates = [(n, built("gate", n)) for n in c.gates]
+    quoter = (c.quoter, built("quoter", c.quoter))
+    executor = (c.executor, built("executor", c.executor))
+    return Parts(estimators, gates, quoter, executor, choices)
+
+
+def engine_of(parts: Parts, settings: Settings, **kwargs: Any) -> Engine:
+    """An :class:`Engine` of ``parts`` with the engine settings of ``settings``
+    (``kwargs``: the engine's observer and estimates)."""
+    engine = Engine(
+        instrument=settings.instrument,
+        max_position=settings.risk.max_position,
+        estimators=parts.estimators,
+        gates=parts.gates,
+        quoter=parts.quoter,
+        executor=parts.executor,
+        requote_on_market_events=settings.engine.requote == "event",
+        divergence_min_age_s=settings.engine.divergence_min_age_s,
+        **kwargs,
+    )
+    engine.twin_choices = parts.choices
+    return engine
 
 
 def build_engine(
@@ -44,23 +119,9 @@ def build_engine(
     observer: EngineObserver | None = None,
     estimates: Estimates | None = None,
 ) -> Engine:
-    """Resolve the configured components once and wire them into an :class:`Engine`."""
+    """Resolve the configured components once and wire them into an :class:`Engine`; each
+    component runs as its compiled twin or its Python code by ``[engine] twins`` (the
+    choices are in :attr:`Engine.twin_choices`)."""
     host.check()
-    reg = host.registry
-    c = settings.components
-    estimators = build_estimators(reg, settings)
-    gates = [(n, build_component(reg, settings, "gate", n)) for n in c.gates]
-    quoter = (c.quoter, build_component(reg, settings, "quoter", c.quoter))
-    executor = (c.executor, build_component(reg, settings, "executor", c.executor))
-    return Engine(
-        instrument=settings.instrument,
-        max_position=settings.risk.max_position,
-        estimators=estimators,
-        gates=gates,
-        quoter=quoter,
-        executor=executor,
-        estimates=estimates,
-        observer=observer,
-        requote_on_market_events=settings.engine.requote == "event",
-        divergence_min_age_s=settings.engine.divergence_min_age_s,
-    )
+    parts = build_parts(host.registry, settings)
+    return engine_of(parts, settings, observer=observer, estimates=estimates)

@@ -60,6 +60,7 @@ from mmkit.execution.position_sync import (
     PositionReconciler,
 )
 from mmkit.faults import FaultCategory, FaultLog, Rejection, Rejections
+from mmkit.twins import TwinChoice
 
 
 class EngineObserver(Protocol):
@@ -177,6 +178,9 @@ class Engine:
         self._sink_fault: str | None = None
         self.events = 0
         self.stopped = False
+        #: what runs for each component, its compiled twin or its Python code (set by
+        #: :func:`mmkit.assembly.build_engine`; empty for an engine built by hand)
+        self.twin_choices: list[TwinChoice] = []
         for kind_, name_, comp in self.components():
             rejections = getattr(comp, "rejections", None)
             if isinstance(rejections, Rejections):

@@ -108,6 +108,11 @@ BROKEN_CASES = [
         "executor:broken_modify_drop",
     ),
     ("components.executor=broken_budget", "execution.emergency_reserve", "executor:broken_budget"),
+    (
+        'components.estimators=["broken_twin_vol"]',
+        "twins.estimator_equivalence",
+        "estimator:broken_twin_vol",
+    ),
 ]
 
 

@@ -269,10 +269,14 @@ def test_warm_up_reports_each_group_and_stamps_only_the_successful_ones(
     started = _fake_workers(
         monkeypatch,
         clock,
-        {"venue": (9.0, 0, ""), "market": (4.0, 1, "numba noise\nTypingError: no market\n")},
+        {
+            "venue": (9.0, 0, ""),
+            "market": (4.0, 1, "numba noise\nTypingError: no market\n"),
+            "twins": (3.0, 0, ""),
+        },
     )
     spent = precompile.warm_up({}, stream=out, clock=clock)
-    assert started == ["venue", "market"]
+    assert started == ["venue", "market", "twins"]
     assert spent == pytest.approx(9.0, abs=precompile._POLL_S + 1e-9)
     assert precompile.cold_groups() == ["market"]  # the failed group stays cold
     lines = out.getvalue().splitlines()
@@ -286,7 +290,9 @@ def test_warm_up_on_a_terminal_shows_the_groups_finishing(
     stamps: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     clock, out = FakeClock(), TtyStream()
-    _fake_workers(monkeypatch, clock, {"venue": (6.0, 0, ""), "market": (2.0, 0, "")})
+    _fake_workers(
+        monkeypatch, clock, {"venue": (6.0, 0, ""), "market": (2.0, 0, ""), "twins": (3.0, 0, "")}
+    )
     precompile.warm_up({}, stream=out, clock=clock)
     draws = out.getvalue().split("\r")[1:]
     assert len(draws) > 10  # the line was refreshed while the fake workers ran
@@ -301,7 +307,9 @@ def test_warm_up_kills_a_worker_past_the_timeout(
     stamps: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     clock, out = FakeClock(), io.StringIO()
-    _fake_workers(monkeypatch, clock, {"venue": (1e6, 0, ""), "market": (1.0, 0, "")})
+    _fake_workers(
+        monkeypatch, clock, {"venue": (1e6, 0, ""), "market": (1.0, 0, ""), "twins": (1.0, 0, "")}
+    )
     spent = precompile.warm_up({}, stream=out, clock=clock, timeout_s=30.0)
     assert spent is not None and 30.0 <= spent < 31.0
     assert precompile.cold_groups() == ["venue"]
@@ -335,7 +343,7 @@ def test_warm_up_hands_the_runs_plugins_to_every_worker(
 
     monkeypatch.setattr(subprocess, "Popen", popen)
     precompile.warm_up({}, stream=None, clock=FakeClock(), plugins=["pkg_a", "pkg_b.mod"])
-    assert sorted(c[3] for c in seen) == ["market", "venue"]
+    assert sorted(c[3] for c in seen) == ["market", "twins", "venue"]
     assert all(c[5:] == ["pkg_a", "pkg_b.mod"] for c in seen)
 
 

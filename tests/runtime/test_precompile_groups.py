@@ -39,7 +39,7 @@ def test_every_probe_is_a_cached_numba_kernel() -> None:
 
     from numba.core.caching import FunctionCache
 
-    assert set(warmup.GROUPS) == {"venue", "market"}  # the workers main() dispatches to
+    assert set(warmup.GROUPS) == {"venue", "market", "twins"}  # what main() dispatches to
     for probes in warmup.GROUPS.values():
         for probe in probes:
             mod, _, name = probe.partition(":")

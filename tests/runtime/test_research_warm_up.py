@@ -98,7 +98,10 @@ def test_the_helper_asks_for_the_commands_groups_with_the_runs_config_and_plugin
     call = calls[0]
     assert call["merged"] == {"components": {"venue": venue}}
     # backtest and sweep drive the simulated exchange: its group only when it is the venue
-    want = {"backtest": {"venue", "market"}, "sweep": {"venue", "market"}}.get(command, {"market"})
+    want = {
+        "backtest": {"venue", "market", "twins"},
+        "sweep": {"venue", "market", "twins"},
+    }.get(command, {"market", "twins"})
     if venue != "sim":
         want -= {"venue"}
     assert set(call["groups"]) == want and len(call["groups"]) == len(want)
@@ -128,12 +131,12 @@ def test_cold_groups_compile_once_with_a_progress_report_then_nothing(
 ) -> None:
     first, second = io.StringIO(), io.StringIO()
     assert precompile.warm_up_for_command("calibrate", _settings(), _host(), stream=first)
-    assert [c[3] for c in cold] == ["market"]
+    assert [c[3] for c in cold] == ["market", "twins"]
     lines = first.getvalue().splitlines()
-    assert len(lines) == 2 and "market" in lines[0] and "expected ~" in lines[0]
+    assert len(lines) == 2 and "market, twins" in lines[0] and "expected ~" in lines[0]
     assert precompile.cold_groups() == ["venue"]  # calibrate left the venue group cold
     assert precompile.warm_up_for_command("calibrate", _settings(), _host(), stream=second) is None
-    assert second.getvalue() == "" and len(cold) == 1
+    assert second.getvalue() == "" and len(cold) == 2  # one worker per group, none the second time
 
 
 # -- the commands -----------------------------------------------------------------------------
@@ -167,15 +170,15 @@ SETS = ["--set", "estimators.warmup.max_warmup_secs=5", "--set", "instrument.tic
 def test_backtest_json_cold_then_warm(store: Path, cold: list[list[str]]) -> None:
     res = _invoke(["backtest", str(store), "--json", "--duration", "20", *SETS])
     assert res.exit_code == 0, res.output
-    assert sorted(c[3] for c in cold) == ["market", "venue"]
+    assert sorted(c[3] for c in cold) == ["market", "twins", "venue"]
     json.loads(res.stdout)  # stdout is the JSON report and nothing else
     progress = [ln for ln in res.stderr.splitlines() if "compil" in ln]
     assert len(progress) == 2  # off a terminal: a start line and an end line
-    assert "venue, market" in progress[0] and "expected ~" in progress[0]
+    assert "venue, market, twins" in progress[0] and "expected ~" in progress[0]
     assert precompile.cold_groups() == []
     again = _invoke(["backtest", str(store), "--json", "--duration", "20", *SETS])
     assert again.exit_code == 0, again.output
-    assert len(cold) == 2  # warm: no worker started
+    assert len(cold) == 3  # warm: no worker started (the first run started three)
     assert "compil" not in again.stderr
     first, second = json.loads(res.stdout), json.loads(again.stdout)
     first.pop("timing"), second.pop("timing")  # wall-clock seconds differ run to run
@@ -188,7 +191,7 @@ def test_calibrate_warms_the_estimators_and_no_progress_keeps_it_quiet(
     out = tmp_path / "cal.toml"
     res = _invoke(["calibrate", str(store), "-o", str(out), "--no-progress", *SETS])
     assert res.exit_code == 0, res.output
-    assert [c[3] for c in cold] == ["market"]
+    assert [c[3] for c in cold] == ["market", "twins"]
     assert "compil" not in res.stderr and "compil" not in res.stdout
     assert precompile.cold_groups() == ["venue"]
 
@@ -236,4 +239,4 @@ def test_sweep_warms_before_its_local_cluster_starts(
     res = _invoke(args)
     assert isinstance(res.exception, _Stop), res.output
     # an existing scheduler's workers may be elsewhere: no local warm-up for them
-    assert order == (["cluster"] if scheduler else ["warm:venue,market", "cluster"])
+    assert order == (["cluster"] if scheduler else ["warm:venue,market,twins", "cluster"])

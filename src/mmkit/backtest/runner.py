@@ -39,6 +39,7 @@ from mmkit.runtime.heap import frozen_heap, settle
 from mmkit.runtime.observer import RunObserver
 from mmkit.runtime.paper_run import build_simulated_venue
 from mmkit.runtime.session import Session
+from mmkit.twins import summary as twin_summary
 
 #: window of the report's Sharpe / Sortino (seconds); stated in the report with the ratio
 STATS_WINDOW_S = 60.0
@@ -232,6 +233,8 @@ def _run(
     report = _report(
         settings, session, observer, path, data, o.cadence, start, end, stopped, events, requotes
     )
+    if report.run is not None and session.engine.twin_choices:
+        report.run.notes.append(twin_summary(session.engine.twin_choices))
     if clock is not None and clock.note() and report.run is not None:
         report.run.notes.append(clock.note())
     if report.orders_sent == 0 and report.run is not None:

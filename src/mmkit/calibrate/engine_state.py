@@ -419,7 +419,8 @@ def engine_rows(st: EngineState) -> list[Estimate]:
     other estimator's published kappa / A / sigma with its confidence (no interval)."""
     rows: list[Estimate] = []
     est = st.estimates
-    kinds = {type(c).__name__: n for n, c in st.components.items()}
+    # a compiled twin (mmkit.twins) has its reference's attributes: detailed the same way
+    kinds = {type(c).__name__.removesuffix("Twin"): n for n, c in st.components.items()}
     k_name = kinds.get("KappaOrchestrator")
     s_name = kinds.get("SigmaEstimator")
     if k_name is not None:

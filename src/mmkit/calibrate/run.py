@@ -59,7 +59,7 @@ def _component(st: EngineState | None, cls: str) -> Any:
     if st is None:
         return None
     for c in st.components.values():
-        if type(c).__name__ == cls:
+        if type(c).__name__.removesuffix("Twin") == cls:  # or its compiled twin
             return c
     return None
 

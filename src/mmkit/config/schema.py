@@ -54,6 +54,12 @@ class EngineSection:
         "event", help="requote on every market event or on timers only"
     )
     timer_ms: int = param(100, gt=0, help="timer event period of runners")
+    twins: Literal["auto", "off", "require"] = param(
+        "auto",
+        help="compiled twins (mmkit.twins): auto runs each component's twin when it has one "
+        "and its Python code otherwise; off runs every component's Python reference; require "
+        "refuses a component without a twin",
+    )
     divergence_min_age_s: float = param(
         5.0,
         ge=0,

@@ -30,34 +30,45 @@ def apply_side_delta(
     i = 0
     j = 0
     k = 0
-    while j < m or i < n:
-        if j < m:
-            u = order[j]
-            uk = ukey[u]
-            if not np.isfinite(uk):
-                j += 1
-                continue
-            # the last update of this price wins
-            while j + 1 < m and ukey[order[j + 1]] == uk:
-                j += 1
-                u = order[j]
-            if i < n and sgn * px[i] < uk:
-                out_px[k] = px[i]
-                out_sz[k] = sz[i]
-                k += 1
-                i += 1
-                continue
-            if i < n and sgn * px[i] == uk:
-                i += 1  # replaced (or removed) by the update
-            s = upd_sz[u]
-            if s > 0.0 and np.isfinite(s):
-                out_px[k] = upd_px[u]
-                out_sz[k] = s
-                k += 1
+    while j < m:
+        u = order[j]
+        uk = ukey[u]
+        if not np.isfinite(uk):
             j += 1
-        else:
-            out_px[k] = px[i]
-            out_sz[k] = sz[i]
+            continue
+        # the last update of this price wins
+        while j + 1 < m and ukey[order[j + 1]] == uk:
+            j += 1
+            u = order[j]
+        # the book's levels before this price, kept as they are: found by bisection and
+        # copied in one tight loop (deltas touch a few levels of a book thousands deep)
+        lo = i
+        hi = n
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            if sgn * px[mid] < uk:
+                lo = mid + 1
+            else:
+                hi = mid
+        for t in range(lo - i):
+            out_px[k + t] = px[i + t]
+            out_sz[k + t] = sz[i + t]
+        k += lo - i
+        i = lo
+        if i < n and sgn * px[i] == uk:
+            i += 1  # replaced (or removed) by the update
+        s = upd_sz[u]
+        if s > 0.0 and np.isfinite(s):
+            out_px[k] = upd_px[u]
+            out_sz[k] = s
             k += 1
-            i += 1
-    return out_px[:k].copy(), out_sz[:k].copy()
+        j += 1
+    # the levels beyond the last update, as they were: one tight copy loop (updates sit
+    # near the top of a deep book, so this is most of the side)
+    rest = n - i
+    for t in range(rest):
+        out_px[k + t] = px[i + t]
+        out_sz[k + t] = sz[i + t]
+    k += rest
+    # views of the merge buffers (no second copy): the book owns them from here on
+    return out_px[:k], out_sz[:k]

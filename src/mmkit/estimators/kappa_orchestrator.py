@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mmkit.components import Estimates
 from mmkit.core.events import Event, EventKind, TradeBatch
@@ -42,6 +42,9 @@ from mmkit.estimators.params import KappaParams
 from mmkit.estimators.robust_kappa import RobustKappa
 from mmkit.faults import Rejections
 from mmkit.registry import BuildContext
+
+if TYPE_CHECKING:
+    from mmkit.estimators.kappa_orchestrator_twin import KappaOrchestratorTwin
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +95,13 @@ class KappaOrchestrator:
         self._confidence_out = 0.0
         self._last_out: Estimates | None = None
         self._published_alert = False
+
+    def twin(self) -> KappaOrchestratorTwin:
+        """The compiled twin of this component: same parameters, fresh state
+        (see mmkit.twins)."""
+        from mmkit.estimators.kappa_orchestrator_twin import KappaOrchestratorTwin
+
+        return KappaOrchestratorTwin(self.p)
 
     # -- events ---------------------------------------------------------------------------
     def on_event(self, event: Event, now_ns: int) -> None:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mmkit.components import Estimates
 from mmkit.core.events import Event, EventKind, TradeBatch
@@ -35,6 +35,9 @@ from mmkit.estimators.params import SigmaParams
 from mmkit.estimators.particle_filter import ParticleFilter, SVModel
 from mmkit.faults import Rejections
 from mmkit.registry import BuildContext
+
+if TYPE_CHECKING:
+    from mmkit.estimators.sigma_estimator_twin import SigmaEstimatorTwin
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +69,7 @@ class SigmaEstimator:
 
     def __init__(self, p: SigmaParams, seed: int = 0) -> None:
         self.p = p
+        self._seed = seed  # the constructor argument (the twin is built with it)
         self.dt_ns = max(1, int(p.sample_interval_s * NS_PER_S))
         self.default_sigma = p.default_sigma
         self.max_sigma = p.max_sigma_mult * p.default_sigma
@@ -94,6 +98,13 @@ class SigmaEstimator:
         self._base_var = self._default_var
         self._published_returns = -1
         self._last_out: Estimates | None = None
+
+    def twin(self) -> SigmaEstimatorTwin:
+        """The compiled twin of this component: same parameters, fresh state
+        (see mmkit.twins)."""
+        from mmkit.estimators.sigma_estimator_twin import SigmaEstimatorTwin
+
+        return SigmaEstimatorTwin(self.p, self._seed)
 
     # -- events ---------------------------------------------------------------------------
     def on_event(self, event: Event, now_ns: int) -> None:

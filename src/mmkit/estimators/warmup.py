@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mmkit.components import Estimates, GateDecision, GateRole, View
 from mmkit.core.events import Event, Trade, TradeBatch
@@ -52,6 +52,9 @@ from mmkit.estimators._mid import positive
 from mmkit.estimators.params import WarmupParams
 from mmkit.faults import Rejections
 from mmkit.registry import BuildContext
+
+if TYPE_CHECKING:
+    from mmkit.estimators.warmup_twin import WarmupEstimatorTwin, WarmupGateTwin
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +88,13 @@ class WarmupEstimator:
         self._waived: set[str] = set()
         #: bad input skipped, with why (the engine reports it)
         self.rejections = Rejections()
+
+    def twin(self) -> WarmupEstimatorTwin:
+        """The compiled twin of this component: same parameters, fresh state
+        (see mmkit.twins)."""
+        from mmkit.estimators.warmup_twin import WarmupEstimatorTwin
+
+        return WarmupEstimatorTwin(self.p)
 
     @property
     def buckets(self) -> int:
@@ -261,6 +271,13 @@ class WarmupGate:
 
     def __init__(self, name: str = "warmup") -> None:
         self.name = name
+
+    def twin(self) -> WarmupGateTwin:
+        """The compiled twin of this component: same parameters, fresh state
+        (see mmkit.twins)."""
+        from mmkit.estimators.warmup_twin import WarmupGateTwin
+
+        return WarmupGateTwin(self.name)
 
     def on_event(self, event: Event, now_ns: int) -> None:
         return None

@@ -30,6 +30,7 @@ the next book change. ``max_book_age_ms = 0`` turns the check off for sparse dat
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 from mmkit.components import Estimates, GateDecision, GateMode, GateRole, View
 from mmkit.core.batching import stream_regressions
@@ -38,6 +39,9 @@ from mmkit.core.types import NS_PER_MS
 from mmkit.gates import reasons
 from mmkit.gates.params import DataQualityParams
 from mmkit.registry import BuildContext
+
+if TYPE_CHECKING:
+    from mmkit.gates.data_quality_twin import DataQualityGateTwin
 
 
 class DataQualityGate:
@@ -58,6 +62,13 @@ class DataQualityGate:
         self._last_regression_ns = -1
         self._regressions_seen = 0
         self._regressions = 0
+
+    def twin(self) -> DataQualityGateTwin:
+        """The compiled twin of this component: same parameters, fresh state
+        (see mmkit.twins)."""
+        from mmkit.gates.data_quality_twin import DataQualityGateTwin
+
+        return DataQualityGateTwin(self.params, name=self.name)
 
     def on_event(self, event: Event, now_ns: int) -> None:
         if not event.kind.is_market_data:

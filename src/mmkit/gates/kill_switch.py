@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from typing import TYPE_CHECKING
 
 from mmkit.components import Estimates, GateDecision, GateMode, GateRole, View
 from mmkit.core.events import ActionResult, Event, EventKind, OwnFill, TradeBatch
@@ -45,6 +46,9 @@ from mmkit.gates import reasons
 from mmkit.gates.params import KillSwitchParams
 from mmkit.registry import BuildContext
 from mmkit.venues.hyperliquid.errors import classify_error
+
+if TYPE_CHECKING:
+    from mmkit.gates.kill_switch_twin import KillSwitchTwin
 
 NS_PER_DAY = 86_400 * NS_PER_S
 
@@ -76,6 +80,13 @@ class KillSwitch:
         self.tripped: GateDecision | None = None
         self.trip_count = 0
         self.reset()
+
+    def twin(self) -> KillSwitchTwin:
+        """The compiled twin of this component: same parameters, fresh state
+        (see mmkit.twins)."""
+        from mmkit.gates.kill_switch_twin import KillSwitchTwin
+
+        return KillSwitchTwin(self.params, name=self.name)
 
     def reset(self) -> None:
         """Re-arm the switch (an operator action); every baseline starts afresh."""

@@ -20,6 +20,7 @@ is not representable for extreme inputs the closed form is used for that call.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 from mmkit.components import Estimates, Ladder, View
 from mmkit.core.types import Instrument
@@ -28,6 +29,9 @@ from mmkit.quoting.hjb import DepthCache, DepthTable
 from mmkit.quoting.ladder import LadderBuilder
 from mmkit.quoting.params import GlftParams
 from mmkit.registry import BuildContext, RiskLimits
+
+if TYPE_CHECKING:
+    from mmkit.quoting.glft_quoter_twin import GlftQuoterTwin
 
 _A_CAP = 1e12
 _SCALE_MIN, _SCALE_MAX = 0.1, 100.0
@@ -47,6 +51,7 @@ class GlftQuoter:
             )
         self.params = params
         self.instrument = instrument
+        self._risk = risk  # for twin()
         self.order_size = risk.order_size
         self.max_position = risk.max_position
         self.builder = LadderBuilder(instrument, params, risk.max_order_notional)
@@ -69,6 +74,13 @@ class GlftQuoter:
         self.use_drift = params.use_drift
         self.max_depth = params.max_depth
         self.level_spacing = params.level_spacing
+
+    def twin(self) -> GlftQuoterTwin:
+        """The compiled twin of this component: same parameters, fresh state
+        (see mmkit.twins)."""
+        from mmkit.quoting.glft_quoter_twin import GlftQuoterTwin
+
+        return GlftQuoterTwin(self.params, self.instrument, self._risk)
 
     def _tau(self, now_ns: int) -> float:
         p = self.params

@@ -31,6 +31,7 @@ from mmkit.reports.stats import (
     fill_stats_of,
     to_rows,
 )
+from mmkit.twins import summary as twin_summary
 
 if TYPE_CHECKING:
     from mmkit.runtime.session import Session
@@ -101,6 +102,8 @@ def session_report(session: Session) -> SessionReport:
         fills=len(obs.fill_log),
         equity_usd=equity,
     )
+    if eng.twin_choices:
+        run.notes.append(twin_summary(eng.twin_choices))
     fl = obs.engine_clock_fills()
     fstats = fill_stats_of(fl, run_s=run.run_s, mids_ts_ns=ts, mids=mid)
     ok_eq = np.isfinite(eq)

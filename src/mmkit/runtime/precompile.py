@@ -59,13 +59,24 @@ GROUPS: dict[str, tuple[str, ...]] = {
         "mmkit.estimators._kernels_pf:pf_step",
         "mmkit.venues.sim._kernels_snapshot:apply_snapshot_side",
     ),
+    # the compiled twins of the configured components (mmkit.twins), driven through an
+    # engine against the audit's pure-Python fake venue (no simulated-exchange kernel)
+    "twins": (
+        "mmkit.estimators._kernels_sigma_estimator_twin:sigma_event",
+        "mmkit.estimators._kernels_kappa_orchestrator_twin:estimate",
+        "mmkit.estimators._kernels_warmup_twin:estimate",
+        "mmkit.gates._kernels_data_quality_twin:check",
+        "mmkit.gates._kernels_kill_switch_twin:ks_check",
+        "mmkit.quoting._kernels_glft_quoter_twin:glft_quote",
+        "mmkit.execution._kernels_reconciler_twin:reconcile_kernel",
+    ),
 }
 
 #: group -> CPU seconds its worker spends compiling on a cold cache (numba's import
 #: included), measured with ``python benchmarks/first_run.py --kernels`` (the least of
 #: several runs, the machine being shared); the progress display's expected time comes
 #: from these, so re-measure them when the kernels change much
-MEASURED_CPU_S: dict[str, float] = {"venue": 8.5, "market": 6.9}
+MEASURED_CPU_S: dict[str, float] = {"venue": 8.5, "market": 6.9, "twins": 6.0}
 #: seconds a worker process needs before it compiles anything (interpreter, numpy)
 WORKER_START_S = 0.5
 _MEASURED_ON = "measured on a 2-core machine"
@@ -323,9 +334,9 @@ def warm_up(
 #: a sweep) drives the simulated exchange on a market, calibrate only the estimators (its
 #: own scan kernel is in no group and still compiles lazily, ~1 s)
 COMMAND_GROUPS: dict[str, tuple[str, ...]] = {
-    "backtest": ("venue", "market"),
-    "sweep": ("venue", "market"),
-    "calibrate": ("market",),
+    "backtest": ("venue", "market", "twins"),
+    "sweep": ("venue", "market", "twins"),
+    "calibrate": ("market", "twins"),
 }
 
 
@@ -353,6 +364,9 @@ def warm_up_for_command(
     groups = COMMAND_GROUPS[command]
     if "venue" in groups and getattr(settings.components, "venue", "sim") != "sim":
         groups = tuple(g for g in groups if g != "venue")  # only the sim venue is mmkit's
+    engine = getattr(settings, "engine", None)
+    if getattr(engine, "twins", "auto") == "off":
+        groups = tuple(g for g in groups if g != "twins")  # the run uses no twin
     plugins = [i.module for i in host.info.values() if i.source != "builtin"]
     spent = (warm or warm_up)(
         settings.merged_full(),
@@ -368,7 +382,7 @@ def warm_up_for_command(
 # -- the workers -------------------------------------------------------------------------
 
 
-def _settings(config: Path, plugins: Sequence[str] = ()) -> Any:
+def _settings(config: Path, plugins: Sequence[str] = (), sets: Sequence[str] = ()) -> Any:
     """The run's settings, read with the run's plugins (modules ``plugins``): the merged
     configuration holds the tables of every plugin the run loaded, and a table of a plugin
     the worker did not load would be an error."""
@@ -376,7 +390,7 @@ def _settings(config: Path, plugins: Sequence[str] = ()) -> Any:
     from mmkit.plugin_manager import PluginHost
 
     host = PluginHost(load_entrypoints=False, extra_modules=plugins)
-    return host, load_settings(config, host.registry, env={})
+    return host, load_settings(config, host.registry, env={}, sets=list(sets))
 
 
 def _toy_market(inst: Any, n: int = 300, deltas: bool = False) -> list[Any]:
@@ -506,10 +520,35 @@ def _warm_market(config: Path, plugins: Sequence[str] = ()) -> None:
             break
 
 
+def _warm_twins(config: Path, plugins: Sequence[str] = ()) -> None:
+    """The run's engine, built as the run builds it (twins by ``[engine] twins``), driven on
+    the toy market against the audit's fake venue (pure Python: it answers, fills and
+    cancels, so the executor's reconciliation runs) with timers: every twin kernel the run
+    will call compiles here, with the run's signatures. Warmup is cut to one second so that
+    the quoter's and the executor's twins run too. Nothing compiles when twins are off."""
+    from mmkit.assembly import build_engine
+    from mmkit.audit.harness import FakeVenue, VenueLoop
+    from mmkit.core.events import Timer
+
+    host, s = _settings(config, plugins, sets=["estimators.warmup.max_warmup_secs=1.0"])
+    if s.engine.twins == "off":
+        return
+    engine = build_engine(s, host)
+    venue = FakeVenue(s.instrument, seed=s.engine.seed)
+    market = _toy_market(s.instrument, n=200)
+    loop = VenueLoop(engine, venue, now_ns=market[0].local_ts - 1, step_ns=50_000_000)
+    loop.market(Timer(loop.now, "startup", local_ts=loop.now))
+    for ev in market:
+        if ev.local_ts > loop.now:
+            loop.step(ev.local_ts - loop.now)
+        loop.market(ev)
+    loop.settle(max_steps=40, min_steps=10)
+
+
 def main(argv: Sequence[str]) -> int:
     """``GROUP CONFIG.toml [PLUGIN_MODULE ...]``: compile one group's kernels."""
     group, config, plugins = argv[0], Path(argv[1]), argv[2:]
-    {"venue": _warm_venue, "market": _warm_market}[group](config, plugins)
+    {"venue": _warm_venue, "market": _warm_market, "twins": _warm_twins}[group](config, plugins)
     return 0
 
 

@@ -33,6 +33,16 @@ def register_estimators(register: Any) -> None:
         description="BROKEN: the built-in kappa, but its trade-batch path drops each "
         "batch's last trade",
     )
+    register(
+        "ewma_vol",
+        f"{_PKG}.twins:build_ewma_vol",
+        description="a third-party estimator with a correct compiled twin (not broken)",
+    )
+    register(
+        "broken_twin_vol",
+        f"{_PKG}.twins:build_broken_twin",
+        description="BROKEN: correct Python code whose compiled twin clamps jumps over 10 %",
+    )
 
 
 @hookimpl

@@ -724,6 +724,25 @@ def busy_market() -> list[tuple[int, tuple[Any, ...]]]:
     return ops
 
 
+def stream_events(
+    ops: list[tuple[int, tuple[Any, ...]]],
+    prefix: list[tuple[int, tuple[Any, ...]]] | None = None,
+) -> Iterator[tuple[str, int, Any, tuple[Any, ...]]]:
+    """The events of ``prefix`` (by default :func:`busy_market`) then ``ops``, as
+    ``(where, now, event, op)``: ``where`` names the step for a failure message (a prefix
+    op with its fields, since no counterexample shows those)."""
+    prefix = busy_market() if prefix is None else prefix
+    now = 1_700_000_000 * NS_PER_S
+    mid = [100.0]
+    for i, (step, op) in enumerate(prefix + ops):
+        now = max(0, now + step)
+        if i < len(prefix):
+            where = f"fixed-market op {i} {op!r}"[:160]
+        else:
+            where = f"op {i - len(prefix)} of the events ({op[0]})"
+        yield where, now, _event_of(op, now, mid), op
+
+
 def drive_twins(
     batched: Any,
     rows: Any,
@@ -734,12 +753,7 @@ def drive_twins(
     """Feed two twin components the busy market then ``ops``: trade batches whole to
     ``batched.on_trades``, row by row to ``rows.on_event``, anything else to both; after
     each step, ``after(where, now)``. ``market`` (a MarketState) follows the events too."""
-    prefix = busy_market()
-    now = 1_700_000_000 * NS_PER_S
-    mid = [100.0]
-    for i, (step, op) in enumerate(prefix + ops):
-        now = max(0, now + step)
-        ev = _event_of(op, now, mid)
+    for where, now, ev, op in stream_events(ops):
         if market is not None:
             market.apply(ev, now)
         if op[0] == "trades":
@@ -749,8 +763,7 @@ def drive_twins(
         else:
             batched.on_event(ev, now)
             rows.on_event(ev, now)
-        where = f"busy-market op {i}" if i < len(prefix) else f"op {i - len(prefix)} of the events"
-        after(f"{where} ({op[0]})", now)
+        after(where, now)
 
 
 def check_batch_equivalence(target: AuditTarget, ctx: AuditContext) -> None:

@@ -84,8 +84,11 @@ def make_rig(
     venue: FakeVenue | None = None,
     now_ns: int = NS_PER_S,
     max_position: float = MAX_POSITION,
+    executor: Any = None,
 ) -> Rig:
-    executor = target.build()
+    """An engine with ``executor`` (a fresh build of ``target`` by default), a scripted
+    quoter and a switch gate, wired to ``venue`` (a fresh seeded fake venue by default)."""
+    executor = target.build() if executor is None else executor
     quoter = ScriptedQuoter()
     gate = SwitchGate()
     engine = Engine(

@@ -170,27 +170,13 @@ class SystemTarget(AuditTarget):
         return list(self.settings.selected())
 
     def build(self, params: Any | None = None, **risk_overrides: Any) -> Engine:
-        """A fresh engine of the configured components (as :func:`mmkit.assembly.build_engine`
-        without its plugin-error check: the runner has done that, or was told not to)."""
-        from mmkit.assembly import build_component
+        """A fresh engine of the configured components, each its compiled twin or its
+        Python code by ``[engine] twins`` exactly as a run builds it (as
+        :func:`mmkit.assembly.build_engine` without its plugin-error check: the runner has
+        done that, or was told not to)."""
+        from mmkit.assembly import build_parts, engine_of
 
-        s, reg = self.settings, self.host.registry
-        c = s.components
-        estimators = [
-            (n, build_component(reg, s, "estimator", n, seed_offset=i))
-            for i, n in enumerate(c.estimators)
-        ]
-        gates = [(n, build_component(reg, s, "gate", n)) for n in c.gates]
-        return Engine(
-            instrument=s.instrument,
-            max_position=s.risk.max_position,
-            estimators=estimators,
-            gates=gates,
-            quoter=(c.quoter, build_component(reg, s, "quoter", c.quoter)),
-            executor=(c.executor, build_component(reg, s, "executor", c.executor)),
-            requote_on_market_events=s.engine.requote == "event",
-            divergence_min_age_s=s.engine.divergence_min_age_s,
-        )
+        return engine_of(build_parts(self.host.registry, self.settings), self.settings)
 
 
 def system_target(target: AuditTarget) -> SystemTarget:

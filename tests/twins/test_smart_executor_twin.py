@@ -1,0 +1,716 @@
+"""The smart executor's compiled twin equals the reference exactly (issue 20).
+
+* the kernels' arithmetic against Python's own (``round``, ``floor_lot``);
+* the ladder diff against ``reconciler.diff_side`` on adversarial inputs (NaN, inf,
+  negative and zero sizes and prices, duplicate / out-of-range / occupied levels, debts,
+  both reconcile modes): the same ops, the same resting objects, bit-identical floats;
+* the whole reconcile core (``_reconcile``: tape-risk expiry at its edges, in-flight
+  exposure, occupied levels, level debts of detached orders and ghosts, NaN position,
+  rejection backoff, 429 backoff) against the reference's on random order books;
+* the tape marks of a trade batch against the reference's row loop, batches whole and row
+  by row, adversarial rows and out-of-order timestamps;
+* a reference and a twin executor, each in an engine against its own fake venue (same
+  seed), driven in lockstep by the same hypothesis streams (ladders, books, trade batches,
+  single trades, fills, lost / delayed / refused answers, modify failures, disconnects,
+  external fills, gate closures): after every event the actions and every public attribute
+  agree (:func:`mmkit.execution.smart_executor_twin.outputs_differ`);
+* a twin broken by one ulp in one branch, or in its tape counter, is caught.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, note, settings
+from hypothesis import strategies as st
+
+from mmkit.audit.harness import FakeVenue, ScriptedQuoter, SwitchGate, VenueLoop, book
+from mmkit.audit.invariants.execution import FAILURES, INSTRUMENT, MAX_POSITION, ladder
+from mmkit.components import Ladder, Quote
+from mmkit.core.actions import Action
+from mmkit.core.events import Event, Timer, Trade, TradeBatch
+from mmkit.core.types import NS_PER_MS, NS_PER_S, Side
+from mmkit.engine import Engine
+from mmkit.execution import _kernels_reconciler_twin as kern
+from mmkit.execution.order_state import OrderState, Pending
+from mmkit.execution.orders import TrackedOrder
+from mmkit.execution.params import SmartExecutorParams
+from mmkit.execution.reconciler import Op, OpKind, Tolerances, diff_side, floor_lot
+from mmkit.execution.smart_executor import SmartExecutor
+from mmkit.execution.smart_executor_twin import SmartExecutorTwin, outputs_differ
+
+FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+# --------------------------------------------------------------------------------------
+# arithmetic: the kernels' round / floor_lot against Python's
+# --------------------------------------------------------------------------------------
+nonneg = st.floats(min_value=0.0, allow_nan=False, allow_infinity=False)
+
+
+@FAST
+@given(
+    st.one_of(
+        nonneg,
+        st.floats(0.0, 10_000.0),
+        st.builds(lambda n, d: n * 10.0**-d, st.integers(0, 10**12), st.integers(0, 9)),
+        st.builds(lambda n: n / 1e12 + 5e-13, st.integers(0, 10**15)),  # ties and near-ties
+        st.sampled_from([0.0, 4503.599627370496, 8191.999999999999, 8192.0, 1e300, math.inf]),
+    )
+)
+def test_round12_is_pythons_round(v: float) -> None:
+    assert kern.round12(v) == round(v, 12) or (math.isinf(v) and kern.round12(v) == v)
+
+
+sizes = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.floats(-1.0, 1e4),
+    st.builds(lambda n, d: n * 10.0**-d, st.integers(0, 10**9), st.integers(0, 6)),
+)
+lots = st.sampled_from([1e-5, 1e-3, 0.01, 0.1, 1.0, 0.25, 1e-8, 3.0])
+
+
+@FAST
+@given(sizes, lots)
+def test_floor_lot_is_the_references(sz: float, lot: float) -> None:
+    try:
+        want = floor_lot(sz, lot)
+    except OverflowError:
+        assert kern.floor_lot_k(sz, lot) == -1.0  # the caller runs the reference (raises)
+        return
+    assert kern.floor_lot_k(sz, lot) == want
+
+
+# --------------------------------------------------------------------------------------
+# the ladder diff
+# --------------------------------------------------------------------------------------
+prices = st.one_of(
+    st.floats(95.0, 105.0),
+    st.integers(90, 110).map(float),
+    st.sampled_from([0.0, -1.0, math.nan, math.inf, 1e-300, 1e300]),
+)
+qty = st.one_of(
+    st.floats(0.0, 2.0),
+    st.sampled_from([0.1, 0.2, 0.3, 0.5, 0.09999, 0.0, -0.1, math.nan, math.inf, 1e6]),
+)
+small = st.one_of(st.just(0.0), st.floats(0.0, 0.5), st.sampled_from([math.nan, -0.05, 1e-13]))
+
+
+@st.composite
+def diff_inputs(draw: st.DrawFn) -> tuple[Any, ...]:
+    side = draw(st.sampled_from([Side.BUY, Side.SELL]))
+    n = draw(st.integers(0, 5))
+    desired = [Quote(side, draw(prices), draw(qty), i) for i in range(n)]
+    resting = []
+    for k in range(draw(st.integers(0, 6))):
+        o = TrackedOrder(
+            f"c{k}",
+            side,
+            draw(prices),
+            draw(qty),
+            draw(st.integers(-2, 7)),
+            OrderState.RESTING,
+            oid=k,
+            orig_sz=draw(qty),
+            filled=draw(small),
+            cap=draw(st.one_of(st.just(0.0), qty)),
+            risk=draw(small),
+        )
+        resting.append(o)
+    occupied = set(draw(st.lists(st.integers(-1, 7), max_size=3)))
+    cap = draw(st.one_of(st.floats(-1.0, 5.0), st.sampled_from([math.nan, math.inf, 0.0, 1e9])))
+    tol = Tolerances(
+        draw(st.sampled_from([0.0, 0.5, 5.0, 1e4])),
+        draw(st.sampled_from([0.0, 0.1, 0.5, 1.0])),
+        draw(st.sampled_from([1e-5, 1e-3, 0.1, 0.25, 1e-300, 0.0])),
+        draw(st.sampled_from([10.0, 0.0, 1.0, math.nan])),
+        draw(st.booleans()),
+    )
+    debt = draw(
+        st.one_of(st.none(), st.dictionaries(st.integers(-1, 6), st.one_of(small, qty), max_size=3))
+    )
+    return desired, resting, occupied, cap, tol, debt
+
+
+def same_float(a: float, b: float) -> bool:
+    return a == b or (a != a and b != b)
+
+
+def ops_differ(want: list[Op], got: list[Op]) -> list[str]:
+    if len(want) != len(got):
+        return [f"{len(want)} ops != {len(got)}: {want} vs {got}"]
+    out = []
+    for k, (a, b) in enumerate(zip(want, got, strict=True)):
+        if a.kind is not b.kind or a.level != b.level or a.order is not b.order:
+            out.append(f"op {k}: {a} != {b}")
+        elif not (same_float(a.px, b.px) and same_float(a.sz, b.sz)):
+            out.append(f"op {k}: px/sz {a.px!r}, {a.sz!r} != {b.px!r}, {b.sz!r}")
+    return out
+
+
+def run_diff(
+    fn: Callable[..., list[Op]], args: tuple[Any, ...]
+) -> tuple[list[Op] | None, type[BaseException] | None]:
+    try:
+        return fn(*args), None
+    except (ZeroDivisionError, OverflowError, ValueError) as exc:
+        return None, type(exc)
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(diff_inputs())
+def test_diff_kernel_equals_diff_side(args: tuple[Any, ...]) -> None:
+    twin = SmartExecutorTwin()
+    want, err = run_diff(diff_side, args)
+    got, err2 = run_diff(twin.diff, args)
+    assert err == err2
+    if want is not None:
+        assert got is not None
+        assert not ops_differ(want, got)
+
+
+def test_diff_kernel_runs_compiled_for_a_sane_ladder() -> None:
+    """The kernel path (no fallback) on an ordinary ladder, checked against ops worked out
+    by hand: level 0 kept, level 1 re-priced (modify), level 2 placed, a stray cancelled."""
+    twin = SmartExecutorTwin()
+    side = Side.BUY
+    desired = [Quote(side, 99.0, 0.2, 0), Quote(side, 98.0, 0.2, 1), Quote(side, 97.0, 0.2, 2)]
+    rest = [
+        TrackedOrder("a", side, 99.0, 0.2, 0, OrderState.RESTING, oid=1, cap=0.2),
+        TrackedOrder("b", side, 97.5, 0.2, 1, OrderState.RESTING, oid=2, cap=0.2),
+        TrackedOrder("c", side, 96.0, 0.2, 1, OrderState.RESTING, oid=3, cap=0.2),
+    ]
+    tol = Tolerances(0.5, 0.1, 1e-3, 10.0, True)
+    got = twin.diff(desired, rest, set(), 3.0, tol, None)
+    assert twin.twin_fallbacks == 0
+    assert [(o.kind, o.level, o.order, o.px, o.sz) for o in got] == [
+        (OpKind.CANCEL, 1, rest[2], 0.0, 0.0),
+        (OpKind.MODIFY, 1, rest[1], 98.0, 0.2),
+        (OpKind.PLACE, 2, None, 97.0, 0.2),
+    ]
+    # an unusable lot goes to the reference, which raises its own error
+    with pytest.raises(ZeroDivisionError):
+        twin.diff(desired, [], set(), 0.1, Tolerances(0.5, 0.1, 0.0, 10.0, True), None)
+    assert twin.twin_fallbacks == 1
+
+
+# --------------------------------------------------------------------------------------
+# the whole reconcile core (exposure, occupied levels, debts, ghosts, backoff, both sides)
+# --------------------------------------------------------------------------------------
+ALL_STATES = [
+    OrderState.PLACING,
+    OrderState.RESTING,
+    OrderState.RESTING,
+    OrderState.MODIFYING,
+    OrderState.CANCELING,
+    OrderState.UNKNOWN,
+    OrderState.AWAITING_FATE,
+]
+
+
+@st.composite
+def order_books(draw: st.DrawFn) -> dict[str, Any]:
+    now = NS_PER_S + draw(st.integers(0, 2 * NS_PER_S))
+    hwm = draw(st.integers(-1, 100))
+    # risk deadlines and print times at, just before and just after the expiry edges
+    edges = st.sampled_from([-NS_PER_S, -1, 0, 1, NS_PER_S, 10 * NS_PER_S])
+
+    def order(k: int, state: OrderState) -> TrackedOrder:
+        return TrackedOrder(
+            f"c{k}",
+            draw(st.sampled_from([Side.BUY, Side.SELL])),
+            draw(prices),
+            draw(qty),
+            draw(st.integers(-1, 5)),
+            state,
+            oid=k,
+            new_sz=draw(qty),
+            orig_sz=draw(qty),
+            filled=draw(small),
+            cap=draw(st.one_of(st.just(0.0), qty)),
+            risk=draw(small),
+            risk_until_ns=now + draw(edges),
+            risk_ts=hwm + draw(st.sampled_from([-1, 0, 1, 50])),
+            home=draw(st.integers(-1, 5)),
+            unseen=draw(st.one_of(small, qty)),
+        )
+
+    orders = [order(k, draw(st.sampled_from(ALL_STATES))) for k in range(draw(st.integers(0, 8)))]
+    ghosts = [order(100 + k, OrderState.DONE) for k in range(draw(st.integers(0, 3)))]
+
+    def side_quotes(side: Side) -> tuple[Quote, ...]:
+        return tuple(
+            Quote(side, draw(prices), draw(qty), i) for i in range(draw(st.integers(0, 4)))
+        )
+
+    return {
+        "orders": orders,
+        "ghosts": ghosts,
+        "ladder": Ladder(side_quotes(Side.BUY), side_quotes(Side.SELL)),
+        "position": draw(st.one_of(st.floats(-4.0, 4.0), st.sampled_from([math.nan, 0.0]))),
+        "max_position": draw(st.sampled_from([3.0, 1.0, 0.5, 0.3, 0.0, 1e9, math.inf])),
+        "fill_hwm": hwm,
+        "now": now,
+        "skip": (draw(st.booleans()), draw(st.booleans())),
+        "smart": draw(st.booleans()),
+        "retry": draw(st.sampled_from([-1, -1, -1, 10 * NS_PER_S])),
+    }
+
+
+class Pos:
+    """The two numbers ``_reconcile`` reads of the engine's view."""
+
+    def __init__(self, position: float, max_position: float) -> None:
+        self.position = position
+        self.max_position = max_position
+
+
+def loaded(cls: type, book: dict[str, Any]) -> SmartExecutor:
+    ex: SmartExecutor = cls(SmartExecutorParams(smart_reconcile=book["smart"]), INSTRUMENT, 3)
+    for o in copy.deepcopy(book["orders"]):
+        ex.orders.add(o)
+    for g in copy.deepcopy(book["ghosts"]):
+        ex._ghosts[g.cloid] = g
+    ex._fill_hwm = book["fill_hwm"]
+    ex.retry.until_ns = book["retry"]
+    for side, on in zip((Side.BUY, Side.SELL), book["skip"], strict=True):
+        ex.rejections.until_ns[side] = book["now"] + NS_PER_S if on else -1
+    return ex
+
+
+def reconcile_once(ex: SmartExecutor, book: dict[str, Any]) -> tuple[Any, Any]:
+    view: Any = Pos(book["position"], book["max_position"])
+    try:
+        return ex._reconcile(book["ladder"], view, book["now"]), None
+    except (AssertionError, ValueError, ZeroDivisionError, OverflowError) as exc:
+        return None, type(exc)
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(order_books())
+def test_reconcile_core_equals_reference(book: dict[str, Any]) -> None:
+    ref, twin = loaded(SmartExecutor, book), loaded(SmartExecutorTwin, book)
+    ra, rerr = reconcile_once(ref, book)
+    ta, terr = reconcile_once(twin, book)
+    assert rerr == terr
+    diff = outputs_differ(ref, twin, ra or [], ta or [])
+    assert not diff, diff
+
+
+# --------------------------------------------------------------------------------------
+# the tape marks of a trade batch
+# --------------------------------------------------------------------------------------
+STATES = [
+    OrderState.RESTING,
+    OrderState.PLACING,
+    OrderState.MODIFYING,
+    OrderState.CANCELING,
+    OrderState.UNKNOWN,
+]
+
+
+@st.composite
+def books_and_batch(draw: st.DrawFn) -> tuple[list[TrackedOrder], TradeBatch, int]:
+    orders = []
+    for k in range(draw(st.integers(0, 6))):
+        side = draw(st.sampled_from([Side.BUY, Side.SELL]))
+        state = draw(st.sampled_from(STATES))
+        pending = draw(st.sampled_from([Pending.NONE, Pending.MODIFY, Pending.CANCEL]))
+        o = TrackedOrder(
+            f"c{k}",
+            side,
+            draw(prices),
+            draw(qty),
+            k,
+            state,
+            oid=k,
+            new_px=draw(st.one_of(prices, st.just(0.0))),
+            new_sz=draw(qty),
+            pending=pending,
+            risk=draw(small),
+            known_ts=draw(st.integers(-1, 40)),
+            risk_until_ns=draw(st.integers(-1, 10**9)),
+            risk_ts=draw(st.integers(-1, 40)),
+        )
+        orders.append(o)
+    rows = draw(
+        st.lists(
+            st.tuples(st.integers(0, 50), prices, qty, st.sampled_from([1, -1]), st.integers(0, 5)),
+            min_size=1,
+            max_size=12,
+        )
+    )
+    recv, t = [], 0
+    for r in rows:  # receive times never decrease; exchange times may
+        t += r[4] * NS_PER_MS
+        recv.append(t)
+    batch = TradeBatch(
+        np.array([r[0] for r in rows], dtype=np.int64),
+        np.array([r[1] for r in rows], dtype=np.float64),
+        np.array([r[2] for r in rows], dtype=np.float64),
+        np.array([r[3] for r in rows], dtype=np.int8),
+        np.array(recv, dtype=np.int64),
+    )
+    rid = draw(st.integers(0, 100))
+    return orders, batch, rid
+
+
+def executor_pair(orders: list[TrackedOrder], rid: int) -> tuple[SmartExecutor, SmartExecutorTwin]:
+    ref, twin = SmartExecutor(), SmartExecutorTwin()
+    for ex in (ref, twin):
+        for o in copy.deepcopy(orders):
+            ex.orders.add(o)
+        ex._rid = rid
+    return ref, twin
+
+
+def state_differ(ref: SmartExecutor, twin: SmartExecutor) -> list[str]:
+    from mmkit.execution.smart_executor_twin import _orders_differ
+
+    out = _orders_differ("order", ref.orders.by_cloid, twin.orders.by_cloid)
+    if ref.counters != twin.counters:
+        out.append(f"counters {ref.counters} != {twin.counters}")
+    return out
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(books_and_batch(), st.booleans())
+def test_tape_marks_kernel_equals_reference(case: Any, row_by_row: bool) -> None:
+    orders, batch, rid = case
+    ref, twin = executor_pair(orders, rid)
+    twin.tape_kernel_min_work = 0  # always the kernel (the default skips tiny batches)
+    ref._tape_marks(zip(*batch.columns(), strict=True))
+    if row_by_row:  # the twin fed one-row batches, the reference the whole batch
+        for tr, _ in batch.trades():
+            twin._tape_marks_batch(TradeBatch.of([tr]))
+    else:
+        twin._tape_marks_batch(batch)
+    assert twin.twin_fallbacks == 0
+    diff = state_differ(ref, twin)
+    assert not diff, diff
+
+
+def test_tape_marks_kernel_marks_a_hit_order() -> None:
+    """Worked by hand: a sell print at/through our bid raises its risk by the print's size
+    (capped at its size), counts one tape risk, and stamps the print's times."""
+    o = TrackedOrder("a", Side.BUY, 99.0, 0.2, 0, OrderState.RESTING, oid=7, known_ts=5)
+    ref, twin = executor_pair([o], 3)
+    twin.tape_kernel_min_work = 0
+    batch = TradeBatch(
+        np.array([4, 10, 11], dtype=np.int64),  # the first is older than our news: skipped
+        np.array([98.0, 99.0, 100.0], dtype=np.float64),
+        np.array([0.5, 0.15, 1.0], dtype=np.float64),
+        np.array([-1, -1, -1], dtype=np.int8),  # sells; the last is above our bid
+        np.array([100, 200, 300], dtype=np.int64),
+    )
+    twin._tape_marks_batch(batch)
+    t = twin.orders.by_cloid["a"]
+    assert (t.risk, t.risk_ts, t.risk_rid, t.risk_oid) == (0.15, 10, 3, 7)
+    assert t.risk_until_ns == 200 + twin._tape_risk_ns
+    assert twin.counters["tape_risks"] == 1
+    ref._tape_marks(zip(*batch.columns(), strict=True))
+    assert not state_differ(ref, twin)
+
+
+# --------------------------------------------------------------------------------------
+# reference and twin in lockstep, each in an engine against its own fake venue
+# --------------------------------------------------------------------------------------
+class World:
+    """One executor in an engine wired to its own fake venue (as the audit's rigs)."""
+
+    def __init__(self, executor: SmartExecutor, seed: int) -> None:
+        self.executor = executor
+        self.quoter = ScriptedQuoter()
+        self.gate = SwitchGate()
+        self.engine = Engine(
+            instrument=INSTRUMENT,
+            max_position=MAX_POSITION,
+            gates=[("switch", self.gate)],
+            quoter=("scripted", self.quoter),
+            executor=("smart", executor),
+        )
+        self.venue = FakeVenue(INSTRUMENT, seed=seed)
+        self.loop = VenueLoop(self.engine, self.venue, now_ns=NS_PER_S, step_ns=50 * NS_PER_MS)
+
+
+class Lockstep:
+    """A reference world and a twin world fed the same stream; after every event the
+    executors' outputs are compared (``outputs_differ``)."""
+
+    def __init__(
+        self, params: SmartExecutorParams, seed: int, twin_cls: type = SmartExecutorTwin
+    ) -> None:
+        self.ref = World(SmartExecutor(params, INSTRUMENT, seed), seed)
+        self.twin = World(twin_cls(params, INSTRUMENT, seed), seed)
+        self.events = 0
+
+    @property
+    def now(self) -> int:
+        return self.ref.loop.now
+
+    def _check(self, what: str, ra: list[Action], ta: list[Action]) -> None:
+        self.events += 1
+        diff = outputs_differ(self.ref.executor, self.twin.executor, ra, ta)
+        assert not diff, f"after {what} at {self.now}: " + "; ".join(diff[:6])
+
+    def feed(self, ev_r: Event, ev_t: Event, what: str) -> None:
+        ra = self.ref.loop._feed(ev_r)
+        ta = self.twin.loop._feed(ev_t)
+        self._check(what, ra, ta)
+
+    def market(self, ev: Event) -> None:
+        self.ref.venue.on_market(ev, self.now)
+        self.twin.venue.on_market(ev, self.now)
+        self.feed(ev, ev, type(ev).__name__)
+
+    def step(self, dt_ns: int) -> None:
+        for w in (self.ref, self.twin):
+            w.loop.now += dt_ns
+        er, et = self.ref.venue.drain(self.now), self.twin.venue.drain(self.now)
+        assert len(er) == len(et), f"the venues diverged: {er} vs {et}"
+        for a, b in zip(er, et, strict=True):
+            self.feed(a, b, type(a).__name__)
+        tick = Timer(self.now, local_ts=self.now)
+        self.feed(tick, tick, "timer")
+
+    def both(self, fn: Callable[[World], Any]) -> None:
+        fn(self.ref)
+        fn(self.twin)
+
+    def quote(self, lad: Ladder, bid: float = 99.5, ask: float = 100.5) -> None:
+        self.both(lambda w: setattr(w.quoter, "ladder", lad))
+        self.market(book(bid, ask, self.now))
+
+    def settle(self, seconds: float, dt_ms: int = 50) -> None:
+        for _ in range(max(1, int(seconds * 1000 / dt_ms))):
+            self.step(dt_ms * NS_PER_MS)
+            if self.now % NS_PER_S < dt_ms * NS_PER_MS:
+                self.market(book(self.ref.venue.bid, self.ref.venue.ask, self.now))
+
+
+def odd_ladder(bid: float, ask: float, n: int, sz: float, grid: bool = True) -> Ladder:
+    """Levels of uneven sizes, on the lot grid or off it (the venue refuses those: a path
+    through the rejection backoff)."""
+
+    def size(x: float) -> float:
+        return round(x, 3) if grid else x
+
+    return Ladder(
+        tuple(Quote(Side.BUY, bid - i, size(sz * (1 + 0.37 * i)), i) for i in range(n)),
+        tuple(Quote(Side.SELL, ask + i, size(sz * (1 + 0.29 * i)), i) for i in range(n)),
+    )
+
+
+OPS = (
+    "ladder",
+    "odd_ladder",
+    "offgrid",
+    "move",
+    "batch",
+    "trade",
+    "fill",
+    "partial",
+    "cancel_ext",
+    "lose_ack",
+    "delay",
+    "drop",
+    "reject",
+    "modify_fail",
+    "disconnect",
+    "external",
+    "close",
+    "open",
+    "wait",
+)
+
+
+def apply(ls: Lockstep, op: str, k: int, x: float) -> None:
+    v_r, v_t = ls.ref.venue, ls.twin.venue
+    now = ls.now
+    if op == "ladder":
+        ls.quote(ladder(99 - k % 4, 101 + k % 3, 1 + k % 3, (0.2, 0.3, 0.5)[k % 3]))
+    elif op == "odd_ladder":
+        ls.quote(odd_ladder(99 - k % 3, 101 + k % 2, 1 + k % 4, 0.1 + x))
+    elif op == "offgrid":
+        ls.quote(odd_ladder(99 - k % 3, 101 + k % 2, 1 + k % 4, 0.1 + x, grid=False))
+    elif op == "move":
+        mid = 94 + k % 13
+        ls.quote(ls.ref.quoter.ladder, mid - 0.5, mid + 0.5)
+    elif op in ("batch", "trade"):
+        rows = [
+            Trade(
+                now - (j * 7 % 3) * NS_PER_MS,
+                96.0 + (k + 3 * j) % 9 + x,
+                0.05 + x * (j % 3),
+                Side.BUY if (k + j) % 2 else Side.SELL,
+                local_ts=now,
+            )
+            for j in range(1 + k % 7 if op == "batch" else 1)
+        ]
+        ls.market(TradeBatch.of(rows) if op == "batch" else rows[0])
+    elif op in ("fill", "partial"):
+        orders = v_r.open_orders()
+        if orders:
+            o = orders[k % len(orders)]
+            for v in (v_r, v_t):
+                v.fill_order(oid=o.oid, sz=None if op == "fill" else o.sz * x, now_ns=now)
+    elif op == "cancel_ext":
+        orders = v_r.open_orders()
+        if orders:
+            oid = orders[k % len(orders)].oid
+            ls.both(lambda w: w.venue.cancel_order_externally(oid, now))
+    elif op == "lose_ack":
+        ls.both(lambda w: w.venue.lose_next_acks(1 + k % 2, applied=k % 2 == 0))
+        ls.quote(ladder(98, 102, 2))
+    elif op == "delay":
+        ls.both(lambda w: w.venue.delay_next_acks(2, (1 + k % 5) * 100 * NS_PER_MS))
+        ls.quote(ladder(97, 101, 3))
+    elif op == "drop":
+        ls.both(lambda w: w.venue.drop_next_acks(1 + k % 3))
+        ls.quote(ladder(99, 102, 2, 0.3))
+    elif op == "reject":
+        ls.both(lambda w: w.venue.reject_next(1 + k % 4))
+        ls.quote(ladder(98, 102, 2))
+    elif op == "modify_fail":
+        ls.both(lambda w: w.venue.fail_next_modify(FAILURES[k % len(FAILURES)]))
+        ls.quote(ladder(97 + k % 2, 102, 2))
+    elif op == "disconnect":
+        ls.both(lambda w: w.venue.disconnect())
+        ls.quote(ladder(96, 104, 2, 0.3))
+        ls.settle(0.3 + x)
+        ls.both(lambda w: w.venue.reconnect())
+    elif op == "external":
+        side = Side.BUY if k % 2 else Side.SELL
+        ls.both(lambda w: w.venue.external_fill(side, 0.1, 100.0, emit=k % 3 != 0, now_ns=now))
+    elif op == "close":
+        ls.both(lambda w: w.gate.close("Test", emergency=k % 2 == 0))
+    elif op == "open":
+        ls.both(lambda w: w.gate.open())
+    ls.settle(0.3 if op != "wait" else 1.0 + 4 * x)
+
+
+params_st = st.builds(
+    lambda smart, tape: SmartExecutorParams(smart_reconcile=smart, tape_risk_s=tape),
+    st.booleans(),
+    st.sampled_from([2.0, 0.05, 30.0]),
+)
+streams = st.lists(
+    st.tuples(st.sampled_from(OPS), st.integers(0, 40), st.sampled_from([0.25, 0.5, 0.137])),
+    min_size=1,
+    max_size=8,
+)
+
+
+def run_stream(
+    params: SmartExecutorParams,
+    ops: list[tuple[str, int, float]],
+    twin_cls: type = SmartExecutorTwin,
+) -> Lockstep:
+    ls = Lockstep(params, seed=7, twin_cls=twin_cls)
+    ls.quote(ladder(99, 101, 2))
+    ls.settle(1.0)
+    for op, k, x in ops:
+        apply(ls, op, k, x)
+    return ls
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(params_st, streams)
+def test_twin_equals_reference_in_lockstep(params: SmartExecutorParams, ops: Any) -> None:
+    note(f"ops={ops}")
+    ls = run_stream(params, ops)
+    assert ls.events > 0
+
+
+@pytest.mark.slow
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    params_st,
+    st.lists(streams.map(tuple), min_size=1, max_size=3).map(
+        lambda ls: [op for s in ls for op in s]
+    ),
+)
+def test_twin_equals_reference_long_streams(params: SmartExecutorParams, ops: Any) -> None:
+    note(f"ops={ops}")
+    run_stream(params, ops)
+
+
+def test_lockstep_stream_exercises_the_kernels() -> None:
+    """A fixed stream that goes through both kernels (diffs with every op kind, tape
+    marks from batches through our prices) with no fallback, and stays equal."""
+    ops = [
+        ("batch", 3, 0.5),
+        ("odd_ladder", 2, 0.137),
+        ("batch", 5, 0.25),
+        ("fill", 1, 0.5),
+        ("partial", 2, 0.5),
+        ("modify_fail", 1, 0.25),
+        ("ladder", 5, 0.25),
+        ("batch", 6, 0.25),
+        ("ladder", 3, 0.25),
+    ]
+    ls = run_stream(SmartExecutorParams(), ops)
+    tw = ls.twin.executor
+    assert isinstance(tw, SmartExecutorTwin) and tw.twin_fallbacks == 0
+    c = tw.counters
+    assert c["places"] > 0 and c["modifies"] > 0 and c["cancels"] > 0
+    assert c["tape_risks"] > 0
+
+
+# --------------------------------------------------------------------------------------
+# a broken twin is caught
+# --------------------------------------------------------------------------------------
+class OneUlpTwin(SmartExecutorTwin):
+    """Wrong by one ulp in one branch: the size of a MODIFY its reconcile core computed."""
+
+    def _send_ops(self, ops: list[tuple[Side, Op]], quiet: Any, now_ns: int) -> list[Action]:
+        bent = [
+            (side, op._replace(sz=float(np.nextafter(op.sz, math.inf))))
+            if op.kind is OpKind.MODIFY
+            else (side, op)
+            for side, op in ops
+        ]
+        return super()._send_ops(bent, quiet, now_ns)
+
+
+class LostCountTwin(SmartExecutorTwin):
+    """Wrong in one branch of the tape marks: a new tape risk is not counted."""
+
+    def _tape_marks_batch(self, batch: TradeBatch) -> None:
+        before = self.counters["tape_risks"]
+        super()._tape_marks_batch(batch)
+        if self.counters["tape_risks"] > before:
+            self.counters["tape_risks"] -= 1
+
+
+@pytest.mark.parametrize(
+    ("broken", "symptom"),
+    [(OneUlpTwin, r"action \d+: reference Modify"), (LostCountTwin, r"'tape_risks': \d+")],
+)
+def test_a_broken_twin_is_caught(broken: type, symptom: str) -> None:
+    ops = [
+        ("batch", 3, 0.5),
+        ("odd_ladder", 2, 0.137),
+        ("batch", 5, 0.25),
+        ("ladder", 5, 0.25),
+        ("batch", 6, 0.25),
+        ("odd_ladder", 1, 0.5),
+    ]
+    run_stream(SmartExecutorParams(), ops)  # the real twin passes this stream
+    with pytest.raises(AssertionError, match=symptom):
+        run_stream(SmartExecutorParams(), ops, twin_cls=broken)
+
+
+def test_twin_method_builds_a_fresh_twin_with_the_same_parameters() -> None:
+    p = SmartExecutorParams(smart_reconcile=False, price_tolerance_bps=2.0)
+    ref = SmartExecutor(p, INSTRUMENT, 5)
+    ref._rid = 9
+    tw = ref.twin()
+    assert type(tw) is SmartExecutorTwin
+    assert (tw.params, tw.instrument, tw.seed, tw._rid) == (p, INSTRUMENT, 5, 0)
+    assert tw.tol == ref.tol
+    assert type(tw.twin()) is SmartExecutorTwin
