@@ -76,7 +76,10 @@ GROUPS: dict[str, tuple[str, ...]] = {
 #: included), measured with ``python benchmarks/first_run.py --kernels`` (the least of
 #: several runs, the machine being shared); the progress display's expected time comes
 #: from these, so re-measure them when the kernels change much
-MEASURED_CPU_S: dict[str, float] = {"venue": 8.5, "market": 6.9, "twins": 6.0}
+#: (twins: the group's worker alone on an empty cache, ``python -m mmkit.runtime.precompile
+#: twins CONFIG`` with ``NUMBA_CACHE_DIR`` empty, 22.1 s user + 1.0 s system on an idle
+#: machine: the longest group, so it sets a cold first run's compile time)
+MEASURED_CPU_S: dict[str, float] = {"venue": 8.5, "market": 6.9, "twins": 23.0}
 #: seconds a worker process needs before it compiles anything (interpreter, numpy)
 WORKER_START_S = 0.5
 _MEASURED_ON = "measured on a 2-core machine"
