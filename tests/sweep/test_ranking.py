@@ -184,6 +184,13 @@ def test_any_report_gives_an_outcome_without_traceback_or_nan(
         assert out.excluded
 
 
+def test_a_huge_trip_count_is_counted_not_expanded() -> None:
+    # a corrupt report once made a worker allocate one dict per claimed trip (22 GB, OOM)
+    out = outcome_of({"run": {"kill_switch_trips": 10**15}})
+    assert out.kill_switch_trips == 10**15 and out.verdict == "halted"
+    assert out.excluded.startswith("halted") and "more" in out.headline
+
+
 # --- ranking -------------------------------------------------------------------------------
 
 

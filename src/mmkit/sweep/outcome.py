@@ -98,12 +98,17 @@ def _count(x: object) -> int | None:
     return int(v) if v is not None and v >= 0 else None
 
 
-def _trips(x: object) -> list[dict[str, Any]]:
-    """The kill-switch trips as a list of dicts (a count alone becomes that many blanks)."""
+def _trips(x: object) -> tuple[int, dict[str, Any] | None]:
+    """The number of kill-switch trips and the first one as a dict (``{}`` when the report
+    gives only a count; ``None`` when there is none). A count is never expanded into that
+    many entries: a corrupt report saying ``1e12`` must not exhaust the memory."""
     if isinstance(x, list):
-        return [t if isinstance(t, dict) else {"description": str(t)} for t in x]
-    n = _count(x)
-    return [{} for _ in range(n or 0)]
+        if not x:
+            return 0, None
+        t = x[0]
+        return len(x), t if isinstance(t, dict) else {"description": str(t)}
+    n = _count(x) or 0
+    return n, ({} if n else None)
 
 
 def _describe_trip(trip: Mapping[str, Any]) -> str:
@@ -185,12 +190,12 @@ def outcome_of(
     halted_frac = (
         min(1.0, max(0.0, halted_post / post)) if halted_post is not None and post else None
     )
-    trips = _trips(facts.get("kill_switch_trips"))
-    first = _describe_trip(trips[0]) if trips else ""
+    n_trips, first_trip = _trips(facts.get("kill_switch_trips"))
+    first = _describe_trip(first_trip) if first_trip is not None else ""
     verdict = str(facts.get("verdict") or "")
     headline = str(facts.get("headline") or "")
     if not verdict:  # derive one from the facts available
-        if trips:
+        if n_trips:
             verdict = "halted"
         elif quoting_s == 0.0 or (quoting_s is None and sent == 0):
             verdict = "never_quoted"
@@ -199,9 +204,9 @@ def outcome_of(
         else:
             verdict = "ok"
     if not headline:
-        headline = _headline(verdict, first, len(trips), fills, quoting_frac, source)
+        headline = _headline(verdict, first, n_trips, fills, quoting_frac, source)
     excluded = _exclusion(
-        verdict, bool(trips), first, quoting_s, quoting_frac, halted_frac, sent, policy
+        verdict, bool(n_trips), first, quoting_s, quoting_frac, halted_frac, sent, policy
     )
     return Outcome(
         verdict=verdict,
@@ -214,7 +219,7 @@ def outcome_of(
         quoting_frac=quoting_frac,
         halted_s=halted_s,
         halted_frac=halted_frac,
-        kill_switch_trips=len(trips),
+        kill_switch_trips=n_trips,
         first_trip=first,
         fills=fills,
         orders_sent=sent,
