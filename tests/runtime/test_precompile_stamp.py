@@ -3,12 +3,16 @@ current key, and any change to the kernel sources, versions or group makes it co
 
 from __future__ import annotations
 
+import ast
+import keyword
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from mmkit.runtime import precompile
 
@@ -113,3 +117,36 @@ def test_warm_up_stamps_only_the_groups_whose_worker_succeeded(
     assert precompile.cold_groups() == ["market"]
     monkeypatch.setattr(precompile, "cold_groups", lambda groups: [])
     assert precompile.warm_up({}) is None
+
+
+_name = st.from_regex(r"[a-z_][a-z0-9_]{0,6}", fullmatch=True).filter(
+    lambda s: not keyword.iskeyword(s)
+)
+_dotted = st.lists(_name, min_size=1, max_size=3).map(".".join)
+
+
+@st.composite
+def _import_stmt(draw: st.DrawFn) -> str:
+    indent = draw(st.sampled_from(["", "    ", "\t"]))
+    if draw(st.booleans()):
+        names = draw(st.lists(_name, min_size=1, max_size=3))
+        return f"{indent}from {draw(_dotted)} import {', '.join(names)}"
+    parts = [
+        m + (f" as {draw(_name)}" if draw(st.booleans()) else "")
+        for m in draw(st.lists(_dotted, min_size=1, max_size=3))
+    ]
+    return f"{indent}import {', '.join(parts)}"
+
+
+@given(st.lists(_import_stmt(), max_size=6))
+def test_the_import_scan_finds_what_python_parses(stmts: list[str]) -> None:
+    """The text scan behind :func:`kernel_sources` against Python's own parser: every module
+    an (absolute) import statement names, at any indentation."""
+    body = "".join(f"if x:\n{s}\n" if s[:1] in " \t" else f"{s}\n" for s in stmts)
+    expected: set[str] = set()
+    for node in ast.walk(ast.parse(body)):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            expected.add(node.module)
+        elif isinstance(node, ast.Import):
+            expected.update(a.name for a in node.names)
+    assert precompile._imported_modules(body) == expected
