@@ -9,6 +9,7 @@ cancel leg of the modify, not the order's end.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -156,12 +157,22 @@ class OrderTracker:
         ]
 
     def prune_oids(self, keep: int = 4096) -> None:
-        """Drop the oldest finished-order oid mappings beyond ``keep`` (bounded memory)."""
-        if len(self.by_oid) <= keep:
+        """Drop the oldest finished-order oid mappings beyond ``keep`` (bounded memory).
+
+        Runs once the map holds a quarter more than ``keep`` and looks only at the oldest
+        excess entries, so its cost is amortised O(1) per order even when a long-lived live
+        order sits among the oldest (a live order's mapping is never dropped)."""
+        n = len(self.by_oid)
+        if n <= keep + keep // 4:
             return
-        for oid in list(self.by_oid)[: len(self.by_oid) - keep]:
-            if self.by_oid[oid].state is OrderState.DONE:
-                del self.by_oid[oid]
+        by_oid = self.by_oid
+        old = [
+            oid
+            for oid in itertools.islice(by_oid, n - keep)
+            if by_oid[oid].state is OrderState.DONE
+        ]
+        for oid in old:
+            del by_oid[oid]
 
 
 __all__ = ["OCCUPYING", "SIZE_EPS", "OrderState", "OrderTracker", "Pending", "TrackedOrder"]
