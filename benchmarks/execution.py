@@ -6,6 +6,11 @@ Target (issue 5): <= 10 µs median. Prints the median (and p90) of several runs 
 * ``modify`` — every level moved by one tick (10 MODIFYs produced);
 * ``diff``   — the bare ladder diff of both sides (:func:`mmkit.execution.reconciler.diff_side`).
 
+Then the reconcile core of the executor's compiled twin with its kernel on, against the
+reference's Python, for ladders of 1 to 30 levels a side resting in place (issue 20; the
+twin runs the reference's diff by default because of these figures: ``reconcile_in_kernel``
+in :mod:`mmkit.execution.smart_executor_twin`).
+
 Run: ``python benchmarks/execution.py``.
 """
 
@@ -14,12 +19,14 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable
+from types import SimpleNamespace
 
 from mmkit.components import Ladder, Quote, View
 from mmkit.core.market import MarketState
 from mmkit.core.portfolio import Portfolio
 from mmkit.core.types import NS_PER_S, Instrument, Side
-from mmkit.execution.orders import OrderState
+from mmkit.execution.order_state import Pending
+from mmkit.execution.orders import OrderState, TrackedOrder
 from mmkit.execution.params import SmartExecutorParams
 from mmkit.execution.reconciler import Tolerances, diff_side
 from mmkit.execution.smart_executor import SmartExecutor
@@ -58,7 +65,7 @@ def ready_executor() -> tuple[SmartExecutor, View]:
     for o in ex.orders.live():
         o.state = OrderState.RESTING
         o.oid = o.req
-        o.pending = ""
+        o.pending = Pending.NONE
     return ex, view
 
 
@@ -93,7 +100,7 @@ def main() -> None:
         acts = ex._reconcile(moved, view, clock[0])
         for o in ex.orders.live():
             o.state = OrderState.RESTING
-            o.pending = ""
+            o.pending = Pending.NONE
         return acts
 
     bids = [o for o in ex.orders.live() if o.side is Side.BUY]
@@ -123,5 +130,53 @@ def main() -> None:
         print(f"  {name:32s} median {statistics.median(runs):7.2f} us   p90 {p90:7.2f} us")
 
 
+def resting(cls: type[SmartExecutor], n: int) -> tuple[SmartExecutor, Ladder]:
+    """An executor of class ``cls`` with ``n`` orders a side resting where its ladder wants
+    them (so a reconcile finds every order in place and sends nothing)."""
+    ex = cls(SmartExecutorParams(), INST, 3)
+    quotes: dict[Side, list[Quote]] = {Side.BUY: [], Side.SELL: []}
+    for side, sign in ((Side.BUY, -1), (Side.SELL, 1)):
+        for lvl in range(n):
+            px = 100.0 + sign * (1 + lvl)
+            ex.orders.add(
+                TrackedOrder(
+                    f"{side.name}{lvl}",
+                    side,
+                    px,
+                    0.2,
+                    lvl,
+                    OrderState.RESTING,
+                    oid=len(ex.orders.by_cloid),
+                    orig_sz=0.2,
+                    cap=0.2,
+                    home=lvl,
+                )
+            )
+            quotes[side].append(Quote(side, px, 0.2, lvl))
+    return ex, Ladder(tuple(quotes[Side.BUY]), tuple(quotes[Side.SELL]))
+
+
+def twin_vs_reference() -> None:
+    from mmkit.execution.smart_executor_twin import SmartExecutorTwin
+
+    view = SimpleNamespace(position=0.0, max_position=1e9)
+    print("reconcile core, orders in place: reference Python vs twin with its kernel on")
+    print("  (least of 7 runs of 300 calls: the figure least moved by other load)")
+    for n in (1, 3, 10, 30):
+        row = []
+        for cls in (SmartExecutor, SmartExecutorTwin):
+            ex, lad = resting(cls, n)
+            if isinstance(ex, SmartExecutorTwin):
+                ex.use_kernels_always()
+            assert ex._reconcile(lad, view, 10**12) == []  # type: ignore[arg-type]
+            runs = timeit(lambda: ex._reconcile(lad, view, 10**12), 300, 7)  # type: ignore[arg-type]  # noqa: B023
+            row.append(min(runs))
+        print(
+            f"  {n:2d} levels a side: reference {row[0]:7.2f} us   twin kernel {row[1]:7.2f} us"
+            f"   ({row[1] / row[0]:.2f}x)"
+        )
+
+
 if __name__ == "__main__":
     main()
+    twin_vs_reference()

@@ -79,6 +79,25 @@ def test_the_default_set_passes(host: PluginHost, inv_id: str) -> None:
     assert res.component is not None and res.component.kind == "system"
 
 
+#: BTC as it trades: whole-dollar prices at 20,000 on a 0.1 tick, a fine grid (3 decimals)
+BTC_SZ3 = (
+    "instrument.sz_decimals=3",
+    "instrument.tick=0.1",
+    "risk.order_size=0.002",
+    "risk.max_position=0.05",
+)
+
+
+@pytest.mark.parametrize("inv_id", sorted(BY_ID))
+def test_a_btc_config_with_a_fine_price_grid_passes(host: PluginHost, inv_id: str) -> None:
+    """The rig's mid is 20,000 here, where valid prices are whole dollars (5 significant
+    figures): a market move of a few 0.1 ticks leaves every quote where it was, so
+    quoting_resumes moves the market by venue price steps (it FAILed this healthy set when
+    it moved 0.4 USD). The harness grid is coarsened to 0.01 (3.6 million columns, not 36)."""
+    res = check(host, inv_id, *BTC_SZ3, examples=100)
+    assert res.status is Status.PASS, f"{res.message}\n{res.counterexample}"
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("inv_id", sorted(TWINS))
 def test_each_twin_fails_its_invariant_readably(host: PluginHost, inv_id: str) -> None:

@@ -218,3 +218,65 @@ def test_bad_market_price_is_a_clear_error() -> None:
     with pytest.raises(DataError, match="not a multiple of the tick"):
         v.on_market(Trade(T, 99.50005, 0.1, Side.SELL), T)
     assert math.isfinite(v.bid)
+
+
+# ------------------------------------------------------------------------------------------
+# the harness grid at high prices
+# ------------------------------------------------------------------------------------------
+BTC3 = Instrument(coin="BTC", sz_decimals=3, tick=0.1)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(0, 5),  # sz_decimals
+    st.sampled_from([1, 2, 5, 10, 100]),  # tick in units of the finest valid step
+    st.floats(0.5, 500_000.0),
+    st.integers(0, 10**6),
+)
+def test_the_grid_tick_divides_every_price_the_harness_can_see(
+    szd: int, mult: int, price: float, k: int
+) -> None:
+    """Whatever tick the harness picks, every valid order price of its range is on it; a
+    tick coarser than the finest valid step is picked only for a grid too large to hold,
+    then fits, and keeps every market price on a tick or half-way between two ticks."""
+    from mmkit.audit.harness.venue import LARGE_GRID, PRICE_RANGE, grid_tick
+    from mmkit.rounding import price_step
+    from mmkit.venues.sim.state import MAX_TICKS
+
+    price = float(price)
+    fine = 10.0 ** -(6 - szd)
+    inst = Instrument(sz_decimals=szd, tick=round(fine * mult, 6 - szd))
+    tick = grid_tick(inst, price, fine)
+    columns = 2 * PRICE_RANGE * price / tick
+    assert tick == fine or (tick > fine and 2 * PRICE_RANGE * price / fine > LARGE_GRID)
+    # coarsened: at least ten times smaller (one that still cannot fit is refused by the
+    # simulator with the figures, as before)
+    assert tick == fine or columns * 10 <= 2 * PRICE_RANGE * price / fine * (1 + 1e-9)
+    if szd == 3 and inst.tick == 0.1 and price < 250_000:  # BTC on the venue's grid fits
+        assert columns <= MAX_TICKS
+    lo, hi = price * (1 - PRICE_RANGE), price * (1 + PRICE_RANGE)
+
+    def on(x: float) -> bool:
+        return abs(x / tick - round(x / tick)) <= 1e-6 * max(1.0, x / tick)
+
+    valid = price_step(lo, szd) * (k % max(1, int((hi - lo) / price_step(lo, szd))) + 1)
+    valid = round(lo / price_step(lo, szd)) * price_step(lo, szd) + valid
+    assert on(valid), (tick, valid)
+    if tick != fine:
+        assert on(inst.tick * (k % 1000) + inst.tick / 2), tick
+
+
+def test_btc_at_100000_with_three_size_decimals_trades_on_the_harness() -> None:
+    """At 0.001 the grid would need 180 million columns and the venue refused to start (the
+    twins' warm-up failed on every backtest of such a config and compiled lazily)."""
+    v = FakeVenue(BTC3, latency_ns=NS_PER_MS)
+    v.on_market(book(99_999.95, 100_000.05, T, 1.0), T)
+    assert v.sim.cfg.tick == 0.01
+    v.submit(
+        [Place(1, C1, Side.BUY, 99_999.0, 0.002), Place(2, C2, Side.SELL, 100_001.0, 0.002)], T
+    )
+    rs = results(v.drain(T + NS_PER_MS))
+    assert [r.outcome for r in rs] == [Outcome.RESTING, Outcome.RESTING]
+    v.on_market(Trade(T + 2 * NS_PER_MS, 99_999.0, 0.5, Side.SELL, local_ts=T), T + 2 * NS_PER_MS)
+    (f,) = fills(v.drain(T + 3 * NS_PER_MS))
+    assert f.px == 99_999.0 and f.sz == pytest.approx(0.002)

@@ -17,7 +17,16 @@ from mmkit.components import Estimates, GateDecision, View
 from mmkit.config.loader import load_settings
 from mmkit.core.actions import Action
 from mmkit.core.batching import stream_regressions
-from mmkit.core.events import BookSnapshot, Event, EventKind, Timer, Trade, TradeBatch, levels
+from mmkit.core.events import (
+    _SMALL_BATCH,
+    BookSnapshot,
+    Event,
+    EventKind,
+    Timer,
+    Trade,
+    TradeBatch,
+    levels,
+)
 from mmkit.core.market import MarketState
 from mmkit.core.types import Instrument, Side
 from mmkit.engine import Engine
@@ -32,9 +41,10 @@ SZ = st.one_of(st.floats(1e-3, 5.0), HOSTILE)
 
 
 @st.composite
-def batches(draw: Any, now: int = T0, stream: str = "trades") -> TradeBatch:
-    """1-8 rows received at or before ``now``; exchange times jitter (and go back)."""
-    m = draw(st.integers(1, 8))
+def batches(draw: Any, now: int = T0, stream: str = "trades", max_rows: int = 8) -> TradeBatch:
+    """1 to ``max_rows`` rows received at or before ``now``; exchange times jitter (and go
+    back)."""
+    m = draw(st.integers(1, max_rows))
     gaps = draw(st.lists(st.integers(0, 400 * MS), min_size=m, max_size=m))
     recv = list(itertools.accumulate(gaps))
     recv = [now - recv[-1] + r for r in recv]
@@ -109,6 +119,45 @@ def test_stream_regressions_count_as_row_by_row(last: int, times: list[int]) -> 
     assert stream_regressions(last, times) == (count, last_row, latest)
 
 
+@given(st.integers(-5, 50), st.lists(st.integers(-3, 60), min_size=1, max_size=40))
+def test_stream_regressions_of_an_array_are_those_of_its_list(last: int, times: list[int]) -> None:
+    """The array path (a backtest's batches) answers as the list path, in Python ints."""
+    got = stream_regressions(last, np.array(times, np.int64))
+    assert got == stream_regressions(last, times)
+    assert all(type(x) is int for x in got)
+
+
+@given(
+    st.integers(1, 3 * _SMALL_BATCH),
+    st.data(),
+)
+def test_the_constructor_checks_every_size_of_batch_alike(m: int, data: Any) -> None:
+    """Small batches are checked as lists, larger ones with numpy: both refuse exactly the
+    batches whose receive times go back or whose sides are not +1 / -1, and ``columns``,
+    ``ts``, ``local_ts`` and ``len`` read the same Python values either way."""
+    recv = data.draw(st.lists(st.integers(0, 50), min_size=m, max_size=m))
+    side = data.draw(st.lists(st.sampled_from([1, -1, 1, -1, 0, 2]), min_size=m, max_size=m))
+    cols = _cols(m, recv=np.array(recv, np.int64), side=np.array(side, np.int8))
+    backwards = any(a > b for a, b in itertools.pairwise(recv))
+    bad = any(d not in (1, -1) for d in side)
+    if backwards or bad:
+        with pytest.raises(ValueError, match="go backwards" if backwards else "sides are"):
+            TradeBatch(**cols)
+        return
+    for b in (TradeBatch(**cols), TradeBatch.checked_by_caller(**cols)):
+        last = b.last()  # before columns(): read from the arrays for a large batch
+        assert [type(x) for x in last] == [int, float, float, int, int]
+        assert list(b.times_for_scan()) == recv_times(cols)
+        assert b.columns() == tuple(c.tolist() for c in cols.values())
+        assert last == tuple(c[-1] for c in b.columns()) == b.last()
+        assert (b.ts, b.local_ts, len(b)) == (m - 1, recv[-1], m)
+        assert type(b.ts) is int and type(b.local_ts) is int
+
+
+def recv_times(cols: dict[str, Any]) -> list[int]:
+    return [int(x) for x in cols["times"]]
+
+
 def _state(m: MarketState) -> dict[str, Any]:
     out = {}
     for name in MarketState.__slots__:
@@ -118,7 +167,7 @@ def _state(m: MarketState) -> dict[str, Any]:
 
 
 @settings(max_examples=200)
-@given(st.lists(batches(), min_size=1, max_size=4), st.booleans())
+@given(st.lists(batches(max_rows=40), min_size=1, max_size=4), st.booleans())
 def test_market_state_takes_a_batch_as_its_rows(bs: list[TradeBatch], prime: bool) -> None:
     whole, rows = MarketState(), MarketState()
     if prime:  # a stream that already has a latest timestamp

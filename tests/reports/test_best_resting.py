@@ -8,8 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mmkit.core.events import OpenOrder
+from mmkit.core.resting import best_resting
 from mmkit.core.types import Side
-from mmkit.runtime.observer import best_resting
 
 orders = st.lists(
     st.builds(

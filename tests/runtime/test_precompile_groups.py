@@ -3,6 +3,8 @@ ways of exercising the simulated exchange run every action type without error.""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from mmkit.core.market import MarketState
@@ -45,3 +47,87 @@ def test_every_probe_is_a_cached_numba_kernel() -> None:
             mod, _, name = probe.partition(":")
             kernel = getattr(importlib.import_module(mod), name)
             assert isinstance(kernel._cache, FunctionCache), probe  # njit(cache=True)
+
+
+@pytest.mark.slow
+def test_the_twins_worker_compiles_twins_and_no_exchange_kernel(tmp_path: Path) -> None:
+    """In a fresh process, the twins' worker on a BTC config (three size decimals) calls
+    the twins' kernels and none of the simulated exchange's: those are the ``venue``
+    group's (``mmkit calibrate`` warms no venue group, and paid 13 s of CPU for them when
+    the worker drove the engine against the audit's venue, which runs them)."""
+    import json
+    import subprocess
+    import sys
+
+    cfg = tmp_path / "btc.toml"
+    cfg.write_text(
+        '[instrument]\ncoin = "BTC"\nsz_decimals = 3\ntick = 0.1\n\n'
+        "[risk]\nmax_position = 0.05\norder_size = 0.002\n"
+    )
+    code = f"""
+import json, pathlib
+from mmkit.runtime import precompile
+precompile._warm_twins(pathlib.Path({str(cfg)!r}))
+from mmkit.venues.sim import _kernels_orders, _kernels_replay, _kernels_snapshot
+from mmkit.execution import _kernels_reconciler_twin as rec
+from mmkit.quoting import _kernels_glft_quoter_twin as q
+print(json.dumps({{
+    "exchange": [len(k.overloads) for k in (
+        _kernels_replay.advance, _kernels_orders.process_pending,
+        _kernels_orders.enqueue, _kernels_snapshot.apply_snapshot_side)],
+    "twins": [len(rec.reconcile_kernel.overloads), len(q.glft_quote.overloads)],
+}}))
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=600
+    )
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert got["exchange"] == [0, 0, 0, 0]
+    assert all(n >= 1 for n in got["twins"]), got
+
+
+def test_the_echo_venue_answers_every_action_the_executor_sends() -> None:
+    from mmkit.core.actions import Cancel, CancelAll, Modify, Place, QueryOrder, SyncState
+    from mmkit.core.events import ActionResult, OrderUpdate, OwnFill, PositionSnapshot, Trade
+    from mmkit.core.outcomes import Outcome
+    from mmkit.core.types import Side
+
+    v = warmup.EchoVenue()
+    ms = v.LATENCY_NS
+    v.submit([Place(1, "a", Side.BUY, 99.0, 0.5), Place(2, "b", Side.SELL, 101.0, 0.5)], 0)
+    assert v.drain(ms - 1) == [] and v.pending == 2
+    acks = v.drain(ms)
+    assert [(r.request_id, r.outcome) for r in acks if isinstance(r, ActionResult)] == [
+        (1, Outcome.RESTING),
+        (2, Outcome.RESTING),
+    ]
+    oid_a = acks[0].oid
+    v.submit([Modify(3, "a", oid_a, Side.BUY, 98.0, 0.5), Cancel(4, "zz", None)], ms)
+    mod, gone = v.drain(2 * ms)
+    assert isinstance(mod, ActionResult) and mod.outcome is Outcome.RESTING
+    assert mod.oid != oid_a
+    assert isinstance(gone, ActionResult) and gone.outcome is Outcome.REJECTED
+    v.on_market(Trade(3 * ms, 97.5, 1.0, Side.SELL), 3 * ms)  # a seller reaches our bid
+    (fill,) = v.drain(3 * ms)
+    assert isinstance(fill, OwnFill) and fill.oid == mod.oid and fill.px == 98.0
+    assert v.position == 0.5
+    v.submit([QueryOrder(5, "b", None), SyncState(6, "startup"), CancelAll(7, "x")], 4 * ms)
+    q, snap, cancelled = v.drain(5 * ms)
+    assert isinstance(q, OrderUpdate) and q.cloid == "b"
+    assert isinstance(snap, PositionSnapshot) and snap.startup and snap.position == 0.5
+    assert snap.open_orders is not None and [o.cloid for o in snap.open_orders] == ["b"]
+    assert isinstance(cancelled, OrderUpdate) and cancelled.cloid == "b"
+    assert v.pending == 0
+
+
+@pytest.mark.slow
+def test_the_twins_worker_runs_on_a_btc_config_with_a_fine_price_grid(tmp_path: Path) -> None:
+    """BTC with three size decimals: the audit's venue, on which the twins' worker drives
+    the engine, needed a 180-million-column grid at 100,000 and refused, so the twins'
+    group failed on every backtest of this config and the run compiled lazily."""
+    cfg = tmp_path / "btc.toml"
+    cfg.write_text(
+        '[instrument]\ncoin = "BTC"\nsz_decimals = 3\ntick = 0.1\n\n'
+        "[risk]\nmax_position = 0.05\norder_size = 0.002\n"
+    )
+    warmup._warm_twins(cfg)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib.util
 import sys
 from pathlib import Path
+from typing import Any
 
 from mmkit.audit.invariants.twins import INVARIANTS
 from mmkit.audit.results import Result, Status
@@ -46,3 +47,35 @@ def test_a_component_without_twin_is_not_applicable() -> None:
     r = _run("estimator:broken_kappa", "twins.estimator_equivalence")
     assert r.status is Status.NOT_APPLICABLE
     assert "no compiled twin" in r.message
+
+
+def test_the_audit_proves_the_kernels_a_twin_only_runs_where_they_pay(monkeypatch: Any) -> None:
+    """The executor's twin runs its reference's diff by default (cheaper than packing its
+    orders); the audit switches its kernels on, so a reconcile kernel one ulp off is caught
+    although the default twin would never run it."""
+    import numpy as np
+
+    from mmkit.audit.invariants.twins import build_pair
+    from mmkit.execution import smart_executor_twin as tw
+    from mmkit.execution.reconciler import OpKind
+
+    host = PluginHost(load_entrypoints=False)
+    s = load_settings(None, host.registry, env={})
+    (target,) = component_targets(host, s, ["executor:smart"])
+    ref, twin = build_pair(target)
+    assert isinstance(twin, tw.SmartExecutorTwin) and twin.reconcile_in_kernel
+    assert not ref.twin().reconcile_in_kernel  # what a run gets
+
+    real = tw._ops_of
+
+    def one_ulp_off(*args: Any) -> Any:
+        return [
+            (bid, op._replace(sz=float(np.nextafter(op.sz, np.inf))))
+            if op.kind is OpKind.MODIFY
+            else (bid, op)
+            for bid, op in real(*args)
+        ]
+
+    monkeypatch.setattr(tw, "_ops_of", one_ulp_off)
+    r = run_check(BY_ID["twins.executor_equivalence"], target, RunContext(examples=30, seed=0))
+    assert r.status is Status.FAIL, r.message

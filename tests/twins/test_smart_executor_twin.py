@@ -294,6 +294,8 @@ def reconcile_once(ex: SmartExecutor, book: dict[str, Any]) -> tuple[Any, Any]:
 @given(order_books())
 def test_reconcile_core_equals_reference(book: dict[str, Any]) -> None:
     ref, twin = loaded(SmartExecutor, book), loaded(SmartExecutorTwin, book)
+    assert isinstance(twin, SmartExecutorTwin)
+    twin.use_kernels_always()
     ra, rerr = reconcile_once(ref, book)
     ta, terr = reconcile_once(twin, book)
     assert rerr == terr
@@ -442,10 +444,17 @@ class Lockstep:
     executors' outputs are compared (``outputs_differ``)."""
 
     def __init__(
-        self, params: SmartExecutorParams, seed: int, twin_cls: type = SmartExecutorTwin
+        self,
+        params: SmartExecutorParams,
+        seed: int,
+        twin_cls: type = SmartExecutorTwin,
+        kernels: bool = True,
     ) -> None:
         self.ref = World(SmartExecutor(params, INSTRUMENT, seed), seed)
-        self.twin = World(twin_cls(params, INSTRUMENT, seed), seed)
+        tw = twin_cls(params, INSTRUMENT, seed)
+        if kernels:
+            tw.use_kernels_always()
+        self.twin = World(tw, seed)
         self.events = 0
 
     @property
@@ -609,8 +618,9 @@ def run_stream(
     params: SmartExecutorParams,
     ops: list[tuple[str, int, float]],
     twin_cls: type = SmartExecutorTwin,
+    kernels: bool = True,
 ) -> Lockstep:
-    ls = Lockstep(params, seed=7, twin_cls=twin_cls)
+    ls = Lockstep(params, seed=7, twin_cls=twin_cls, kernels=kernels)
     ls.quote(ladder(99, 101, 2))
     ls.settle(1.0)
     for op, k, x in ops:

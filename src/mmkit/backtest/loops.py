@@ -114,7 +114,10 @@ def run_timer(
                 times = tr_ts[k:k_end]
                 # each trade reaches the engine at its own time (never before the clock)
                 recv = np.maximum.accumulate(np.maximum(times, d.now))
-                batch = TradeBatch(times, tr_px[k:k_end], tr_sz[k:k_end], tr_side[k:k_end], recv)
+                # sides were checked when the market was loaded; recv is monotone
+                batch = TradeBatch.checked_by_caller(
+                    times, tr_px[k:k_end], tr_sz[k:k_end], tr_side[k:k_end], recv
+                )
                 d.dispatch(batch, int(recv[-1]))
                 k = k_end
             i = j

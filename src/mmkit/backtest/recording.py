@@ -11,14 +11,18 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from mmkit.core.resting import best_resting
 from mmkit.engine import Engine
-from mmkit.runtime.observer import best_resting
 
 
 def resting_best(venue: Any) -> tuple[float, float]:
     """Our best bid and ask resting at the venue (``venue.open_orders()``: the orders the
     venue reported open, with size left), NaN for a side with none or a venue that cannot
     tell."""
+    fast = getattr(venue, "resting_best", None)  # the sim venue's, without order objects
+    if fast is not None:
+        b, a = fast()
+        return float(b), float(a)
     opens = getattr(venue, "open_orders", None)
     if opens is None:
         return math.nan, math.nan

@@ -6,19 +6,34 @@ timestamp bookkeeping (the same as its rows one at a time would do, for componen
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from typing import Any
+
+import numpy as np
+import numpy.typing as npt
 
 from mmkit.core.events import TradeBatch
 
 
-def stream_regressions(last_ts: int, times: list[int]) -> tuple[int, int, int]:
+def stream_regressions(
+    last_ts: int, times: Sequence[int] | npt.NDArray[np.int64]
+) -> tuple[int, int, int]:
     """Rows of ``times`` that go back in time on a stream whose latest timestamp was
     ``last_ts`` (-1: none yet), counted as row-by-row bookkeeping counts them.
 
     A row regresses when its timestamp is below the latest one seen before it (regressing
     rows do not move the latest). Returns ``(count, index of the last regressing row or
-    -1, latest timestamp after the batch)``.
+    -1, latest timestamp after the batch)``, as Python ints. ``times`` is a list or an
+    int64 array (the common sorted case is then checked without a Python loop).
     """
+    if isinstance(times, np.ndarray):
+        if len(times) > 1 and bool((times[1:] < times[:-1]).any()):
+            return stream_regressions(last_ts, times.tolist())
+        first, last = int(times[0]), int(times[-1])
+        if first < last_ts:
+            n = int(np.count_nonzero(times < last_ts))
+            return n, n - 1, max(last_ts, last)
+        return 0, -1, last
     t = times
     if len(t) == 1 or all(a <= b for a, b in itertools.pairwise(t)):
         if t[0] < last_ts:  # sorted: the rows below last_ts are a prefix

@@ -110,6 +110,10 @@ class Trade:
     stream: str = "trades"
 
 
+#: rows up to which a trade batch checks its columns as Python lists (and keeps them)
+_SMALL_BATCH = 16
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class TradeBatch:
     """Market trades delivered together, as columns: the trades of one feed message, or
@@ -138,40 +142,98 @@ class TradeBatch:
     side: npt.NDArray[np.int8]
     recv: npt.NDArray[np.int64]
     stream: str = "trades"
-    #: the columns as Python lists (built once: per-row loops over a few trades are faster
-    #: on lists than numpy operations on tiny arrays)
-    _cols: tuple[list[int], list[float], list[float], list[int], list[int]] = field(
-        init=False, repr=False
+    #: the columns as Python lists, built on first use (:meth:`columns`): per-row loops
+    #: over a few trades are faster on lists than on tiny numpy arrays, and a batch that
+    #: only reaches array code (the compiled twins) never pays for them
+    _cols: tuple[list[int], list[float], list[float], list[int], list[int]] | None = field(
+        init=False, repr=False, default=None
     )
 
     def __post_init__(self) -> None:
-        cols = (
-            self.times.tolist(),
-            self.px.tolist(),
-            self.sz.tolist(),
-            self.side.tolist(),
-            self.recv.tolist(),
-        )
-        n = len(cols[0])
+        times, px, sz, side, recv = self.times, self.px, self.sz, self.side, self.recv
+        n = len(times)
         if n == 0:
             raise ValueError("a trade batch has at least one trade")
-        if any(len(c) != n for c in cols):
+        lens = (n, len(px), len(sz), len(side), len(recv))
+        if any(m != n for m in lens):
             raise ValueError(
                 "trade batch columns differ in length: "
                 + ", ".join(
-                    f"{name} {len(c)}"
-                    for name, c in zip(("times", "px", "sz", "side", "recv"), cols, strict=True)
+                    f"{name} {m}"
+                    for name, m in zip(("times", "px", "sz", "side", "recv"), lens, strict=True)
                 )
             )
-        if not all(a <= b for a, b in itertools.pairwise(cols[4])):
+        if n <= _SMALL_BATCH:  # lists now (a few rows: cheaper than numpy's checks)
+            cols = (times.tolist(), px.tolist(), sz.tolist(), side.tolist(), recv.tolist())
+            object.__setattr__(self, "_cols", cols)
+            backwards = not all(a <= b for a, b in itertools.pairwise(cols[4]))
+            bad_side = not all(d == 1 or d == -1 for d in cols[3])
+        else:
+            backwards = bool((recv[1:] < recv[:-1]).any())
+            bad_side = not bool(((side == 1) | (side == -1)).all())
+        if backwards:
             raise ValueError("trade batch receive times go backwards")
-        if not all(d == 1 or d == -1 for d in cols[3]):
+        if bad_side:
             raise ValueError("trade batch sides are +1 (buy) or -1 (sell)")
-        object.__setattr__(self, "_cols", cols)
+
+    @classmethod
+    def checked_by_caller(
+        cls,
+        times: npt.NDArray[np.int64],
+        px: FloatArray,
+        sz: FloatArray,
+        side: npt.NDArray[np.int8],
+        recv: npt.NDArray[np.int64],
+        stream: str = "trades",
+    ) -> TradeBatch:
+        """A batch whose columns the caller guarantees: equal non-zero lengths, ``recv``
+        never decreasing, sides +1 / -1 (the backtest's loop: sides checked when the market
+        was loaded, receive times made monotone). Nothing is checked here."""
+        b = object.__new__(cls)
+        for name, value in (
+            ("times", times),
+            ("px", px),
+            ("sz", sz),
+            ("side", side),
+            ("recv", recv),
+            ("stream", stream),
+            ("_cols", None),
+        ):
+            object.__setattr__(b, name, value)
+        return b
+
+    def last(self) -> tuple[int, float, float, int, int]:
+        """The last row ``(ts, px, sz, side, recv)`` as Python numbers."""
+        cols = self._cols
+        if cols is not None:
+            return cols[0][-1], cols[1][-1], cols[2][-1], cols[3][-1], cols[4][-1]
+        return (
+            int(self.times[-1]),
+            float(self.px[-1]),
+            float(self.sz[-1]),
+            int(self.side[-1]),
+            int(self.recv[-1]),
+        )
+
+    def times_for_scan(self) -> list[int] | npt.NDArray[np.int64]:
+        """The exchange times, as the cheaper form to scan in Python: the list when the
+        batch already holds its lists (a few rows), else the array."""
+        cols = self._cols
+        return cols[0] if cols is not None else self.times
 
     def columns(self) -> tuple[list[int], list[float], list[float], list[int], list[int]]:
         """``(times, px, sz, side, recv)`` as lists."""
-        return self._cols
+        cols = self._cols
+        if cols is None:
+            cols = (
+                self.times.tolist(),
+                self.px.tolist(),
+                self.sz.tolist(),
+                self.side.tolist(),
+                self.recv.tolist(),
+            )
+            object.__setattr__(self, "_cols", cols)
+        return cols
 
     @classmethod
     def of(cls, trades: list[Trade], recv: list[int] | None = None) -> TradeBatch:
@@ -194,22 +256,22 @@ class TradeBatch:
         )
 
     def __len__(self) -> int:
-        return len(self._cols[0])
+        return len(self.times)
 
     @property
     def ts(self) -> int:
-        return self._cols[0][-1]
+        return int(self.times[-1])
 
     @property
     def local_ts(self) -> int:
-        return self._cols[4][-1]
+        return int(self.recv[-1])
 
     def trades(self) -> list[tuple[Trade, int]]:
         """The rows as ``(Trade, now_ns)`` pairs, in order."""
         st = self.stream
         return [
             (Trade(t, p, s, Side(d), r, stream=st), r)
-            for t, p, s, d, r in zip(*self._cols, strict=True)
+            for t, p, s, d, r in zip(*self.columns(), strict=True)
         ]
 
 

@@ -120,7 +120,7 @@ class MarketState:
     # -- update --------------------------------------------------------------------------
     def _apply_trades(self, b: TradeBatch) -> None:
         """A trade batch: the same state as applying its rows one by one."""
-        times, px, sz, side, recv = b.columns()
+        times = b.times_for_scan()
         stream = b.stream
         n_back, _, latest = stream_regressions(self.last_stream_ts.get(stream, -1), times)
         self.ts_regressions += n_back
@@ -128,11 +128,12 @@ class MarketState:
             self.last_stream_ts[stream] = latest
             if latest > self.last_event_ts:
                 self.last_event_ts = latest
-        self.last_trade_px = px[-1]
-        self.last_trade_sz = sz[-1]
-        self.last_trade_side = side[-1]
-        self.last_trade_ts = times[-1]
-        self.last_update[stream] = recv[-1]
+        ts, px, sz, side, recv = b.last()
+        self.last_trade_px = px
+        self.last_trade_sz = sz
+        self.last_trade_side = side
+        self.last_trade_ts = ts
+        self.last_update[stream] = recv
 
     def apply(self, ev: Event, now_ns: int) -> None:
         k = ev.kind

@@ -27,10 +27,14 @@ a value numpy refuses) run the reference's Python for that call (counted in
 ``twin_fallbacks``), so errors and results stay the reference's.
 
 Speed: the kernels themselves take well under a microsecond, but packing the Python order
-objects into arrays on every call costs about what the reference's own Python loop costs,
-so per call the reconcile core is not faster at today's ladder sizes; the tape marks are
-(a 50-row batch against 6 orders: ~44 -> ~6 µs). The kernels take plain record arrays so
-that a compiled engine loop holding the order book in arrays can call them directly.
+objects into arrays on every call costs more than the reference's own Python diff at every
+ladder size measured (1 to 30 levels a side), so the reconcile core runs the reference's
+diff unless :attr:`SmartExecutorTwin.reconcile_in_kernel` is set; the tape marks pay (a
+50-row batch against 6 orders: ~44 -> ~6 µs) and run in the kernel from
+:attr:`SmartExecutorTwin.tape_kernel_min_work`. The kernels take plain record arrays so
+that a compiled engine loop holding the order book in arrays can call them directly;
+:meth:`SmartExecutorTwin.use_kernels_always` switches every kernel on, and the audit's
+equivalence checks do so.
 """
 
 from __future__ import annotations
@@ -116,6 +120,14 @@ class SmartExecutorTwin(SmartExecutor):
     #: below it the reference's row loop is cheaper than packing the orders (~3 µs) and
     #: gives the same result (measured: 6 orders x 5 rows is even, 2 x 50 is 5x faster)
     tape_kernel_min_work: int = 24
+    #: the reconcile core runs in its kernel. Off by default: packing the ``TrackedOrder``
+    #: objects into records and mapping the ops back costs more than the reference's own
+    #: diff at every ladder size measured (``benchmarks/execution.py``: 1 to 30 levels a
+    #: side, 1.4 to 1.7x the reference's time), so the reference's Python, which gives the
+    #: same ops by definition, runs instead. The kernel takes records so that a compiled
+    #: engine loop holding the order book in arrays can call it; the audit and the tests
+    #: prove it equal with it on (:meth:`use_kernels_always`).
+    reconcile_in_kernel: bool = False
 
     def __init__(
         self,
@@ -137,9 +149,20 @@ class SmartExecutorTwin(SmartExecutor):
     # ----------------------------------------------------------------------------------
     # the reconcile core
     # ----------------------------------------------------------------------------------
+    def use_kernels_always(self) -> None:
+        """Run every hot part in its kernel whatever the size of the work (the reconcile
+        core, and the tape marks of the smallest batches): what the audit's equivalence
+        checks and the tests prove. The defaults run the reference's Python where it is
+        cheaper."""
+        self.reconcile_in_kernel = True
+        self.tape_kernel_min_work = 0
+
     def _reconcile(self, ladder: Ladder, view: View, now_ns: int) -> list[Action]:
         """The reference's ``_reconcile``: the ops of both sides from one kernel call over
-        the order book packed as records, sent by the reference's ``_send_ops``."""
+        the order book packed as records, sent by the reference's ``_send_ops`` (with
+        :attr:`reconcile_in_kernel`; else the reference's own, cheaper at these sizes)."""
+        if not self.reconcile_in_kernel:
+            return super()._reconcile(ladder, view, now_ns)
         self._quiet = None
         if now_ns < self.retry.until_ns:
             self.counters["skipped_rate"] += 1

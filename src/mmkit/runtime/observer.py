@@ -16,14 +16,15 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from mmkit.components import GateDecision, GateMode, Ladder
 from mmkit.core.actions import Action
 from mmkit.core.events import OwnFill
-from mmkit.core.types import NS_PER_S, Side
+from mmkit.core.resting import best_resting
+from mmkit.core.types import NS_PER_S
 from mmkit.hookspecs import OBSERVER_HOOKS
 from mmkit.runtime.gate_timeline import GateRow
 from mmkit.runtime.journal import Journal
@@ -36,21 +37,6 @@ def is_kill_switch(decision: GateDecision) -> bool:
     switch, or any plugin gate that closes as an emergency). The engine's own shutdown on
     exit (gate ``engine``) is an emergency halt too, but not a trip."""
     return decision.emergency and decision.gate != "engine"
-
-
-def best_resting(orders: Iterable[Any]) -> tuple[float, float]:
-    """Our best (highest) bid and best (lowest) ask among resting ``orders`` (objects with
-    ``side``, ``px`` and ``sz`` left), NaN for a side with none; orders with nothing left
-    (``sz <= 0``) do not rest."""
-    bid = ask = math.nan
-    for o in orders:
-        if not o.sz > 0:
-            continue
-        if o.side is Side.BUY:
-            bid = o.px if not bid >= o.px else bid
-        else:
-            ask = o.px if not ask <= o.px else ask
-    return bid, ask
 
 
 @dataclass(frozen=True)

@@ -60,7 +60,8 @@ GROUPS: dict[str, tuple[str, ...]] = {
         "mmkit.venues.sim._kernels_snapshot:apply_snapshot_side",
     ),
     # the compiled twins of the configured components (mmkit.twins), driven through an
-    # engine against the audit's pure-Python fake venue (no simulated-exchange kernel)
+    # engine against a venue in plain Python (:class:`EchoVenue`: no simulated-exchange
+    # kernel, which the venue group compiles)
     "twins": (
         "mmkit.estimators._kernels_sigma_estimator_twin:sigma_event",
         "mmkit.estimators._kernels_kappa_orchestrator_twin:estimate",
@@ -77,9 +78,12 @@ GROUPS: dict[str, tuple[str, ...]] = {
 #: several runs, the machine being shared); the progress display's expected time comes
 #: from these, so re-measure them when the kernels change much
 #: (twins: the group's worker alone on an empty cache, ``python -m mmkit.runtime.precompile
-#: twins CONFIG`` with ``NUMBA_CACHE_DIR`` empty, 22.1 s user + 1.0 s system on an idle
-#: machine: the longest group, so it sets a cold first run's compile time)
-MEASURED_CPU_S: dict[str, float] = {"venue": 8.5, "market": 6.9, "twins": 23.0}
+#: twins CONFIG`` with ``NUMBA_CACHE_DIR`` empty: 22.1 s user + 1.0 s system when its
+#: engine ran against the audit's venue, which compiled the exchange's kernels too;
+#: 17.7 s user against :class:`EchoVenue` on a slower machine, where the older worker took
+#: 29.5 s: about 14 s on the first one. The longest group: it sets a cold first run's
+#: compile time)
+MEASURED_CPU_S: dict[str, float] = {"venue": 8.5, "market": 6.9, "twins": 14.0}
 #: seconds a worker process needs before it compiles anything (interpreter, numpy)
 WORKER_START_S = 0.5
 _MEASURED_ON = "measured on a 2-core machine"
@@ -526,23 +530,146 @@ def _warm_market(config: Path, plugins: Sequence[str] = ()) -> None:
             break
 
 
+class EchoVenue:
+    """A venue in plain Python for the twins' worker: it compiles no simulated-exchange
+    kernel (the ``venue`` group compiles those, in parallel; the audit's fake venue runs
+    them, so driving the engine against it compiled them twice, 13 s of CPU).
+
+    Orders rest at their price until a market trade reaches them, which fills them whole;
+    a modify moves an order to a new oid, a cancel removes it, a sync answers with the
+    position and the resting orders, a query with the order's state. Answers come 1 ms
+    after the action, fills at the trade's time. Enough for the executor to place,
+    modify, cancel, track fills and sync: every path its twin's kernels serve."""
+
+    LATENCY_NS = 1_000_000
+
+    def __init__(self) -> None:
+        self._q: list[tuple[int, int, Any]] = []  # (time, sequence, event), a heap
+        self._seq = 0
+        self._oid = 1000
+        self._tid = 0
+        #: oid -> (cloid, side, px, sz) of each resting order
+        self._open: dict[int, tuple[str | None, Any, float, float]] = {}
+        self.position = 0.0
+
+    @property
+    def pending(self) -> int:
+        return len(self._q)
+
+    def _emit(self, t: int, ev: Any) -> None:
+        import heapq
+
+        self._seq += 1
+        heapq.heappush(self._q, (t, self._seq, ev))
+
+    def drain(self, now_ns: int) -> list[Any]:
+        import heapq
+
+        out = []
+        while self._q and self._q[0][0] <= now_ns:
+            out.append(heapq.heappop(self._q)[2])
+        return out
+
+    def _find(self, oid: int | None, cloid: str | None) -> int | None:
+        if oid is not None and oid in self._open:
+            return oid
+        return next((o for o, r in self._open.items() if cloid is not None and r[0] == cloid), None)
+
+    def on_market(self, ev: Any, now_ns: int) -> None:
+        from mmkit.core.events import OwnFill, Trade
+        from mmkit.core.types import Side
+
+        if not isinstance(ev, Trade):
+            return
+        for oid, (cloid, side, px, sz) in list(self._open.items()):
+            if side is Side.BUY and ev.side is Side.SELL and ev.px <= px:
+                self.position += sz
+            elif side is Side.SELL and ev.side is Side.BUY and ev.px >= px:
+                self.position -= sz
+            else:
+                continue
+            del self._open[oid]
+            self._tid += 1
+            fee = px * sz * 0.00015
+            fill = OwnFill(now_ns, oid, cloid, side, px, sz, fee, tid=self._tid, local_ts=now_ns)
+            self._emit(now_ns, fill)
+
+    def submit(self, actions: Sequence[Any], now_ns: int) -> None:
+        from mmkit.core.actions import Cancel, CancelAll, Modify, Place, QueryOrder, SyncState
+        from mmkit.core.events import (
+            ActionResult,
+            OpenOrder,
+            OrderStatus,
+            OrderUpdate,
+            PositionSnapshot,
+        )
+        from mmkit.core.outcomes import Outcome, RejectReason
+
+        t = now_ns + self.LATENCY_NS
+        for a in actions:
+            rid = a.request_id
+            if isinstance(a, Place | Modify):
+                old = self._find(a.oid, a.cloid) if isinstance(a, Modify) else None
+                if isinstance(a, Modify) and old is None:
+                    gone = RejectReason.MODIFY_TARGET_CANCELED
+                    self._emit(t, ActionResult(t, rid, a.cloid, None, Outcome.REJECTED, gone))
+                    continue
+                if old is not None:
+                    del self._open[old]
+                self._oid += 1
+                self._open[self._oid] = (a.cloid, a.side, a.px, a.sz)
+                res = ActionResult(t, rid, a.cloid, self._oid, Outcome.RESTING, local_ts=t)
+                self._emit(t, res)
+            elif isinstance(a, Cancel):
+                oid = self._find(a.oid, a.cloid)
+                if oid is None:
+                    gone = RejectReason.ORDER_GONE
+                    self._emit(t, ActionResult(t, rid, a.cloid, a.oid, Outcome.REJECTED, gone))
+                    continue
+                del self._open[oid]
+                self._emit(t, ActionResult(t, rid, a.cloid, oid, Outcome.CANCELED, local_ts=t))
+            elif isinstance(a, CancelAll):
+                for oid, (cloid, side, px, sz) in list(self._open.items()):
+                    del self._open[oid]
+                    up = OrderUpdate(t, oid, cloid, OrderStatus.CANCELED, side, px, sz, sz, t)
+                    self._emit(t, up)
+            elif isinstance(a, SyncState):
+                opens = tuple(
+                    OpenOrder(oid, c, side, px, sz, sz, t)
+                    for oid, (c, side, px, sz) in self._open.items()
+                )
+                snap = PositionSnapshot(
+                    t,
+                    self.position,
+                    open_orders=opens if a.orders else None,
+                    local_ts=t,
+                    startup=a.reason == "startup",
+                )
+                self._emit(t, snap)
+            elif isinstance(a, QueryOrder):
+                oid = self._find(a.oid, a.cloid)
+                if oid is not None:
+                    c, side, px, sz = self._open[oid]
+                    self._emit(t, OrderUpdate(t, oid, c, OrderStatus.OPEN, side, px, sz, sz, t))
+
+
 def _warm_twins(config: Path, plugins: Sequence[str] = ()) -> None:
     """The run's engine, built as the run builds it (twins by ``[engine] twins``), driven on
-    the toy market against the audit's fake venue (pure Python: it answers, fills and
-    cancels, so the executor's reconciliation runs) with timers: every twin kernel the run
-    will call compiles here, with the run's signatures. Warmup is cut to one second so that
-    the quoter's and the executor's twins run too. Nothing compiles when twins are off."""
+    the toy market against :class:`EchoVenue` with timers: every twin kernel the run will
+    call compiles here, with the run's signatures, and no simulated-exchange kernel (the
+    ``venue`` group's). Warmup is cut to one second so that the quoter's and the executor's
+    twins run too. Nothing compiles when twins are off."""
     from mmkit.assembly import build_engine
-    from mmkit.audit.harness import FakeVenue, VenueLoop
+    from mmkit.audit.harness import VenueLoop
     from mmkit.core.events import Timer
 
     host, s = _settings(config, plugins, sets=["estimators.warmup.max_warmup_secs=1.0"])
     if s.engine.twins == "off":
         return
     engine = build_engine(s, host)
-    venue = FakeVenue(s.instrument, seed=s.engine.seed)
+    venue = EchoVenue()
     market = _toy_market(s.instrument, n=200)
-    loop = VenueLoop(engine, venue, now_ns=market[0].local_ts - 1, step_ns=50_000_000)
+    loop = VenueLoop(engine, venue, now_ns=market[0].local_ts - 1, step_ns=50_000_000)  # type: ignore[arg-type]
     loop.market(Timer(loop.now, "startup", local_ts=loop.now))
     for ev in market:
         if ev.local_ts > loop.now:

@@ -25,6 +25,11 @@ used instead. ``mmkit audit`` proves it per component (invariant ``twins.equival
 audit's hypothesis streams, faults and trade batches included, so a twin that drifts from its
 reference fails the audit with a shrunk counterexample.
 
+A twin may run its reference's Python for inputs where that is cheaper than its kernel
+(the executor's: small trade batches, and its reconcile core at every ladder size measured).
+Such a twin has a ``use_kernels_always()`` method that switches every kernel on; the audit
+calls it, so what it proves equal is the kernels (the reference's own code needs no proof).
+
 A ``twin()`` that raises or returns something that is not a component of the same kind is
 never run: under ``"auto"`` the reference runs instead and the reason is recorded in the
 run's component list (:class:`TwinChoice`); under ``"require"`` it is an error.

@@ -99,9 +99,12 @@ from mmkit.core.events import (
 from mmkit.core.outcomes import Outcome, RejectReason
 from mmkit.core.types import NS_PER_MS, Instrument, Side, Tif
 from mmkit.execution.rate_limit import WINDOW_NS, ip_weight
+from mmkit.rounding import price_step
 from mmkit.venues import faults
 from mmkit.venues.hyperliquid.errors import fmt_amount, reason_of, venue_message
+from mmkit.venues.sim import _layout as lay
 from mmkit.venues.sim.params import SimParams
+from mmkit.venues.sim.state import SimState
 from mmkit.venues.sim.venue import SimVenue
 
 #: raw status of an order the venue does not know (``orderStatus`` reply)
@@ -112,6 +115,9 @@ FIRST_OID = 1001
 MAX_OPEN_ORDERS = 1000
 #: the harness book's grid covers the first price * (1 +- this)
 PRICE_RANGE = 0.9
+#: columns of the harness grid beyond which its tick is coarsened (:func:`grid_tick`): a
+#: grid of tens of millions of columns costs gigabytes and seconds of page faults
+LARGE_GRID = 4_000_000
 
 #: reason of a ``reject_next`` knob -> the catalogue key of the venue's string for it
 _REASON_KEYS: dict[RejectReason, str] = {
@@ -127,6 +133,53 @@ def reason_from_message(message: str) -> RejectReason:
     """Classify a Hyperliquid error string: the one catalogue's
     :func:`~mmkit.venues.hyperliquid.errors.reason_of` (kept under this name for tests)."""
     return reason_of(message)
+
+
+def _divides(step: float, x: float) -> bool:
+    q = x / step
+    return abs(q - round(q)) <= 1e-9 * max(1.0, abs(q))
+
+
+def grid_tick(instrument: Instrument, price: float, fine: float) -> float:
+    """The tick of the harness book's grid around ``price``: ``fine`` (the finest valid step,
+    ``10 ** -px_decimals``) unless its grid over ``price * (1 +- PRICE_RANGE)`` would hold
+    more than :data:`LARGE_GRID` columns. Then it is the largest power of ten that still
+    divides every price the harness can see: the valid order prices of the range (their
+    step is coarsest at its low end: :func:`~mmkit.rounding.price_step`) and its market
+    data, which sits on the instrument's tick or half-way between two ticks. BTC at 20,000
+    with ``sz_decimals = 3`` (a 0.1 tick) needs 36 million columns at 0.001 and 3.6 million
+    at 0.01; at 100,000 it would need 180 million, more than the simulator holds."""
+    if not (math.isfinite(price) and price > 0) or 2.0 * PRICE_RANGE * price / fine <= LARGE_GRID:
+        return fine
+    valid = price_step(price * (1.0 - PRICE_RANGE), instrument.sz_decimals)
+    e = round(math.log10(valid))  # valid steps are powers of ten
+    while 10.0**e > fine:
+        step = 10.0**e
+        if _divides(step, valid) and _divides(step, instrument.tick / 2):
+            return step
+        e -= 1
+    return fine
+
+
+class _HarnessSim(SimVenue):
+    """The simulator with the harness's grid: its tick is chosen when the first price sets
+    the grid (:func:`grid_tick`), before any order rests on it."""
+
+    def _state(self, price: float | None) -> SimState:
+        st = self._st
+        settles = price is not None and (
+            st is None or (self._provisional and int(st.si[lay.SI_NORD]) == 0)
+        )
+        if settles:
+            assert price is not None
+            tick = grid_tick(self.instrument, price, self.params.tick)
+            if tick != self.cfg.tick:
+                self.cfg = replace(self.cfg, tick=tick)
+        out = super()._state(price)
+        if settles:  # a provisional grid's constants were copied over: the tick is the new one
+            out.sf[lay.SF_TICK] = self.cfg.tick
+            out.sf[lay.SF_INV_TICK] = 1.0 / self.cfg.tick
+        return out
 
 
 def harness_params(
@@ -211,7 +264,7 @@ class FakeVenue:
         self.instrument = instrument or Instrument()
         self.latency_ns = latency_ns
         self.rng = random.Random(seed)
-        self.sim = SimVenue(
+        self.sim = _HarnessSim(
             harness_params(
                 self.instrument, latency_ns, maker_fee=maker_fee, taker_fee=taker_fee, seed=seed
             ),

@@ -73,6 +73,7 @@ from mmkit.core.types import NS_PER_MS, NS_PER_S, Instrument, Side
 from mmkit.engine import Engine
 from mmkit.execution.rate_limit import ip_weight
 from mmkit.registry import ComponentSpec
+from mmkit.rounding import price_step
 
 SECTION = "9. Whole System"
 KIND = "system"
@@ -279,6 +280,9 @@ class Rig:
         # one order of order_size is worth 4x the minimum notional at this mid
         raw = max(100.0, 4.0 * inst.min_notional / max(target.risk.order_size, 1e-12))
         self.mid = round(raw / self.tick) * self.tick + self.tick / 2
+        #: instrument ticks per step of the venue's valid prices at this mid (5 significant
+        #: figures: BTC at 20,000 with a 0.1 tick quotes whole dollars, 10 ticks)
+        self.price_step_ticks = max(1, round(price_step(self.mid, inst.sz_decimals) / self.tick))
         self.mode = "ok"
         self.rng = random.Random(seed)
         self.log: list[str] = []
@@ -954,8 +958,10 @@ def check_quoting_resumes(target: AuditTarget, ctx: AuditContext) -> None:
                 v.reconnect()
                 cleared = rig.now
                 rig.note(cleared, "venue back")
-            # the market has moved meanwhile: resuming means new orders at the new prices
-            rig.move((4 + 4 * (k % 2)) * (1 if k % 4 < 2 else -1))
+            # the market has moved meanwhile: resuming means new orders at the new prices (a
+            # move of several valid price steps, so the quotes cannot round to the old ones)
+            sign = 1 if k % 4 < 2 else -1
+            rig.move((4 + 4 * (k % 2)) * rig.price_step_ticks * sign)
             deadline = cleared + int(bound * NS_PER_S)
             while not [o for o in v.open_orders() if o.ts >= cleared]:
                 if any(kk in eng.closed for kk in kills):
@@ -1064,7 +1070,8 @@ INVARIANTS: list[Invariant] = [
         Severity.HIGH,
         check_quoting_resumes,
         "After a silent, frozen, crossed, empty or down feed, an HTTP 429 storm (its "
-        "Retry-After honoured) or a venue restart clears and the mid has moved 4 or 8 ticks, "
+        "Retry-After honoured) or a venue restart clears and the mid has moved 4 or 8 steps "
+        "of the venue's valid prices (ticks, or whole dollars for BTC near 20,000), "
         "an order placed after the clearing rests within "
         f"{RESUME_BOUND_S:g} s ({RESTART_RESUME_BOUND_S:g} s after a restart), unless a kill "
         "switch latched.",

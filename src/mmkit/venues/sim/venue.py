@@ -59,6 +59,7 @@ from mmkit.core.events import (
 )
 from mmkit.core.outcomes import RejectReason
 from mmkit.core.portfolio import Portfolio
+from mmkit.core.resting import best_resting
 from mmkit.core.types import NS_PER_MS, Instrument, Side
 from mmkit.errors import DataError, VenueError
 from mmkit.registry import BuildContext
@@ -249,6 +250,11 @@ class SimVenue:
             OpenOrder(o.oid, o.cloid, o.side, o.px, o.sz, o.orig_sz, o.ts)
             for o in self._open.values()
         )
+
+    def resting_best(self) -> tuple[float, float]:
+        """Our best bid and ask among :meth:`open_orders` (NaN for a side with none), read
+        from the records without building the orders (a backtest samples it every step)."""
+        return best_resting(self._open.values())
 
     def run_market(self, market: MarketArrays, i: int, t_end: int) -> int:
         """Apply columnar market events ``i..`` stamped ``<= t_end`` in one kernel call.
