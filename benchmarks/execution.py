@@ -21,6 +21,8 @@ import time
 from collections.abc import Callable
 from types import SimpleNamespace
 
+from _util import machine_speed_line
+
 from mmkit.components import Ladder, Quote, View
 from mmkit.core.market import MarketState
 from mmkit.core.portfolio import Portfolio
@@ -111,13 +113,8 @@ def main() -> None:
         diff_side(lad.bids, bids, set(), 10.0, tol)
         return diff_side(lad.asks, asks, set(), 10.0, tol)
 
-    t0 = time.perf_counter()
-    acc = 0
-    for i in range(1_000_000):
-        acc += i
-    calib = time.perf_counter() - t0
     print(f"smart executor reconcile, {LEVELS}-level ladder per side (target <= 10 us median)")
-    print(f"  (machine speed: a 1M-iteration Python loop took {calib:.3f} s; ~0.05 s when idle)")
+    print(f"  {machine_speed_line()}")
     for name, fn, n in (
         ("keep (_reconcile)", keep, 20_000),
         ("keep (reconcile, with service)", keep_public, 20_000),

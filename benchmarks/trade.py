@@ -136,6 +136,8 @@ def main() -> None:
                 t_med,
             )
             figure(f"tick-to-actions p99, {label}, {how}", statistics.median(p99s), "µs", t_p99)
+            spread = ", ".join(f"{m:.1f} / {p:.0f}" for m, p in zip(meds, p99s, strict=True))
+            print(f"    each run's median / p99 (µs): {spread}")
         rates = [throughput(feed, dur, extra)[0] for _ in range(args.runs)]
         figure(
             f"paper throughput, {label} (journal on, {fills} fills)",

@@ -75,7 +75,7 @@ print(json.dumps({{
     "exchange": [len(k.overloads) for k in (
         _kernels_replay.advance, _kernels_orders.process_pending,
         _kernels_orders.enqueue, _kernels_snapshot.apply_snapshot_side)],
-    "twins": [len(rec.reconcile_kernel.overloads), len(q.glft_quote.overloads)],
+    "twins": [len(rec.tape_marks_kernel.overloads), len(q.glft_quote.overloads)],
 }}))
 """
     out = subprocess.run(

@@ -69,7 +69,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
         "mmkit.gates._kernels_data_quality_twin:check",
         "mmkit.gates._kernels_kill_switch_twin:ks_check",
         "mmkit.quoting._kernels_glft_quoter_twin:glft_quote",
-        "mmkit.execution._kernels_reconciler_twin:reconcile_kernel",
+        "mmkit.execution._kernels_reconciler_twin:tape_marks_kernel",
     ),
 }
 
@@ -539,7 +539,7 @@ class EchoVenue:
     a modify moves an order to a new oid, a cancel removes it, a sync answers with the
     position and the resting orders, a query with the order's state. Answers come 1 ms
     after the action, fills at the trade's time. Enough for the executor to place,
-    modify, cancel, track fills and sync: every path its twin's kernels serve."""
+    modify, cancel, track fills and sync."""
 
     LATENCY_NS = 1_000_000
 
@@ -675,7 +675,28 @@ def _warm_twins(config: Path, plugins: Sequence[str] = ()) -> None:
         if ev.local_ts > loop.now:
             loop.step(ev.local_ts - loop.now)
         loop.market(ev)
+    # trade batches as a backtest delivers them, big enough (rows x our live orders) for
+    # the executor twin's tape-marks kernel
+    book = next(ev for ev in reversed(market) if ev.kind.name == "BOOK_SNAPSHOT")
+    mid = 0.5 * (float(book.bid_px[0]) + float(book.ask_px[0]))
+    for _ in range(3):
+        loop.step()
+        loop.market(_toy_batch(loop.now, mid, s.instrument.tick, rows=32))
     loop.settle(max_steps=40, min_steps=10)
+
+
+def _toy_batch(now: int, mid: float, tick: float, rows: int) -> Any:
+    """``rows`` trades received up to ``now``, alternately bought and sold a few ticks
+    around ``mid``."""
+    import numpy as np
+
+    from mmkit.core.events import TradeBatch
+
+    k = np.arange(rows)
+    t = now - rows + 1 + k
+    side = np.where(k % 2 == 0, 1, -1).astype(np.int8)
+    px = (mid + tick * side * (1 + k % 3)).astype(np.float64)
+    return TradeBatch(t, px, np.full(rows, 0.01), side, t)
 
 
 def main(argv: Sequence[str]) -> int:
