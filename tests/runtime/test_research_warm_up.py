@@ -99,6 +99,7 @@ def test_the_helper_asks_for_the_commands_groups_with_the_runs_config_and_plugin
     assert call["merged"] == {"components": {"venue": venue}}
     # backtest and sweep drive the simulated exchange: its group only when it is the venue
     want = {
+        "trade": {"venue", "market", "twins"},
         "backtest": {"venue", "market", "twins"},
         "sweep": {"venue", "market", "twins"},
     }.get(command, {"market", "twins"})
@@ -122,8 +123,8 @@ def test_the_display_goes_to_stderr_by_default(
 
 
 def test_an_unknown_command_is_an_error_naming_the_known_ones() -> None:
-    with pytest.raises(ValueError, match=r"'trade'.*backtest"):
-        precompile.warm_up_for_command("trade", _settings(), _host(), warm=lambda m, **k: None)
+    with pytest.raises(ValueError, match=r"'journal'.*backtest"):
+        precompile.warm_up_for_command("journal", _settings(), _host(), warm=lambda m, **k: None)
 
 
 def test_cold_groups_compile_once_with_a_progress_report_then_nothing(

@@ -240,7 +240,14 @@ def run_live_from_cli(
     metrics_port: int | None = None,
     venue_name: str | None = None,
 ) -> LiveOutcome:
-    """Build the live venue ``venue_name`` (default: ``components.venue``) and trade live."""
+    """Build the live venue ``venue_name`` (default: ``components.venue``) and trade live.
+
+    A cold numba cache is compiled first, before anything connects: compiled inside the
+    first quoting cycles, the twins would stall the session for seconds while its feed
+    queues up."""
+    from mmkit.runtime.precompile import warm_up_for_command
+
+    warm_up_for_command("trade", settings, host, show=not settings.trade.log_json)
     clock = LiveClock()  # one clock for the engine and the venue's local stamps
     venue = build_live_venue(
         settings,

@@ -150,19 +150,11 @@ def run_paper(
 
         metrics = Metrics()
         metrics.serve(metrics_port)
-    from mmkit.runtime.precompile import warm_up
+    from mmkit.runtime.precompile import warm_up_for_command
 
-    # the groups compile mmkit's own kernels: the simulated exchange's only when it is the venue
-    groups = ("venue", "market") if settings.components.venue == "sim" else ("market",)
-    # a cold cache compiles for seconds: say so on stderr (JSON log lines stay pure JSON)
-    spent = warm_up(
-        settings.merged_full(),
-        groups=groups,
-        stream=None if settings.trade.log_json else sys.stderr,
-        plugins=[i.module for i in host.info.values() if i.source != "builtin"],
-    )
-    if spent is not None:
-        log.info("compiled numba kernels in parallel (first run): %.1f s", spent)
+    # a cold cache compiles for seconds (the simulated exchange's kernels only when it is
+    # the venue, the twins unless they are off): say so on stderr (JSON log lines stay pure)
+    warm_up_for_command("trade", settings, host, show=not settings.trade.log_json)
     observer = RunObserver(journal, host.observer_hooks(), metrics)
     engine = build_engine(settings, host, observer=observer)
     venue = build_simulated_venue(settings, host, purpose="paper trading")

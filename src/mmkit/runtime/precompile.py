@@ -340,10 +340,14 @@ def warm_up(
     return clock() - t0
 
 
-#: what each research command runs, hence the groups it warms: a backtest (and every run of
-#: a sweep) drives the simulated exchange on a market, calibrate only the estimators (its
-#: own scan kernel is in no group and still compiles lazily, ~1 s)
+#: what each command runs, hence the groups it warms: trading (paper on the simulated
+#: exchange, or live), a backtest and every run of a sweep drive the engine (and the
+#: simulated exchange when it is the venue), calibrate only the estimators (its own scan
+#: kernel is in no group and still compiles lazily, ~1 s)
 COMMAND_GROUPS: dict[str, tuple[str, ...]] = {
+    # paper and live trading: the twins too, or they compile inside the first quoting cycles
+    # (seconds during which a live session's feed queues up)
+    "trade": ("venue", "market", "twins"),
     "backtest": ("venue", "market", "twins"),
     "sweep": ("venue", "market", "twins"),
     "calibrate": ("market", "twins"),
