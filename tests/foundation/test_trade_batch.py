@@ -147,14 +147,14 @@ def test_the_constructor_checks_every_size_of_batch_alike(m: int, data: Any) -> 
     for b in (TradeBatch(**cols), TradeBatch.checked_by_caller(**cols)):
         last = b.last()  # before columns(): read from the arrays for a large batch
         assert [type(x) for x in last] == [int, float, float, int, int]
-        assert list(b.times_for_scan()) == recv_times(cols)
+        assert list(b.times_for_scan()) == times_of(cols)
         assert b.columns() == tuple(c.tolist() for c in cols.values())
         assert last == tuple(c[-1] for c in b.columns()) == b.last()
         assert (b.ts, b.local_ts, len(b)) == (m - 1, recv[-1], m)
         assert type(b.ts) is int and type(b.local_ts) is int
 
 
-def recv_times(cols: dict[str, Any]) -> list[int]:
+def times_of(cols: dict[str, Any]) -> list[int]:
     return [int(x) for x in cols["times"]]
 
 

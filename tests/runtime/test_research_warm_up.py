@@ -110,6 +110,21 @@ def test_the_helper_asks_for_the_commands_groups_with_the_runs_config_and_plugin
     assert call["plugins"] == [f"mod{i}" for i, s in enumerate(sources) if s != "builtin"]
 
 
+@pytest.mark.parametrize(("venue", "sim_group"), [("hyperliquid", False), ("sim", True)])
+def test_the_venue_traded_on_decides_the_exchange_group(venue: str, sim_group: bool) -> None:
+    """Live trading with ``--url`` over a config that names ``sim``: the run trades on the
+    live venue, so the simulated exchange's kernels are not compiled for it."""
+    seen: list[Any] = []
+    precompile.warm_up_for_command(
+        "trade",
+        _settings("sim"),
+        _host(),
+        warm=lambda m, **kw: seen.append(kw["groups"]),
+        venue=venue,
+    )
+    assert ("venue" in seen[0]) is sim_group and "twins" in seen[0]
+
+
 def test_the_display_goes_to_stderr_by_default(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -164,8 +164,7 @@ class TradeBatch:
                 )
             )
         if n <= _SMALL_BATCH:  # lists now (a few rows: cheaper than numpy's checks)
-            cols = (times.tolist(), px.tolist(), sz.tolist(), side.tolist(), recv.tolist())
-            object.__setattr__(self, "_cols", cols)
+            cols = self.columns()
             backwards = not all(a <= b for a, b in itertools.pairwise(cols[4]))
             bad_side = not all(d == 1 or d == -1 for d in cols[3])
         else:

@@ -123,7 +123,7 @@ class SmartExecutorTwin(SmartExecutor):
     #: the reconcile core runs in its kernel. Off by default: packing the ``TrackedOrder``
     #: objects into records and mapping the ops back costs more than the reference's own
     #: diff at every ladder size measured (``benchmarks/execution.py``: 1 to 30 levels a
-    #: side, 1.4 to 1.7x the reference's time), so the reference's Python, which gives the
+    #: side, 1.2 to 2.4x the reference's time), so the reference's Python, which gives the
     #: same ops by definition, runs instead. The kernel takes records so that a compiled
     #: engine loop holding the order book in arrays can call it; the audit and the tests
     #: prove it equal with it on (:meth:`use_kernels_always`).

@@ -247,12 +247,13 @@ def run_live_from_cli(
     queues up."""
     from mmkit.runtime.precompile import warm_up_for_command
 
-    warm_up_for_command("trade", settings, host, show=not settings.trade.log_json)
+    name = venue_name or settings.components.venue
+    warm_up_for_command("trade", settings, host, show=not settings.trade.log_json, venue=name)
     clock = LiveClock()  # one clock for the engine and the venue's local stamps
     venue = build_live_venue(
         settings,
         host,
-        venue_name or settings.components.venue,
+        name,
         mainnet_flag=mainnet_flag,
         clock_ns=clock,
     )

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import heapq
 import logging
 import os
 import re
@@ -78,11 +79,10 @@ GROUPS: dict[str, tuple[str, ...]] = {
 #: several runs, the machine being shared); the progress display's expected time comes
 #: from these, so re-measure them when the kernels change much
 #: (twins: the group's worker alone on an empty cache, ``python -m mmkit.runtime.precompile
-#: twins CONFIG`` with ``NUMBA_CACHE_DIR`` empty: 22.1 s user + 1.0 s system when its
-#: engine ran against the audit's venue, which compiled the exchange's kernels too;
-#: 17.7 s user against :class:`EchoVenue` on a slower machine, where the older worker took
-#: 29.5 s: about 14 s on the first one. The longest group: it sets a cold first run's
-#: compile time)
+#: twins CONFIG`` with ``NUMBA_CACHE_DIR`` empty: 22.1 s user + 1.0 s system while it
+#: also compiled the exchange's kernels; without them, 17.7 s against 29.5 s before on a
+#: slower machine, so ~14 s on the reference one. The longest group: it sets a cold first
+#: run's compile time)
 MEASURED_CPU_S: dict[str, float] = {"venue": 8.5, "market": 6.9, "twins": 14.0}
 #: seconds a worker process needs before it compiles anything (interpreter, numpy)
 WORKER_START_S = 0.5
@@ -362,11 +362,16 @@ def warm_up_for_command(
     show: bool = True,
     stream: TextIO | None = None,
     warm: Callable[..., float | None] | None = None,
+    venue: str | None = None,
 ) -> float | None:
-    """Before a research command (``backtest``, ``calibrate``, ``sweep``) runs: compile the
+    """Before a command (``trade``, ``backtest``, ``calibrate``, ``sweep``) runs: compile the
     cold kernel groups it uses (:data:`COMMAND_GROUPS`) in parallel with the progress
     display, so a first run tells what it waits for instead of a blank screen; nothing at
     all when the cache is warm. Returns the seconds spent (None when warm).
+
+    ``venue``: the venue the command trades on when it is not ``components.venue`` (live
+    trading with ``--url`` over a config that names ``sim``): the simulated exchange's
+    group is compiled only when that venue is ``sim``.
 
     ``settings``: the run's settings (its merged configuration is what the workers build
     their components from, so the compiled signatures match); ``host``: the plugin host the
@@ -376,7 +381,9 @@ def warm_up_for_command(
     if command not in COMMAND_GROUPS:
         raise ValueError(f"unknown command {command!r} for the warm-up; known: {COMMAND_GROUPS}")
     groups = COMMAND_GROUPS[command]
-    if "venue" in groups and getattr(settings.components, "venue", "sim") != "sim":
+    if venue is None:
+        venue = getattr(settings.components, "venue", "sim")
+    if "venue" in groups and venue != "sim":
         groups = tuple(g for g in groups if g != "venue")  # only the sim venue is mmkit's
     engine = getattr(settings, "engine", None)
     if getattr(engine, "twins", "auto") == "off":
@@ -536,8 +543,9 @@ def _warm_market(config: Path, plugins: Sequence[str] = ()) -> None:
 
 class EchoVenue:
     """A venue in plain Python for the twins' worker: it compiles no simulated-exchange
-    kernel (the ``venue`` group compiles those, in parallel; the audit's fake venue runs
-    them, so driving the engine against it compiled them twice, 13 s of CPU).
+    kernel. Those are the ``venue`` group's; the audit's fake venue runs them, so driving
+    the engine against it compiled them again (13 s of CPU) whenever the ``venue`` group
+    had not cached them yet, and always for ``calibrate``, which has no ``venue`` group.
 
     Orders rest at their price until a market trade reaches them, which fills them whole;
     a modify moves an order to a new oid, a cancel removes it, a sync answers with the
@@ -561,14 +569,10 @@ class EchoVenue:
         return len(self._q)
 
     def _emit(self, t: int, ev: Any) -> None:
-        import heapq
-
         self._seq += 1
         heapq.heappush(self._q, (t, self._seq, ev))
 
     def drain(self, now_ns: int) -> list[Any]:
-        import heapq
-
         out = []
         while self._q and self._q[0][0] <= now_ns:
             out.append(heapq.heappop(self._q)[2])
