@@ -47,6 +47,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from mmkit.core.actions import Action
 from mmkit.core.events import Event, TradeBatch
+from mmkit.core.frozen import quick_init
 from mmkit.core.market import MarketState
 from mmkit.core.portfolio import Portfolio
 from mmkit.core.types import Instrument, Side
@@ -92,6 +93,7 @@ class Estimates:
         return c
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Quote:
     side: Side
@@ -100,6 +102,7 @@ class Quote:
     level: int = 0
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Ladder:
     """Desired quotes: bids best (highest) first, asks best (lowest) first."""
@@ -123,6 +126,7 @@ class GateMode(StrEnum):
     REDUCE_ONLY = "reduce_only"  # only quotes that shrink the position
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class GateDecision:
     """Why a gate is closed. ``reason`` is a stable code (``"Stale"``, ``"Crossed"``, ...)."""

@@ -262,13 +262,18 @@ class Engine:
         view = self.view
         halt: GateDecision | None = None
         reduce_only: GateDecision | None = None
+        closed = self.closed
         for name, gate in self._gates:
             try:
                 d = gate.check(view, est, now_ns)
             except Exception as exc:  # component isolation: a raising gate counts as closed
                 d = self._gate_fault(name, f"check raised {type(exc).__name__}: {exc}", now_ns)
             else:
-                if d is not None and not isinstance(d, GateDecision):
+                if d is None:
+                    if name in closed:  # it reopens
+                        self._track_gate(name, None, now_ns)
+                    continue  # open and was open: the common case, nothing to track
+                if not isinstance(d, GateDecision):
                     d = self._gate_fault(
                         name, f"check returned {type(d).__name__}, not a GateDecision", now_ns
                     )
@@ -458,19 +463,24 @@ def _is_kill_switch(gate: object) -> bool:
 
 def ladder_problem(ladder: Ladder) -> str | None:
     """Why a ladder must not be quoted (non-finite, non-positive, wrong side, crossed)."""
+    top_bid = -math.inf
+    low_ask = math.inf
     for side, quotes in ((Side.BUY, ladder.bids), (Side.SELL, ladder.asks)):
         for q in quotes:
+            px = q.px
             if q.side is not side:
                 return f"{side.name} ladder holds a {q.side.name} quote"
-            if not (math.isfinite(q.px) and q.px > 0.0):
-                return f"{side.name} quote level {q.level} has price {q.px!r}"
-            if not (math.isfinite(q.sz) and q.sz > 0.0):
+            if not (0.0 < px < math.inf):  # False for NaN
+                return f"{side.name} quote level {q.level} has price {px!r}"
+            if not (0.0 < q.sz < math.inf):
                 return f"{side.name} quote level {q.level} has size {q.sz!r}"
-    if ladder.bids and ladder.asks:
-        top_bid = max(q.px for q in ladder.bids)
-        low_ask = min(q.px for q in ladder.asks)
-        if top_bid >= low_ask:
-            return f"quotes cross: bid {top_bid} >= ask {low_ask}"
+            if side is Side.BUY:
+                if px > top_bid:
+                    top_bid = px
+            elif px < low_ask:
+                low_ask = px
+    if ladder.bids and ladder.asks and top_bid >= low_ask:
+        return f"quotes cross: bid {top_bid} >= ask {low_ask}"
     return None
 
 

@@ -165,6 +165,7 @@ def run_diff(
 @given(diff_inputs())
 def test_diff_kernel_equals_diff_side(args: tuple[Any, ...]) -> None:
     twin = SmartExecutorTwin()
+    twin.use_kernels_always()
     want, err = run_diff(diff_side, args)
     got, err2 = run_diff(twin.diff, args)
     assert err == err2
@@ -177,6 +178,7 @@ def test_diff_kernel_runs_compiled_for_a_sane_ladder() -> None:
     """The kernel path (no fallback) on an ordinary ladder, checked against ops worked out
     by hand: level 0 kept, level 1 re-priced (modify), level 2 placed, a stray cancelled."""
     twin = SmartExecutorTwin()
+    twin.use_kernels_always()
     side = Side.BUY
     desired = [Quote(side, 99.0, 0.2, 0), Quote(side, 98.0, 0.2, 1), Quote(side, 97.0, 0.2, 2)]
     rest = [
@@ -647,6 +649,30 @@ def test_twin_equals_reference_in_lockstep(params: SmartExecutorParams, ops: Any
 def test_twin_equals_reference_long_streams(params: SmartExecutorParams, ops: Any) -> None:
     note(f"ops={ops}")
     run_stream(params, ops)
+
+
+def test_the_default_twin_diffs_in_python(monkeypatch: pytest.MonkeyPatch) -> None:
+    """By default a side's diff is the reference's Python (cheaper than packing the orders
+    for the kernel); use_kernels_always() puts it in the kernel."""
+    twin = SmartExecutorTwin()
+    side = Side.BUY
+    desired = [Quote(side, 99.0, 0.2, 0)]
+    calls: list[str] = []
+    real = kern.diff_side_kernel
+
+    def spy(*args: Any) -> int:
+        calls.append("kernel")
+        return int(real(*args))
+
+    monkeypatch.setattr(kern, "diff_side_kernel", spy)
+    tol = Tolerances(0.5, 0.1, 1e-3, 10.0, True)
+    assert twin.diff(desired, [], set(), 3.0, tol, None) == diff_side(
+        desired, [], set(), 3.0, tol, None
+    )
+    assert calls == []
+    twin.use_kernels_always()
+    twin.diff(desired, [], set(), 3.0, tol, None)
+    assert calls == ["kernel"]
 
 
 def test_lockstep_stream_exercises_the_kernels() -> None:

@@ -8,12 +8,15 @@ order id (``cloid``: ``"0x"`` + 32 hex digits, Hyperliquid's format).
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import TypeAlias
 
+from mmkit.core.frozen import quick_init
 from mmkit.core.types import Side, Tif
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Place:
     request_id: int
@@ -26,6 +29,7 @@ class Place:
     level: int = 0
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Modify:
     """Cancel-and-replace of a resting order (Hyperliquid ``batchModify``).
@@ -44,6 +48,7 @@ class Modify:
     level: int = 0
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Cancel:
     request_id: int
@@ -52,6 +57,7 @@ class Cancel:
     emergency: bool = False  # kill-switch cancels may draw on the budget's emergency reserve
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class CancelAll:
     """Cancel every resting order of the instrument, known to us or not."""
@@ -61,6 +67,7 @@ class CancelAll:
     emergency: bool = False
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class SyncState:
     """Ask the venue for its authoritative position (and open orders when ``orders``).
@@ -74,6 +81,7 @@ class SyncState:
     orders: bool = True
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class QueryOrder:
     """Resolve one order's fate (after an unknown outcome); answered by an OrderUpdate."""
@@ -85,6 +93,7 @@ class QueryOrder:
 
 Action: TypeAlias = Place | Modify | Cancel | CancelAll | SyncState | QueryOrder
 ORDER_ACTIONS: tuple[type, ...] = (Place, Modify, Cancel, CancelAll)
+_PRICED: tuple[type[Place], type[Modify]] = (Place, Modify)
 
 CLOID_HEX_DIGITS = 32
 
@@ -96,14 +105,13 @@ def make_cloid(n: int) -> str:
     return f"{n:#034x}"
 
 
+#: exactly ``0x`` and 32 hex digits (``int(s, 16)`` would also take signs, ``_`` and spaces)
+_CLOID = re.compile(rf"0x[0-9a-fA-F]{{{CLOID_HEX_DIGITS}}}")
+_match_cloid = _CLOID.fullmatch
+
+
 def is_valid_cloid(s: str) -> bool:
-    if len(s) != 2 + CLOID_HEX_DIGITS or not s.startswith("0x"):
-        return False
-    try:
-        int(s[2:], 16)
-    except ValueError:
-        return False
-    return True
+    return isinstance(s, str) and _match_cloid(s) is not None
 
 
 def action_problem(a: Action) -> str | None:
@@ -111,11 +119,12 @@ def action_problem(a: Action) -> str | None:
 
     The engine runs this on every action a component produces: a NaN never reaches a venue.
     """
-    if isinstance(a, Place | Modify):
-        if not (math.isfinite(a.px) and a.px > 0):
-            return f"price {a.px!r} is not finite and > 0"
-        if not (math.isfinite(a.sz) and a.sz > 0):
-            return f"size {a.sz!r} is not finite and > 0"
+    if isinstance(a, _PRICED):
+        px, sz = a.px, a.sz
+        if not (0.0 < px < math.inf):  # False for NaN, and for a non-number it raises
+            return f"price {px!r} is not finite and > 0"
+        if not (0.0 < sz < math.inf):
+            return f"size {sz!r} is not finite and > 0"
         if not is_valid_cloid(a.cloid):
             return f"cloid {a.cloid!r} is not 0x + 32 hex digits"
     elif isinstance(a, Cancel) and a.cloid is None and a.oid is None:

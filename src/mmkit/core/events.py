@@ -18,6 +18,7 @@ from typing import ClassVar, TypeAlias
 import numpy as np
 import numpy.typing as npt
 
+from mmkit.core.frozen import quick_init
 from mmkit.core.outcomes import Outcome, RejectReason
 from mmkit.core.types import Side
 
@@ -61,6 +62,7 @@ _MARKET_DATA = frozenset(
 )
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class BookSnapshot:
     """A full L2 book (replace, never diff). Hyperliquid's ``l2Book`` is always one of these."""
@@ -76,6 +78,7 @@ class BookSnapshot:
     stream: str = "book"
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class BookDelta:
     """Changed levels of an L2 book; size 0 deletes a level.
@@ -96,6 +99,7 @@ class BookDelta:
     stream: str = "book"
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Trade:
     """A market trade. ``side`` is the aggressor's side."""
@@ -114,6 +118,7 @@ class Trade:
 _SMALL_BATCH = 16
 
 
+@quick_init
 @dataclass(frozen=True, slots=True, eq=False)
 class TradeBatch:
     """Market trades delivered together, as columns: the trades of one feed message, or
@@ -274,6 +279,7 @@ class TradeBatch:
         ]
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class BBO:
     kind: ClassVar[EventKind] = EventKind.BBO
@@ -287,6 +293,7 @@ class BBO:
     stream: str = "bbo"
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class OwnFill:
     """A fill of one of our orders. ``fee`` is positive when paid, negative for a rebate."""
@@ -313,6 +320,7 @@ class OrderStatus(IntEnum):
     OTHER_CANCELED = 5  # margin / reduce-only / self-trade / scheduled ... cancels
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class OrderUpdate:
     """A venue's word on one order (Hyperliquid ``orderUpdates``). ``sz`` is the remaining size."""
@@ -330,6 +338,7 @@ class OrderUpdate:
     raw_status: str = ""
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class ActionResult:
     """The venue's answer to one order action we sent (place, modify or cancel).
@@ -351,6 +360,7 @@ class ActionResult:
     local_ts: int = -1
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class OpenOrder:
     oid: int
@@ -362,6 +372,7 @@ class OpenOrder:
     ts: int = 0
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class PositionSnapshot:
     """The venue's authoritative state: position and (when fetched) resting orders.
@@ -383,6 +394,7 @@ class PositionSnapshot:
     account_value: float = float("nan")
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Timer:
     kind: ClassVar[EventKind] = EventKind.TIMER
@@ -391,6 +403,7 @@ class Timer:
     local_ts: int = -1
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class FeedStatus:
     """Connection state of a feed: a disconnect or resubscription marks a possible gap."""

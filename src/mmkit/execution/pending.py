@@ -18,10 +18,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mmkit.core.frozen import quick_init
 from mmkit.execution.order_state import Pending
 from mmkit.execution.orders import TrackedOrder
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class OrderRequest:
     """A PLACE, MODIFY or cancel (``kind``) of ``order``."""
@@ -30,6 +32,7 @@ class OrderRequest:
     kind: Pending
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class CancelAllRequest:
     """A ``CancelAll``; ``orders``: the live orders it was sent for."""
@@ -37,6 +40,7 @@ class CancelAllRequest:
     orders: tuple[TrackedOrder, ...]
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class QueryRequest:
     """A ``QueryOrder`` about ``order``."""
@@ -50,6 +54,7 @@ class SyncRequest:
     reason and time)."""
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class OrphanCancel:
     """A cancel of the orphan order ``oid``."""

@@ -123,6 +123,12 @@ class RateTracker:
         weight = n = 0
         cancels_only = True
         for a in actions:
+            t = type(a)
+            if t is Modify or t is Place:  # the common case, without isinstance's cost
+                weight += 1  # ip_weight: exchange_weight(1)
+                n += 1
+                cancels_only = False
+                continue
             weight += ip_weight(a)
             if isinstance(a, Place | Modify):
                 n += 1

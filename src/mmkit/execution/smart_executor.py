@@ -107,6 +107,11 @@ _ORDER_EVENTS = frozenset(
 )
 
 
+def _op_kind(so: tuple[Side, Op]) -> OpKind:
+    """Sort key of a reconcile's ops: cancels, then modifies, then places."""
+    return so[1].kind
+
+
 class SmartExecutor:
     """See the module docstring. Introspection for audits: :meth:`open_orders`,
     :meth:`status`, :meth:`exhaust_budget`."""
@@ -369,12 +374,22 @@ class SmartExecutor:
         had no order of ours accepted by the venue for ``IDLE_REPORT_NS`` is logged once with
         the reason the executor holds it back, counted (``idle_reports``) and shown by
         :meth:`status` until an order of that side rests again (which is logged too)."""
+        # the sides with an order of ours the venue has accepted (attempts do not count)
+        has_buy = has_sell = False
+        placing = OrderState.PLACING
+        for o in self.orders.by_cloid.values():
+            if o.oid is not None and o.state is not placing:
+                if o.side is Side.BUY:
+                    has_buy = True
+                else:
+                    has_sell = True
+                if has_buy and has_sell:
+                    break
+        if has_buy and has_sell and not (self._idle_since or self._idle_why or self._idle_reported):
+            return  # both sides rest and nothing was idle: nothing to report or clear
         for side in _SIDES:
-            wants = bool(ladder.side(side))
-            has = any(  # an order of ours the venue has accepted (attempts do not count)
-                o.side is side and o.oid is not None and o.state is not OrderState.PLACING
-                for o in self.orders.by_cloid.values()
-            )
+            wants = bool(ladder.bids if side is Side.BUY else ladder.asks)
+            has = has_buy if side is Side.BUY else has_sell
             if has or not wants:
                 since = self._idle_since.pop(side, None)
                 if side in self._idle_reported:
@@ -749,48 +764,57 @@ class SmartExecutor:
             self._quiet = quiet
             return []
         # cancels first (they free exposure), then modifies, then places: OpKind's order
-        ops.sort(key=lambda so: so[1].kind)
+        ops.sort(key=_op_kind)
         actions: list[Action] = []
-        new_cloids: list[str] = []
+        append = actions.append
+        tif = self._tif
+        rid = self._rid
+        cancel_k, modify_k = OpKind.CANCEL, OpKind.MODIFY
         for side, op in ops:
-            rid = self._next_rid()
-            if op.kind is OpKind.CANCEL:
-                assert op.order is not None
-                actions.append(Cancel(rid, op.order.cloid, op.order.oid))
-            elif op.kind is OpKind.MODIFY:
-                assert op.order is not None
+            rid += 1  # request ids are taken even when the batch is then refused
+            kind = op.kind
+            if kind is cancel_k:
                 o = op.order
-                actions.append(
-                    Modify(
-                        rid, o.cloid, o.oid, side, op.px, op.sz, self._tif, o.reduce_only, op.level
-                    )
+                assert o is not None
+                append(Cancel(rid, o.cloid, o.oid))
+            elif kind is modify_k:
+                o = op.order
+                assert o is not None
+                append(
+                    Modify(rid, o.cloid, o.oid, side, op.px, op.sz, tif, o.reduce_only, op.level)
                 )
             else:
-                cloid = self._new_cloid()
-                new_cloids.append(cloid)
-                actions.append(Place(rid, cloid, side, op.px, op.sz, self._tif, False, op.level))
+                append(Place(rid, self._new_cloid(), side, op.px, op.sz, tif, False, op.level))
+        self._rid = rid
         if not self._permit(actions, now_ns):
             return []
         batch = actions[0].request_id
+        add = self._pending.add
+        canceling, modifying = OrderState.CANCELING, OrderState.MODIFYING
+        counts = [0, 0, 0]  # cancels, modifies, places
         for (side, op), a in zip(ops, actions, strict=True):
-            if op.kind is OpKind.CANCEL:
-                assert op.order is not None
+            kind = op.kind
+            rid = a.request_id
+            if kind is cancel_k:
                 o = op.order
-                o.state = o.state.to(OrderState.CANCELING)
+                assert o is not None
+                o.state = o.state.to(canceling)
                 o.level = -1
-                self._track(a.request_id, o, Pending.CANCEL)
-                self.counters["cancels"] += 1
-            elif op.kind is OpKind.MODIFY:
-                assert op.order is not None
+                o.req, o.pending = rid, Pending.CANCEL
+                add(rid, OrderRequest(o, Pending.CANCEL))
+                counts[0] += 1
+            elif kind is modify_k:
                 o = op.order
-                o.state = o.state.to(OrderState.MODIFYING)
+                assert o is not None
+                o.state = o.state.to(modifying)
                 o.new_px, o.new_sz = op.px, op.sz
                 o.sent_filled = o.filled
                 o.fate_seen = False
                 o.batch = batch
-                self._track(a.request_id, o, Pending.MODIFY)
-                self.counters["modifies"] += 1
-            elif op.kind is OpKind.PLACE:
+                o.req, o.pending = rid, Pending.MODIFY
+                add(rid, OrderRequest(o, Pending.MODIFY))
+                counts[1] += 1
+            else:
                 assert isinstance(a, Place)
                 o = TrackedOrder(
                     a.cloid,
@@ -806,8 +830,13 @@ class SmartExecutor:
                     cap=op.sz,
                 )
                 self.orders.add(o)
-                self._track(a.request_id, o, Pending.PLACE)
-                self.counters["places"] += 1
+                o.req, o.pending = rid, Pending.PLACE
+                add(rid, OrderRequest(o, Pending.PLACE))
+                counts[2] += 1
+        c = self.counters
+        for name, k in zip(("cancels", "modifies", "places"), counts, strict=True):
+            if k:
+                c[name] += k
         self.requote.mark(now_ns)
         return actions
 

@@ -244,7 +244,11 @@ class SmartExecutorTwin(SmartExecutor):
         tol: Tolerances,
         debt: Mapping[int, float] | None = None,
     ) -> list[Op]:
-        """``reconciler.diff_side`` in one kernel call (same arguments, same ops)."""
+        """``reconciler.diff_side`` in one kernel call (same arguments, same ops); the
+        reference's Python unless :attr:`reconcile_in_kernel` (packing one side's orders
+        costs more than the reference's diff: 5 levels, ~10.5 against ~3.7 µs)."""
+        if not self.reconcile_in_kernel:
+            return diff_side(desired, resting, occupied, cap, tol, debt)
         n = len(desired)
         m = len(resting)
         owed = debt or {}
