@@ -135,3 +135,30 @@ def test_deltas_match_the_dict_model(
         assert list(zip(got_px.tolist(), got_sz.tolist(), strict=True)) == want
         best = m.best_bid if bids else m.best_ask
         assert best == want[0][0] if want else math.isnan(best)
+
+
+@given(
+    st.lists(st.tuples(_price, st.floats(0.001, 10.0)), min_size=1, max_size=30),
+    st.lists(st.tuples(st.integers(0, 29), _size), min_size=1, max_size=12),
+    st.booleans(),
+)
+def test_a_delta_never_writes_to_the_arrays_it_replaces(
+    start: list[tuple[float, float]], upd: list[tuple[int, float]], bids: bool
+) -> None:
+    """A book adopts a snapshot's arrays; a delta makes new ones (the snapshot, held by
+    whoever else read it, is not changed), whether it only sets sizes of levels the book
+    has (the prices are then shared) or adds and removes levels."""
+    book = sorted(dict(start).items(), reverse=bids)
+    px, sz = levels([p for p, _ in book]), levels([s for _, s in book])
+    keep_px, keep_sz = px.copy(), sz.copy()
+    none = (levels([]), levels([]))
+    m = MarketState()
+    m.apply(BookSnapshot(0, *((px, sz) if bids else none), *(none if bids else (px, sz))), 0)
+    # updates at prices of the book (sizes only, when every size is positive and finite)
+    u_px = levels([book[i % len(book)][0] for i, _ in upd])
+    u_sz = levels([s for _, s in upd])
+    m.apply(BookDelta(1, *((u_px, u_sz) if bids else none), *(none if bids else (u_px, u_sz))), 1)
+    assert px.tolist() == keep_px.tolist() and sz.tolist() == keep_sz.tolist()
+    got_px = m.bid_px if bids else m.ask_px
+    if all(0.0 < s < math.inf for _, s in upd):
+        assert got_px.tolist() == keep_px.tolist()  # no level added or removed
