@@ -377,10 +377,6 @@ def _timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, st
     return wall, p.stdout
 
 
-def _no_bytecode() -> bool:
-    return bool(os.environ.get("PYTHONDONTWRITEBYTECODE"))
-
-
 def _last_json(out: str) -> dict[str, Any]:
     for line in reversed(out.strip().splitlines()):
         if line.startswith("{"):
@@ -470,7 +466,9 @@ def bench_vs_hftbacktest(work: Path, runs: int) -> None:
         hb_last = _last_json(out)
     med = {k: statistics.median(v) for k, v in walls.items()}
     print(f"backtest: GLFT every 100 ms on {BTC.name}, whole process, median of {runs}:")
-    off = ": this machine turns them off, the timed processes do not" if _no_bytecode() else ""
+    off = ""
+    if os.environ.get("PYTHONDONTWRITEBYTECODE"):
+        off = ": this machine turns them off, the timed processes do not"
     print(
         "  (every process with Python's bytecode caches, as installed packages have them"
         f"{off}; each side's first run, not timed, warms them and the numba caches)"

@@ -147,7 +147,7 @@ def test_a_delta_never_writes_to_the_arrays_it_replaces(
 ) -> None:
     """A book adopts a snapshot's arrays; a delta makes new ones (the snapshot, held by
     whoever else read it, is not changed), whether it only sets sizes of levels the book
-    has (the prices are then shared) or adds and removes levels."""
+    has or adds and removes levels."""
     book = sorted(dict(start).items(), reverse=bids)
     px, sz = levels([p for p, _ in book]), levels([s for _, s in book])
     keep_px, keep_sz = px.copy(), sz.copy()

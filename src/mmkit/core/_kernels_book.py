@@ -29,36 +29,14 @@ def apply_side_delta(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The side ``(px, sz)`` (sorted: descending for bids) after the updates: a size of 0 or
     a non-finite size removes the level, any other size sets it, the last update of a price
-    wins; non-finite prices are ignored. The inputs are never written to (a book's arrays
-    may be an event's).
-
-    Most deltas only change the sizes of levels the book has: then the prices are shared
-    and the sizes copied once (a 5,000-level side: ~2 µs, against ~10 µs for the merge);
-    otherwise one linear merge of the book with the sorted updates."""
+    wins; non-finite prices are ignored. One linear merge of the book with the sorted
+    updates, into new arrays: the inputs are never written to (a book's arrays may be an
+    event's)."""
     sgn = -1.0 if descending else 1.0
     m = upd_px.shape[0]
     n = px.shape[0]
     if m == 0:
         return px[:n], sz[:n]  # nothing changes: the same arrays
-    at = np.empty(m, dtype=np.int64)
-    sizes_only = True
-    for j in range(m):
-        key = sgn * upd_px[j]
-        s = upd_sz[j]
-        if not (np.isfinite(key) and s > 0.0 and np.isfinite(s)):
-            sizes_only = False
-            break
-        i = _find(px, sgn, key, 0)
-        if i >= n or sgn * px[i] != key:
-            sizes_only = False
-            break
-        at[j] = i
-    if sizes_only:
-        out = np.empty(n)
-        out[:] = sz
-        for j in range(m):  # in arrival order: the last update of a price wins
-            out[at[j]] = upd_sz[j]
-        return px[:n], out[:n]
     ukey = np.empty(m)
     for j in range(m):
         ukey[j] = sgn * upd_px[j]

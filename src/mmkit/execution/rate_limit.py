@@ -27,6 +27,13 @@ WEIGHT_OPEN_ORDERS = 20
 WEIGHT_ORDER_STATUS = 2
 
 
+#: action classes as tuples: ``isinstance`` on a tuple costs half what it does on a union,
+#: and these checks run for every action sent
+_ONE_ORDER = (Place, Modify, Cancel)
+_PRICED = (Place, Modify)
+_CANCELS = (Cancel, CancelAll)
+
+
 def exchange_weight(batch_length: int) -> int:
     """IP weight of one /exchange action carrying ``batch_length`` entries."""
     return 1 + max(0, batch_length) // 40
@@ -34,7 +41,7 @@ def exchange_weight(batch_length: int) -> int:
 
 def ip_weight(action: Action) -> int:
     """IP weight of the requests one action costs (CancelAll first lists open orders)."""
-    if isinstance(action, Place | Modify | Cancel):
+    if isinstance(action, _ONE_ORDER):
         return 1  # exchange_weight(1)
     if isinstance(action, CancelAll):
         return WEIGHT_OPEN_ORDERS + exchange_weight(1)
@@ -123,17 +130,11 @@ class RateTracker:
         weight = n = 0
         cancels_only = True
         for a in actions:
-            t = type(a)
-            if t is Modify or t is Place:  # the common case, without isinstance's cost
-                weight += 1  # ip_weight: exchange_weight(1)
-                n += 1
-                cancels_only = False
-                continue
             weight += ip_weight(a)
-            if isinstance(a, Place | Modify):
+            if isinstance(a, _PRICED):
                 n += 1
                 cancels_only = False
-            elif isinstance(a, Cancel | CancelAll):
+            elif isinstance(a, _CANCELS):
                 n += 1
         return weight, n, cancels_only
 
