@@ -404,11 +404,14 @@ def _bipower_mean(values: list[float], py_sum: int) -> float:
 @given(st.lists(st.floats(allow_nan=True, allow_infinity=True), min_size=1, max_size=5))
 def test_bipower_average_is_builtin_sum(values: list[float]) -> None:
     """The kernel's average of the scales is ``sum(vars) / len(vars)`` of the interpreter
-    it runs under (the reference's ``MultiScaleBipower.variance``), bit for bit."""
+    it runs under (the reference's ``MultiScaleBipower.variance``), bit for bit: the same
+    number with the same sign (a zero's too). Not a NaN's sign: IEEE 754 does not specify
+    it for a NaN result (NaN + -NaN may give either), and twins compare NaN equal to NaN."""
     got = _bipower_mean(values, 1 if sys.version_info >= (3, 12) else 0)
     want = sum(values) / len(values)
     assert got == want or (got != got and want != want)
-    assert math.copysign(1.0, got) == math.copysign(1.0, want)
+    if want == want:
+        assert math.copysign(1.0, got) == math.copysign(1.0, want)
 
 
 def test_bipower_average_compensated_flavour() -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 
 from mmkit.core.batching import stream_regressions
+from mmkit.core.depth_grid import DepthGrid
 from mmkit.core.events import (
     BBO,
     BookDelta,
@@ -25,29 +26,71 @@ from mmkit.core.events import (
 )
 
 
-def _apply_delta(m: MarketState, ev: BookDelta) -> None:
-    """Both sides of ``m``'s book after the delta (see :mod:`mmkit.core._kernels_book`): a
-    size of 0 (or not finite) removes the level, any other size sets it, the last update of
-    a price wins. One kernel call; a few microseconds on a book thousands of levels deep."""
-    if ev.bid_px.size == 0 and ev.ask_px.size == 0:
-        return
+def _merge_delta(m: MarketState, ev: BookDelta) -> None:
+    """Both sides of ``m``'s book after the delta, merged into new sorted arrays (see
+    :mod:`mmkit.core._kernels_book`): a size of 0 (or not finite) removes the level, any
+    other size sets it, the last update of a price wins."""
     from mmkit.core._kernels_book import apply_delta
 
-    m.bid_px, m.bid_sz, m.ask_px, m.ask_sz = apply_delta(
-        m.bid_px, m.bid_sz, m.ask_px, m.ask_sz, ev.bid_px, ev.bid_sz, ev.ask_px, ev.ask_sz
+    m._bid_px, m._bid_sz, m._ask_px, m._ask_sz = apply_delta(
+        m._bid_px, m._bid_sz, m._ask_px, m._ask_sz, ev.bid_px, ev.bid_sz, ev.ask_px, ev.ask_sz
     )
+
+
+def _apply_delta(m: MarketState, ev: BookDelta) -> None:
+    """The delta on ``m``'s book: on its depth grid when it has one or can build one
+    (:mod:`mmkit.core.depth_grid`: in place, a few slots), merged into the sorted arrays
+    otherwise (a delta the grid refuses, a book it cannot hold, a state built with
+    ``grid=False``). Either way the same book, bit for bit."""
+    if ev.bid_px.size == 0 and ev.ask_px.size == 0:
+        return
+    g = m._grid
+    if g is None and m._try_grid:
+        g = m._grid = DepthGrid.build(m._bid_px, m._bid_sz, m._ask_px, m._ask_sz)
+        if g is None:
+            m._try_grid = False  # until the next snapshot: this book does not fit a grid
+    if g is not None:
+        st = g.apply(ev.bid_px, ev.bid_sz, ev.ask_px, ev.ask_sz)
+        if st == 0:
+            m._stale = True
+            return
+        # refused whole (the grid is as it was): back to the arrays; a price beyond the
+        # grid gets a new grid on the next delta, a conflict none until the next snapshot
+        m._export()
+        m._grid = None
+        m._try_grid = st == _GRID_OUTSIDE
+    _merge_delta(m, ev)
+
+
+_GRID_OUTSIDE = 2  # mmkit.core._kernels_book.GRID_OUTSIDE (not imported: that loads numba)
+
+
+def _book_array(slot: str, doc: str) -> property:
+    """A book array of :class:`MarketState`, built from its depth grid when stale."""
+
+    def get(self: MarketState) -> FloatArray:
+        if self._stale:
+            self._export()
+        got: FloatArray = getattr(self, slot)
+        return got
+
+    return property(get, doc=doc)
 
 
 class MarketState:
     """Book, last trade and feed-health facts, updated in place by :meth:`apply`."""
 
     __slots__ = (
-        "ask_px",
-        "ask_sz",
+        "_ask_px",
+        "_ask_sz",
+        "_bid_px",
+        "_bid_sz",
+        "_grid",
+        "_stale",
+        "_try_grid",
+        "_want_grid",
         "best_ask",
         "best_bid",
-        "bid_px",
-        "bid_sz",
         "book_seq",
         "book_ts",
         "book_update_ns",
@@ -65,11 +108,21 @@ class MarketState:
         "ts_regressions",
     )
 
-    def __init__(self) -> None:
-        self.bid_px: FloatArray = empty_levels()
-        self.bid_sz: FloatArray = empty_levels()
-        self.ask_px: FloatArray = empty_levels()
-        self.ask_sz: FloatArray = empty_levels()
+    def __init__(self, grid: bool = True) -> None:
+        # the book's sides, sorted (bids descending); while a depth grid holds the book
+        # (``_grid``) they are built from it when read, ``_stale`` saying they must be
+        self._bid_px: FloatArray = empty_levels()
+        self._bid_sz: FloatArray = empty_levels()
+        self._ask_px: FloatArray = empty_levels()
+        self._ask_sz: FloatArray = empty_levels()
+        self._grid: DepthGrid | None = None
+        self._stale = False
+        # ``grid``: take book deltas on a depth grid (:mod:`mmkit.core.depth_grid`) when
+        # the book fits one; False merges every delta into the sorted arrays (the
+        # reference the grid is tested against). ``_try_grid`` is off while the book is
+        # known not to fit, until the next snapshot.
+        self._want_grid = grid
+        self._try_grid = grid
         #: top of book as plain floats (NaN when a side is empty), refreshed on every book
         #: change: read on every tick by gates, quoters and executors
         self.best_bid = math.nan
@@ -98,6 +151,22 @@ class MarketState:
         #: a sequence gap or feed gap seen and not yet healed by a snapshot
         self.pending_gap = False
 
+    # -- the book ------------------------------------------------------------------------
+    # Arrays read from here are the book at the time of reading: never written afterwards,
+    # so a reader may keep them.
+    bid_px = _book_array("_bid_px", "bid prices, best first")
+    bid_sz = _book_array("_bid_sz", "sizes of the bid levels")
+    ask_px = _book_array("_ask_px", "ask prices, best first")
+    ask_sz = _book_array("_ask_sz", "sizes of the ask levels")
+
+    def _export(self) -> None:
+        """The sorted arrays from the depth grid (new arrays: the grid changes in place)."""
+        g = self._grid
+        if g is not None and self._stale:
+            self._bid_px, self._bid_sz = g.levels(0)
+            self._ask_px, self._ask_sz = g.levels(1)
+        self._stale = False
+
     # -- derived -------------------------------------------------------------------------
     @property
     def is_crossed_or_empty(self) -> bool:
@@ -107,12 +176,19 @@ class MarketState:
         self, bid_px: FloatArray, bid_sz: FloatArray, ask_px: FloatArray, ask_sz: FloatArray
     ) -> None:
         """Replace the book without an event (models and tests; the engine uses :meth:`apply`)."""
-        self.bid_px, self.bid_sz, self.ask_px, self.ask_sz = bid_px, bid_sz, ask_px, ask_sz
+        self._bid_px, self._bid_sz, self._ask_px, self._ask_sz = bid_px, bid_sz, ask_px, ask_sz
+        self._grid = None
+        self._stale = False
         self._top_changed()
 
     def _top_changed(self) -> None:
-        b = float(self.bid_px[0]) if self.bid_px.size else math.nan
-        a = float(self.ask_px[0]) if self.ask_px.size else math.nan
+        g = self._grid
+        if g is not None:
+            b = g.best(0)
+            a = g.best(1)
+        else:
+            b = float(self._bid_px[0]) if self._bid_px.size else math.nan
+            a = float(self._ask_px[0]) if self._ask_px.size else math.nan
         self.best_bid = b
         self.best_ask = a
         self.mid = 0.5 * (b + a)
@@ -156,6 +232,7 @@ class MarketState:
         if k is EventKind.BOOK_SNAPSHOT:
             assert isinstance(ev, BookSnapshot)
             self.set_book(ev.bid_px, ev.bid_sz, ev.ask_px, ev.ask_sz)
+            self._try_grid = self._want_grid
             self.book_ts = ts
             self.book_seq = ev.seq
             self.pending_gap = False
