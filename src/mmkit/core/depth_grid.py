@@ -13,9 +13,9 @@ updated in place too. The sorted arrays are built only when someone reads them.
 It is exact, or it is not used. Each slot keeps its level's price as it came, so the arrays
 it gives back are bit for bit those of the merge, and a delta the grid cannot hold exactly
 (two distinct prices in one slot, a bid above the slots or an ask below them) is refused
-whole, leaving the grid as it was; the market state then merges it as before. The price step is found from the
-book itself (the smallest gap between neighbouring levels): no instrument is needed, and a
-wrong guess can only cost a refused delta, never a wrong book.
+whole, leaving the grid as it was; the market state then merges it as before. The price
+step is found from the book itself (the smallest gap between neighbouring levels): no
+instrument is needed, and a wrong guess can only cost a refused delta, never a wrong book.
 """
 
 from __future__ import annotations

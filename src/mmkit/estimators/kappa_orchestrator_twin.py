@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -51,7 +52,7 @@ from mmkit.estimators.kappa_orchestrator import (
 from mmkit.estimators.params import KappaParams
 from mmkit.estimators.robust_kappa import RobustKappa
 from mmkit.twins.compare import estimates_diff, identical
-from mmkit.twins.slots import bool_slot, float_slot, int_slot
+from mmkit.twins.slots import bool_slot, compiled_entry, float_slot, int_slot
 
 log = logging.getLogger("mmkit.estimators.kappa_orchestrator")  # the reference's log lines
 
@@ -62,9 +63,21 @@ _OWN_FILL = EventKind.OWN_FILL
 _NAMES = ("prior", "book", "robust", "own")
 
 _on_book = kk.on_book
-_on_scalar = kk.on_scalar
 _on_trades = kk.on_trades
-_estimate = kk.estimate
+# the two kernels of every event and every quoting cycle, through their compiled entry
+# points once a twin is built (:func:`_bind`): the dispatcher's typing of their arguments
+# cost as much as their work. The twin passes them its own arrays, floats it has checked
+# and engine times (int64; the twin is exact for times in [0, 2**62), see above)
+_SIG_SCALAR = "int64(float64[::1], int64[::1], int64, float64, float64, int64)"
+_SIG_ESTIMATE = "int64(float64[::1], int64[::1], int64, int64)"
+_on_scalar: Callable[..., int] = kk.on_scalar
+_estimate: Callable[..., int] = kk.estimate
+
+
+def _bind() -> None:
+    global _on_scalar, _estimate
+    _on_scalar = compiled_entry(kk.on_scalar, _SIG_SCALAR)
+    _estimate = compiled_entry(kk.estimate, _SIG_ESTIMATE)
 
 
 class _BookView(BookKappa):
@@ -167,6 +180,7 @@ class KappaOrchestratorTwin(KappaOrchestrator):
     _published_alert = bool_slot("_i", kk.I_PUB_ALERT, "alert value last published")
 
     def __init__(self, p: KappaParams) -> None:
+        _bind()
         cap = int(p.robust_max_trades)
         self._f = np.zeros(kk.N_F + cap, dtype=np.float64)
         self._i = np.zeros(kk.N_I + cap, dtype=np.int64)

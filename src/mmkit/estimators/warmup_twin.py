@@ -28,6 +28,7 @@ use: exact, NaN equal to NaN, no tolerance.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -39,7 +40,7 @@ from mmkit.estimators import _kernels_warmup_twin as kern
 from mmkit.estimators.params import WarmupParams
 from mmkit.estimators.warmup import _BAD_TRADE, WarmupEstimator, WarmupGate, log
 from mmkit.twins.compare import identical
-from mmkit.twins.slots import float_slot, int_slot
+from mmkit.twins.slots import compiled_entry, float_slot, int_slot
 
 #: no tolerance: the kernels repeat the reference's arithmetic operation for operation
 TWIN_TOLERANCE: float = 0.0
@@ -48,6 +49,20 @@ _F64 = np.dtype(np.float64)
 _I64 = np.dtype(np.int64)
 _I64_MIN = -(2**63)
 _I64_MAX = 2**63 - 1
+
+# the kernel of every quoting cycle, through its compiled entry point once a twin is built
+# (:func:`_bind`): the dispatcher's typing of seven arguments cost more than the estimate.
+# Its callers pass their own arrays, floats they checked and int times (an int beyond
+# int64 raises OverflowError, and the reference decides)
+_SIG_ESTIMATE = "int64(float64[::1], int64[::1], int64, float64, float64, float64, int64)"
+_estimate: Callable[..., int] = kern.estimate
+
+
+def _bind() -> None:
+    global _estimate
+    _estimate = compiled_entry(kern.estimate, _SIG_ESTIMATE)
+
+
 _NO_DATA = "first market data (the warmup timeout starts with it)"
 #: (bit, name in the reference's ``_met``) in the order the reference logs them (sorted)
 _MET_NAMES = (
@@ -86,6 +101,7 @@ class WarmupEstimatorTwin(WarmupEstimator):
     """The compiled twin of :class:`WarmupEstimator`: same parameters, same outputs."""
 
     def __init__(self, p: WarmupParams) -> None:
+        _bind()
         # the arrays first: the reference constructor assigns through the properties
         self.f = np.zeros(kern.NF, dtype=np.float64)
         self.i = np.zeros(kern.NI, dtype=np.int64)
@@ -269,7 +285,7 @@ class WarmupEstimatorTwin(WarmupEstimator):
                 grad = v
                 present |= kern.P_GRAD
         try:
-            code = kern.estimate(self.f, self.i, now_ns, book, robust, grad, present)
+            code = _estimate(self.f, self.i, now_ns, book, robust, grad, present)
         except OverflowError:  # now_ns outside int64
             code = kern.R_FALLBACK
         if code & kern.R_FALLBACK:
