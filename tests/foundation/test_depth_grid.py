@@ -10,7 +10,9 @@ removals of absent levels, non-finite values, prices far beyond the book) alike.
 from __future__ import annotations
 
 import contextlib
+import copy
 import math
+import pickle
 import struct
 from collections.abc import Iterator
 from pathlib import Path
@@ -304,3 +306,16 @@ def test_the_status_codes_copied_beside_the_kernels_are_theirs() -> None:
     assert market._GRID_OUTSIDE == kb.GRID_OUTSIDE
     assert depth_grid._GRID_FULL == kb.GRID_FULL
     assert (kb.M_BEST, kb.M_COUNT, kb.M_FAR) == (0, 2, 4)  # depth_grid reads meta by these
+
+
+def test_a_copied_market_state_has_its_own_grid() -> None:
+    """The audit deep-copies whole rigs (engine and market state): a copy, or a pickled
+    and loaded one, holds its own grid; deltas to one leave the other as it was."""
+    m = MarketState()
+    m.apply(_book(30), 0)
+    m.apply(BookDelta(1, levels([999.5]), levels([4.0]), levels([]), levels([])), 1)
+    for other in (copy.deepcopy(m), pickle.loads(pickle.dumps(m))):
+        assert other._grid is not None and other._grid is not m._grid
+        other.apply(BookDelta(2, levels([999.5]), levels([0.0]), levels([]), levels([])), 2)
+        assert other.best_bid == 999.0 and m.best_bid == 999.5
+        assert m.bid_sz[0] == 4.0 and other.bid_px[0] == 999.0

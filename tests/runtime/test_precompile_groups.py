@@ -131,3 +131,36 @@ def test_the_twins_worker_runs_on_a_btc_config_with_a_fine_price_grid(tmp_path: 
         "[risk]\nmax_position = 0.05\norder_size = 0.002\n"
     )
     warmup._warm_twins(cfg)
+
+
+@pytest.mark.slow
+def test_the_market_worker_compiles_the_depth_grid_for_a_depth_feed(tmp_path: Path) -> None:
+    """A feed of depth deltas (the USD-M capture through ``binance_capture``): the market
+    group's worker, in a fresh process, runs its deltas through a market state, so the depth
+    grid's kernels are compiled before a session's first delta instead of during it."""
+    import json
+    import subprocess
+    import sys
+
+    capture = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
+    capture = capture / "binance-usdm" / "btcusdt_20240808.gz"
+    if not capture.exists():
+        pytest.skip("the USD-M capture is not here")
+    cfg = tmp_path / "btc.toml"
+    cfg.write_text(
+        '[instrument]\ncoin = "BTC"\nsz_decimals = 3\ntick = 0.1\n\n'
+        "[risk]\nmax_position = 0.05\norder_size = 0.002\n\n"
+        '[components]\nfeed = "binance_capture"\n\n'
+        f"[feeds.binance_capture]\npath = [{str(capture)!r}]\n"
+    )
+    code = f"""
+import json, pathlib
+from mmkit.runtime import precompile
+precompile._warm_market(pathlib.Path({str(cfg)!r}))
+from mmkit.core import _kernels_book as kb
+print(json.dumps([len(k.overloads) for k in (kb.grid_fill, kb.grid_delta, kb.grid_side_levels)]))
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=600
+    )
+    assert all(n >= 1 for n in json.loads(out.stdout.strip().splitlines()[-1]))

@@ -179,6 +179,7 @@ class MarketState:
         self._bid_px, self._bid_sz, self._ask_px, self._ask_sz = bid_px, bid_sz, ask_px, ask_sz
         self._grid = None
         self._stale = False
+        self._try_grid = self._want_grid  # a new book: it may fit a grid
         self._top_changed()
 
     def _top_changed(self) -> None:
@@ -232,7 +233,6 @@ class MarketState:
         if k is EventKind.BOOK_SNAPSHOT:
             assert isinstance(ev, BookSnapshot)
             self.set_book(ev.bid_px, ev.bid_sz, ev.ask_px, ev.ask_sz)
-            self._try_grid = self._want_grid
             self.book_ts = ts
             self.book_seq = ev.seq
             self.pending_gap = False

@@ -527,18 +527,25 @@ def _warm_market(config: Path, plugins: Sequence[str] = ()) -> None:
         build_component(host.registry, s, "estimator", n) for n in s.components.estimators
     ]
     from mmkit.components import Estimates
+    from mmkit.core.market import MarketState
 
     est = Estimates()
+    # the engine's market state: a feed of depth deltas (a Binance capture) compiles the
+    # depth grid's kernels here rather than stalling the first delta of the session
+    market = MarketState()
     stream = feed.events()
     first_ts = None
     for ev in stream:
         now = ev.local_ts if ev.local_ts >= 0 else ev.ts
         first_ts = now if first_ts is None else first_ts
+        market.apply(ev, now)
         for e in estimators:
             e.on_event(ev, now)
             e.estimate(est, now)
         if now - first_ts > 120 * 10**9:
             break
+    if market._grid is not None:
+        market.bid_px  # noqa: B018 -- builds the sorted arrays: compiles that kernel too
 
 
 class EchoVenue:
