@@ -162,3 +162,15 @@ def test_a_delta_never_writes_to_the_arrays_it_replaces(
     got_px = m.bid_px if bids else m.ask_px
     if all(0.0 < s < math.inf for _, s in upd):
         assert got_px.tolist() == keep_px.tolist()  # no level added or removed
+
+
+def test_market_data_kinds_are_books_trades_tops_and_batches() -> None:
+    """``EventKind.is_market_data`` (a plain attribute set on each member) for every kind;
+    a new kind must be placed on one side of this line."""
+    from mmkit.core.events import EventKind
+
+    market = {"BOOK_SNAPSHOT", "BOOK_DELTA", "TRADE", "BBO", "TRADE_BATCH"}
+    other = {"OWN_FILL", "ORDER_UPDATE", "ACTION_RESULT", "POSITION_SNAPSHOT", "TIMER"}
+    assert {k.name for k in EventKind} == market | other | {"FEED_STATUS"}
+    for k in EventKind:
+        assert k.is_market_data is (k.name in market), k
