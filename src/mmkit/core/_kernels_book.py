@@ -255,15 +255,7 @@ def _far_update(
     """One update of a far level (same rule as the slots), kept sorted in place."""
     n = meta[M_FAR + side]
     sgn = -1.0 if side == 0 else 1.0
-    key = sgn * p
-    lo = 0
-    hi = n
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if sgn * fpx[side, mid] < key:
-            lo = mid + 1
-        else:
-            hi = mid
+    lo = _find(fpx[side, :n], sgn, sgn * p, 0)
     found = lo < n and fpx[side, lo] == p
     if not (s > 0.0 and np.isfinite(s)):
         if found:

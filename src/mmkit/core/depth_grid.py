@@ -58,10 +58,6 @@ class DepthGrid:
         # per side: best slot, slotted levels, far levels (mmkit.core._kernels_book)
         self.meta = np.array([-1, -1, 0, 0, 0, 0], dtype=np.int64)
 
-    @property
-    def origin(self) -> float:
-        return float(self.fmeta[0])
-
     @classmethod
     def build(
         cls, bid_px: FloatArray, bid_sz: FloatArray, ask_px: FloatArray, ask_sz: FloatArray

@@ -29,6 +29,7 @@ twin-equivalence invariant can import it from here.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -52,15 +53,22 @@ TWIN_TOLERANCE: float = 0.0
 INITIAL_RING_CAPACITY = 16
 
 _INT64_MAX = int(kk.INT64_MAX)
-#: numba signature of ``ks_check``, called through its entry point: the dispatcher's typing
-#: of twelve arguments cost more than the check (~0.3 us of every quoting cycle). ``now``
-#: and ``fresh`` may be numpy integers: the entry point takes them as int64, the flags
-#: carry their type for the reference's numpy comparisons
+_INT64_MIN = int(kk.INT64_MIN)
+
+#: numba signature of ``ks_check``, called through its entry point once a twin is built
+#: (:func:`_bind`): the dispatcher's typing of twelve arguments cost more than the check
+#: (~0.2 us of every quoting cycle). ``now`` and ``fresh`` may be numpy integers: the entry
+#: point takes them as int64, the flags carry their type for the reference's comparisons
 _SIG_CHECK = (
     "int64(float64[::1], int64[::1], int64[:, ::1], int64, int64, float64, float64, float64, "
     "float64, float64, int64, int64)"
 )
-_INT64_MIN = int(kk.INT64_MIN)
+_ks_check: Callable[..., int] = kk.ks_check
+
+
+def _bind() -> None:
+    global _ks_check
+    _ks_check = compiled_entry(kk.ks_check, _SIG_CHECK)
 
 
 def _clamp_int64(v: int) -> int:
@@ -86,19 +94,8 @@ class KillSwitchTwin(KillSwitch):
         self._f: npt.NDArray[np.float64] = np.zeros(kk.NF, dtype=np.float64)
         self._i: npt.NDArray[np.int64] = np.zeros(kk.NI, dtype=np.int64)
         self._ring: npt.NDArray[np.int64] = np.zeros((1, 1), dtype=np.int64)
-        self._k_check = compiled_entry(kk.ks_check, _SIG_CHECK)
+        _bind()
         super().__init__(params, name)  # validates, then calls reset()
-
-    def __getstate__(self) -> dict[str, Any]:
-        """Pickled and deep-copied without the compiled entry point (process-local);
-        :meth:`__setstate__` looks it up again."""
-        state = dict(self.__dict__)
-        del state["_k_check"]
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._k_check = compiled_entry(kk.ks_check, _SIG_CHECK)
 
     # -- state setup ----------------------------------------------------------------------
     def _constants(self) -> None:
@@ -273,7 +270,7 @@ class KillSwitchTwin(KillSwitch):
         if type(fresh) is not int:
             flags |= kk.FLAG_FRESH_NP
         pf = view.portfolio
-        ks_check = self._k_check
+        ks_check = _ks_check
         if not pf.position_known:
             code = ks_check(f, i, ring, now_ns, 0, 0.0, 0.0, 0.0, float(mid), 0.0, fresh, flags)
             if code == kk.OPEN:
