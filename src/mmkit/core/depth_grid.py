@@ -67,9 +67,10 @@ class DepthGrid:
         levels in one slot."""
         if not (np.all(np.isfinite(bid_px)) and np.all(np.isfinite(ask_px))):
             return None
-        if not (_strictly_sorted(bid_px, True) and _strictly_sorted(ask_px, False)):
-            return None
-        gaps = np.concatenate((-np.diff(bid_px), np.diff(ask_px)))
+        with np.errstate(over="ignore"):  # gaps between prices near +-1e308: inf, refused
+            if not (_strictly_sorted(bid_px, True) and _strictly_sorted(ask_px, False)):
+                return None
+            gaps = np.concatenate((-np.diff(bid_px), np.diff(ask_px)))
         if gaps.size == 0:
             return None
         tick = float(gaps.min())
