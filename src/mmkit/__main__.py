@@ -1,3 +1,3 @@
-from mmkit.cli.main import main
+from mmkit.cli.launch import run
 
-main()
+run()

@@ -58,3 +58,32 @@ def test_a_quiet_setup_that_fails_resumes_collecting() -> None:
     with pytest.raises(ValueError), heap.frozen_heap(collect_during_setup=False):
         raise ValueError("bad config")
     assert gc.isenabled() and gc.get_freeze_count() == 0
+
+
+def test_the_start_up_pause_resumes_once_and_leaves_a_disabled_collector_alone() -> None:
+    assert gc.isenabled()
+    heap.pause_startup()
+    assert not gc.isenabled()
+    heap.pause_startup()  # idempotent
+    heap.resume_startup()
+    assert gc.isenabled()
+    heap.resume_startup()  # idempotent: nothing more to resume
+    assert gc.isenabled()
+    gc.disable()  # someone else's choice: the pause neither takes nor ends it
+    try:
+        heap.pause_startup()
+        heap.resume_startup()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_main_leaves_the_collector_on_whether_or_not_a_command_ran() -> None:
+    """The CLI pauses the collector while it builds its commands; in-process callers (the
+    test suite) get it back on after a command, a usage error and --version alike."""
+    from mmkit.cli.main import main
+
+    for argv in (["--version"], ["no-such-command"], ["--no-entrypoints", "plugins", "--json"]):
+        with pytest.raises(SystemExit):
+            main(argv)
+        assert gc.isenabled(), argv

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import keyword
+import os
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
@@ -54,14 +55,75 @@ def test_a_stamp_under_another_key_is_cold(stamps: Path) -> None:
     assert precompile.cold_groups(["venue"]) == []
 
 
-def test_a_source_edit_changes_the_key(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    kernel = tmp_path / "_kernels_x.py"
-    kernel.write_text("X = 1\n", encoding="utf-8")
-    monkeypatch.setattr(precompile, "kernel_sources", lambda: [kernel])
+@pytest.fixture
+def package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A stand-in package tree whose sources the stamps cover, and a private stamp dir."""
+    root = tmp_path / "pkg"
+    (root / "sub").mkdir(parents=True)
+    (root / "sub" / "_kernels_x.py").write_text("from numba import njit\nX = 1\n")
+    (root / "plain.py").write_text("Y = 1\n")
+    monkeypatch.setattr(precompile, "_source_root", lambda: root)
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "cache"))
+    return root
+
+
+def _bump_mtime(path: Path) -> None:
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+
+
+def test_a_source_edit_changes_the_key(package: Path) -> None:
+    kernel = package / "sub" / "_kernels_x.py"
     before = precompile.stamp_key("venue")
     assert precompile.stamp_key("venue") == before  # deterministic
-    kernel.write_text("X = 2\n", encoding="utf-8")
-    assert precompile.stamp_key("venue") != before
+    kernel.write_text("from numba import njit\nX = 2\n")  # same size: the mtime tells
+    _bump_mtime(kernel)
+    after = precompile.stamp_key("venue")
+    assert after != before
+    kernel.write_text("from numba import njit\nX = 1\n")
+    _bump_mtime(kernel)
+    assert precompile.stamp_key("venue") == before  # the key is the content's, not the time
+
+
+def test_the_digest_is_reused_while_no_source_changes(
+    package: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The content digest is computed once per state of the tree; a memo that does not
+    match (another tree, a touched file, a new file, garbage) is recomputed."""
+    first = precompile.sources_digest()
+    real = precompile.kernel_sources
+    calls: list[int] = []
+
+    def counted() -> list[Path]:
+        calls.append(1)
+        return real()
+
+    monkeypatch.setattr(precompile, "kernel_sources", counted)
+    assert precompile.sources_digest() == first
+    assert calls == []  # from the memo
+    _bump_mtime(package / "plain.py")  # any file of the package: the memo no longer holds
+    assert precompile.sources_digest() == first  # same contents, same digest
+    assert len(calls) == 1
+    (package / "sub" / "new.py").write_text("import numba\n")
+    assert precompile.sources_digest() != first  # a new kernel module is hashed
+    assert len(calls) == 2
+    memo = Path(os.environ["NUMBA_CACHE_DIR"]) / "precompile-sources.memo"
+    fp = memo.read_text().partition("\n")[0]
+    for garbage in (b"", b"\xff\xfe", f"{fp}\nnot-a-digest".encode(), f"{fp}\n".encode()):
+        memo.write_bytes(garbage)
+        assert precompile.sources_digest() != first
+    assert len(calls) == 6
+    (package / "sub" / "new.py").unlink()
+    assert precompile.sources_digest() == first
+
+
+def test_an_unwritable_memo_costs_only_time(
+    tmp_path: Path, package: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory", encoding="utf-8")
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(blocker / "sub"))
+    assert precompile.sources_digest() == precompile.sources_digest()
 
 
 def test_every_kernel_module_is_hashed() -> None:

@@ -78,21 +78,26 @@ def register(cli: typer.Typer) -> None:
         elif market == "data":
             if not data:
                 raise ConfigError(["mmkit backtest: give DATA files (or --market model)"])
-            from mmkit.backtest.report import plot
-            from mmkit.backtest.runner import BacktestOptions, run_backtest
-            from mmkit.runtime.precompile import warm_up_for_command
+            from mmkit.runtime.heap import frozen_heap
 
-            # a cold cache compiles for seconds: the progress goes to stderr, not --json's stdout
-            warm_up_for_command("backtest", settings, host)
+            # the engine, numba and the data load only allocate for the run: no collection
+            # until the run settles before its loop (mmkit.runtime.heap)
+            with frozen_heap(collect_during_setup=False):
+                from mmkit.backtest.report import plot
+                from mmkit.backtest.runner import BacktestOptions, run_backtest
+                from mmkit.runtime.precompile import warm_up_for_command
 
-            opts = BacktestOptions(
-                cadence=checked_cadence,
-                requote_ms=requote_ms,
-                duration_s=duration if duration else math.inf,
-                data_format=fmt,
-                tick=tick,
-            )
-            res = run_backtest(settings, host, data, opts)
+                # a cold cache compiles for seconds: progress to stderr, not --json's stdout
+                warm_up_for_command("backtest", settings, host)
+
+                opts = BacktestOptions(
+                    cadence=checked_cadence,
+                    requote_ms=requote_ms,
+                    duration_s=duration if duration else math.inf,
+                    data_format=fmt,
+                    tick=tick,
+                )
+                res = run_backtest(settings, host, data, opts)
             text, payload = res.report.to_markdown(), res.report.to_json()
             if out is not None:
                 res.report.write(out)

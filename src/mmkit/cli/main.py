@@ -20,7 +20,7 @@ import typer
 from mmkit import __version__
 from mmkit.errors import MmkitError
 from mmkit.plugin_manager import argv_plugin_options, get_host
-from mmkit.runtime.heap import fast_exit
+from mmkit.runtime.heap import fast_exit, pause_startup, resume_startup
 
 EXIT_INTERNAL = 70
 
@@ -62,6 +62,7 @@ def build_app(argv: Sequence[str] | None = None) -> typer.Typer:
         ),
     ) -> None:
         """Options here apply to every command."""
+        resume_startup()  # the command runs with the collector (see main)
 
     host.register_commands(app)
     return app
@@ -70,6 +71,10 @@ def build_app(argv: Sequence[str] | None = None) -> typer.Typer:
 def main(argv: Sequence[str] | None = None) -> None:
     debug = os.environ.get("MMKIT_DEBUG", "") not in ("", "0")
     fast_exit()
+    # building the app imports the plugins and commands: long-lived objects only, so the
+    # collector waits until the command starts (the root callback), or until main ends
+    # when no command runs (--help, --version, a usage error)
+    pause_startup()
     try:
         app = build_app(argv)
         app(
@@ -94,6 +99,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             err=True,
         )
         raise SystemExit(EXIT_INTERNAL) from None
+    finally:
+        resume_startup()
 
 
 if __name__ == "__main__":  # pragma: no cover

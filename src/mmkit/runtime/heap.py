@@ -12,6 +12,12 @@ the interpreter tears down its modules at exit.
   the loop's collections only walk the loop's own objects. Objects
   are still freed by reference counting; only cycles among the frozen objects wait for the
   end of the loop.
+* :func:`pause_startup` / :func:`resume_startup`: the command line's start-up (importing
+  mmkit, numba and the plugins, building the commands) allocates only long-lived objects,
+  and collections in it walk the growing heap again and again (~30-50 ms of a 1.1 s
+  ``mmkit backtest``). ``mmkit``'s entry point pauses the collector until the command
+  starts; a command that builds more before its hot loop keeps it paused with
+  :func:`frozen_heap` until :func:`settle`.
 * :func:`fast_exit` freezes the heap at interpreter exit (an ``atexit`` hook): the process
   ends without the teardown's full passes. Files and journals are closed explicitly before
   that, and logging flushes in its own ``atexit`` hook.
@@ -67,6 +73,26 @@ def settle() -> None:
         if _paused:
             gc.enable()
             _paused = False
+
+
+_startup = False  # the collector is paused for the command line's start-up
+
+
+def pause_startup() -> None:
+    """Pause the collector for a start-up that allocates only long-lived objects, until
+    :func:`resume_startup` (nothing happens when it is already disabled)."""
+    global _startup
+    if not _startup and gc.isenabled():
+        gc.disable()
+        _startup = True
+
+
+def resume_startup() -> None:
+    """End :func:`pause_startup`'s pause (idempotent)."""
+    global _startup
+    if _startup:
+        _startup = False
+        gc.enable()
 
 
 def fast_exit() -> None:

@@ -3,18 +3,20 @@
 * :func:`float_slot`, :func:`int_slot`, :func:`bool_slot`: class attributes that read and
   write one slot of one of the twin's state arrays, so that the reference's attribute (and
   the reference's own methods that use it) keep working on the twin;
-* :func:`compiled_entry`: a kernel's compiled entry point for one fixed signature, called
-  directly: about a third of numba's dispatcher cost on a ten-argument call, for a twin that
-  passes only its own arrays and values it has checked (an entry point does not check types:
-  a float where an int is expected is truncated, silently).
+* :func:`compiled_entry` (from :mod:`mmkit.core.entry_points`): a kernel's compiled entry
+  point for one fixed signature, called directly: about a third of numba's dispatcher cost
+  on a ten-argument call, for a twin that passes only its own arrays and values it has
+  checked (an entry point does not check types: a float where an int is expected is
+  truncated, silently).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-_entries: dict[tuple[int, str], Callable[..., Any]] = {}
+from mmkit.core.entry_points import compiled_entry
+
+__all__ = ["bool_slot", "compiled_entry", "float_slot", "int_slot"]
 
 
 def float_slot(array: str, slot: int, doc: str) -> Any:
@@ -51,16 +53,3 @@ def bool_slot(array: str, slot: int, doc: str) -> Any:
         getattr(self, array)[slot] = 1 if value else 0
 
     return property(get, put, doc=doc)
-
-
-def compiled_entry(kernel: Any, sig: str) -> Callable[..., Any]:
-    """The compiled entry point of ``kernel`` (a numba dispatcher) for ``sig``: compiled, or
-    loaded from numba's cache, once per process; the dispatcher itself when this numba keeps
-    no entry point."""
-    key = (id(kernel), sig)
-    got = _entries.get(key)
-    if got is None:
-        compiled = kernel.compile(sig)  # numba >= 0.59: that signature's entry point
-        got = compiled if callable(compiled) else kernel  # another numba: the dispatcher
-        _entries[key] = got
-    return got

@@ -235,14 +235,19 @@ def test_lobster_sample_replays_with_exact_fifo(shared_data) -> None:  # type: i
     assert res.position == pytest.approx(float(res.fills.sz.sum()))
 
 
-def test_run_market_in_bulk_matches_event_by_event() -> None:
-    evs: list[Event] = [
+def _five_events() -> list[Event]:
+    """A book, then trades and deltas that fill a bid at 100 placed at t=5."""
+    return [
         book(0, [(100.0, 5.0), (99.0, 2.0)], [(101.0, 4.0)]),
         trade(10, Side.SELL, 100.0, 3.0),
         delta(20, Side.BUY, 100.0, 2.0),
         trade(30, Side.SELL, 99.0, 4.0),
         delta(40, Side.SELL, 102.0, 1.0),
     ]
+
+
+def test_run_market_in_bulk_matches_event_by_event() -> None:
+    evs = _five_events()
     m = market_from_events(evs, 1.0)
     bulk = venue()
     i = bulk.run_market(m, 0, 5)
@@ -260,3 +265,50 @@ def test_run_market_in_bulk_matches_event_by_event() -> None:
     snap = bulk.book_snapshot(50, depth=2)
     assert snap.bid_px.tolist() == [100.0, 99.0] and snap.ask_px.tolist() == [101.0, 102.0]
     assert snap.bid_sz.tolist() == [2.0, 2.0]
+
+
+def _market_of_other_types(m: MarketArrays) -> MarketArrays:
+    """``m``'s rows in columns of other dtypes and layouts, built without
+    :meth:`MarketArrays.build` (which would convert them)."""
+    return MarketArrays(
+        ts=m.ts.astype(np.int32) if m.ts.max() < 2**31 else m.ts.astype(np.uint64),
+        kind=m.kind.astype(np.int64),
+        side=np.repeat(m.side, 2)[::2],  # a strided view
+        px=m.px.astype(np.float32),
+        sz=m.sz.astype(np.float32),
+        ref=m.ref,
+    )
+
+
+def test_run_market_takes_columns_of_other_types_as_the_kernel_reads_them() -> None:
+    """run_market calls its kernel's compiled entry point for the types of a market's
+    columns, typed once per market object: a market of other dtypes and layouts (built by
+    hand, not converted by MarketArrays.build) gets its own, also when one venue alternates
+    between the two, and the fills and book are the same."""
+    evs = _five_events()
+    m = market_from_events(evs, 1.0)
+    odd = _market_of_other_types(m)
+    assert odd.ts.dtype != m.ts.dtype and not odd.side.flags.c_contiguous
+    runs = []
+    for market in (m, odd, m):
+        v = venue()
+        i = v.run_market(market, 0, 5)
+        v.submit([Place(0, cl(0), Side.BUY, 100.0, 1.0)], 5)
+        i = v.run_market(market, i, np.int64(10**9))  # type: ignore[arg-type]
+        assert i == len(m)
+        snap = v.book_snapshot(50, depth=np.int64(3))  # type: ignore[arg-type]
+        runs.append(
+            (
+                [(type(e).__name__, getattr(e, "px", None)) for e in v.drain(10**9)],
+                snap.bid_px.tolist(),
+                snap.bid_sz.tolist(),
+                snap.ask_px.tolist(),
+            )
+        )
+    assert runs[0] == runs[1] == runs[2]
+    mixed = venue()
+    i = mixed.run_market(m, 0, 5)
+    i = mixed.run_market(odd, i, 25)
+    i = mixed.run_market(m, i, 10**9)
+    assert i == len(m)
+    assert mixed.book_snapshot(50, 3).ask_px.tolist() == runs[0][3]

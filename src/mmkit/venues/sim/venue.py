@@ -28,8 +28,9 @@ delivers them itself.
 from __future__ import annotations
 
 import math
+import operator
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,6 +44,7 @@ from mmkit.core.actions import (
     QueryOrder,
     SyncState,
 )
+from mmkit.core.entry_points import entry_for
 from mmkit.core.events import (
     BBO,
     ActionResult,
@@ -155,6 +157,11 @@ class SimVenue:
         self._one_ts = np.zeros(1, dtype=np.int64)  # reused buffers for single events
         self._one_kind = np.zeros(1, dtype=np.int8)
         self._margin = 0
+        # compiled entry points of the per-step kernels (mmkit.core.entry_points), bound on
+        # first use: advance's to the last market's column types, top_levels'
+        self._entry_market: MarketArrays | None = None
+        self._advance_market: Callable[..., tuple[int, bool]] = advance
+        self._top_levels: Callable[..., tuple[np.ndarray, np.ndarray]] | None = None
 
     # -- the Venue protocol ----------------------------------------------------------------
     def on_market(self, event: Event, now_ns: int) -> None:
@@ -268,19 +275,34 @@ class SimVenue:
         if i == 0:
             market.check_tick(self.cfg.tick)
         st = self._state(float(market.px[i]))
+        run = self._advance_market if market is self._entry_market else self._bind(st, market)
+        if type(i) is not int or type(t_end) is not int:
+            run = advance  # the dispatcher types what it gets
         while True:
-            i, done = advance(
+            i, done = run(
                 st, market.ts, market.kind, market.side, market.px, market.sz, market.ref, i, t_end
             )
             self._collect(st)
             if done:
                 return int(i)
 
+    def _bind(self, st: SimState, market: MarketArrays) -> Callable[..., tuple[int, bool]]:
+        """``advance``'s entry point for the types of ``market``'s columns (numba types them
+        once here; the columns of a market object stay the same arrays)."""
+        cols = (market.ts, market.kind, market.side, market.px, market.sz, market.ref)
+        self._entry_market = market
+        self._advance_market = entry_for(advance, st, *cols, 0, 0)
+        return self._advance_market
+
     def book_snapshot(self, ts: int, depth: int = 20) -> BookSnapshot:
         """The simulated book's best ``depth`` levels per side, as a core event."""
         st = self._state(None)
-        bp, bs = top_levels(st.grid, st.si, st.sf, 0, depth)
-        ap, as_ = top_levels(st.grid, st.si, st.sf, 1, depth)
+        top = self._top_levels
+        if top is None:  # the state's arrays always have the same types (new_state)
+            top = self._top_levels = entry_for(top_levels, st.grid, st.si, st.sf, 0, 0)
+        depth = operator.index(depth)
+        bp, bs = top(st.grid, st.si, st.sf, 0, depth)
+        ap, as_ = top(st.grid, st.si, st.sf, 1, depth)
         return BookSnapshot(ts, bp, bs, ap, as_, local_ts=ts, stream="sim")
 
     @property
