@@ -256,3 +256,33 @@ def test_sweep_warms_before_its_local_cluster_starts(
     assert isinstance(res.exception, _Stop), res.output
     # an existing scheduler's workers may be elsewhere: no local warm-up for them
     assert order == (["cluster"] if scheduler else ["warm:venue,market,twins", "cluster"])
+
+
+@pytest.mark.parametrize("command", ["backtest", "calibrate", "sweep"])
+@pytest.mark.parametrize("bad", ["missing", "empty", "directory"])
+def test_bad_data_is_said_before_anything_compiles(
+    command: str, bad: str, tmp_path: Path, cold: list[list[str]]
+) -> None:
+    """A first run on a missing, empty or directory DATA argument tells so at once: no
+    worker starts compiling (seconds, on a cold cache) before the error."""
+    data = tmp_path / "input.parquet"
+    if bad == "empty":
+        data.write_bytes(b"")
+    elif bad == "directory":
+        data.mkdir()
+    args = [command, str(data)]
+    if command == "sweep":
+        grid = tmp_path / "sweep.toml"
+        grid.write_text('[grid]\n"quoters.glft.gamma" = [10.0, 50.0]\n')
+        args += ["--grid", str(grid)]
+    if command == "calibrate":
+        args += ["--out", str(tmp_path / "out")]
+    from mmkit.cli.main import main
+
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), pytest.raises(SystemExit) as exit_:
+        main(["--no-entrypoints", *args])
+    text = err.getvalue()
+    assert exit_.value.code == 2, text
+    assert text.startswith("error: ") and "input.parquet" in text, text
+    assert cold == [] and "compil" not in text
