@@ -384,10 +384,12 @@ def _invoke(tmp_path: Path, *extra: str) -> Any:
 
     grid = tmp_path / "sweep.toml"
     grid.write_text('[grid]\n"quoters.glft.gamma" = [10.0, 50.0, 100.0]\n')
+    data = tmp_path / "x.parquet"  # never read (the sweep is canned); the CLI checks it exists
+    data.write_bytes(b"PAR1")
     args = [
         "--no-entrypoints",
         "sweep",
-        str(tmp_path / "x.parquet"),
+        str(data),
         "--grid",
         str(grid),
         "-o",
