@@ -286,3 +286,22 @@ def test_bad_data_is_said_before_anything_compiles(
     assert exit_.value.code == 2, text
     assert text.startswith("error: ") and "input.parquet" in text, text
     assert cold == [] and "compil" not in text
+
+
+def test_a_live_session_without_a_key_is_refused_before_anything_compiles(
+    tmp_path: Path, cold: list[list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``mmkit trade --venue hyperliquid`` with no signing key: the refusal comes at once,
+    not after a cold cache's kernel warm-up (the venue is built, not connected, first)."""
+    from mmkit.cli.main import main
+
+    monkeypatch.delenv("MMKIT_PRIVATE_KEY", raising=False)
+    monkeypatch.chdir(tmp_path)
+    err = io.StringIO()
+    args = ["--no-entrypoints", "trade", "--venue", "hyperliquid", "--no-journal"]
+    with contextlib.redirect_stderr(err), pytest.raises(SystemExit) as exit_:
+        main([*args, "--duration", "1", "--no-dashboard"])
+    text = err.getvalue()
+    assert exit_.value.code == 2, text
+    assert "MMKIT_PRIVATE_KEY" in text, text
+    assert cold == [] and "compil" not in text

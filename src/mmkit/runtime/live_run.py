@@ -242,13 +242,13 @@ def run_live_from_cli(
 ) -> LiveOutcome:
     """Build the live venue ``venue_name`` (default: ``components.venue``) and trade live.
 
-    A cold numba cache is compiled first, before anything connects: compiled inside the
-    first quoting cycles, the twins would stall the session for seconds while its feed
-    queues up."""
+    The venue is built first (the key, the network and mainnet's double opt-in are checked
+    then, and nothing connects yet), so that a refusal is said at once; then a cold numba
+    cache is compiled, before anything connects: compiled inside the first quoting cycles,
+    the twins would stall the session for seconds while its feed queues up."""
     from mmkit.runtime.precompile import warm_up_for_command
 
     name = venue_name or settings.components.venue
-    warm_up_for_command("trade", settings, host, show=not settings.trade.log_json, venue=name)
     clock = LiveClock()  # one clock for the engine and the venue's local stamps
     venue = build_live_venue(
         settings,
@@ -257,6 +257,7 @@ def run_live_from_cli(
         mainnet_flag=mainnet_flag,
         clock_ns=clock,
     )
+    warm_up_for_command("trade", settings, host, show=not settings.trade.log_json, venue=name)
     return asyncio.run(
         run_live(
             settings,
