@@ -91,14 +91,19 @@ def session_report(session: Session) -> SessionReport:
     m = float(eng.market.mid)
     equity = float(pf.equity(m)) if math.isfinite(m) else math.nan
     unreal = float(pf.unrealized(m)) if math.isfinite(m) else 0.0
+    qt, qbid, qask = ts, bid, ask
+    if obs.order_quotes:  # the venue's order updates, as the journal's report reads them
+        from mmkit.runtime.journal_read import best_quotes
+
+        qt, qbid, qask = best_quotes(sorted(obs.order_quotes, key=lambda q: q.ts_ns))
     run = account_run(
         start_ns=start,
         end_ns=end,
         rows=obs.gate_rows,
         warmup=warmup_info(eng),
-        quote_ts_ns=ts,
-        quote_bid=bid,
-        quote_ask=ask,
+        quote_ts_ns=qt,
+        quote_bid=qbid,
+        quote_ask=qask,
         fills=len(obs.fill_log),
         equity_usd=equity,
     )

@@ -277,8 +277,8 @@ def _load(path: Path, db: sqlite3.Connection) -> RunData:
         db.execute("SELECT COUNT(*) FROM actions WHERE kind IN ('place', 'modify')").fetchone()[0]
     )
     quotes = [
-        Quote(_int(ts, "order_updates.ts"), _int(oid, "order_updates.oid"), side_of(side),
-              str(status).lower() in RESTING_STATUSES and _pos(sz), _px(px))
+        quote_of(_int(ts, "order_updates.ts"), _int(oid, "order_updates.oid"), side, status,
+                 sz, px)
         for ts, oid, side, status, sz, px in db.execute(
             "SELECT ts, oid, side, status, sz, px FROM order_updates ORDER BY ts, id"
         )
@@ -382,6 +382,16 @@ def _pos(v: object) -> bool:
     if v is None:
         return True
     return isinstance(v, int | float) and not isinstance(v, bool) and v > 0
+
+
+def quote_of(ts: int, oid: int, side: object, status: object, sz: object, px: object) -> Quote:
+    """The :class:`Quote` of one order update as the journal keeps it (``status`` the
+    venue's word, ``sz`` its remaining size, None when unknown). The journal's reader and
+    the session's own record (:attr:`RunObserver.order_quotes`) both build them here, so the
+    live summary and ``mmkit journal show`` account the same run the same way."""
+    return Quote(
+        ts, oid, side_of(side), str(status).lower() in RESTING_STATUSES and _pos(sz), _px(px)
+    )
 
 
 def best_quotes(quotes: Sequence[Quote]) -> tuple[I64, F64, F64]:

@@ -18,7 +18,7 @@ import logging
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mmkit.components import GateDecision, GateMode, Ladder
 from mmkit.core.actions import Action
@@ -28,6 +28,9 @@ from mmkit.core.types import NS_PER_S
 from mmkit.hookspecs import OBSERVER_HOOKS
 from mmkit.runtime.gate_timeline import GateRow
 from mmkit.runtime.journal import Journal
+
+if TYPE_CHECKING:
+    from mmkit.runtime.journal_read import Quote
 
 log = logging.getLogger("mmkit.run")
 
@@ -110,6 +113,10 @@ class RunObserver:
         #: on_snapshot samples: engine ns, mid, position, equity (USD), our best bid / ask
         #: resting (NaN: none on that side)
         self.samples: list[tuple[int, float, float, float, float, float]] = []
+        #: the venue's order updates as the journal keeps them (time, oid, side, resting,
+        #: price), in arrival order: the summary's quoting time comes from them, as
+        #: ``mmkit journal show``'s does (samples miss what happens between two of them)
+        self.order_quotes: list[Quote] = []
 
     def _hook(self, name: str, **kwargs: Any) -> None:
         hook = self.hooks.get(name)

@@ -27,6 +27,7 @@ from mmkit.core.outcomes import RejectReason
 from mmkit.core.types import NS_PER_S
 from mmkit.engine import Engine
 from mmkit.runtime.journal import Journal
+from mmkit.runtime.journal_read import quote_of
 from mmkit.runtime.observer import HaltReport, RunObserver
 
 log = logging.getLogger("mmkit.run")
@@ -171,6 +172,18 @@ class Session:
             assert isinstance(ev, OrderUpdate)
             if j is not None:
                 j.order_update(ev)
+            if self.observer is not None:
+                sz = ev.sz if math.isfinite(ev.sz) else None  # the journal's NULL
+                self.observer.order_quotes.append(
+                    quote_of(
+                        ev.ts,
+                        ev.oid,
+                        int(ev.side),
+                        ev.raw_status or ev.status.name.lower(),
+                        sz,
+                        ev.px,
+                    )
+                )
         elif kind is EventKind.POSITION_SNAPSHOT and j is not None:
             assert isinstance(ev, PositionSnapshot)
             j.position(now_ns, ev.position, "venue-startup" if ev.startup else "venue")
