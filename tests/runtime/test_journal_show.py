@@ -21,7 +21,8 @@ from mmkit.cli.journal_cmd import parse_fills
 from mmkit.errors import MmkitError
 from mmkit.reports.journal_report import report_of
 from mmkit.reports.run import quoting_seconds
-from mmkit.runtime.journal_read import Quote, best_quotes
+from mmkit.runtime.journal_read import best_quotes
+from mmkit.runtime.order_quotes import Quote
 
 FILLS = [
     (12.5, 1, 100.0, 0.5, 0.01),

@@ -85,11 +85,10 @@ def register(cli: typer.Typer) -> None:
             with frozen_heap(collect_during_setup=False):
                 from mmkit.backtest.report import plot
                 from mmkit.backtest.runner import BacktestOptions, run_backtest
-                from mmkit.data.loaders._input import check_input_file
+                from mmkit.data.loaders._input import check_input_files
                 from mmkit.runtime.precompile import warm_up_for_command
 
-                for p in data:  # a missing file is said at once, not after a first compile
-                    check_input_file(p)
+                check_input_files(data)
                 # a cold cache compiles for seconds: progress to stderr, not --json's stdout
                 warm_up_for_command("backtest", settings, host)
 

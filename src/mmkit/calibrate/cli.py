@@ -83,12 +83,10 @@ def register(cli: typer.Typer) -> None:
             settings_from_cli(config, sets, host=host, overlays=params) if engine else None
         )
         if engine_settings is not None:  # the engine's estimators: compile them visibly
-            from mmkit.data.loaders._input import check_input_file
+            from mmkit.data.loaders._input import check_input_files
             from mmkit.runtime.precompile import warm_up_for_command
 
-            for p in data or []:  # a missing file is said at once, not after a first compile
-                check_input_file(p)
-
+            check_input_files(data or [])
             warm_up_for_command("calibrate", engine_settings, host, show=progress)
         settings = ScanSettings(mid_every_s=sample_s, tick=tick, fmt=fmt)
         kw = {

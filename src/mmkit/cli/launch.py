@@ -33,9 +33,7 @@ def exit_status(code: object) -> int:
     an int: itself; anything else is printed to stderr and gives 1)."""
     if code is None:
         return 0
-    if isinstance(code, int) and not isinstance(code, bool):
-        return code
-    if isinstance(code, bool):
+    if isinstance(code, int):  # a bool too: True is 1
         return int(code)
     with contextlib.suppress(Exception):  # nothing more to tell when stderr is gone
         print(code, file=sys.stderr)

@@ -19,7 +19,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -33,6 +32,7 @@ from mmkit.runtime.gate_timeline import (
     read_gate_rows,
     read_span,
 )
+from mmkit.runtime.order_quotes import Quote, quote_of
 
 #: the first 16 bytes of every SQLite 3 database file
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -67,8 +67,6 @@ REQUIRED_COLUMNS: Mapping[str, tuple[str, ...]] = {
     "outcomes": ("id", "ts", "model", "key", "outcome"),
 }  # fmt: skip
 
-#: order-update statuses under which an order rests on the book (anything else ends it)
-RESTING_STATUSES = frozenset({"open", "resting"})
 
 #: rejection reasons that are not a venue's refusal: the runner never sent the order
 NOT_SENT_REASONS = frozenset({"not_sent"})
@@ -188,17 +186,6 @@ class FillArrays:
 
     def __len__(self) -> int:
         return int(self.ts_ns.size)
-
-
-class Quote(NamedTuple):
-    """One order update: at ``ts_ns`` order ``oid`` on ``side`` (+1 bid, -1 ask, 0 unknown)
-    rests at ``px`` (USD; NaN unknown) if ``resting``, else it left the book."""
-
-    ts_ns: int
-    oid: int
-    side: int
-    resting: bool
-    px: float
 
 
 @dataclass(frozen=True)
@@ -361,37 +348,6 @@ def _int(v: object, where: str) -> int:
     if isinstance(v, int) and not isinstance(v, bool) and -(2**63) <= v < 2**63:
         return v
     raise ValueError(f"{where}: expected an integer, got {v!r}")
-
-
-def side_of(v: object) -> int:
-    """+1 / -1 from a journaled side (anything else, e.g. NULL, is 0: no side)."""
-    if isinstance(v, int | float) and not isinstance(v, bool) and v in (1, -1):
-        return int(v)
-    return 0
-
-
-def _px(v: object) -> float:
-    """A journaled price (USD), NaN when absent or not a finite positive number."""
-    if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) and v > 0:
-        return float(v)
-    return math.nan
-
-
-def _pos(v: object) -> bool:
-    """Whether a remaining size means the order still rests (NULL: size unknown, yes)."""
-    if v is None:
-        return True
-    return isinstance(v, int | float) and not isinstance(v, bool) and v > 0
-
-
-def quote_of(ts: int, oid: int, side: object, status: object, sz: object, px: object) -> Quote:
-    """The :class:`Quote` of one order update as the journal keeps it (``status`` the
-    venue's word, ``sz`` its remaining size, None when unknown). The journal's reader and
-    the session's own record (:attr:`RunObserver.order_quotes`) both build them here, so the
-    live summary and ``mmkit journal show`` account the same run the same way."""
-    return Quote(
-        ts, oid, side_of(side), str(status).lower() in RESTING_STATUSES and _pos(sz), _px(px)
-    )
 
 
 def best_quotes(quotes: Sequence[Quote]) -> tuple[I64, F64, F64]:

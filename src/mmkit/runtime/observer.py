@@ -30,7 +30,7 @@ from mmkit.runtime.gate_timeline import GateRow
 from mmkit.runtime.journal import Journal
 
 if TYPE_CHECKING:
-    from mmkit.runtime.journal_read import Quote
+    from mmkit.runtime.order_quotes import Quote
 
 log = logging.getLogger("mmkit.run")
 

@@ -27,8 +27,8 @@ from mmkit.core.outcomes import RejectReason
 from mmkit.core.types import NS_PER_S
 from mmkit.engine import Engine
 from mmkit.runtime.journal import Journal
-from mmkit.runtime.journal_read import quote_of
 from mmkit.runtime.observer import HaltReport, RunObserver
+from mmkit.runtime.order_quotes import quote_of
 
 log = logging.getLogger("mmkit.run")
 

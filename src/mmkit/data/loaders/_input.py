@@ -5,7 +5,7 @@ from __future__ import annotations
 import gzip
 import stat
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, cast
 
@@ -75,6 +75,13 @@ def check_input_file(path: Path) -> None:
         raise DataError(f"{path}: not a regular file (a pipe, socket or device); give a file")
     if info.st_size == 0:
         raise DataError(f"{path}: the file is empty (0 bytes)")
+
+
+def check_input_files(paths: Iterable[Path]) -> None:
+    """:func:`check_input_file` of each of ``paths``: the research commands call it before
+    a cold cache's kernel warm-up, so that a bad argument is said at once, not after it."""
+    for path in paths:
+        check_input_file(Path(path))
 
 
 def printable(text: str, limit: int = 40) -> str:
