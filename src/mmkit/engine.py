@@ -76,6 +76,9 @@ class EngineObserver(Protocol):
 
     def on_fault(self, component: str, message: str, now_ns: int) -> None: ...
 
+    # optional: ``on_rejected(component, message, now_ns)``, a component that could not use
+    # its input (bad data, not a bug); without it, rejections go to ``on_fault``
+
     def on_divergence(self, local: float, venue: float, now_ns: int) -> None: ...
 
 
@@ -443,7 +446,9 @@ class Engine:
         )
         if new and self.observer is not None:
             first = f" (first: {example})" if example else ""
-            self.observer.on_fault(component, rejection.message + first, now_ns)
+            # an observer without on_rejected (older, or a test's) hears it as a fault
+            tell = getattr(self.observer, "on_rejected", self.observer.on_fault)
+            tell(component, rejection.message + first, now_ns)
 
 
 def _is_kill_switch(gate: object) -> bool:

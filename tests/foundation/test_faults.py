@@ -44,13 +44,17 @@ BAD = [math.nan, math.inf, -math.inf, 0.0, -1.0]
 
 
 class FaultRecorder:
-    """An engine observer that keeps the faults it is told about."""
+    """An engine observer that keeps the faults and the rejected input it is told about."""
 
     def __init__(self) -> None:
         self.faults: list[tuple[str, str]] = []
+        self.rejected: list[tuple[str, str]] = []
 
     def on_fault(self, component: str, message: str, now_ns: int) -> None:
         self.faults.append((component, message))
+
+    def on_rejected(self, component: str, message: str, now_ns: int) -> None:
+        self.rejected.append((component, message))
 
     def __getattr__(self, name: str) -> Callable[..., None]:
         return lambda *a, **kw: None
@@ -260,7 +264,7 @@ def test_malformed_events_are_rejected_reported_and_leave_estimates_finite(
     # every component's rejections reached the observer, named, once per distinct reason
     for name, c in comps:
         label = f"estimator {name}"
-        reported = [m for comp, m in obs.faults if comp == label]
+        reported = [m for comp, m in obs.rejected if comp == label]
         assert sorted({m.split(" (first:")[0] for m in reported}) == sorted(
             r.message for r in c.rejections.counts
         )
@@ -289,6 +293,6 @@ def test_a_swallowing_estimator_fails_the_reporting_check() -> None:
     eng = _engine([("kappa", k)], obs)
     eng.on_event(_book(T0), T0)
     eng.on_event(Trade(T0 + 1, math.nan, 1.0, Side.BUY), T0 + 1)
-    assert k.rejections.total == 0 and obs.faults == []
+    assert k.rejections.total == 0 and obs.faults == obs.rejected == []
     with pytest.raises(AssertionError):
         assert eng.rejected_events == 1, "the bad trade was neither rejected nor reported"

@@ -97,3 +97,26 @@ def test_the_journal_summary_shows_a_recurring_fault_once_with_its_count(tmp_pat
         ("quoter q", "quote raised ZeroDivisionError: kappa was 0 (x4)"),
         ("gate g", "check raised KeyError: 'mid'"),
     ]
+
+
+def test_rejected_input_is_a_warning_and_a_fault_an_error(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A component that cannot use its input (bad data) is not a bug: the observer logs it
+    as a warning in those words; a component that raised is logged as an error."""
+    session, journal = _session(tmp_path)
+    with caplog.at_level(logging.DEBUG, logger="mmkit.run"):
+        session.dispatch(_book(T0), T0)
+        session.dispatch(Trade(T0 + 1, math.nan, 1.0, Side.BUY), T0 + 1)
+        session.close()  # the failing save: a fault
+    journal.close()
+    levels = {r.getMessage(): r.levelno for r in caplog.records if r.levelno >= logging.WARNING}
+    rejected = [m for m in levels if m.startswith("estimator kappa rejected input: ")]
+    assert len(rejected) == 1 and levels[rejected[0]] == logging.WARNING
+    assert levels["fault in estimator saver: save raised KeyError: 'state'"] == logging.ERROR
+    assert not any(m.startswith("fault in estimator kappa") for m in levels)
+    # both still reach the journal, as before
+    assert [c for c, _ in summarize(tmp_path / "run.sqlite").faults] == [
+        "estimator kappa",
+        "estimator saver",
+    ]

@@ -31,6 +31,7 @@ from mmkit.core.types import NS_PER_MS, NS_PER_S
 from mmkit.data.clock import ClockAlignment, venue_feed_latency_ms
 from mmkit.data.market_stream import load_market, open_records
 from mmkit.errors import ConfigError
+from mmkit.faults import FaultCategory
 from mmkit.plugin_manager import PluginHost
 from mmkit.reports.run import account_run
 from mmkit.reports.stats import equity_stats, fill_stats_of
@@ -233,6 +234,13 @@ def _run(
     report = _report(
         settings, session, observer, path, data, o.cadence, start, end, stopped, events, requotes
     )
+    if report.run is not None:
+        # faults and rejected input, each distinct message once with its count (as the
+        # session's log summary): the only place a backtest shows them besides stderr
+        report.run.notes.extend(
+            f"{_FAULT_LABEL[e.category]} - {e.describe()}"
+            for e in session.engine.fault_log.entries.values()
+        )
     if report.run is not None and session.engine.twin_choices:
         report.run.notes.append(twin_summary(session.engine.twin_choices))
     if clock is not None and clock.note() and report.run is not None:
@@ -243,6 +251,9 @@ def _run(
         report.run = dataclasses.replace(report.run, headline=f"{report.run.headline} ({why})")
     report.timing = {"load_s": t_load, "run_s": t_run, "wall_s": time.perf_counter() - wall0}
     return BacktestResult(report, path.arrays(), session, observer.engine_clock_fills())
+
+
+_FAULT_LABEL = {FaultCategory.FAULT: "component fault", FaultCategory.REJECTED: "input rejected"}
 
 
 def _report(

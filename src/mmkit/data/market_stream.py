@@ -51,8 +51,17 @@ class RecordSource:
         return math.nan
 
 
-def open_records(path: Path, fmt: str = "auto", *, batch_rows: int = 1 << 20) -> RecordSource:
-    """Stream an event store (``.parquet``) or a raw capture as store chunks."""
+def open_records(
+    path: Path,
+    fmt: str = "auto",
+    *,
+    batch_rows: int = 1 << 20,
+    columns: Sequence[str] | None = None,
+) -> RecordSource:
+    """Stream an event store (``.parquet``) or a raw capture as store chunks.
+
+    ``columns``: read only these of an event store's columns (a chunk of a raw capture
+    always has every column; a consumer must not rely on the others being absent)."""
     from mmkit.data.loaders._input import check_input_file
     from mmkit.data.replay import is_store
 
@@ -62,7 +71,8 @@ def open_records(path: Path, fmt: str = "auto", *, batch_rows: int = 1 << 20) ->
         from mmkit.data.store import iter_chunks, read_meta
 
         meta = read_meta(p)
-        return RecordSource(p, "store", iter_chunks(p, batch_rows=batch_rows), float(meta.tick))
+        chunks = iter_chunks(p, batch_rows=batch_rows, columns=columns)
+        return RecordSource(p, "store", chunks, float(meta.tick))
     if fmt == "store":
         raise DataError(f"{p}: not an event store (Parquet)")
     from mmkit.data.loaders import make_loader
@@ -73,6 +83,10 @@ def open_records(path: Path, fmt: str = "auto", *, batch_rows: int = 1 << 20) ->
 
 class MarketStream:
     """Converts store chunks to market arrays, keeping the converted book between chunks."""
+
+    #: the store columns :meth:`convert` reads (the others need not be read from disk:
+    #: on the USD-M capture's store, 6 of 10 columns, ~40 % less to decode and allocate)
+    COLUMNS = ("ts", "kind", "side", "flags", "px", "sz")
 
     def __init__(self, tick: float, *, price_range: float = 0.5) -> None:
         if not (math.isfinite(tick) and tick > 0):
@@ -123,7 +137,7 @@ def load_market(
     stream: MarketStream | None = None
     parts: list[MarketArrays] = []
     for p in paths:
-        src = open_records(p, fmt)
+        src = open_records(p, fmt, columns=MarketStream.COLUMNS)
         for chunk in src.chunks:
             if stream is None:
                 t = tick if tick else src.tick

@@ -256,8 +256,19 @@ class RunObserver:
         self._hook("mmkit_on_quote_published", ladder=ladder, now_ns=now_ns)
 
     def on_fault(self, component: str, message: str, now_ns: int) -> None:
-        self.faults.append((now_ns, component, message))
+        """A fault proper: a component raised, or produced something the engine refused."""
         log.error("fault in %s: %s", component, message)
+        self._record_fault(component, message, now_ns)
+
+    def on_rejected(self, component: str, message: str, now_ns: int) -> None:
+        """The first event of a kind a component could not use (bad or incomplete market
+        data, not a bug: see :mod:`mmkit.faults`); recorded as faults are (journal, metrics,
+        ``mmkit_on_fault``), logged as a warning."""
+        log.warning("%s rejected input: %s", component, message)
+        self._record_fault(component, message, now_ns)
+
+    def _record_fault(self, component: str, message: str, now_ns: int) -> None:
+        self.faults.append((now_ns, component, message))
         if self.journal is not None:
             self.journal.fault(now_ns, component, message)
         if self.metrics is not None:

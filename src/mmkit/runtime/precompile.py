@@ -773,6 +773,9 @@ def _toy_batch(now: int, mid: float, tick: float, rows: int) -> Any:
 
 def main(argv: Sequence[str]) -> int:
     """``GROUP CONFIG.toml [PLUGIN_MODULE ...]``: compile one group's kernels."""
+    from mmkit.runtime.lazy_blas import defer_blas_probe
+
+    defer_blas_probe()  # as the mmkit command does (numba is not imported yet)
     group, config, plugins = argv[0], Path(argv[1]), argv[2:]
     {"venue": _warm_venue, "market": _warm_market, "twins": _warm_twins}[group](config, plugins)
     return 0
