@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import numpy as np
+import numpy.typing as npt
 
 from mmkit.backtest.recording import PathRecorder
 from mmkit.components import BulkReplayVenue, Venue
@@ -45,6 +46,21 @@ def run_events(
     eng = session.engine
     res = runner.run(events, duration_ns=duration_ns, on_progress=lambda now: path.sample(eng, now))
     return res.start_ns, res.end_ns, res.stopped_by
+
+
+def receive_times(times: npt.NDArray[np.int64], now: int, monotone: bool) -> npt.NDArray[np.int64]:
+    """When a step's trades reach the engine: each at its own time, never before the clock
+    ``now``, never before the trade ahead of it (``np.maximum.accumulate(np.maximum(times,
+    now))``). ``monotone``: ``times`` never go back (the caller checked), so no running
+    maximum is needed, and none is lifted when the first is not before the clock (``times``
+    itself is returned then; nothing writes to a batch's columns)."""
+    if not monotone:
+        out: npt.NDArray[np.int64] = np.maximum.accumulate(np.maximum(times, now))
+        return out
+    if times[0] >= now:
+        return times
+    lifted: npt.NDArray[np.int64] = np.maximum(times, now)
+    return lifted
 
 
 class _TimerDriver:
@@ -94,6 +110,9 @@ def run_timer(
         market.sz[rows],
         market.side[rows],
     )
+    # trade times that never go back (a loaded market's are clamped so): then the clock
+    # only lifts a batch's first rows and no running maximum is needed
+    tr_monotone = len(tr_ts) < 2 or bool((tr_ts[1:] >= tr_ts[:-1]).all())
     k = 0
     i = venue.run_market(market, 0, t0)
     d.now = t0
@@ -109,11 +128,10 @@ def run_timer(
         j = venue.run_market(market, i, t)
         d.drain(t)
         if j > i:
-            k_end = int(np.searchsorted(rows, j))  # trade rows before market row j
+            k_end = int(rows.searchsorted(j))  # trade rows before market row j
             if k_end > k:
                 times = tr_ts[k:k_end]
-                # each trade reaches the engine at its own time (never before the clock)
-                recv = np.maximum.accumulate(np.maximum(times, d.now))
+                recv = receive_times(times, d.now, tr_monotone)
                 # sides were checked when the market was loaded; recv is monotone
                 batch = TradeBatch.checked_by_caller(
                     times, tr_px[k:k_end], tr_sz[k:k_end], tr_side[k:k_end], recv

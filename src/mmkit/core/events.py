@@ -10,6 +10,7 @@ first, so that numba kernels can read them without conversion.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from dataclasses import dataclass, field
 from enum import IntEnum
@@ -196,16 +197,14 @@ class TradeBatch:
         never decreasing, sides +1 / -1 (the backtest's loop: sides checked when the market
         was loaded, receive times made monotone). Nothing is checked here."""
         b = object.__new__(cls)
-        for name, value in (
-            ("times", times),
-            ("px", px),
-            ("sz", sz),
-            ("side", side),
-            ("recv", recv),
-            ("stream", stream),
-            ("_cols", None),
-        ):
-            object.__setattr__(b, name, value)
+        set_times, set_px, set_sz, set_side, set_recv, set_stream, set_cols = _BATCH_SETTERS
+        set_times(b, times)
+        set_px(b, px)
+        set_sz(b, sz)
+        set_side(b, side)
+        set_recv(b, recv)
+        set_stream(b, stream)
+        set_cols(b, None)
         return b
 
     def last(self) -> tuple[int, float, float, int, int]:
@@ -279,6 +278,15 @@ class TradeBatch:
             (Trade(t, p, s, Side(d), r, stream=st), r)
             for t, p, s, d, r in zip(*self.columns(), strict=True)
         ]
+
+
+#: the slots' setters of :class:`TradeBatch`, in ``checked_by_caller``'s order (it stores
+#: through them, as :func:`~mmkit.core.frozen.quick_init` does: ~0.2 µs a field less)
+_BATCH_SETTERS = tuple(
+    vars(TradeBatch)[name].__set__
+    for name in ("times", "px", "sz", "side", "recv", "stream", "_cols")
+)
+assert len(dataclasses.fields(TradeBatch)) == len(_BATCH_SETTERS), "a TradeBatch field unset"
 
 
 @quick_init
