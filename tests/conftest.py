@@ -8,13 +8,16 @@ entry points off), and with no ``MMKIT__*`` variables leaking in from the develo
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import settings
 
 from mmkit.plugin_manager import reset_host
+from mmkit.runtime import precompile
 
 # No wall-clock limit on property-test examples: numba compiles a kernel on its first call,
 # and CI machines are shared and noisy (timings are measured in benchmarks/, never asserted)
@@ -75,3 +78,43 @@ def synthetic_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("bt") / "syn.parquet"
     write_store(path, generate_chunks(p), store_meta(p))
     return path
+
+
+# -- the kernel warm-up with every group cold and fake workers ---------------------------
+
+_REAL_POPEN = subprocess.Popen
+
+
+class _DoneProc:
+    """A warm-up worker that has already finished with status ``rc``."""
+
+    def __init__(self, rc: int) -> None:
+        self.returncode = rc
+
+    def poll(self) -> int:
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        return self.returncode
+
+    def kill(self) -> None:  # pragma: no cover - never past the timeout here
+        pass
+
+
+@pytest.fixture
+def cold(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """An empty stamp directory (every group cold) and fake warm-up workers; returns the
+    command lines of the workers started. Other processes start for real."""
+    stamp_home = tmp_path / "stamps"
+    stamp_home.mkdir()
+    monkeypatch.setattr(precompile, "stamp_dir", lambda: stamp_home)
+    started: list[list[str]] = []
+
+    def popen(cmd: Any, *a: Any, **kw: Any) -> Any:
+        if isinstance(cmd, list) and cmd[1:3] == ["-m", "mmkit.runtime.precompile"]:
+            started.append(cmd)
+            return _DoneProc(0)
+        return _REAL_POPEN(cmd, *a, **kw)
+
+    monkeypatch.setattr(subprocess, "Popen", popen)
+    return started

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -22,43 +21,6 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from mmkit.runtime import precompile
-
-_REAL_POPEN = subprocess.Popen
-
-
-class _DoneProc:
-    """A warm-up worker that has already finished with status ``rc``."""
-
-    def __init__(self, rc: int) -> None:
-        self.returncode = rc
-
-    def poll(self) -> int:
-        return self.returncode
-
-    def wait(self, timeout: float | None = None) -> int:
-        return self.returncode
-
-    def kill(self) -> None:  # pragma: no cover - never past the timeout here
-        pass
-
-
-@pytest.fixture
-def cold(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
-    """An empty stamp directory (every group cold) and fake warm-up workers; returns the
-    command lines of the workers started. Other processes start for real."""
-    stamp_home = tmp_path / "stamps"
-    stamp_home.mkdir()
-    monkeypatch.setattr(precompile, "stamp_dir", lambda: stamp_home)
-    started: list[list[str]] = []
-
-    def popen(cmd: Any, *a: Any, **kw: Any) -> Any:
-        if isinstance(cmd, list) and cmd[1:3] == ["-m", "mmkit.runtime.precompile"]:
-            started.append(cmd)
-            return _DoneProc(0)
-        return _REAL_POPEN(cmd, *a, **kw)
-
-    monkeypatch.setattr(subprocess, "Popen", popen)
-    return started
 
 
 def _host(*sources: str) -> Any:

@@ -43,3 +43,44 @@ def check_cadence(value: object, where: str = "--cadence") -> Cadence:
     if isinstance(value, str) and value in REMOVED:
         raise ConfigError([f"{where} {value!r} {REMOVED[value]}"])
     raise ConfigError([f"{where} {value!r}: choose {' or '.join(CADENCES)}"])
+
+
+#: the longest requote period a backtest takes (ms; ~116 days): the engine's clock is an
+#: int64 of nanoseconds, and a step past this would carry it beyond 2**62 within a few steps
+MAX_REQUOTE_MS = 1e10
+#: the shortest: one nanosecond, the engine clock's unit (a shorter step never advances it)
+MIN_REQUOTE_MS = 1e-6
+
+
+def _real(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def check_requote_ms(value: object, where: str = "--requote-ms") -> float | None:
+    """A backtest's requote period in ms (None: the engine's ``timer_ms``), or a
+    :class:`ConfigError` naming ``where``: a negative, zero, NaN or sub-nanosecond period
+    never advances the clock (the run would not end), an enormous one overflows it."""
+    if value is None:
+        return None
+    ms = _real(value)
+    if ms is None or not MIN_REQUOTE_MS <= ms <= MAX_REQUOTE_MS:
+        raise ConfigError(
+            [
+                f"{where} {value!r}: a period in milliseconds from {MIN_REQUOTE_MS:g} "
+                f"(one nanosecond) to {MAX_REQUOTE_MS:g}"
+            ]
+        )
+    return ms
+
+
+def check_duration_s(value: object, where: str = "--duration") -> float:
+    """A backtest's length cap in simulated seconds (None: all of the data, ``inf``), or a
+    :class:`ConfigError` naming ``where`` for a value that is not a number > 0."""
+    if value is None:
+        return float("inf")
+    s = _real(value)
+    if s is None or not s > 0:  # NaN fails this too
+        raise ConfigError([f"{where} {value!r}: a number of seconds > 0 (omit it for all data)"])
+    return s

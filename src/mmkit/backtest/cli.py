@@ -48,9 +48,8 @@ def register(cli: typer.Typer) -> None:
     ) -> None:
         """Backtest the configured engine on market data or on the Avellaneda–Stoikov model."""
         import json
-        import math
 
-        from mmkit.backtest.cadence import check_cadence
+        from mmkit.backtest.cadence import check_cadence, check_duration_s, check_requote_ms
         from mmkit.cli.common import settings_from_cli
         from mmkit.errors import ConfigError
         from mmkit.plugin_manager import get_host
@@ -58,6 +57,8 @@ def register(cli: typer.Typer) -> None:
 
         setup_logging(json_lines=False, log_file=None, console_level=40)
         checked_cadence = check_cadence(cadence, "--cadence")
+        checked_requote_ms = check_requote_ms(requote_ms)
+        checked_duration_s = check_duration_s(duration)
         if plots:
             if out is None:
                 raise ConfigError(["--plots needs --out DIR"])
@@ -71,8 +72,8 @@ def register(cli: typer.Typer) -> None:
             from mmkit.backtest.model_market import ModelOptions, run_model
 
             mopts = ModelOptions(paths=paths)
-            if duration:
-                mopts.horizon_s = duration
+            if duration is not None:
+                mopts.horizon_s = checked_duration_s
             rep = run_model(settings, host, mopts)
             text, payload = rep.to_markdown(), rep.to_json()
         elif market == "data":
@@ -94,8 +95,8 @@ def register(cli: typer.Typer) -> None:
 
                 opts = BacktestOptions(
                     cadence=checked_cadence,
-                    requote_ms=requote_ms,
-                    duration_s=duration if duration else math.inf,
+                    requote_ms=checked_requote_ms,
+                    duration_s=checked_duration_s,
                     data_format=fmt,
                     tick=tick,
                 )

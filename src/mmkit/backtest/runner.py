@@ -21,7 +21,7 @@ from typing import Any, Literal
 import numpy as np
 
 from mmkit.assembly import build_engine
-from mmkit.backtest.cadence import Cadence, check_cadence
+from mmkit.backtest.cadence import Cadence, check_cadence, check_duration_s, check_requote_ms
 from mmkit.backtest.recording import PathRecorder
 from mmkit.backtest.report import BacktestReport, markouts, max_drawdown
 from mmkit.components import BulkReplayVenue, Venue
@@ -165,8 +165,10 @@ def _run(
     settings: Settings, host: PluginHost, data: Sequence[Path], o: BacktestOptions
 ) -> BacktestResult:
     check_cadence(o.cadence)  # before the engine is built: "kernel" was removed
+    requote_ms = check_requote_ms(o.requote_ms, "requote_ms")  # a bad period never ends
+    duration_s = check_duration_s(o.duration_s, "duration_s")
     wall0 = time.perf_counter()
-    step_ms = o.requote_ms if o.requote_ms else float(settings.engine.timer_ms)
+    step_ms = requote_ms if requote_ms is not None else float(settings.engine.timer_ms)
     if o.cadence == "timer":
         settings = _with_requote(settings, "timer")
     observer = RunObserver(None)
@@ -174,7 +176,7 @@ def _run(
     session = BacktestSession(engine, observer, None)
     observer.run = session
     path = PathRecorder(int(o.path_every_ms * NS_PER_MS))  # its venue is attached below
-    duration_ns = int(o.duration_s * NS_PER_S) if math.isfinite(o.duration_s) else 2**62
+    duration_ns = min(int(duration_s * NS_PER_S), 2**62) if math.isfinite(duration_s) else 2**62
     t_load = t_run = 0.0
     clock: ClockAlignment | None = None
     if o.cadence == "timer":

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mmkit.backtest.cadence import check_cadence
+from mmkit.backtest.cadence import check_cadence, check_duration_s, check_requote_ms
 from mmkit.errors import ConfigError
 from mmkit.sweep.outcome import DEFAULT_MAX_HALTED_FRAC, DEFAULT_MIN_QUOTING_FRAC, Policy
 
@@ -141,6 +141,10 @@ def parse_sweep(data: dict[str, Any], where: str) -> SweepSpec:
         raise _problem(where, f"[sweep] mode {spec.mode!r}: choose grid or random")
     try:
         check_cadence(spec.cadence, "[sweep] cadence")
+        # a bad period or length would hang or empty every run: refused before any starts
+        spec.requote_ms = check_requote_ms(spec.requote_ms, "[sweep] requote_ms")
+        if spec.duration_s is not None:
+            spec.duration_s = check_duration_s(spec.duration_s, "[sweep] duration_s")
     except ConfigError as exc:  # the same message as mmkit backtest's, prefixed by the file
         raise _problem(where, exc.problems[0]) from None
     if spec.metric_key not in REPORT_METRICS:
