@@ -82,7 +82,12 @@ class VenueSection:
 @dataclass(frozen=True)
 class TradeSection:
     speed: float = param(100.0, gt=0, help="paper clock speed-up over real time")
-    duration_s: float = param(600.0, gt=0, help="simulated seconds to run in paper mode")
+    duration_s: float = param(
+        600.0,
+        gt=0,
+        le=1e9,  # ~32 years: the engine's clock is int64 nanoseconds (1e300 overflowed it)
+        help="simulated seconds to run in paper mode",
+    )
     journal_dir: str = param("runs", help="directory of the run journals")
     metrics_port: int = param(0, ge=0, le=65535, help="Prometheus port (0 = off)")
     log_json: bool = param(False, help="structured JSON logs")

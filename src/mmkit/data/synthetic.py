@@ -96,7 +96,44 @@ def resolve(
             ]
         )
     _check_informed(p)
+    _check_chunk_rows(p)
     return p
+
+
+#: rows one generated chunk may hold (the store's columns take ~50 bytes a row: ~1 GB)
+MAX_CHUNK_ROWS = 20_000_000
+
+
+def _chunk_rows(p: SyntheticParams, steps: int) -> int:
+    """Room for the rows of ``steps`` mid-price steps: the mid's rows, the book snapshots'
+    levels and the market orders (their expected count plus ten standard deviations)."""
+    horizon = steps * (p.step_ms / 1000.0)
+    snaps = int(horizon / p.snapshot_interval_s) + 2
+    trades = 2.0 * p.A * horizon
+    return 2 * steps + 2 * p.levels * snaps + int(trades + 10 * math.sqrt(trades + 1) + 64)
+
+
+def _check_chunk_rows(p: SyntheticParams) -> None:
+    """One chunk (``chunk_s`` of market) must fit in memory: a tiny ``step_ms`` or
+    ``snapshot_interval_s`` or a huge ``A`` asked numpy for arrays of impossible sizes."""
+    per_chunk = p.chunk_s / (p.step_ms / 1000.0)
+    try:
+        rows = _chunk_rows(p, max(1, round(per_chunk))) if math.isfinite(per_chunk) else None
+    except (OverflowError, ValueError):  # an infinite horizon or count
+        rows = None
+    if rows is None or rows > MAX_CHUNK_ROWS:
+        if rows is None:
+            size = "too many"
+        else:
+            size = f"~{rows:,}" if rows < 10**12 else f"~{float(rows):.3g}"
+        raise ConfigError(
+            [
+                f"synthetic: one chunk (chunk_s={p.chunk_s:g} s) would hold {size} rows with "
+                f"step_ms={p.step_ms:g}, snapshot_interval_s={p.snapshot_interval_s:g}, "
+                f"A={p.A:g}, levels={p.levels}: at most {MAX_CHUNK_ROWS:,}; raise step_ms or "
+                "snapshot_interval_s, or lower A or chunk_s"
+            ]
+        )
 
 
 def _check_informed(p: SyntheticParams) -> None:
@@ -129,6 +166,7 @@ def generate_chunks(params: SyntheticParams) -> Iterator[Chunk]:
     if p.seed < 0 or p.tick <= 0 or p.lot <= 0:
         raise ConfigError(["synthetic: resolve() the params first (seed, tick, lot unset)"])
     _check_informed(p)
+    _check_chunk_rows(p)
     step_s = p.step_ms / 1000.0
     total_steps = max(1, round(p.duration_s / step_s))
     steps_per_chunk = max(1, round(p.chunk_s / step_s))
@@ -139,10 +177,7 @@ def generate_chunks(params: SyntheticParams) -> Iterator[Chunk]:
     index = 0
     while done < total_steps:
         steps = min(steps_per_chunk, total_steps - done)
-        horizon = steps * step_s
-        snaps = int(horizon / p.snapshot_interval_s) + 2
-        trades = 2.0 * p.A * horizon
-        cap = 2 * steps + 2 * p.levels * snaps + int(trades + 10 * math.sqrt(trades + 1) + 64)
+        cap = _chunk_rows(p, steps)
         seed = _chunk_seed(p.seed, index)
         while True:
             out = empty_chunk(cap)

@@ -85,7 +85,10 @@ class KillSwitchParams:
         "it), not a fault; rejection_limits still count them by class",
     )
     rejection_window_s: float = param(
-        60.0, gt=0, help="rolling window (s) of the rejection counts, total and per class"
+        60.0,
+        gt=0,
+        le=31_536_000.0,  # a year: the window is kept in int64 nanoseconds (1e300 overflowed)
+        help="rolling window (s) of the rejection counts, total and per class",
     )
     rejection_limits: dict[str, int] = param(
         dict(DEFAULT_REJECTION_LIMITS),
