@@ -57,3 +57,7 @@ class DataError(MmkitError):
 
 class VenueError(MmkitError):
     """A venue reply that cannot be understood, or a refused secret/network setting."""
+
+
+class OutputError(MmkitError):
+    """A place a command cannot write its output to: names the option and the path."""

@@ -51,12 +51,15 @@ def register(cli: typer.Typer) -> None:
 
         from mmkit.backtest.cadence import check_cadence, check_duration_s, check_requote_ms
         from mmkit.cli.common import settings_from_cli
+        from mmkit.cli.output_paths import check_output_dir, writing
         from mmkit.errors import ConfigError
         from mmkit.plugin_manager import get_host
         from mmkit.runtime.logs import setup_logging
 
         setup_logging(json_lines=False, log_file=None, console_level=40)
         checked_cadence = check_cadence(cadence, "--cadence")
+        if out is not None:
+            check_output_dir(out, "--out")  # before the run, not after it
         checked_requote_ms = check_requote_ms(requote_ms)
         checked_duration_s = check_duration_s(duration)
         if plots:
@@ -103,17 +106,19 @@ def register(cli: typer.Typer) -> None:
                 res = run_backtest(settings, host, data, opts)
             text, payload = res.report.to_markdown(), res.report.to_json()
             if out is not None:
-                res.report.write(out)
-                write_path_csv(res.path, out / "path.csv")
-                if plots:
-                    png = plot(res.report, res.path, out / "backtest.png", res.fills)
-                    typer.echo(f"plot: {png}")
+                with writing(out, "--out"):
+                    res.report.write(out)
+                    write_path_csv(res.path, out / "path.csv")
+                    if plots:
+                        png = plot(res.report, res.path, out / "backtest.png", res.fills)
+                        typer.echo(f"plot: {png}")
         else:
             raise ConfigError([f"--market {market!r}: choose data or model"])
         if out is not None and market == "model":
-            out.mkdir(parents=True, exist_ok=True)
-            (out / "report.json").write_text(json.dumps(payload, indent=2) + "\n")
-            (out / "report.md").write_text(text)
+            with writing(out, "--out"):
+                out.mkdir(parents=True, exist_ok=True)
+                (out / "report.json").write_text(json.dumps(payload, indent=2) + "\n")
+                (out / "report.md").write_text(text)
         typer.echo(json.dumps(payload, indent=2) if json_out else text)
 
 

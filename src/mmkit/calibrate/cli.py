@@ -66,6 +66,7 @@ def register(cli: typer.Typer) -> None:
         from mmkit.calibrate.run import calibrate, write_plots
         from mmkit.calibrate.scan import ScanSettings
         from mmkit.cli.common import print_table, settings_from_cli
+        from mmkit.cli.output_paths import check_output_dir, check_output_file, writing
         from mmkit.errors import ConfigError
         from mmkit.plugin_manager import get_host
         from mmkit.runtime.logs import setup_logging
@@ -74,6 +75,9 @@ def register(cli: typer.Typer) -> None:
         setup_logging(json_lines=False, log_file=None, console_level=40)
         if not (math.isfinite(sample_s) and sample_s > 0):
             raise ConfigError([f"--sample-s {sample_s}: must be a positive number of seconds"])
+        check_output_file(out, "--out")  # before the work, not after it
+        if plots is not None:
+            check_output_dir(plots, "--plots")
         if plots is not None:
             from mmkit.extras import pyplot
 
@@ -118,7 +122,8 @@ def register(cli: typer.Typer) -> None:
         else:
             run = calibrate(data, **kw)  # type: ignore[arg-type]
         cal = run.calibration
-        report = write(cal, out)
+        with writing(out, "--out"):
+            report = write(cal, out)
         validate_overlay(out)
         headers = ["parameter", "value", "95% interval", "n", "unit", "note"]
 
@@ -170,5 +175,7 @@ def register(cli: typer.Typer) -> None:
             typer.echo(f"warning: {w}")
         typer.echo(f"overlay: {out}\nreport: {report}")
         if plots is not None:
-            for p in write_plots(run, plots):
+            with writing(plots, "--plots"):
+                written = write_plots(run, plots)
+            for p in written:
                 typer.echo(f"plot: {p}")

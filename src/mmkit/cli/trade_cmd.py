@@ -295,7 +295,11 @@ def register(cli: typer.Typer) -> None:
         show = sys.stderr.isatty() if dashboard is None else dashboard
         jdir = None if no_journal else Path(t.journal_dir)
         if jdir is not None:
-            jdir.mkdir(parents=True, exist_ok=True)
+            from mmkit.cli.output_paths import check_output_dir, writing
+
+            check_output_dir(jdir, "--journal-dir")  # trade.journal_dir: said before it starts
+            with writing(jdir, "--journal-dir"):
+                jdir.mkdir(parents=True, exist_ok=True)
         # every run appends its log (INFO and up, redacted) beside the journals; the console
         # gets warnings unless the dashboard owns the terminal
         setup_logging(

@@ -92,23 +92,10 @@ def check_output(out: Path, inputs: list[Path] | None = None) -> None:
     an existing directory as the output (the store is one file) and an output that is one
     of the inputs (the input would be replaced by the store it is being read into).
     """
+    from mmkit.cli.output_paths import check_output_file
     from mmkit.errors import DataError
 
-    parent = out.parent
-    if not parent.is_dir():
-        if parent.exists():
-            raise DataError(
-                f"{out}: {parent} is a file, not a directory; choose another output path"
-            )
-        raise DataError(
-            f"{out}: the output directory {parent} does not exist; create it first "
-            f"(mkdir -p {parent}) or choose another output path"
-        )
-    if out.is_dir():
-        raise DataError(
-            f"{out}: is a directory; the output is one event store file, e.g. "
-            f"{out / 'data.parquet'}"
-        )
+    check_output_file(out, "output")
     for p in inputs or []:
         try:
             same = out.exists() and out.resolve() == p.resolve()
@@ -235,8 +222,20 @@ def register(cli: typer.Typer) -> None:
     ) -> None:
         """Record l2Book and trades into rotating event-store files."""
         import asyncio
+        import math
 
+        from mmkit.cli.output_paths import check_output_dir
         from mmkit.data.recorder import Recorder, RecorderStats
+        from mmkit.errors import ConfigError
+
+        bad = []
+        if not (math.isfinite(rotate_s) and rotate_s > 0):
+            bad.append(f"--rotate-s {rotate_s}: a number of seconds > 0")
+        if duration_s is not None and not duration_s > 0:
+            bad.append(f"--duration-s {duration_s}: a number of seconds > 0 (omit it: no end)")
+        if bad:
+            raise ConfigError(bad)
+        check_output_dir(out, "--out")  # before connecting, not at the first file
 
         if quiet:
             rec = Recorder(url, coin, out, rotate_s=rotate_s, duration_s=duration_s)

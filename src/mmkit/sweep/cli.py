@@ -54,6 +54,7 @@ def register(cli: typer.Typer) -> None:
         import json
 
         from mmkit.cli.common import print_table, resolve_config_path
+        from mmkit.cli.output_paths import check_output_file, writing
         from mmkit.errors import ConfigError
         from mmkit.runtime.logs import setup_logging
         from mmkit.sweep.cluster import dask_client
@@ -63,6 +64,8 @@ def register(cli: typer.Typer) -> None:
         if tie_break not in ("first", "refuse"):
             raise ConfigError([f"--tie-break {tie_break!r}: choose first or refuse"])
         setup_logging(json_lines=False, log_file=None, console_level=40)
+        if out is not None:  # before the runs, not after them
+            check_output_file(out, "--out", make_parents=True)
         spec = load_sweep(grid)
         cfg = resolve_config_path(config)
         tasks = make_tasks(spec, data, config=cfg, overlays=params, sets=sets)
@@ -96,11 +99,13 @@ def register(cli: typer.Typer) -> None:
             best_toml(result) if tie_break == "first" or len(result.tied_best) == 1 else None
         )
         if out is not None:
-            out.parent.mkdir(parents=True, exist_ok=True)
             res_path = out.with_suffix(".results.json")
-            res_path.write_text(json.dumps(result.to_json(), indent=2, allow_nan=False) + "\n")
+            with writing(out, "--out"):
+                out.parent.mkdir(parents=True, exist_ok=True)
+                res_path.write_text(json.dumps(result.to_json(), indent=2, allow_nan=False) + "\n")
+                if best_text is not None:
+                    out.write_text(best_text)
             if best_text is not None:
-                out.write_text(best_text)
                 typer.echo(f"best parameters: {out}")
             elif out.exists():
                 typer.echo(f"best parameters: not written; {out} is left as it was (older run)")

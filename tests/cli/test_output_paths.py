@@ -1,0 +1,134 @@
+"""Where commands write is checked before they run (:mod:`mmkit.cli.output_paths`): an
+output that cannot be written is said at once with the option's name (exit 2), not after
+the work as an internal error (exit 70), as it was for ``backtest --out``, ``calibrate
+--out``, ``sweep --out``, ``data convert`` and ``trade --journal-dir``."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+from pathlib import Path
+
+import pytest
+
+from mmkit.cli.output_paths import check_output_dir, check_output_file, writing
+from mmkit.errors import OutputError
+
+#: a directory nothing can create a file in, even root (Linux)
+UNWRITABLE = Path("/proc")
+needs_proc = pytest.mark.skipif(not UNWRITABLE.is_dir(), reason="needs Linux /proc")
+
+
+def _listing(d: Path) -> list[str]:
+    return sorted(os.listdir(d))
+
+
+def test_a_writable_file_and_directory_pass_and_leave_nothing(tmp_path: Path) -> None:
+    check_output_file(tmp_path / "o.toml", "--out")
+    check_output_dir(tmp_path / "new" / "deeper", "--out")  # created later by the command
+    check_output_file(tmp_path / "a" / "b" / "o.toml", "--out", make_parents=True)
+    assert _listing(tmp_path) == []  # no probe file left, nothing created
+
+
+@pytest.mark.parametrize("make_parents", [False, True])
+def test_a_file_path_that_is_a_directory_is_refused(tmp_path: Path, make_parents: bool) -> None:
+    with pytest.raises(OutputError, match=r"--out .*: is a directory; give a file name"):
+        check_output_file(tmp_path, "--out", make_parents=make_parents)
+
+
+def test_a_missing_directory_of_a_file_is_refused_not_created(tmp_path: Path) -> None:
+    with pytest.raises(OutputError, match=r"output directory .* does not exist.*mkdir -p"):
+        check_output_file(tmp_path / "no" / "o.toml", "--out")
+    assert _listing(tmp_path) == []
+
+
+def test_a_file_where_a_directory_is_needed_is_refused(tmp_path: Path) -> None:
+    f = tmp_path / "f"
+    f.write_text("x")
+    with pytest.raises(OutputError, match="is a file, not a directory"):
+        check_output_file(f / "o.toml", "--out")
+    with pytest.raises(OutputError, match="exists and is not a directory"):
+        check_output_dir(f, "--out")
+    with pytest.raises(OutputError, match="is not a directory"):
+        check_output_dir(f / "sub" / "dir", "--out")
+    with pytest.raises(OutputError, match="is not a directory"):
+        check_output_file(f / "sub" / "o.toml", "--out", make_parents=True)
+
+
+@needs_proc
+def test_a_directory_that_takes_no_file_is_refused() -> None:
+    with pytest.raises(OutputError, match=r"--out /proc/x\.toml: cannot write in /proc"):
+        check_output_file(UNWRITABLE / "x.toml", "--out")
+    with pytest.raises(OutputError, match="cannot write in /proc"):
+        check_output_dir(UNWRITABLE / "x" / "y", "--journal-dir")
+
+
+def test_an_oserror_while_writing_is_said_with_the_option(tmp_path: Path) -> None:
+    with (
+        pytest.raises(OutputError, match=r"--out .*: cannot write .*\(No such file"),
+        writing(tmp_path / "o", "--out"),
+    ):
+        (tmp_path / "missing" / "o").write_text("x")
+
+
+# -- the commands -----------------------------------------------------------------------------
+
+
+def _run(args: list[str]) -> tuple[object, str]:
+    from mmkit.cli.main import main
+
+    err = io.StringIO()
+    code: object = 0
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        try:
+            main(["--no-entrypoints", *args])
+        except SystemExit as exc:
+            code = exc.code
+    return code, err.getvalue()
+
+
+@needs_proc
+@pytest.mark.parametrize(
+    ("command", "option"),
+    [
+        ("backtest", "--out"),
+        ("calibrate", "--out"),
+        ("sweep", "--out"),
+        ("convert", "output"),
+        ("trade", "--journal-dir"),
+        ("record", "--out"),
+    ],
+)
+def test_each_command_says_it_before_it_works(
+    command: str, option: str, synthetic_store: Path, tmp_path: Path, cold: list[list[str]]
+) -> None:
+    target = str(UNWRITABLE / "mmkit-out")
+    store = str(synthetic_store)
+    grid = tmp_path / "sweep.toml"
+    grid.write_text('[grid]\n"quoters.glft.gamma" = [10.0, 50.0]\n')
+    args = {
+        "backtest": ["backtest", store, "--out", target],
+        "calibrate": ["calibrate", store, "--out", target + ".toml"],
+        "sweep": ["sweep", store, "--grid", str(grid), "--out", target + ".toml"],
+        "convert": ["data", "convert", store, target + ".parquet"],
+        "trade": ["trade", "--duration", "5", "--speed", "0", "--journal-dir", target],
+        # nothing listens on the discard port: the check must come before any connection
+        "record": ["record", "--out", target, "--quiet", "--url", "ws://127.0.0.1:9/ws"],
+    }[command]
+    code, err = _run(args)
+    assert code == 2, err
+    assert err.startswith("error: ") and option in err and "cannot write in /proc" in err, err
+    assert cold == [] and "compil" not in err  # said at once: no warm-up worker started
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--rotate-s", "0"], ["--rotate-s", "nan"], ["--duration-s", "-1"], ["--duration-s", "nan"]],
+)
+def test_record_refuses_lengths_that_are_not_seconds(args: list[str], tmp_path: Path) -> None:
+    code, err = _run(
+        ["record", "--out", str(tmp_path), "--quiet", "--url", "ws://127.0.0.1:9/ws", *args]
+    )
+    assert code == 2 and args[0] in err, err
+    assert _listing(tmp_path) == []
