@@ -114,3 +114,23 @@ def test_the_library_call_refuses_them_too(synthetic_store: Path) -> None:
         run_backtest(s, host, [synthetic_store], BacktestOptions("timer", requote_ms=-1.0))
     with pytest.raises(ConfigError, match="duration_s nan"):
         run_backtest(s, host, [synthetic_store], BacktestOptions("timer", duration_s=math.nan))
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--paths", "1000000000"], "--paths 1,000,000,000 is more than"),
+        (["--duration", "1e300"], "steps"),
+        (["--duration", "inf"], "steps"),
+    ],
+)
+def test_a_model_market_too_large_for_memory_or_a_lifetime_is_refused(
+    args: list[str], needle: str
+) -> None:
+    """A billion paths asked for ~40 GB of arrays; an endless horizon never ended."""
+    from mmkit.cli.main import main
+
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), pytest.raises(SystemExit) as exit_:
+        main(["--no-entrypoints", "backtest", "--market", "model", *args])
+    assert exit_.value.code == 2 and needle in err.getvalue(), err.getvalue()

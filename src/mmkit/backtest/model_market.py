@@ -104,10 +104,28 @@ def _build_quoter(settings: Settings, host: PluginHost, o: ModelOptions) -> tupl
     return spec.build(ctx), inst
 
 
+#: the most paths a model run holds (five float64 arrays of this length: ~400 MB)
+MAX_PATHS = 10_000_000
+#: the most time steps (``horizon / dt``) of a model run (each quotes every distinct
+#: inventory once: ~10^7 steps is hours already)
+MAX_STEPS = 10_000_000
+
+
 def run_model(settings: Settings, host: PluginHost, o: ModelOptions | None = None) -> ModelReport:
     o = o or ModelOptions()
     if o.paths < 1 or not (o.dt_s > 0 and o.horizon_s >= o.dt_s):
         raise ConfigError(["model market: need paths >= 1 and 0 < dt <= horizon"])
+    if o.paths > MAX_PATHS:
+        raise ConfigError(
+            [f"model market: --paths {o.paths:,} is more than {MAX_PATHS:,} (memory: ~40 B a path)"]
+        )
+    if not o.horizon_s / o.dt_s <= MAX_STEPS:  # an infinite horizon too
+        raise ConfigError(
+            [
+                f"model market: --duration {o.horizon_s:g} s in steps of {o.dt_s:g} s is more "
+                f"than {MAX_STEPS:,} steps"
+            ]
+        )
     quoter, inst = _build_quoter(settings, host, o)
     seed = settings.engine.seed if o.seed is None else o.seed
     seed_model(int(seed))
