@@ -192,18 +192,30 @@ def register(cli: typer.Typer) -> None:
     ) -> None:
         """Write the synthetic market to an event store."""
         check_output(out)
-        from dataclasses import replace
-
         from mmkit.data.params import SyntheticParams
         from mmkit.data.store import write_store
         from mmkit.data.synthetic import generate_chunks, resolve, store_meta
+        from mmkit.errors import ConfigError
+        from mmkit.params import build_params
 
-        p = SyntheticParams(
-            duration_s=duration_s, seed=seed, k=k, A=A, tick=tick, lot=lot, mid0=mid0
-        )
+        given: dict[str, object] = {
+            "duration_s": duration_s,
+            "seed": seed,
+            "k": k,
+            "A": A,
+            "tick": tick,
+            "lot": lot,
+            "mid0": mid0,
+        }
         if informed_frac is not None:
-            p = replace(p, informed_frac=informed_frac)
-        p = resolve(p)
+            given["informed_frac"] = informed_frac
+        # the options meet the bounds [feeds.synthetic] has in a config file
+        built, problems = build_params(
+            SyntheticParams, given, "", lambda key: f"--{key.replace('_', '-')}"
+        )
+        if built is None:
+            raise ConfigError(problems)
+        p = resolve(built)
         write_store(out, generate_chunks(p), store_meta(p, coin))
         _print_info(info_report(out))
 

@@ -16,7 +16,9 @@ class SyntheticParams:
     book on a tick grid, and market orders whose depth reach decays as ``A*exp(-k*depth)``."""
 
     seed: int = param(-1, ge=-1, help="random seed; -1 uses the run's seed")
-    duration_s: float = param(3600.0, gt=0, help="simulated seconds to generate")
+    duration_s: float = param(
+        3600.0, gt=0, le=1e9, help="simulated seconds to generate (at most ~32 years)"
+    )
     start_ns: int = param(1_700_000_000_000_000_000, ge=0, help="time of the first event, ns")
     mid0: float = param(100_000.0, gt=0, help="initial mid price")
     tick: float = param(0.0, ge=0, help="price tick; 0 uses the instrument's tick")
