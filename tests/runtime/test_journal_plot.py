@@ -126,6 +126,14 @@ def test_cli_plot(journal: Path, tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert code == 2 and "does not exist" in err
     code, _, err = run_cli(capsys, "plot", str(journal), "--out", str(tmp_path))
     assert code == 2 and "is a directory" in err
+    # a suffix matplotlib cannot write: said before the journal is read (was exit 70)
+    code, _, err = run_cli(capsys, "plot", str(journal), "--out", str(tmp_path / "p.txt"))
+    assert code == 2 and "cannot write .txt files" in err and ".png" in err
+    assert not (tmp_path / "p.txt").exists()
+    # no suffix: matplotlib writes a PNG, and the command says the file it wrote
+    code, out, _ = run_cli(capsys, "plot", str(journal), "--out", str(tmp_path / "bare"))
+    assert code == 0 and out.strip() == str(tmp_path / "bare.png")
+    assert (tmp_path / "bare.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_cli_says_which_extra_is_missing(

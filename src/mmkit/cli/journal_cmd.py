@@ -262,16 +262,29 @@ def register(cli: typer.Typer) -> None:
     ) -> None:
         """Plot a run: mid with our quotes and fills, equity, position; gate closures and
         kill-switch trips shaded (needs the plots extra: pip install 'mmkit[plots]')."""
+        from mmkit.cli.output_paths import check_output_file
         from mmkit.extras import pyplot
         from mmkit.reports.journal_report import build_report, read_warmup
         from mmkit.runtime.journal_plot import plot_series, render
         from mmkit.runtime.journal_read import load_run
 
-        if out.is_dir():
-            raise MmkitError(f"--out {out}: is a directory; give a file name (e.g. run.png)")
-        if not out.parent.is_dir():
-            raise MmkitError(f"--out {out}: its directory {out.parent} does not exist")
+        check_output_file(out, "--out")
         pyplot()  # a missing matplotlib is a clear error before the journal is read
+        try:
+            from matplotlib.backend_bases import FigureCanvasBase
+
+            kinds = FigureCanvasBase.get_supported_filetypes()
+        except ImportError:  # pyplot() let it through: a stand-in (tests); png only
+            kinds = {"png": "Portable Network Graphics"}
+        suffix = out.suffix.lower().lstrip(".")
+        if not suffix:  # matplotlib would add .png: say the file it writes
+            out = out.with_suffix(".png")
+        elif suffix not in kinds:
+            raise MmkitError(
+                f"--out {out}: matplotlib cannot write .{suffix} files; use one of "
+                + ", ".join(f".{k}" for k in sorted(kinds))
+                + " (e.g. run.png)"
+            )
         data = load_run(run)
         try:
             headline = build_report(data, warmup=read_warmup(run)).headline
