@@ -132,3 +132,13 @@ def test_record_refuses_lengths_that_are_not_seconds(args: list[str], tmp_path: 
     )
     assert code == 2 and args[0] in err, err
     assert _listing(tmp_path) == []
+
+
+def test_config_init_says_where_it_cannot_write(tmp_path: Path) -> None:
+    """A directory as the file (with or without --force) and a missing directory were an
+    internal error (IsADirectoryError) or a raw OSError."""
+    for args in ([str(tmp_path)], [str(tmp_path), "--force"], [str(tmp_path / "no" / "m.toml")]):
+        code, err = _run(["config", "init", *args])
+        assert code == 2 and err.startswith("error: config init "), err
+    code, err = _run(["config", "init", str(tmp_path / "m.toml")])
+    assert code in (0, None) and (tmp_path / "m.toml").read_text().startswith("# mmkit")

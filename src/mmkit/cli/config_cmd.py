@@ -24,9 +24,12 @@ def register(cli: typer.Typer) -> None:
         """Write a complete default config: every section, every registered component."""
         import tomli_w
 
-        if path.exists() and not force:
+        from mmkit.cli.output_paths import check_output_file, writing
+
+        if path.exists() and not path.is_dir() and not force:
             typer.echo(f"error: {path} exists (use --force to overwrite)", err=True)
             raise typer.Exit(2)
+        check_output_file(path, "config init")
         host = get_host()
         host.check()
         data = default_toml(host.registry)
@@ -35,7 +38,8 @@ def register(cli: typer.Typer) -> None:
             "# < MMKIT__SECTION__KEY environment variables < command-line flags.\n"
             "# Private keys never go here: see [venue] key_env / key_file.\n\n"
         )
-        path.write_text(header + tomli_w.dumps(data), encoding="utf-8")
+        with writing(path, "config init"):
+            path.write_text(header + tomli_w.dumps(data), encoding="utf-8")
         typer.echo(f"wrote {path}")
 
     @app.command("show")
