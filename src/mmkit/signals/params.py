@@ -7,6 +7,7 @@ durations in seconds.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -57,7 +58,12 @@ class LeadLagParams:
     max_lag: int = param(20, ge=1, help="largest lag tested, in samples")
     n_bins: int = param(8, ge=2, le=64, help="equal-frequency bins of the mutual information")
     n_permutations: int = param(200, ge=19, help="permutations of the significance test")
-    alpha: float = param(0.01, gt=0, lt=1, help="significance level of the permutation test")
+    alpha: float = param(
+        0.01,
+        ge=1e-6,  # as `mmkit signals lead-lag --alpha`: a million permutations already
+        lt=1,
+        help="significance level of the permutation test",
+    )
     null: Literal["shuffle", "circular"] = param(
         "shuffle", help="null of the test: shuffled leader returns, or random circular shifts"
     )
@@ -78,10 +84,16 @@ class LeadLagParams:
 
 
 def min_permutations(alpha: float) -> int:
-    """Fewest permutations whose smallest p-value, ``1/(1+n)``, is below ``alpha``."""
-    n = int(1.0 / alpha)
+    """Fewest permutations whose smallest p-value, ``1/(1+n)``, is below ``alpha``
+    (``alpha`` in (0, 1)). Starts just below ``1/alpha``: counting up from there one by one
+    never ended once ``1/alpha`` was beyond a float's integers (alpha ~1e-16 and below),
+    where ``n + 1`` rounds back to ``n``."""
+    if not 0.0 < alpha < 1.0 or not math.isfinite(1.0 / alpha):
+        raise ValueError(f"alpha {alpha!r} must be in (0, 1) with a finite 1/alpha")
+    n = max(0, math.floor(1.0 / alpha) - 2)
     while 1.0 / (1.0 + n) >= alpha:
-        n += 1
+        # by one while a float tells n + 1 from n; beyond that, by a float's spacing at n
+        n += 1 if float(n + 1) != float(n) else max(1, int(math.ulp(float(n))))
     return n
 
 
