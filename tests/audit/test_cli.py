@@ -185,3 +185,17 @@ def test_list_and_catalogue() -> None:
     assert out.returncode == 0 and "engine.no_nonfinite_output" in out.stdout
     out = mmkit("--catalogue")
     assert out.returncode == 0 and out.stdout.startswith("# Invariant catalogue")
+
+
+@pytest.mark.parametrize("date", ["2026-13-45", "2026-02-30", "20261205", "x"])
+def test_a_date_that_is_not_a_calendar_date_is_refused(date: str) -> None:
+    """``--date`` is stamped on the report: 2026-13-45 was stamped as given."""
+    import contextlib
+    import io
+
+    from mmkit.cli.main import main
+
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), pytest.raises(SystemExit) as exit_:
+        main(["--no-entrypoints", "audit", "--date", date, "--list"])
+    assert exit_.value.code == 2 and "--date" in err.getvalue() and "YYYY-MM-DD" in err.getvalue()

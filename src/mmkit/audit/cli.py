@@ -118,6 +118,16 @@ def register(cli: typer.Typer) -> None:
 
         if fmt is not None and fmt not in FORMATS:
             raise ConfigError([f"--format {fmt!r}: expected one of {', '.join(FORMATS)}"])
+        if date:
+            import datetime as dt
+
+            try:  # a calendar date, as the help says (2026-13-45 was stamped as given)
+                dt.date.fromisoformat(date)
+                ok = len(date) == 10
+            except ValueError:
+                ok = False
+            if not ok:
+                raise ConfigError([f"--date {date!r}: a calendar date as YYYY-MM-DD"])
         host = get_host()
         if catalogue or list_only:
             if not allow_broken:
