@@ -1,4 +1,4 @@
-"""Where commands write is checked before they run (:mod:`mmkit.cli.output_paths`): an
+"""Where commands write is checked before they run (:mod:`mmkit.output_paths`): an
 output that cannot be written is said at once with the option's name (exit 2), not after
 the work as an internal error (exit 70), as it was for ``backtest --out``, ``calibrate
 --out``, ``sweep --out``, ``data convert`` and ``trade --journal-dir``."""
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from mmkit.cli.output_paths import check_output_dir, check_output_file, writing
 from mmkit.errors import OutputError
+from mmkit.output_paths import check_output_dir, check_output_file, writing
 
 #: a directory nothing can create a file in, even root (Linux)
 UNWRITABLE = Path("/proc")

@@ -46,7 +46,7 @@ def check_cadence(value: object, where: str = "--cadence") -> Cadence:
 
 
 #: the longest requote period a backtest takes (ms; ~116 days): the engine's clock is an
-#: int64 of nanoseconds, and a step past this would carry it beyond 2**62 within a few steps
+#: int64 of nanoseconds, which a 1e300 ms step overflowed at once (this one needs hundreds)
 MAX_REQUOTE_MS = 1e10
 #: the shortest: one nanosecond, the engine clock's unit (a shorter step never advances it)
 MIN_REQUOTE_MS = 1e-6

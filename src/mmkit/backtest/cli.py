@@ -51,8 +51,8 @@ def register(cli: typer.Typer) -> None:
 
         from mmkit.backtest.cadence import check_cadence, check_duration_s, check_requote_ms
         from mmkit.cli.common import settings_from_cli
-        from mmkit.cli.output_paths import check_output_dir, writing
         from mmkit.errors import ConfigError
+        from mmkit.output_paths import check_output_dir, writing
         from mmkit.plugin_manager import get_host
         from mmkit.runtime.logs import setup_logging
 

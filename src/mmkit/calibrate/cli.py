@@ -66,8 +66,8 @@ def register(cli: typer.Typer) -> None:
         from mmkit.calibrate.run import calibrate, write_plots
         from mmkit.calibrate.scan import ScanSettings
         from mmkit.cli.common import print_table, settings_from_cli
-        from mmkit.cli.output_paths import check_output_dir, check_output_file, writing
         from mmkit.errors import ConfigError
+        from mmkit.output_paths import check_output_dir, check_output_file, writing
         from mmkit.plugin_manager import get_host
         from mmkit.runtime.logs import setup_logging
 

@@ -24,7 +24,7 @@ def register(cli: typer.Typer) -> None:
         """Write a complete default config: every section, every registered component."""
         import tomli_w
 
-        from mmkit.cli.output_paths import check_output_file, writing
+        from mmkit.output_paths import check_output_file, writing
 
         if path.exists() and not path.is_dir() and not force:
             typer.echo(f"error: {path} exists (use --force to overwrite)", err=True)

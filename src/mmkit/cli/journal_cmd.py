@@ -262,8 +262,8 @@ def register(cli: typer.Typer) -> None:
     ) -> None:
         """Plot a run: mid with our quotes and fills, equity, position; gate closures and
         kill-switch trips shaded (needs the plots extra: pip install 'mmkit[plots]')."""
-        from mmkit.cli.output_paths import check_output_file
         from mmkit.extras import pyplot
+        from mmkit.output_paths import check_output_file
         from mmkit.reports.journal_report import build_report, read_warmup
         from mmkit.runtime.journal_plot import plot_series, render
         from mmkit.runtime.journal_read import load_run

@@ -295,7 +295,7 @@ def register(cli: typer.Typer) -> None:
         show = sys.stderr.isatty() if dashboard is None else dashboard
         jdir = None if no_journal else Path(t.journal_dir)
         if jdir is not None:
-            from mmkit.cli.output_paths import check_output_dir, writing
+            from mmkit.output_paths import check_output_dir, writing
 
             check_output_dir(jdir, "--journal-dir")  # trade.journal_dir: said before it starts
             with writing(jdir, "--journal-dir"):

@@ -92,8 +92,8 @@ def check_output(out: Path, inputs: list[Path] | None = None) -> None:
     an existing directory as the output (the store is one file) and an output that is one
     of the inputs (the input would be replaced by the store it is being read into).
     """
-    from mmkit.cli.output_paths import check_output_file
     from mmkit.errors import DataError
+    from mmkit.output_paths import check_output_file
 
     check_output_file(out, "output")
     for p in inputs or []:
@@ -236,9 +236,9 @@ def register(cli: typer.Typer) -> None:
         import asyncio
         import math
 
-        from mmkit.cli.output_paths import check_output_dir
         from mmkit.data.recorder import Recorder, RecorderStats
         from mmkit.errors import ConfigError
+        from mmkit.output_paths import check_output_dir
 
         bad = []
         if not (math.isfinite(rotate_s) and rotate_s > 0):

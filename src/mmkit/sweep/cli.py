@@ -54,8 +54,8 @@ def register(cli: typer.Typer) -> None:
         import json
 
         from mmkit.cli.common import print_table, resolve_config_path
-        from mmkit.cli.output_paths import check_output_file, writing
         from mmkit.errors import ConfigError
+        from mmkit.output_paths import check_output_file, writing
         from mmkit.runtime.logs import setup_logging
         from mmkit.sweep.cluster import dask_client
         from mmkit.sweep.grid import load_sweep
