@@ -3,12 +3,16 @@
 Every test starts with a fresh process-wide plugin host built with entry-point loading as the
 environment says (CI installs the example plugins, so they are visible unless a test turns
 entry points off), and with no ``MMKIT__*`` variables leaking in from the developer's shell.
+The suite keeps its converted markets in a cache of its own (``MMKIT_CACHE_DIR``).
 """
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +27,12 @@ from mmkit.runtime import precompile
 # and CI machines are shared and noisy (timings are measured in benchmarks/, never asserted)
 settings.register_profile("mmkit", deadline=None)
 settings.load_profile("mmkit")
+
+# the suite's own converted-market cache (mmkit.data.market_cache), never the developer's:
+# set before any test runs, so the commands the tests start inherit it
+_CACHE = tempfile.mkdtemp(prefix="mmkit-test-cache-")
+os.environ["MMKIT_CACHE_DIR"] = _CACHE
+atexit.register(shutil.rmtree, _CACHE, True)
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"

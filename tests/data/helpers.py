@@ -8,6 +8,10 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from hypothesis import strategies as st
+
+from mmkit.data.schema import RecordBuilder, RecordKind
+
 
 def write_capture(path: Path, lines: Iterable[tuple[int, Any] | str], gz: bool = True) -> Path:
     """Write ``<ns> <json>`` lines (or raw strings) as a capture file."""
@@ -120,3 +124,29 @@ def bn_trade(t: int, px: str, qty: str, m: bool) -> dict[str, Any]:
             "m": m,
         },
     }
+
+
+_PX = st.integers(900, 1100).map(lambda k: k / 10)
+_SZ = st.integers(0, 50).map(lambda k: k / 10)
+_LEVELS = st.lists(st.tuples(_PX, _SZ), max_size=4)
+
+
+@st.composite
+def market_records(draw: st.DrawFn) -> RecordBuilder:
+    """A small market's store records: an opening snapshot, then deltas, snapshots, trades
+    and BBOs in any order (prices on a 0.1 grid, times that may repeat)."""
+    b = RecordBuilder()
+    t = 1_000
+    b.add_book(RecordKind.BOOK_SNAPSHOT, t, t + 1, [(99.9, 1.0)], [(100.1, 1.0)], seq=1)
+    for k in range(draw(st.integers(1, 40))):
+        t += draw(st.integers(0, 5_000_000))
+        what = draw(st.sampled_from(["delta", "snap", "trade", "bbo"]))
+        if what == "trade":
+            side = draw(st.sampled_from([1, -1]))
+            b.add(RecordKind.TRADE, t, t + 7, side, draw(_PX), draw(_SZ), seq=k, aux=k)
+        elif what == "bbo":
+            b.add(RecordKind.BBO, t, t + 3, 1, draw(_PX), draw(_SZ), seq=k)
+        else:
+            kind = RecordKind.BOOK_DELTA if what == "delta" else RecordKind.BOOK_SNAPSHOT
+            b.add_book(kind, t, t + 2, draw(_LEVELS), draw(_LEVELS), seq=k, aux=k)
+    return b

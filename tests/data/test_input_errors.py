@@ -17,14 +17,14 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from mmkit.data.loaders import LOADERS, detect_format, make_loader
-from mmkit.data.loaders._input import (
+from mmkit.data.inputs import (
     check_input_file,
     describe_file,
     describe_head,
     looks_binary,
     printable,
 )
+from mmkit.data.loaders import LOADERS, detect_format, make_loader
 from mmkit.errors import DataError
 
 SETTINGS = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -10,40 +10,18 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.data.helpers import market_records
 
 from mmkit.data import market_stream
 from mmkit.data.market_stream import MarketStream, load_market, open_records
 from mmkit.data.schema import COLUMN_NAMES, RecordBuilder, RecordKind
 from mmkit.data.store import StoreMeta, write_store
 
-_PX = st.integers(900, 1100).map(lambda k: k / 10)
-_SZ = st.integers(0, 50).map(lambda k: k / 10)
-_LEVELS = st.lists(st.tuples(_PX, _SZ), max_size=4)
-
-
-@st.composite
-def _records(draw: st.DrawFn) -> RecordBuilder:
-    b = RecordBuilder()
-    t = 1_000
-    b.add_book(RecordKind.BOOK_SNAPSHOT, t, t + 1, [(99.9, 1.0)], [(100.1, 1.0)], seq=1)
-    for k in range(draw(st.integers(1, 40))):
-        t += draw(st.integers(0, 5_000_000))
-        what = draw(st.sampled_from(["delta", "snap", "trade", "bbo"]))
-        if what == "trade":
-            side = draw(st.sampled_from([1, -1]))
-            b.add(RecordKind.TRADE, t, t + 7, side, draw(_PX), draw(_SZ), seq=k, aux=k)
-        elif what == "bbo":
-            b.add(RecordKind.BBO, t, t + 3, 1, draw(_PX), draw(_SZ), seq=k)
-        else:
-            kind = RecordKind.BOOK_DELTA if what == "delta" else RecordKind.BOOK_SNAPSHOT
-            b.add_book(kind, t, t + 2, draw(_LEVELS), draw(_LEVELS), seq=k, aux=k)
-    return b
-
 
 @settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(rec=_records(), batch=st.integers(1, 64))
+@given(rec=market_records(), batch=st.integers(1, 64))
 def test_the_market_is_the_one_read_from_every_column(
     tmp_path_factory: pytest.TempPathFactory, rec: RecordBuilder, batch: int
 ) -> None:

@@ -45,6 +45,12 @@ def register(cli: typer.Typer) -> None:
         plots: bool = typer.Option(False, "--plots", help="PNG plots into --out (mmkit[plots])."),
         paths: int = typer.Option(1000, "--paths", help="Model market: independent paths."),
         json_out: bool = typer.Option(False, "--json", help="Print the JSON report."),
+        market_cache: bool = typer.Option(
+            True,
+            "--market-cache/--no-market-cache",
+            help="Timer cadence: read the converted market from mmkit's cache when it holds "
+            "this very data, else keep it there (see `mmkit data cache`).",
+        ),
     ) -> None:
         """Backtest the configured engine on market data or on the Avellaneda–Stoikov model."""
         import json
@@ -89,7 +95,7 @@ def register(cli: typer.Typer) -> None:
             with frozen_heap(collect_during_setup=False):
                 from mmkit.backtest.report import plot
                 from mmkit.backtest.runner import BacktestOptions, run_backtest
-                from mmkit.data.loaders._input import check_input_files
+                from mmkit.data.inputs import check_input_files
                 from mmkit.runtime.precompile import warm_up_for_command
 
                 check_input_files(data)
@@ -102,6 +108,7 @@ def register(cli: typer.Typer) -> None:
                     duration_s=checked_duration_s,
                     data_format=fmt,
                     tick=tick,
+                    market_cache=market_cache,
                 )
                 res = run_backtest(settings, host, data, opts)
             text, payload = res.report.to_markdown(), res.report.to_json()

@@ -29,7 +29,7 @@ from mmkit.config.loader import Settings
 from mmkit.core.events import ActionResult, Event, EventKind, OwnFill
 from mmkit.core.types import NS_PER_MS, NS_PER_S
 from mmkit.data.clock import ClockAlignment, venue_feed_latency_ms
-from mmkit.data.market_stream import load_market, open_records
+from mmkit.data.market_stream import MarketLoad, load_market, open_records
 from mmkit.errors import ConfigError
 from mmkit.faults import FaultCategory
 from mmkit.plugin_manager import PluginHost
@@ -54,6 +54,9 @@ class BacktestOptions:
     data_format: str = "auto"
     tick: float | None = None
     path_every_ms: float = 100.0
+    #: timer cadence: read / keep the converted market in the cache
+    #: (:mod:`mmkit.data.market_cache`)
+    market_cache: bool = True
 
 
 @dataclass
@@ -179,10 +182,13 @@ def _run(
     duration_ns = min(int(duration_s * NS_PER_S), 2**62) if math.isfinite(duration_s) else 2**62
     t_load = t_run = 0.0
     clock: ClockAlignment | None = None
+    market_load = MarketLoad()  # from the converted-market cache or not
     if o.cadence == "timer":
         from mmkit.backtest.loops import run_timer
 
-        market, tick = load_market(list(data), o.data_format, o.tick)
+        market, tick = load_market(
+            list(data), o.data_format, o.tick, cache=o.market_cache, info=market_load
+        )
         t_load = time.perf_counter() - wall0
         venue = build_venue(settings, host, tick, "timer")
         assert isinstance(venue, BulkReplayVenue)  # checked by build_venue
@@ -243,6 +249,8 @@ def _run(
             f"{_FAULT_LABEL[e.category]} - {e.describe()}"
             for e in session.engine.fault_log.entries.values()
         )
+    if report.run is not None:
+        report.run.notes.extend(market_load.notes)  # the cache's troubles, if any
     if report.run is not None and session.engine.twin_choices:
         report.run.notes.append(twin_summary(session.engine.twin_choices))
     if clock is not None and clock.note() and report.run is not None:
@@ -251,7 +259,12 @@ def _run(
         why = _why_no_orders(settings, session, path)
         report.run.notes.append(why)
         report.run = dataclasses.replace(report.run, headline=f"{report.run.headline} ({why})")
-    report.timing = {"load_s": t_load, "run_s": t_run, "wall_s": time.perf_counter() - wall0}
+    report.timing = {
+        "load_s": t_load,
+        "run_s": t_run,
+        "wall_s": time.perf_counter() - wall0,
+        "market_from_cache": float(market_load.from_cache),
+    }
     return BacktestResult(report, path.arrays(), session, observer.engine_clock_fills())
 
 

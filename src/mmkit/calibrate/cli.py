@@ -87,7 +87,7 @@ def register(cli: typer.Typer) -> None:
             settings_from_cli(config, sets, host=host, overlays=params) if engine else None
         )
         if engine_settings is not None:  # the engine's estimators: compile them visibly
-            from mmkit.data.loaders._input import check_input_files
+            from mmkit.data.inputs import check_input_files
             from mmkit.runtime.precompile import warm_up_for_command
 
             check_input_files(data or [])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -172,6 +173,57 @@ def register(cli: typer.Typer) -> None:
             typer.echo(json.dumps(rep, indent=2, default=str))
         else:
             _print_info(rep)
+
+    @data.command("cache")
+    def cache_cmd(
+        clear: bool = typer.Option(False, "--clear", help="remove every entry"),
+        as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
+    ) -> None:
+        """The converted-market cache that `mmkit backtest` reads (where, what, how big)."""
+        from mmkit.data import market_cache as mc
+
+        root = mc.markets_dir()
+        if clear:
+            n, size = mc.clear(root)
+            typer.echo(
+                f"market cache {root}: removed {n} entr{'y' if n == 1 else 'ies'}, "
+                f"{size / 2**20:.1f} MB"
+            )
+            return
+        found = mc.entries(root)
+        limit, complaint = mc.limit_bytes()
+        total = sum(e.bytes for e in found)
+        if as_json:
+            rows = [
+                {
+                    "path": str(e.path),
+                    "sources": list(e.sources),
+                    "rows": e.rows,
+                    "bytes": e.bytes,
+                    "created": e.created,
+                    "used": e.used,
+                    "stale": e.stale,
+                }
+                for e in found
+            ]
+            payload = {"dir": str(root), "limit_bytes": limit, "bytes": total, "entries": rows}
+            typer.echo(json.dumps(payload, indent=2))
+            return
+        typer.echo(
+            f"market cache {root}: {len(found)} entr{'y' if len(found) == 1 else 'ies'}, "
+            f"{total / 2**20:.1f} of {limit / 2**20:.0f} MB (MMKIT_MARKET_CACHE_MB)"
+        )
+        for problem in (complaint, mc.root_problem(root)):
+            if problem:
+                typer.echo(f"note: {problem}")
+        for e in reversed(found):  # most recently used first
+            used = time.strftime("%Y-%m-%d %H:%M", time.localtime(e.used))
+            stale = "  (stale: a source changed or is gone)" if e.stale else ""
+            typer.echo(
+                f"  {e.path.name}  {e.rows:>12,} rows  {e.bytes / 2**20:8.1f} MB  used {used}  "
+                + ", ".join(e.sources)
+                + stale
+            )
 
     @data.command("synth")
     def synth_cmd(

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +62,7 @@ def open_records(
 
     ``columns``: read only these of an event store's columns (a chunk of a raw capture
     always has every column; a consumer must not rely on the others being absent)."""
-    from mmkit.data.loaders._input import check_input_file
+    from mmkit.data.inputs import check_input_file
     from mmkit.data.replay import is_store
 
     p = Path(path)
@@ -131,9 +131,61 @@ class MarketStream:
 
 
 def load_market(
-    paths: Sequence[Path], fmt: str = "auto", tick: float | None = None
+    paths: Sequence[Path],
+    fmt: str = "auto",
+    tick: float | None = None,
+    *,
+    cache: bool = False,
+    info: MarketLoad | None = None,
 ) -> tuple[MarketArrays, float]:
-    """Every input converted and concatenated into one market (backtests)."""
+    """Every input converted and concatenated into one market (backtests).
+
+    ``cache``: read the market from the converted-market cache when it holds this very
+    data, else convert and keep it there (:mod:`mmkit.data.market_cache`); ``info`` gets
+    which happened, and why the cache could not be used when it could not."""
+    info = MarketLoad() if info is None else info
+    key = None
+    if cache:
+        from mmkit.data import market_cache
+        from mmkit.data.inputs import check_input_file
+
+        for p in paths:
+            check_input_file(Path(p))  # missing, a directory or empty: said in those words
+        try:
+            key = market_cache.market_key(paths, fmt, tick)
+        except OSError as exc:
+            info.note(f"the market cache was not used: {exc.strerror or exc}")
+        if key is not None:
+            got = market_cache.load(key)
+            if got.problem is not None:
+                info.note(got.problem)
+            if got.market is not None:
+                info.from_cache = True
+                return got.market, got.tick
+    market, out_tick = _convert(paths, fmt, tick)
+    if key is not None:
+        from mmkit.data import market_cache
+
+        why = market_cache.store(key, market, out_tick, paths)
+        if why is not None:
+            info.note(why)
+    return market, out_tick
+
+
+@dataclass
+class MarketLoad:
+    """How :func:`load_market` got its market: from the converted-market cache or not, and
+    what went wrong with the cache when something did (for the run's notes: an ordinary
+    hit or miss is no news, and two runs of the same data give the same report)."""
+
+    from_cache: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    def note(self, text: str) -> None:
+        self.notes.append(f"market data: {text}")
+
+
+def _convert(paths: Sequence[Path], fmt: str, tick: float | None) -> tuple[MarketArrays, float]:
     stream: MarketStream | None = None
     parts: list[MarketArrays] = []
     for p in paths:
@@ -147,6 +199,8 @@ def load_market(
                 parts.append(m)
     if stream is None or not parts:
         raise DataError(f"{', '.join(str(p) for p in paths)}: no market data (book or trades)")
+    if len(parts) == 1:
+        return parts[0], stream.tick  # validated when built
     cols = [
         np.concatenate([getattr(m, c) for m in parts]) for c in ("ts", "kind", "side", "px", "sz")
     ]

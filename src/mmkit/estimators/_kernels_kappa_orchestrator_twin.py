@@ -20,6 +20,7 @@ import math
 import numpy as np
 from numba import njit
 
+from mmkit.deferred_kernels import kernel_on_first_use
 from mmkit.estimators._kernels_kappa import book_depth_regression, student_t_location
 
 # -- float slots ------------------------------------------------------------------------
@@ -141,7 +142,7 @@ def _int_gt_float(a: int, b: float) -> bool:
     return bool(a > math.floor(b))
 
 
-@njit("float64(float64[::1], int64, float64[::1])", cache=True)
+@kernel_on_first_use("float64(float64[::1], int64, float64[::1])", cache=True)
 def fsum(x: np.ndarray, n: int, partials: np.ndarray) -> float:
     """Correctly rounded sum of ``x[:n]`` (finite terms whose partial sums stay finite), as
     Python's ``math.fsum``: Shewchuk's non-overlapping partials, then the half-way

@@ -38,6 +38,8 @@ import math
 import numpy as np
 from numba import njit
 
+from mmkit.deferred_kernels import kernel_on_first_use
+
 # Python's max/min (NaN behaviour included) and ``_mid.valid_mid``: the kappa twin's kernels
 from mmkit.estimators._kernels_kappa_orchestrator_twin import _pmax as _pymax
 from mmkit.estimators._kernels_kappa_orchestrator_twin import _pmin as _pymin
@@ -260,7 +262,7 @@ def _floor_value(f: np.ndarray, ii: np.ndarray, now: int) -> float:
     return floor * math.pow(f[F_HALF], decay_s / f[F_CASC_HL_S])
 
 
-@njit("int64(float64[::1], int64[::1], int64, int64, float64)", cache=True)
+@kernel_on_first_use("int64(float64[::1], int64[::1], int64, int64, float64)", cache=True)
 def _trigger(f: np.ndarray, ii: np.ndarray, now: int, reason: int, ratio: float) -> int:
     """Cascade trigger; ``ST_LOG`` when it starts a hold (the reference logs then)."""
     st = 0

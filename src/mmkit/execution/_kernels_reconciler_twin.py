@@ -48,6 +48,8 @@ import math
 import numpy as np
 from numba import njit
 
+from mmkit.deferred_kernels import kernel_on_first_use
+
 #: op kinds (the values of ``reconciler.OpKind``)
 K_CANCEL = 0
 K_MODIFY = 1
@@ -149,7 +151,7 @@ def floor_lot_k(sz: float, lot: float) -> float:
     return round12(np.floor(x) * lot)
 
 
-@njit(
+@kernel_on_first_use(
     "int64(int64[::1], float64[::1], int64, int64, int64, int64, int64, float64, float64)",
     cache=True,
 )  # explicit: called with constant kinds, compiled once (not once per constant)
@@ -184,7 +186,7 @@ def _in_place(price_ok: bool, target: float, osz: float, size_frac: float, room:
     )
 
 
-@njit(
+@kernel_on_first_use(
     "int64(float64[::1], int64, float64[::1], int64[::1], int64[::1], int64[::1], int64,"
     " float64[::1], int64[::1], float64, float64, float64, float64, float64, boolean, int64,"
     " int64[::1], float64[::1], int64)",

@@ -32,6 +32,8 @@ import math
 import numpy as np
 from numba import njit
 
+from mmkit.deferred_kernels import kernel_on_first_use
+
 # -- status returned by glft_quote ------------------------------------------------------------
 SAME = 0  #: the levels equal the last call's (the twin returns the last ladder object)
 BIDS_CHANGED = 1  #: bit: new bid levels in the bid row
@@ -201,7 +203,7 @@ def _grid_of(f: np.ndarray, i: np.ndarray, px: float) -> tuple[int, int, float]:
     return e, d, y
 
 
-@njit("float64(float64[::1], int64[::1], float64, boolean)", cache=True)
+@kernel_on_first_use("float64(float64[::1], int64[::1], float64, boolean)", cache=True)
 def _round_price(f: np.ndarray, i: np.ndarray, px: float, up: bool) -> float:
     """:func:`mmkit.rounding.round_price` (``up`` or ``down``) of a price in ``[1e-38,
     1e38]``; ``-1.0`` when the kernel cannot reproduce it exactly (a fallback)."""
@@ -260,7 +262,7 @@ def _next_price_below(f: np.ndarray, i: np.ndarray, px: float) -> float:
     return m / float(10**d_below)
 
 
-@njit("float64(float64[::1], int64[::1], float64, boolean, float64)", cache=True)
+@kernel_on_first_use("float64(float64[::1], int64[::1], float64, boolean, float64)", cache=True)
 def _post_only_price(
     f: np.ndarray, i: np.ndarray, px: float, is_bid: bool, opposite: float
 ) -> float:
@@ -308,7 +310,7 @@ def _on_grid(f: np.ndarray, i: np.ndarray, px: float) -> tuple[float, float, int
     return f[F_POW10 + e - E_MIN], f[F_POW10 + e + 1 - E_MIN], 10**d, y
 
 
-@njit(
+@kernel_on_first_use(
     "int64(float64[::1], int64[::1], boolean, float64, float64, float64, float64, float64,"
     " float64, float64, int64)",
     cache=True,
@@ -499,7 +501,7 @@ def _status(f: np.ndarray, i: np.ndarray) -> int:
     return status
 
 
-@njit(
+@kernel_on_first_use(
     "int64(float64[::1], int64[::1], float64, float64, float64, float64, float64, float64,"
     " float64, float64, float64, float64, float64)",
     cache=True,
@@ -578,7 +580,7 @@ def glft_quote_depths(
     return _status(f, i)
 
 
-@njit(
+@kernel_on_first_use(
     "int64(float64[::1], int64[::1], float64, float64, float64, float64, boolean, float64,"
     " float64, float64, float64, float64, float64, float64)",
     cache=True,

@@ -46,6 +46,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from mmkit.source_tree import source_root, tree_fingerprint
+
 log = logging.getLogger("mmkit.run")
 
 #: group -> the "module:kernel" numba kernels its worker compiles (the ones the measured
@@ -122,7 +124,7 @@ def _imported_modules(text: str) -> set[str]:
 
 def _source_root() -> Path:
     """The mmkit package directory whose sources the stamps cover."""
-    return Path(__file__).resolve().parent.parent
+    return source_root()
 
 
 def kernel_sources() -> list[Path]:
@@ -148,29 +150,6 @@ def kernel_sources() -> list[Path]:
                 if cand.is_file():
                     found.add(cand)
     return sorted(found)
-
-
-def tree_fingerprint(root: Path) -> str:
-    """SHA-256 over the relative path, size and modification time (ns) of every ``.py``
-    file under ``root`` (``__pycache__`` skipped): what numba's own cache index keys on, a
-    few hundred ``stat`` calls (~1 ms) where reading the sources costs ~20 ms."""
-    rows: list[str] = []
-    stack = [root]
-    while stack:
-        d = stack.pop()
-        try:
-            with os.scandir(d) as it:
-                for e in it:
-                    if e.is_dir(follow_symlinks=False):
-                        if e.name != "__pycache__":
-                            stack.append(Path(e.path))
-                    elif e.name.endswith(".py"):
-                        st = e.stat()
-                        rel = Path(e.path).relative_to(root).as_posix()
-                        rows.append(f"{rel}\0{st.st_size}\0{st.st_mtime_ns}")
-        except OSError:
-            rows.append(f"{d}\0unreadable")
-    return hashlib.sha256("\n".join(sorted(rows)).encode()).hexdigest()
 
 
 _DIGEST_MEMO = "precompile-sources.memo"
@@ -778,6 +757,12 @@ def main(argv: Sequence[str]) -> int:
     defer_blas_probe()  # as the mmkit command does (numba is not imported yet)
     group, config, plugins = argv[0], Path(argv[1]), argv[2:]
     {"venue": _warm_venue, "market": _warm_market, "twins": _warm_twins}[group](config, plugins)
+    # kernels whose explicit signatures wait for their first use (mmkit.deferred_kernels)
+    # and that the drive above did not reach: compiled now, as an eager kernel of the same
+    # modules would have been, so that no path of a run compiles one mid-session
+    from mmkit.deferred_kernels import compile_deferred
+
+    compile_deferred()
     return 0
 
 

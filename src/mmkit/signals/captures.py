@@ -25,7 +25,7 @@ import numpy as np
 from mmkit.core.events import EventKind, FeedStatus
 from mmkit.core.market import MarketState
 from mmkit.data.adapter import events_from_chunks
-from mmkit.data.loaders._input import is_parquet
+from mmkit.data.inputs import is_parquet
 from mmkit.data.market_stream import open_records
 from mmkit.errors import DataError
 from mmkit.signals.lead_lag import LeadLagResult, analyse, grid_returns

@@ -41,7 +41,7 @@ def register(cli: typer.Typer) -> None:
         Each input is an event store or a raw capture of any supported venue; its mids come
         from its BBO stream when it has one, else from the top of its rebuilt book.
         """
-        from mmkit.data.loaders._input import check_input_file
+        from mmkit.data.inputs import check_input_file
         from mmkit.signals.captures import capture_lead_lag
         from mmkit.signals.params import min_permutations
 

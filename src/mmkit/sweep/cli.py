@@ -72,7 +72,7 @@ def register(cli: typer.Typer) -> None:
         if tasks and scheduler is None:
             # the local cluster's workers load the kernels from the cache this fills (an
             # existing --scheduler's workers may be on other machines: it is left alone)
-            from mmkit.data.loaders._input import check_input_files
+            from mmkit.data.inputs import check_input_files
             from mmkit.plugin_manager import get_host
             from mmkit.runtime.precompile import warm_up_for_command
             from mmkit.sweep.worker import settings_for

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from mmkit.data.diagnostics import Diagnostics
-from mmkit.data.loaders._input import (
+from mmkit.data.inputs import (
     ACCEPTED_INPUTS,
     check_input_file,
     describe_file,

@@ -11,7 +11,7 @@ import numpy as np
 
 from mmkit import safejson
 from mmkit.data.diagnostics import Diagnostics
-from mmkit.data.loaders._input import (
+from mmkit.data.inputs import (
     ACCEPTED_INPUTS,
     TruncatedInput,
     as_i64,

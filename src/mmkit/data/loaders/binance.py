@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from mmkit.data.loaders._input import as_i64, finite_level, ms_to_ns
+from mmkit.data.inputs import as_i64, finite_level, ms_to_ns
 from mmkit.data.loaders.base import Loader
 from mmkit.data.schema import GapReason, RecordKind
 

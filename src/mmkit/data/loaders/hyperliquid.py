@@ -36,7 +36,7 @@ from typing import Any
 from mmkit import safejson
 from mmkit.core.types import NS_PER_S
 from mmkit.data.diagnostics import Diagnostics
-from mmkit.data.loaders._input import as_i64, finite_level, ms_to_ns
+from mmkit.data.inputs import as_i64, finite_level, ms_to_ns
 from mmkit.data.loaders.base import Loader
 from mmkit.data.schema import FLAG_END, FLAG_REPLAY, RecordKind
 

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from mmkit.core.types import NS_PER_S
-from mmkit.data.loaders._input import as_i64
+from mmkit.data.inputs import as_i64
 from mmkit.data.loaders.base import Loader
 from mmkit.data.schema import FLAG_CONNECTED, FLAG_END, GapReason, RecordKind
 from mmkit.errors import DataError
