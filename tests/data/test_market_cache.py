@@ -300,6 +300,18 @@ def test_entries_of_changed_or_removed_sources_go_first(tmp_path: Path) -> None:
     assert not old_layout.exists() and not leftover.exists() and fresh.exists()
 
 
+def test_a_good_entry_is_never_replaced(tmp_path: Path) -> None:
+    """A second writer of the same data (a sweep's runs start together) leaves the entry
+    other runs may be reading as it is."""
+    store = _store(tmp_path / "m.parquet", _records_of([100.0, 100.5]))
+    m, tick, _ = _load([store])
+    key = mc.market_key([store], "auto", None)
+    entry = mc.markets_dir() / key[:32]
+    before = {f.name: f.stat().st_ino for f in entry.iterdir()}
+    assert mc.store(key, m, tick, [store]) is None
+    assert {f.name: f.stat().st_ino for f in entry.iterdir()} == before
+
+
 def _store_in_child(args: tuple[str, str, str]) -> str | None:
     root, store, key = args
     os.environ["MMKIT_CACHE_DIR"] = root

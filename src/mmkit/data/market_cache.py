@@ -188,7 +188,22 @@ def _read_meta(d: Path) -> dict[str, Any]:
 
 
 def _remove(d: Path) -> None:
-    shutil.rmtree(d, ignore_errors=True)
+    """Remove an entry at once for readers: renamed away first (a reader sees the whole
+    entry or none), then deleted."""
+    gone = d.with_name(f".tmp-gone-{d.name}-{os.getpid()}-{time.monotonic_ns()}")
+    try:
+        os.rename(d, gone)
+    except OSError:
+        gone = d  # already gone, or not renamable: delete in place
+    shutil.rmtree(gone, ignore_errors=True)
+
+
+def _holds(d: Path, key: str) -> bool:
+    """Whether ``d`` is a readable entry of ``key`` (another writer's, say)."""
+    try:
+        return bool(_read_meta(d)["key"] == key)
+    except (OSError, ValueError):
+        return False
 
 
 @dataclass
@@ -246,6 +261,8 @@ def store(
         why = complaint or f"limit {limit >> 20} MB (MMKIT_MARKET_CACHE_MB)"
         return f"not kept in the market cache: {size >> 20} MB over its {why}"
     d = _entry_dir(root, key)
+    if _holds(d, key):
+        return None  # a concurrent run kept it first: the entry readers may be reading stays
     tmp: Path | None = None
     try:
         root.mkdir(parents=True, exist_ok=True)
@@ -262,9 +279,16 @@ def store(
             "created": time.time(),
         }
         (tmp / _META).write_text(json.dumps(meta), encoding="utf-8")
+        if _holds(d, key):
+            return None  # kept by a concurrent run meanwhile
         _remove(d)  # an entry that failed its checks, or one of a colliding prefix
-        os.rename(tmp, d)
-        tmp = None
+        try:
+            os.rename(tmp, d)
+        except OSError:
+            if not _holds(d, key):  # not another writer's entry landing first
+                raise
+        else:
+            tmp = None
     except OSError as exc:
         return f"not kept in the market cache ({root}): {exc.strerror or exc}"
     finally:
