@@ -13,7 +13,9 @@ An entry is found by a key over what the conversion depends on, never by name al
 
 * every input's resolved path and ``stat`` identity: device, inode, size, modification and
   status-change times in ns (``st_ctime_ns`` changes on any write and cannot be set back by
-  ``touch``; mmkit's own stores are written to a new file and renamed, a new inode);
+  ``touch``; mmkit's own stores are written to a new file and renamed, a new inode), and
+  its first and last 64 KiB (a store's footer: its row groups' statistics and metadata),
+  for filesystems whose timestamps are too coarse to tell two writes apart;
 * the ``--format`` and ``--tick`` given;
 * mmkit's version and a fingerprint of its whole source tree
   (:func:`mmkit.source_tree.tree_fingerprint`), so a conversion fixed in a later version
@@ -130,7 +132,26 @@ def market_key(paths: Sequence[Path], fmt: str, tick: float | None) -> str:
         ident = (os.path.realpath(p), *file_identity(p))
         h.update(b"\n")
         h.update("\0".join(str(x) for x in ident).encode("utf-8", "surrogateescape"))
+        h.update(_ends(p))
     return h.hexdigest()
+
+
+#: bytes read at each end of an input for the key
+_END_BYTES = 64 << 10
+
+
+def _ends(path: str | os.PathLike[str]) -> bytes:
+    """The first and last 64 KiB of a file: where a Parquet store keeps its footer (row-group
+    statistics, mmkit's metadata) and a capture its first and last lines. Guards the key on
+    filesystems whose timestamps are too coarse to tell two writes apart."""
+    with open(path, "rb") as f:
+        head = f.read(_END_BYTES)
+        f.seek(0, os.SEEK_END)
+        size = f.tell()
+        if size <= _END_BYTES:
+            return head
+        f.seek(max(_END_BYTES, size - _END_BYTES))
+        return head + f.read(_END_BYTES)
 
 
 def file_identity(path: str | os.PathLike[str]) -> list[int]:
