@@ -54,7 +54,9 @@ def test_the_twins_worker_compiles_twins_and_no_exchange_kernel(tmp_path: Path) 
     """In a fresh process, the twins' worker on a BTC config (three size decimals) calls
     the twins' kernels and none of the simulated exchange's: those are the ``venue``
     group's (``mmkit calibrate`` warms no venue group, and paid 13 s of CPU for them when
-    the worker drove the engine against the audit's venue, which runs them)."""
+    the worker drove the engine against the audit's venue, which runs them). Kernels whose
+    explicit signatures wait for their first use (mmkit.deferred_kernels) are all compiled
+    by the end, reached by the drive or not, so that no path of a run compiles one."""
     import json
     import subprocess
     import sys
@@ -67,7 +69,8 @@ def test_the_twins_worker_compiles_twins_and_no_exchange_kernel(tmp_path: Path) 
     code = f"""
 import json, pathlib
 from mmkit.runtime import precompile
-precompile._warm_twins(pathlib.Path({str(cfg)!r}))
+precompile.main(["twins", {str(cfg)!r}])
+from mmkit.deferred_kernels import _made
 from mmkit.venues.sim import _kernels_orders, _kernels_replay, _kernels_snapshot
 from mmkit.execution import _kernels_reconciler_twin as rec
 from mmkit.quoting import _kernels_glft_quoter_twin as q
@@ -76,6 +79,8 @@ print(json.dumps({{
         _kernels_replay.advance, _kernels_orders.process_pending,
         _kernels_orders.enqueue, _kernels_snapshot.apply_snapshot_side)],
     "twins": [len(rec.tape_marks_kernel.overloads), len(q.glft_quote.overloads)],
+    "deferred": [d.py_func.__name__ for d in _made if d.deferred],
+    "made": len(_made),
 }}))
 """
     out = subprocess.run(
@@ -84,6 +89,7 @@ print(json.dumps({{
     got = json.loads(out.stdout.strip().splitlines()[-1])
     assert got["exchange"] == [0, 0, 0, 0]
     assert all(n >= 1 for n in got["twins"]), got
+    assert got["made"] >= 9 and got["deferred"] == [], got
 
 
 def test_the_echo_venue_answers_every_action_the_executor_sends() -> None:
