@@ -164,3 +164,61 @@ def test_existing_scheduler_is_used_unchanged(store: Path) -> None:
             res = run_sweep(spec, tasks, client)
         assert len(cluster.scheduler.workers) == 1  # still running: not shut down by the sweep
     assert sorted(r["index"] for r in res.rows) == [0, 1]
+
+
+def test_sweep_runs_read_and_keep_the_converted_market(
+    store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A timer sweep's runs share one converted market through mmkit's cache, unless
+    --no-market-cache; the figures are the same either way."""
+    from mmkit.data import market_cache
+
+    monkeypatch.setenv("MMKIT_CACHE_DIR", str(tmp_path / "cache"))
+    spec = parse_sweep(
+        {"sweep": {"cadence": "timer", "duration_s": 60}, "grid": {"quoters.glft.gamma": [1, 9]}},
+        "t",
+    )
+    on = run_local(spec, make_tasks(spec, [store], sets=SETS))
+    assert [e.sources for e in market_cache.entries()] == [(str(store.resolve()),)]
+    hits = [r["report"]["timing"]["market_from_cache"] for r in on.rows]
+    assert sorted(hits) == [0.0, 1.0]  # the first run converted, the second read it
+    market_cache.clear()
+    off = run_local(spec, make_tasks(spec, [store], sets=SETS, market_cache=False))
+    assert market_cache.entries() == []
+
+    def figures(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{k: v for k, v in r["report"].items() if k != "timing"} for r in rows]
+
+    assert figures(on.rows) == figures(off.rows)
+
+
+@pytest.mark.slow
+def test_a_local_sweep_converts_the_market_once_before_its_runs(
+    store: Path, tmp_path: Path
+) -> None:
+    """`mmkit sweep` on a local cluster fills the cache before the runs, so every run reads
+    the market from it (none of the first wave converts it); --no-market-cache none."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    pytest.importorskip("dask.distributed")
+    grid = tmp_path / "g.toml"
+    grid.write_text(
+        '[sweep]\ncadence = "timer"\nduration_s = 30\n\n[grid]\n"quoters.glft.gamma" = [1, 9]\n'
+    )
+    env = {**os.environ, "MMKIT_CACHE_DIR": str(tmp_path / "cache")}
+
+    def sweep(*extra: str) -> list[float]:
+        out = tmp_path / "best.toml"
+        cmd = [sys.executable, "-m", "mmkit", "sweep", str(store), "--grid", str(grid)]
+        cmd += ["--workers", "1", "--out", str(out), *[f"--set={s}" for s in SETS], *extra]
+        p = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
+        assert p.returncode == 0, p.stderr[-2000:]
+        rows = json.loads(out.with_suffix(".results.json").read_text())["rows"]
+        return [r["report"]["timing"]["market_from_cache"] for r in rows]
+
+    assert sweep("--no-market-cache") == [0.0, 0.0]
+    assert not (tmp_path / "cache" / "markets").exists()
+    assert sweep() == [1.0, 1.0]

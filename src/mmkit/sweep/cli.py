@@ -45,6 +45,12 @@ def register(cli: typer.Typer) -> None:
             help="When several runs tie for best: 'first' writes the first in grid order and "
             "lists every tied set in best.toml; 'refuse' writes no best.toml (exit status 4).",
         ),
+        market_cache: bool = typer.Option(
+            True,
+            "--market-cache/--no-market-cache",
+            help="Timer cadence: the runs read the converted market from mmkit's cache, which "
+            "a local cluster's sweep fills once before the runs (see `mmkit data cache`).",
+        ),
     ) -> None:
         """Run many backtests (grid or random search) on Dask and rank the runs that traded.
 
@@ -68,7 +74,9 @@ def register(cli: typer.Typer) -> None:
             check_output_file(out, "--out", make_parents=True)
         spec = load_sweep(grid)
         cfg = resolve_config_path(config)
-        tasks = make_tasks(spec, data, config=cfg, overlays=params, sets=sets)
+        tasks = make_tasks(
+            spec, data, config=cfg, overlays=params, sets=sets, market_cache=market_cache
+        )
         if tasks and scheduler is None:
             # the local cluster's workers load the kernels from the cache this fills (an
             # existing --scheduler's workers may be on other machines: it is left alone)
@@ -79,6 +87,16 @@ def register(cli: typer.Typer) -> None:
 
             check_input_files(data)
             warm_up_for_command("sweep", settings_for(tasks[0]), get_host())
+            if market_cache and tasks[0].cadence == "timer":
+                # converted once here, not by every worker of the first wave at once; data
+                # that cannot be converted is reported by each run, in its row, as before
+                import contextlib
+
+                from mmkit.data.market_stream import load_market
+                from mmkit.errors import DataError
+
+                with contextlib.suppress(DataError):
+                    load_market(list(data), cache=True)
         from rich.progress import Progress
 
         with dask_client(scheduler, workers) as client, Progress(transient=True) as bar:

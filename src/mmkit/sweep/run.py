@@ -83,6 +83,7 @@ def make_tasks(
     config: Path | None = None,
     overlays: Sequence[Path] = (),
     sets: Sequence[str] = (),
+    market_cache: bool = True,
 ) -> list[Task]:
     tasks = [
         Task(
@@ -95,6 +96,7 @@ def make_tasks(
             spec.cadence,
             spec.requote_ms,
             spec.duration_s,
+            market_cache,
         )
         for i, combo in enumerate(spec.combinations())
     ]

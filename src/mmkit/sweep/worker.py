@@ -19,6 +19,8 @@ class Task:
     cadence: str
     requote_ms: float | None
     duration_s: float | None
+    #: read / keep the converted market in mmkit's cache (mmkit.data.market_cache)
+    market_cache: bool = True
 
 
 def settings_for(task: Task) -> Any:
@@ -53,6 +55,7 @@ def run_task(task: Task) -> dict[str, Any]:
         cadence=task.cadence,  # type: ignore[arg-type]
         requote_ms=task.requote_ms,
         duration_s=task.duration_s if task.duration_s else math.inf,
+        market_cache=task.market_cache,
     )
     try:
         res = run_backtest(settings, get_host(), [Path(p) for p in task.data], opts)
