@@ -398,6 +398,71 @@ def test_tape_marks_kernel_equals_reference(case: Any, row_by_row: bool) -> None
     assert not diff, diff
 
 
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(books_and_batch(), st.sampled_from([0, 24, 10**9]))
+def test_tape_marks_batch_equals_reference_on_every_path(case: Any, min_work: int) -> None:
+    """The twin's batch entry point with its shortcut (no print at or through any live
+    order: nothing to do), then the reference's row loop (small work) or the kernel."""
+    orders, batch, rid = case
+    ref, twin = executor_pair(orders, rid)
+    twin.tape_kernel_min_work = min_work
+    ref._tape_marks(zip(*batch.columns(), strict=True))
+    twin._tape_marks_batch(batch)
+    diff = state_differ(ref, twin)
+    assert not diff, diff
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(books_and_batch())
+def test_the_shortcut_is_taken_only_when_nothing_is_marked(case: Any) -> None:
+    """``_may_touch`` False means the reference marks nothing: the shortcut is exact."""
+    from hypothesis import event
+
+    from mmkit.execution.smart_executor_twin import _may_touch
+
+    orders, batch, rid = case
+    ref, _ = executor_pair(orders, rid)
+    live = [o for o in ref.orders.by_cloid.values() if o.state is not OrderState.DONE]
+    before = copy.deepcopy(ref.orders.by_cloid)
+    touch = _may_touch(batch.px, live)
+    event(f"may touch: {touch}")
+    ref._tape_marks(zip(*batch.columns(), strict=True))
+    if not touch:
+        assert not _orders_differ_of(before, ref.orders.by_cloid)
+        assert not ref.counters["tape_risks"]
+
+
+def _orders_differ_of(a: dict[str, TrackedOrder], b: dict[str, TrackedOrder]) -> list[str]:
+    from mmkit.execution.smart_executor_twin import _orders_differ
+
+    return _orders_differ("order", a, b)
+
+
+@pytest.mark.parametrize(
+    ("print_px", "order_px", "touch"),
+    [
+        (100.0, 99.0, False),  # above our bid, below our ask (101)
+        (99.0, 99.0, True),  # at our bid
+        (float("nan"), 99.0, True),  # a NaN print proves nothing
+        (100.0, float("nan"), True),  # nor a NaN order price
+    ],
+)
+def test_the_shortcut_by_hand(print_px: float, order_px: float, touch: bool) -> None:
+    from mmkit.execution.smart_executor_twin import _may_touch
+
+    bid = TrackedOrder("b", Side.BUY, order_px, 0.2, 0, OrderState.RESTING)
+    ask = TrackedOrder("a", Side.SELL, 101.0, 0.2, 0, OrderState.RESTING)
+    assert _may_touch(np.array([print_px]), [bid, ask]) is touch
+    modifying = TrackedOrder("m", Side.SELL, 103.0, 0.2, 0, OrderState.MODIFYING)
+    modifying.pending, modifying.new_px = Pending.MODIFY, 100.0  # either price may rest
+    assert _may_touch(np.array([100.0]), [modifying]) is True
+    assert _may_touch(np.array([], dtype=np.float64), [bid]) is False
+    # a long batch (compared with numpy): the same answers
+    long = np.full(40, 100.0)
+    long[17] = print_px
+    assert _may_touch(long, [bid, ask]) is touch
+
+
 def test_tape_marks_kernel_marks_a_hit_order() -> None:
     """Worked by hand: a sell print at/through our bid raises its risk by the print's size
     (capped at its size), counts one tape risk, and stamps the print's times."""

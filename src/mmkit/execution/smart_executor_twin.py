@@ -112,6 +112,37 @@ def _ops_of(
     return out
 
 
+#: from this many prints on, _may_touch compares them with numpy
+_MAY_TOUCH_NUMPY_ROWS = 24
+
+
+def _may_touch(px: npt.NDArray[np.float64], live: Sequence[TrackedOrder]) -> bool:
+    """Whether any print of a batch (prices ``px``) is at or through a live order's price,
+    its in-flight modify's included: False only when none can mark any order, whatever the
+    rows' sides, sizes and times (every print above every bid and below every ask, the
+    common case on a busy tape), so that skipping the marks then is exact. A NaN price, of
+    a print or an order, never proves it."""
+    if px.shape[0] == 0:
+        return False  # no print: nothing to mark
+    top_bid = -math.inf
+    low_ask = math.inf
+    for o in live:
+        opx = o.px
+        if o.pending is Pending.MODIFY and o.new_px > 0.0:
+            opx = max(opx, o.new_px) if o.side is Side.BUY else min(opx, o.new_px)
+        if opx != opx:
+            return True
+        if o.side is Side.BUY:
+            top_bid = max(top_bid, opx)
+        else:
+            low_ask = min(low_ask, opx)
+    if px.shape[0] > _MAY_TOUCH_NUMPY_ROWS:  # a NaN print makes min / max NaN: no proof
+        return not (float(px.min()) > top_bid and float(px.max()) < low_ask)
+    # a short batch (most of a busy tape's): a Python pass over its prices costs less than
+    # numpy's reductions (~1 µs each); a NaN compares False, so it never proves anything
+    return not all(top_bid < p < low_ask for p in px.tolist())
+
+
 class SmartExecutorTwin(SmartExecutor):
     """The compiled twin of :class:`SmartExecutor`: same constructor arguments, same
     behaviour, the ladder diff and the tape marks in numba (module docstring)."""
@@ -286,7 +317,7 @@ class SmartExecutorTwin(SmartExecutor):
     def _tape_marks_batch(self, batch: TradeBatch) -> None:
         """``_tape_marks`` over the batch's columns (same rows, orders and updates)."""
         live = [o for o in self.orders.by_cloid.values() if o.state is not OrderState.DONE]
-        if not live:
+        if not live or not _may_touch(batch.px, live):
             return
         n = len(live)
         if n * len(batch) < self.tape_kernel_min_work:
