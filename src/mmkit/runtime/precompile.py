@@ -737,8 +737,10 @@ def _warm_twins(config: Path, plugins: Sequence[str] = ()) -> None:
 
 
 def _toy_batch(now: int, mid: float, tick: float, rows: int) -> Any:
-    """``rows`` trades received up to ``now``, alternately bought and sold a few ticks
-    around ``mid``."""
+    """``rows`` trades received up to ``now``, alternately bought and sold, walking away
+    from ``mid`` (the k-th pair 2^k ticks out, up to a third of ``mid``): prints through any
+    quote near the book, so that the executor's tape marks have orders to mark (a batch
+    that touches no order skips them, and their kernel would then compile in the run)."""
     import numpy as np
 
     from mmkit.core.events import TradeBatch
@@ -746,8 +748,9 @@ def _toy_batch(now: int, mid: float, tick: float, rows: int) -> Any:
     k = np.arange(rows)
     t = now - rows + 1 + k
     side = np.where(k % 2 == 0, 1, -1).astype(np.int8)
-    px = (mid + tick * side * (1 + k % 3)).astype(np.float64)
-    return TradeBatch(t, px, np.full(rows, 0.01), side, t)
+    out = np.minimum(tick * 2.0 ** (k // 2), mid / 3.0)
+    px = np.round((mid + side * out) / tick) * tick
+    return TradeBatch(t, px.astype(np.float64), np.full(rows, 0.01), side, t)
 
 
 def main(argv: Sequence[str]) -> int:
