@@ -316,6 +316,22 @@ def test_a_good_entry_is_never_replaced(tmp_path: Path) -> None:
     assert {f.name: f.stat().st_ino for f in entry.iterdir()} == before
 
 
+def test_eviction_keeps_an_entry_that_lands_while_it_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An entry a concurrent run renamed in after the eviction listed the cache is not taken
+    for an unreadable one."""
+    a = _store(tmp_path / "a.parquet", _records_of([100.0]))
+    b = _store(tmp_path / "b.parquet", _records_of([100.5]))
+    _load([a])
+    _load([b])
+    listed = [e for e in mc.entries() if Path(e.sources[0]).name == "a.parquet"]
+    with monkeypatch.context() as mp:
+        mp.setattr(mc, "entries", lambda root=None: listed)  # b "not there yet"
+        mc._evict(mc.markets_dir(), 1 << 40, keep=listed[0].path)
+    assert {Path(e.sources[0]).name for e in mc.entries()} == {"a.parquet", "b.parquet"}
+
+
 def _store_in_child(args: tuple[str, str, str]) -> str | None:
     root, store, key = args
     os.environ["MMKIT_CACHE_DIR"] = root

@@ -219,6 +219,14 @@ def _remove(d: Path) -> None:
     shutil.rmtree(gone, ignore_errors=True)
 
 
+def _readable(d: Path) -> bool:
+    try:
+        _read_meta(d)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
 def _holds(d: Path, key: str) -> bool:
     """Whether ``d`` is a readable entry of ``key`` (another writer's, say)."""
     try:
@@ -367,8 +375,10 @@ def _evict(root: Path, limit: int, keep: Path) -> None:
             if p.name.startswith(".tmp-"):
                 if time.time() - p.stat().st_mtime > _LEFTOVER_S:
                     _remove(p)
-            elif p.is_dir() and p not in readable and p != keep:
-                _remove(p)  # an entry of an older layout, or damaged: never read again
+            elif p.is_dir() and p not in readable and p != keep and not _readable(p):
+                # an entry of an older layout, or damaged: never read again (one that a
+                # concurrent run renamed in since the listing above reads fine and stays)
+                _remove(p)
     total = sum(e.bytes for e in found)
     for e in sorted(found, key=lambda e: not e.stale):  # stale first, then by last use
         if e.path == keep or (total <= limit and not e.stale):

@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from mmkit.data import market_cache
+from mmkit.data.inputs import check_input_file
 from mmkit.errors import DataError
 from mmkit.venues.sim import _layout as lay
 from mmkit.venues.sim.arrays import MarketArrays
@@ -62,7 +64,6 @@ def open_records(
 
     ``columns``: read only these of an event store's columns (a chunk of a raw capture
     always has every column; a consumer must not rely on the others being absent)."""
-    from mmkit.data.inputs import check_input_file
     from mmkit.data.replay import is_store
 
     p = Path(path)
@@ -146,9 +147,6 @@ def load_market(
     info = MarketLoad() if info is None else info
     key = None
     if cache:
-        from mmkit.data import market_cache
-        from mmkit.data.inputs import check_input_file
-
         for p in paths:
             check_input_file(Path(p))  # missing, a directory or empty: said in those words
         try:
@@ -164,8 +162,6 @@ def load_market(
                 return got.market, got.tick
     market, out_tick = _convert(paths, fmt, tick)
     if key is not None:
-        from mmkit.data import market_cache
-
         why = market_cache.store(key, market, out_tick, paths)
         if why is not None:
             info.note(why)

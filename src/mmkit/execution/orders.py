@@ -86,6 +86,15 @@ class TrackedOrder:
         """Size (coins) of this cloid that has or may have filled: seen fills + ``risk``."""
         return self.filled + self.risk
 
+    def tape_px(self) -> float:
+        """The price a public print is checked against for this order: while a modify is in
+        flight either incarnation may rest, so the more exposed of the two prices (the
+        higher bid, the lower ask)."""
+        px = self.px
+        if self.pending is Pending.MODIFY and self.new_px > 0.0:
+            return max(px, self.new_px) if self.side is Side.BUY else min(px, self.new_px)
+        return px
+
     def size_cap(self) -> float:
         """The cloid's largest size (coins): ``cap``, or for an order made without one, what
         it has filled plus what rests (its size as far as we know)."""

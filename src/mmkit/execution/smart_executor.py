@@ -302,19 +302,18 @@ class SmartExecutor:
         it (the fill stream comes in venue-time order), or ``tape_risk_s`` passes. Meanwhile
         it is never modified to a size that could take its cloid or its level past their
         size (it is cancelled and its level placed afresh instead)."""
-        live = [o for o in self.orders.by_cloid.values() if o.state is not OrderState.DONE]
+        # each live order with the price prints are checked against (marks change only its
+        # risk fields, never that price)
+        done = OrderState.DONE
+        live = [(o, o.tape_px()) for o in self.orders.by_cloid.values() if o.state is not done]
         if not live:
             return
         for ts, px, sz, aggressor, recv in rows:
             if not (sz > 0.0 and px > 0.0 and math.isfinite(px) and math.isfinite(sz)):
                 continue
-            for o in live:
+            for o, opx in live:
                 if int(o.side) == aggressor:
                     continue  # a buyer lifts asks, a seller hits bids
-                opx = o.px
-                if o.pending is Pending.MODIFY and o.new_px > 0.0:
-                    # either incarnation may rest: the more exposed price counts
-                    opx = max(opx, o.new_px) if o.side is Side.BUY else min(opx, o.new_px)
                 hit = px <= opx if o.side is Side.BUY else px >= opx
                 if not hit or ts < o.known_ts:
                     continue

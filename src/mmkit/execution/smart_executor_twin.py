@@ -127,9 +127,7 @@ def _may_touch(px: npt.NDArray[np.float64], live: Sequence[TrackedOrder]) -> boo
     top_bid = -math.inf
     low_ask = math.inf
     for o in live:
-        opx = o.px
-        if o.pending is Pending.MODIFY and o.new_px > 0.0:
-            opx = max(opx, o.new_px) if o.side is Side.BUY else min(opx, o.new_px)
+        opx = o.tape_px()
         if opx != opx:
             return True
         if o.side is Side.BUY:
@@ -328,12 +326,8 @@ class SmartExecutorTwin(SmartExecutor):
         fl: list[float] = []
         il: list[int] = [n, 0, self._tape_risk_ns]
         for o in live:
-            opx = o.px
             modifying = o.pending is Pending.MODIFY
-            if modifying and o.new_px > 0.0:
-                # either incarnation may rest: the more exposed price counts (as reference)
-                opx = max(opx, o.new_px) if o.side is Side.BUY else min(opx, o.new_px)
-            fl += (opx, max(o.sz, o.new_sz) if modifying else o.sz, o.risk)
+            fl += (o.tape_px(), max(o.sz, o.new_sz) if modifying else o.sz, o.risk)
             il += (int(o.side), o.known_ts, o.risk_until_ns, o.risk_ts, 0)
         try:
             tf[: K.TO_F * n] = fl
