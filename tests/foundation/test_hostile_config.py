@@ -103,6 +103,7 @@ _POS = st.floats(1e-300, 1e300, allow_nan=False)
 
 
 @given(step_ms=_POS, snap=_POS, a=_POS, chunk_s=_POS, levels=st.integers(1, 200))
+@example(step_ms=1.0, snap=1.234568e-07, a=1.0, chunk_s=9.2472981768793e299, levels=12)  # found
 def test_a_synthetic_chunk_fits_or_the_params_are_refused(
     step_ms: float, snap: float, a: float, chunk_s: float, levels: int
 ) -> None:

@@ -125,7 +125,8 @@ def _check_chunk_rows(p: SyntheticParams) -> None:
         if rows is None:
             size = "too many"
         else:
-            size = f"~{rows:,}" if rows < 10**12 else f"~{float(rows):.3g}"
+            # beyond 10^308 rows a float cannot hold the count: its decimal order of magnitude
+            size = f"~{rows:,}" if rows < 10**12 else f"~10^{len(str(rows)) - 1}"
         raise ConfigError(
             [
                 f"synthetic: one chunk (chunk_s={p.chunk_s:g} s) would hold {size} rows with "
