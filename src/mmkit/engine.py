@@ -48,7 +48,7 @@ from mmkit.components import (
     View,
     optional_contract_problem,
 )
-from mmkit.core.actions import Action, action_problem
+from mmkit.core.actions import Action, ActionGuard, action_problem
 from mmkit.core.events import Event, EventKind, OwnFill, PositionSnapshot, TradeBatch
 from mmkit.core.market import MarketState
 from mmkit.core.portfolio import Portfolio
@@ -170,6 +170,7 @@ class Engine:
         self.closed: dict[str, GateDecision] = {}
         self.last_ladder: Ladder = EMPTY_LADDER
         self._valid_ladder: Ladder = EMPTY_LADDER
+        self._guard = ActionGuard()
         #: faults proper: component exceptions and refused outputs (each one counted)
         self.faults = 0
         #: events the components rejected as unusable input (see :mod:`mmkit.faults`)
@@ -343,12 +344,7 @@ class Engine:
 
     # -- helpers --------------------------------------------------------------------------
     def _checked(self, actions: list[Action], now_ns: int) -> list[Action]:
-        bad = None
-        for a in actions:
-            if action_problem(a) is not None:
-                bad = a
-                break
-        if bad is None:
+        if self._guard.all_fine(actions):
             return actions
         good = []
         for a in actions:

@@ -295,6 +295,36 @@ def test_warm_started_student_t_fit_lands_on_the_cold_fit(
     assert warm[2] == pytest.approx(cold[2], rel=1e-5)
 
 
+@settings(max_examples=40)
+@given(st.integers(0, 2**32 - 1), st.integers(20, 60), st.integers(15, 60), st.floats(2.0, 8.0))
+def test_a_refit_leaves_a_degenerate_earlier_fit(
+    seed: int, near: int, spread: int, nu: float
+) -> None:
+    """The first refits of a session see a few prints at the same depths: a window of
+    (nearly) identical values fits a scale of ~1e-14. The next window adds prints a few
+    ulps-to-microns away and a spread of deeper ones; the refit, warm-started from that
+    degenerate fit, must reach the same fit as a cold start (the earlier EM's variance
+    update cancelled to zero there, and the fit stayed where it was for as long as such
+    windows lasted: kappa frozen at the degenerate value)."""
+    rng = np.random.default_rng(seed)
+    v = math.log(8e-7)
+    y = np.concatenate(
+        [
+            np.full(19, v),
+            np.full(near, v + 1.6e-6),
+            np.full(16, v - 1.5e-4),
+            np.log(rng.exponential(1e-5, size=spread)),
+        ]
+    )
+    rng.shuffle(y)
+    n = len(y)
+    cold = student_t_location(y, 0, n, nu, 2000, math.nan, math.nan)
+    warm = student_t_location(y, 0, n, nu, 2000, v, 5.3e-15)
+    assert math.isfinite(cold[0]) and cold[1] > 0
+    assert abs(warm[0] - cold[0]) < 1e-6
+    assert warm[1] == pytest.approx(cold[1], rel=1e-5)
+
+
 @settings(max_examples=15)
 @given(st.integers(0, 2**32 - 1), st.integers(200, 3000), st.floats(2.0, 30.0))
 def test_student_t_fit_is_the_maximum_likelihood_estimate(seed: int, n: int, nu: float) -> None:

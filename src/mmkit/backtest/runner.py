@@ -26,7 +26,8 @@ from mmkit.backtest.recording import PathRecorder
 from mmkit.backtest.report import BacktestReport, markouts, max_drawdown
 from mmkit.components import BulkReplayVenue, Venue
 from mmkit.config.loader import Settings
-from mmkit.core.events import ActionResult, Event, EventKind, OwnFill
+from mmkit.core.events import OwnFill
+from mmkit.core.outcomes import RejectReason
 from mmkit.core.types import NS_PER_MS, NS_PER_S
 from mmkit.data.clock import ClockAlignment, venue_feed_latency_ms
 from mmkit.data.market_stream import MarketLoad, load_market, open_records
@@ -81,18 +82,16 @@ def plot_series(result: BacktestResult) -> dict[str, Any]:
 
 
 class BacktestSession(Session):
-    """A session that also counts the venue's rejections by reason."""
+    """A session whose report counts the venue's rejections by reason together with the
+    actions dropped before sending (``not_sent``: a gate closed in between)."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.reject_reasons: Counter[str] = Counter()
-
-    def dispatch(self, ev: Event, now_ns: int) -> list[Any]:
-        if ev.kind is EventKind.ACTION_RESULT:
-            assert isinstance(ev, ActionResult)
-            if ev.outcome.value == "rejected":
-                self.reject_reasons[ev.reason.value] += 1
-        return super().dispatch(ev, now_ns)
+    @property
+    def reject_reasons(self) -> Counter[str]:
+        st = self.stats
+        reasons = Counter(st.reject_reasons)
+        if st.not_sent:
+            reasons[RejectReason.NOT_SENT.value] += st.not_sent
+        return reasons
 
 
 def _with_requote(settings: Settings, requote: Literal["event", "timer"]) -> Settings:

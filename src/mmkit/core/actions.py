@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import TypeAlias
+from typing import TypeAlias, cast
 
 from mmkit.core.frozen import quick_init
 from mmkit.core.types import Side, Tif
@@ -130,3 +130,47 @@ def action_problem(a: Action) -> str | None:
     elif isinstance(a, Cancel) and a.cloid is None and a.oid is None:
         return "cancel names neither a cloid nor an oid"
     return None
+
+
+#: how many well-formed cloids an :class:`ActionGuard` remembers before it starts afresh
+CLOID_MEMORY = 1 << 14
+
+
+class ActionGuard:
+    """:func:`action_problem` over a batch, remembering the cloids it found well-formed.
+
+    The engine checks every action a component produces, and a resting order is modified
+    with the same cloid again and again: its cloid is matched against the pattern once
+    (the pattern costs ~0.3 µs an action), then looked up. Prices, sizes and every other
+    kind of action are checked in full each time. The memory is bounded
+    (:data:`CLOID_MEMORY`; it is cleared when full).
+    """
+
+    __slots__ = ("_cloids",)
+
+    def __init__(self) -> None:
+        self._cloids: set[str] = set()
+
+    def all_fine(self, actions: list[Action]) -> bool:
+        """Whether :func:`action_problem` finds nothing wrong with any of ``actions`` (it
+        raises where that function raises: a price that is not a number)."""
+        known = self._cloids
+        for a in actions:
+            t = type(a)
+            if t is Modify or t is Place:
+                o = cast("Place | Modify", a)
+                px = o.px
+                sz = o.sz
+                if not (0.0 < px < math.inf and 0.0 < sz < math.inf):
+                    return False
+                c = o.cloid
+                if type(c) is str and c in known:
+                    continue
+                if not is_valid_cloid(c):
+                    return False
+                if len(known) >= CLOID_MEMORY:
+                    known.clear()
+                known.add(c)
+            elif action_problem(a) is not None:
+                return False
+        return True

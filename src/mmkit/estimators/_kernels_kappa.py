@@ -69,6 +69,17 @@ def book_depth_regression(
     return -slope, r2
 
 
+#: a Newton step is taken only within this trust region: |location step| <= this many
+#: scales, |log-variance step| <= :data:`_NEWTON_MAX_LOG_VAR`; an EM step otherwise
+_NEWTON_MAX_LOC = 0.5
+_NEWTON_MAX_LOG_VAR = 0.5
+#: a Newton step this small ends the fit: the distance left is of the order of its square
+_NEWTON_DONE = 1e-6
+#: the fit's target: the distance left to the fixed point, of the location and of half the
+#: log-variance (the log-scale)
+_TOL = 1e-9
+
+
 @njit(cache=True)
 def student_t_location(
     x: np.ndarray,
@@ -79,17 +90,27 @@ def student_t_location(
     mu0: float,
     scale0: float,
 ) -> tuple[float, float, float]:
-    """EM fit of a Student-t location/scale with ``nu`` degrees of freedom.
+    """Maximum-likelihood fit of a Student-t location/scale with ``nu`` degrees of freedom.
 
     The data are ``n`` values of the ring buffer ``x`` starting at index ``start`` (wrapping
     around). Returns ``(location, scale, effective_sample_size)`` where the effective sample
-    size is ``(sum w)^2 / sum w^2`` of the final EM weights (outliers get small weights).
-    ``mu0, scale0`` (finite, scale > 0) start the iteration from a previous fit, so that a
-    rolling-window refit converges in a few passes; NaN starts from the sample mean and
-    variance. (No default arguments: numba cannot find a NaN default in its cache.) Each EM
-    step is one pass over the data (weighted sums of y and y^2 about the data's mean); it
-    stops when the location moves by less than 1e-9 (relative kappa precision, since
-    kappa = exp(c - location)).
+    size is ``(sum w)^2 / sum w^2`` of the final pass's EM weights ``w = (nu + 1) / (nu +
+    z^2)`` (outliers get small weights). ``mu0, scale0`` (finite, scale > 0) start the
+    iteration from a previous fit, so that a rolling-window refit converges in a few passes;
+    NaN starts from the sample mean and variance. (No default arguments: numba cannot find a
+    NaN default in its cache.) At most ``iters`` passes over the data.
+
+    Each pass computes, from one loop over the data, the log-likelihood's gradient and
+    Hessian in (location, log-variance) and the EM update. Where the Hessian is negative
+    definite and the Newton step stays within a trust region (half a scale in location,
+    0.5 in log-variance) the pass takes the Newton step, else the EM step (which never
+    lowers the likelihood: far from the fit, between modes, or on degenerate, heavily tied
+    data). Near the fit Newton converges quadratically: a warm-started refit takes ~3
+    passes where EM took ~15 (and up to its cap on flat likelihoods). The fit ends when the
+    distance left to the fixed point, of the location and of the log-scale alike, is below
+    1e-9 (relative kappa precision, since kappa = exp(c - location)): after a Newton step
+    of at most 1e-6 (what is left is of the order of its square), or an EM step whose
+    distance left, step * r / (1 - r) for the steady ratio r of successive steps, is.
     """
     cap = x.shape[0]
     if n <= 0 or n > cap:
@@ -112,57 +133,79 @@ def student_t_location(
     if math.isfinite(mu0) and math.isfinite(scale0) and scale0 > 0.0:
         mu = mu0 - c
         var = scale0 * scale0
+    nup = nu + 1.0
     sw = 0.0
     sw2 = 0.0
-    step0 = 0.0  # the previous EM step of the location (0: none, or just extrapolated)
-    move0 = 0.0  # the previous pass's largest move (location or log-scale)
-    r_last = 0.0  # the last ratio of successive moves seen
+    move0 = 0.0  # the previous EM pass's largest move (location or log-scale)
+    r_last = 0.0  # the last ratio of successive EM moves seen
     for _ in range(iters):
+        # sums over the data at (mu, var), with d = y - mu, q = d^2 / var, w the EM weight
         sw = 0.0
         sw2 = 0.0
-        swy = 0.0
-        swyy = 0.0
+        swd = 0.0
+        swq = 0.0
+        sw2q = 0.0
+        sw2qd = 0.0
+        sw2qq = 0.0
         inv = 1.0 / var
         for i in range(n):
             d = y[i] - mu
-            w = (nu + 1.0) / (nu + d * d * inv)
+            q = d * d * inv
+            w = nup / (nu + q)
+            ww = w * w
             sw += w
-            sw2 += w * w
-            wy = w * y[i]
-            swy += wy
-            swyy += wy * y[i]
-        new_mu = swy / sw
-        # sum w (y - new_mu)^2 = sum w y^2 - new_mu * sum w y, over sum w rather than n: the
-        # same fixed point (at the t MLE the weights average 1), reached in fewer passes
-        new_var = (swyy - new_mu * swy) / sw
-        step = new_mu - mu
+            sw2 += ww
+            swd += w * d
+            swq += w * q
+            wwq = ww * q
+            sw2q += wwq
+            sw2qd += wwq * d
+            sw2qq += wwq * q
+        # log-likelihood (up to a constant) l = -n/2 log var - (nu+1)/2 sum log(1 + q/nu):
+        # gradient and Hessian in (mu, t = log var)
+        g_mu = swd * inv
+        g_t = 0.5 * (swq - n)
+        h_mm = (2.0 * sw2q / nup - sw) * inv
+        h_mt = (sw2qd / nup - swd) * inv
+        h_tt = 0.5 * (sw2qq / nup - swq)
+        det = h_mm * h_tt - h_mt * h_mt
+        newton = False
+        d_mu = 0.0
+        d_t = 0.0
+        if h_mm < 0.0 and det > 0.0 and math.isfinite(det):
+            d_mu = (h_mt * g_t - h_tt * g_mu) / det
+            d_t = (h_mt * g_mu - h_mm * g_t) / det
+            newton = abs(d_t) <= _NEWTON_MAX_LOG_VAR and d_mu * d_mu <= _NEWTON_MAX_LOC**2 * var
+        if newton:
+            mu += d_mu
+            var *= math.exp(d_t)
+            if max(abs(d_mu), 0.5 * abs(d_t)) <= _NEWTON_DONE:
+                break
+            move0 = 0.0  # the EM ratio restarts after a Newton step
+            continue
+        # the EM step: location sum w y / sum w; variance sum w (y - new_mu)^2 / sum w
+        # (over sum w rather than n: the same fixed point, since at the t MLE the weights
+        # average 1, reached in fewer passes)
+        step = swd / sw
+        new_var = var * (swq - step * step * sw * inv) / sw
         if not (new_var > 1e-300):
-            mu = new_mu
+            mu += step
             break
         # converged when the distance left to the fixed point, of the location and of the
         # log-scale alike (a warm start may hold the location and be off in scale), is below
-        # 1e-9: not the last step, since with a steady ratio r the steps still to come add up
-        # to step * r / (1 - r), far more than the step itself for heavy tails (nu near 1)
+        # the target: not the last step, since with a steady ratio r the steps still to
+        # come add up to step * r / (1 - r), far more than the step itself for heavy tails
         move = max(abs(step), 0.5 * abs(math.log(new_var / var)))
         ratio = move / move0 if move0 > 0.0 else r_last
         if 0.0 < ratio < 1.0:
             r_last = ratio
-            done = move / (1.0 - ratio) <= 1e-9
+            done = move / (1.0 - ratio) <= _TOL
         else:
-            done = move <= 1e-9
+            done = move <= _TOL
         move0 = move
-        mu = new_mu
+        mu += step
         var = new_var
         if done:
             break
-        # EM converges linearly here: two steps in a steady ratio r (0 < r < 0.95) show the
-        # remaining distance, step * r / (1 - r) (Aitken). Jump there, then keep iterating:
-        # the fixed point and the stopping test are those of plain EM steps.
-        r = step / step0 if step0 != 0.0 else 0.0
-        if 0.0 < r < 0.95:
-            mu += step * r / (1.0 - r)
-            step0 = 0.0
-        else:
-            step0 = step
     ess = sw * sw / sw2 if sw2 > 0.0 else 0.0
     return mu + c, math.sqrt(var), ess

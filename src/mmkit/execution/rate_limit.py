@@ -39,10 +39,14 @@ def exchange_weight(batch_length: int) -> int:
     return 1 + max(0, batch_length) // 40
 
 
+#: one order action (an /exchange action of one entry)
+_ORDER_WEIGHT = exchange_weight(1)
+
+
 def ip_weight(action: Action) -> int:
     """IP weight of the requests one action costs (CancelAll first lists open orders)."""
     if isinstance(action, _ONE_ORDER):
-        return 1  # exchange_weight(1)
+        return _ORDER_WEIGHT
     if isinstance(action, CancelAll):
         return WEIGHT_OPEN_ORDERS + exchange_weight(1)
     if isinstance(action, SyncState):
@@ -130,6 +134,16 @@ class RateTracker:
         weight = n = 0
         cancels_only = True
         for a in actions:
+            t = type(a)  # the three order actions by identity, the rest as ip_weight says
+            if t is Modify or t is Place:
+                weight += _ORDER_WEIGHT
+                n += 1
+                cancels_only = False
+                continue
+            if t is Cancel:
+                weight += _ORDER_WEIGHT
+                n += 1
+                continue
             weight += ip_weight(a)
             if isinstance(a, _PRICED):
                 n += 1
