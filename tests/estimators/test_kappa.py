@@ -325,6 +325,24 @@ def test_a_refit_leaves_a_degenerate_earlier_fit(
     assert warm[1] == pytest.approx(cold[1], rel=1e-5)
 
 
+@settings(max_examples=30)
+@given(
+    st.integers(0, 2**32 - 1),
+    st.integers(2, 500),
+    st.sampled_from([1e-300, 1e-200, 1e-160, 0.0, -1.0, 1e155, 1e200, 1e300, math.inf]),
+)
+def test_a_warm_start_out_of_range_starts_cold(seed: int, n: int, scale0: float) -> None:
+    """A warm start whose variance is not a float in (1e-300, inf) is a cold start: the
+    same fit, no error. (A scale of 1e-200 squares to 0 and the first pass divided by it:
+    ZeroDivisionError. The fit's own results never go below 1e-300 in variance, so only a
+    caller's warm start could bring one; it is the kernel's input all the same.)"""
+    rng = np.random.default_rng(seed)
+    x = np.log(rng.exponential(1e-4, size=n))
+    cold = student_t_location(x, 0, n, 4.0, 200, math.nan, math.nan)
+    warm = student_t_location(x, 0, n, 4.0, 200, float(np.median(x)), scale0)
+    assert warm == cold
+
+
 @settings(max_examples=15)
 @given(st.integers(0, 2**32 - 1), st.integers(200, 3000), st.floats(2.0, 30.0))
 def test_student_t_fit_is_the_maximum_likelihood_estimate(seed: int, n: int, nu: float) -> None:

@@ -97,8 +97,9 @@ def student_t_location(
     size is ``(sum w)^2 / sum w^2`` of the final pass's EM weights ``w = (nu + 1) / (nu +
     z^2)`` (outliers get small weights). ``mu0, scale0`` (finite, scale > 0) start the
     iteration from a previous fit, so that a rolling-window refit converges in a few passes;
-    NaN starts from the sample mean and variance. (No default arguments: numba cannot find a
-    NaN default in its cache.) At most ``iters`` passes over the data.
+    NaN (or a scale whose square is not within (1e-300, inf)) starts from the sample mean
+    and variance. (No default arguments: numba cannot find a NaN default in its cache.) At
+    most ``iters`` passes over the data; the variance never goes below 1e-300.
 
     Each pass computes, from one loop over the data, the log-likelihood's gradient and
     Hessian in (location, log-variance) and the EM update. Where the Hessian is negative
@@ -130,7 +131,9 @@ def student_t_location(
     if not (var > 1e-300):
         return c, 0.0, float(n)
     mu = 0.0
-    if math.isfinite(mu0) and math.isfinite(scale0) and scale0 > 0.0:
+    # a warm start whose variance is out of the fit's range (below 1e-300, or beyond a
+    # float: a scale of 1e-200 or 1e300) starts cold instead
+    if math.isfinite(mu0) and scale0 > 0.0 and 1e-300 < scale0 * scale0 < math.inf:
         mu = mu0 - c
         var = scale0 * scale0
     nup = nu + 1.0
@@ -161,6 +164,8 @@ def student_t_location(
             sw2q += wwq
             sw2qd += wwq * d
             sw2qq += wwq * q
+        if not (sw > 0.0):  # every weight underflowed (or NaN data): no step to take
+            break
         # log-likelihood (up to a constant) l = -n/2 log var - (nu+1)/2 sum log(1 + q/nu):
         # gradient and Hessian in (mu, t = log var)
         g_mu = swd * inv
@@ -178,7 +183,10 @@ def student_t_location(
             newton = abs(d_t) <= _NEWTON_MAX_LOG_VAR and d_mu * d_mu <= _NEWTON_MAX_LOC**2 * var
         if newton:
             mu += d_mu
-            var *= math.exp(d_t)
+            new_var = var * math.exp(d_t)
+            if not (new_var > 1e-300):  # the scale collapses (ties): stop where it is
+                break
+            var = new_var
             if max(abs(d_mu), 0.5 * abs(d_t)) <= _NEWTON_DONE:
                 break
             move0 = 0.0  # the EM ratio restarts after a Newton step
