@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import TypeAlias, cast
+from typing import TypeAlias
 
 from mmkit.core.frozen import quick_init
 from mmkit.core.types import Side, Tif
@@ -158,7 +158,7 @@ class ActionGuard:
         for a in actions:
             t = type(a)
             if t is Modify or t is Place:
-                o = cast("Place | Modify", a)
+                o: Place | Modify = a  # type: ignore[assignment]  # (a cast is a call)
                 px = o.px
                 sz = o.sz
                 if not (0.0 < px < math.inf and 0.0 < sz < math.inf):

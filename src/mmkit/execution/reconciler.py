@@ -58,6 +58,9 @@ class Op(NamedTuple):
     sz: float = 0.0
 
 
+_new_op = tuple.__new__
+
+
 @dataclass(frozen=True, slots=True)
 class Tolerances:
     price_bps: float = 0.5
@@ -151,7 +154,9 @@ def diff_side(
             if price_ok and target * (1.0 - size_frac) <= o.sz <= target + 1e-12 and room >= -1e-12:
                 continue  # keep
         if tol.smart:
-            ops.append(Op(MODIFY, i, o, qpx, target))
+            # Op(...) through tuple.__new__ (what the named tuple's own __new__ calls,
+            # without its Python frame): a MODIFY of every level is the busy market's cycle
+            ops.append(_new_op(Op, (MODIFY, i, o, qpx, target)))
             if target > o.sz:
                 room -= target - o.sz
         else:  # cancel and replace: the old order counts until its cancel is acknowledged

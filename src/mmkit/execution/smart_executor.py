@@ -763,7 +763,10 @@ class SmartExecutor:
             self._quiet = quiet
             return []
         # cancels first (they free exposure), then modifies, then places: OpKind's order
-        ops.sort(key=_op_kind)
+        # (a list of one kind, the common case, is already in it)
+        first = ops[0][1].kind
+        if any(op.kind is not first for _, op in ops):
+            ops.sort(key=_op_kind)
         actions: list[Action] = []
         append = actions.append
         tif = self._tif
@@ -788,7 +791,7 @@ class SmartExecutor:
         if not self._permit(actions, now_ns):
             return []
         batch = actions[0].request_id
-        add = self._pending.add
+        add = self._pending.adder()
         canceling, modifying = OrderState.CANCELING, OrderState.MODIFYING
         counts = [0, 0, 0]  # cancels, modifies, places
         for (side, op), a in zip(ops, actions, strict=True):
