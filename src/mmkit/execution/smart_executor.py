@@ -765,8 +765,10 @@ class SmartExecutor:
         # cancels first (they free exposure), then modifies, then places: OpKind's order
         # (a list of one kind, the common case, is already in it)
         first = ops[0][1].kind
-        if any(op.kind is not first for _, op in ops):
-            ops.sort(key=_op_kind)
+        for _, op in ops:
+            if op.kind is not first:
+                ops.sort(key=_op_kind)
+                break
         actions: list[Action] = []
         append = actions.append
         tif = self._tif
