@@ -296,7 +296,7 @@ def test_warm_started_student_t_fit_lands_on_the_cold_fit(
 
 
 @settings(max_examples=40)
-@given(st.integers(0, 2**32 - 1), st.integers(20, 60), st.integers(15, 60), st.floats(2.0, 8.0))
+@given(st.integers(0, 2**32 - 1), st.integers(20, 40), st.integers(30, 60), st.floats(4.0, 8.0))
 def test_a_refit_leaves_a_degenerate_earlier_fit(
     seed: int, near: int, spread: int, nu: float
 ) -> None:
@@ -305,7 +305,10 @@ def test_a_refit_leaves_a_degenerate_earlier_fit(
     ulps-to-microns away and a spread of deeper ones; the refit, warm-started from that
     degenerate fit, must reach the same fit as a cold start (the earlier EM's variance
     update cancelled to zero there, and the fit stayed where it was for as long as such
-    windows lasted: kappa frozen at the degenerate value)."""
+    windows lasted: kappa frozen at the degenerate value). The windows are those of the
+    USD-M capture's first refits (nu 4, ~40 % of the depths tied): the tied share stays
+    well below nu / (nu + 1), where the likelihood has a proper maximum (nearer to it the
+    likelihood is so flat that no fit converges in 2,000 passes, warm or cold)."""
     rng = np.random.default_rng(seed)
     v = math.log(8e-7)
     y = np.concatenate(

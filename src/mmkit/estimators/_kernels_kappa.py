@@ -73,7 +73,8 @@ def book_depth_regression(
 #: scales, |log-variance step| <= :data:`_NEWTON_MAX_LOG_VAR`; an EM step otherwise
 _NEWTON_MAX_LOC = 0.5
 _NEWTON_MAX_LOG_VAR = 0.5
-#: a Newton step this small ends the fit: the distance left is of the order of its square
+#: a Newton step this small (times sqrt(scale) below a scale of 1) ends the fit: the
+#: distance left is of the order of its square over the scale
 _NEWTON_DONE = 1e-6
 #: the fit's target: the distance left to the fixed point, of the location and of half the
 #: log-variance (the log-scale)
@@ -110,8 +111,9 @@ def student_t_location(
     passes where EM took ~15 (and up to its cap on flat likelihoods). The fit ends when the
     distance left to the fixed point, of the location and of the log-scale alike, is below
     1e-9 (relative kappa precision, since kappa = exp(c - location)): after a Newton step
-    of at most 1e-6 (what is left is of the order of its square), or an EM step whose
-    distance left, step * r / (1 - r) for the steady ratio r of successive steps, is.
+    of at most 1e-6, times sqrt(scale) below a scale of 1 (what is left is of the order of
+    its square over the scale), or an EM step whose distance left, step * r / (1 - r) for
+    the steady ratio r of successive steps, is.
     """
     cap = x.shape[0]
     if n <= 0 or n > cap:
@@ -187,7 +189,9 @@ def student_t_location(
             if not (new_var > 1e-300):  # the scale collapses (ties): stop where it is
                 break
             var = new_var
-            if max(abs(d_mu), 0.5 * abs(d_t)) <= _NEWTON_DONE:
+            # what is left is ~ (location step)^2 / scale: the bound tightens with sqrt(scale)
+            # below a scale of 1, so that a narrow fit also ends within the target
+            if max(abs(d_mu), 0.5 * abs(d_t)) <= _NEWTON_DONE * min(1.0, math.sqrt(math.sqrt(var))):
                 break
             move0 = 0.0  # the EM ratio restarts after a Newton step
             continue
