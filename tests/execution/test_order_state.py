@@ -141,3 +141,6 @@ def test_pending_requests_one_map() -> None:
     assert 1 not in reqs and reqs.pop(1) is None  # answered by a snapshot: its result is stale
     assert reqs.pop(2) == OrderRequest(o, Pending.MODIFY) and reqs.pop(2) is None
     assert set(reqs.of_kind(QueryRequest)) == {3}
+    add = reqs.adder()  # the executor's bulk form of add: the same table
+    add(5, OrderRequest(o, Pending.CANCEL))
+    assert 5 in reqs and len(reqs) == 3 and reqs.pop(5) == OrderRequest(o, Pending.CANCEL)
