@@ -35,13 +35,17 @@ store decoded and converted in every process) is printed beside it.
 
 Printed: wall time of the whole process (interpreter start, imports, numba compilation or
 cache loading, data load, backtest), median of ``--runs``; the ratio; steady-state events/s
-(a second run in the same process, compiled); calibration time for 1 million trades; sweep
-speed-up on 2 local Dask workers. Figures only; nothing is asserted.
+(later runs in the same process, compiled), with the timer loop's floor beside it (the same
+backtest with every event dropped before the engine: what the loop, the exchange's kernels,
+the book snapshots and the path recorder cost with nothing else running); calibration time
+for 1 million trades; sweep speed-up on 2 local Dask workers. Figures only; nothing is
+asserted.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -49,8 +53,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / ".." / "shared" / "data"
@@ -62,6 +68,8 @@ ORDER_QTY = 0.002
 GAMMA = 0.05  # GLFT risk aversion of the hftbacktest strategy (per unit of price * lots)
 FAST_GLFT = "fast_glft"  # the reference strategy's key among the timed sides
 NO_CACHE = "no_market_cache"  # the engine converting the store in every process
+#: the steady state of the timer loop with the engine doing nothing (see engine_stubbed)
+LOOP_FLOOR = "loop_floor"
 
 MMKIT_CONFIG = """
 [instrument]
@@ -341,11 +349,28 @@ def fast_glft_once(store: Path, config: Path) -> None:
 STEADY_RUNS = 5
 
 
+@contextlib.contextmanager
+def engine_stubbed() -> Iterator[None]:
+    """The timer loop's floor: every event the loop gives the session is dropped (no
+    estimator, gate, quoter or executor runs, nothing is sent), so a backtest times only
+    the loop, the exchange's kernels (with no orders of ours to match), the book snapshots
+    and the path recorder. A measuring device for ``--mmkit-steady ... loop_floor``, not a
+    way to run mmkit."""
+    from mmkit.runtime.session import Session
+
+    def dropped(self: Session, ev: object, now_ns: int) -> list[Any]:
+        return []
+
+    with mock.patch.object(Session, "dispatch", dropped):
+        yield
+
+
 def mmkit_steady(store: Path, config: Path, cadence: str, variant: str) -> None:
     """Child entry point: backtests in one process; print the median timing of the runs
     after the first (one later run alone swings by ~20 % on this machine)."""
-    _run_mmkit(store, config, cadence, variant)
-    runs = [_run_mmkit(store, config, cadence, variant) for _ in range(STEADY_RUNS)]
+    with engine_stubbed() if variant == LOOP_FLOOR else contextlib.nullcontext():
+        _run_mmkit(store, config, cadence, variant)
+        runs = [_run_mmkit(store, config, cadence, variant) for _ in range(STEADY_RUNS)]
     r = runs[-1]
     print(
         json.dumps(
@@ -542,20 +567,28 @@ def bench_vs_hftbacktest(work: Path, runs: int) -> None:
         f"backtest: steady state (later runs in the same process, compiled: each side's median "
         f"of the {STEADY_RUNS} runs after its first):"
     )
+    print(
+        "  (timer loop alone: the session drops every event (engine_stubbed), so it times the "
+        "loop, the exchange's kernels with no orders of ours, the book snapshots and the path "
+        "recorder: the floor any engine in Python adds to)"
+    )
     print(f"  {'hftbacktest':<33}: {hb_run * 1e3:7.1f} ms = {hb_rate / 1e6:5.2f} M events/s (rows)")
-    for c in ("timer", "python", "plugin", FAST_GLFT):
-        cfg = cfgs["timer"] if c == FAST_GLFT else cfgs[c]
+    labels[LOOP_FLOOR] = "timer loop alone, engine stubbed"
+    for c in ("timer", "python", "plugin", FAST_GLFT, LOOP_FLOOR):
+        cfg = cfgs["timer"] if c in (FAST_GLFT, LOOP_FLOOR) else cfgs[c]
         cadence = FAST_GLFT if c == FAST_GLFT else "timer"
         cmd = [sys.executable, __file__, "--mmkit-steady", str(store), str(cfg), cadence, c]
         mm_s = _last_json(_timed(cmd, env)[1])
         rate = mm_s["events"] / mm_s["run_s"]
         target = "target >= 1x; " if c == "timer" else ""
+        if c == LOOP_FLOOR:
+            target = f"no target: the floor, {mm_s['fills']} fills; "
         print(
             f"  {labels[c]:<33}: {mm_s['run_s'] * 1e3:7.1f} ms = {rate / 1e6:5.2f} M events/s "
             f"= {rate / hb_rate:4.2f}x hftbacktest ({target}"
             f"+{mm_s['load_s'] * 1e3:.0f} ms data load)"
         )
-        for note in mm_s.get("components", []):
+        for note in mm_s.get("components", []) if c != LOOP_FLOOR else ():  # none ran
             print(f"  {'':<33}  {note}")
 
 
