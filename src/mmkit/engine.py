@@ -49,10 +49,10 @@ from mmkit.components import (
     optional_contract_problem,
 )
 from mmkit.core.actions import Action, ActionGuard, action_problem
-from mmkit.core.events import Event, EventKind, OwnFill, PositionSnapshot, TradeBatch
+from mmkit.core.events import Event, EventKind, Kinds, OwnFill, PositionSnapshot, TradeBatch
 from mmkit.core.market import MarketState
 from mmkit.core.portfolio import Portfolio
-from mmkit.core.types import Instrument, Side
+from mmkit.core.types import BUY, SELL, Instrument, Side
 from mmkit.execution.position_sync import (
     ADOPTED,
     CONFIRM_AGE_S,
@@ -195,14 +195,14 @@ class Engine:
         """One event at ``now_ns`` (for a :class:`TradeBatch`, the last row's ``recv``)."""
         self.events += 1
         kind = ev.kind
-        if kind is EventKind.TRADE_BATCH:
+        if kind is Kinds.TRADE_BATCH:
             assert isinstance(ev, TradeBatch)
             actions = self._on_trades(ev, now_ns)
         else:
-            if kind is EventKind.OWN_FILL:
+            if kind is Kinds.OWN_FILL:
                 if not self._on_fill(ev, now_ns):  # type: ignore[arg-type]
                     return []  # the same trade again: already seen by every component
-            elif kind is EventKind.POSITION_SNAPSHOT:
+            elif kind is Kinds.POSITION_SNAPSHOT:
                 self._on_position(ev, now_ns)  # type: ignore[arg-type]
             else:
                 self.market.apply(ev, now_ns)
@@ -466,7 +466,7 @@ def ladder_problem(ladder: Ladder) -> str | None:
     """Why a ladder must not be quoted (non-finite, non-positive, wrong side, crossed)."""
     top_bid = -math.inf
     low_ask = math.inf
-    for side, quotes in ((Side.BUY, ladder.bids), (Side.SELL, ladder.asks)):
+    for side, quotes in ((BUY, ladder.bids), (SELL, ladder.asks)):
         for q in quotes:
             px = q.px
             if q.side is not side:
@@ -475,7 +475,7 @@ def ladder_problem(ladder: Ladder) -> str | None:
                 return f"{side.name} quote level {q.level} has price {px!r}"
             if not (0.0 < q.sz < math.inf):
                 return f"{side.name} quote level {q.level} has size {q.sz!r}"
-            if side is Side.BUY:
+            if side is BUY:
                 if px > top_bid:
                     top_bid = px
             elif px < low_ask:

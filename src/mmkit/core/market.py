@@ -17,9 +17,9 @@ from mmkit.core.events import (
     BookDelta,
     BookSnapshot,
     Event,
-    EventKind,
     FeedStatus,
     FloatArray,
+    Kinds,
     Trade,
     TradeBatch,
     empty_levels,
@@ -214,9 +214,9 @@ class MarketState:
 
     def apply(self, ev: Event, now_ns: int) -> None:
         k = ev.kind
-        if not k.is_market_data and k is not EventKind.FEED_STATUS:
+        if not k.is_market_data and k is not Kinds.FEED_STATUS:
             return
-        if k is EventKind.TRADE_BATCH:
+        if k is Kinds.TRADE_BATCH:
             assert isinstance(ev, TradeBatch)
             self._apply_trades(ev)
             return
@@ -230,7 +230,7 @@ class MarketState:
                 self.last_stream_ts[stream] = ts
                 if ts > self.last_event_ts:
                     self.last_event_ts = ts
-        if k is EventKind.BOOK_SNAPSHOT:
+        if k is Kinds.BOOK_SNAPSHOT:
             assert isinstance(ev, BookSnapshot)
             self.set_book(ev.bid_px, ev.bid_sz, ev.ask_px, ev.ask_sz)
             self.book_ts = ts
@@ -238,7 +238,7 @@ class MarketState:
             self.pending_gap = False
             self.last_update[ev.stream] = now_ns
             self.book_update_ns = now_ns
-        elif k is EventKind.BOOK_DELTA:
+        elif k is Kinds.BOOK_DELTA:
             assert isinstance(ev, BookDelta)
             if ev.prev_seq >= 0 and self.book_seq >= 0 and ev.prev_seq != self.book_seq:
                 self.gap_count += 1
@@ -249,17 +249,17 @@ class MarketState:
             self.book_seq = ev.seq
             self.last_update[ev.stream] = now_ns
             self.book_update_ns = now_ns
-        elif k is EventKind.TRADE:
+        elif k is Kinds.TRADE:
             assert isinstance(ev, Trade)
             self.last_trade_px = ev.px
             self.last_trade_sz = ev.sz
             self.last_trade_side = int(ev.side)
             self.last_trade_ts = ts
             self.last_update[ev.stream] = now_ns
-        elif k is EventKind.BBO:
+        elif k is Kinds.BBO:
             assert isinstance(ev, BBO)
             self.last_update[ev.stream] = now_ns
-        elif k is EventKind.FEED_STATUS:
+        elif k is Kinds.FEED_STATUS:
             assert isinstance(ev, FeedStatus)
             self.connected[ev.stream] = ev.connected
             if ev.gap or not ev.connected:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
+from typing import Final
 
 
 class Side(IntEnum):
@@ -15,12 +16,12 @@ class Side(IntEnum):
 
     @property
     def opposite(self) -> Side:
-        return Side.SELL if self is Side.BUY else Side.BUY
+        return SELL if self is BUY else BUY
 
     @property
     def wire(self) -> str:
         """Hyperliquid's side letter: ``"B"`` for bid/buy, ``"A"`` for ask/sell."""
-        return "B" if self is Side.BUY else "A"
+        return "B" if self is BUY else "A"
 
     @classmethod
     def from_wire(cls, s: str) -> Side:
@@ -29,6 +30,13 @@ class Side(IntEnum):
         if s == "A":
             return cls.SELL
         raise ValueError(f"unknown side {s!r} (expected 'B' or 'A')")
+
+
+#: the two sides as module constants (``BUY is Side.BUY``): hot paths compare sides per
+#: order and per quote, and on Python 3.11 reading an Enum class's attribute costs ~65 ns
+#: against ~5 ns for a global (see :class:`mmkit.core.events.Kinds`)
+BUY: Final = Side.BUY
+SELL: Final = Side.SELL
 
 
 class Tif(StrEnum):

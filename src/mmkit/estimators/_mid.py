@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from mmkit.core.events import EventKind
+from mmkit.core.events import Kinds
 
 
 def valid_mid(bid: float, ask: float) -> float:
@@ -26,12 +26,12 @@ def event_mid(ev: Any) -> float:
     """
     kind = ev.kind
     try:
-        if kind is EventKind.BOOK_SNAPSHOT:
+        if kind is Kinds.BOOK_SNAPSHOT:
             bids, asks = ev.bid_px, ev.ask_px
             if len(bids) == 0 or len(asks) == 0:
                 return math.nan
             return valid_mid(float(bids[0]), float(asks[0]))
-        if kind is EventKind.BBO:
+        if kind is Kinds.BBO:
             return valid_mid(float(ev.bid_px), float(ev.ask_px))
     except (TypeError, ValueError, IndexError, OverflowError):
         return math.nan

@@ -50,7 +50,7 @@ import numpy.typing as npt
 from mmkit.components import Ladder, Quote, View
 from mmkit.core.actions import Action
 from mmkit.core.events import TradeBatch
-from mmkit.core.types import Instrument, Side
+from mmkit.core.types import BUY, SELL, Instrument
 from mmkit.execution import _kernels_reconciler_twin as K  # noqa: N812
 from mmkit.execution.order_state import OrderState, Pending
 from mmkit.execution.orders import TrackedOrder
@@ -130,7 +130,7 @@ def _may_touch(px: npt.NDArray[np.float64], live: Sequence[TrackedOrder]) -> boo
         opx = o.tape_px()
         if opx != opx:
             return True
-        if o.side is Side.BUY:
+        if o.side is BUY:
             top_bid = max(top_bid, opx)
         else:
             low_ask = min(low_ask, opx)
@@ -228,8 +228,8 @@ class SmartExecutorTwin(SmartExecutor):
             ng,
             nb,
             na,
-            1 if self.rejections.should_skip(Side.BUY, now_ns) else 0,
-            1 if self.rejections.should_skip(Side.SELL, now_ns) else 0,
+            1 if self.rejections.should_skip(BUY, now_ns) else 0,
+            1 if self.rejections.should_skip(SELL, now_ns) else 0,
         ]
         for q in bids:
             fl += (q.px, q.sz)
@@ -258,7 +258,7 @@ class SmartExecutorTwin(SmartExecutor):
         if head[K.O_HELD]:
             self.counters["skipped_backoff"] += head[K.O_HELD]
             quiet = None  # held back, not in place
-        ops = [(Side.BUY if buy else Side.SELL, op) for buy, op in _ops_of(of, oi, k, orders)]
+        ops = [(BUY if buy else SELL, op) for buy, op in _ops_of(of, oi, k, orders)]
         return self._send_ops(ops, quiet, now_ns)
 
     # ----------------------------------------------------------------------------------
@@ -314,7 +314,8 @@ class SmartExecutorTwin(SmartExecutor):
 
     def _tape_marks_batch(self, batch: TradeBatch) -> None:
         """``_tape_marks`` over the batch's columns (same rows, orders and updates)."""
-        live = [o for o in self.orders.by_cloid.values() if o.state is not OrderState.DONE]
+        done = OrderState.DONE
+        live = [o for o in self.orders.by_cloid.values() if o.state is not done]
         if not live or not _may_touch(batch.px, live):
             return
         n = len(live)
@@ -325,8 +326,9 @@ class SmartExecutorTwin(SmartExecutor):
         self._ti = ti = _grow(self._ti, K.T_HEAD + K.TO_I * n)
         fl: list[float] = []
         il: list[int] = [n, 0, self._tape_risk_ns]
+        p_modify = Pending.MODIFY
         for o in live:
-            modifying = o.pending is Pending.MODIFY
+            modifying = o.pending is p_modify
             fl += (o.tape_px(), max(o.sz, o.new_sz) if modifying else o.sz, o.risk)
             il += (int(o.side), o.known_ts, o.risk_until_ns, o.risk_ts, 0)
         try:

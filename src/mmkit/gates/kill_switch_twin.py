@@ -36,7 +36,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mmkit.components import Estimates, GateDecision, View
-from mmkit.core.events import ActionResult, Event, EventKind, OwnFill
+from mmkit.core.events import ActionResult, Event, Kinds, OwnFill
 from mmkit.core.outcomes import Outcome, RejectionClass, RejectReason
 from mmkit.core.portfolio import Portfolio
 from mmkit.core.types import NS_PER_S
@@ -222,11 +222,11 @@ class KillSwitchTwin(KillSwitch):
     # -- events ---------------------------------------------------------------------------
     def on_event(self, event: Event, now_ns: int) -> None:
         kind = event.kind
-        if kind is EventKind.OWN_FILL:
+        if kind is Kinds.OWN_FILL:
             assert isinstance(event, OwnFill)
             if event.liquidation:
                 self._i[kk.I_LIQUIDATION] = 1
-        elif kind is EventKind.ACTION_RESULT:
+        elif kind is Kinds.ACTION_RESULT:
             assert isinstance(event, ActionResult)
             if event.outcome is not Outcome.REJECTED:
                 return

@@ -17,7 +17,7 @@ from mmkit.core.actions import Action, SyncState
 from mmkit.core.events import (
     ActionResult,
     Event,
-    EventKind,
+    Kinds,
     OrderUpdate,
     OwnFill,
     PositionSnapshot,
@@ -145,7 +145,7 @@ class Session:
         j = self.journal
         if kind.is_market_data:
             st.market_events += len(ev) if isinstance(ev, TradeBatch) else 1
-        elif kind is EventKind.OWN_FILL:
+        elif kind is Kinds.OWN_FILL:
             assert isinstance(ev, OwnFill)
             if ev.tid >= 0:
                 key = (ev.tid, ev.oid)
@@ -157,7 +157,7 @@ class Session:
                 # durable before the engine acts on it; on the engine clock (recv_ns) with
                 # the mid it was received at, like the run summary's fills
                 j.fill(ev, recv_ns=now_ns, mid=float(self.engine.market.mid))
-        elif kind is EventKind.ACTION_RESULT:
+        elif kind is Kinds.ACTION_RESULT:
             assert isinstance(ev, ActionResult)
             if ev.outcome.value == "rejected":
                 if ev.reason is RejectReason.NOT_SENT:
@@ -168,7 +168,7 @@ class Session:
                     st.reject_reasons[why] = st.reject_reasons.get(why, 0) + 1
             if j is not None:
                 j.action_result(ev)
-        elif kind is EventKind.ORDER_UPDATE:
+        elif kind is Kinds.ORDER_UPDATE:
             assert isinstance(ev, OrderUpdate)
             if j is not None:
                 j.order_update(ev)
@@ -184,7 +184,7 @@ class Session:
                         ev.px,
                     )
                 )
-        elif kind is EventKind.POSITION_SNAPSHOT and j is not None:
+        elif kind is Kinds.POSITION_SNAPSHOT and j is not None:
             assert isinstance(ev, PositionSnapshot)
             j.position(now_ns, ev.position, "venue-startup" if ev.startup else "venue")
         actions = self.engine.on_event(ev, now_ns)
