@@ -32,7 +32,7 @@ from __future__ import annotations
 import math
 
 from mmkit.components import EMPTY_LADDER, Ladder, Quote
-from mmkit.core.types import Instrument, Side
+from mmkit.core.types import BUY, SELL, Instrument, Side
 from mmkit.quoting.params import LadderParams
 from mmkit.rounding import (
     PriceGrid,
@@ -365,9 +365,9 @@ class LadderBuilder:
         lad = self._ladders.get(key)
         if lad is None:
             if not same_bids:
-                self._last_bids = self._side_quotes(Side.BUY, bids)
+                self._last_bids = self._side_quotes(BUY, bids)
             if not same_asks:
-                self._last_asks = self._side_quotes(Side.SELL, asks)
+                self._last_asks = self._side_quotes(SELL, asks)
             if len(self._ladders) >= _CACHE_SIZE:
                 self._ladders.clear()
             lad = self._ladders[key] = Ladder(self._last_bids, self._last_asks)
