@@ -27,6 +27,7 @@ from mmkit.execution.pending import (
     PendingRequests,
     QueryRequest,
     SyncRequest,
+    new_order_request,
 )
 from mmkit.execution.reconciler import CANCEL, MODIFY, PLACE, OpKind
 
@@ -144,3 +145,17 @@ def test_pending_requests_one_map() -> None:
     add = reqs.adder()  # the executor's bulk form of add: the same table
     add(5, OrderRequest(o, Pending.CANCEL))
     assert 5 in reqs and len(reqs) == 3 and reqs.pop(5) == OrderRequest(o, Pending.CANCEL)
+
+
+@pytest.mark.parametrize("kind", list(Pending))
+def test_the_executors_quick_order_request_is_an_order_request(kind: Pending) -> None:
+    """The sending loop builds its records through ``tuple.__new__``: the same record, of
+    the same type, as the class's own constructor (so ``isinstance`` dispatch on answers and
+    ``of_kind`` see it)."""
+    o = TrackedOrder("c1", Side.BUY, 100.0, 1.0, 0, S.RESTING)
+    quick = new_order_request(OrderRequest, (o, kind))
+    assert type(quick) is OrderRequest
+    assert quick == OrderRequest(o, kind) and quick.order is o and quick.kind is kind
+    reqs = PendingRequests()
+    reqs.adder()(7, quick)
+    assert reqs.of_kind(OrderRequest) == {7: quick}

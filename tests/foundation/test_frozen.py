@@ -48,7 +48,7 @@ def fields_of(obj: Any) -> Any:
 def test_every_hot_path_class_is_covered() -> None:
     names = {c.__name__ for c in CLASSES}
     assert {"Place", "Modify", "Cancel", "Trade", "TradeBatch", "OrderUpdate", "Quote"} <= names
-    assert {"ActionResult", "OwnFill", "Timer", "GateDecision", "OrderRequest"} <= names
+    assert {"ActionResult", "OwnFill", "Timer", "GateDecision", "QueryRequest"} <= names
 
 
 @pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)

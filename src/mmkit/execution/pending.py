@@ -18,19 +18,29 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from mmkit.core.frozen import quick_init
 from mmkit.execution.order_state import Pending
 from mmkit.execution.orders import TrackedOrder
 
 
-@quick_init
-@dataclass(frozen=True, slots=True)
-class OrderRequest:
-    """A PLACE, MODIFY or cancel (``kind``) of ``order``."""
+class OrderRequest(NamedTuple):
+    """A PLACE, MODIFY or cancel (``kind``) of ``order``.
+
+    A named tuple, not a frozen dataclass like the other records: one is made for every
+    order action sent (ten on a busy market's quoting cycle), and the executor builds it
+    with :data:`new_order_request` (``tuple.__new__``, no Python frame): ~0.1 µs against
+    ~0.35 µs through a slotted dataclass's ``__init__``. Immutable all the same.
+    """
 
     order: TrackedOrder
     kind: Pending
+
+
+#: ``new_order_request(OrderRequest, (order, kind))``: :class:`OrderRequest` built through
+#: ``tuple.__new__`` directly (what its generated ``__new__`` calls, without that frame)
+new_order_request = tuple.__new__
 
 
 @quick_init

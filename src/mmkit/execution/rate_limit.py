@@ -131,26 +131,24 @@ class RateTracker:
     @staticmethod
     def weigh(actions: list[Action]) -> tuple[int, int, bool]:
         """(IP weight, address requests, cancels only) of a batch of actions."""
-        weight = n = 0
-        cancels_only = True
+        # the three order actions counted by identity (one addition each: a busy quoting
+        # cycle sends ten); any other action weighed by ip_weight and counted by kind
+        priced = cancels = other_priced = other_cancels = other_weight = 0
         for a in actions:
-            t = type(a)  # the three order actions by identity, the rest as ip_weight says
+            t = type(a)
             if t is Modify or t is Place:
-                weight += _ORDER_WEIGHT
-                n += 1
-                cancels_only = False
-                continue
-            if t is Cancel:
-                weight += _ORDER_WEIGHT
-                n += 1
-                continue
-            weight += ip_weight(a)
-            if isinstance(a, _PRICED):
-                n += 1
-                cancels_only = False
-            elif isinstance(a, _CANCELS):
-                n += 1
-        return weight, n, cancels_only
+                priced += 1
+            elif t is Cancel:
+                cancels += 1
+            else:
+                other_weight += ip_weight(a)
+                if isinstance(a, _PRICED):
+                    other_priced += 1
+                elif isinstance(a, _CANCELS):
+                    other_cancels += 1
+        weight = _ORDER_WEIGHT * (priced + cancels) + other_weight
+        n = priced + cancels + other_priced + other_cancels
+        return weight, n, priced == 0 and other_priced == 0
 
     def allows(
         self,

@@ -29,6 +29,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Iterable
+from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
 from mmkit.components import EMPTY_LADDER, BudgetState, GateDecision, Ladder, View
@@ -70,6 +71,7 @@ from mmkit.execution.pending import (
     PendingRequests,
     QueryRequest,
     SyncRequest,
+    new_order_request,
 )
 from mmkit.execution.position_sync import PositionSync
 from mmkit.execution.rate_limit import RateTracker, RequoteInterval
@@ -746,8 +748,7 @@ class SmartExecutor:
                     self.counters["skipped_backoff"] += 1
                     quiet = None  # held back, not in place
                 side_ops = kept
-            for op in side_ops:
-                ops.append((side, op))
+            ops += zip(repeat(side), side_ops)
         return self._send_ops(ops, quiet, now_ns)
 
     def _send_ops(
@@ -798,6 +799,7 @@ class SmartExecutor:
         # Enum members read once (on Python 3.11 each read of an Enum class's attribute
         # costs ~65 ns: see mmkit.core.events.Kinds), not twice per order
         p_cancel, p_modify, p_place = Pending.CANCEL, Pending.MODIFY, Pending.PLACE
+        new_req = new_order_request
         counts = [0, 0, 0]  # cancels, modifies, places
         for (side, op), a in zip(ops, actions, strict=True):
             kind = op.kind
@@ -808,7 +810,7 @@ class SmartExecutor:
                 o.state = o.state.to(canceling)
                 o.level = -1
                 o.req, o.pending = rid, p_cancel
-                add(rid, OrderRequest(o, p_cancel))
+                add(rid, new_req(OrderRequest, (o, p_cancel)))
                 counts[0] += 1
             elif kind is modify_k:
                 o = op.order
@@ -819,7 +821,7 @@ class SmartExecutor:
                 o.fate_seen = False
                 o.batch = batch
                 o.req, o.pending = rid, p_modify
-                add(rid, OrderRequest(o, p_modify))
+                add(rid, new_req(OrderRequest, (o, p_modify)))
                 counts[1] += 1
             else:
                 assert isinstance(a, Place)
@@ -838,7 +840,7 @@ class SmartExecutor:
                 )
                 self.orders.add(o)
                 o.req, o.pending = rid, p_place
-                add(rid, OrderRequest(o, p_place))
+                add(rid, new_req(OrderRequest, (o, p_place)))
                 counts[2] += 1
         c = self.counters
         for name, k in zip(("cancels", "modifies", "places"), counts, strict=True):

@@ -30,6 +30,7 @@ ones did); ``tests/quoting/test_ladder_differential.py`` checks the builder agai
 from __future__ import annotations
 
 import math
+from itertools import repeat
 
 from mmkit.components import EMPTY_LADDER, Ladder, Quote
 from mmkit.core.types import BUY, SELL, Instrument, Side
@@ -393,4 +394,5 @@ _CACHE_SIZE = 1024
 
 def quotes(side: Side, levels: Levels) -> tuple[Quote, ...]:
     """The quotes of one side's :data:`Levels` (level ``i`` is the ``i``-th best)."""
-    return tuple(Quote(side, levels[j], levels[j + 1], j >> 1) for j in range(0, len(levels), 2))
+    # map over the columns (no generator frame resumed per quote: ~0.1 µs a quote)
+    return tuple(map(Quote, repeat(side), levels[0::2], levels[1::2], range(len(levels) >> 1)))
