@@ -6,7 +6,9 @@ throughput.
 Targets (issue 20): median <= 10 µs and p99 <= 50 µs on both with the default set, which
 runs the built-in components' compiled twins (``[engine] twins = "auto"``); the same
 figures with every component's Python reference (``twins = "off"``) are printed beside
-them (issue 8's targets for those: 20 / 100 µs). Latency is the time of
+them (issue 8's targets for those: 20 / 100 µs). A third line, with no target, runs the
+executor twin over its order table (``SmartExecutorTwin.use_table``: step 1 of the
+compiled loop in docs/twins.md, off by default). Latency is the time of
 ``Engine.on_event`` for each market event (estimators -> gates ->
 quoter -> executor, actions out), measured with the default plugin set on the synthetic
 market and on the USD-M BTC capture (``../shared/data/binance-usdm``); venue answers are fed
@@ -40,7 +42,16 @@ def settings_for(feed: str, duration: float, extra: list[str] | None = None):  #
     return host, load_settings(None, host.registry, env={}, sets=sets)
 
 
-def latency(feed: str, duration: float, extra: list[str] | None = None) -> tuple[list[float], int]:
+def use_order_table(eng) -> None:  # type: ignore[no-untyped-def]
+    """The executor twin's orders in its order table, the ladder's numbers read from the
+    quoter's builder (step 1 of the compiled loop in docs/twins.md; off by default)."""
+    builder = getattr(eng._quoter, "builder", None)
+    eng.executor.use_table(levels_of=builder.built_from if builder is not None else None)
+
+
+def latency(
+    feed: str, duration: float, extra: list[str] | None = None, table: bool = False
+) -> tuple[list[float], int]:
     from mmkit.assembly import build_component, build_engine
     from mmkit.core.events import Timer
     from mmkit.core.types import NS_PER_MS
@@ -48,6 +59,8 @@ def latency(feed: str, duration: float, extra: list[str] | None = None) -> tuple
 
     host, s = settings_for(feed, duration, extra)
     eng = build_engine(s, host)
+    if table:
+        use_order_table(eng)
     venue = build_component(host.registry, s, "venue", s.components.venue)
     feed_obj = build_component(host.registry, s, "feed", s.components.feed)
     samples: list[float] = []
@@ -120,13 +133,18 @@ def main() -> None:
         )
     else:
         print(f"(capture {CAPTURE} not found: skipping it)")
-    modes = (("twins", "auto", "<= 10 µs", "<= 50 µs"), ("python", "off", "<= 20 µs", "<= 100 µs"))
+    modes = (
+        ("twins", "auto", "<= 10 µs", "<= 50 µs", False),
+        ("python", "off", "<= 20 µs", "<= 100 µs", False),
+        # the executor twin over its order table (step 1, off by default): no target
+        ("twins + order table", "auto", "", "", True),
+    )
     for label, feed, dur, extra in cases:
-        for how, mode, t_med, t_p99 in modes:
+        for how, mode, t_med, t_p99, table in modes:
             meds, p99s = [], []
             fills = 0
             for _ in range(args.runs):
-                samples, fills = latency(feed, dur, [*extra, f"engine.twins='{mode}'"])
+                samples, fills = latency(feed, dur, [*extra, f"engine.twins='{mode}'"], table)
                 meds.append(statistics.median(samples))
                 p99s.append(percentile(samples, 99))
             figure(

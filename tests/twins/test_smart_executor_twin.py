@@ -20,6 +20,7 @@
 from __future__ import annotations
 
 import copy
+import gc
 import math
 from collections.abc import Callable
 from typing import Any
@@ -36,8 +37,10 @@ from mmkit.core.actions import Action
 from mmkit.core.events import Event, Timer, Trade, TradeBatch
 from mmkit.core.types import NS_PER_MS, NS_PER_S, Side
 from mmkit.engine import Engine
+from mmkit.execution import _kernels_order_table as KT  # noqa: N812
 from mmkit.execution import _kernels_reconciler_twin as kern
 from mmkit.execution.order_state import OrderState, Pending
+from mmkit.execution.order_table import TableOrder
 from mmkit.execution.orders import TrackedOrder
 from mmkit.execution.params import SmartExecutorParams
 from mmkit.execution.reconciler import Op, OpKind, Tolerances, diff_side, floor_lot
@@ -516,11 +519,14 @@ class Lockstep:
         seed: int,
         twin_cls: type = SmartExecutorTwin,
         kernels: bool = True,
+        table: bool = False,
     ) -> None:
         self.ref = World(SmartExecutor(params, INSTRUMENT, seed), seed)
         tw = twin_cls(params, INSTRUMENT, seed)
         if kernels:
             tw.use_kernels_always()
+        if table:
+            tw.use_table()
         self.twin = World(tw, seed)
         self.events = 0
 
@@ -686,8 +692,9 @@ def run_stream(
     ops: list[tuple[str, int, float]],
     twin_cls: type = SmartExecutorTwin,
     kernels: bool = True,
+    table: bool = False,
 ) -> Lockstep:
-    ls = Lockstep(params, seed=7, twin_cls=twin_cls, kernels=kernels)
+    ls = Lockstep(params, seed=7, twin_cls=twin_cls, kernels=kernels, table=table)
     ls.quote(ladder(99, 101, 2))
     ls.settle(1.0)
     for op, k, x in ops:
@@ -714,6 +721,53 @@ def test_twin_equals_reference_in_lockstep(params: SmartExecutorParams, ops: Any
 def test_twin_equals_reference_long_streams(params: SmartExecutorParams, ops: Any) -> None:
     note(f"ops={ops}")
     run_stream(params, ops)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(params_st, streams, st.booleans())
+def test_twin_with_the_order_table_equals_reference(
+    params: SmartExecutorParams, ops: Any, kernels: bool
+) -> None:
+    """With its orders' fields in the order table (the reconcile kernel gathering them from
+    their rows, or the reference's Python reading them through the views), the twin stays
+    equal to the reference after every event of the same streams; every order it tracks is
+    a row of its table, and the table holds no more rows than orders alive."""
+    note(f"ops={ops}")
+    ls = run_stream(params, ops, kernels=kernels, table=True)
+    tw = ls.twin.executor
+    assert isinstance(tw, SmartExecutorTwin) and tw.table is not None
+    tracked = list(tw.orders.by_cloid.values()) + list(tw._ghosts.values())
+    assert all(type(o) is TableOrder and o._table is tw.table for o in tracked)
+    # a row for every order object alive, and none for one that is gone
+    alive = [o for o in gc.get_objects() if type(o) is TableOrder and o._table is tw.table]
+    assert tw.table.live == len(alive)
+    assert len({o.row for o in alive}) == len(alive)
+
+
+def test_the_table_path_gathers_from_the_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the table and the kernels on, the reconcile kernel is called through the
+    table's gathering entry (no packing of the orders), with no fallback, and stays equal."""
+    calls: list[int] = []
+    real = KT.reconcile_table
+
+    def spy(*args: Any) -> int:
+        calls.append(int(args[4][kern.IR_NO]))
+        return int(real(*args))
+
+    monkeypatch.setattr(KT, "reconcile_table", spy)
+    ops = [("fill", 1, 0.5), ("partial", 2, 0.5), ("ladder", 5, 0.25), ("batch", 3, 0.5)]
+    ls = run_stream(SmartExecutorParams(), ops, table=True)
+    tw = ls.twin.executor
+    assert isinstance(tw, SmartExecutorTwin) and tw.twin_fallbacks == 0
+    assert calls and max(calls) > 0  # reconciles over orders read from the table
+
+
+def test_use_table_refuses_once_orders_exist() -> None:
+    ls = run_stream(SmartExecutorParams(), [])
+    tw = ls.twin.executor
+    assert isinstance(tw, SmartExecutorTwin) and tw.orders.by_cloid
+    with pytest.raises(RuntimeError, match="before the first order"):
+        tw.use_table()
 
 
 def test_the_default_twin_diffs_in_python(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
@@ -119,6 +119,9 @@ class SmartExecutor:
     :meth:`status`, :meth:`exhaust_budget`."""
 
     provides = frozenset({"open_orders", "budget", "status"})
+    #: what makes a new tracked order (``TrackedOrder``'s arguments): the compiled twin
+    #: may set its own, whose orders keep their numeric fields in its order table
+    _order_type: Callable[..., TrackedOrder] = TrackedOrder
     #: the ladder diff (a class attribute so that a test can swap in a broken variant)
     diff = staticmethod(diff_side)
 
@@ -793,8 +796,27 @@ class SmartExecutor:
         self._rid = rid
         if not self._permit(actions, now_ns):
             return []
-        batch = actions[0].request_id
+        self._track_sent(ops, actions, now_ns)
+        return actions
+
+    def _track_sent(self, ops: list[tuple[Side, Op]], actions: list[Action], now_ns: int) -> None:
+        """Track one reconcile's ops, sent as ``actions`` (one each, in order): the orders'
+        states and in-flight requests, the new orders, the counters, the requote time."""
+        counts = self._track_ops(ops, actions, actions[0].request_id, now_ns)
+        c = self.counters
+        for name, k in zip(("cancels", "modifies", "places"), counts, strict=True):
+            if k:
+                c[name] += k
+        self.requote.mark(now_ns)
+
+    def _track_ops(
+        self, ops: list[tuple[Side, Op]], actions: list[Action], batch: int, now_ns: int
+    ) -> list[int]:
+        """Each op's order moves to its in-flight state with its request (``batch``: the
+        reconcile's first request id); a PLACE makes its order. Returns how many cancels,
+        modifies and places there were."""
         add = self._pending.adder()
+        cancel_k, modify_k = OpKind.CANCEL, OpKind.MODIFY
         canceling, modifying = OrderState.CANCELING, OrderState.MODIFYING
         # Enum members read once (on Python 3.11 each read of an Enum class's attribute
         # costs ~65 ns: see mmkit.core.events.Kinds), not twice per order
@@ -825,7 +847,7 @@ class SmartExecutor:
                 counts[1] += 1
             else:
                 assert isinstance(a, Place)
-                o = TrackedOrder(
+                o = self._order_type(
                     a.cloid,
                     side,
                     op.px,
@@ -842,12 +864,7 @@ class SmartExecutor:
                 o.req, o.pending = rid, p_place
                 add(rid, new_req(OrderRequest, (o, p_place)))
                 counts[2] += 1
-        c = self.counters
-        for name, k in zip(("cancels", "modifies", "places"), counts, strict=True):
-            if k:
-                c[name] += k
-        self.requote.mark(now_ns)
-        return actions
+        return counts
 
     # ----------------------------------------------------------------------------------
     # venue answers
@@ -1363,7 +1380,7 @@ class SmartExecutor:
                 continue
             if startup and self.startup.policy == "adopt":
                 cloid = vo.cloid if vo.cloid is not None else self._new_cloid()
-                o = TrackedOrder(
+                o = self._order_type(
                     cloid,
                     vo.side,
                     vo.px,

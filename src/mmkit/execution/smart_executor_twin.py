@@ -26,6 +26,15 @@ cannot take as the reference does (a lot that is not a positive finite number, a
 a value numpy refuses) run the reference's Python for that call (counted in
 ``twin_fallbacks``), so errors and results stay the reference's.
 
+**The order table** (:meth:`SmartExecutorTwin.use_table`, off by default; step 1 of the
+compiled loop in ``docs/twins.md``): the orders' numeric fields live in an
+:class:`~mmkit.execution.order_table.OrderTable` and the orders are views over its rows, so
+the reconcile kernel reads them in place (:func:`~mmkit.execution._kernels_order_table.
+reconcile_table`), the ops stay rows from which the actions are built
+(:meth:`SmartExecutorTwin._send_rows`), the sent cancels and modifies are tracked in the
+kernel (``track_rows``), and a ladder's numbers come from its builder when it knows them
+(``levels_of``); every other path is the reference's Python on the views.
+
 Speed: the kernels themselves take well under a microsecond, but packing the Python order
 objects into arrays on every call costs more than the reference's own Python diff at every
 ladder size measured (1 to 30 levels a side), so the reconcile core runs the reference's
@@ -40,6 +49,7 @@ equivalence checks do so.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -48,19 +58,23 @@ import numpy as np
 import numpy.typing as npt
 
 from mmkit.components import Ladder, Quote, View
-from mmkit.core.actions import Action
+from mmkit.core.actions import Action, Cancel, Modify, Place
 from mmkit.core.events import TradeBatch
-from mmkit.core.types import BUY, SELL, Instrument
+from mmkit.core.types import BUY, SELL, Instrument, Side
+from mmkit.execution import _kernels_order_table as KT  # noqa: N812
 from mmkit.execution import _kernels_reconciler_twin as K  # noqa: N812
 from mmkit.execution.order_state import OrderState, Pending
+from mmkit.execution.order_table import CODE_CANCEL, CODE_MODIFY, LEGAL, OrderTable, TableOrder
 from mmkit.execution.orders import TrackedOrder
 from mmkit.execution.params import SmartExecutorParams
+from mmkit.execution.pending import OrderRequest, new_order_request
 from mmkit.execution.reconciler import Op, OpKind, Tolerances, diff_side
 from mmkit.execution.smart_executor import SmartExecutor
 
 __all__ = ["SmartExecutorTwin", "actions_differ", "outputs_differ"]
 
 _KINDS = (OpKind.CANCEL, OpKind.MODIFY, OpKind.PLACE)
+_new_op = tuple.__new__
 #: numpy refuses these when packing (a value that is not a number, an int beyond int64)
 _PACK_ERRORS = (TypeError, ValueError, OverflowError)
 
@@ -81,16 +95,32 @@ def _run(
     oi: npt.NDArray[np.int64],
     fl: list[float],
     il: list[int],
+    tail: tuple[int, list[float], int, list[int]] | None = None,
 ) -> int:
-    """Pack the call's floats ``fl`` and ints ``il`` into the kernel's input arrays and run
-    ``kernel``: its op count, or -1 when a value does not pack (not a number, an int beyond
-    int64), in which case the caller runs the reference's Python."""
+    """Pack the call's floats ``fl`` and ints ``il`` into the kernel's input arrays (and
+    ``tail``'s floats and ints at its offsets) and run ``kernel``: its op count, or -1 when
+    a value does not pack (not a number, an int beyond int64), in which case the caller
+    runs the reference's Python."""
     try:
         f[: len(fl)] = fl
         iv[: len(il)] = il
+        if tail is not None:
+            fo, ft, io, it = tail
+            f[fo : fo + len(ft)] = ft
+            iv[io : io + len(it)] = it
     except _PACK_ERRORS:
         return -1
     return int(kernel(f, iv, of, oi))
+
+
+def _rows_in(table: OrderTable, orders: Sequence[TrackedOrder]) -> list[int] | None:
+    """Where each of ``orders`` starts in ``table`` (its row's first float), or None when
+    one is not a row of it (an order made before the table, or copied out of it)."""
+    try:  # a TrackedOrder that is no TableOrder has no _table: AttributeError
+        rows = [o._fb for o in orders if o._table is table]  # type: ignore[attr-defined]
+    except AttributeError:
+        return None
+    return rows if len(rows) == len(orders) else None
 
 
 def _ops_of(
@@ -105,8 +135,16 @@ def _ops_of(
     for t in range(k):
         b = K.OP_I * t
         j = ints[b + 3]
-        op = Op(
-            _KINDS[ints[b]], ints[b + 2], pool[j] if j >= 0 else None, flts[2 * t], flts[2 * t + 1]
+        # Op(...) through tuple.__new__, as the reference's diff builds its MODIFYs
+        op = _new_op(
+            Op,
+            (
+                _KINDS[ints[b]],
+                ints[b + 2],
+                pool[j] if j >= 0 else None,
+                flts[2 * t],
+                flts[2 * t + 1],
+            ),
         )
         out.append((ints[b + 1] == 1, op))
     return out
@@ -174,6 +212,88 @@ class SmartExecutorTwin(SmartExecutor):
         self._ti: npt.NDArray[np.int64] = np.empty(K.T_HEAD + K.TO_I * 16, dtype=np.int64)
         #: calls that ran the reference's Python instead of a kernel (see the module doc)
         self.twin_fallbacks = 0
+        #: the order table, when the orders keep their fields in it (:meth:`use_table`)
+        self.table: OrderTable | None = None
+        #: the levels a ladder was built from, when its builder knows it (:meth:`use_table`)
+        self.levels_of: (
+            Callable[[Ladder], tuple[Sequence[float], Sequence[float]] | None] | None
+        ) = None
+        self._rows: npt.NDArray[np.int64] = np.empty(16, dtype=np.int64)
+        self._ki: npt.NDArray[np.int64] = np.empty(48, dtype=np.int64)
+        self._kf: npt.NDArray[np.float64] = np.empty(32, dtype=np.float64)
+
+    def use_table(
+        self,
+        levels_of: Callable[[Ladder], tuple[Sequence[float], Sequence[float]] | None] | None = None,
+    ) -> None:
+        """Keep the orders' numeric fields in an :class:`~mmkit.execution.order_table.
+        OrderTable` from now on (before the first order: the orders made earlier would not
+        be in it), so that the reconcile kernel reads them in place instead of packing them
+        (:func:`~mmkit.execution._kernels_order_table.reconcile_table`). Off by default:
+        step 1 of the compiled loop (``docs/twins.md``); the reference's Python then reads
+        and writes those fields through the table's views."""
+        if self.orders.by_cloid or self._ghosts:
+            raise RuntimeError("use_table() must come before the first order")
+        table = OrderTable()
+        self.table = table
+        self.levels_of = levels_of
+        self._order_type = functools.partial(TableOrder.make, table)
+
+    def _track_ops(
+        self, ops: list[tuple[Side, Op]], actions: list[Action], batch: int, now_ns: int
+    ) -> list[int]:
+        """The reference's ``_track_ops`` with the cancels' and modifies' writes in one
+        kernel call over their table rows (:func:`~mmkit.execution._kernels_order_table.
+        track_sent`); the places (last: the ops are sorted by kind) and any order not in
+        the table go through the reference's Python."""
+        table = self.table
+        if table is None:
+            return super()._track_ops(ops, actions, batch, now_ns)
+        place_k = OpKind.PLACE
+        ints: list[int] = []
+        flts: list[float] = []
+        n = 0
+        for (_, op), a in zip(ops, actions, strict=True):
+            kind = op.kind
+            if kind is place_k:
+                break
+            o: Any = op.order
+            if type(o) is not TableOrder or o._table is not table:
+                return super()._track_ops(ops, actions, batch, now_ns)
+            ints += (o._fb, kind, a.request_id)
+            flts += (op.px, op.sz)
+            n += 1
+        counts = [0, 0, 0]
+        if n:
+            self._ki = ki = _grow(self._ki, 3 * n)
+            self._kf = kf = _grow(self._kf, 2 * n)
+            ki[: 3 * n] = ints
+            kf[: 2 * n] = flts
+            bad = int(
+                KT.track_sent(table.f, table.i, ki, kf, n, batch, LEGAL, CODE_CANCEL, CODE_MODIFY)
+            )
+            done = n if bad < 0 else bad
+            add = self._pending.adder()
+            p_cancel, p_modify = Pending.CANCEL, Pending.MODIFY
+            cancel_k = OpKind.CANCEL
+            for (_, op), a in zip(ops[:done], actions[:done], strict=True):
+                o = op.order
+                if op.kind is cancel_k:
+                    add(a.request_id, new_order_request(OrderRequest, (o, p_cancel)))
+                    counts[0] += 1
+                else:
+                    add(a.request_id, new_order_request(OrderRequest, (o, p_modify)))
+                    counts[1] += 1
+            if bad >= 0:  # the reference raises there: the same error, from the same check
+                op = ops[bad][1]
+                assert op.order is not None
+                to = OrderState.CANCELING if op.kind is cancel_k else OrderState.MODIFYING
+                op.order.state.to(to)
+                raise AssertionError("track_sent refused a legal move")  # pragma: no cover
+        if n < len(ops):
+            rest = super()._track_ops(ops[n:], actions[n:], batch, now_ns)
+            counts = [a + b for a, b in zip(counts, rest, strict=True)]
+        return counts
 
     # ----------------------------------------------------------------------------------
     # the reconcile core
@@ -189,8 +309,13 @@ class SmartExecutorTwin(SmartExecutor):
     def _reconcile(self, ladder: Ladder, view: View, now_ns: int) -> list[Action]:
         """The reference's ``_reconcile``: the ops of both sides from one kernel call over
         the order book packed as records, sent by the reference's ``_send_ops`` (with
-        :attr:`reconcile_in_kernel`; else the reference's own, cheaper at these sizes)."""
-        if not self.reconcile_in_kernel:
+        :attr:`reconcile_in_kernel`; else the reference's own, cheaper at these sizes).
+        With the order table (:meth:`use_table`): :meth:`_reconcile_rows`."""
+        if self.table is not None:
+            acts = self._reconcile_rows(self.table, ladder, view, now_ns)
+            if acts is not None:
+                return acts
+        if not self.reconcile_in_kernel and self.table is None:
             return super()._reconcile(ladder, view, now_ns)
         self._quiet = None
         if now_ns < self.retry.until_ns:
@@ -200,37 +325,12 @@ class SmartExecutorTwin(SmartExecutor):
         quiet: tuple[Ladder, float, float] | None = (ladder, pos, view.max_position)
         if pos != pos:  # NaN: the engine refuses such a position; never size from it
             pos = 0.0
-        tol = self.tol
         orders = list(self.orders.by_cloid.values())
         ghosts = list(self._ghosts.values())
         bids, asks = ladder.bids, ladder.asks
         no, ng, nb, na = len(orders), len(ghosts), len(bids), len(asks)
-        nf = K.FR_HEAD + K.DES * (nb + na) + K.OF * no + ng + nb + na
-        ni = K.IR_HEAD + K.OI * no + 2 * ng + 2 * (nb + na) + 3 * no  # flags: last no
-        cap_ops = no + 2 * (nb + na)
-        self._df = f = _grow(self._df, nf)
-        self._di = iv = _grow(self._di, ni)
-        self._of = of = _grow(self._of, K.OP_F * cap_ops)
-        self._oi = oi = _grow(self._oi, K.O_HEAD + K.OP_I * cap_ops)
-        fl: list[float] = [
-            tol.price_bps,
-            tol.size_frac,
-            tol.lot,
-            tol.min_notional,
-            view.max_position,
-            pos,
-        ]
-        il: list[int] = [
-            1 if tol.smart else 0,
-            now_ns,
-            self._fill_hwm,
-            no,
-            ng,
-            nb,
-            na,
-            1 if self.rejections.should_skip(BUY, now_ns) else 0,
-            1 if self.rejections.should_skip(SELL, now_ns) else 0,
-        ]
+        f, iv, of, oi = self._buffers(no, ng, nb + na)
+        fl, il = self._heads(view.max_position, pos, now_ns, no, ng, nb, na)
         for q in bids:
             fl += (q.px, q.sz)
         for q in asks:
@@ -246,9 +346,66 @@ class SmartExecutorTwin(SmartExecutor):
         if k < 0:
             self.twin_fallbacks += 1
             return super()._reconcile(ladder, view, now_ns)
-        head = oi[: K.O_HEAD].tolist()
+        quiet = self._after_kernel(orders, nb + na, ng, quiet)
+        ops = [(BUY if buy else SELL, op) for buy, op in _ops_of(of, oi, k, orders)]
+        return self._send_ops(ops, quiet, now_ns)
+
+    def _buffers(
+        self, no: int, ng: int, nl: int
+    ) -> tuple[
+        npt.NDArray[np.float64],
+        npt.NDArray[np.int64],
+        npt.NDArray[np.float64],
+        npt.NDArray[np.int64],
+    ]:
+        """The reconcile kernel's arrays for ``no`` orders, ``ng`` ghosts and ``nl`` levels
+        (both sides), grown when too small."""
+        nf = K.FR_HEAD + K.DES * nl + K.OF * no + ng + nl
+        ni = K.IR_HEAD + K.OI * no + 2 * ng + 2 * nl + 3 * no  # flags: the last no
+        cap_ops = no + 2 * nl
+        f, iv, of, oi = self._df, self._di, self._of, self._oi
+        if f.shape[0] < nf or iv.shape[0] < ni:
+            self._df = f = _grow(f, nf)
+            self._di = iv = _grow(iv, ni)
+        if of.shape[0] < K.OP_F * cap_ops or oi.shape[0] < K.O_HEAD + K.OP_I * cap_ops:
+            self._of = of = _grow(of, K.OP_F * cap_ops)
+            self._oi = oi = _grow(oi, K.O_HEAD + K.OP_I * cap_ops)
+        return f, iv, of, oi
+
+    def _heads(
+        self, maxp: float, pos: float, now_ns: int, no: int, ng: int, nb: int, na: int
+    ) -> tuple[list[float], list[int]]:
+        """The reconcile kernel's float and int headers (``FR_*`` / ``IR_*``)."""
+        tol = self.tol
+        fl = [tol.price_bps, tol.size_frac, tol.lot, tol.min_notional, maxp, pos]
+        il = [
+            1 if tol.smart else 0,
+            now_ns,
+            self._fill_hwm,
+            no,
+            ng,
+            nb,
+            na,
+            1 if self.rejections.should_skip(BUY, now_ns) else 0,
+            1 if self.rejections.should_skip(SELL, now_ns) else 0,
+        ]
+        return fl, il
+
+    def _after_kernel(
+        self,
+        orders: list[TrackedOrder],
+        nl: int,
+        ng: int,
+        quiet: tuple[Ladder, float, float] | None,
+    ) -> tuple[Ladder, float, float] | None:
+        """The reconcile kernel's outcomes besides its ops: tape risks it found stale are
+        cleared on the orders, sides it held back are counted (and the book is then not in
+        place: ``quiet`` becomes None)."""
+        head = self._oi[: K.O_HEAD].tolist()
         if head[K.O_EXPIRED]:
-            flags = iv[ni - no : ni].tolist()
+            no = len(orders)
+            ni = K.IR_HEAD + K.OI * no + 2 * ng + 2 * nl + 3 * no
+            flags = self._di[ni - no : ni].tolist()
             for o, gone in zip(orders, flags, strict=True):
                 if gone:
                     # no fill of it came for the print, although the fill stream has since
@@ -258,8 +415,174 @@ class SmartExecutorTwin(SmartExecutor):
         if head[K.O_HELD]:
             self.counters["skipped_backoff"] += head[K.O_HELD]
             quiet = None  # held back, not in place
-        ops = [(BUY if buy else SELL, op) for buy, op in _ops_of(of, oi, k, orders)]
-        return self._send_ops(ops, quiet, now_ns)
+        return quiet
+
+    # ----------------------------------------------------------------------------------
+    # the reconcile over the order table (use_table): the ops stay rows
+    # ----------------------------------------------------------------------------------
+    def _reconcile_rows(
+        self, table: OrderTable, ladder: Ladder, view: View, now_ns: int
+    ) -> list[Action] | None:
+        """``_reconcile`` with the orders read from their rows, the ladder's numbers from
+        its builder when :attr:`levels_of` knows it (no ``Quote`` read), and the ops sent
+        from the kernel's rows (:meth:`_send_rows`). None, with nothing changed, when an
+        order is not in the table: the caller then packs them."""
+        orders = list(self.orders.by_cloid.values())
+        rows_l = _rows_in(table, orders)
+        if rows_l is None:
+            return None
+        self._quiet = None
+        if now_ns < self.retry.until_ns:
+            self.counters["skipped_rate"] += 1
+            return []
+        pos = view.position
+        maxp = view.max_position
+        quiet: tuple[Ladder, float, float] | None = (ladder, pos, maxp)
+        if pos != pos:  # NaN: the engine refuses such a position; never size from it
+            pos = 0.0
+        levels = self.levels_of(ladder) if self.levels_of is not None else None
+        if levels is None:
+            bl: list[float] = []
+            for q in ladder.bids:
+                bl += (q.px, q.sz)
+            al: list[float] = []
+            for q in ladder.asks:
+                al += (q.px, q.sz)
+            bid_l: Sequence[float] = bl
+            ask_l: Sequence[float] = al
+        else:
+            bid_l, ask_l = levels
+        ghosts = list(self._ghosts.values())
+        no, ng = len(orders), len(ghosts)
+        nb, na = len(bid_l) >> 1, len(ask_l) >> 1
+        f, iv, of, oi = self._buffers(no, ng, nb + na)
+        rows = self._rows
+        if rows.shape[0] < no:
+            self._rows = rows = _grow(rows, no)
+        rows[:no] = rows_l
+        fl, il = self._heads(maxp, pos, now_ns, no, ng, nb, na)
+        fl += bid_l
+        fl += ask_l
+        ghost_f = [g.unseen for g in ghosts]
+        ghost_i: list[int] = []
+        for g in ghosts:
+            ghost_i += (g.side, g.home)
+        # the ghosts after the orders' regions, which the kernel fills from the rows
+        tail = (len(fl) + K.OF * no, ghost_f, len(il) + K.OI * no, ghost_i)
+        kernel = functools.partial(KT.reconcile_table, table.f, table.i, rows)
+        k = _run(kernel, f, iv, of, oi, fl, il, tail)
+        if k < 0:
+            self.twin_fallbacks += 1
+            return SmartExecutor._reconcile(self, ladder, view, now_ns)
+        quiet = self._after_kernel(orders, nb + na, ng, quiet)
+        if not k:
+            self._quiet = quiet
+            return []
+        return self._send_rows(table, k, orders, now_ns)
+
+    def _send_rows(
+        self, table: OrderTable, k: int, orders: list[TrackedOrder], now_ns: int
+    ) -> list[Action]:
+        """The reference's ``_send_ops`` for the kernel's ``k`` ops as rows (``self._of`` /
+        ``self._oi``; an op's order is ``orders[j]``): sent cancels first, then modifies,
+        then places (a stable sort, as the reference's), all or nothing through the
+        reference's ``_permit``; the cancels and modifies tracked in one kernel call
+        (:func:`~mmkit.execution._kernels_order_table.track_rows`), the places made by the
+        reference's ``_track_ops``."""
+        of, oi = self._of, self._oi
+        ints = oi[K.O_HEAD : K.O_HEAD + K.OP_I * k].tolist()
+        flts = of[: K.OP_F * k].tolist()
+        kinds = ints[0 :: K.OP_I]
+        first = kinds[0]
+        order: Sequence[int] = range(k)
+        for kind in kinds:
+            if kind != first:
+                order = sorted(range(k), key=kinds.__getitem__)
+                break
+        actions: list[Action] = []
+        append = actions.append
+        tif = self._tif
+        rid0 = rid = self._rid + 1
+        places: list[tuple[Side, Op]] = []
+        for t in order:
+            b = K.OP_I * t
+            kind = ints[b]
+            if kind == K.K_CANCEL:
+                o = orders[ints[b + 3]]
+                append(Cancel(rid, o.cloid, o.oid))
+            elif kind == K.K_MODIFY:
+                o = orders[ints[b + 3]]
+                side = BUY if ints[b + 1] == 1 else SELL
+                append(
+                    Modify(
+                        rid,
+                        o.cloid,
+                        o.oid,
+                        side,
+                        flts[2 * t],
+                        flts[2 * t + 1],
+                        tif,
+                        o.reduce_only,
+                        ints[b + 2],
+                    )
+                )
+            else:
+                side = BUY if ints[b + 1] == 1 else SELL
+                px, sz, level = flts[2 * t], flts[2 * t + 1], ints[b + 2]
+                append(Place(rid, self._new_cloid(), side, px, sz, tif, False, level))
+                places.append((side, _new_op(Op, (OpKind.PLACE, level, None, px, sz))))
+            rid += 1
+        self._rid = rid - 1
+        if not self._permit(actions, now_ns):
+            return []
+        n_track = k - len(places)
+        counts = [0, 0, 0]
+        if n_track:
+            self._ki = perm = _grow(self._ki, k)
+            perm[:k] = order
+            bad = int(
+                KT.track_rows(
+                    table.f,
+                    table.i,
+                    self._rows,
+                    of,
+                    oi,
+                    perm,
+                    n_track,
+                    rid0,
+                    LEGAL,
+                    CODE_CANCEL,
+                    CODE_MODIFY,
+                )
+            )
+            done = n_track if bad < 0 else bad
+            add = self._pending.adder()
+            p_cancel, p_modify = Pending.CANCEL, Pending.MODIFY
+            for p in range(done):
+                b = K.OP_I * order[p]
+                o = orders[ints[b + 3]]
+                if ints[b] == K.K_CANCEL:
+                    add(rid0 + p, new_order_request(OrderRequest, (o, p_cancel)))
+                    counts[0] += 1
+                else:
+                    add(rid0 + p, new_order_request(OrderRequest, (o, p_modify)))
+                    counts[1] += 1
+            if bad >= 0:  # the reference raises there: the same error, from the same check
+                b = K.OP_I * order[bad]
+                cancel = ints[b] == K.K_CANCEL
+                orders[ints[b + 3]].state.to(
+                    OrderState.CANCELING if cancel else OrderState.MODIFYING
+                )
+                raise AssertionError("track_rows refused a legal move")  # pragma: no cover
+        if places:
+            made = SmartExecutor._track_ops(self, places, actions[n_track:], rid0, now_ns)
+            counts[2] += made[2]
+        c = self.counters
+        for name, n in zip(("cancels", "modifies", "places"), counts, strict=True):
+            if n:
+                c[name] += n
+        self.requote.mark(now_ns)
+        return actions
 
     # ----------------------------------------------------------------------------------
     # the ladder diff of one side (the same kernel code; for callers of ``diff``)

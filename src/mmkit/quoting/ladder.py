@@ -344,6 +344,15 @@ class LadderBuilder:
                 break
         return tuple(out)
 
+    def built_from(self, ladder: Ladder) -> tuple[Levels, Levels] | None:
+        """The bid and ask :data:`Levels` ``ladder`` was built from (price, size, ... best
+        first: its quotes' numbers, the very floats), when it is the last ladder this
+        builder returned; else None. For a consumer that reads a ladder's numbers without
+        its ``Quote`` objects (the executor twin's reconcile kernel)."""
+        if ladder is self._last_ladder:
+            return self._last_bid_key, self._last_ask_key
+        return None
+
     # -- output ------------------------------------------------------------------------------
     def _emit(self, bids: Levels, asks: Levels) -> Ladder:
         """Quotes of the levels, reusing earlier calls' quotes and ladders.

@@ -1,0 +1,187 @@
+"""numba kernels over the executor twin's order table (:mod:`mmkit.execution.order_table`).
+
+``track_sent(...)``: the tracking of a reconcile's sent cancels and modifies, written in
+their rows (see the function).
+
+``reconcile_table(tf, ti, rows, f, iv, of, oi) -> n_ops``: the reconcile kernel
+(``_kernels_reconciler_twin.reconcile_kernel``, same arguments ``f, iv, of, oi`` and same
+result) with the orders' records read from their table rows (``rows``: where each
+order's row starts in ``tf``, i.e. its row times ``NF``, in the executor's order; ``tf`` /
+``ti``: the table's ``array`` columns, which numba takes as buffers) instead of packed by
+the caller: it copies the head of
+each row (the kernel's ``OF`` floats and ``OI`` ints, which the table lays out first and in
+the same order) into the orders' regions of ``f`` and ``iv``, then runs the kernel. The
+caller fills everything else (headers, levels, ghosts) as for the kernel itself.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numba import njit
+
+from mmkit.execution import _kernels_reconciler_twin as K  # noqa: N812
+from mmkit.execution.order_table import (
+    F_FILLED,
+    F_NEW_PX,
+    F_NEW_SZ,
+    F_SENT_FILLED,
+    I_BATCH,
+    I_FATE_SEEN,
+    I_LEVEL,
+    I_PENDING,
+    I_REQ,
+    I_STATE,
+    N_STATES,
+    NF,
+    NI,
+)
+
+
+@njit(cache=True)
+def gather(tf: Any, ti: Any, rows: np.ndarray, n: int, f: np.ndarray, iv: np.ndarray) -> None:
+    """Copy the first ``n`` orders' records (``rows[:n]``: where each row starts in ``tf``)
+    into the reconcile kernel's order regions of ``f`` and ``iv`` (laid out as the kernel
+    reads them)."""
+    fo = K.FR_HEAD + K.DES * (iv[K.IR_NB] + iv[K.IR_NA])
+    io = K.IR_HEAD
+    for j in range(n):
+        bf = rows[j]
+        bi = (bf // NF) * NI
+        for k in range(K.OF):
+            f[fo + K.OF * j + k] = tf[bf + k]
+        for k in range(K.OI):
+            iv[io + K.OI * j + k] = ti[bi + k]
+
+
+@njit(cache=True)
+def reconcile_table(
+    tf: Any,
+    ti: Any,
+    rows: np.ndarray,
+    f: np.ndarray,
+    iv: np.ndarray,
+    of: np.ndarray,
+    oi: np.ndarray,
+) -> int:
+    """:func:`gather` the orders (``iv``'s order count of them), then the reconcile kernel."""
+    gather(tf, ti, rows, iv[K.IR_NO], f, iv)
+    return K.reconcile_kernel(f, iv, of, oi)
+
+
+@njit(cache=True, inline="always")
+def _track_one(
+    tf: Any,
+    ti: Any,
+    fb: int,
+    kind: int,
+    rid: int,
+    px: float,
+    sz: float,
+    batch: int,
+    legal: Any,
+    code_cancel: int,
+    code_modify: int,
+) -> bool:
+    """One sent cancel or modify written in its order's row (``fb``: where the row starts in
+    ``tf``); False, with nothing written, when the order's state may not move there."""
+    bi = (fb // NF) * NI
+    to = K.S_CANCELING if kind == K.K_CANCEL else K.S_MODIFYING
+    if legal[ti[bi + I_STATE] * N_STATES + to] == 0:
+        return False
+    ti[bi + I_STATE] = to
+    if kind == K.K_CANCEL:
+        ti[bi + I_LEVEL] = -1
+        ti[bi + I_REQ] = rid
+        ti[bi + I_PENDING] = code_cancel
+    else:
+        tf[fb + F_NEW_PX] = px
+        tf[fb + F_NEW_SZ] = sz
+        tf[fb + F_SENT_FILLED] = tf[fb + F_FILLED]
+        ti[bi + I_FATE_SEEN] = 0
+        ti[bi + I_BATCH] = batch
+        ti[bi + I_REQ] = rid
+        ti[bi + I_PENDING] = code_modify
+    return True
+
+
+@njit(cache=True)
+def track_sent(
+    tf: Any,
+    ti: Any,
+    ops_i: np.ndarray,
+    ops_f: np.ndarray,
+    n: int,
+    batch: int,
+    legal: Any,
+    code_cancel: int,
+    code_modify: int,
+) -> int:
+    """The tracking of ``n`` sent cancels and modifies (``SmartExecutor._track_ops``'s
+    writes for them, in order): ``ops_i`` holds per op ``(row's first float, op kind,
+    request id)``, ``ops_f`` ``(px, sz)``; ``legal``: the transition table
+    (``order_table.LEGAL``). A cancel moves its order to CANCELING, detaches it (level -1)
+    and records the request; a modify moves it to MODIFYING with its target, the fills seen
+    at sending, no terminal word seen, the batch and the request. Returns -1, or the index
+    of the first op whose move is not legal (nothing of it written: the caller raises the
+    reference's error there)."""
+    for j in range(n):
+        if not _track_one(
+            tf,
+            ti,
+            ops_i[3 * j],
+            ops_i[3 * j + 1],
+            ops_i[3 * j + 2],
+            ops_f[2 * j],
+            ops_f[2 * j + 1],
+            batch,
+            legal,
+            code_cancel,
+            code_modify,
+        ):
+            return j
+    return -1
+
+
+@njit(cache=True)
+def track_rows(
+    tf: Any,
+    ti: Any,
+    rows: np.ndarray,
+    of: np.ndarray,
+    oi: np.ndarray,
+    order: np.ndarray,
+    n: int,
+    rid0: int,
+    legal: Any,
+    code_cancel: int,
+    code_modify: int,
+) -> int:
+    """:func:`track_sent` for ops as the reconcile kernel wrote them (``of`` / ``oi``), sent
+    in ``order`` (op indices, cancels then modifies then places), the ``p``-th sent with
+    request id ``rid0 + p``; the batch is ``rid0``. Stops at the first place (places make
+    new orders: the caller's). Returns -1, or the position in ``order`` of the first op whose
+    move is not legal (nothing of it written)."""
+    for p in range(n):
+        t = order[p]
+        b = K.O_HEAD + K.OP_I * t
+        kind = oi[b]
+        if kind == K.K_PLACE:
+            return -1
+        fb = rows[oi[b + 3]]
+        if not _track_one(
+            tf,
+            ti,
+            fb,
+            kind,
+            rid0 + p,
+            of[K.OP_F * t],
+            of[K.OP_F * t + 1],
+            rid0,
+            legal,
+            code_cancel,
+            code_modify,
+        ):
+            return p
+    return -1

@@ -1,0 +1,216 @@
+"""The order table's views behave as the tracked orders they stand for (issue 20, step 1):
+every field reads back what was written, of the same type (the very enum members), rows
+are reused only once their order is gone, and copies and pickles carry the fields."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import gc
+import pickle
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mmkit.core.types import Side
+from mmkit.execution.order_state import OrderState, Pending
+from mmkit.execution.order_table import FLOATS, INTS, NF, NI, OrderTable, TableOrder
+from mmkit.execution.orders import TrackedOrder
+
+FIELDS = [f.name for f in dataclasses.fields(TrackedOrder)]
+floats = st.floats(allow_nan=True, allow_infinity=True, width=64)
+int64 = st.integers(min_value=-(2**63), max_value=2**63 - 1)
+
+#: what each table field may hold, as the executor writes it
+VALUES: dict[str, st.SearchStrategy[Any]] = dict.fromkeys(FLOATS, floats)
+VALUES.update(
+    {
+        "state": st.sampled_from(list(OrderState)),
+        "side": st.sampled_from(list(Side)),
+        "pending": st.sampled_from(list(Pending)),
+        "fate_seen": st.booleans(),
+        "level": int64,
+        "home": int64,
+        "risk_until_ns": int64,
+        "risk_ts": int64,
+        "req": int64,
+        "batch": int64,
+    }
+)
+VALUES.update(
+    {
+        "oid": st.none() | int64,
+        "placed_ns": int64,
+        "unseen": floats,
+        "adopted": st.booleans(),
+        "cloid": st.text(max_size=8),
+    }
+)
+
+
+def args(side: Side = Side.BUY) -> tuple[Any, ...]:
+    return ("0x" + "0" * 31 + "1", side, 100.5, 0.25, 3, OrderState.PLACING)
+
+
+def same(a: object, b: object) -> bool:
+    if isinstance(a, float) and isinstance(b, float) and a != a and b != b:
+        return True
+    return type(a) is type(b) and a == b
+
+
+def test_the_table_layout_starts_with_the_reconcile_kernels_record() -> None:
+    from mmkit.execution import _kernels_reconciler_twin as K  # noqa: N812
+
+    assert FLOATS[: K.OF] == ("sz", "new_sz", "risk", "px", "filled", "cap", "orig_sz")
+    assert INTS[: K.OI] == ("state", "side", "level", "home", "risk_until_ns", "risk_ts")
+    assert set(FLOATS) | set(INTS) <= set(FIELDS)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_a_view_reads_back_what_a_tracked_order_does(data: st.DataObject) -> None:
+    side = data.draw(st.sampled_from(list(Side)))
+    ref = TrackedOrder(*args(side), oid=7, cap=0.5)
+    table = OrderTable()
+    others = [TableOrder.make(table, *args()) for _ in range(data.draw(st.integers(0, 3)))]
+    view = TableOrder.make(table, *args(side), oid=7, cap=0.5)
+    writes = data.draw(
+        st.lists(
+            st.sampled_from(sorted(VALUES)).flatmap(lambda n: st.tuples(st.just(n), VALUES[n]))
+        )
+    )
+    for name, value in writes:
+        setattr(ref, name, value)
+        setattr(view, name, value)
+        for f in FIELDS:
+            assert same(getattr(ref, f), getattr(view, f)), f"{f} after {name}={value!r}"
+    # the neighbours' rows were not touched
+    for o in others:
+        for f in FIELDS:
+            assert same(getattr(o, f), getattr(TrackedOrder(*args()), f)), f
+
+
+def test_enum_fields_are_the_members_themselves() -> None:
+    o = TableOrder.make(OrderTable(), *args(Side.SELL), pending=Pending.MODIFY)
+    assert o.side is Side.SELL and o.state is OrderState.PLACING and o.pending is Pending.MODIFY
+    o.state = o.state.to(OrderState.RESTING)
+    assert o.state is OrderState.RESTING and o.fate_seen is False
+    o.fate_seen = True
+    assert o.fate_seen is True
+
+
+def test_rows_come_back_when_orders_go() -> None:
+    table = OrderTable()
+    a = TableOrder.make(table, *args())
+    b = TableOrder.make(table, *args())
+    assert (a.row, b.row, table.live) == (0, 1, 2)
+    row_a = a.row
+    del a
+    gc.collect()
+    assert table.live == 1
+    c = TableOrder.make(table, *args())
+    assert c.row == row_a and table.rows == 2  # reused, not grown
+    assert len(table.f) == 2 * NF and len(table.i) == 2 * NI
+    assert b.px == 100.5 and c.px == 100.5
+
+
+def test_a_value_the_table_cannot_hold_raises() -> None:
+    o = TableOrder.make(OrderTable(), *args())
+    with pytest.raises(OverflowError):
+        o.risk_ts = 2**63
+    with pytest.raises(TypeError):
+        o.level = 1.5  # type: ignore[assignment]
+
+
+def test_deepcopy_copies_the_table_once_and_the_rows_with_it() -> None:
+    table = OrderTable()
+    orders = [TableOrder.make(table, *args()) for _ in range(3)]
+    orders[1].px = 99.0
+    orders[2].retired.append(5)
+    box = {"orders": orders, "table": table}
+    dup = copy.deepcopy(box)
+    new = dup["orders"]
+    assert dup["table"] is not table and all(o._table is dup["table"] for o in new)
+    assert [o.px for o in new] == [100.5, 99.0, 100.5] and new[2].retired == [5]
+    new[0].px = 1.0
+    new[2].retired.append(6)
+    assert orders[0].px == 100.5 and orders[2].retired == [5]
+
+
+def test_a_pickled_view_is_a_plain_tracked_order_with_its_fields() -> None:
+    o = TableOrder.make(OrderTable(), *args(Side.SELL), oid=3, filled=0.1)
+    back = pickle.loads(pickle.dumps(o))
+    assert type(back) is TrackedOrder
+    for f in FIELDS:
+        assert same(getattr(back, f), getattr(o, f)), f
+
+
+# -- the sending's tracking in the kernel (SmartExecutorTwin._track_ops) ------------------
+def _executors() -> tuple[Any, Any]:
+    from mmkit.execution.smart_executor import SmartExecutor
+    from mmkit.execution.smart_executor_twin import SmartExecutorTwin
+
+    twin = SmartExecutorTwin()
+    twin.use_table()
+    return SmartExecutor(), twin
+
+
+def _sent(ex: Any, book: list[tuple[OrderState, Side]], plan: list[tuple[int, int, float]]) -> Any:
+    """``ex``'s orders made from ``book``; ``plan``'s ops (order index, kind, price) with
+    their actions, as ``_send_ops`` hands them to ``_track_ops``."""
+    from mmkit.core.actions import Cancel, Modify
+    from mmkit.execution.reconciler import Op, OpKind
+
+    orders = []
+    for k, (state, side) in enumerate(book):
+        o = ex._order_type(f"0x{k + 1:032x}", side, 100.0 + k, 0.5, k, state, oid=k, filled=0.1)
+        ex.orders.add(o)
+        orders.append(o)
+    ops, actions = [], []
+    for rid, (j, kind, px) in enumerate(sorted(plan, key=lambda p: p[1]), start=10):
+        o = orders[j]
+        if kind == 0:
+            ops.append((o.side, Op(OpKind.CANCEL, o.level, o)))
+            actions.append(Cancel(rid, o.cloid, o.oid))
+        else:
+            ops.append((o.side, Op(OpKind.MODIFY, o.level, o, px, 0.25)))
+            actions.append(Modify(rid, o.cloid, o.oid, o.side, px, 0.25))
+    return orders, ops, actions
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(list(OrderState)), st.sampled_from(list(Side))),
+        min_size=1,
+        max_size=6,
+    ),
+    st.data(),
+)
+def test_the_tracking_kernel_writes_what_the_reference_does(
+    book: list[tuple[OrderState, Side]], data: st.DataObject
+) -> None:
+    """Random orders in every state, each cancelled or modified at most once: the twin's
+    kernel leaves every field, pending request and count as the reference's Python does,
+    and where a move is illegal both raise the same error after the same earlier ops."""
+    from mmkit.execution.order_state import IllegalTransition
+
+    idx = data.draw(st.lists(st.integers(0, len(book) - 1), unique=True, min_size=1))
+    plan = [(j, data.draw(st.integers(0, 1)), data.draw(floats)) for j in idx]
+    results = []
+    for ex in _executors():
+        orders, ops, actions = _sent(ex, book, plan)
+        try:
+            out: Any = ex._track_ops(ops, actions, 10, 5)
+        except IllegalTransition as exc:
+            out = ("raised", str(exc))
+        pending = {r: (q.order.cloid, q.kind) for r, q in ex._pending._by_rid.items()}
+        fields = [[getattr(o, f) for f in FIELDS] for o in orders]
+        results.append((out, pending, fields))
+    (ro, rp, rf), (to, tp, tf) = results
+    assert ro == to and rp == tp
+    for a, b in zip(rf, tf, strict=True):
+        for f, x, y in zip(FIELDS, a, b, strict=True):
+            assert same(x, y), f

@@ -1,0 +1,110 @@
+"""The executor twin with its orders in the order table (``use_table``, step 1 of the
+compiled loop in docs/twins.md), wired as a run would wire it - the ladder's numbers read
+from the GLFT twin's builder - sends the very actions the default engine sends, event
+after event, on the synthetic market through the simulated exchange."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mmkit.assembly import build_component, build_engine
+from mmkit.config.loader import load_settings
+from mmkit.core.events import Timer
+from mmkit.core.types import NS_PER_MS
+from mmkit.execution.order_table import TableOrder
+from mmkit.execution.smart_executor_twin import SmartExecutorTwin, outputs_differ
+from mmkit.plugin_manager import PluginHost
+from mmkit.quoting.ladder import LadderBuilder
+from mmkit.runtime.paper import event_time
+
+
+class Run:
+    """One engine, its simulated exchange and the synthetic feed, stepped by hand."""
+
+    def __init__(self, table: bool, duration_s: float) -> None:
+        host = PluginHost(load_entrypoints=False)
+        s = load_settings(
+            None,
+            host.registry,
+            env={},
+            sets=["components.feed='synthetic'", f"trade.duration_s={duration_s}"],
+        )
+        self.engine = build_engine(s, host)
+        self.executor: Any = self.engine.executor
+        assert isinstance(self.executor, SmartExecutorTwin)
+        if table:
+            builder = self.engine._quoter.builder  # type: ignore[attr-defined]
+            assert isinstance(builder, LadderBuilder)
+            self.executor.use_table(levels_of=builder.built_from)
+        self.venue: Any = build_component(host.registry, s, "venue", s.components.venue)
+        self.events = build_component(host.registry, s, "feed", s.components.feed).events()
+        self.timer_ns = s.engine.timer_ms * NS_PER_MS
+        self.duration_ns = int(duration_s * 1e9)
+
+    def stream(self) -> Any:
+        """Each engine call's actions (what, when, the actions), as the paper loop makes
+        them: venue answers and timers before each market event."""
+        on, venue = self.engine.on_event, self.venue
+        t0 = next_timer = None
+        for ev in self.events:
+            t = event_time(ev)
+            if t0 is None:
+                t0 = t
+                acts = on(Timer(t, "startup"), t)
+                venue.submit(acts, t)
+                yield "startup", t, acts
+                next_timer = t + self.timer_ns
+            if t - t0 > self.duration_ns:
+                return
+            assert next_timer is not None
+            while next_timer <= t:
+                for r in venue.drain(next_timer):
+                    acts = on(r, next_timer)
+                    venue.submit(acts, next_timer)
+                    yield type(r).__name__, next_timer, acts
+                acts = on(Timer(next_timer), next_timer)
+                venue.submit(acts, next_timer)
+                yield "timer", next_timer, acts
+                next_timer += self.timer_ns
+            for r in venue.drain(t):
+                acts = on(r, t)
+                venue.submit(acts, t)
+                yield type(r).__name__, t, acts
+            venue.on_market(ev, t)
+            acts = on(ev, t)
+            venue.submit(acts, t)
+            yield type(ev).__name__, t, acts
+
+
+def test_the_table_engine_sends_what_the_default_engine_sends() -> None:
+    ref, tab = Run(table=False, duration_s=300.0), Run(table=True, duration_s=300.0)
+    sent = 0
+    for (what, t, ra), (_, _, ta) in zip(ref.stream(), tab.stream(), strict=True):
+        diff = outputs_differ(ref.executor, tab.executor, ra, ta)
+        assert not diff, f"after {what} at {t}: " + "; ".join(diff[:6])
+        sent += len(ra)
+    assert sent > 500, sent  # a busy run: places, modifies and cancels of every kind
+    assert ref.engine.portfolio.fill_count == tab.engine.portfolio.fill_count > 10
+    assert tab.executor.twin_fallbacks == 0
+    orders = list(tab.executor.orders.by_cloid.values())
+    assert orders and all(type(o) is TableOrder for o in orders)
+    c = tab.executor.counters
+    assert c["modifies"] > 0 and c["places"] > 0 and c["cancels"] > 0, c
+
+
+def test_the_builder_gives_the_levels_of_its_last_ladder_only() -> None:
+    run = Run(table=True, duration_s=300.0)
+    builder = run.engine._quoter.builder  # type: ignore[attr-defined]
+    for _ in run.stream():
+        last = run.engine.last_ladder
+        if last.bids and last.asks:
+            break
+    last = run.engine.last_ladder
+    got = builder.built_from(last)
+    assert got is not None and last.bids and last.asks
+    bids, asks = got
+    assert [(q.px, q.sz) for q in last.bids] == list(zip(bids[0::2], bids[1::2], strict=True))
+    assert [(q.px, q.sz) for q in last.asks] == list(zip(asks[0::2], asks[1::2], strict=True))
+    from mmkit.components import Ladder
+
+    assert builder.built_from(Ladder(last.bids, last.asks)) is None  # an equal copy: not its
