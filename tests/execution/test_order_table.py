@@ -50,7 +50,8 @@ VALUES.update(
 )
 
 
-def args(side: Side = Side.BUY) -> tuple[Any, ...]:
+def args(side: Side = Side.BUY) -> tuple[str, Side, float, float, int, OrderState]:
+    """A tracked order's positional arguments: cloid, side, px, sz, level, state."""
     return ("0x" + "0" * 31 + "1", side, 100.5, 0.25, 3, OrderState.PLACING)
 
 
@@ -129,7 +130,7 @@ def test_deepcopy_copies_the_table_once_and_the_rows_with_it() -> None:
     orders = [TableOrder.make(table, *args()) for _ in range(3)]
     orders[1].px = 99.0
     orders[2].retired.append(5)
-    box = {"orders": orders, "table": table}
+    box: dict[str, Any] = {"orders": orders, "table": table}
     dup = copy.deepcopy(box)
     new = dup["orders"]
     assert dup["table"] is not table and all(o._table is dup["table"] for o in new)
@@ -160,7 +161,7 @@ def _executors() -> tuple[Any, Any]:
 def _sent(ex: Any, book: list[tuple[OrderState, Side]], plan: list[tuple[int, int, float]]) -> Any:
     """``ex``'s orders made from ``book``; ``plan``'s ops (order index, kind, price) with
     their actions, as ``_send_ops`` hands them to ``_track_ops``."""
-    from mmkit.core.actions import Cancel, Modify
+    from mmkit.core.actions import Action, Cancel, Modify
     from mmkit.execution.reconciler import Op, OpKind
 
     orders = []
@@ -168,7 +169,8 @@ def _sent(ex: Any, book: list[tuple[OrderState, Side]], plan: list[tuple[int, in
         o = ex._order_type(f"0x{k + 1:032x}", side, 100.0 + k, 0.5, k, state, oid=k, filled=0.1)
         ex.orders.add(o)
         orders.append(o)
-    ops, actions = [], []
+    ops: list[tuple[Side, Op]] = []
+    actions: list[Action] = []
     for rid, (j, kind, px) in enumerate(sorted(plan, key=lambda p: p[1]), start=10):
         o = orders[j]
         if kind == 0:

@@ -24,9 +24,11 @@ over; see ``docs/twins.md`` for why the table is still the first step.
 Stored as codes: the state (its int value), the side (+1 / -1), the pending action
 (:data:`PENDING_CODES`) and ``fate_seen`` (0 / 1); a view returns the very enum members
 and bools, so identity checks (``o.state is OrderState.RESTING``) hold. A value an array
-cannot hold (an int beyond int64, a float in an int field) raises where the reference
-would have stored it: the twin turns table orders off for such a run (see
-``SmartExecutorTwin``).
+cannot hold (an int beyond int64, a float in an int field) raises ``OverflowError`` /
+``TypeError`` where the reference would have stored it. The executor writes neither in
+the runs measured, but the audit's extreme-value streams may (times near the int64
+limit): one more reason the table is off by default until a write that does not fit
+hands the executor back to plain orders.
 
 Rows are taken when an order is made and given back when the last reference to it goes
 (``__del__``), so the table stays as large as the orders alive. ``copy.deepcopy`` of an
