@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from mmkit.assembly import build_component, build_engine
 from mmkit.config.loader import load_settings
 from mmkit.core.events import Timer
@@ -108,3 +110,37 @@ def test_the_builder_gives_the_levels_of_its_last_ladder_only() -> None:
     from mmkit.components import Ladder
 
     assert builder.built_from(Ladder(last.bids, last.asks)) is None  # an equal copy: not its
+
+
+def test_the_audits_executor_streams_hold_with_the_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``twins.executor_equivalence`` (requotes, fills, venue faults, halts on fake venues)
+    with the twin's orders in the table: PASS, and the table path is what reconciled."""
+    from mmkit.audit.invariants import twins as audit_twins
+    from mmkit.audit.results import Status
+    from mmkit.audit.runner import RunContext, component_targets, run_check
+
+    build = audit_twins.build_pair
+
+    def with_table(target: Any) -> tuple[Any, Any]:
+        ref, twin = build(target)
+        if isinstance(twin, SmartExecutorTwin):
+            twin.use_table()
+        return ref, twin
+
+    monkeypatch.setattr(audit_twins, "build_pair", with_table)
+    counted = {"table": 0}
+    rows = SmartExecutorTwin._reconcile_rows
+
+    def spy(self: SmartExecutorTwin, *args: Any) -> Any:
+        out = rows(self, *args)
+        counted["table"] += out is not None
+        return out
+
+    monkeypatch.setattr(SmartExecutorTwin, "_reconcile_rows", spy)
+    host = PluginHost(load_entrypoints=False)
+    s = load_settings(None, host.registry, env={})
+    (target,) = component_targets(host, s, ["executor:smart"])
+    inv = next(i for i in audit_twins.INVARIANTS if i.id == "twins.executor_equivalence")
+    r = run_check(inv, target, RunContext(examples=200, seed=0))
+    assert r.status is Status.PASS, r.message
+    assert counted["table"] > 100, counted
