@@ -1,7 +1,7 @@
 """numba kernels over the executor twin's order table (:mod:`mmkit.execution.order_table`).
 
-``track_sent(...)``: the tracking of a reconcile's sent cancels and modifies, written in
-their rows (see the function).
+``track_rows(...)``: the tracking of a reconcile's sent cancels and modifies, written in
+their rows straight from the reconcile kernel's output (see the function).
 
 ``reconcile_table(tf, ti, rows, f, iv, of, oi) -> n_ops``: the reconcile kernel
 (``_kernels_reconciler_twin.reconcile_kernel``, same arguments ``f, iv, of, oi`` and same
@@ -107,44 +107,6 @@ def _track_one(
 
 
 @njit(cache=True)
-def track_sent(
-    tf: Any,
-    ti: Any,
-    ops_i: np.ndarray,
-    ops_f: np.ndarray,
-    n: int,
-    batch: int,
-    legal: Any,
-    code_cancel: int,
-    code_modify: int,
-) -> int:
-    """The tracking of ``n`` sent cancels and modifies (``SmartExecutor._track_ops``'s
-    writes for them, in order): ``ops_i`` holds per op ``(row's first float, op kind,
-    request id)``, ``ops_f`` ``(px, sz)``; ``legal``: the transition table
-    (``order_table.LEGAL``). A cancel moves its order to CANCELING, detaches it (level -1)
-    and records the request; a modify moves it to MODIFYING with its target, the fills seen
-    at sending, no terminal word seen, the batch and the request. Returns -1, or the index
-    of the first op whose move is not legal (nothing of it written: the caller raises the
-    reference's error there)."""
-    for j in range(n):
-        if not _track_one(
-            tf,
-            ti,
-            ops_i[3 * j],
-            ops_i[3 * j + 1],
-            ops_i[3 * j + 2],
-            ops_f[2 * j],
-            ops_f[2 * j + 1],
-            batch,
-            legal,
-            code_cancel,
-            code_modify,
-        ):
-            return j
-    return -1
-
-
-@njit(cache=True)
 def track_rows(
     tf: Any,
     ti: Any,
@@ -158,11 +120,16 @@ def track_rows(
     code_cancel: int,
     code_modify: int,
 ) -> int:
-    """:func:`track_sent` for ops as the reconcile kernel wrote them (``of`` / ``oi``), sent
-    in ``order`` (op indices, cancels then modifies then places), the ``p``-th sent with
-    request id ``rid0 + p``; the batch is ``rid0``. Stops at the first place (places make
-    new orders: the caller's). Returns -1, or the position in ``order`` of the first op whose
-    move is not legal (nothing of it written)."""
+    """``SmartExecutor._track_ops``'s writes for the sent cancels and modifies, for ops as
+    the reconcile kernel wrote them (``of`` / ``oi``; an op's order starts at ``rows[j]``),
+    sent in ``order`` (op indices, cancels then modifies then places), the ``p``-th with
+    request id ``rid0 + p``; the batch is ``rid0``; ``legal``: the transition table
+    (``order_table.LEGAL``). A cancel moves its order to CANCELING, detaches it (level -1)
+    and records the request; a modify moves it to MODIFYING with its target, the fills seen
+    at sending, no terminal word seen, the batch and the request. Stops at the first place
+    (places make new orders: the caller's). Returns -1, or the position in ``order`` of the
+    first op whose move is not legal (nothing of it written: the caller raises the
+    reference's error there)."""
     for p in range(n):
         t = order[p]
         b = K.O_HEAD + K.OP_I * t

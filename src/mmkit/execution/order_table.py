@@ -47,10 +47,14 @@ from mmkit.execution.order_state import TRANSITIONS, OrderState, Pending
 from mmkit.execution.orders import TrackedOrder
 
 __all__ = [
+    "CODE_CANCEL",
+    "CODE_MODIFY",
     "FLOATS",
     "INTS",
+    "LEGAL",
     "NF",
     "NI",
+    "N_STATES",
     "PENDING_CODES",
     "OrderTable",
     "TableOrder",

@@ -802,7 +802,11 @@ class SmartExecutor:
     def _track_sent(self, ops: list[tuple[Side, Op]], actions: list[Action], now_ns: int) -> None:
         """Track one reconcile's ops, sent as ``actions`` (one each, in order): the orders'
         states and in-flight requests, the new orders, the counters, the requote time."""
-        counts = self._track_ops(ops, actions, actions[0].request_id, now_ns)
+        self._count_sent(self._track_ops(ops, actions, actions[0].request_id, now_ns), now_ns)
+
+    def _count_sent(self, counts: list[int], now_ns: int) -> None:
+        """A reconcile's sent cancels, modifies and places (``counts``) counted, and the
+        requote time marked."""
         c = self.counters
         for name, k in zip(("cancels", "modifies", "places"), counts, strict=True):
             if k:

@@ -219,8 +219,7 @@ class SmartExecutorTwin(SmartExecutor):
             Callable[[Ladder], tuple[Sequence[float], Sequence[float]] | None] | None
         ) = None
         self._rows: npt.NDArray[np.int64] = np.empty(16, dtype=np.int64)
-        self._ki: npt.NDArray[np.int64] = np.empty(48, dtype=np.int64)
-        self._kf: npt.NDArray[np.float64] = np.empty(32, dtype=np.float64)
+        self._ki: npt.NDArray[np.int64] = np.empty(16, dtype=np.int64)
 
     def use_table(
         self,
@@ -238,62 +237,6 @@ class SmartExecutorTwin(SmartExecutor):
         self.table = table
         self.levels_of = levels_of
         self._order_type = functools.partial(TableOrder.make, table)
-
-    def _track_ops(
-        self, ops: list[tuple[Side, Op]], actions: list[Action], batch: int, now_ns: int
-    ) -> list[int]:
-        """The reference's ``_track_ops`` with the cancels' and modifies' writes in one
-        kernel call over their table rows (:func:`~mmkit.execution._kernels_order_table.
-        track_sent`); the places (last: the ops are sorted by kind) and any order not in
-        the table go through the reference's Python."""
-        table = self.table
-        if table is None:
-            return super()._track_ops(ops, actions, batch, now_ns)
-        place_k = OpKind.PLACE
-        ints: list[int] = []
-        flts: list[float] = []
-        n = 0
-        for (_, op), a in zip(ops, actions, strict=True):
-            kind = op.kind
-            if kind is place_k:
-                break
-            o: Any = op.order
-            if type(o) is not TableOrder or o._table is not table:
-                return super()._track_ops(ops, actions, batch, now_ns)
-            ints += (o._fb, kind, a.request_id)
-            flts += (op.px, op.sz)
-            n += 1
-        counts = [0, 0, 0]
-        if n:
-            self._ki = ki = _grow(self._ki, 3 * n)
-            self._kf = kf = _grow(self._kf, 2 * n)
-            ki[: 3 * n] = ints
-            kf[: 2 * n] = flts
-            bad = int(
-                KT.track_sent(table.f, table.i, ki, kf, n, batch, LEGAL, CODE_CANCEL, CODE_MODIFY)
-            )
-            done = n if bad < 0 else bad
-            add = self._pending.adder()
-            p_cancel, p_modify = Pending.CANCEL, Pending.MODIFY
-            cancel_k = OpKind.CANCEL
-            for (_, op), a in zip(ops[:done], actions[:done], strict=True):
-                o = op.order
-                if op.kind is cancel_k:
-                    add(a.request_id, new_order_request(OrderRequest, (o, p_cancel)))
-                    counts[0] += 1
-                else:
-                    add(a.request_id, new_order_request(OrderRequest, (o, p_modify)))
-                    counts[1] += 1
-            if bad >= 0:  # the reference raises there: the same error, from the same check
-                op = ops[bad][1]
-                assert op.order is not None
-                to = OrderState.CANCELING if op.kind is cancel_k else OrderState.MODIFYING
-                op.order.state.to(to)
-                raise AssertionError("track_sent refused a legal move")  # pragma: no cover
-        if n < len(ops):
-            rest = super()._track_ops(ops[n:], actions[n:], batch, now_ns)
-            counts = [a + b for a, b in zip(counts, rest, strict=True)]
-        return counts
 
     # ----------------------------------------------------------------------------------
     # the reconcile core
@@ -575,13 +518,8 @@ class SmartExecutorTwin(SmartExecutor):
                 )
                 raise AssertionError("track_rows refused a legal move")  # pragma: no cover
         if places:
-            made = SmartExecutor._track_ops(self, places, actions[n_track:], rid0, now_ns)
-            counts[2] += made[2]
-        c = self.counters
-        for name, n in zip(("cancels", "modifies", "places"), counts, strict=True):
-            if n:
-                c[name] += n
-        self.requote.mark(now_ns)
+            counts[2] = self._track_ops(places, actions[n_track:], rid0, now_ns)[2]
+        self._count_sent(counts, now_ns)
         return actions
 
     # ----------------------------------------------------------------------------------
