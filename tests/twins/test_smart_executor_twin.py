@@ -729,9 +729,10 @@ def test_twin_with_the_order_table_equals_reference(
     params: SmartExecutorParams, ops: Any, kernels: bool
 ) -> None:
     """With its orders' fields in the order table (the reconcile kernel gathering them from
-    their rows, or the reference's Python reading them through the views), the twin stays
-    equal to the reference after every event of the same streams; every order it tracks is
-    a row of its table, and the table holds no more rows than orders alive."""
+    their rows; the diff and tape marks in their kernels or not, ``kernels``; every other
+    path the reference's Python on the views), the twin stays equal to the reference after
+    every event of the same streams; every order it tracks is a row of its table, and the
+    table holds exactly one row per order object alive."""
     note(f"ops={ops}")
     ls = run_stream(params, ops, kernels=kernels, table=True)
     tw = ls.twin.executor
