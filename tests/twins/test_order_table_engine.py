@@ -88,6 +88,8 @@ def test_the_table_engine_sends_what_the_default_engine_sends() -> None:
     assert sent > 500, sent  # a busy run: places, modifies and cancels of every kind
     assert ref.engine.portfolio.fill_count == tab.engine.portfolio.fill_count > 10
     assert tab.executor.twin_fallbacks == 0
+    # every value the executor wrote fitted its row: no order spilled out of the table
+    assert tab.executor.table is not None and tab.executor.table.spills == 0
     orders = list(tab.executor.orders.by_cloid.values())
     assert orders and all(type(o) is TableOrder for o in orders)
     c = tab.executor.counters

@@ -40,7 +40,7 @@ from mmkit.engine import Engine
 from mmkit.execution import _kernels_order_table as KT  # noqa: N812
 from mmkit.execution import _kernels_reconciler_twin as kern
 from mmkit.execution.order_state import OrderState, Pending
-from mmkit.execution.order_table import TableOrder
+from mmkit.execution.order_table import SpilledOrder, TableOrder
 from mmkit.execution.orders import TrackedOrder
 from mmkit.execution.params import SmartExecutorParams
 from mmkit.execution.reconciler import Op, OpKind, Tolerances, diff_side, floor_lot
@@ -494,7 +494,7 @@ def test_tape_marks_kernel_marks_a_hit_order() -> None:
 class World:
     """One executor in an engine wired to its own fake venue (as the audit's rigs)."""
 
-    def __init__(self, executor: SmartExecutor, seed: int) -> None:
+    def __init__(self, executor: SmartExecutor, seed: int, start_ns: int = NS_PER_S) -> None:
         self.executor = executor
         self.quoter = ScriptedQuoter()
         self.gate = SwitchGate()
@@ -506,7 +506,7 @@ class World:
             executor=("smart", executor),
         )
         self.venue = FakeVenue(INSTRUMENT, seed=seed)
-        self.loop = VenueLoop(self.engine, self.venue, now_ns=NS_PER_S, step_ns=50 * NS_PER_MS)
+        self.loop = VenueLoop(self.engine, self.venue, now_ns=start_ns, step_ns=50 * NS_PER_MS)
 
 
 class Lockstep:
@@ -520,14 +520,15 @@ class Lockstep:
         twin_cls: type = SmartExecutorTwin,
         kernels: bool = True,
         table: bool = False,
+        start_ns: int = NS_PER_S,
     ) -> None:
-        self.ref = World(SmartExecutor(params, INSTRUMENT, seed), seed)
+        self.ref = World(SmartExecutor(params, INSTRUMENT, seed), seed, start_ns)
         tw = twin_cls(params, INSTRUMENT, seed)
         if kernels:
             tw.use_kernels_always()
         if table:
             tw.use_table()
-        self.twin = World(tw, seed)
+        self.twin = World(tw, seed, start_ns)
         self.events = 0
 
     @property
@@ -693,8 +694,11 @@ def run_stream(
     twin_cls: type = SmartExecutorTwin,
     kernels: bool = True,
     table: bool = False,
+    start_ns: int = NS_PER_S,
 ) -> Lockstep:
-    ls = Lockstep(params, seed=7, twin_cls=twin_cls, kernels=kernels, table=table)
+    ls = Lockstep(
+        params, seed=7, twin_cls=twin_cls, kernels=kernels, table=table, start_ns=start_ns
+    )
     ls.quote(ladder(99, 101, 2))
     ls.settle(1.0)
     for op, k, x in ops:
@@ -743,6 +747,48 @@ def test_twin_with_the_order_table_equals_reference(
     alive = [o for o in gc.get_objects() if type(o) is TableOrder and o._table is tw.table]
     assert tw.table.live == len(alive)
     assert len({o.row for o in alive}) == len(alive)
+
+
+#: a start 40 s short of the int64 limit: the venue's clock (int64) stays within it over
+#: any stream here (< 30 s), while the executor's own deadlines (a tape risk's 60 s) pass it
+NEAR_LIMIT_NS = 2**63 - 40 * NS_PER_S
+params_near_limit = st.builds(
+    lambda smart: SmartExecutorParams(smart_reconcile=smart, tape_risk_s=60.0), st.booleans()
+)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(params_near_limit, streams, st.booleans(), st.booleans())
+def test_twin_equals_reference_past_the_int64_limit(
+    params: SmartExecutorParams, ops: Any, kernels: bool, table: bool
+) -> None:
+    """Streams near the int64 limit, whose tape-risk deadlines (60 s on) lie beyond it
+    (times are Python ints: nothing in the reference bounds them): the twin, with or
+    without the order table, stays equal to the reference after every event. A kernel
+    argument beyond int64 runs the reference's Python for that call; an order whose
+    deadline no longer fits its row spills out of the table, and its reconciles pack the
+    orders or run the reference's Python."""
+    note(f"ops={ops}")
+    ls = run_stream(params, ops, kernels=kernels, table=table, start_ns=NEAR_LIMIT_NS)
+    assert ls.events > 0
+
+
+def test_an_order_past_the_int64_limit_spills_out_of_the_table() -> None:
+    """A fixed stream near the int64 limit with the table: prints through our quotes give
+    orders a tape-risk deadline beyond int64, so they spill; the twin stays equal
+    throughout."""
+    params = SmartExecutorParams(tape_risk_s=60.0)
+    ls = run_stream(
+        params, [("ladder", 5, 0.25), ("batch", 5, 0.5)], table=True, start_ns=NEAR_LIMIT_NS
+    )
+    tw = ls.twin.executor
+    assert isinstance(tw, SmartExecutorTwin) and tw.table is not None
+    assert tw.table.spills > 0
+    spilled = [o for o in tw.orders.by_cloid.values() if type(o) is SpilledOrder]
+    assert spilled and all(o._table is None for o in spilled)
+    assert all(o.risk_until_ns >= 2**63 for o in spilled)
+    for op in (("move", 3, 0.25), ("fill", 1, 0.5), ("ladder", 2, 0.5), ("wait", 0, 0.5)):
+        apply(ls, *op)  # each event compared
 
 
 def test_the_table_path_gathers_from_the_rows(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -23,12 +23,22 @@ over; see ``docs/twins.md`` for why the table is still the first step.
 
 Stored as codes: the state (its int value), the side (+1 / -1), the pending action
 (:data:`PENDING_CODES`) and ``fate_seen`` (0 / 1); a view returns the very enum members
-and bools, so identity checks (``o.state is OrderState.RESTING``) hold. A value an array
-cannot hold (an int beyond int64, a float in an int field) raises ``OverflowError`` /
-``TypeError`` where the reference would have stored it. The executor writes neither in
-the runs measured, but the audit's extreme-value streams may (times near the int64
-limit): one more reason the table is off by default until a write that does not fit
-hands the executor back to plain orders.
+and bools, so identity checks (``o.state is OrderState.RESTING``) hold.
+
+**A value a row cannot hold spills the order out of the table.** A row keeps a float
+field as a C double and an int field as an int64, so it reads back exactly what a
+:class:`TrackedOrder` would only for a Python ``float`` in a float field, a Python ``int``
+within int64 in an int field, and the very enum member (or bool) in a coded field. Any
+other write - an int beyond int64 (a time near the int64 limit, which the audit's
+extreme streams reach), an int or a numpy scalar in a float field, a float in an int
+field, a plain int for a state - turns that order, in place, into a
+:class:`SpilledOrder`: a plain tracked order with every field in its own slots (the row's
+values copied, then the write made as the reference makes it), whose row goes back to
+the table. Every reference to it (the order book, the pending requests, the ghosts) sees
+the same object, so nothing is re-pointed; the executor twin finds an order that is not
+a row of its table and serves that reconcile by packing the orders (or by the
+reference's Python when a value does not pack either), as it does for any order made
+outside the table. ``OrderTable.spills`` counts them (none in the runs measured).
 
 Rows are taken when an order is made and given back when the last reference to it goes
 (``__del__``), so the table stays as large as the orders alive. ``copy.deepcopy`` of an
@@ -57,6 +67,7 @@ __all__ = [
     "N_STATES",
     "PENDING_CODES",
     "OrderTable",
+    "SpilledOrder",
     "TableOrder",
 ]
 
@@ -122,7 +133,7 @@ class OrderTable:
     """Rows of order fields (module docstring): ``f`` (floats), ``i`` (ints), ``NF`` /
     ``NI`` items a row; rows handed out by :meth:`take` and back by :meth:`give`."""
 
-    __slots__ = ("f", "free", "i", "rows")
+    __slots__ = ("f", "free", "i", "rows", "spills")
 
     def __init__(self) -> None:
         self.f = array("d")
@@ -130,6 +141,8 @@ class OrderTable:
         self.rows = 0
         #: rows given back, taken again before the table grows
         self.free: list[int] = []
+        #: orders spilled out of the table by a value a row cannot hold (:class:`SpilledOrder`)
+        self.spills = 0
 
     def take(self) -> int:
         """A row for a new order (its fields are set by the order's constructor)."""
@@ -155,38 +168,60 @@ class OrderTable:
         new.i = array("q", self.i)
         new.rows = self.rows
         new.free = list(self.free)
+        new.spills = self.spills
         memo[id(self)] = new
         return new
 
 
-def _number_field(k: int, name: str, floats: bool) -> property:
-    """Field ``k`` of the row, in ``f`` (``floats``) or ``i``: read and written as is."""
-    if floats:
+def _float_field(k: int, name: str) -> property:
+    """Float field ``k`` of the row: a Python float is stored as is; anything else spills
+    the order (module docstring)."""
 
-        def get(self: TableOrder) -> Any:
-            return self._f[self._fb + k]
+    def get(self: TableOrder) -> Any:
+        return self._f[self._fb + k]
 
-        def put(self: TableOrder, value: Any) -> None:
+    def put(self: TableOrder, value: Any) -> None:
+        if type(value) is float:
             self._f[self._fb + k] = value
-    else:
+        else:
+            self._spill(name, value)
 
-        def get(self: TableOrder) -> Any:
-            return self._i[self._ib + k]
+    return property(get, put, doc=f"``{name}``, in the order table")
 
-        def put(self: TableOrder, value: Any) -> None:
-            self._i[self._ib + k] = value
+
+def _int_field(k: int, name: str) -> property:
+    """Int field ``k`` of the row: a Python int within int64 is stored as is; anything
+    else spills the order (module docstring)."""
+
+    def get(self: TableOrder) -> Any:
+        return self._i[self._ib + k]
+
+    def put(self: TableOrder, value: Any) -> None:
+        if type(value) is int:
+            try:
+                self._i[self._ib + k] = value
+                return
+            except OverflowError:  # beyond int64
+                pass
+        self._spill(name, value)
 
     return property(get, put, doc=f"``{name}``, in the order table")
 
 
 def _coded_field(
-    k: int, name: str, decode: Callable[[int], Any], encode: Callable[[Any], int]
+    k: int, name: str, kind: type, decode: Callable[[int], Any], encode: Callable[[Any], int]
 ) -> property:
+    """Field ``k`` stored as a code: a value of type ``kind`` (the enum's members, or
+    bool) is encoded; anything else spills the order (module docstring)."""
+
     def get(self: TableOrder) -> Any:
         return decode(self._i[self._ib + k])
 
     def put(self: TableOrder, value: Any) -> None:
-        self._i[self._ib + k] = encode(value)
+        if type(value) is kind:
+            self._i[self._ib + k] = encode(value)
+        else:
+            self._spill(name, value)
 
     return property(get, put, doc=f"``{name}``, coded in the order table")
 
@@ -201,20 +236,20 @@ def _same_int(value: Any) -> int:
 
 _FIELDS: dict[str, property] = {}
 for _k, _name in enumerate(FLOATS):
-    _FIELDS[_name] = _number_field(_k, _name, floats=True)
+    _FIELDS[_name] = _float_field(_k, _name)
 for _k, _name in enumerate(INTS):
     if _name == "state":
-        _FIELDS[_name] = _coded_field(_k, _name, _STATES.__getitem__, _same_int)
+        _FIELDS[_name] = _coded_field(_k, _name, OrderState, _STATES.__getitem__, _same_int)
     elif _name == "side":
-        _FIELDS[_name] = _coded_field(_k, _name, _SIDES.__getitem__, _same_int)
+        _FIELDS[_name] = _coded_field(_k, _name, Side, _SIDES.__getitem__, _same_int)
     elif _name == "pending":
         _FIELDS[_name] = _coded_field(
-            _k, _name, PENDING_CODES.__getitem__, _PENDING_CODE.__getitem__
+            _k, _name, Pending, PENDING_CODES.__getitem__, _PENDING_CODE.__getitem__
         )
     elif _name == "fate_seen":
-        _FIELDS[_name] = _coded_field(_k, _name, bool, _bool_code)
+        _FIELDS[_name] = _coded_field(_k, _name, bool, bool, _bool_code)
     else:
-        _FIELDS[_name] = _number_field(_k, _name, floats=False)
+        _FIELDS[_name] = _int_field(_k, _name)
 
 #: the TrackedOrder fields that stay in the object (everything not in the table)
 _OBJECT_FIELDS = tuple(name for name in TrackedOrder.__dataclass_fields__ if name not in _FIELDS)
@@ -255,6 +290,22 @@ class TableOrder(TrackedOrder):
         if table is not None:
             table.give(self._fb // NF)
 
+    def _spill(self, name: str, value: Any) -> None:
+        """Write ``value`` to ``name`` as a :class:`TrackedOrder` would, after turning this
+        order into a :class:`SpilledOrder` (module docstring): every table field copied
+        from the row into the order's own slots, the row given back."""
+        values = [(n, prop.fget(self)) for n, prop in _FIELDS.items()]  # type: ignore[misc]
+        table = self._table
+        row = self._fb // NF
+        self.__class__ = SpilledOrder  # type: ignore[assignment]  # the same slots
+        for n, v in values:
+            _SLOTS[n].__set__(self, v)
+        self._table = None  # type: ignore[assignment]
+        del self._f, self._i
+        table.give(row)
+        table.spills += 1
+        setattr(self, name, value)
+
     def __deepcopy__(self, memo: dict[int, Any]) -> TableOrder:
         table = copy.deepcopy(self._table, memo)
         new = TableOrder.__new__(TableOrder)
@@ -273,8 +324,26 @@ class TableOrder(TrackedOrder):
         return (_plain, (tuple(getattr(self, n) for n in TrackedOrder.__dataclass_fields__),))
 
 
+class SpilledOrder(TrackedOrder):
+    """A :class:`TableOrder` that a value its row could not hold turned into a plain
+    tracked order (module docstring): every field in its own slots, no row. It has the
+    table order's slots (so that the object can change class in place) and uses none of
+    them but ``_table`` (None)."""
+
+    __slots__ = ("_f", "_fb", "_i", "_ib", "_table")
+
+    _table: OrderTable | None
+
+    def __reduce__(self) -> Any:
+        return (_plain, (tuple(getattr(self, n) for n in TrackedOrder.__dataclass_fields__),))
+
+
 def _plain(values: tuple[Any, ...]) -> TrackedOrder:
     return TrackedOrder(*values)
+
+
+#: the slot of each table field in TrackedOrder (where a spilled order keeps it)
+_SLOTS: dict[str, Any] = {n: vars(TrackedOrder)[n] for n in _FIELDS}
 
 
 for _name, _prop in _FIELDS.items():

@@ -115,7 +115,9 @@ def _run(
 
 def _rows_in(table: OrderTable, orders: Sequence[TrackedOrder]) -> list[int] | None:
     """Where each of ``orders`` starts in ``table`` (its row's first float), or None when
-    one is not a row of it (an order made before the table, or copied out of it)."""
+    one is not a row of it (an order made before the table, copied out of it, or spilled
+    out of it by a value its row could not hold: a ``SpilledOrder``, whose ``_table`` is
+    None)."""
     try:  # a TrackedOrder that is no TableOrder has no _table: AttributeError
         rows = [o._fb for o in orders if o._table is table]  # type: ignore[attr-defined]
     except AttributeError:
