@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -165,14 +167,38 @@ def test_lost_delayed_reordered_and_disconnected() -> None:
 
 
 def test_rate_limit_knob_and_ip_limit() -> None:
+    """The knob and the IP limit refuse requests, and a request is what the venue client
+    sends: one submission's places are one batch (weight 1), refused or admitted whole;
+    separate submissions are separate requests."""
     v = FakeVenue(ip_limit=3)
     v.rate_limit_next(1, retry_after_s=2)
     v.submit([Place(i, make_cloid(i), Side.BUY, 99.0, 0.2) for i in range(1, 6)], T)
     rs = results(v.drain(T + NS_PER_MS))
-    assert rs[0].reason is RejectReason.RATE_LIMITED_IP and "Retry-After: 2" in rs[0].message
-    assert [r.outcome for r in rs[1:4]] == [Outcome.RESTING] * 3
-    assert rs[4].reason is RejectReason.RATE_LIMITED_IP and v.ip_rejections == 1
+    assert len(rs) == 5 and all(r.reason is RejectReason.RATE_LIMITED_IP for r in rs)
+    assert all("Retry-After: 2" in r.message for r in rs) and v.ip_peak == 0
+    for i in range(6, 10):
+        v.submit([Place(i, make_cloid(i), Side.BUY, 99.0, 0.2)], T)
+    rs = results(v.drain(T + NS_PER_MS))
+    assert [r.outcome for r in rs[:3]] == [Outcome.RESTING] * 3
+    assert rs[3].reason is RejectReason.RATE_LIMITED_IP and v.ip_rejections == 1
     assert v.ip_peak == 3
+
+
+def test_one_submission_is_charged_as_the_clients_requests() -> None:
+    """Cancels, modifies and places of one submission are three requests of weight 1; 40
+    places are a batch of 39 and a batch of 1 (the client's MAX_BATCH)."""
+    v = FakeVenue(ip_limit=1_000)
+    v.submit([Place(i, make_cloid(i), Side.BUY, 99.0, 0.2) for i in range(1, 41)], T)
+    assert v.ip_peak == 2
+    rs = results(v.drain(T + NS_PER_MS))
+    oids = [r.oid for r in rs]
+    acts: list[Any] = [Cancel(100 + i, make_cloid(1 + i), oids[i]) for i in range(3)]
+    acts += [
+        Modify(200 + i, make_cloid(10 + i), oids[9 + i], Side.BUY, 98.0, 0.2) for i in range(5)
+    ]
+    acts += [Place(300 + i, make_cloid(300 + i), Side.BUY, 97.0, 0.2) for i in range(4)]
+    v.submit(acts, T + 2 * NS_PER_MS)
+    assert v.ip_peak == 2 + 3
 
 
 @pytest.mark.parametrize(

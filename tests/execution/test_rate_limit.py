@@ -7,13 +7,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mmkit.core.actions import Action, Cancel, CancelAll, Modify, Place, QueryOrder, SyncState
-from mmkit.core.types import NS_PER_S, Side
+from mmkit.core.types import NS_PER_S, Side, Tif
 from mmkit.execution.rate_limit import (
     RateTracker,
     RequoteInterval,
     address_weight,
+    batch_ip_weight,
     exchange_weight,
     ip_weight,
+    requests_of,
 )
 
 C = "0x" + "0" * 31 + "1"
@@ -47,9 +49,12 @@ def test_throttles_before_the_limit_and_keeps_room_for_emergencies() -> None:
     assert r.allows(p, 60 * NS_PER_S)  # the minute rolled
 
 
-@given(st.lists(st.tuples(st.integers(0, 5 * NS_PER_S), st.integers(1, 30)), max_size=300))
+@given(st.lists(st.tuples(st.integers(0, 5 * NS_PER_S), st.integers(1, 100)), max_size=300))
 def test_rolling_minute_never_exceeds_limit(sends: list[tuple[int, int]]) -> None:
-    r = RateTracker(ip_limit=120)
+    """Whatever is sent, the rolling minute's weight (n places sent together: requests of
+    at most 39 orders, each of weight 1 + 39 // 40 = 1, protocol §6) stays within the
+    limit."""
+    r = RateTracker(ip_limit=30)
     t = 0
     events: list[tuple[int, int]] = []
     for dt, n in sends:
@@ -57,9 +62,10 @@ def test_rolling_minute_never_exceeds_limit(sends: list[tuple[int, int]]) -> Non
         batch: list[Action] = [Place(i, C, Side.BUY, 1.0, 1.0) for i in range(n)]
         if r.allows(batch, t, emergency=True):
             r.record(batch, t)
-            events.append((t, n))
+            events.append((t, -(-n // 39)))
             window = sum(w for (u, w) in events if t - u < 60 * NS_PER_S)
-            assert window <= 120
+            assert window <= 30
+            assert window == r.ip_used(t)
 
 
 def test_address_budget_then_one_per_ten_seconds() -> None:
@@ -98,3 +104,47 @@ def test_ip_warning_is_logged_once_per_episode(caplog: pytest.LogCaptureFixture)
             rt.record([Place(i, make_cloid(i + 1), Side.BUY, 1.0, 1.0)], now)
     warnings = [r for r in caplog.records if "IP rate limit warning" in r.message]
     assert rt.warnings > 10 and len(warnings) == 1
+
+
+_kinds = st.sampled_from(["modify", "alo", "gtc", "cancel_oid", "cancel_cloid", "sync", "query"])
+
+
+def _action(k: int, kind: str) -> Action:
+    if kind == "modify":
+        return Modify(k, C, k, Side.BUY, 1.0, 1.0)
+    if kind in ("alo", "gtc"):
+        return Place(k, C, Side.SELL, 1.0, 1.0, Tif.ALO if kind == "alo" else Tif.GTC)
+    if kind == "cancel_oid":
+        return Cancel(k, None, k)
+    if kind == "cancel_cloid":
+        return Cancel(k, C, None)
+    if kind == "sync":
+        return SyncState(k, "t", orders=k % 2 == 0)
+    return QueryOrder(k, C, None)
+
+
+@given(st.lists(_kinds, max_size=260))
+def test_a_batch_weighs_its_requests(kinds: list[str]) -> None:
+    """batch_ip_weight (the tracker's) and requests_of (the fake venue's) agree, and both
+    follow the protocol: per kind, requests of at most 39 orders or 200 cancels, each
+    weighing 1 + n // 40; every other action its own info weight."""
+    acts = [_action(k, kind) for k, kind in enumerate(kinds)]
+    weight, n, cancels_only = batch_ip_weight(acts)
+    of, weights = requests_of(acts)
+    assert sum(weights) == weight and len(of) == len(acts)
+    expected = 0
+    for kind, per in (
+        ("modify", 39), ("alo", 39), ("gtc", 39), ("cancel_oid", 200), ("cancel_cloid", 200)
+    ):  # fmt: skip
+        m = kinds.count(kind)
+        while m > 0:
+            expected += 1 + min(m, per) // 40
+            m -= per
+    expected += sum(ip_weight(a) for a in acts if isinstance(a, SyncState | QueryOrder))
+    assert weight == expected
+    orders = [a for a in acts if isinstance(a, Place | Modify | Cancel)]
+    assert n == len(orders) == sum(address_weight(a) for a in acts)
+    assert cancels_only == (not any(isinstance(a, Place | Modify) for a in acts))
+    # every request holds actions of one kind only
+    for r in set(of):
+        assert len({kinds[i] for i, x in enumerate(of) if x == r}) == 1

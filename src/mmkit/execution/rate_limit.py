@@ -4,7 +4,15 @@
   requests 2 or 20); 1,200 per rolling minute. Normal traffic is held below
   ``throttle_frac`` of the limit so that kill-switch cancels always fit under the limit
   itself; a warning is raised above ``warn_frac``. The tracker throttles **before** the
-  limit: the rolling sum never exceeds ``limit``.
+  limit: the rolling sum never exceeds ``limit``. One submission's actions are weighed as
+  the venue client sends them (:func:`batch_ip_weight`): its cancels, its modifies and its
+  places each go out as batches (cancels by oid apart from cancels by cloid, post-only
+  places apart from the rest), at most :data:`MAX_BATCH` orders or :data:`MAX_CANCELS`
+  cancels a request; a ``CancelAll`` lists the open orders (20) and cancels them in one
+  request (1, fewer than 40 resting), a ``SyncState`` and a ``QueryOrder`` are their info
+  requests. Requests the venue adapter makes on its own (its start-up and recovery reads,
+  the dead-man switch) are not seen here: the share of the limit kept back from normal
+  traffic covers them (``docs/execution.md``).
 * **Address**: exchange actions only, 10,000 + 1 per USDC of volume traded; a batch of n
   counts n. Once spent, one request per ``exhausted_interval_s``. Cancels have their own,
   larger cap (``min(limit + 100000, 2 * limit)``).
@@ -14,9 +22,10 @@ from __future__ import annotations
 
 import logging
 from collections import deque
+from collections.abc import Sequence
 
 from mmkit.core.actions import Action, Cancel, CancelAll, Modify, Place, QueryOrder, SyncState
-from mmkit.core.types import NS_PER_S
+from mmkit.core.types import NS_PER_S, Tif
 
 log = logging.getLogger("mmkit.execution")
 
@@ -41,6 +50,19 @@ def exchange_weight(batch_length: int) -> int:
 
 #: one order action (an /exchange action of one entry)
 _ORDER_WEIGHT = exchange_weight(1)
+#: orders per ``order`` / ``batchModify`` request the venue client sends (its weight stays 1)
+MAX_BATCH = 39
+#: cancels per ``cancel`` / ``cancelByCloid`` request (the venue refuses more than 200)
+MAX_CANCELS = 200
+_ALO = Tif.ALO
+
+
+def batches_weight(n: int, per: int) -> int:
+    """IP weight of ``n`` entries of one kind sent in requests of at most ``per`` each."""
+    if n <= 0:
+        return 0
+    full, rest = divmod(n, per)
+    return full * exchange_weight(per) + (exchange_weight(rest) if rest else 0)
 
 
 def ip_weight(action: Action) -> int:
@@ -59,6 +81,80 @@ def ip_weight(action: Action) -> int:
 def address_weight(action: Action) -> int:
     """Address-budget requests one action costs (info requests cost none)."""
     return 1 if isinstance(action, Place | Modify | Cancel | CancelAll) else 0
+
+
+def batch_ip_weight(actions: list[Action]) -> tuple[int, int, bool]:
+    """(IP weight, address requests, cancels only) of ``actions`` submitted together, as the
+    venue client sends them (module docstring): modifies in batches of :data:`MAX_BATCH`,
+    post-only places and the other places in batches of their own, cancels by oid and by
+    cloid in batches of :data:`MAX_CANCELS`; every other action is its own requests
+    (:func:`ip_weight`). A subclass of an order action is weighed as a request of its own."""
+    # the three order actions counted by type (one addition each: a busy quoting cycle
+    # sends ten); any other action weighed by ip_weight and counted by kind
+    modifies = alo = places = by_oid = by_cloid = 0
+    other_priced = other_cancels = other_weight = 0
+    for a in actions:
+        t = type(a)
+        if t is Modify:
+            modifies += 1
+        elif t is Place:
+            if a.tif is _ALO:  # type: ignore[union-attr]  # a Place: checked by type
+                alo += 1
+            else:
+                places += 1
+        elif t is Cancel:
+            if a.oid is None:  # type: ignore[union-attr]  # a Cancel: checked by type
+                by_cloid += 1
+            else:
+                by_oid += 1
+        else:
+            other_weight += ip_weight(a)
+            if isinstance(a, _PRICED):
+                other_priced += 1
+            elif isinstance(a, _CANCELS):
+                other_cancels += 1
+    weight = (
+        batches_weight(modifies, MAX_BATCH)
+        + batches_weight(alo, MAX_BATCH)
+        + batches_weight(places, MAX_BATCH)
+        + batches_weight(by_oid, MAX_CANCELS)
+        + batches_weight(by_cloid, MAX_CANCELS)
+        + other_weight
+    )
+    priced = modifies + alo + places
+    n = priced + by_oid + by_cloid + other_priced + other_cancels
+    return weight, n, priced == 0 and other_priced == 0
+
+
+def requests_of(actions: Sequence[Action]) -> tuple[list[int], list[int]]:
+    """How the venue client sends ``actions`` submitted together, request by request:
+    each action's request (an index) and each request's IP weight. The same grouping as
+    :func:`batch_ip_weight` (whose sum of weights this gives), kept as requests for a
+    venue model that admits or refuses each request whole (the audit's fake venue)."""
+    of: list[int] = []
+    weights: list[int] = []
+    #: the open batch of each kind: [its request index, entries so far]
+    batch: dict[tuple[int, bool], list[int]] = {}
+    for a in actions:
+        t = type(a)
+        if t is Modify:
+            key, cap = (0, False), MAX_BATCH
+        elif t is Place:
+            key, cap = (1, a.tif is _ALO), MAX_BATCH  # type: ignore[union-attr]
+        elif t is Cancel:
+            key, cap = (2, a.oid is None), MAX_CANCELS  # type: ignore[union-attr]
+        else:
+            of.append(len(weights))
+            weights.append(ip_weight(a))
+            continue
+        cur = batch.get(key)
+        if cur is None or cur[1] == cap:
+            cur = batch[key] = [len(weights), 0]
+            weights.append(0)
+        cur[1] += 1
+        weights[cur[0]] = exchange_weight(cur[1])
+        of.append(cur[0])
+    return of, weights
 
 
 class RateTracker:
@@ -130,25 +226,9 @@ class RateTracker:
     # -- the check ----------------------------------------------------------------------
     @staticmethod
     def weigh(actions: list[Action]) -> tuple[int, int, bool]:
-        """(IP weight, address requests, cancels only) of a batch of actions."""
-        # the three order actions counted by identity (one addition each: a busy quoting
-        # cycle sends ten); any other action weighed by ip_weight and counted by kind
-        priced = cancels = other_priced = other_cancels = other_weight = 0
-        for a in actions:
-            t = type(a)
-            if t is Modify or t is Place:
-                priced += 1
-            elif t is Cancel:
-                cancels += 1
-            else:
-                other_weight += ip_weight(a)
-                if isinstance(a, _PRICED):
-                    other_priced += 1
-                elif isinstance(a, _CANCELS):
-                    other_cancels += 1
-        weight = _ORDER_WEIGHT * (priced + cancels) + other_weight
-        n = priced + cancels + other_priced + other_cancels
-        return weight, n, priced == 0 and other_priced == 0
+        """(IP weight, address requests, cancels only) of a batch of actions sent together
+        (:func:`batch_ip_weight`)."""
+        return batch_ip_weight(actions)
 
     def allows(
         self,

@@ -28,9 +28,11 @@ configured as the harness needs it:
 
 What this module adds is what the simulator does not model: **faults** and **inspection**.
 
-* IP weight (§6 weights) over a rolling minute: a request above ``ip_limit`` gets HTTP 429
-  (``REJECTED``/``RATE_LIMITED_IP``) and is not applied; :attr:`FakeVenue.ip_peak` is the
-  highest rolling weight of accepted requests.
+* IP weight (§6 weights) over a rolling minute, charged per request as the venue client
+  makes them of one submission (its batches of cancels, modifies and places:
+  :func:`~mmkit.execution.rate_limit.requests_of`): a request above ``ip_limit`` gets HTTP
+  429 (``REJECTED``/``RATE_LIMITED_IP`` for each of its actions) and is not applied;
+  :attr:`FakeVenue.ip_peak` is the highest rolling weight of accepted requests.
 * Fault knobs (deterministic; ``seed`` drives the reordering). Each is an entry of the one
   fault catalogue, :data:`mmkit.venues.faults.FAULTS`, shared with the loopback emulator,
   which also validates the knobs' arguments and holds the texts (429, timeout, connection
@@ -98,7 +100,7 @@ from mmkit.core.events import (
 )
 from mmkit.core.outcomes import Outcome, RejectReason
 from mmkit.core.types import NS_PER_MS, Instrument, Side, Tif
-from mmkit.execution.rate_limit import WINDOW_NS, ip_weight
+from mmkit.execution.rate_limit import WINDOW_NS, requests_of
 from mmkit.rounding import price_step
 from mmkit.venues import faults
 from mmkit.venues.hyperliquid.errors import fmt_amount, reason_of, venue_message
@@ -292,6 +294,12 @@ class FakeVenue:
         self.exposure_peak = {Side.BUY: 0.0, Side.SELL: 0.0}
         self._window: deque[tuple[int, int]] = deque()
         self._ip_used = 0
+        #: the current submission's requests (``submit``): each action's request, each
+        #: request's weight, the verdict on each decided one (None: admitted), the action
+        self._request_of: list[int] = []
+        self._request_weight: list[int] = []
+        self._request_verdict: dict[int, str | None] = {}
+        self._at = 0
         self._queue: list[tuple[int, int, Event]] = []
         self._seq = 0
         self._now = 0
@@ -409,7 +417,12 @@ class FakeVenue:
 
     def submit(self, actions: Sequence[Action], now_ns: int) -> None:
         self._now = max(self._now, now_ns)
-        for a in actions:
+        # the requests the venue client would make of these actions (its batches): each is
+        # admitted or refused whole, charged once (see _ip_admit)
+        self._request_of, self._request_weight = requests_of(actions)
+        self._request_verdict = {}
+        for i, a in enumerate(actions):
+            self._at = i
             self.submitted.append((now_ns, a))
             # after a snapshot answered at ``now_ns`` the action is applied one ns later,
             # so what it fills is not dated into that snapshot
@@ -564,25 +577,29 @@ class FakeVenue:
         )
 
     def _ip_admit(self, a: Action, now_ns: int) -> bool:
-        w = ip_weight(a)
-        if self.knobs.rate_limit:
-            msg = faults.rate_limited_message(self.knobs.rate_limit.popleft())
-            self._result(a, now_ns, Outcome.REJECTED, msg, reason=RejectReason.RATE_LIMITED_IP)
-            return False
-        if self.ip_used(now_ns) + w > self.ip_limit:
-            self.ip_rejections += 1
-            self._result(
-                a,
-                now_ns,
-                Outcome.REJECTED,
-                faults.RATE_LIMITED_TEXT,
-                reason=RejectReason.RATE_LIMITED_IP,
-            )
-            return False
-        self._window.append((now_ns, w))
-        self._ip_used += w
-        self.ip_peak = max(self.ip_peak, self._ip_used)
-        return True
+        """Whether ``a``'s request is admitted: the first action of a request decides for
+        all of it (an injected 429, or the rolling weight over the limit, refuses the whole
+        request; an admitted one is charged its weight once), the others follow it."""
+        req = self._request_of[self._at]
+        if req in self._request_verdict:
+            refusal = self._request_verdict[req]
+        else:
+            refusal = None
+            w = self._request_weight[req]
+            if self.knobs.rate_limit:
+                refusal = faults.rate_limited_message(self.knobs.rate_limit.popleft())
+            elif self.ip_used(now_ns) + w > self.ip_limit:
+                self.ip_rejections += 1
+                refusal = faults.RATE_LIMITED_TEXT
+            else:
+                self._window.append((now_ns, w))
+                self._ip_used += w
+                self.ip_peak = max(self.ip_peak, self._ip_used)
+            self._request_verdict[req] = refusal
+        if refusal is None:
+            return True
+        self._result(a, now_ns, Outcome.REJECTED, refusal, reason=RejectReason.RATE_LIMITED_IP)
+        return False
 
     def _one(self, a: Action, now_ns: int) -> None:
         if not self.connected:

@@ -47,6 +47,7 @@ from mmkit.core.events import (
 from mmkit.core.outcomes import Outcome, RejectReason
 from mmkit.core.types import Instrument, Side, Tif
 from mmkit.errors import VenueError
+from mmkit.execution.rate_limit import MAX_BATCH, MAX_CANCELS  # the batches the tracker weighs
 from mmkit.venues.hyperliquid import info as inf
 from mmkit.venues.hyperliquid import wire
 from mmkit.venues.hyperliquid.errors import ClassifiedError
@@ -64,10 +65,6 @@ from mmkit.venues.hyperliquid.settings import ClientSettings
 from mmkit.venues.hyperliquid.signing import signed_envelope
 from mmkit.venues.priority import in_emergency_lane
 
-#: orders per ``order``/``batchModify`` action (IP weight is 1 + floor(n / 40))
-MAX_BATCH = 39
-#: cancels per action (the venue refuses more than 200)
-MAX_CANCELS = 200
 DEFAULT_RETRY_AFTER_S = 1.0
 #: rows per userFills / userFillsByTime reply at most
 FILLS_PAGE = 2000
