@@ -321,7 +321,7 @@ class TableOrder(TrackedOrder):
 
     def __reduce__(self) -> Any:
         # outside its executor a table order is a plain tracked order with the same fields
-        return (_plain, (tuple(getattr(self, n) for n in TrackedOrder.__dataclass_fields__),))
+        return _as_plain(self)
 
 
 class SpilledOrder(TrackedOrder):
@@ -335,7 +335,13 @@ class SpilledOrder(TrackedOrder):
     _table: OrderTable | None
 
     def __reduce__(self) -> Any:
-        return (_plain, (tuple(getattr(self, n) for n in TrackedOrder.__dataclass_fields__),))
+        return _as_plain(self)
+
+
+def _as_plain(o: TrackedOrder) -> Any:
+    """How a table or spilled order pickles and copies: a plain tracked order with the same
+    fields."""
+    return (_plain, (tuple(getattr(o, n) for n in TrackedOrder.__dataclass_fields__),))
 
 
 def _plain(values: tuple[Any, ...]) -> TrackedOrder:

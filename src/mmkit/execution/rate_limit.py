@@ -65,9 +65,6 @@ def batches_weight(n: int, per: int) -> int:
     return full * exchange_weight(per) + (exchange_weight(rest) if rest else 0)
 
 
-_batches = batches_weight
-
-
 def ip_weight(action: Action) -> int:
     """IP weight of the requests one action costs (CancelAll first lists open orders)."""
     if isinstance(action, _ONE_ORDER):
@@ -116,19 +113,17 @@ def batch_ip_weight(actions: list[Action]) -> tuple[int, int, bool]:
                 other_priced += 1
             elif isinstance(a, _CANCELS):
                 other_cancels += 1
-    # the kinds present only; a kind that fits one request weighs 1 + n // 40 (no call:
-    # this runs for every batch sent)
+    # each kind present: one request of 1 + n // 40 when it fits one, else its batches
     weight = other_weight
-    if modifies:
-        weight += 1 + modifies // 40 if modifies <= MAX_BATCH else _batches(modifies, MAX_BATCH)
-    if alo:
-        weight += 1 + alo // 40 if alo <= MAX_BATCH else _batches(alo, MAX_BATCH)
-    if places:
-        weight += 1 + places // 40 if places <= MAX_BATCH else _batches(places, MAX_BATCH)
-    if by_oid:
-        weight += 1 + by_oid // 40 if by_oid <= MAX_CANCELS else _batches(by_oid, MAX_CANCELS)
-    if by_cloid:
-        weight += 1 + by_cloid // 40 if by_cloid <= MAX_CANCELS else _batches(by_cloid, MAX_CANCELS)
+    for k, per in (
+        (modifies, MAX_BATCH),
+        (alo, MAX_BATCH),
+        (places, MAX_BATCH),
+        (by_oid, MAX_CANCELS),
+        (by_cloid, MAX_CANCELS),
+    ):
+        if k:
+            weight += 1 + k // 40 if k <= per else batches_weight(k, per)
     priced = modifies + alo + places
     n = priced + by_oid + by_cloid + other_priced + other_cancels
     return weight, n, priced == 0 and other_priced == 0
