@@ -21,10 +21,17 @@ Variants, each a subclass that only switches caches off:
 * ``+levels``  - ``+recent`` plus the sides' levels by their rounded inputs (level 0's grid
   index, the level step, the grid scale, the base size, the intensity gap and the room),
   which skips the per-level loop;
-* ``+flat``  - the product: ``+levels`` with the room left out of the key when it is too large
-  to cap any level (the compact key of an uncapped ladder);
-* ``+flat, memo only`` - the product without the recent sides/ladders (does that cache still
-  pay once the levels are remembered?).
+* ``+flat``  - ``+levels`` with the room left out of the key when it is too large to cap any
+  level (the compact key of an uncapped ladder); the product until 2026-12-06;
+* ``+lazy quotes, memo`` - the product: ``+flat`` whose ladders are made from their levels,
+  their ``Quote`` objects only when a consumer reads them (the engine's check and the
+  built-in executor read the levels), the last ladder reused while unchanged;
+* ``+lazy, recent ladders`` - the product plus the recent ladders by their levels (does that
+  cache still pay once no quote is made at build time? It did not: removed).
+
+Every variant before ``+lazy`` makes its quotes at once (the old output), so the table shows
+what each cache gained then and what making no quotes gains now; a consumer that reads the
+quotes of a lazy ladder pays for them once, when it reads them.
 
 Prints the median over runs of µs per build (process CPU time, robust to a shared machine;
 the variants are interleaved run by run) and the ratio to ``plain``; asserts nothing.
@@ -63,8 +70,57 @@ class _Forgetful(dict[Any, Any]):
         pass
 
 
-class WithoutLevels(LadderBuilder):
-    """The product without the sides' levels by rounded inputs (``+recent``)."""
+class _Eager(LadderBuilder):
+    """The product's output before 2026-12-06: each new side became ``Quote`` objects at
+    once (recent sides and ladders reused), where the product now makes a ladder from its
+    levels (:meth:`~mmkit.components.Ladder.from_levels`) and its quotes only when read."""
+
+    __slots__ = ("_ladders", "_last_asks", "_last_bids", "_sides")
+
+    def __init__(
+        self, instrument: Instrument, params: LadderParams, max_order_notional: float = math.inf
+    ) -> None:
+        super().__init__(instrument, params, max_order_notional)
+        self._last_bids: tuple[Quote, ...] = ()
+        self._last_asks: tuple[Quote, ...] = ()
+        self._sides: dict[tuple[Side, Levels], tuple[Quote, ...]] = {}
+        self._ladders: dict[tuple[Levels, Levels], Ladder] = {}
+
+    def _emit(self, bids: Levels, asks: Levels) -> Ladder:
+        same_bids = bids == self._last_bid_key
+        same_asks = asks == self._last_ask_key
+        if same_bids and same_asks:
+            return self._last_ladder
+        key = (bids, asks)
+        lad = self._ladders.get(key)
+        if lad is None:
+            if not same_bids:
+                self._last_bids = self._side_quotes(Side.BUY, bids)
+            if not same_asks:
+                self._last_asks = self._side_quotes(Side.SELL, asks)
+            if len(self._ladders) >= _CACHE:
+                self._ladders.clear()
+            lad = self._ladders[key] = Ladder(self._last_bids, self._last_asks)
+        else:
+            self._last_bids, self._last_asks = lad.bids, lad.asks
+        self._last_bid_key, self._last_ask_key, self._last_ladder = bids, asks, lad
+        return lad
+
+    def _side_quotes(self, side: Side, levels: Levels) -> tuple[Quote, ...]:
+        key = (side, levels)
+        got = self._sides.get(key)
+        if got is None:
+            if len(self._sides) >= _CACHE:
+                self._sides.clear()
+            got = self._sides[key] = self._quotes(side, levels)
+        return got
+
+    def _quotes(self, side: Side, levels: Levels) -> tuple[Quote, ...]:
+        return quotes(side, levels)
+
+
+class WithoutLevels(_Eager):
+    """Eager quotes without the sides' levels by rounded inputs (``+recent``)."""
 
     __slots__ = ()
 
@@ -114,15 +170,6 @@ class RecentQuotes(WithoutLevels):
         super().__init__(instrument, params, max_order_notional)
         self._quote_cache: dict[tuple[Side, float, float, int], Quote] = {}
 
-    def _side_quotes(self, side: Side, levels: Levels) -> tuple[Quote, ...]:
-        key = (side, levels)
-        got = self._sides.get(key)
-        if got is None:
-            if len(self._sides) >= _CACHE:
-                self._sides.clear()
-            got = self._sides[key] = self._quotes(side, levels)
-        return got
-
     def _quotes(self, side: Side, levels: Levels) -> tuple[Quote, ...]:
         out = []
         cache = self._quote_cache
@@ -137,17 +184,8 @@ class RecentQuotes(WithoutLevels):
         return tuple(out)
 
 
-class LevelsMemoOnly(LadderBuilder):
-    """The product without the recent sides/ladders: is that cache still worth it once
-    levels are remembered by their rounded inputs?"""
-
-    __slots__ = ()
-
-    _emit = Memo._emit
-
-
-class RoomInKey(LadderBuilder):
-    """The product, but the room is always part of a side's key (no compact flat key)."""
+class RoomInKey(_Eager):
+    """Eager quotes, the room always part of a side's key (no compact flat key)."""
 
     __slots__ = ()
 
@@ -158,14 +196,41 @@ class RoomInKey(LadderBuilder):
         self._load = math.inf
 
 
+class LazyRecent(LadderBuilder):
+    """The product plus a dict of recently built ladders by their levels (reused when the
+    mid bounces back), as the eager variants have: does it still pay once no quote is made
+    at build time? (Measured 2026-12-06: no, 0-4 % slower; removed.)"""
+
+    __slots__ = ("_recent",)
+
+    def __init__(
+        self, instrument: Instrument, params: LadderParams, max_order_notional: float = math.inf
+    ) -> None:
+        super().__init__(instrument, params, max_order_notional)
+        self._recent: dict[tuple[Levels, Levels], Ladder] = {}
+
+    def _emit(self, bids: Levels, asks: Levels) -> Ladder:
+        if bids == self._last_bid_key and asks == self._last_ask_key:
+            return self._last_ladder
+        key = (bids, asks)
+        lad = self._recent.get(key)
+        if lad is None:
+            if len(self._recent) >= _CACHE:
+                self._recent.clear()
+            lad = self._recent[key] = Ladder.from_levels(bids, asks)
+        self._last_bid_key, self._last_ask_key, self._last_ladder = bids, asks, lad
+        return lad
+
+
 VARIANTS: dict[str, type[Any]] = {
     "plain": Plain,
     "memo of the last side": Memo,
     "+recent sides/ladders": WithoutLevels,
     "+quote objects (removed)": RecentQuotes,
     "+levels by rounded inputs": RoomInKey,
-    "+flat: room out of key (kept)": LadderBuilder,
-    "+flat, memo only (no recent)": LevelsMemoOnly,
+    "+flat: room out of key": _Eager,
+    "+lazy quotes, memo (the product)": LadderBuilder,
+    "+lazy, recent ladders (removed)": LazyRecent,
 }
 
 Call = tuple[float, float, float, float, float, float, float, float, float, float]

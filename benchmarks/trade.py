@@ -43,10 +43,9 @@ def settings_for(feed: str, duration: float, extra: list[str] | None = None):  #
 
 
 def use_order_table(eng) -> None:  # type: ignore[no-untyped-def]
-    """The executor twin's orders in its order table, the ladder's numbers read from the
-    quoter's builder (step 1 of the compiled loop in docs/twins.md; off by default)."""
-    builder = getattr(eng._quoter, "builder", None)
-    eng.executor.use_table(levels_of=builder.built_from if builder is not None else None)
+    """The executor twin's orders in its order table (step 1 of the compiled loop in
+    docs/twins.md; off by default)."""
+    eng.executor.use_table()
 
 
 def latency(

@@ -40,6 +40,7 @@ from mmkit.components import (
     GateDecision,
     GateMode,
     Ladder,
+    Levels,
     Persistent,
     PredictionLogging,
     Quote,
@@ -463,7 +464,14 @@ def _is_kill_switch(gate: object) -> bool:
 
 
 def ladder_problem(ladder: Ladder) -> str | None:
-    """Why a ladder must not be quoted (non-finite, non-positive, wrong side, crossed)."""
+    """Why a ladder must not be quoted (non-finite, non-positive, wrong side, crossed).
+
+    A ladder made from its levels (:meth:`~mmkit.components.Ladder.from_levels`) is
+    checked on its numbers, without making its quotes, when they are all fine; otherwise
+    (or for a ladder made from quotes) quote by quote, which names the first bad one."""
+    levels = ladder._levels
+    if levels is not None and _levels_fine(*levels):
+        return None
     top_bid = -math.inf
     low_ask = math.inf
     for side, quotes in ((BUY, ladder.bids), (SELL, ladder.asks)):
@@ -483,6 +491,19 @@ def ladder_problem(ladder: Ladder) -> str | None:
     if ladder.bids and ladder.asks and top_bid >= low_ask:
         return f"quotes cross: bid {top_bid} >= ask {low_ask}"
     return None
+
+
+def _levels_fine(bids: Levels, asks: Levels) -> bool:
+    """Whether every price and size of the sides' levels is finite and positive and the
+    best bid is below the best ask: True only when the quote-by-quote check (the rest of
+    :func:`ladder_problem`) finds nothing (False may be a false alarm: that check then
+    decides). The quotes of such a ladder are on their sides by construction."""
+    for lv in (bids, asks):
+        if lv:
+            total = sum(lv)  # finite only when every number is (or a huge sum: the check)
+            if total - total != 0.0 or min(lv) <= 0.0:
+                return False
+    return not (bids and asks and max(bids[0::2]) >= min(asks[0::2]))
 
 
 def reduce_only_ladder(ladder: Ladder, position: float) -> Ladder:

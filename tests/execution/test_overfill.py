@@ -26,12 +26,12 @@ from hypothesis import strategies as st
 from hypothesis.stateful import invariant, rule, run_state_machine_as_test
 
 from mmkit.audit.invariants.execution import INSTRUMENT, ladder
-from mmkit.components import Quote
+from mmkit.components import Levels, Quote, quote_levels
 from mmkit.core.actions import Cancel, Modify, Place
 from mmkit.core.events import Trade
 from mmkit.core.types import NS_PER_MS, Side
 from mmkit.execution.orders import OrderState, TrackedOrder
-from mmkit.execution.reconciler import CANCEL, MODIFY, Op, Tolerances, diff_side
+from mmkit.execution.reconciler import CANCEL, MODIFY, Op, Tolerances, diff_levels, diff_side
 from mmkit.execution.smart_executor import SmartExecutor
 
 from .test_halt_exposure import (
@@ -51,7 +51,7 @@ EPS = 1e-9
 # broken variants
 # --------------------------------------------------------------------------------------
 def _full_size_diff(
-    desired: Sequence[Quote],
+    desired: Levels,
     resting: Sequence[TrackedOrder],
     occupied: set[int],
     cap: float,
@@ -65,14 +65,14 @@ def _full_size_diff(
         o.filled = 0.0
         o.risk = 0.0
     try:
-        return diff_side(desired, resting, occupied, cap, tol, debt)
+        return diff_levels(desired, resting, occupied, cap, tol, debt)
     finally:
         for o, filled, risk in saved:
             o.filled, o.risk = filled, risk
 
 
 def _tape_blind_diff(
-    desired: Sequence[Quote],
+    desired: Levels,
     resting: Sequence[TrackedOrder],
     occupied: set[int],
     cap: float,
@@ -85,7 +85,7 @@ def _tape_blind_diff(
     for o in resting:
         o.risk = 0.0
     try:
-        return diff_side(desired, resting, occupied, cap, tol, debt)
+        return diff_levels(desired, resting, occupied, cap, tol, debt)
     finally:
         for o, risk in saved:
             o.risk = risk
@@ -177,7 +177,7 @@ def test_a_modify_never_lets_a_cloid_or_level_fill_past_its_size(
 
 def test_the_property_catches_the_old_full_size_modify() -> None:
     o = order(101.0, 0.15, cap=0.2, filled=0.05)
-    ops = _full_size_diff([q(100.0, 0.2)], [o], set(), 10.0, TOL)
+    ops = _full_size_diff(quote_levels([q(100.0, 0.2)]), [o], set(), 10.0, TOL)
     assert ops[0].kind == MODIFY and o.filled + ops[0].sz > o.cap + EPS  # 0.25 of 0.2
 
 

@@ -397,7 +397,9 @@ def test_the_kernel_reports_same_only_for_equal_levels() -> None:
     est2 = make_estimates({"kappa": 2000.0, "A": 1.0, "sigma": 1e-4, "size_scale": 2.0})
     second = tw.quote(view, est2, 0)
     assert second is not first and second.bids[0].sz == 2 * first.bids[0].sz
-    assert tw.quote(view, est, 0) is first  # the builder's recent-ladder cache
+    third = tw.quote(view, est, 0)  # the builder keeps the last ladder only: an equal one
+    assert third == first and third.levels() == first.levels()
+    assert tw.quote(view, est, 0) is third
 
 
 # -- a real market ---------------------------------------------------------------------------

@@ -16,7 +16,6 @@ from mmkit.core.types import NS_PER_MS
 from mmkit.execution.order_table import TableOrder
 from mmkit.execution.smart_executor_twin import SmartExecutorTwin, outputs_differ
 from mmkit.plugin_manager import PluginHost
-from mmkit.quoting.ladder import LadderBuilder
 from mmkit.runtime.paper import event_time
 
 
@@ -35,9 +34,7 @@ class Run:
         self.executor: Any = self.engine.executor
         assert isinstance(self.executor, SmartExecutorTwin)
         if table:
-            builder = self.engine._quoter.builder  # type: ignore[attr-defined]
-            assert isinstance(builder, LadderBuilder)
-            self.executor.use_table(levels_of=builder.built_from)
+            self.executor.use_table()
         self.venue: Any = build_component(host.registry, s, "venue", s.components.venue)
         self.events = build_component(host.registry, s, "feed", s.components.feed).events()
         self.timer_ns = s.engine.timer_ms * NS_PER_MS
@@ -94,24 +91,6 @@ def test_the_table_engine_sends_what_the_default_engine_sends() -> None:
     assert orders and all(type(o) is TableOrder for o in orders)
     c = tab.executor.counters
     assert c["modifies"] > 0 and c["places"] > 0 and c["cancels"] > 0, c
-
-
-def test_the_builder_gives_the_levels_of_its_last_ladder_only() -> None:
-    run = Run(table=True, duration_s=300.0)
-    builder = run.engine._quoter.builder  # type: ignore[attr-defined]
-    for _ in run.stream():
-        last = run.engine.last_ladder
-        if last.bids and last.asks:
-            break
-    last = run.engine.last_ladder
-    got = builder.built_from(last)
-    assert got is not None and last.bids and last.asks
-    bids, asks = got
-    assert [(q.px, q.sz) for q in last.bids] == list(zip(bids[0::2], bids[1::2], strict=True))
-    assert [(q.px, q.sz) for q in last.asks] == list(zip(asks[0::2], asks[1::2], strict=True))
-    from mmkit.components import Ladder
-
-    assert builder.built_from(Ladder(last.bids, last.asks)) is None  # an equal copy: not its
 
 
 def test_the_audits_executor_streams_hold_with_the_table(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -32,7 +32,7 @@ from hypothesis import strategies as st
 
 from mmkit.audit.harness import FakeVenue, ScriptedQuoter, SwitchGate, VenueLoop, book
 from mmkit.audit.invariants.execution import FAILURES, INSTRUMENT, MAX_POSITION, ladder
-from mmkit.components import Ladder, Quote
+from mmkit.components import Ladder, Quote, quote_levels
 from mmkit.core.actions import Action
 from mmkit.core.events import Event, Timer, Trade, TradeBatch
 from mmkit.core.types import NS_PER_MS, NS_PER_S, Side
@@ -170,7 +170,7 @@ def test_diff_kernel_equals_diff_side(args: tuple[Any, ...]) -> None:
     twin = SmartExecutorTwin()
     twin.use_kernels_always()
     want, err = run_diff(diff_side, args)
-    got, err2 = run_diff(twin.diff, args)
+    got, err2 = run_diff(twin.diff, (quote_levels(args[0]), *args[1:]))
     assert err == err2
     if want is not None:
         assert got is not None
@@ -190,7 +190,7 @@ def test_diff_kernel_runs_compiled_for_a_sane_ladder() -> None:
         TrackedOrder("c", side, 96.0, 0.2, 1, OrderState.RESTING, oid=3, cap=0.2),
     ]
     tol = Tolerances(0.5, 0.1, 1e-3, 10.0, True)
-    got = twin.diff(desired, rest, set(), 3.0, tol, None)
+    got = twin.diff(quote_levels(desired), rest, set(), 3.0, tol, None)
     assert twin.twin_fallbacks == 0
     assert [(o.kind, o.level, o.order, o.px, o.sz) for o in got] == [
         (OpKind.CANCEL, 1, rest[2], 0.0, 0.0),
@@ -199,7 +199,9 @@ def test_diff_kernel_runs_compiled_for_a_sane_ladder() -> None:
     ]
     # an unusable lot goes to the reference, which raises its own error
     with pytest.raises(ZeroDivisionError):
-        twin.diff(desired, [], set(), 0.1, Tolerances(0.5, 0.1, 0.0, 10.0, True), None)
+        twin.diff(
+            quote_levels(desired), [], set(), 0.1, Tolerances(0.5, 0.1, 0.0, 10.0, True), None
+        )
     assert twin.twin_fallbacks == 1
 
 
@@ -832,12 +834,12 @@ def test_the_default_twin_diffs_in_python(monkeypatch: pytest.MonkeyPatch) -> No
 
     monkeypatch.setattr(kern, "diff_side_kernel", spy)
     tol = Tolerances(0.5, 0.1, 1e-3, 10.0, True)
-    assert twin.diff(desired, [], set(), 3.0, tol, None) == diff_side(
+    assert twin.diff(quote_levels(desired), [], set(), 3.0, tol, None) == diff_side(
         desired, [], set(), 3.0, tol, None
     )
     assert calls == []
     twin.use_kernels_always()
-    twin.diff(desired, [], set(), 3.0, tol, None)
+    twin.diff(quote_levels(desired), [], set(), 3.0, tol, None)
     assert calls == ["kernel"]
 
 

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import NamedTuple
 
-from mmkit.components import Quote
+from mmkit.components import Levels, Quote, quote_levels
 from mmkit.execution.orders import TrackedOrder
 
 
@@ -85,10 +85,26 @@ def diff_side(
     tol: Tolerances,
     debt: Mapping[int, float] | None = None,
 ) -> list[Op]:
+    """The actions of one side, its desired quotes given as quotes (level ``i`` is the
+    ``i``-th quote): :func:`diff_levels` of their numbers."""
+    return diff_levels(quote_levels(desired), resting, occupied, cap, tol, debt)
+
+
+def diff_levels(
+    desired: Levels,
+    resting: Sequence[TrackedOrder],
+    occupied: set[int],
+    cap: float,
+    tol: Tolerances,
+    debt: Mapping[int, float] | None = None,
+) -> list[Op]:
     """The actions of one side (orders to keep produce no op).
 
-    ``resting``: orders of this side in RESTING state (may be changed); ``occupied``: levels
-    held by in-flight orders (left alone); ``cap``: exposure room left after the signed
+    ``desired``: the side's :data:`~mmkit.components.Levels` (price, size, ... best level
+    first, as :meth:`Ladder.levels <mmkit.components.Ladder.levels>` gives them; level
+    ``i`` is the ``i``-th pair); ``resting``: orders of this side in RESTING state (may be
+    changed); ``occupied``: levels held by in-flight orders (left alone); ``cap``: exposure
+    room left after the signed
     position and every in-flight order (coins); ``debt``: level index -> size (coins) an
     earlier order of that level may still have filled unseen (its fate is unresolved): the
     level's order is sized at most the level's size minus it, so a late fill can never take
@@ -97,7 +113,7 @@ def diff_side(
     debt = debt or {}
     ops: list[Op] = []
     by_level: dict[int, TrackedOrder] = {}
-    n = len(desired)
+    n = len(desired) >> 1
     # every resting order counts at its current size until the venue acknowledges a change
     room = cap
     for r in resting:
@@ -111,11 +127,13 @@ def diff_side(
     size_frac = tol.size_frac
     lot = tol.lot
     min_notional = tol.min_notional
-    for i, q in enumerate(desired):
+    # (an odd last number, which no quote could hold, is not a level)
+    for i, (qpx, qsz) in enumerate(
+        zip(desired[0 : 2 * n : 2], desired[1 : 2 * n : 2], strict=True)
+    ):
         if i in occupied:
             continue
         o = by_level.get(i)
-        qpx, qsz = q.px, q.sz
         owed = debt.get(i, 0.0)
         if owed > 0.0:
             qsz = floor_lot(qsz - owed, lot)

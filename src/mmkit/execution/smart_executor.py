@@ -75,7 +75,7 @@ from mmkit.execution.pending import (
 )
 from mmkit.execution.position_sync import PositionSync
 from mmkit.execution.rate_limit import RateTracker, RequoteInterval
-from mmkit.execution.reconciler import Op, OpKind, Tolerances, diff_side
+from mmkit.execution.reconciler import Op, OpKind, Tolerances, diff_levels
 from mmkit.execution.startup import StartupState
 from mmkit.registry import BuildContext
 
@@ -122,8 +122,9 @@ class SmartExecutor:
     #: what makes a new tracked order (``TrackedOrder``'s arguments): the compiled twin
     #: may set its own, whose orders keep their numeric fields in its order table
     _order_type: Callable[..., TrackedOrder] = TrackedOrder
-    #: the ladder diff (a class attribute so that a test can swap in a broken variant)
-    diff = staticmethod(diff_side)
+    #: the ladder diff of one side, its desired quotes as :data:`~mmkit.components.Levels`
+    #: (a class attribute so that a test can swap in a broken variant)
+    diff = staticmethod(diff_levels)
 
     def __init__(
         self,
@@ -391,8 +392,9 @@ class SmartExecutor:
                     break
         if has_buy and has_sell and not (self._idle_since or self._idle_why or self._idle_reported):
             return  # both sides rest and nothing was idle: nothing to report or clear
+        levels = ladder.levels()
         for side in _SIDES:
-            wants = bool(ladder.bids if side is BUY else ladder.asks)
+            wants = bool(levels[0] if side is BUY else levels[1])
             has = has_buy if side is BUY else has_sell
             if has or not wants:
                 since = self._idle_since.pop(side, None)
@@ -738,9 +740,10 @@ class SmartExecutor:
                 debt[g.home] = debt.get(g.home, 0.0) + g.unseen
         maxp = view.max_position
         ops: list[tuple[Side, Op]] = []
+        bid_levels, ask_levels = ladder.levels()  # the numbers: no quote objects made
         for side, resting, occupied, cap, desired, debt in (
-            (BUY, buy, occ_buy, maxp - pos - busy_buy, ladder.bids, debt_buy),
-            (SELL, sell, occ_sell, maxp + pos - busy_sell, ladder.asks, debt_sell),
+            (BUY, buy, occ_buy, maxp - pos - busy_buy, bid_levels, debt_buy),
+            (SELL, sell, occ_sell, maxp + pos - busy_sell, ask_levels, debt_sell),
         ):
             if not desired and not resting:
                 continue

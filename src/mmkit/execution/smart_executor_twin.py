@@ -32,8 +32,9 @@ compiled loop in ``docs/twins.md``): the orders' numeric fields live in an
 the reconcile kernel reads them in place (:func:`~mmkit.execution._kernels_order_table.
 reconcile_table`), the ops stay rows from which the actions are built
 (:meth:`SmartExecutorTwin._send_rows`), the sent cancels and modifies are tracked in the
-kernel (``track_rows``), and a ladder's numbers come from its builder when it knows them
-(``levels_of``); every other path is the reference's Python on the views.
+kernel (``track_rows``), and a ladder's numbers are read as levels
+(:meth:`~mmkit.components.Ladder.levels`); every other path is the reference's Python on the
+views.
 
 Speed: the kernels themselves take well under a microsecond, but packing the Python order
 objects into arrays on every call costs more than the reference's own Python diff at every
@@ -57,7 +58,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from mmkit.components import Ladder, Quote, View
+from mmkit.components import Ladder, Levels, View
 from mmkit.core.actions import Action, Cancel, Modify, Place
 from mmkit.core.events import TradeBatch
 from mmkit.core.types import BUY, SELL, Instrument, Side
@@ -68,7 +69,7 @@ from mmkit.execution.order_table import CODE_CANCEL, CODE_MODIFY, LEGAL, OrderTa
 from mmkit.execution.orders import TrackedOrder
 from mmkit.execution.params import SmartExecutorParams
 from mmkit.execution.pending import OrderRequest, new_order_request
-from mmkit.execution.reconciler import Op, OpKind, Tolerances, diff_side
+from mmkit.execution.reconciler import Op, OpKind, Tolerances, diff_levels
 from mmkit.execution.smart_executor import SmartExecutor
 
 __all__ = ["SmartExecutorTwin", "actions_differ", "outputs_differ"]
@@ -216,17 +217,10 @@ class SmartExecutorTwin(SmartExecutor):
         self.twin_fallbacks = 0
         #: the order table, when the orders keep their fields in it (:meth:`use_table`)
         self.table: OrderTable | None = None
-        #: the levels a ladder was built from, when its builder knows it (:meth:`use_table`)
-        self.levels_of: (
-            Callable[[Ladder], tuple[Sequence[float], Sequence[float]] | None] | None
-        ) = None
         self._rows: npt.NDArray[np.int64] = np.empty(16, dtype=np.int64)
         self._ki: npt.NDArray[np.int64] = np.empty(16, dtype=np.int64)
 
-    def use_table(
-        self,
-        levels_of: Callable[[Ladder], tuple[Sequence[float], Sequence[float]] | None] | None = None,
-    ) -> None:
+    def use_table(self) -> None:
         """Keep the orders' numeric fields in an :class:`~mmkit.execution.order_table.
         OrderTable` from now on (before the first order: the orders made earlier would not
         be in it), so that the reconcile kernel reads them in place instead of packing them
@@ -237,7 +231,6 @@ class SmartExecutorTwin(SmartExecutor):
             raise RuntimeError("use_table() must come before the first order")
         table = OrderTable()
         self.table = table
-        self.levels_of = levels_of
         self._order_type = functools.partial(TableOrder.make, table)
 
     # ----------------------------------------------------------------------------------
@@ -272,14 +265,12 @@ class SmartExecutorTwin(SmartExecutor):
             pos = 0.0
         orders = list(self.orders.by_cloid.values())
         ghosts = list(self._ghosts.values())
-        bids, asks = ladder.bids, ladder.asks
-        no, ng, nb, na = len(orders), len(ghosts), len(bids), len(asks)
+        bids, asks = ladder.levels()
+        no, ng, nb, na = len(orders), len(ghosts), len(bids) >> 1, len(asks) >> 1
         f, iv, of, oi = self._buffers(no, ng, nb + na)
         fl, il = self._heads(view.max_position, pos, now_ns, no, ng, nb, na)
-        for q in bids:
-            fl += (q.px, q.sz)
-        for q in asks:
-            fl += (q.px, q.sz)
+        fl += bids
+        fl += asks
         for o in orders:
             fl += (o.sz, o.new_sz, o.risk, o.px, o.filled, o.cap, o.orig_sz)
             # IntEnum members are ints: numpy stores their values (no ``.value`` lookups)
@@ -369,9 +360,9 @@ class SmartExecutorTwin(SmartExecutor):
         self, table: OrderTable, ladder: Ladder, view: View, now_ns: int
     ) -> list[Action] | None:
         """``_reconcile`` with the orders read from their rows, the ladder's numbers from
-        its builder when :attr:`levels_of` knows it (no ``Quote`` read), and the ops sent
-        from the kernel's rows (:meth:`_send_rows`). None, with nothing changed, when an
-        order is not in the table: the caller then packs them."""
+        :meth:`Ladder.levels` (no ``Quote`` read), and the ops sent from the kernel's rows
+        (:meth:`_send_rows`). None, with nothing changed, when an order is not in the
+        table: the caller then packs them."""
         orders = list(self.orders.by_cloid.values())
         rows_l = _rows_in(table, orders)
         if rows_l is None:
@@ -385,18 +376,7 @@ class SmartExecutorTwin(SmartExecutor):
         quiet: tuple[Ladder, float, float] | None = (ladder, pos, maxp)
         if pos != pos:  # NaN: the engine refuses such a position; never size from it
             pos = 0.0
-        levels = self.levels_of(ladder) if self.levels_of is not None else None
-        if levels is None:
-            bl: list[float] = []
-            for q in ladder.bids:
-                bl += (q.px, q.sz)
-            al: list[float] = []
-            for q in ladder.asks:
-                al += (q.px, q.sz)
-            bid_l: Sequence[float] = bl
-            ask_l: Sequence[float] = al
-        else:
-            bid_l, ask_l = levels
+        bid_l, ask_l = ladder.levels()
         ghosts = list(self._ghosts.values())
         no, ng = len(orders), len(ghosts)
         nb, na = len(bid_l) >> 1, len(ask_l) >> 1
@@ -529,19 +509,21 @@ class SmartExecutorTwin(SmartExecutor):
     # ----------------------------------------------------------------------------------
     def diff(
         self,
-        desired: Sequence[Quote],
+        desired: Levels,
         resting: Sequence[TrackedOrder],
         occupied: set[int],
         cap: float,
         tol: Tolerances,
         debt: Mapping[int, float] | None = None,
     ) -> list[Op]:
-        """``reconciler.diff_side`` in one kernel call (same arguments, same ops); the
+        """``reconciler.diff_levels`` in one kernel call (same arguments, same ops); the
         reference's Python unless :attr:`reconcile_in_kernel` (packing one side's orders
         costs more than the reference's diff: 5 levels, ~10.5 against ~3.7 µs)."""
         if not self.reconcile_in_kernel:
-            return diff_side(desired, resting, occupied, cap, tol, debt)
-        n = len(desired)
+            return diff_levels(desired, resting, occupied, cap, tol, debt)
+        if len(desired) & 1:  # an odd last number is no level (as in diff_levels)
+            desired = desired[:-1]
+        n = len(desired) >> 1
         m = len(resting)
         owed = debt or {}
         self._df = f = _grow(self._df, K.FD_HEAD + (K.DES + 1) * n + K.OF * m)
@@ -550,8 +532,7 @@ class SmartExecutorTwin(SmartExecutor):
         self._oi = oi = _grow(self._oi, K.O_HEAD + K.OP_I * (m + 2 * n))
         fl = [tol.price_bps, tol.size_frac, tol.lot, tol.min_notional, cap]
         il = [1 if tol.smart else 0, n, m, 1]
-        for q in desired:
-            fl += (q.px, q.sz)
+        fl += desired
         get = owed.get
         fl += [get(i, 0.0) for i in range(n)]
         il += [1 if i in occupied else 0 for i in range(n)]
@@ -561,7 +542,7 @@ class SmartExecutorTwin(SmartExecutor):
         k = _run(K.diff_side_kernel, f, iv, of, oi, fl, il)
         if k < 0:
             self.twin_fallbacks += 1
-            return diff_side(desired, resting, occupied, cap, tol, debt)
+            return diff_levels(desired, resting, occupied, cap, tol, debt)
         return [op for _, op in _ops_of(of, oi, k, resting)]
 
     # ----------------------------------------------------------------------------------

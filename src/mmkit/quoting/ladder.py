@@ -20,20 +20,21 @@ quotes per side:
 Every price and size goes through :mod:`mmkit.rounding` (its :class:`~mmkit.rounding.PriceGrid`
 and :func:`~mmkit.rounding.scaled_index` for the per-level grid arithmetic). Once level 0 is on
 the grid, a side is a function of a few rounded numbers, and a side built lately from the same
-ones is reused without its per-level loop (see :meth:`LadderBuilder._side`). A side whose
-prices and sizes did not change since the last call keeps its :class:`~mmkit.components.Quote`
-objects, and an unchanged ladder is returned as the same object (the engine then skips
-re-validating it). ``benchmarks/ladder.py`` measures what each cache gains (and what the removed
-ones did); ``tests/quoting/test_ladder_differential.py`` checks the builder against a plain one.
+ones is reused without its per-level loop (see :meth:`LadderBuilder._side`). A ladder is made
+from its sides' numbers (:meth:`~mmkit.components.Ladder.from_levels`): its
+:class:`~mmkit.components.Quote` objects are made only if a consumer reads them (the engine's
+check and the built-in executor read the numbers), and an unchanged ladder is returned as the
+same object (the engine then skips re-validating it). ``benchmarks/ladder.py`` measures what
+each cache gains (and what the removed ones did); ``tests/quoting/test_ladder_differential.py``
+checks the builder against a plain one.
 """
 
 from __future__ import annotations
 
 import math
-from itertools import repeat
 
-from mmkit.components import EMPTY_LADDER, Ladder, Quote
-from mmkit.core.types import BUY, SELL, Instrument, Side
+from mmkit.components import EMPTY_LADDER, Ladder, Levels, Quote, side_quotes
+from mmkit.core.types import Instrument, Side
 from mmkit.quoting.params import LadderParams
 from mmkit.rounding import (
     PriceGrid,
@@ -47,9 +48,8 @@ from mmkit.rounding import (
 _NAN = math.nan
 _INF = math.inf  # a module global: cheaper than math.inf on the per-tick path
 
-#: One side before it becomes quotes: ``(px0, sz0, px1, sz1, ...)``, best level first.
-#: Comparing two of them tells whether the quotes changed without building any.
-Levels = tuple[float, ...]
+#: One side before it becomes quotes (:data:`mmkit.components.Levels`): comparing two of
+#: them tells whether the quotes changed without building any.
 _NONE: Levels = ()
 #: What one side's levels depend on once its level 0 is on the grid: ``(n0, ticks, scale,
 #: base size, intensity gap, room)``, room ``-1.0`` when it is too large to cap any level.
@@ -65,15 +65,11 @@ class LadderBuilder:
         "_ask_levels",
         "_bid_grid",
         "_bid_levels",
-        "_ladders",
         "_last_ask_key",
-        "_last_asks",
         "_last_bid_key",
-        "_last_bids",
         "_last_ladder",
         "_load",
         "_min_notional_x",
-        "_sides",
         "_slack",
         "_weights",
         "allocation",
@@ -111,12 +107,7 @@ class LadderBuilder:
         self._ask_grid = PriceGrid(self.sz_decimals, self.max_decimals)
         self._last_bid_key: Levels = _NONE
         self._last_ask_key: Levels = _NONE
-        self._last_bids: tuple[Quote, ...] = ()
-        self._last_asks: tuple[Quote, ...] = ()
         self._last_ladder: Ladder = EMPTY_LADDER
-        # recently built ladders and sides, by their levels (see _emit)
-        self._ladders: dict[tuple[Levels, Levels], Ladder] = {}
-        self._sides: dict[tuple[Side, Levels], tuple[Quote, ...]] = {}
         # recently built sides by their rounded inputs (see _side)
         self._bid_levels: dict[_SideKey, Levels] = {}
         self._ask_levels: dict[_SideKey, Levels] = {}
@@ -344,64 +335,24 @@ class LadderBuilder:
                 break
         return tuple(out)
 
-    def built_from(self, ladder: Ladder) -> tuple[Levels, Levels] | None:
-        """The bid and ask :data:`Levels` ``ladder`` was built from (price, size, ... best
-        first: its quotes' numbers, the very floats), when it is the last ladder this
-        builder returned; else None. For a consumer that reads a ladder's numbers without
-        its ``Quote`` objects (the executor twin's reconcile kernel)."""
-        if ladder is self._last_ladder:
-            return self._last_bid_key, self._last_ask_key
-        return None
-
     # -- output ------------------------------------------------------------------------------
     def _emit(self, bids: Levels, asks: Levels) -> Ladder:
-        """Quotes of the levels, reusing earlier calls' quotes and ladders.
-
-        Two caches, both measured by ``benchmarks/ladder.py`` (default GLFT ladder, 5 levels,
-        median µs per build against a builder without caches): the memo of the last side
-        (an unchanged ladder is the same object, and the engine then skips re-validating it)
-        took 0.65x (default instrument) and 0.66x (ETH-like); adding the recently built sides
-        and ladders, which a mid bouncing between a few prices revisits, took 0.53x and 0.49x
-        (19-26% less than the memo alone). A cache of Quote objects by (price, size, level)
-        gained 0-7% more over several runs and was removed. With the sides' levels remembered
-        (:meth:`_side`), the recent sides and ladders still halve the cost (0.17x-0.22x with
-        them, 0.32x-0.44x with the memo alone).
-        """
-        same_bids = bids == self._last_bid_key
-        same_asks = asks == self._last_ask_key
-        if same_bids and same_asks:
+        """The ladder of the levels (:meth:`Ladder.from_levels`: no quote object is made
+        until a consumer reads them); an unchanged ladder is the same object (the engine
+        then skips re-validating it, the executor finds its orders in place without a
+        diff). ``benchmarks/ladder.py`` measures this against the caches it replaced."""
+        if bids == self._last_bid_key and asks == self._last_ask_key:
             return self._last_ladder
-        key = (bids, asks)
-        lad = self._ladders.get(key)
-        if lad is None:
-            if not same_bids:
-                self._last_bids = self._side_quotes(BUY, bids)
-            if not same_asks:
-                self._last_asks = self._side_quotes(SELL, asks)
-            if len(self._ladders) >= _CACHE_SIZE:
-                self._ladders.clear()
-            lad = self._ladders[key] = Ladder(self._last_bids, self._last_asks)
-        else:
-            self._last_bids, self._last_asks = lad.bids, lad.asks
+        lad = Ladder.from_levels(bids, asks)
         self._last_bid_key, self._last_ask_key, self._last_ladder = bids, asks, lad
         return lad
 
-    def _side_quotes(self, side: Side, levels: Levels) -> tuple[Quote, ...]:
-        """The quotes of a side, from the recent sides when it was built lately."""
-        key = (side, levels)
-        got = self._sides.get(key)
-        if got is None:
-            if len(self._sides) >= _CACHE_SIZE:
-                self._sides.clear()
-            got = self._sides[key] = quotes(side, levels)
-        return got
 
-
-#: entries of each recent-ladder/side cache before it starts afresh (bounded memory)
+#: entries of the recent-sides cache (:meth:`LadderBuilder._side`) before it starts afresh
+#: (bounded memory)
 _CACHE_SIZE = 1024
 
 
 def quotes(side: Side, levels: Levels) -> tuple[Quote, ...]:
     """The quotes of one side's :data:`Levels` (level ``i`` is the ``i``-th best)."""
-    # map over the columns (no generator frame resumed per quote: ~0.1 µs a quote)
-    return tuple(map(Quote, repeat(side), levels[0::2], levels[1::2], range(len(levels) >> 1)))
+    return side_quotes(side, levels)

@@ -34,12 +34,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from mmkit import hookimpl
-from mmkit.components import Estimates, GateDecision, Ladder, Quote, View
+from mmkit.components import Estimates, GateDecision, Ladder, Levels, View
 from mmkit.core.actions import Action
 from mmkit.core.events import ActionResult, Event, PositionSnapshot
 from mmkit.core.types import NS_PER_S
 from mmkit.execution.orders import TrackedOrder
-from mmkit.execution.reconciler import Op, Tolerances, diff_side
+from mmkit.execution.reconciler import Op, Tolerances, diff_levels
 from mmkit.execution.smart_executor import SmartExecutor
 from mmkit.gates.kill_switch import KillSwitch
 
@@ -84,7 +84,7 @@ class SnapshotAdoptExecutor(SmartExecutor):
 
 
 def _diff_ignoring_pending(
-    desired: Sequence[Quote],
+    desired: Levels,
     resting: Sequence[TrackedOrder],
     occupied: set[int],
     cap: float,
@@ -94,7 +94,7 @@ def _diff_ignoring_pending(
     """The built-in ladder diff, told that nothing is in flight: no level is occupied by
     an order being placed, modified or cancelled, no earlier order may still fill, and the
     room left under max_position is unlimited."""
-    return diff_side(desired, resting, set(), math.inf, tol, None)
+    return diff_levels(desired, resting, set(), math.inf, tol, None)
 
 
 class PendingBlindExecutor(SmartExecutor):
