@@ -52,8 +52,9 @@ import time
 from typing import Any
 
 from mmkit.components import Ladder, Quote
+from mmkit.components import side_quotes as quotes
 from mmkit.core.types import Instrument, Side
-from mmkit.quoting.ladder import LadderBuilder, Levels, quotes
+from mmkit.quoting.ladder import LadderBuilder, Levels
 from mmkit.quoting.params import GlftParams, LadderParams
 
 RUNS = 7

@@ -177,8 +177,10 @@ class Ladder:
 
     @property
     def empty(self) -> bool:
-        bids, asks = self.levels()
-        return not bids and not asks
+        lv = self._levels
+        if lv is None:
+            return not self.bids and not self.asks
+        return not lv[0] and not lv[1]
 
     def side(self, side: Side) -> tuple[Quote, ...]:
         return self.bids if side is Side.BUY else self.asks

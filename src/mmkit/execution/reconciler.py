@@ -102,17 +102,18 @@ def diff_levels(
 
     ``desired``: the side's :data:`~mmkit.components.Levels` (price, size, ... best level
     first, as :meth:`Ladder.levels <mmkit.components.Ladder.levels>` gives them; level
-    ``i`` is the ``i``-th pair); ``resting``: orders of this side in RESTING state (may be
-    changed); ``occupied``: levels held by in-flight orders (left alone); ``cap``: exposure
-    room left after the signed
-    position and every in-flight order (coins); ``debt``: level index -> size (coins) an
-    earlier order of that level may still have filled unseen (its fate is unresolved): the
-    level's order is sized at most the level's size minus it, so a late fill can never take
-    a level past its size.
+    ``i`` is the ``i``-th pair, an odd last number is no level); ``resting``: orders of
+    this side in RESTING state (may be changed); ``occupied``: levels held by in-flight
+    orders (left alone); ``cap``: exposure room left after the signed position and every
+    in-flight order (coins); ``debt``: level index -> size (coins) an earlier order of that
+    level may still have filled unseen (its fate is unresolved): the level's order is sized
+    at most the level's size minus it, so a late fill can never take a level past its size.
     """
     debt = debt or {}
     ops: list[Op] = []
     by_level: dict[int, TrackedOrder] = {}
+    if len(desired) & 1:
+        desired = desired[:-1]
     n = len(desired) >> 1
     # every resting order counts at its current size until the venue acknowledges a change
     room = cap
@@ -127,10 +128,7 @@ def diff_levels(
     size_frac = tol.size_frac
     lot = tol.lot
     min_notional = tol.min_notional
-    # (an odd last number, which no quote could hold, is not a level)
-    for i, (qpx, qsz) in enumerate(
-        zip(desired[0 : 2 * n : 2], desired[1 : 2 * n : 2], strict=True)
-    ):
+    for i, (qpx, qsz) in enumerate(zip(desired[0::2], desired[1::2], strict=True)):
         if i in occupied:
             continue
         o = by_level.get(i)

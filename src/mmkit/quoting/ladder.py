@@ -33,8 +33,8 @@ from __future__ import annotations
 
 import math
 
-from mmkit.components import EMPTY_LADDER, Ladder, Levels, Quote, side_quotes
-from mmkit.core.types import Instrument, Side
+from mmkit.components import EMPTY_LADDER, Ladder, Levels
+from mmkit.core.types import Instrument
 from mmkit.quoting.params import LadderParams
 from mmkit.rounding import (
     PriceGrid,
@@ -351,8 +351,3 @@ class LadderBuilder:
 #: entries of the recent-sides cache (:meth:`LadderBuilder._side`) before it starts afresh
 #: (bounded memory)
 _CACHE_SIZE = 1024
-
-
-def quotes(side: Side, levels: Levels) -> tuple[Quote, ...]:
-    """The quotes of one side's :data:`Levels` (level ``i`` is the ``i``-th best)."""
-    return side_quotes(side, levels)
