@@ -1,7 +1,7 @@
 """The executor twin with its orders in the order table (``use_table``, step 1 of the
-compiled loop in docs/twins.md), wired as a run would wire it - the ladder's numbers read
-from the GLFT twin's builder - sends the very actions the default engine sends, event
-after event, on the synthetic market through the simulated exchange."""
+compiled loop in docs/twins.md), wired as a run wires it, sends the very actions the
+default engine (the orders as the reference's objects) sends, event after event, on the
+synthetic market through the simulated exchange."""
 
 from __future__ import annotations
 
@@ -33,8 +33,7 @@ class Run:
         self.engine = build_engine(s, host)
         self.executor: Any = self.engine.executor
         assert isinstance(self.executor, SmartExecutorTwin)
-        if table:
-            self.executor.use_table()
+        self.executor.use_table(table)
         self.venue: Any = build_component(host.registry, s, "venue", s.components.venue)
         self.events = build_component(host.registry, s, "feed", s.components.feed).events()
         self.timer_ns = s.engine.timer_ms * NS_PER_MS
@@ -93,22 +92,28 @@ def test_the_table_engine_sends_what_the_default_engine_sends() -> None:
     assert c["modifies"] > 0 and c["places"] > 0 and c["cancels"] > 0, c
 
 
-def test_the_audits_executor_streams_hold_with_the_table(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("table", [True, False], ids=["table", "objects"])
+def test_the_audits_executor_streams_hold_with_and_without_the_table(
+    monkeypatch: pytest.MonkeyPatch, table: bool
+) -> None:
     """``twins.executor_equivalence`` (requotes, fills, venue faults, halts on fake venues)
-    with the twin's orders in the table: PASS, and the table path is what reconciled."""
+    with the twin's orders in the table and as the reference's objects (the default, which
+    the audit builds): PASS either way, and the table path is what reconciled exactly when
+    the table is on."""
     from mmkit.audit.invariants import twins as audit_twins
     from mmkit.audit.results import Status
     from mmkit.audit.runner import RunContext, component_targets, run_check
 
     build = audit_twins.build_pair
 
-    def with_table(target: Any) -> tuple[Any, Any]:
+    def as_drawn(target: Any) -> tuple[Any, Any]:
         ref, twin = build(target)
         if isinstance(twin, SmartExecutorTwin):
-            twin.use_table()
+            assert twin.table is None  # the audit builds the default: no table
+            twin.use_table(table)
         return ref, twin
 
-    monkeypatch.setattr(audit_twins, "build_pair", with_table)
+    monkeypatch.setattr(audit_twins, "build_pair", as_drawn)
     counted = {"table": 0}
     rows = SmartExecutorTwin._reconcile_rows
 
@@ -124,4 +129,7 @@ def test_the_audits_executor_streams_hold_with_the_table(monkeypatch: pytest.Mon
     inv = next(i for i in audit_twins.INVARIANTS if i.id == "twins.executor_equivalence")
     r = run_check(inv, target, RunContext(examples=200, seed=0))
     assert r.status is Status.PASS, r.message
-    assert counted["table"] > 100, counted
+    if table:
+        assert counted["table"] > 100, counted
+    else:
+        assert counted["table"] == 0, counted

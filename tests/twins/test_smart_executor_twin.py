@@ -528,8 +528,7 @@ class Lockstep:
         tw = twin_cls(params, INSTRUMENT, seed)
         if kernels:
             tw.use_kernels_always()
-        if table:
-            tw.use_table()
+        tw.use_table(table)
         self.twin = World(tw, seed, start_ns)
         self.events = 0
 
@@ -708,11 +707,15 @@ def run_stream(
     return ls
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(params_st, streams)
-def test_twin_equals_reference_in_lockstep(params: SmartExecutorParams, ops: Any) -> None:
-    note(f"ops={ops}")
-    ls = run_stream(params, ops)
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(params_st, streams, st.booleans())
+def test_twin_equals_reference_in_lockstep(
+    params: SmartExecutorParams, ops: Any, table: bool
+) -> None:
+    """The twin, with its orders as the reference's objects (its default) or in its order
+    table, equals the reference after every event."""
+    note(f"ops={ops} table={table}")
+    ls = run_stream(params, ops, table=table)
     assert ls.events > 0
 
 

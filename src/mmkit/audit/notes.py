@@ -15,6 +15,7 @@ ns, (name, *fields))``; an op this module does not know is shown with numbered f
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from enum import Enum
@@ -63,7 +64,7 @@ def value_text(v: Any, ns: bool = False) -> str:
         return rel_time(v)
     if isinstance(v, float):
         return repr(v) if math.isfinite(v) else str(v)
-    if isinstance(v, (list, tuple)):
+    if isinstance(v, (list, tuple)) and not dataclasses.is_dataclass(v):  # an action: repr
         return "[" + ", ".join(value_text(x) for x in v) + "]"
     return repr(v)
 
@@ -109,7 +110,10 @@ def describe_ops(ops: Sequence[Any], title: str = "events") -> str:
         except (TypeError, ValueError):  # not a (step, op) pair: shown as it is
             lines.append(f"  {value_text(item)}")
             continue
-        text = describe_op(op) if isinstance(op, (tuple, list)) else repr(op)
+        # an op drawn as a tuple or list is described; a value object (an action: a tuple
+        # record) is shown by its repr
+        plain = isinstance(op, (tuple, list)) and not dataclasses.is_dataclass(op)
+        text = describe_op(op) if plain else repr(op)
         lines.append(f"  {rel_time(t)}  {text}")
     if not ops:
         lines.append("  (none)")

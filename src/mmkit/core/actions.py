@@ -3,21 +3,25 @@
 Every action carries a ``request_id`` (unique and increasing within one engine) that the
 venue's :class:`~mmkit.core.events.ActionResult` echoes, and every order carries a client
 order id (``cloid``: ``"0x"`` + 32 hex digits, Hyperliquid's format).
+
+The actions are tuple records (:mod:`mmkit.core.records`): frozen value classes with the
+dataclass API (``dataclasses.replace``, ``fields``, ``asdict``, equality by class and
+fields, frozen), built in C on the executor's hot path (``new_record(Modify, values)``).
+Unlike a dataclass, an action is a tuple: ``len``, iteration and indexing work, ``json``
+encodes it as a list, and the classes cannot be subclassed.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
 from typing import TypeAlias
 
-from mmkit.core.frozen import quick_init
+from mmkit.core.records import tuple_record
 from mmkit.core.types import Side, Tif
 
 
-@quick_init
-@dataclass(frozen=True, slots=True)
+@tuple_record
 class Place:
     request_id: int
     cloid: str
@@ -29,8 +33,7 @@ class Place:
     level: int = 0
 
 
-@quick_init
-@dataclass(frozen=True, slots=True)
+@tuple_record
 class Modify:
     """Cancel-and-replace of a resting order (Hyperliquid ``batchModify``).
 
@@ -48,8 +51,7 @@ class Modify:
     level: int = 0
 
 
-@quick_init
-@dataclass(frozen=True, slots=True)
+@tuple_record
 class Cancel:
     request_id: int
     cloid: str | None
@@ -57,8 +59,7 @@ class Cancel:
     emergency: bool = False  # kill-switch cancels may draw on the budget's emergency reserve
 
 
-@quick_init
-@dataclass(frozen=True, slots=True)
+@tuple_record
 class CancelAll:
     """Cancel every resting order of the instrument, known to us or not."""
 
@@ -67,8 +68,7 @@ class CancelAll:
     emergency: bool = False
 
 
-@quick_init
-@dataclass(frozen=True, slots=True)
+@tuple_record
 class SyncState:
     """Ask the venue for its authoritative position (and open orders when ``orders``).
 
@@ -81,8 +81,7 @@ class SyncState:
     orders: bool = True
 
 
-@quick_init
-@dataclass(frozen=True, slots=True)
+@tuple_record
 class QueryOrder:
     """Resolve one order's fate (after an unknown outcome); answered by an OrderUpdate."""
 

@@ -56,6 +56,7 @@ from mmkit.core.events import (
     TradeBatch,
 )
 from mmkit.core.outcomes import Outcome, RejectReason
+from mmkit.core.records import new_record
 from mmkit.core.types import BUY, NS_PER_MS, NS_PER_S, SELL, Instrument, Side, Tif
 from mmkit.execution import position_sync as ps
 from mmkit.execution.backoff import RejectionBackoff, RetryBackoff, parse_retry_after
@@ -784,18 +785,24 @@ class SmartExecutor:
         for side, op in ops:
             rid += 1  # request ids are taken even when the batch is then refused
             kind = op.kind
+            # each action built by new_record from all its fields (module doc of
+            # mmkit.core.records: what the constructor builds, without its frame)
             if kind is cancel_k:
                 o = op.order
                 assert o is not None
-                append(Cancel(rid, o.cloid, o.oid))
+                append(new_record(Cancel, (rid, o.cloid, o.oid, False)))
             elif kind is modify_k:
                 o = op.order
                 assert o is not None
                 append(
-                    Modify(rid, o.cloid, o.oid, side, op.px, op.sz, tif, o.reduce_only, op.level)
+                    new_record(
+                        Modify,
+                        (rid, o.cloid, o.oid, side, op.px, op.sz, tif, o.reduce_only, op.level),
+                    )
                 )
             else:
-                append(Place(rid, self._new_cloid(), side, op.px, op.sz, tif, False, op.level))
+                cloid = self._new_cloid()
+                append(new_record(Place, (rid, cloid, side, op.px, op.sz, tif, False, op.level)))
         self._rid = rid
         if not self._permit(actions, now_ns):
             return []

@@ -26,23 +26,26 @@ cannot take as the reference does (a lot that is not a positive finite number, a
 a value numpy refuses) run the reference's Python for that call (counted in
 ``twin_fallbacks``), so errors and results stay the reference's.
 
-**The order table** (:meth:`SmartExecutorTwin.use_table`, off by default; step 1 of the
-compiled loop in ``docs/twins.md``): the orders' numeric fields live in an
-:class:`~mmkit.execution.order_table.OrderTable` and the orders are views over its rows, so
-the reconcile kernel reads them in place (:func:`~mmkit.execution._kernels_order_table.
-reconcile_table`), the ops stay rows from which the actions are built
-(:meth:`SmartExecutorTwin._send_rows`), the sent cancels and modifies are tracked in the
-kernel (``track_rows``), and a ladder's numbers are read as levels
-(:meth:`~mmkit.components.Ladder.levels`); every other path is the reference's Python on the
-views.
+**The order table** (:meth:`SmartExecutorTwin.use_table`, off by default:
+:attr:`SmartExecutorTwin.order_table`; step 1 of the compiled loop in ``docs/twins.md``):
+the orders' numeric fields live in an :class:`~mmkit.execution.order_table.OrderTable` and
+the orders are views over its rows, so the reconcile kernel reads them in place
+(:func:`~mmkit.execution._kernels_order_table.reconcile_table`), the ops stay rows from
+which the actions are built (:meth:`SmartExecutorTwin._send_rows`), the sent cancels and
+modifies are tracked in the kernel (``track_rows``), and a ladder's numbers are read as
+levels (:meth:`~mmkit.components.Ladder.levels`); every other path is the reference's
+Python on the views.
 
-Speed: the kernels themselves take well under a microsecond, but packing the Python order
-objects into arrays on every call costs more than the reference's own Python diff at every
-ladder size measured (1 to 30 levels a side), so the reconcile core runs the reference's
-diff unless :attr:`SmartExecutorTwin.reconcile_in_kernel` is set; the tape marks pay (a
-50-row batch against 6 orders: ~44 -> ~6 µs) and run in the kernel from
-:attr:`SmartExecutorTwin.tape_kernel_min_work`. The kernels take plain record arrays so
-that a compiled engine loop holding the order book in arrays can call them directly;
+Speed: the kernels themselves take well under a microsecond; what a reconcile costs is the
+Python around them. With the order table the reconcile kernel reads the orders in place: a
+quiet reconcile of ten orders takes ~6.8 µs against ~9.1 for the reference's Python
+(2026-12-06; ``docs/twins.md``), but the views cost the answers' paths as much. Without
+it, packing the Python order objects into arrays on every call costs more than the
+reference's own Python diff at every ladder size measured (1 to 30 levels a side), so that
+path runs the reference's diff unless :attr:`SmartExecutorTwin.reconcile_in_kernel` is set.
+The tape marks pay (a 50-row batch against 6 orders: ~44 -> ~6 µs) and run in the kernel
+from :attr:`SmartExecutorTwin.tape_kernel_min_work`. The kernels take plain record arrays
+so that a compiled engine loop holding the order book in arrays can call them directly;
 :meth:`SmartExecutorTwin.use_kernels_always` switches every kernel on, and the audit's
 equivalence checks do so.
 """
@@ -61,6 +64,7 @@ import numpy.typing as npt
 from mmkit.components import Ladder, Levels, View
 from mmkit.core.actions import Action, Cancel, Modify, Place
 from mmkit.core.events import TradeBatch
+from mmkit.core.records import new_record
 from mmkit.core.types import BUY, SELL, Instrument, Side
 from mmkit.execution import _kernels_order_table as KT  # noqa: N812
 from mmkit.execution import _kernels_reconciler_twin as K  # noqa: N812
@@ -198,6 +202,11 @@ class SmartExecutorTwin(SmartExecutor):
     #: engine loop holding the order book in arrays can call it; the audit and the tests
     #: prove it equal with it on (:meth:`use_kernels_always`).
     reconcile_in_kernel: bool = False
+    #: new twins keep their orders in the order table (:meth:`use_table`). Off by default:
+    #: measured on 2026-12-06 (``docs/twins.md``, step 1), the table takes ~0.5 µs off the
+    #: synthetic market's busy cycles but costs the USD-M backtest ~5 % of its steady
+    #: state (the views on the answers' paths), so it waits for step 3's cycle kernel
+    order_table: bool = False
 
     def __init__(
         self,
@@ -219,16 +228,23 @@ class SmartExecutorTwin(SmartExecutor):
         self.table: OrderTable | None = None
         self._rows: npt.NDArray[np.int64] = np.empty(16, dtype=np.int64)
         self._ki: npt.NDArray[np.int64] = np.empty(16, dtype=np.int64)
+        if self.order_table:
+            self.use_table()
 
-    def use_table(self) -> None:
+    def use_table(self, on: bool = True) -> None:
         """Keep the orders' numeric fields in an :class:`~mmkit.execution.order_table.
-        OrderTable` from now on (before the first order: the orders made earlier would not
-        be in it), so that the reconcile kernel reads them in place instead of packing them
-        (:func:`~mmkit.execution._kernels_order_table.reconcile_table`). Off by default:
-        step 1 of the compiled loop (``docs/twins.md``); the reference's Python then reads
-        and writes those fields through the table's views."""
+        OrderTable` from now on (``on``; a twin starts so when :attr:`order_table`), so
+        that the reconcile kernel reads them in place instead of packing them
+        (:func:`~mmkit.execution._kernels_order_table.reconcile_table`) and the reference's
+        Python reads and writes them through the table's views; ``on=False``: the orders
+        as the reference's own objects (the packed path). Only before the first order: the
+        orders made earlier would not be in it (``RuntimeError``)."""
         if self.orders.by_cloid or self._ghosts:
             raise RuntimeError("use_table() must come before the first order")
+        if not on:
+            self.table = None
+            self._order_type = SmartExecutor._order_type
+            return
         table = OrderTable()
         self.table = table
         self._order_type = functools.partial(TableOrder.make, table)
@@ -411,9 +427,10 @@ class SmartExecutorTwin(SmartExecutor):
         """The reference's ``_send_ops`` for the kernel's ``k`` ops as rows (``self._of`` /
         ``self._oi``; an op's order is ``orders[j]``): sent cancels first, then modifies,
         then places (a stable sort, as the reference's), all or nothing through the
-        reference's ``_permit``; the cancels and modifies tracked in one kernel call
-        (:func:`~mmkit.execution._kernels_order_table.track_rows`), the places made by the
-        reference's ``_track_ops``."""
+        reference's ``_permit`` (each action built by ``new_record`` from all its fields,
+        as the reference's ``_send_ops`` builds it); the cancels and modifies tracked in
+        one kernel call (:func:`~mmkit.execution._kernels_order_table.track_rows`), the
+        places made by the reference's ``_track_ops``."""
         of, oi = self._of, self._oi
         ints = oi[K.O_HEAD : K.O_HEAD + K.OP_I * k].tolist()
         flts = of[: K.OP_F * k].tolist()
@@ -434,27 +451,21 @@ class SmartExecutorTwin(SmartExecutor):
             kind = ints[b]
             if kind == K.K_CANCEL:
                 o = orders[ints[b + 3]]
-                append(Cancel(rid, o.cloid, o.oid))
+                append(new_record(Cancel, (rid, o.cloid, o.oid, False)))
             elif kind == K.K_MODIFY:
                 o = orders[ints[b + 3]]
                 side = BUY if ints[b + 1] == 1 else SELL
+                px, sz, level = flts[2 * t], flts[2 * t + 1], ints[b + 2]
                 append(
-                    Modify(
-                        rid,
-                        o.cloid,
-                        o.oid,
-                        side,
-                        flts[2 * t],
-                        flts[2 * t + 1],
-                        tif,
-                        o.reduce_only,
-                        ints[b + 2],
+                    new_record(
+                        Modify, (rid, o.cloid, o.oid, side, px, sz, tif, o.reduce_only, level)
                     )
                 )
             else:
                 side = BUY if ints[b + 1] == 1 else SELL
                 px, sz, level = flts[2 * t], flts[2 * t + 1], ints[b + 2]
-                append(Place(rid, self._new_cloid(), side, px, sz, tif, False, level))
+                cloid = self._new_cloid()
+                append(new_record(Place, (rid, cloid, side, px, sz, tif, False, level)))
                 places.append((side, _new_op(Op, (OpKind.PLACE, level, None, px, sz))))
             rid += 1
         self._rid = rid - 1

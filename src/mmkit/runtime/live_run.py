@@ -24,6 +24,7 @@ from mmkit.assembly import build_component, build_engine
 from mmkit.components import AsyncVenue
 from mmkit.config.loader import Settings
 from mmkit.core.types import NS_PER_MS
+from mmkit.deferred_kernels import compile_deferred
 from mmkit.plugin_manager import PluginHost
 from mmkit.registry import BuildContext, LiveContext, VenueSide
 from mmkit.runtime.heap import frozen_heap
@@ -100,6 +101,7 @@ async def run_live(
     if health is not None and journal is not None:
         health.listeners.append(link_journaler(journal))
     engine = build_engine(settings, host, observer=observer)
+    compile_deferred()  # now, not at the first quote (mmkit.deferred_kernels)
     session = Session(engine, observer, journal)
     observer.run = session
     runner = LiveRunner(session, venue, timer_ns=settings.engine.timer_ms * NS_PER_MS, clock=clock)

@@ -16,6 +16,7 @@ from mmkit.assembly import build_component, build_engine
 from mmkit.components import Venue
 from mmkit.config.loader import Settings
 from mmkit.core.types import NS_PER_MS, NS_PER_S, Instrument
+from mmkit.deferred_kernels import compile_deferred
 from mmkit.plugin_manager import PluginHost
 from mmkit.registry import BuildContext, VenueSide
 from mmkit.runtime.heap import frozen_heap
@@ -157,6 +158,7 @@ def run_paper(
     warm_up_for_command("trade", settings, host, show=not settings.trade.log_json)
     observer = RunObserver(journal, host.observer_hooks(), metrics)
     engine = build_engine(settings, host, observer=observer)
+    compile_deferred()  # now, not at the first quote (mmkit.deferred_kernels)
     venue = build_simulated_venue(settings, host, purpose="paper trading")
     feed = build_component(host.registry, settings, "feed", settings.components.feed)
     session = Session(engine, observer, journal)

@@ -7,6 +7,7 @@ reassociation; :func:`tolerance_of` reads it and every float comparison then all
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import sys
 from collections.abc import Mapping, Sequence
@@ -104,6 +105,10 @@ def ladder_diff(ref: Any, twin: Any, tol: float = 0.0) -> str:
 
 
 def _fields(obj: Any) -> dict[str, Any]:
+    """An object's fields by name: a dataclass's (or a tuple record's) declared fields,
+    else its slots, else its attributes."""
+    if dataclasses.is_dataclass(obj):
+        return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
     slots = getattr(type(obj), "__slots__", None)
     if slots is not None:
         names: Sequence[str] = [slots] if isinstance(slots, str) else list(slots)
@@ -125,11 +130,15 @@ def actions_diff(ref: Sequence[Any], twin: Sequence[Any], tol: float = 0.0) -> s
 
 
 def _value_same(a: Any, b: Any, tol: float) -> bool:
+    # dataclasses first: an action is a tuple record, compared by class and field, never
+    # element by element with a record of another class
+    if hasattr(a, "__dataclass_fields__") or hasattr(b, "__dataclass_fields__"):
+        if type(a) is not type(b):
+            return False
+        fa, fb = _fields(a), _fields(b)
+        return all(_value_same(fa[k], fb[k], tol) for k in fa)
     if isinstance(a, tuple | list) and isinstance(b, tuple | list):
         return len(a) == len(b) and all(_value_same(x, y, tol) for x, y in zip(a, b, strict=True))
     if isinstance(a, Mapping) and isinstance(b, Mapping):
         return set(a) == set(b) and all(_value_same(a[k], b[k], tol) for k in a)
-    if hasattr(a, "__dataclass_fields__") and type(a) is type(b):
-        fa, fb = _fields(a), _fields(b)
-        return all(_value_same(fa[k], fb[k], tol) for k in fa)
     return same(a, b, tol)
