@@ -13,7 +13,12 @@ compiled loop in docs/twins.md, off by default). Latency is the time of
 quoter -> executor, actions out), measured with the default plugin set on the synthetic
 market and on the USD-M BTC capture (``../shared/data/binance-usdm``); venue answers are fed
 back as in a real run but not timed. Throughput is the whole paper loop (feed, simulated
-exchange, engine, journal) in market events per wall second.
+exchange, engine, journal) in market events per wall second. For the default set, the
+last run's tail is broken down: the events at or above its p99 by kind and actions sent,
+and those groups' medians (docs/twins.md, "What the tail is made of"). Two more lines
+without targets run the default set on the synthetic market with 4 and 64 MB of other
+memory touched before each event (``--evict-mb``): the figures above are of warm caches,
+as events fed back to back keep them; a live session does other work between events.
 """
 
 from __future__ import annotations
@@ -49,8 +54,21 @@ def use_order_table(eng) -> None:  # type: ignore[no-untyped-def]
 
 
 def latency(
-    feed: str, duration: float, extra: list[str] | None = None, table: bool = False
+    feed: str,
+    duration: float,
+    extra: list[str] | None = None,
+    table: bool = False,
+    kinds: list[tuple[str, int]] | None = None,
+    evict_mb: int = 0,
 ) -> tuple[list[float], int]:
+    """Each market event's tick-to-actions time (µs) and the run's fills; ``kinds``, when
+    given, gets each event's class name and the number of actions it sent. ``evict_mb``:
+    before each market event (untimed), a write to every cache line of that many MB of
+    other memory, as the work between two events of a live session would push the engine
+    out of the caches."""
+    import numpy as np
+
+    scratch = np.zeros(evict_mb * (1 << 20) // 8) if evict_mb > 0 else None
     from mmkit.assembly import build_component, build_engine
     from mmkit.core.events import Timer
     from mmkit.core.types import NS_PER_MS
@@ -84,11 +102,48 @@ def latency(
         for r in venue.drain(t):
             venue.submit(on_event(r, t), t)
         venue.on_market(ev, t)
+        if scratch is not None:  # one write per 64-byte cache line
+            scratch[::8] += 1.0
         c0 = clock()
         acts = on_event(ev, t)
         samples.append((clock() - c0) / 1000.0)
+        if kinds is not None:
+            kinds.append((type(ev).__name__, len(acts)))
         venue.submit(acts, t)
     return samples, eng.portfolio.fill_count
+
+
+def _sent(n: int) -> str:
+    """An event's group by the actions it sent."""
+    if n == 0:
+        return "sending nothing"
+    if n < 5:
+        return "sending 1-4"
+    return "sending 5-9" if n < 10 else "sending 10+"
+
+
+def tail_report(samples: list[float], kinds: list[tuple[str, int]]) -> None:
+    """What set the run's p99: the events at or above it by kind and actions sent, and each
+    such group's median over the whole run."""
+    p99 = percentile(samples, 99)
+    groups: dict[str, list[float]] = {}
+    at_tail: dict[str, int] = {}
+    for us, (kind, n) in zip(samples, kinds, strict=True):
+        key = f"{kind} {_sent(n)}"
+        groups.setdefault(key, []).append(us)
+        if us >= p99:
+            at_tail[key] = at_tail.get(key, 0) + 1
+    n_tail = sum(at_tail.values())
+    top = sorted(at_tail.items(), key=lambda kv: -kv[1])[:4]
+    print(
+        f"    the last run's tail, {n_tail} events at or above its p99 ({p99:.0f} µs): "
+        + ", ".join(f"{k} {v}" for k, v in top)
+    )
+    big = sorted(groups.items(), key=lambda kv: -len(kv[1]))[:6]
+    print(
+        "    its medians by event (µs, count): "
+        + "; ".join(f"{k} {statistics.median(v):.1f} ({len(v):,})" for k, v in big)
+    )
 
 
 def throughput(feed: str, duration: float, extra: list[str] | None = None) -> tuple[float, int]:
@@ -108,6 +163,14 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--duration", type=float, default=1800.0, help="simulated seconds (synthetic)")
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument(
+        "--evict-mb",
+        type=int,
+        default=(4, 64),
+        nargs="*",
+        help="for each N, a line of the default set on the synthetic market with N MB of "
+        "other memory touched before each market event (caches no longer warm)",
+    )
     args = ap.parse_args()
     # the runs' own warnings (gates closing, rate-limit warnings) are not figures
     logging.getLogger("mmkit").setLevel(logging.ERROR)
@@ -142,8 +205,11 @@ def main() -> None:
         for how, mode, t_med, t_p99, table in modes:
             meds, p99s = [], []
             fills = 0
+            kinds: list[tuple[str, int]] = []
             for _ in range(args.runs):
-                samples, fills = latency(feed, dur, [*extra, f"engine.twins='{mode}'"], table)
+                kinds.clear()
+                sets = [*extra, f"engine.twins='{mode}'"]
+                samples, fills = latency(feed, dur, sets, table, kinds)
                 meds.append(statistics.median(samples))
                 p99s.append(percentile(samples, 99))
             figure(
@@ -155,6 +221,19 @@ def main() -> None:
             figure(f"tick-to-actions p99, {label}, {how}", statistics.median(p99s), "µs", t_p99)
             spread = ", ".join(f"{m:.1f} / {p:.0f}" for m, p in zip(meds, p99s, strict=True))
             print(f"    each run's median / p99 (µs): {spread}")
+            if mode == "auto" and not table:  # the default set: what its tail is made of
+                tail_report(samples, kinds)
+        for mb in [m for m in args.evict_mb if m > 0 and feed == "synthetic"]:
+            # no target: how the default set's latency depends on warm caches
+            meds, p99s = [], []
+            for _ in range(args.runs):
+                sets = [*extra, "engine.twins='auto'"]
+                samples, _ = latency(feed, dur, sets, evict_mb=mb)
+                meds.append(statistics.median(samples))
+                p99s.append(percentile(samples, 99))
+            how = f"twins, {mb} MB of other memory touched before each event"
+            figure(f"tick-to-actions median, {label}, {how}", statistics.median(meds), "µs")
+            figure(f"tick-to-actions p99, {label}, {how}", statistics.median(p99s), "µs")
         rates = [throughput(feed, dur, extra)[0] for _ in range(args.runs)]
         figure(
             f"paper throughput, {label} (journal on, {fills} fills)",

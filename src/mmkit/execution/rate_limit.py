@@ -88,7 +88,8 @@ def batch_ip_weight(actions: list[Action]) -> tuple[int, int, bool]:
     venue client sends them (module docstring): modifies in batches of :data:`MAX_BATCH`,
     post-only places and the other places in batches of their own, cancels by oid and by
     cloid in batches of :data:`MAX_CANCELS`; every other action is its own requests
-    (:func:`ip_weight`). A subclass of an order action is weighed as a request of its own."""
+    (:func:`ip_weight`). The action classes cannot be subclassed (:mod:`mmkit.core.records`),
+    so an action's class is exactly one of them."""
     # the three order actions counted by type (one addition each: a busy quoting cycle
     # sends ten); any other action weighed by ip_weight and counted by kind
     modifies = alo = places = by_oid = by_cloid = 0
