@@ -30,6 +30,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _util import figure, percentile
@@ -68,11 +69,12 @@ def latency(
     out of the caches."""
     import numpy as np
 
-    scratch = np.zeros(evict_mb * (1 << 20) // 8) if evict_mb > 0 else None
     from mmkit.assembly import build_component, build_engine
     from mmkit.core.events import Timer
     from mmkit.core.types import NS_PER_MS
     from mmkit.runtime.paper import event_time
+
+    scratch = np.zeros(evict_mb * (1 << 20) // 8) if evict_mb > 0 else None
 
     host, s = settings_for(feed, duration, extra)
     eng = build_engine(s, host)
@@ -111,6 +113,21 @@ def latency(
             kinds.append((type(ev).__name__, len(acts)))
         venue.submit(acts, t)
     return samples, eng.portfolio.fill_count
+
+
+def runs_of(
+    runs: int, feed: str, duration: float, sets: list[str], **kw: Any
+) -> tuple[list[float], list[float], list[float], int]:
+    """``runs`` latency runs: their medians, their p99s, the last run's samples and fills
+    (``kw``: :func:`latency`'s options)."""
+    meds, p99s = [], []
+    samples: list[float] = []
+    fills = 0
+    for _ in range(runs):
+        samples, fills = latency(feed, duration, sets, **kw)
+        meds.append(statistics.median(samples))
+        p99s.append(percentile(samples, 99))
+    return meds, p99s, samples, fills
 
 
 def _sent(n: int) -> str:
@@ -203,15 +220,11 @@ def main() -> None:
     )
     for label, feed, dur, extra in cases:
         for how, mode, t_med, t_p99, table in modes:
-            meds, p99s = [], []
-            fills = 0
-            kinds: list[tuple[str, int]] = []
-            for _ in range(args.runs):
-                kinds.clear()
-                sets = [*extra, f"engine.twins='{mode}'"]
-                samples, fills = latency(feed, dur, sets, table, kinds)
-                meds.append(statistics.median(samples))
-                p99s.append(percentile(samples, 99))
+            kinds: list[tuple[str, int]] = []  # every run's events, appended in turn
+            sets = [*extra, f"engine.twins='{mode}'"]
+            meds, p99s, samples, fills = runs_of(
+                args.runs, feed, dur, sets, table=table, kinds=kinds
+            )
             figure(
                 f"tick-to-actions median, {label}, {how} ({len(samples):,} events)",
                 statistics.median(meds),
@@ -222,15 +235,11 @@ def main() -> None:
             spread = ", ".join(f"{m:.1f} / {p:.0f}" for m, p in zip(meds, p99s, strict=True))
             print(f"    each run's median / p99 (µs): {spread}")
             if mode == "auto" and not table:  # the default set: what its tail is made of
-                tail_report(samples, kinds)
+                tail_report(samples, kinds[len(kinds) - len(samples) :])  # the last run
         for mb in [m for m in args.evict_mb if m > 0 and feed == "synthetic"]:
             # no target: how the default set's latency depends on warm caches
-            meds, p99s = [], []
-            for _ in range(args.runs):
-                sets = [*extra, "engine.twins='auto'"]
-                samples, _ = latency(feed, dur, sets, evict_mb=mb)
-                meds.append(statistics.median(samples))
-                p99s.append(percentile(samples, 99))
+            sets = [*extra, "engine.twins='auto'"]
+            meds, p99s, _, _ = runs_of(args.runs, feed, dur, sets, evict_mb=mb)
             how = f"twins, {mb} MB of other memory touched before each event"
             figure(f"tick-to-actions median, {label}, {how}", statistics.median(meds), "µs")
             figure(f"tick-to-actions p99, {label}, {how}", statistics.median(p99s), "µs")

@@ -3,8 +3,9 @@
 A quoting cycle on a busy market sends ten actions, and a frozen, slotted dataclass costs
 ~0.5 µs to build even through :func:`~mmkit.core.frozen.quick_init`'s ``__init__``: ten
 of them are ~5 µs of a cycle whose whole budget is ~50. A tuple is built in C:
-``tuple.__new__(cls, values)`` costs ~0.14 µs, and a batch of them can be made by
-``map`` over a kernel's output columns with no Python frame per action.
+``tuple.__new__(cls, values)`` costs ~0.14 µs. (Building a batch of them by ``map`` over
+a kernel's output columns was measured too, and is slower than a plain loop on Python
+3.11: ``docs/twins.md``.)
 
 :func:`tuple_record` turns a class body (annotated fields, defaults) into such a class
 that still behaves as the frozen dataclass it replaces, for everything a plugin may rely

@@ -444,31 +444,29 @@ class SmartExecutorTwin(SmartExecutor):
         actions: list[Action] = []
         append = actions.append
         tif = self._tif
-        rid0 = rid = self._rid + 1
+        rid0 = self._rid + 1
         places: list[tuple[Side, Op]] = []
-        for t in order:
+        for rid, t in enumerate(order, rid0):
             b = K.OP_I * t
             kind = ints[b]
             if kind == K.K_CANCEL:
                 o = orders[ints[b + 3]]
                 append(new_record(Cancel, (rid, o.cloid, o.oid, False)))
-            elif kind == K.K_MODIFY:
+                continue
+            side = BUY if ints[b + 1] == 1 else SELL
+            px, sz, level = flts[2 * t], flts[2 * t + 1], ints[b + 2]
+            if kind == K.K_MODIFY:
                 o = orders[ints[b + 3]]
-                side = BUY if ints[b + 1] == 1 else SELL
-                px, sz, level = flts[2 * t], flts[2 * t + 1], ints[b + 2]
                 append(
                     new_record(
                         Modify, (rid, o.cloid, o.oid, side, px, sz, tif, o.reduce_only, level)
                     )
                 )
             else:
-                side = BUY if ints[b + 1] == 1 else SELL
-                px, sz, level = flts[2 * t], flts[2 * t + 1], ints[b + 2]
                 cloid = self._new_cloid()
                 append(new_record(Place, (rid, cloid, side, px, sz, tif, False, level)))
                 places.append((side, _new_op(Op, (OpKind.PLACE, level, None, px, sz))))
-            rid += 1
-        self._rid = rid - 1
+        self._rid = rid0 + k - 1  # taken even when the batch is then refused
         if not self._permit(actions, now_ns):
             return []
         n_track = k - len(places)
