@@ -123,7 +123,12 @@ def _action(k: int, kind: str) -> Action:
     return QueryOrder(k, C, None)
 
 
-@given(st.lists(_kinds, max_size=260))
+@given(
+    st.one_of(
+        st.lists(_kinds, max_size=260),
+        st.lists(st.just("modify"), max_size=260),  # modifies only: their own short path
+    )
+)
 def test_a_batch_weighs_its_requests(kinds: list[str]) -> None:
     """batch_ip_weight (the tracker's) and requests_of (the fake venue's) agree, and both
     follow the protocol: per kind, requests of at most 39 orders or 200 cancels, each

@@ -73,12 +73,14 @@ precompile.main(["twins", {str(cfg)!r}])
 from mmkit.deferred_kernels import _made
 from mmkit.venues.sim import _kernels_orders, _kernels_replay, _kernels_snapshot
 from mmkit.execution import _kernels_reconciler_twin as rec
+from mmkit.execution import _kernels_permit as permit
 from mmkit.quoting import _kernels_glft_quoter_twin as q
 print(json.dumps({{
     "exchange": [len(k.overloads) for k in (
         _kernels_replay.advance, _kernels_orders.process_pending,
         _kernels_orders.enqueue, _kernels_snapshot.apply_snapshot_side)],
-    "twins": [len(rec.tape_marks_kernel.overloads), len(q.glft_quote.overloads)],
+    "twins": [len(rec.tape_marks_kernel.overloads), len(q.glft_quote.overloads),
+              len(permit.permit.overloads), len(permit.record.overloads)],
     "deferred": [d.py_func.__name__ for d in _made if d.deferred],
     "made": len(_made),
 }}))

@@ -90,8 +90,13 @@ def batch_ip_weight(actions: list[Action]) -> tuple[int, int, bool]:
     cloid in batches of :data:`MAX_CANCELS`; every other action is its own requests
     (:func:`ip_weight`). The action classes cannot be subclassed (:mod:`mmkit.core.records`),
     so an action's class is exactly one of them."""
-    # the three order actions counted by type (one addition each: a busy quoting cycle
-    # sends ten); any other action weighed by ip_weight and counted by kind
+    k = len(actions)
+    if k and list(map(type, actions)).count(Modify) == k:
+        # modifies only (a busy market's quoting cycle): counted by C loops (~0.3 against
+        # ~0.8 µs for ten), weighed as the loop below weighs them
+        return (1 + k // 40 if k <= MAX_BATCH else batches_weight(k, MAX_BATCH)), k, False
+    # the three order actions counted by type (one addition each); any other action
+    # weighed by ip_weight and counted by kind
     modifies = alo = places = by_oid = by_cloid = 0
     other_priced = other_cancels = other_weight = 0
     for a in actions:

@@ -73,6 +73,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
         "mmkit.gates._kernels_kill_switch_twin:ks_check",
         "mmkit.quoting._kernels_glft_quoter_twin:glft_quote",
         "mmkit.execution._kernels_reconciler_twin:tape_marks_kernel",
+        "mmkit.execution._kernels_permit:permit",
     ),
 }
 
