@@ -241,14 +241,14 @@ def permit(
     prune(pi, wt, ww, now)
     if weight and pi[I_COUNT] == wt.shape[0]:
         return RING_FULL
+    # the helpers take ``emergency`` as a variable, never a constant: numba would compile
+    # them once per constant value (tests/runtime/test_compile_budget.py)
+    ok = allows(pf, pi, wt, ww, now, weight, n, cancels_only, emergency)
     if emergency:
-        flags = 0
-        if not allows(pf, pi, wt, ww, now, weight, n, cancels_only, True):
-            flags = OVER_LIMIT
-        spend(pf, pi, n, now, True)  # never refused: the reserve, down to zero
-        return OK | flags | record(pf, pi, wt, ww, now, weight, n)
-    if not allows(pf, pi, wt, ww, now, weight, n, cancels_only, False):
+        spend(pf, pi, n, now, emergency)  # never refused: the reserve, down to zero
+        return OK | (0 if ok else OVER_LIMIT) | record(pf, pi, wt, ww, now, weight, n)
+    if not ok:
         return SKIP_RATE
-    if n and not spend(pf, pi, n, now, False):
+    if n and not spend(pf, pi, n, now, emergency):
         return SKIP_BUDGET
     return OK | record(pf, pi, wt, ww, now, weight, n)

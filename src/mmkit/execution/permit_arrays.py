@@ -165,12 +165,13 @@ class PermitArrays:
 
 def _entries() -> tuple[Callable[..., int], Callable[..., int], Callable[..., None]]:
     """The permit, record and prune kernels' entry points (compiled or loaded from the
-    cache at the first executor twin made, not at import)."""
-    return (
-        compiled_entry(P.permit, _SIG_PERMIT),
-        compiled_entry(P.record, _SIG_RECORD),
-        compiled_entry(P.prune, _SIG_PRUNE),
-    )
+    cache at the first executor twin made, not at import). The helpers first: numba keys
+    its cache by the signature a kernel was compiled for, and a helper compiled only as
+    ``permit``'s callee would be cached under its argument types, not under the explicit
+    signature asked for here, so a later process would compile it again."""
+    record = compiled_entry(P.record, _SIG_RECORD)
+    prune = compiled_entry(P.prune, _SIG_PRUNE)
+    return compiled_entry(P.permit, _SIG_PERMIT), record, prune
 
 
 def _fits(value: object) -> bool:
