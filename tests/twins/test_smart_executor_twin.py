@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, note, settings
+from hypothesis import HealthCheck, Phase, given, note, settings
 from hypothesis import strategies as st
 
 from mmkit.audit.harness import FakeVenue, ScriptedQuoter, SwitchGate, VenueLoop, book
@@ -677,10 +677,21 @@ def apply(ls: Lockstep, op: str, k: int, x: float) -> None:
     ls.settle(0.3 if op != "wait" else 1.0 + 4 * x)
 
 
+#: the permit's limits: the defaults, an IP limit a few batches a minute reach, a budget
+#: a few actions spend down to its reserve (so that batches are refused, by the permit's
+#: kernel or by the sending kernel of the table path)
+LIMITS: dict[str, dict[str, Any]] = {
+    "default": {},
+    "tight_ip": {"ip_limit_per_min": 6.0},
+    "tight_budget": {"budget_initial": 30.0, "emergency_reserve": 20.0},
+}
 params_st = st.builds(
-    lambda smart, tape: SmartExecutorParams(smart_reconcile=smart, tape_risk_s=tape),
+    lambda smart, tape, limits: SmartExecutorParams(
+        smart_reconcile=smart, tape_risk_s=tape, **LIMITS[limits]
+    ),
     st.booleans(),
     st.sampled_from([2.0, 0.05, 30.0]),
+    st.sampled_from(list(LIMITS)),
 )
 streams = st.lists(
     st.tuples(st.sampled_from(OPS), st.integers(0, 40), st.sampled_from([0.25, 0.5, 0.137])),
@@ -921,3 +932,41 @@ def test_twin_method_builds_a_fresh_twin_with_the_same_parameters() -> None:
     assert (tw.params, tw.instrument, tw.seed, tw._rid) == (p, INSTRUMENT, 5, 0)
     assert tw.tol == ref.tol
     assert type(tw.twin()) is SmartExecutorTwin
+
+
+class _ForgetsRefusedCloids(SmartExecutorTwin):
+    """Broken: a batch the sending kernel refuses leaves the places' cloids untaken (the
+    reference takes them when it builds the actions, before its permit)."""
+
+    def _send_rows_fused(self, *a: Any) -> list[Action] | None:
+        n = self._cloid_n
+        out = super()._send_rows_fused(*a)
+        if out == []:
+            self._cloid_n = n
+        return out
+
+
+class _TracksRefusedBatches(SmartExecutorTwin):
+    """Broken: a batch the sending kernel refuses is sent all the same (its actions built
+    by the slow path, the permit skipped)."""
+
+    def _send_rows_fused(self, *a: Any) -> list[Action] | None:
+        out = super()._send_rows_fused(*a)
+        return None if out == [] else out
+
+    def _permit(self, actions: list[Action], now_ns: int, *, emergency: bool = False) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("broken", [_ForgetsRefusedCloids, _TracksRefusedBatches])
+def test_a_broken_sending_kernel_path_fails_the_lockstep(broken: type) -> None:
+    """The table path's fused sending (sort, weight, permit and tracking in one kernel
+    call), broken where it refuses a batch, fails the lockstep property."""
+
+    @settings(max_examples=200, deadline=None, database=None, phases=[Phase.generate])
+    @given(params_st.filter(lambda p: p.budget_initial < 100 or p.ip_limit_per_min < 10), streams)
+    def prop(params: SmartExecutorParams, ops: Any) -> None:
+        run_stream(params, ops, twin_cls=broken, table=True)
+
+    with pytest.raises(AssertionError):
+        prop()

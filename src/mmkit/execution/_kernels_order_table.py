@@ -3,6 +3,9 @@
 ``track_rows(...)``: the tracking of a reconcile's sent cancels and modifies, written in
 their rows straight from the reconcile kernel's output (see the function).
 
+``send_table(...)``: a reconcile's sending without cancels (sort, weight, permit,
+tracking) in one call (see the function).
+
 ``reconcile_table(tf, ti, rows, f, iv, of, oi) -> n_ops``: the reconcile kernel
 (``_kernels_reconciler_twin.reconcile_kernel``, same arguments ``f, iv, of, oi`` and same
 result) with the orders' records read from their table rows (``rows``: where each
@@ -21,6 +24,7 @@ from typing import Any
 import numpy as np
 from numba import njit
 
+from mmkit.execution import _kernels_permit as PK  # noqa: N812
 from mmkit.execution import _kernels_reconciler_twin as K  # noqa: N812
 from mmkit.execution.order_table import (
     F_FILLED,
@@ -37,6 +41,10 @@ from mmkit.execution.order_table import (
     NF,
     NI,
 )
+from mmkit.execution.rate_limit import MAX_BATCH
+
+#: :func:`send_table`'s outcome when a cancel is among the ops (nothing done)
+CANCELS = 5
 
 
 @njit(cache=True)
@@ -152,3 +160,80 @@ def track_rows(
         ):
             return p
     return -1
+
+
+@njit(cache=True)
+def _kind_weight(n: int) -> int:
+    """IP weight of ``n`` orders of one kind sent in requests of at most ``MAX_BATCH``
+    (``rate_limit.batches_weight(n, MAX_BATCH)``; 0 for none)."""
+    if n <= 0:
+        return 0
+    full = n // MAX_BATCH
+    rest = n - full * MAX_BATCH
+    w = full * (1 + MAX_BATCH // 40)
+    if rest:
+        w += 1 + rest // 40
+    return w
+
+
+@njit(cache=True)
+def send_table(
+    tf: Any,
+    ti: Any,
+    rows: np.ndarray,
+    of: np.ndarray,
+    oi: np.ndarray,
+    k: int,
+    perm: np.ndarray,
+    pf: np.ndarray,
+    pi: np.ndarray,
+    wt: np.ndarray,
+    ww: np.ndarray,
+    now: int,
+    rid0: int,
+    legal: Any,
+    code_cancel: int,
+    code_modify: int,
+    res: np.ndarray,
+) -> int:
+    """The sending of a reconcile's ``k`` ops as the reconcile kernel wrote them, when
+    none is a cancel: ``perm`` gets the sending order (modifies, then places, each in the
+    kernel's order: the reference's stable sort), the batch is weighed as the venue client
+    sends it (``rate_limit.batch_ip_weight``: modifies and places in requests of at most
+    ``MAX_BATCH``; a cycle's places share one time in force), admitted, spent and recorded
+    by the permit (:func:`~mmkit.execution._kernels_permit.permit`, whose outcome code this
+    returns; the 429 check is the caller's: the reconcile returns before it when a 429
+    pause is on), and when admitted the modifies are tracked in their rows
+    (:func:`track_rows`: ``res[0]`` is -1, or the position of the first move it refused).
+    ``res[1]`` / ``res[2]``: the modifies and the places. ``CANCELS`` (nothing done)
+    when a cancel is among the ops: whether each goes by oid or by cloid (its weight) is
+    an attribute of its Python order, so the caller sends them."""
+    n_mod = 0
+    n_place = 0
+    for t in range(k):
+        kind = oi[K.O_HEAD + K.OP_I * t]
+        if kind == K.K_CANCEL:
+            return CANCELS
+        if kind == K.K_MODIFY:
+            n_mod += 1
+        else:
+            n_place += 1
+    m = 0
+    p = n_mod
+    for t in range(k):
+        if oi[K.O_HEAD + K.OP_I * t] == K.K_MODIFY:
+            perm[m] = t
+            m += 1
+        else:
+            perm[p] = t
+            p += 1
+    res[1] = n_mod
+    res[2] = n_place
+    weight = _kind_weight(n_mod) + _kind_weight(n_place)
+    normal = k < 0  # False, as a variable: a constant would compile permit once more
+    code = PK.permit(pf, pi, wt, ww, now, weight, k, normal, normal)
+    if code & PK.OUTCOME == PK.OK:
+        res[0] = track_rows(
+            tf, ti, rows, of, oi, perm, n_mod, rid0, legal, code_cancel, code_modify
+        )
+    return code

@@ -68,6 +68,7 @@ import numpy.typing as npt
 
 from mmkit.components import Ladder, Levels, View
 from mmkit.core.actions import Action, Cancel, Modify, Place
+from mmkit.core.entry_points import entry_for
 from mmkit.core.events import TradeBatch
 from mmkit.core.records import new_record
 from mmkit.core.types import BUY, SELL, Instrument, Side
@@ -199,6 +200,21 @@ def _may_touch(px: npt.NDArray[np.float64], live: Sequence[TrackedOrder]) -> boo
     return not all(top_bid < p < low_ask for p in px.tolist())
 
 
+#: send_table's compiled entry point (for the argument types it always gets), once made
+_SEND: list[Callable[..., int]] = []
+
+
+def _refused_move(
+    ints: list[int], order: Sequence[int], orders: list[TrackedOrder], bad: int
+) -> None:
+    """Raise the reference's error for the ``bad``-th op sent, whose move ``track_rows``
+    refused: the same error, from the same check (``OrderState.to``)."""
+    b = K.OP_I * order[bad]
+    cancel = ints[b] == K.K_CANCEL
+    orders[ints[b + 3]].state.to(OrderState.CANCELING if cancel else OrderState.MODIFYING)
+    raise AssertionError("track_rows refused a legal move")  # pragma: no cover
+
+
 class SmartExecutorTwin(SmartExecutor):
     """The compiled twin of :class:`SmartExecutor`: same constructor arguments, same
     behaviour, the ladder diff and the tape marks in numba (module docstring)."""
@@ -241,6 +257,7 @@ class SmartExecutorTwin(SmartExecutor):
         self.table: OrderTable | None = None
         self._rows: npt.NDArray[np.int64] = np.empty(16, dtype=np.int64)
         self._ki: npt.NDArray[np.int64] = np.empty(16, dtype=np.int64)
+        self._res: npt.NDArray[np.int64] = np.zeros(4, dtype=np.int64)
         #: the rate tracker's and the budget's state in arrays, for the permit kernel
         #: (None: the reference's permit; a value the arrays cannot hold ends it)
         self._pa: PermitArrays | None = permit_arrays(self.rate, self.budget)
@@ -483,10 +500,16 @@ class SmartExecutorTwin(SmartExecutor):
         reference's ``_permit`` (each action built by ``new_record`` from all its fields,
         as the reference's ``_send_ops`` builds it); the cancels and modifies tracked in
         one kernel call (:func:`~mmkit.execution._kernels_order_table.track_rows`), the
-        places made by the reference's ``_track_ops``."""
+        places made by the reference's ``_track_ops``. Without cancels, over the permit's
+        arrays: the sort, the weight, the permit and the tracking in one kernel call
+        (:meth:`_send_rows_fused`)."""
+        pa = self._pa
+        if pa is not None and type(now_ns) is int and -KP.SAFE_NS < now_ns < KP.SAFE_NS:
+            acts = self._send_rows_fused(pa, table, k, orders, now_ns)
+            if acts is not None:
+                return acts
         of, oi = self._of, self._oi
         ints = oi[K.O_HEAD : K.O_HEAD + K.OP_I * k].tolist()
-        flts = of[: K.OP_F * k].tolist()
         kinds = ints[0 :: K.OP_I]
         first = kinds[0]
         order: Sequence[int] = range(k)
@@ -494,36 +517,13 @@ class SmartExecutorTwin(SmartExecutor):
             if kind != first:
                 order = sorted(range(k), key=kinds.__getitem__)
                 break
-        actions: list[Action] = []
-        append = actions.append
-        tif = self._tif
         rid0 = self._rid + 1
-        places: list[tuple[Side, Op]] = []
-        for rid, t in enumerate(order, rid0):
-            b = K.OP_I * t
-            kind = ints[b]
-            if kind == K.K_CANCEL:
-                o = orders[ints[b + 3]]
-                append(new_record(Cancel, (rid, o.cloid, o.oid, False)))
-                continue
-            side = BUY if ints[b + 1] == 1 else SELL
-            px, sz, level = flts[2 * t], flts[2 * t + 1], ints[b + 2]
-            if kind == K.K_MODIFY:
-                o = orders[ints[b + 3]]
-                append(
-                    new_record(
-                        Modify, (rid, o.cloid, o.oid, side, px, sz, tif, o.reduce_only, level)
-                    )
-                )
-            else:
-                cloid = self._new_cloid()
-                append(new_record(Place, (rid, cloid, side, px, sz, tif, False, level)))
-                places.append((side, _new_op(Op, (OpKind.PLACE, level, None, px, sz))))
+        actions, places = self._rows_actions(k, ints, order, orders, rid0)
         self._rid = rid0 + k - 1  # taken even when the batch is then refused
         if not self._permit(actions, now_ns):
             return []
         n_track = k - len(places)
-        counts = [0, 0, 0]
+        done = n_track
         if n_track:
             self._ki = perm = _grow(self._ki, k)
             perm[:k] = order
@@ -543,28 +543,155 @@ class SmartExecutorTwin(SmartExecutor):
                 )
             )
             done = n_track if bad < 0 else bad
-            add = self._pending.adder()
-            p_cancel, p_modify = Pending.CANCEL, Pending.MODIFY
-            for p in range(done):
-                b = K.OP_I * order[p]
-                o = orders[ints[b + 3]]
-                if ints[b] == K.K_CANCEL:
-                    add(rid0 + p, new_order_request(OrderRequest, (o, p_cancel)))
-                    counts[0] += 1
-                else:
-                    add(rid0 + p, new_order_request(OrderRequest, (o, p_modify)))
-                    counts[1] += 1
-            if bad >= 0:  # the reference raises there: the same error, from the same check
-                b = K.OP_I * order[bad]
-                cancel = ints[b] == K.K_CANCEL
-                orders[ints[b + 3]].state.to(
-                    OrderState.CANCELING if cancel else OrderState.MODIFYING
-                )
-                raise AssertionError("track_rows refused a legal move")  # pragma: no cover
+        counts = self._rows_pending(done, ints, order, orders, rid0)
+        rows = (ints, order, orders)
+        return self._rows_sent(actions, places, counts, (done, n_track), rows, now_ns)
+
+    def _send_rows_fused(
+        self, pa: PermitArrays, table: OrderTable, k: int, orders: list[TrackedOrder], now_ns: int
+    ) -> list[Action] | None:
+        """:meth:`_send_rows` for ops without a cancel, the sort, the weight, the permit
+        and the tracking of the modifies in one kernel call
+        (:func:`~mmkit.execution._kernels_order_table.send_table`; no 429 check: the
+        reconcile returned before the kernel when a 429 pause is on); then the actions and
+        the pending requests in one pass. None, with nothing changed, when a cancel is
+        among the ops or the permit cannot be exact in its kernel (``FALLBACK``)."""
+        of, oi = self._of, self._oi
+        self._ki = perm = _grow(self._ki, k)
+        res = self._res
+        rid0 = self._rid + 1
+        send = _SEND[0] if _SEND else None
+        if send is None:  # the entry point for these argument types, once per process
+            send = entry_for(
+                KT.send_table, table.f, table.i, self._rows, of, oi, k, perm, pa.pf, pa.pi,
+                pa.wt, pa.ww, now_ns, rid0, LEGAL, CODE_CANCEL, CODE_MODIFY, res,
+            )  # fmt: skip
+            _SEND.append(send)
+        code = send(
+            table.f, table.i, self._rows, of, oi, k, perm, pa.pf, pa.pi, pa.wt, pa.ww,
+            now_ns, rid0, LEGAL, CODE_CANCEL, CODE_MODIFY, res,
+        )  # fmt: skip
+        while code == KP.RING_FULL:
+            pa.grow()
+            code = send(
+                table.f, table.i, self._rows, of, oi, k, perm, pa.pf, pa.pi, pa.wt, pa.ww,
+                now_ns, rid0, LEGAL, CODE_CANCEL, CODE_MODIFY, res,
+            )  # fmt: skip
+        out = code & KP.OUTCOME
+        if out != KP.OK:
+            if out == KP.SKIP_RATE or out == KP.SKIP_BUDGET:
+                # refused as the reference refuses after building the actions: their
+                # request ids and the places' cloids are taken all the same
+                self._rid = rid0 + k - 1
+                self._cloid_n += int(res[2])
+                self.counters["skipped_rate" if out == KP.SKIP_RATE else "skipped_budget"] += 1
+                return []
+            return None  # cancels among the ops, or FALLBACK: nothing changed
+        if code & KP.WARN:
+            log_ip_warning(self.rate)
+        ints = oi[K.O_HEAD : K.O_HEAD + K.OP_I * k].tolist()
+        order = perm[:k].tolist()
+        n_mod = int(res[1])
+        bad = int(res[0])
+        done = n_mod if bad < 0 else bad  # the modifies tracked (all, but for a bug)
+        actions, places = self._rows_actions(k, ints, order, orders, rid0, done)
+        self._rid = rid0 + k - 1
+        counts = [0, done, 0]
+        rows = (ints, order, orders)
+        return self._rows_sent(actions, places, counts, (done, n_mod), rows, now_ns)
+
+    def _rows_sent(
+        self,
+        actions: list[Action],
+        places: list[tuple[Side, Op]],
+        counts: list[int],
+        tracked: tuple[int, int],
+        rows: tuple[list[int], Sequence[int], list[TrackedOrder]],
+        now_ns: int,
+    ) -> list[Action]:
+        """A sent batch's end: the reference's error when the tracking kernel refused a
+        move (``tracked``: the ops it tracked, of those it had to; ``rows``: the ops' ints,
+        their sending order and the orders), the places made by the reference's
+        ``_track_ops``, the counters and the requote time."""
+        done, n_track = tracked
+        if done < n_track:
+            _refused_move(*rows, done)
         if places:
+            rid0 = actions[0].request_id
             counts[2] = self._track_ops(places, actions[n_track:], rid0, now_ns)[2]
         self._count_sent(counts, now_ns)
         return actions
+
+    def _rows_actions(
+        self,
+        k: int,
+        ints: list[int],
+        order: Sequence[int],
+        orders: list[TrackedOrder],
+        rid0: int,
+        tracked: int = 0,
+    ) -> tuple[list[Action], list[tuple[Side, Op]]]:
+        """The actions of the kernel's ops in sending ``order`` (the ``p``-th with request
+        id ``rid0 + p``), each built by ``new_record`` from all its fields as the
+        reference's ``_send_ops`` builds it, and the places as ops (a new cloid each); the
+        pending requests of the first ``tracked`` ops (cancels and modifies a kernel has
+        tracked) added in the same pass."""
+        flts = self._of[: K.OP_F * k].tolist()
+        actions: list[Action] = []
+        append = actions.append
+        add = self._pending.adder()
+        p_cancel, p_modify = Pending.CANCEL, Pending.MODIFY
+        tif = self._tif
+        places: list[tuple[Side, Op]] = []
+        for rid, t in enumerate(order, rid0):
+            b = K.OP_I * t
+            kind = ints[b]
+            if kind == K.K_CANCEL:
+                o = orders[ints[b + 3]]
+                append(new_record(Cancel, (rid, o.cloid, o.oid, False)))
+                if rid - rid0 < tracked:
+                    add(rid, new_order_request(OrderRequest, (o, p_cancel)))
+                continue
+            side = BUY if ints[b + 1] == 1 else SELL
+            px, sz, level = flts[2 * t], flts[2 * t + 1], ints[b + 2]
+            if kind == K.K_MODIFY:
+                o = orders[ints[b + 3]]
+                append(
+                    new_record(
+                        Modify, (rid, o.cloid, o.oid, side, px, sz, tif, o.reduce_only, level)
+                    )
+                )
+                if rid - rid0 < tracked:
+                    add(rid, new_order_request(OrderRequest, (o, p_modify)))
+            else:
+                cloid = self._new_cloid()
+                append(new_record(Place, (rid, cloid, side, px, sz, tif, False, level)))
+                places.append((side, _new_op(Op, (OpKind.PLACE, level, None, px, sz))))
+        return actions, places
+
+    def _rows_pending(
+        self,
+        done: int,
+        ints: list[int],
+        order: Sequence[int],
+        orders: list[TrackedOrder],
+        rid0: int,
+    ) -> list[int]:
+        """The pending requests of the first ``done`` ops sent (cancels and modifies the
+        kernel tracked); how many cancels, modifies (and places: 0) they were."""
+        counts = [0, 0, 0]
+        add = self._pending.adder()
+        p_cancel, p_modify = Pending.CANCEL, Pending.MODIFY
+        for p in range(done):
+            b = K.OP_I * order[p]
+            o = orders[ints[b + 3]]
+            if ints[b] == K.K_CANCEL:
+                add(rid0 + p, new_order_request(OrderRequest, (o, p_cancel)))
+                counts[0] += 1
+            else:
+                add(rid0 + p, new_order_request(OrderRequest, (o, p_modify)))
+                counts[1] += 1
+        return counts
 
     # ----------------------------------------------------------------------------------
     # the ladder diff of one side (the same kernel code; for callers of ``diff``)
