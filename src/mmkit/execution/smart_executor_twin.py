@@ -37,9 +37,10 @@ the orders' numeric fields live in an :class:`~mmkit.execution.order_table.Order
 the orders are views over its rows, so the reconcile kernel reads them in place
 (:func:`~mmkit.execution._kernels_order_table.reconcile_table`), the ops stay rows from
 which the actions are built (:meth:`SmartExecutorTwin._send_rows`), the sent cancels and
-modifies are tracked in the kernel (``track_rows``), and a ladder's numbers are read as
-levels (:meth:`~mmkit.components.Ladder.levels`); every other path is the reference's
-Python on the views.
+modifies are tracked in the kernel (``track_rows``; a batch without cancels is sorted,
+weighed, permitted and tracked in one call, ``send_table``), and a ladder's numbers are
+read as levels (:meth:`~mmkit.components.Ladder.levels`); every other path is the
+reference's Python on the views.
 
 Speed: the kernels themselves take well under a microsecond; what a reconcile costs is the
 Python around them. With the order table the reconcile kernel reads the orders in place: a
