@@ -335,10 +335,11 @@ def test_broken_permit_kernels_fail_the_equivalence(
     broken: Callable[[SmartExecutorTwin], None],
 ) -> None:
     @settings(
-        max_examples=400,
+        max_examples=1500,
         deadline=None,
         suppress_health_check=[HealthCheck.too_slow],
         database=None,
+        derandomize=True,  # the same streams in every run: a finding that cannot flake
         phases=[Phase.generate],  # found, not shrunk: the failure is the point
     )
     @given(params, st.lists(ops, max_size=60), st.integers(0, 1 << 60))

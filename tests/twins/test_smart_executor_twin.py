@@ -963,7 +963,13 @@ def test_a_broken_sending_kernel_path_fails_the_lockstep(broken: type) -> None:
     """The table path's fused sending (sort, weight, permit and tracking in one kernel
     call), broken where it refuses a batch, fails the lockstep property."""
 
-    @settings(max_examples=200, deadline=None, database=None, phases=[Phase.generate])
+    @settings(
+        max_examples=200,
+        deadline=None,
+        database=None,
+        derandomize=True,  # the same streams in every run: a finding that cannot flake
+        phases=[Phase.generate],
+    )
     @given(params_st.filter(lambda p: p.budget_initial < 100 or p.ip_limit_per_min < 10), streams)
     def prop(params: SmartExecutorParams, ops: Any) -> None:
         run_stream(params, ops, twin_cls=broken, table=True)

@@ -121,8 +121,8 @@ def allows(
     cancels_only: bool,
     emergency: bool,
 ) -> bool:
-    """``RateTracker.allows`` for a weighed batch (prunes the window; counts a refusal)."""
-    prune(pi, wt, ww, now)
+    """``RateTracker.allows`` for a weighed batch, the window already pruned at ``now``
+    (:func:`permit` prunes first); counts a refusal."""
     limit = pf[F_IP_LIMIT] if emergency else pf[F_IP_SOFT]
     if pi[I_IP_USED] + weight > limit:
         pi[I_THROTTLED] += 1

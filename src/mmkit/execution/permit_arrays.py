@@ -26,7 +26,6 @@ permit for any other.
 
 from __future__ import annotations
 
-import logging
 from collections import deque
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -37,7 +36,7 @@ import numpy.typing as npt
 from mmkit.core.entry_points import compiled_entry
 from mmkit.execution import _kernels_permit as P  # noqa: N812
 from mmkit.execution.budget import ExecutionBudget
-from mmkit.execution.rate_limit import RateTracker
+from mmkit.execution.rate_limit import RateTracker, log_ip_warning
 
 __all__ = [
     "BUDGET_FIELDS",
@@ -48,8 +47,6 @@ __all__ = [
     "permit_arrays",
     "permit_state",
 ]
-
-log = logging.getLogger("mmkit.execution")
 
 _SIG_PERMIT = (
     "int64(float64[::1], int64[::1], int64[::1], int64[::1], int64, int64, int64, boolean, boolean)"
@@ -288,16 +285,7 @@ class RateTrackerArrays(RateTracker):
             pa.grow()
             flags = pa.k_record(pa.pf, pa.pi, pa.wt, pa.ww, now_ns, weight, n)
         if flags & P.WARN:
-            log_ip_warning(self)
-
-
-def log_ip_warning(rate: RateTracker) -> None:
-    """The rate tracker's warning, as its ``record`` logs it."""
-    log.warning(
-        "IP rate limit warning: %d of %d weight used in the last minute",
-        rate._ip_used,
-        rate.ip_limit,
-    )
+            log_ip_warning(self._ip_used, self.ip_limit)
 
 
 class ExecutionBudgetArrays(ExecutionBudget):
@@ -334,7 +322,8 @@ def permit_arrays(rate: RateTracker, budget: ExecutionBudget) -> PermitArrays | 
         pa.ww[k] = w
     pa.pi[P.I_COUNT] = len(window)
     for obj, cls, values in ((rate, RateTrackerArrays, rv), (budget, ExecutionBudgetArrays, bv)):
-        obj.__dict__.clear()
+        for name in (*values, "_window"):  # the arrays' fields only: any other stays
+            obj.__dict__.pop(name, None)
         obj.__dict__["_pa"] = pa
         obj.__class__ = cls
         for name, value in values.items():

@@ -166,6 +166,11 @@ def requests_of(actions: Sequence[Action]) -> tuple[list[int], list[int]]:
     return of, weights
 
 
+def log_ip_warning(used: int, limit: float) -> None:
+    """The rate tracker's warning (logged once per episode): ``used`` of ``limit``."""
+    log.warning("IP rate limit warning: %d of %d weight used in the last minute", used, limit)
+
+
 class RateTracker:
     """Rolling IP weight and the address budget, checked before anything is sent."""
 
@@ -273,11 +278,7 @@ class RateTracker:
             # warn once per episode: re-armed only after use falls back below 70 % of the
             # limit, so hovering at the 80 % line does not log on every requote
             if self._warn_armed:
-                log.warning(
-                    "IP rate limit warning: %d of %d weight used in the last minute",
-                    used,
-                    self.ip_limit,
-                )
+                log_ip_warning(used, self.ip_limit)
                 self._warn_armed = False
             self.warnings += 1
         elif used < 0.7 * self.ip_limit:

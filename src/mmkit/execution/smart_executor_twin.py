@@ -81,13 +81,8 @@ from mmkit.execution.order_table import CODE_CANCEL, CODE_MODIFY, LEGAL, OrderTa
 from mmkit.execution.orders import TrackedOrder
 from mmkit.execution.params import SmartExecutorParams
 from mmkit.execution.pending import OrderRequest, new_order_request
-from mmkit.execution.permit_arrays import (
-    PermitArrays,
-    log_ip_warning,
-    permit_arrays,
-    permit_state,
-)
-from mmkit.execution.rate_limit import batch_ip_weight
+from mmkit.execution.permit_arrays import PermitArrays, permit_arrays, permit_state
+from mmkit.execution.rate_limit import batch_ip_weight, log_ip_warning
 from mmkit.execution.reconciler import Op, OpKind, Tolerances, diff_levels
 from mmkit.execution.smart_executor import SmartExecutor
 
@@ -297,20 +292,27 @@ class SmartExecutorTwin(SmartExecutor):
         pa = self._pa
         if pa is None or type(now_ns) is not int or not -KP.SAFE_NS < now_ns < KP.SAFE_NS:
             return super()._permit(actions, now_ns, emergency=emergency)
-        counters = self.counters
         if not emergency and now_ns < self.retry.until_ns:
-            counters["skipped_rate"] += 1
+            self.counters["skipped_rate"] += 1
             return False
         weight, n, cancels_only = batch_ip_weight(actions)
         code = pa.permit(now_ns, weight, n, cancels_only, emergency)
+        ok = self._permitted(code, len(actions), emergency)
+        return super()._permit(actions, now_ns, emergency=emergency) if ok is None else ok
+
+    def _permitted(self, code: int, n_actions: int, emergency: bool) -> bool | None:
+        """A permit kernel's outcome ``code`` for a batch of ``n_actions``, booked as the
+        reference's ``_permit`` books it (the warning logged, the counters): whether the
+        batch may go; None for ``FALLBACK`` (nothing done: the reference's permit decides)."""
         out = code & KP.OUTCOME
+        counters = self.counters
         if out == KP.OK:
             if code & KP.WARN:
-                log_ip_warning(self.rate)
+                log_ip_warning(self.rate._ip_used, self.rate.ip_limit)
             if emergency:
                 if code & KP.OVER_LIMIT:
                     counters["emergency_over_limit"] += 1  # sent all the same
-                counters["emergency_actions"] += len(actions)
+                counters["emergency_actions"] += n_actions
             return True
         if out == KP.SKIP_RATE:
             counters["skipped_rate"] += 1
@@ -318,7 +320,7 @@ class SmartExecutorTwin(SmartExecutor):
         if out == KP.SKIP_BUDGET:
             counters["skipped_budget"] += 1
             return False
-        return super()._permit(actions, now_ns, emergency=emergency)
+        return None
 
     # ----------------------------------------------------------------------------------
     # the reconcile core
@@ -561,35 +563,26 @@ class SmartExecutorTwin(SmartExecutor):
         self._ki = perm = _grow(self._ki, k)
         res = self._res
         rid0 = self._rid + 1
-        send = _SEND[0] if _SEND else None
-        if send is None:  # the entry point for these argument types, once per process
-            send = entry_for(
-                KT.send_table, table.f, table.i, self._rows, of, oi, k, perm, pa.pf, pa.pi,
-                pa.wt, pa.ww, now_ns, rid0, LEGAL, CODE_CANCEL, CODE_MODIFY, res,
-            )  # fmt: skip
-            _SEND.append(send)
-        code = send(
-            table.f, table.i, self._rows, of, oi, k, perm, pa.pf, pa.pi, pa.wt, pa.ww,
-            now_ns, rid0, LEGAL, CODE_CANCEL, CODE_MODIFY, res,
-        )  # fmt: skip
-        while code == KP.RING_FULL:
-            pa.grow()
-            code = send(
-                table.f, table.i, self._rows, of, oi, k, perm, pa.pf, pa.pi, pa.wt, pa.ww,
-                now_ns, rid0, LEGAL, CODE_CANCEL, CODE_MODIFY, res,
-            )  # fmt: skip
-        out = code & KP.OUTCOME
-        if out != KP.OK:
-            if out == KP.SKIP_RATE or out == KP.SKIP_BUDGET:
-                # refused as the reference refuses after building the actions: their
-                # request ids and the places' cloids are taken all the same
-                self._rid = rid0 + k - 1
-                self._cloid_n += int(res[2])
-                self.counters["skipped_rate" if out == KP.SKIP_RATE else "skipped_budget"] += 1
-                return []
-            return None  # cancels among the ops, or FALLBACK: nothing changed
-        if code & KP.WARN:
-            log_ip_warning(self.rate)
+        while True:
+            args: tuple[Any, ...] = (table.f, table.i, self._rows, of, oi, k, perm)
+            args += (pa.pf, pa.pi, pa.wt, pa.ww, now_ns, rid0, LEGAL, CODE_CANCEL, CODE_MODIFY, res)
+            if not _SEND:  # the entry point for these argument types, once per process
+                _SEND.append(entry_for(KT.send_table, *args))
+            code = _SEND[0](*args)
+            if code != KP.RING_FULL:
+                break
+            pa.grow()  # nothing recorded yet: the same call on the grown ring
+        ok = self._permitted(code, k, False)
+        if ok is None:
+            # nothing done: a cancel among the ops (KT.CANCELS: its weight is its Python
+            # order's oid), or the permit's FALLBACK
+            return None
+        if not ok:
+            # refused as the reference refuses after building the actions: their request
+            # ids and the places' cloids are taken all the same
+            self._rid = rid0 + k - 1
+            self._cloid_n += int(res[2])
+            return []
         ints = oi[K.O_HEAD : K.O_HEAD + K.OP_I * k].tolist()
         order = perm[:k].tolist()
         n_mod = int(res[1])
