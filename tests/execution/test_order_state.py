@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mmkit.core.types import Side
+from mmkit.execution import orders as orders_module
 from mmkit.execution import smart_executor
 from mmkit.execution.order_state import (
     INITIAL_STATES,
@@ -115,12 +116,34 @@ def test_finishing_an_order_goes_through_the_table() -> None:
         o.state = o.state.to(S.RESTING)
 
 
+def test_an_order_of_unknown_fate_raises_the_trackers_flag() -> None:
+    """``unresolve`` (through the table) and ``add`` of an order of unknown fate raise the
+    flag that makes the executor scan; nothing else does."""
+    tracker = OrderTracker()
+    assert not tracker.may_have_unresolved
+    o = TrackedOrder("c1", Side.BUY, 100.0, 1.0, 0, S.PLACING)
+    tracker.add(o)
+    assert not tracker.may_have_unresolved
+    tracker.unresolve(o, S.UNKNOWN)
+    assert o.state is S.UNKNOWN and tracker.may_have_unresolved
+    tracker.may_have_unresolved = False
+    with pytest.raises(IllegalTransition, match="UNKNOWN -> AWAITING_FATE"):
+        tracker.unresolve(o, S.AWAITING_FATE)
+    other = OrderTracker()
+    other.add(TrackedOrder("c2", Side.SELL, 101.0, 1.0, 0, S.AWAITING_FATE))
+    assert other.may_have_unresolved
+
+
 def test_the_executor_changes_state_only_through_the_table() -> None:
     """Every state assignment in the smart executor goes through ``OrderState.to``."""
     src = Path(smart_executor.__file__).read_text()
     direct = re.findall(r"\.state = (?!\w+\.state\.to\()[^\n]*", src)
     assert direct == []
-    assert len(re.findall(r"\.state = \w+\.state\.to\(", src)) >= 15
+    moves = re.findall(r"\.state = \w+\.state\.to\(", src)
+    assert len(moves) + len(re.findall(r"self\.orders\.unresolve\(", src)) >= 15
+    # the tracker's own moves go through the table too
+    tracker_src = Path(orders_module.__file__).read_text()
+    assert re.findall(r"\.state = (?!\w+\.state\.to\()[^\n]*", tracker_src) == []
     assert '"modify"' not in src and '"cancel_all"' not in src and 'pending == ""' not in src
 
 

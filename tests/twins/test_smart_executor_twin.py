@@ -41,13 +41,18 @@ from mmkit.execution import _kernels_order_table as KT  # noqa: N812
 from mmkit.execution import _kernels_reconciler_twin as kern
 from mmkit.execution.order_state import OrderState, Pending
 from mmkit.execution.order_table import SpilledOrder, TableOrder
-from mmkit.execution.orders import TrackedOrder
+from mmkit.execution.orders import UNRESOLVED, OrderTracker, TrackedOrder
 from mmkit.execution.params import SmartExecutorParams
 from mmkit.execution.reconciler import Op, OpKind, Tolerances, diff_side, floor_lot
 from mmkit.execution.smart_executor import SmartExecutor
 from mmkit.execution.smart_executor_twin import SmartExecutorTwin, outputs_differ
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+#: for a deliberately broken component the lockstep must catch: the same 200 streams in
+#: every run, so that the finding cannot flake
+FINDING = settings(
+    max_examples=200, deadline=None, database=None, derandomize=True, phases=[Phase.generate]
+)
 
 # --------------------------------------------------------------------------------------
 # arithmetic: the kernels' round / floor_lot against Python's
@@ -963,16 +968,98 @@ def test_a_broken_sending_kernel_path_fails_the_lockstep(broken: type) -> None:
     """The table path's fused sending (sort, weight, permit and tracking in one kernel
     call), broken where it refuses a batch, fails the lockstep property."""
 
-    @settings(
-        max_examples=200,
-        deadline=None,
-        database=None,
-        derandomize=True,  # the same streams in every run: a finding that cannot flake
-        phases=[Phase.generate],
-    )
+    @FINDING
     @given(params_st.filter(lambda p: p.budget_initial < 100 or p.ip_limit_per_min < 10), streams)
     def prop(params: SmartExecutorParams, ops: Any) -> None:
         run_stream(params, ops, twin_cls=broken, table=True)
+
+    with pytest.raises(AssertionError):
+        prop()
+
+
+# --------------------------------------------------------------------------------------
+# the periodic scan for orders of unknown fate, skipped while none can be
+# --------------------------------------------------------------------------------------
+class _ScanningTracker(OrderTracker):
+    """The tracker as before the skip: every service scans the orders."""
+
+    @property
+    def may_have_unresolved(self) -> bool:
+        return True
+
+    @may_have_unresolved.setter
+    def may_have_unresolved(self, value: bool) -> None:
+        pass
+
+
+class _ForgetfulTracker(OrderTracker):
+    """Broken: an order moved to an unresolved state does not say so."""
+
+    def unresolve(self, order: TrackedOrder, state: OrderState) -> None:
+        order.state = order.state.to(state)
+
+
+class _AlwaysScans(SmartExecutorTwin):
+    def __init__(self, *a: Any) -> None:
+        super().__init__(*a)
+        self.orders = _ScanningTracker()
+
+
+class _ForgetsUnresolved(SmartExecutorTwin):
+    def __init__(self, *a: Any) -> None:
+        super().__init__(*a)
+        self.orders = _ForgetfulTracker()
+
+
+#: streams that lose acks and fail modifies (orders of unknown fate, queried) and cut the
+#: connection (queries lost: re-asked by the service's scan)
+FATE_OPS = ("lose_ack", "modify_fail", "drop", "delay", "disconnect", "ladder", "fill", "wait")
+fate_streams = st.lists(
+    st.tuples(
+        st.sampled_from(FATE_OPS),
+        st.integers(0, 40),
+        st.sampled_from([0.25, 0.5, 0.137]),
+    ),
+    min_size=1,
+    max_size=8,
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(params_st, st.one_of(streams, fate_streams), st.booleans())
+def test_skipping_the_unresolved_scan_changes_nothing(
+    params: SmartExecutorParams, ops: Any, table: bool
+) -> None:
+    """An executor that skips the service's scan for orders of unknown fate while its
+    tracker says none can be (the reference, on the left) equals one that scans on every
+    service (on the right) after every event; and whenever the tracker says none can be,
+    none is."""
+    note(f"ops={ops} table={table}")
+    ls = run_stream(params, ops, twin_cls=_AlwaysScans, table=table)
+    tracker = ls.ref.executor.orders
+    if not tracker.may_have_unresolved:
+        assert not [o for o in tracker.by_cloid.values() if o.state in UNRESOLVED]
+
+
+def test_a_lost_connection_is_resolved_by_the_scans_queries() -> None:
+    """Orders of unknown fate after a disconnection are queried again by the service's
+    scan (their first queries are lost with the connection): the skip is exercised, and
+    a tracker that forgets them fails here too."""
+    ops = [("disconnect", 0, 0.25), ("wait", 0, 0.25)]
+    ls = run_stream(SmartExecutorParams(), ops, twin_cls=_AlwaysScans)
+    assert ls.ref.executor.counters["queries"] > 0
+    with pytest.raises(AssertionError):
+        run_stream(SmartExecutorParams(), ops, twin_cls=_ForgetsUnresolved)
+
+
+def test_a_tracker_that_forgets_an_unresolved_order_fails_the_lockstep() -> None:
+    """A tracker whose ``unresolve`` does not raise its flag leaves an order of unknown fate
+    unqueried: the lockstep against the reference finds it."""
+
+    @FINDING
+    @given(params_st, fate_streams)
+    def prop(params: SmartExecutorParams, ops: Any) -> None:
+        run_stream(params, ops, twin_cls=_ForgetsUnresolved)
 
     with pytest.raises(AssertionError):
         prop()

@@ -36,6 +36,8 @@ OCCUPYING = frozenset(
 _DONE = OrderState.DONE
 _PENDING_MODIFY = Pending.MODIFY
 _UNSETTLED = (OrderState.MODIFYING, OrderState.UNKNOWN)
+#: states whose order the executor resolves by querying the venue
+UNRESOLVED = (OrderState.UNKNOWN, OrderState.AWAITING_FATE)
 
 
 @dataclass(slots=True, eq=False)
@@ -121,11 +123,18 @@ class TrackedOrder:
 
 
 class OrderTracker:
+    #: False only when no order in :attr:`by_cloid` is in an :data:`UNRESOLVED` state: set
+    #: by :meth:`add` and :meth:`unresolve` (the only ways an order gets there), cleared
+    #: by the executor's scan that finds none, so that the scan runs only while one may be
+    #: (True for a tracker unpickled from before it existed: the scan runs once)
+    may_have_unresolved: bool = True
+
     def __init__(self) -> None:
         self.by_cloid: dict[str, TrackedOrder] = {}
         #: current and retired oids -> order
         self.by_oid: dict[int, TrackedOrder] = {}
         self.rebinds = 0
+        self.may_have_unresolved = False
 
     def __iter__(self) -> Iterator[TrackedOrder]:
         return iter(list(self.by_cloid.values()))
@@ -137,6 +146,14 @@ class OrderTracker:
         self.by_cloid[order.cloid] = order
         if order.oid is not None:
             self.by_oid[order.oid] = order
+        if order.state in UNRESOLVED:
+            self.may_have_unresolved = True
+
+    def unresolve(self, order: TrackedOrder, state: OrderState) -> None:
+        """Move ``order`` to ``state`` (one of :data:`UNRESOLVED`; an illegal move raises
+        ``OrderState.to``'s error): its fate is now to be asked of the venue."""
+        order.state = order.state.to(state)
+        self.may_have_unresolved = True
 
     def find(self, oid: int | None, cloid: str | None) -> TrackedOrder | None:
         if oid is not None and oid in self.by_oid:

@@ -62,7 +62,7 @@ from mmkit.execution import position_sync as ps
 from mmkit.execution.backoff import RejectionBackoff, RetryBackoff, parse_retry_after
 from mmkit.execution.budget import ExecutionBudget
 from mmkit.execution.order_state import OrderState, Pending
-from mmkit.execution.orders import OCCUPYING, SIZE_EPS, OrderTracker, TrackedOrder
+from mmkit.execution.orders import OCCUPYING, SIZE_EPS, UNRESOLVED, OrderTracker, TrackedOrder
 from mmkit.execution.orphans import OrphanTracker
 from mmkit.execution.params import SmartExecutorParams
 from mmkit.execution.pending import (
@@ -643,12 +643,15 @@ class SmartExecutor:
                 sync.in_flight = []
                 self._send_sync(ps.STARTUP, now_ns, out)
             return
-        unresolved = (OrderState.UNKNOWN, OrderState.AWAITING_FATE)
-        for o in self.orders.by_cloid.values():
-            if o.state in unresolved and (
-                o.query_ns < 0 or now_ns - o.query_ns >= self._query_retry_ns
-            ):
-                self._query(o, now_ns, out)
+        orders = self.orders
+        if orders.may_have_unresolved:  # (a scan per event otherwise: ~6 % of a paper run)
+            left = False
+            for o in orders.by_cloid.values():
+                if o.state in UNRESOLVED:
+                    left = True
+                    if o.query_ns < 0 or now_ns - o.query_ns >= self._query_retry_ns:
+                        self._query(o, now_ns, out)
+            orders.may_have_unresolved = left
         if self._ghosts:
             for g in list(self._ghosts.values()):
                 if now_ns >= g.ghost_until_ns:
@@ -665,6 +668,15 @@ class SmartExecutor:
                     del self._unmatched[oid]
                     self.counters["unmatched_fills"] += len(fills)
                     self.sync.request(ps.UNMATCHED_FILL)
+        if self.orphans.orphans:
+            self._cancel_orphans(now_ns, out)
+        reason = self.sync.due(now_ns, view.position, view.max_position)
+        if reason is not None:
+            self._send_sync(reason, now_ns, out)
+        orders.prune_oids()
+
+    def _cancel_orphans(self, now_ns: int, out: list[Action]) -> None:
+        """Cancel the orders the venue shows that are not ours, once their grace is over."""
         # while halted, an orphan's cancel is one of the halt's cancels: emergency
         emergency = self._halted is not None
         for orphan in self.orphans.due(now_ns):
@@ -675,10 +687,6 @@ class SmartExecutor:
             self.counters["cancels"] += 1
             orphan.cancel_sent = True
             self._pending.add(c.request_id, OrphanCancel(orphan.oid))
-        reason = self.sync.due(now_ns, view.position, view.max_position)
-        if reason is not None:
-            self._send_sync(reason, now_ns, out)
-        self.orders.prune_oids()
 
     # ----------------------------------------------------------------------------------
     # reconciliation
@@ -1004,7 +1012,7 @@ class SmartExecutor:
             return
         if r.outcome is Outcome.UNKNOWN:
             self.counters["unknown_outcomes"] += 1
-            o.state = o.state.to(OrderState.UNKNOWN)
+            self.orders.unresolve(o, OrderState.UNKNOWN)
             o.query_ns = -1
             self._query(o, now_ns, out)
             return
@@ -1119,7 +1127,7 @@ class SmartExecutor:
             if o.fate_seen or o.sz <= SIZE_EPS:
                 self._finish(o, requote=True, ghost=self._fate_of(o), exact=o.fate_seen)
             else:
-                o.state = o.state.to(OrderState.AWAITING_FATE)
+                self.orders.unresolve(o, OrderState.AWAITING_FATE)
                 o.query_ns = -1
                 self._query(o, now_ns, out)
             return
