@@ -12,7 +12,10 @@ compiled loop in docs/twins.md, off by default). Latency is the time of
 ``Engine.on_event`` for each market event (estimators -> gates ->
 quoter -> executor, actions out), measured with the default plugin set on the synthetic
 market and on the USD-M BTC capture (``../shared/data/binance-usdm``); venue answers are fed
-back as in a real run but not timed. Throughput is the whole paper loop (feed, simulated
+back as in a real run. Each mode's line "engine time over every event" is the sum of
+``Engine.on_event`` over all of a run's events, the venue's answers and the timers
+included (the median of the runs): work moved from the market events onto the answers
+shows there, not in the latency. Throughput is the whole paper loop (feed, simulated
 exchange, engine, journal) in market events per wall second. For the default set, the
 last run's tail is broken down: the events at or above its p99 by kind and actions sent,
 and those groups' medians (docs/twins.md, "What the tail is made of"). Two more lines
@@ -61,12 +64,14 @@ def latency(
     table: bool = False,
     kinds: list[tuple[str, int]] | None = None,
     evict_mb: int = 0,
+    engine_ms: list[float] | None = None,
 ) -> tuple[list[float], int]:
     """Each market event's tick-to-actions time (µs) and the run's fills; ``kinds``, when
     given, gets each event's class name and the number of actions it sent. ``evict_mb``:
     before each market event (untimed), a write to every cache line of that many MB of
     other memory, as the work between two events of a live session would push the engine
-    out of the caches."""
+    out of the caches. ``engine_ms``, when given, gets the run's sum of ``on_event`` over
+    every event (market data, the venue's answers, timers), in ms."""
     import numpy as np
 
     from mmkit.assembly import build_component, build_engine
@@ -88,21 +93,30 @@ def latency(
     next_timer = 0
     clock = time.perf_counter_ns
     on_event = eng.on_event
+    other_ns = 0  # the answers' and timers' time
+
+    def feed_back(ev: Any, t: int) -> None:
+        nonlocal other_ns
+        c = clock()
+        acts = on_event(ev, t)
+        other_ns += clock() - c
+        venue.submit(acts, t)
+
     for ev in feed_obj.events():
         t = event_time(ev)
         if t0 is None:
             t0 = t
-            venue.submit(on_event(Timer(t, "startup"), t), t)
+            feed_back(Timer(t, "startup"), t)
             next_timer = t + timer_ns
         if t - t0 > duration * 1e9:
             break
         while next_timer <= t:
             for r in venue.drain(next_timer):
-                venue.submit(on_event(r, next_timer), next_timer)
-            venue.submit(on_event(Timer(next_timer), next_timer), next_timer)
+                feed_back(r, next_timer)
+            feed_back(Timer(next_timer), next_timer)
             next_timer += timer_ns
         for r in venue.drain(t):
-            venue.submit(on_event(r, t), t)
+            feed_back(r, t)
         venue.on_market(ev, t)
         if scratch is not None:  # one write per 64-byte cache line
             scratch[::8] += 1.0
@@ -112,6 +126,8 @@ def latency(
         if kinds is not None:
             kinds.append((type(ev).__name__, len(acts)))
         venue.submit(acts, t)
+    if engine_ms is not None:
+        engine_ms.append(other_ns / 1e6 + sum(samples) / 1e3)
     return samples, eng.portfolio.fill_count
 
 
@@ -221,9 +237,10 @@ def main() -> None:
     for label, feed, dur, extra in cases:
         for how, mode, t_med, t_p99, table in modes:
             kinds: list[tuple[str, int]] = []  # every run's events, appended in turn
+            engine_ms: list[float] = []  # each run's engine time over every event
             sets = [*extra, f"engine.twins='{mode}'"]
             meds, p99s, samples, fills = runs_of(
-                args.runs, feed, dur, sets, table=table, kinds=kinds
+                args.runs, feed, dur, sets, table=table, kinds=kinds, engine_ms=engine_ms
             )
             figure(
                 f"tick-to-actions median, {label}, {how} ({len(samples):,} events)",
@@ -234,6 +251,12 @@ def main() -> None:
             figure(f"tick-to-actions p99, {label}, {how}", statistics.median(p99s), "µs", t_p99)
             spread = ", ".join(f"{m:.1f} / {p:.0f}" for m, p in zip(meds, p99s, strict=True))
             print(f"    each run's median / p99 (µs): {spread}")
+            figure(
+                f"engine time over every event (answers and timers too), {label}, {how}",
+                statistics.median(engine_ms),
+                "ms",
+            )
+            print("    each run's (ms): " + ", ".join(f"{x:.1f}" for x in engine_ms))
             if mode == "auto" and not table:  # the default set: what its tail is made of
                 tail_report(samples, kinds[len(kinds) - len(samples) :])  # the last run
         for mb in [m for m in args.evict_mb if m > 0 and feed == "synthetic"]:
