@@ -230,7 +230,7 @@ class SmartExecutorTwin(SmartExecutor):
     #: new twins keep their orders in the order table (:meth:`use_table`). Off by default:
     #: measured on 2026-12-06 (``docs/twins.md``, step 1 and "Per-event work taken out"),
     #: the table takes a few µs off the synthetic market's busy cycles but costs the USD-M
-    #: backtest ~4 % of its steady state and a paper run 6-10 % of the engine's whole time
+    #: backtest ~4 % of its steady state and a paper run ~7 % of the engine's whole time
     #: (the views on the answers' paths), so it waits for the answers' kernels (step 2)
     order_table: bool = False
 
