@@ -141,6 +141,9 @@ def test_the_executor_changes_state_only_through_the_table() -> None:
     assert direct == []
     moves = re.findall(r"\.state = \w+\.state\.to\(", src)
     assert len(moves) + len(re.findall(r"self\.orders\.unresolve\(", src)) >= 15
+    # an order gets a fate to ask the venue only through the tracker, which raises the flag
+    # its service's scan runs on (no move there that would leave the scan skipped)
+    assert re.findall(r"\.to\((?:OrderState|S)\.(?:UNKNOWN|AWAITING_FATE)\)", src) == []
     # the tracker's own moves go through the table too
     tracker_src = Path(orders_module.__file__).read_text()
     assert re.findall(r"\.state = (?!\w+\.state\.to\()[^\n]*", tracker_src) == []

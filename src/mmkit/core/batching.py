@@ -29,12 +29,10 @@ def stream_regressions(
     A row regresses when its timestamp is below the latest one seen before it (regressing
     rows do not move the latest). Returns ``(count, index of the last regressing row or
     -1, latest timestamp after the batch)``, as Python ints. ``times`` is a list or an
-    int64 array (the common sorted case is then checked without a Python loop).
+    int64 array (a long sorted one is then checked without a Python loop).
     """
     if isinstance(times, np.ndarray):
-        if len(times) <= _LIST_SCAN_ROWS:
-            return stream_regressions(last_ts, times.tolist())
-        if bool((times[1:] < times[:-1]).any()):
+        if len(times) <= _LIST_SCAN_ROWS or bool((times[1:] < times[:-1]).any()):
             return stream_regressions(last_ts, times.tolist())
         first, last = int(times[0]), int(times[-1])
         if first < last_ts:
