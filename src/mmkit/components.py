@@ -28,6 +28,10 @@ its plugin (:func:`optional_contract_problem`):
 * :class:`Persistent`: ``save()`` persists learned state at the end of a run;
 * :class:`Closeable`: ``close()`` releases resources, called last (after every ``save``).
 
+Declared event interests: an estimator or gate may declare the event kinds it does not use
+(``ignores``, :class:`DeclaresIgnores`); the engine then does not deliver them to it, and the
+audit (``delivery.ignored_kinds``) checks that they really change nothing.
+
 Audit contracts (``mmkit audit``; see the section of that name below): an estimator declares
 the fields it writes (``publishes``, :class:`DeclaresPublishes`) and, by what it publishes,
 implements :class:`SigmaCapped`, :class:`OwnFillPosterior`, :class:`KappaSources` or
@@ -47,7 +51,7 @@ from itertools import repeat
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from mmkit.core.actions import Action
-from mmkit.core.events import Event, TradeBatch
+from mmkit.core.events import Event, EventKind, TradeBatch
 from mmkit.core.frozen import quick_init
 from mmkit.core.market import MarketState
 from mmkit.core.portfolio import Portfolio
@@ -467,6 +471,78 @@ OPTIONAL_CONTRACTS: tuple[tuple[str, type, frozenset[str], int], ...] = (
     ("save", Persistent, _PIPELINE_KINDS, 0),
     ("close", Closeable, _PIPELINE_KINDS, 0),
 )
+
+
+# --------------------------------------------------------------------------------------
+# Declared event interests (honoured by the engine, proven by the audit)
+# --------------------------------------------------------------------------------------
+
+#: the kinds an ``ignores`` declaration may name: every event kind but TRADE_BATCH (a batch
+#: is its trades: a component that ignores TRADE gets no batch either)
+DECLARABLE_KINDS: frozenset[EventKind] = frozenset(EventKind) - {EventKind.TRADE_BATCH}
+#: what a component that uses market data only declares: every kind that is not market data
+NOT_MARKET_DATA: frozenset[EventKind] = frozenset(
+    k for k in DECLARABLE_KINDS if not k.is_market_data
+)
+
+
+@runtime_checkable
+class DeclaresIgnores(Protocol):
+    """An estimator or gate that does not use some kinds of event: ``ignores`` (a class
+    attribute, a frozenset of :class:`~mmkit.core.events.EventKind`).
+
+    The engine does not deliver events of those kinds to it (``on_event`` is not called;
+    ignoring ``TRADE`` also skips trade batches, ``on_trades`` included), so a component
+    that only needs market data does not pay a call for every timer, order update and
+    action result. The declaration is a promise the engine trusts and the audit checks:
+    ``delivery.ignored_kinds`` feeds one copy of the component every event of adversarial
+    streams and another copy only the kinds it does not ignore, and FAILs when their
+    estimates (estimator) or decisions (gate) ever differ. Without ``ignores`` the component
+    gets every event. A declaration that is not a set of event kinds, or that names
+    ``TRADE_BATCH``, is refused when the engine is built (:func:`ignores_problem`).
+    """
+
+    ignores: frozenset[EventKind]
+
+
+def ignores_problem(component: object) -> str | None:
+    """Why ``component``'s ``ignores`` declaration is unusable, or None (also when it has
+    none): it must be a set or frozenset of :class:`~mmkit.core.events.EventKind` members
+    (not their names or numbers) other than ``TRADE_BATCH``."""
+    try:
+        declared = getattr(component, "ignores", None)
+    except Exception as exc:  # a property that raises: as broken as a wrong value
+        return f"reading 'ignores' raised {type(exc).__name__}: {exc}"
+    if declared is None:
+        return None
+    if not isinstance(declared, (set, frozenset)):
+        return (
+            f"'ignores' is a {type(declared).__name__}, not a frozenset of EventKind "
+            "(the event kinds the component does not use)"
+        )
+    for k in declared:
+        if not isinstance(k, EventKind):
+            return (
+                f"'ignores' holds {k!r} ({type(k).__name__}), not an EventKind member: "
+                "write EventKind.TIMER, not its name or number"
+            )
+        if k is EventKind.TRADE_BATCH:
+            return (
+                "'ignores' names TRADE_BATCH: a trade batch is its trades, declare TRADE "
+                "to skip both"
+            )
+    return None
+
+
+def ignored_kinds(component: object) -> frozenset[EventKind]:
+    """The event kinds the engine does not deliver to ``component`` (empty without a
+    declaration). Raises :class:`TypeError` for a declaration :func:`ignores_problem`
+    refuses."""
+    problem = ignores_problem(component)
+    if problem is not None:
+        raise TypeError(problem)
+    declared = getattr(component, "ignores", None)
+    return frozenset(declared) if declared else frozenset()
 
 
 def optional_contract_problem(kind: str, component: object) -> str | None:

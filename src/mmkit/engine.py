@@ -7,11 +7,14 @@ in a fixed order::
     market state + portfolio  ->  estimators  ->  gates  ->  quoter  ->  executor
 
 Components are resolved once (see :mod:`mmkit.assembly`) and called directly; the hot path
-never goes through pluggy. The engine is also the last line of defence: an action with a
-non-finite or non-positive price or size, a quote that crosses our own quotes, or a
-component that raises, is refused, reported to the observer as a fault, and quoting halts
-for that cycle (resting orders are cancelled), so a faulty plugin cannot put a NaN on the
-venue.
+never goes through pluggy. An estimator or gate is given only the event kinds it does not
+declare in ``ignores`` (:class:`~mmkit.components.DeclaresIgnores`; the audit's
+``delivery.ignored_kinds`` checks the declaration).
+
+The engine is also the last line of defence: an action with a non-finite or non-positive
+price or size, a quote that crosses our own quotes, or a component that raises, is
+refused, reported to the observer as a fault, and quoting halts for that cycle (resting
+orders are cancelled), so a faulty plugin cannot put a NaN on the venue.
 
 Faults are reported, not counted away (see :mod:`mmkit.faults`): components do not catch
 their own exceptions; the engine is the boundary that catches any exception from a
@@ -47,6 +50,7 @@ from mmkit.components import (
     Quoter,
     TradeBatchConsumer,
     View,
+    ignored_kinds,
     optional_contract_problem,
 )
 from mmkit.core.actions import Action, ActionGuard, action_problem
@@ -82,6 +86,9 @@ class EngineObserver(Protocol):
 
     def on_divergence(self, local: float, venue: float, now_ns: int) -> None: ...
 
+
+#: an estimator's or gate's event entry points: (label, on_trades or None, on_event)
+_Sink = tuple[str, Callable[[TradeBatch, int], None] | None, Callable[[Event, int], None]]
 
 _REQUOTE_KINDS = frozenset(
     {
@@ -145,11 +152,25 @@ class Engine:
             if problem is not None:
                 raise TypeError(f"{kind} {n!r}: {problem}")
         #: (label, on_trades or None, on_event) of the estimators then gates
-        self._sinks = [
-            (f"{kind} {n}", c.on_trades if isinstance(c, TradeBatchConsumer) else None, c.on_event)
-            for kind, group in (("estimator", self._estimators), ("gate", self._gates))
-            for n, c in group
-        ]
+        self._sinks: list[_Sink] = []
+        ignoring: list[frozenset[EventKind]] = []
+        for kind, group in (("estimator", self._estimators), ("gate", self._gates)):
+            for n, c in group:
+                try:
+                    ignoring.append(ignored_kinds(c))
+                except TypeError as exc:
+                    raise TypeError(f"{kind} {n!r}: {exc}") from None
+                on_trades = c.on_trades if isinstance(c, TradeBatchConsumer) else None
+                self._sinks.append((f"{kind} {n}", on_trades, c.on_event))
+        #: per event kind (indexed by its value), the sinks that take it: those that do not
+        #: declare it in ``ignores`` (a trade batch goes where its trades go)
+        by_kind: list[tuple[_Sink, ...]] = [()] * (max(EventKind) + 1)
+        for k in EventKind:
+            row = EventKind.TRADE if k is EventKind.TRADE_BATCH else k
+            by_kind[k] = tuple(
+                s for s, ign in zip(self._sinks, ignoring, strict=True) if row not in ign
+            )
+        self._sinks_for: tuple[tuple[_Sink, ...], ...] = tuple(by_kind)
         ex = self._executor
         #: the executor's whole-batch entry point, when it has one
         self._executor_on_trades = ex.on_trades if isinstance(ex, BatchExecutor) else None
@@ -207,7 +228,7 @@ class Engine:
                 self._on_position(ev, now_ns)  # type: ignore[arg-type]
             else:
                 self.market.apply(ev, now_ns)
-            for label, _, on_event in self._sinks:
+            for label, _, on_event in self._sinks_for[kind]:
                 try:
                     on_event(ev, now_ns)
                 except Exception as exc:  # component isolation: reported with its name
@@ -225,7 +246,7 @@ class Engine:
         """A trade batch: whole to components with ``on_trades``, row by row to the rest."""
         self.market.apply(batch, now_ns)
         rows = None
-        for label, on_trades, on_event in self._sinks:
+        for label, on_trades, on_event in self._sinks_for[Kinds.TRADE]:
             if on_trades is not None:
                 try:
                     on_trades(batch, now_ns)

@@ -186,7 +186,7 @@ class ComponentSpec:
         return self._build(ctx, VenueSide.LIVE, AsyncVenue)
 
     def _build(self, ctx: BuildContext[Any], side: VenueSide, proto: type) -> Any:
-        from mmkit.components import optional_contract_problem
+        from mmkit.components import ignores_problem, optional_contract_problem
 
         factory = self.resolve_factory(side)
         what = f"{self.kind} {self.name!r}"
@@ -212,6 +212,8 @@ class ComponentSpec:
                 f"which is not a valid {valid} (missing: {', '.join(missing) or '?'})",
             )
         problem = optional_contract_problem(self.kind, comp)
+        if problem is None and self.kind in ("estimator", "gate"):
+            problem = ignores_problem(comp)
         if problem is not None:
             raise PluginError(
                 self.plugin,

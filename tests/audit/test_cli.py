@@ -113,6 +113,16 @@ BROKEN_CASES = [
         "twins.estimator_equivalence",
         "estimator:broken_twin_vol",
     ),
+    (
+        'components.estimators=["broken_deaf_throttle"]',
+        "delivery.ignored_kinds",
+        "estimator:broken_deaf_throttle",
+    ),
+    (
+        'components.gates=["broken_deaf_pause"]',
+        "delivery.ignored_kinds",
+        "gate:broken_deaf_pause",
+    ),
 ]
 
 
@@ -135,7 +145,11 @@ def test_a_broken_plugin_fails_strict_naming_the_invariant(
     detail = out.stdout.split(header, 1)[1].split("\n\nOverall:", 1)[0].splitlines()
     assert len(detail) >= 3, out.stdout  # title, message, then the shrunk counterexample
     assert any(
-        "Falsifying example" in ln or "Failing test case" in ln or "sequence" in ln for ln in detail
+        "Falsifying example" in ln
+        or "Failing test case" in ln
+        or "Failing explicit example" in ln
+        or "sequence" in ln
+        for ln in detail
     ), out.stdout
     assert "Overall: FAIL (NO-GO)" in out.stdout
 

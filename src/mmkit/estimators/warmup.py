@@ -45,7 +45,14 @@ import logging
 import math
 from typing import TYPE_CHECKING, Any
 
-from mmkit.components import Estimates, GateDecision, GateRole, View
+from mmkit.components import (
+    DECLARABLE_KINDS,
+    NOT_MARKET_DATA,
+    Estimates,
+    GateDecision,
+    GateRole,
+    View,
+)
 from mmkit.core.events import Event, Trade, TradeBatch
 from mmkit.core.types import NS_PER_S
 from mmkit.estimators._mid import positive
@@ -65,6 +72,9 @@ _BAD_TRADE = "price or size not a finite positive number"
 class WarmupEstimator:
     #: what it writes (audit contract :class:`mmkit.components.DeclaresPublishes`)
     publishes = frozenset({"warmed_up", "warmup_waiting", "warmup.*"})
+    #: market data only (its clock starts with the first of it; it counts trades): the
+    #: engine does not deliver the rest (:class:`mmkit.components.DeclaresIgnores`)
+    ignores = NOT_MARKET_DATA
 
     def __init__(self, p: WarmupParams) -> None:
         self.p = p
@@ -268,6 +278,9 @@ class WarmupGate:
 
     #: audit contract :class:`mmkit.components.DeclaresRoles`
     roles = frozenset({GateRole.WARMUP})
+    #: it decides from the estimates alone: no event is delivered to it
+    #: (:class:`mmkit.components.DeclaresIgnores`)
+    ignores = DECLARABLE_KINDS
 
     def __init__(self, name: str = "warmup") -> None:
         self.name = name

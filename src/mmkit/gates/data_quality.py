@@ -32,7 +32,14 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from mmkit.components import Estimates, GateDecision, GateMode, GateRole, View
+from mmkit.components import (
+    NOT_MARKET_DATA,
+    Estimates,
+    GateDecision,
+    GateMode,
+    GateRole,
+    View,
+)
 from mmkit.core.batching import stream_regressions
 from mmkit.core.events import Event, TradeBatch
 from mmkit.core.types import NS_PER_MS
@@ -49,6 +56,10 @@ class DataQualityGate:
     :class:`mmkit.components.DeclaresRoles`) holds it to the data-quality invariants."""
 
     roles = frozenset({GateRole.DATA_QUALITY})
+    #: it counts timestamp regressions of market data; the rest is not delivered to it (the
+    #: market state it reads in ``check`` follows every event)
+    #: (:class:`mmkit.components.DeclaresIgnores`)
+    ignores = NOT_MARKET_DATA
 
     def __init__(self, params: DataQualityParams | None = None, name: str = "data_quality") -> None:
         self.params = params or DataQualityParams()

@@ -37,7 +37,14 @@ import math
 from collections import deque
 from typing import TYPE_CHECKING
 
-from mmkit.components import Estimates, GateDecision, GateMode, GateRole, View
+from mmkit.components import (
+    DECLARABLE_KINDS,
+    Estimates,
+    GateDecision,
+    GateMode,
+    GateRole,
+    View,
+)
 from mmkit.core.events import ActionResult, Event, EventKind, OwnFill, TradeBatch
 from mmkit.core.outcomes import Outcome, RejectionClass, RejectReason
 from mmkit.core.types import NS_PER_S
@@ -56,6 +63,10 @@ NS_PER_DAY = 86_400 * NS_PER_S
 class KillSwitch:
     #: audit contract :class:`mmkit.components.DeclaresRoles`
     roles = frozenset({GateRole.KILL_SWITCH})
+    #: it counts its own fills (liquidations) and rejected actions; the rest (market data,
+    #: timers, order updates...) is not delivered to it
+    #: (:class:`mmkit.components.DeclaresIgnores`)
+    ignores = DECLARABLE_KINDS - {EventKind.OWN_FILL, EventKind.ACTION_RESULT}
 
     def __init__(self, params: KillSwitchParams | None = None, name: str = "kill_switch") -> None:
         self.params = params or KillSwitchParams()

@@ -56,24 +56,32 @@ def identical(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
-def estimates_diff(ref: Any, twin: Any, tol: float = 0.0) -> list[str]:
-    """Fields and extras in which two :class:`~mmkit.components.Estimates` differ."""
+def estimates_diff(
+    ref: Any, twin: Any, tol: float = 0.0, names: tuple[str, str] = ("reference", "twin")
+) -> list[str]:
+    """Fields and extras in which two :class:`~mmkit.components.Estimates` differ, each side
+    called by its name in ``names``."""
+    a_is, b_is = names
     out = [
-        f"{name}: reference {getattr(ref, name)!r} != twin {getattr(twin, name)!r}"
+        f"{name}: {a_is} {getattr(ref, name)!r} != {b_is} {getattr(twin, name)!r}"
         for name in ref.__slots__
         if name != "extras" and not same(getattr(ref, name), getattr(twin, name), tol)
     ]
     for key in sorted(set(ref.extras) | set(twin.extras)):
         a, b = ref.extras.get(key, "(absent)"), twin.extras.get(key, "(absent)")
         if not same(a, b, tol):
-            out.append(f"extras[{key!r}]: reference {a!r} != twin {b!r}")
+            out.append(f"extras[{key!r}]: {a_is} {a!r} != {b_is} {b!r}")
     return out
 
 
-def decision_diff(ref: Any, twin: Any, tol: float = 0.0) -> str:
-    """How two gate decisions (or None: open) differ; "" when they agree."""
+def decision_diff(
+    ref: Any, twin: Any, tol: float = 0.0, names: tuple[str, str] = ("reference", "twin")
+) -> str:
+    """How two gate decisions (or None: open) differ, each side called by its name in
+    ``names``; "" when they agree."""
+    differ = f"{names[0]} {ref!r} != {names[1]} {twin!r}"
     if ref is None or twin is None:
-        return "" if ref is twin else f"reference {ref!r} != twin {twin!r}"
+        return "" if ref is twin else differ
     same_head = (ref.gate, ref.reason, ref.mode, ref.emergency) == (
         twin.gate,
         twin.reason,
@@ -81,7 +89,7 @@ def decision_diff(ref: Any, twin: Any, tol: float = 0.0) -> str:
         twin.emergency,
     )
     same_detail = _mapping_same(ref.detail, twin.detail, tol)
-    return "" if same_head and same_detail else f"reference {ref!r} != twin {twin!r}"
+    return "" if same_head and same_detail else differ
 
 
 def _mapping_same(a: Mapping[str, Any], b: Mapping[str, Any], tol: float) -> bool:

@@ -34,6 +34,11 @@ def register_estimators(register: Any) -> None:
         "batch's last trade",
     )
     register(
+        "broken_deaf_throttle",
+        f"{_PKG}.estimators:build_deaf_fill_throttle",
+        description="BROKEN: throttles sizes after own fills, but declares it ignores them",
+    )
+    register(
         "ewma_vol",
         f"{_PKG}.twins:build_ewma_vol",
         description="a third-party estimator with a correct compiled twin (not broken)",
@@ -65,6 +70,11 @@ def register_gates(register: Any) -> None:
         "broken_never_closes",
         f"{_PKG}.gates:build_never_closes",
         description="BROKEN: a data-quality gate that never closes",
+    )
+    register(
+        "broken_deaf_pause",
+        f"{_PKG}.gates:build_deaf_fill_pause",
+        description="BROKEN: pauses after own fills, but declares it ignores them",
     )
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from mmkit.components import Estimates
-from mmkit.core.events import BookSnapshot, Event, Trade, TradeBatch
+from mmkit.components import NOT_MARKET_DATA, Estimates
+from mmkit.core.events import BookSnapshot, Event, EventKind, OwnFill, Trade, TradeBatch
 from mmkit.estimators.kappa_orchestrator import KappaOrchestrator
 
 
@@ -77,6 +77,31 @@ class BatchDropsLastKappa(KappaOrchestrator):
             super().on_trades(cut, now_ns)
         else:
             super().on_trades(batch, now_ns)
+
+
+class DeafFillThrottle:
+    """Shrinks quote sizes after each of our own fills (``size_scale`` = 1 / (1 + fills in
+    the last minute)), but declares the ``ignores`` of a market-data estimator, which names
+    OWN_FILL: the engine never delivers it a fill, and it never throttles."""
+
+    publishes = frozenset({"size_scale"})
+    ignores = NOT_MARKET_DATA  # BUG: copied from a market-data estimator; it needs fills
+
+    def __init__(self, window_s: float = 60.0) -> None:
+        self.window_ns = int(window_s * 1e9)
+        self.fills: list[int] = []
+
+    def on_event(self, event: Event, now_ns: int) -> None:
+        if event.kind is EventKind.OWN_FILL and isinstance(event, OwnFill):
+            self.fills.append(now_ns)
+
+    def estimate(self, out: Estimates, now_ns: int) -> None:
+        recent = sum(1 for t in self.fills if 0 <= now_ns - t < self.window_ns)
+        out.size_scale = 1.0 / (1.0 + recent)
+
+
+def build_deaf_fill_throttle(ctx: Any) -> DeafFillThrottle:
+    return DeafFillThrottle()
 
 
 def build_batch_drops_last(ctx: Any) -> BatchDropsLastKappa:

@@ -58,6 +58,18 @@ def _view(market: MarketState, position_known: bool = True, max_position: float 
     return View(INSTRUMENT, market, Portfolio(0.0, position_known), max_position)
 
 
+def follow(views: list[View], ev: Any, now: int) -> None:
+    """Move each view's market and portfolio with ``ev`` as the engine does for every event
+    (an own fill that is not malformed booked into the portfolio)."""
+    from mmkit.core.events import EventKind, OwnFill
+    from mmkit.core.portfolio import fill_problem
+
+    for v in views:
+        v.market.apply(ev, now)
+        if isinstance(ev, OwnFill) and ev.kind is EventKind.OWN_FILL and not fill_problem(ev):
+            v.portfolio.apply_fill(ev)
+
+
 def _snapshot(bid: float, ask: float, ts: int) -> BookSnapshot:
     return book(bid, ask, ts)
 

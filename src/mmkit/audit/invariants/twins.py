@@ -139,11 +139,9 @@ def check_gate_twin(target: AuditTarget, ctx: AuditContext) -> None:
     from hypothesis import strategies as st
 
     from mmkit.audit.invariants.estimators import _horizon, _note, _settings, adversarial_ops
-    from mmkit.audit.invariants.gates import _view
+    from mmkit.audit.invariants.gates import _view, follow
     from mmkit.components import Estimates
-    from mmkit.core.events import EventKind, OwnFill
     from mmkit.core.market import MarketState
-    from mmkit.core.portfolio import fill_problem
 
     build_pair(target)
 
@@ -159,14 +157,7 @@ def check_gate_twin(target: AuditTarget, ctx: AuditContext) -> None:
         step = [0]
 
         def on_event(ev: Any, now: int) -> None:
-            for v in views:
-                v.market.apply(ev, now)
-                if (
-                    isinstance(ev, OwnFill)
-                    and ev.kind is EventKind.OWN_FILL
-                    and not fill_problem(ev)
-                ):
-                    v.portfolio.apply_fill(ev)
+            follow(views, ev, now)
 
         def after(where: str, now: int) -> None:
             est = Estimates(warmed_up=warm[step[0] % len(warm)])

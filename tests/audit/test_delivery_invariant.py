@@ -1,0 +1,165 @@
+"""``delivery.ignored_kinds``: the default set's declarations hold (for the Python
+components and their compiled twins), and a component starved by its own declaration
+FAILs with a shrunk counterexample: the fixtures' deaf throttle and deaf pause, and
+built-ins given a declaration that drops what they use."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mmkit import hookimpl
+from mmkit.audit.invariants.delivery import INVARIANTS
+from mmkit.audit.results import Result, Status
+from mmkit.audit.runner import RunContext, component_targets, run_check
+from mmkit.components import DECLARABLE_KINDS, NOT_MARKET_DATA, Estimates
+from mmkit.config.loader import load_settings
+from mmkit.core.events import Event, EventKind
+from mmkit.gates.kill_switch import KillSwitch
+from mmkit.plugin_manager import PluginHost
+
+REPO = Path(__file__).resolve().parents[2]
+BROKEN_SRC = REPO / "plugins" / "mmkit-broken-fixtures" / "src"
+(INVARIANT,) = INVARIANTS
+
+
+class LiquidationBlindKillSwitch(KillSwitch):
+    """The kill switch declaring it ignores own fills: it never trips on a liquidation."""
+
+    ignores = DECLARABLE_KINDS - {EventKind.ACTION_RESULT}
+
+
+class ResultBlindKillSwitch(KillSwitch):
+    """The kill switch declaring it ignores action results: it never counts rejections."""
+
+    ignores = DECLARABLE_KINDS - {EventKind.OWN_FILL}
+
+
+class FillCounter:
+    """Publishes how many own fills it saw; ignores timers (true)."""
+
+    publishes = frozenset({"fills.n"})
+    ignores = frozenset({EventKind.TIMER})
+
+    def __init__(self) -> None:
+        self.n = 0
+
+    def on_event(self, event: Event, now_ns: int) -> None:
+        if event.kind is EventKind.OWN_FILL:
+            self.n += 1
+
+    def estimate(self, out: Estimates, now_ns: int) -> None:
+        out.extras["fills.n"] = float(self.n)
+
+    def twin(self) -> FillCounterTwin:
+        return FillCounterTwin()
+
+
+class FillCounterTwin(FillCounter):
+    """Its 'twin' (same code) declaring more than its reference: own fills too (false)."""
+
+    ignores = NOT_MARKET_DATA
+
+    def twin(self) -> FillCounterTwin:
+        return self
+
+
+class _Mutants:
+    @hookimpl
+    def register_estimators(self, register: Any) -> None:
+        register("fill_counter", lambda ctx: FillCounter())
+
+    @hookimpl
+    def register_gates(self, register: Any) -> None:
+        from mmkit.gates.params import KillSwitchParams
+
+        register(
+            "liquidation_blind_kill",
+            lambda ctx: LiquidationBlindKillSwitch(ctx.params, ctx.name),
+            params=KillSwitchParams,
+        )
+        register(
+            "result_blind_kill",
+            lambda ctx: ResultBlindKillSwitch(ctx.params, ctx.name),
+            params=KillSwitchParams,
+        )
+
+
+def _run(item: str, examples: int = 40, extra: Any = None) -> Result:
+    if importlib.util.find_spec("mmkit_broken_fixtures") is None:
+        sys.path.insert(0, str(BROKEN_SRC))
+    host = PluginHost(load_entrypoints=False, extra_modules=["mmkit_broken_fixtures"])
+    host.register_plugin(_Mutants(), "tests.delivery_mutants")
+    s = load_settings(None, host.registry, env={})
+    (target,) = component_targets(host, s, [item])
+    return run_check(INVARIANT, target, RunContext(examples=examples, seed=0))
+
+
+@pytest.mark.parametrize(
+    "item", ["estimator:warmup", "gate:warmup", "gate:data_quality", "gate:kill_switch"]
+)
+def test_the_default_sets_declarations_hold(item: str) -> None:
+    r = _run(item)
+    assert r.status is Status.PASS, r.message
+
+
+@pytest.mark.parametrize("item", ["estimator:kappa", "estimator:sigma"])
+def test_a_component_without_a_declaration_is_not_applicable(item: str) -> None:
+    r = _run(item, examples=5)
+    assert r.status is Status.NOT_APPLICABLE, r.message
+    assert "declares no ignored kinds" in r.message
+
+
+@pytest.mark.parametrize(
+    ("item", "what"),
+    [
+        ("estimator:broken_deaf_throttle", "size_scale: fed every event: 0.5"),
+        ("gate:broken_deaf_pause", "reason='FillPause'"),
+    ],
+)
+def test_a_component_deaf_to_what_it_uses_fails_with_its_counterexample(
+    item: str, what: str
+) -> None:
+    r = _run(item)
+    assert r.status is Status.FAIL, r.message
+    assert "declares it ignores ACTION_RESULT" in r.message and what in r.message
+    assert "(fill)" in r.message  # the shrunk stream: one own fill
+    ce = r.counterexample
+    assert "events withheld from the second copy" in ce and "(OWN_FILL)" in ce, ce
+
+
+@pytest.mark.parametrize(
+    ("item", "withheld"),
+    [("gate:liquidation_blind_kill", "OWN_FILL"), ("gate:result_blind_kill", "ACTION_RESULT")],
+)
+def test_a_built_in_given_a_false_declaration_fails(item: str, withheld: str) -> None:
+    """Mutants of the built-in kill switch: one that ignores its own fills never trips on a
+    liquidation, one that ignores action results never trips on a burst of rejections."""
+    r = _run(item, examples=200)
+    assert r.status is Status.FAIL, r.message
+    assert f"({withheld})" in r.counterexample, r.counterexample
+
+
+def test_a_twin_declaring_more_than_its_reference_is_checked_on_its_own() -> None:
+    """The engine runs the twin under ``[engine] twins``: its own declaration must hold."""
+    r = _run("estimator:fill_counter")
+    assert r.status is Status.FAIL, r.message
+    assert "its compiled twin, which declares it ignores ACTION_RESULT" in r.message
+    assert "extras['fills.n']" in r.message
+
+
+def test_market_only_is_what_the_invariant_names_for_a_market_data_gate() -> None:
+    assert (
+        DECLARABLE_KINDS
+        - {
+            EventKind.BOOK_SNAPSHOT,
+            EventKind.BOOK_DELTA,
+            EventKind.TRADE,
+            EventKind.BBO,
+        }
+        == NOT_MARKET_DATA
+    )
