@@ -19,6 +19,7 @@ from mmkit.audit.runner import RunContext, component_targets, run_check
 from mmkit.components import DECLARABLE_KINDS, NOT_MARKET_DATA, Estimates
 from mmkit.config.loader import load_settings
 from mmkit.core.events import Event, EventKind
+from mmkit.estimators.kappa_orchestrator import UNUSED_KINDS, KappaOrchestrator
 from mmkit.gates.kill_switch import KillSwitch
 from mmkit.plugin_manager import PluginHost
 
@@ -68,10 +69,20 @@ class FillCounterTwin(FillCounter):
         return self
 
 
+class FillBlindKappa(KappaOrchestrator):
+    """The built-in kappa declaring it ignores its own fills: its own-fill posterior never
+    moves."""
+
+    ignores = UNUSED_KINDS | {EventKind.OWN_FILL}
+
+
 class _Mutants:
     @hookimpl
     def register_estimators(self, register: Any) -> None:
+        from mmkit.estimators.params import KappaParams
+
         register("fill_counter", lambda ctx: FillCounter())
+        register("fill_blind_kappa", lambda ctx: FillBlindKappa(ctx.params), params=KappaParams)
 
     @hookimpl
     def register_gates(self, register: Any) -> None:
@@ -100,14 +111,15 @@ def _run(item: str, examples: int = 40, extra: Any = None) -> Result:
 
 
 @pytest.mark.parametrize(
-    "item", ["estimator:warmup", "gate:warmup", "gate:data_quality", "gate:kill_switch"]
+    "item",
+    ["estimator:kappa", "estimator:warmup", "gate:warmup", "gate:data_quality", "gate:kill_switch"],
 )
 def test_the_default_sets_declarations_hold(item: str) -> None:
     r = _run(item)
     assert r.status is Status.PASS, r.message
 
 
-@pytest.mark.parametrize("item", ["estimator:kappa", "estimator:sigma"])
+@pytest.mark.parametrize("item", ["estimator:sigma"])
 def test_a_component_without_a_declaration_is_not_applicable(item: str) -> None:
     r = _run(item, examples=5)
     assert r.status is Status.NOT_APPLICABLE, r.message
@@ -134,11 +146,16 @@ def test_a_component_deaf_to_what_it_uses_fails_with_its_counterexample(
 
 @pytest.mark.parametrize(
     ("item", "withheld"),
-    [("gate:liquidation_blind_kill", "OWN_FILL"), ("gate:result_blind_kill", "ACTION_RESULT")],
+    [
+        ("gate:liquidation_blind_kill", "OWN_FILL"),
+        ("gate:result_blind_kill", "ACTION_RESULT"),
+        ("estimator:fill_blind_kappa", "OWN_FILL"),
+    ],
 )
 def test_a_built_in_given_a_false_declaration_fails(item: str, withheld: str) -> None:
-    """Mutants of the built-in kill switch: one that ignores its own fills never trips on a
-    liquidation, one that ignores action results never trips on a burst of rejections."""
+    """Mutants of the built-ins: a kill switch that ignores its own fills never trips on a
+    liquidation, one that ignores action results never trips on a burst of rejections, a
+    kappa that ignores its own fills never moves its own-fill posterior."""
     r = _run(item, examples=200)
     assert r.status is Status.FAIL, r.message
     assert f"({withheld})" in r.counterexample, r.counterexample

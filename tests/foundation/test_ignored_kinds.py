@@ -184,8 +184,8 @@ def test_the_registry_refuses_a_malformed_declaration_naming_the_plugin() -> Non
 def test_the_built_in_declarations() -> None:
     """What the default set declares (each proven by ``delivery.ignored_kinds``): market
     data only for the warmup estimator and the data-quality gate, nothing for the warmup
-    gate, fills and results for the kill switch; kappa and sigma get every event (their
-    clocks and samples follow timers and answers)."""
+    gate, fills and results for the kill switch, books, top of book, trades and own fills
+    for kappa; sigma gets every event (its clock and samples follow timers and answers)."""
     from mmkit.estimators.kappa_orchestrator import KappaOrchestrator
     from mmkit.estimators.sigma_estimator import SigmaEstimator
     from mmkit.estimators.warmup import WarmupEstimator, WarmupGate
@@ -199,7 +199,13 @@ def test_the_built_in_declarations() -> None:
         EventKind.OWN_FILL,
         EventKind.ACTION_RESULT,
     }
-    assert ignored_kinds(KappaOrchestrator) == ignored_kinds(SigmaEstimator) == frozenset()
+    assert DECLARABLE_KINDS - ignored_kinds(KappaOrchestrator) == {
+        EventKind.BOOK_SNAPSHOT,
+        EventKind.BBO,
+        EventKind.TRADE,
+        EventKind.OWN_FILL,
+    }
+    assert ignored_kinds(SigmaEstimator) == frozenset()
 
 
 def test_the_default_engine_acts_as_one_that_delivers_every_event() -> None:

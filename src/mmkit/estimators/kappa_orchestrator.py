@@ -32,7 +32,7 @@ import logging
 import math
 from typing import TYPE_CHECKING, Any
 
-from mmkit.components import Estimates
+from mmkit.components import DECLARABLE_KINDS, Estimates
 from mmkit.core.events import Event, EventKind, TradeBatch
 from mmkit.core.types import NS_PER_S
 from mmkit.estimators._mid import event_mid, positive
@@ -55,6 +55,13 @@ _ALL = _BOOK | _ROBUST | _OWN
 _NO_TOUCH = "no valid touch (a side empty, crossed, or a price not finite and positive)"
 _BAD_TRADE = "price or size not a finite positive number"
 _BAD_FILL = "fill price not a finite positive number"
+#: the event kinds kappa takes nothing from (its ``ignores``)
+UNUSED_KINDS = DECLARABLE_KINDS - {
+    EventKind.BOOK_SNAPSHOT,
+    EventKind.BBO,
+    EventKind.TRADE,
+    EventKind.OWN_FILL,
+}
 
 
 class KappaOrchestrator:
@@ -63,6 +70,10 @@ class KappaOrchestrator:
 
     #: what it writes (audit contract :class:`mmkit.components.DeclaresPublishes`)
     publishes = frozenset({"kappa", "kappa_confidence", "A", "kappa.*"})
+    #: it estimates from books, top of book, trades and its own fills; the other kinds move
+    #: nothing, not even its clock (which ``estimate`` advances), so the engine does not
+    #: deliver them (:class:`mmkit.components.DeclaresIgnores`)
+    ignores = UNUSED_KINDS
 
     def __init__(self, p: KappaParams) -> None:
         self.p = p
@@ -134,11 +145,13 @@ class KappaOrchestrator:
             self.rejections.reject("TRADE", _BAD_TRADE, first_bad, now_ns, bad)
 
     def _on_event(self, ev: Any, now_ns: int) -> None:
+        kind = ev.kind
+        if kind in UNUSED_KINDS:
+            return
         if now_ns > self._now:
             self._now = now_ns
         if self._first_ns < 0:
             self._first_ns = now_ns
-        kind = ev.kind
         if kind is EventKind.BOOK_SNAPSHOT:
             mid = event_mid(ev)
             if mid == mid:

@@ -288,10 +288,10 @@ class KappaOrchestratorTwin(KappaOrchestrator):
                 bad = _on_scalar(self._f, self._i, kk.K_MID, event_mid(ev), 0.0, now_ns)
             if bad:
                 self.rejections.reject(kind.name, _NO_TOUCH, None, now_ns)
-        else:
+        elif kind is _OWN_FILL:
             _on_scalar(self._f, self._i, kk.K_OTHER, 0.0, 0.0, now_ns)
-            if kind is _OWN_FILL:
-                self._own_fill(ev, now_ns)
+            self._own_fill(ev, now_ns)
+        # any other kind is one of its ``ignores``: nothing, not even the clock
 
     def _own_fill(self, ev: Any, now_ns: int) -> None:
         """The reference's own-fill branch, on the Python own-fill source."""

@@ -137,7 +137,7 @@ def probes() -> list[tuple[list[tuple[int, tuple[Any, ...]]], list[bool]]]:
     """Fixed streams tried before the drawn ones, as ``(ops, liquidations)``: one kind of
     event that is not market data, 40 times 10 ms apart (results of every outcome, an
     order update of every status, a timer, positions, feed statuses; a rejection of each
-    class), and one own fill
+    class; own fills on each side of the mid), and one own fill
     that is a liquidation: every count and latch a component keeps on those kinds is
     reached at least once whatever hypothesis draws (its random draws favour short runs
     and a list's first members)."""
@@ -158,6 +158,7 @@ def probes() -> list[tuple[list[tuple[int, tuple[Any, ...]]], list[bool]]]:
         for gap in (False, True)
         for s in ("book", "trades")
     ]
+    ops += [("fill", side * 1e-4, 0.1, side > 0) for side in (1, -1)]  # passive fills
     out = [([(10_000_000, op)] * 40, [False]) for op in ops]
     out.append(([(1, ("fill", 0.0, 0.1, True))], [True]))
     return out
