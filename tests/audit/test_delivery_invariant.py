@@ -112,14 +112,22 @@ def _run(item: str, examples: int = 40, extra: Any = None) -> Result:
 
 @pytest.mark.parametrize(
     "item",
-    ["estimator:kappa", "estimator:warmup", "gate:warmup", "gate:data_quality", "gate:kill_switch"],
+    [
+        "estimator:kappa",
+        "estimator:warmup",
+        "gate:warmup",
+        "gate:data_quality",
+        "gate:kill_switch",
+        "estimator:adverse_selection",
+        "estimator:rl_skew",
+    ],
 )
 def test_the_default_sets_declarations_hold(item: str) -> None:
     r = _run(item)
     assert r.status is Status.PASS, r.message
 
 
-@pytest.mark.parametrize("item", ["estimator:sigma"])
+@pytest.mark.parametrize("item", ["estimator:sigma", "estimator:lead_lag"])
 def test_a_component_without_a_declaration_is_not_applicable(item: str) -> None:
     r = _run(item, examples=5)
     assert r.status is Status.NOT_APPLICABLE, r.message

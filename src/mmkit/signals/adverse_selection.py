@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mmkit.components import Estimates
+from mmkit.components import DECLARABLE_KINDS, Estimates
 from mmkit.core.events import Event, EventKind, OwnFill
 from mmkit.core.types import Side
 from mmkit.faults import Rejections
@@ -61,6 +61,14 @@ class AdverseSelectionEstimator:
     #: what it writes (audit contract :class:`mmkit.components.DeclaresPublishes`):
     #: ``spread_scale`` in widen mode, ``size_scale`` in skip mode
     publishes = frozenset({"toxicity", "spread_scale", "size_scale", "adverse.*"})
+    #: its own fills and the top of book and trades its features follow; nothing else is
+    #: delivered to it (:class:`mmkit.components.DeclaresIgnores`)
+    ignores = DECLARABLE_KINDS - {
+        EventKind.OWN_FILL,
+        EventKind.BBO,
+        EventKind.BOOK_SNAPSHOT,
+        EventKind.TRADE,
+    }
 
     def __init__(self, params: AdverseSelectionParams, log: PredictionLog | None = None) -> None:
         self.params = p = params

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from mmkit.components import Estimates
+from mmkit.components import DECLARABLE_KINDS, Estimates
 from mmkit.core.events import Event, EventKind, OwnFill, PositionSnapshot
 from mmkit.core.types import Side
 from mmkit.errors import ConfigError
@@ -50,6 +50,16 @@ class RlSkewAgent:
     #: what it writes (audit contract :class:`mmkit.components.DeclaresPublishes`); its
     #: ``action_bound_sigma`` is the :class:`mmkit.components.BoundedSkew` contract
     publishes = frozenset({"skew_shift", "size_scale", "rl.*"})
+    #: its own fills and the venue's position (its inventory), the top of book and trades
+    #: (its features); nothing else is delivered to it
+    #: (:class:`mmkit.components.DeclaresIgnores`)
+    ignores = DECLARABLE_KINDS - {
+        EventKind.OWN_FILL,
+        EventKind.POSITION_SNAPSHOT,
+        EventKind.BBO,
+        EventKind.BOOK_SNAPSHOT,
+        EventKind.TRADE,
+    }
 
     def __init__(self, params: RlSkewParams, max_position: float, seed: int = 0) -> None:
         self.params = p = params
