@@ -545,6 +545,14 @@ def ignored_kinds(component: object) -> frozenset[EventKind]:
     return frozenset(declared) if declared else frozenset()
 
 
+def withheld_kinds(ignored: frozenset[EventKind]) -> frozenset[EventKind]:
+    """The kinds of event the engine keeps from a component that ignores ``ignored``: those,
+    and trade batches when it ignores trades (a batch goes where its trades go)."""
+    if EventKind.TRADE in ignored:
+        return ignored | {EventKind.TRADE_BATCH}
+    return ignored
+
+
 def optional_contract_problem(kind: str, component: object) -> str | None:
     """Why ``component`` (of ``kind``) breaks an optional contract it seems to implement, or
     None: an attribute named like a contract's method must be a callable that accepts the

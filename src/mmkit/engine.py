@@ -52,6 +52,7 @@ from mmkit.components import (
     View,
     ignored_kinds,
     optional_contract_problem,
+    withheld_kinds,
 )
 from mmkit.core.actions import Action, ActionGuard, action_problem
 from mmkit.core.events import Event, EventKind, Kinds, OwnFill, PositionSnapshot, TradeBatch
@@ -153,11 +154,11 @@ class Engine:
                 raise TypeError(f"{kind} {n!r}: {problem}")
         #: (label, on_trades or None, on_event) of the estimators then gates
         self._sinks: list[_Sink] = []
-        ignoring: list[frozenset[EventKind]] = []
+        withheld: list[frozenset[EventKind]] = []
         for kind, group in (("estimator", self._estimators), ("gate", self._gates)):
             for n, c in group:
                 try:
-                    ignoring.append(ignored_kinds(c))
+                    withheld.append(withheld_kinds(ignored_kinds(c)))
                 except TypeError as exc:
                     raise TypeError(f"{kind} {n!r}: {exc}") from None
                 on_trades = c.on_trades if isinstance(c, TradeBatchConsumer) else None
@@ -166,10 +167,7 @@ class Engine:
         #: declare it in ``ignores`` (a trade batch goes where its trades go)
         by_kind: list[tuple[_Sink, ...]] = [()] * (max(EventKind) + 1)
         for k in EventKind:
-            row = EventKind.TRADE if k is EventKind.TRADE_BATCH else k
-            by_kind[k] = tuple(
-                s for s, ign in zip(self._sinks, ignoring, strict=True) if row not in ign
-            )
+            by_kind[k] = tuple(s for s, w in zip(self._sinks, withheld, strict=True) if k not in w)
         self._sinks_for: tuple[tuple[_Sink, ...], ...] = tuple(by_kind)
         ex = self._executor
         #: the executor's whole-batch entry point, when it has one

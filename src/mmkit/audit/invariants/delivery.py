@@ -23,6 +23,7 @@ kinds acts as its reference on every stream, the filtered ones included (``twins
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Callable
 from typing import Any
@@ -52,35 +53,24 @@ def _subjects(target: AuditTarget) -> list[tuple[str, Callable[[], Any]]]:
             force()
         return t
 
-    candidates: list[tuple[str, Callable[[], Any]]] = [("the component", plain)]
-    if twin_method(target.build()) is not None:
-        try:
-            declared = ignores_problem(twin()) or ignored_kinds(twin())
-        except TwinError:
-            pass  # the engine runs the Python code (twins.* report the broken twin)
-        else:
-            # a twin declaring what its reference declares needs no run of its own: it
-            # acts as the reference on any stream (``twins.*``), the filtered ones included
-            if declared != (ignores_problem(plain()) or ignored_kinds(plain())):
-                candidates.append(("its compiled twin", twin))
-    out = []
-    for label, build in candidates:
-        comp = build()
+    found: list[tuple[str, Callable[[], Any], Any]] = [("the component", plain, target.build())]
+    if twin_method(found[0][2]) is not None:
+        # a twin that cannot run: the engine runs the Python code (twins.* report it)
+        with contextlib.suppress(TwinError):
+            found.append(("its compiled twin", twin, twin()))
+    declared = []
+    for label, _, comp in found:
         problem = ignores_problem(comp)
         if problem is not None:
             raise AssertionError(f"{label}: the engine refuses its declaration: {problem}")
-        if ignored_kinds(comp):
-            out.append((label, build))
-    return out
-
-
-def _withheld(ev: Any, ignored: frozenset[Any]) -> bool:
-    """Whether the engine keeps ``ev`` from a component that ignores ``ignored`` (a trade
-    batch where its trades go)."""
-    from mmkit.core.events import EventKind
-
-    kind = ev.kind
-    return (EventKind.TRADE if kind is EventKind.TRADE_BATCH else kind) in ignored
+        declared.append(ignored_kinds(comp))
+    # a twin declaring what its reference declares needs no run of its own: it acts as the
+    # reference on any stream (``twins.*``), the filtered ones included
+    return [
+        (label, build)
+        for i, (label, build, _) in enumerate(found)
+        if declared[i] and (i == 0 or declared[i] != declared[0])
+    ]
 
 
 def bursts(horizon_s: float) -> Any:
@@ -186,7 +176,7 @@ def check_ignored_kinds(target: AuditTarget, ctx: AuditContext) -> None:
     )
     from mmkit.audit.invariants.gates import _view, follow
     from mmkit.audit.invariants.twins import jumpy_market
-    from mmkit.components import Estimates, ignored_kinds
+    from mmkit.components import Estimates, ignored_kinds, withheld_kinds
     from mmkit.core.events import OwnFill
     from mmkit.core.market import MarketState
     from mmkit.twins.compare import decision_diff, estimates_diff
@@ -201,6 +191,7 @@ def check_ignored_kinds(target: AuditTarget, ctx: AuditContext) -> None:
         for label, build in subjects:
             full, deaf = build(), build()
             ignored = ignored_kinds(deaf)
+            kept_from = withheld_kinds(ignored)
             views = [_view(MarketState()), _view(MarketState())]
             out = [Estimates(), Estimates()]
             withheld: list[str] = []
@@ -214,7 +205,7 @@ def check_ignored_kinds(target: AuditTarget, ctx: AuditContext) -> None:
                     fills += 1
                 follow(views, ev, now)  # the engine's market and portfolio follow every event
                 feed(full, ev, now)
-                if _withheld(ev, ignored):
+                if ev.kind in kept_from:
                     withheld.append(f"{where} ({ev.kind.name})")
                 else:
                     feed(deaf, ev, now)
