@@ -16,12 +16,14 @@ from mmkit import hookimpl
 from mmkit.audit.invariants.delivery import INVARIANTS
 from mmkit.audit.results import Result, Status
 from mmkit.audit.runner import RunContext, component_targets, run_check
-from mmkit.components import DECLARABLE_KINDS, NOT_MARKET_DATA, Estimates
+from mmkit.components import DECLARABLE_KINDS, NOT_MARKET_DATA, Estimates, ignored_kinds
 from mmkit.config.loader import load_settings
 from mmkit.core.events import Event, EventKind
 from mmkit.estimators.kappa_orchestrator import UNUSED_KINDS, KappaOrchestrator
 from mmkit.gates.kill_switch import KillSwitch
 from mmkit.plugin_manager import PluginHost
+from mmkit.signals.adverse_selection import AdverseSelectionEstimator
+from mmkit.signals.rl_skew import RlSkewAgent
 
 REPO = Path(__file__).resolve().parents[2]
 BROKEN_SRC = REPO / "plugins" / "mmkit-broken-fixtures" / "src"
@@ -76,13 +78,41 @@ class FillBlindKappa(KappaOrchestrator):
     ignores = UNUSED_KINDS | {EventKind.OWN_FILL}
 
 
+def _blind_to(base: type, kind: EventKind) -> type:
+    """``base`` declaring that it ignores ``kind`` too (which it uses)."""
+    ignores = ignored_kinds(base) | {kind}
+    return type(f"{kind.name.title()}Blind{base.__name__}", (base,), {"ignores": ignores})
+
+
+#: the adverse-selection classifier and the RL skew agent blind to an input they use; those
+#: blind to the top of book passed before the fixed stream of a moving top of book
+#: (``delivery.top_of_book_session``): drawn streams never trained their models on it
+_MODEL_MUTANTS = {
+    "top_blind_adverse": _blind_to(AdverseSelectionEstimator, EventKind.BBO),
+    "trade_blind_adverse": _blind_to(AdverseSelectionEstimator, EventKind.TRADE),
+    "top_blind_rl": _blind_to(RlSkewAgent, EventKind.BBO),
+    "trade_blind_rl": _blind_to(RlSkewAgent, EventKind.TRADE),
+    "position_blind_rl": _blind_to(RlSkewAgent, EventKind.POSITION_SNAPSHOT),
+}
+
+
 class _Mutants:
     @hookimpl
     def register_estimators(self, register: Any) -> None:
         from mmkit.estimators.params import KappaParams
+        from mmkit.signals.params import AdverseSelectionParams, RlSkewParams
 
         register("fill_counter", lambda ctx: FillCounter())
         register("fill_blind_kappa", lambda ctx: FillBlindKappa(ctx.params), params=KappaParams)
+        for name, cls in _MODEL_MUTANTS.items():
+            if issubclass(cls, RlSkewAgent):
+                register(
+                    name,
+                    lambda ctx, c=cls: c(ctx.params, ctx.risk.max_position, ctx.seed),
+                    params=RlSkewParams,
+                )
+            else:
+                register(name, lambda ctx, c=cls: c(ctx.params), params=AdverseSelectionParams)
 
     @hookimpl
     def register_gates(self, register: Any) -> None:
@@ -158,15 +188,48 @@ def test_a_component_deaf_to_what_it_uses_fails_with_its_counterexample(
         ("gate:liquidation_blind_kill", "OWN_FILL"),
         ("gate:result_blind_kill", "ACTION_RESULT"),
         ("estimator:fill_blind_kappa", "OWN_FILL"),
+        ("estimator:top_blind_adverse", "BBO"),
+        ("estimator:trade_blind_adverse", "TRADE"),
+        ("estimator:top_blind_rl", "BBO"),
+        ("estimator:trade_blind_rl", "TRADE"),
+        ("estimator:position_blind_rl", "POSITION_SNAPSHOT"),
     ],
 )
 def test_a_built_in_given_a_false_declaration_fails(item: str, withheld: str) -> None:
     """Mutants of the built-ins: a kill switch that ignores its own fills never trips on a
     liquidation, one that ignores action results never trips on a burst of rejections, a
-    kappa that ignores its own fills never moves its own-fill posterior."""
+    kappa that ignores its own fills never moves its own-fill posterior; the
+    adverse-selection classifier and the RL skew agent blind to the top of book, the trades
+    or the venue's position learn from other inputs than they would be given."""
     r = _run(item, examples=200)
     assert r.status is Status.FAIL, r.message
+    assert "declares it ignores" in r.message and withheld in r.message, r.message
     assert f"({withheld})" in r.counterexample, r.counterexample
+
+
+def test_the_top_of_book_session_reaches_the_models_that_learn_from_it() -> None:
+    """The fixed stream does what it is there for: the classifier resolves markouts of its
+    own fills (and its model moves off zero), the agent makes decisions whose rewards come
+    from a position marked to a top of book that moves."""
+    from mmkit.audit.invariants.delivery import top_of_book_session
+    from mmkit.audit.invariants.estimators import busy_market, feed, stream_events
+    from mmkit.audit.invariants.twins import jumpy_market
+    from mmkit.signals.params import AdverseSelectionParams, RlSkewParams
+
+    adverse = AdverseSelectionEstimator(AdverseSelectionParams())
+    agent = RlSkewAgent(RlSkewParams(), 0.05)
+    out = Estimates(), Estimates()
+    tops = 0
+    for _, now, ev, _ in stream_events(top_of_book_session(), busy_market() + jumpy_market()):
+        tops += ev.kind is EventKind.BBO
+        feed(adverse, ev, now)
+        feed(agent, ev, now)
+        adverse.estimate(out[0], now)
+        agent.estimate(out[1], now)
+    assert tops >= 400
+    assert adverse.outcomes >= 20 and abs(adverse.model.w).max() > 0.0
+    assert agent.decisions >= 20 and abs(agent.q).max() > 0.0
+    assert agent.position == 0.015
 
 
 def test_a_twin_declaring_more_than_its_reference_is_checked_on_its_own() -> None:

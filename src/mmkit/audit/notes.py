@@ -31,6 +31,7 @@ OP_FIELDS: dict[str, tuple[str, ...]] = {
     "crossed": ("overlap",),
     "delta": ("bids", "asks", "sizes"),
     "bbo": ("bid", "ask"),
+    "top": ("bid_offset", "ask_offset", "bid_size", "ask_size"),
     "feed": ("connected", "gap", "stream"),
     "order": ("status", "px", "size"),
     "result": ("outcome", "reason"),

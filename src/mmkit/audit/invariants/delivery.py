@@ -11,20 +11,22 @@ Two fresh copies of the component are driven through the audit's adversarial str
 (after the busy and the jumpy market; every kind of event the engine delivers, hostile
 numbers, clock jumps), each led by one event of a kind that is not market data repeated
 up to 40 times, with bursts of repeated events and own fills that are liquidations
-(:func:`bursts`), after fixed probes (:func:`probes`). One copy gets every event, the
-other only the events of kinds it does not ignore, exactly as the engine routes them.
-After every step both are asked what the engine would ask (an estimator's ``estimate``, a
-gate's ``check`` over a market and a portfolio that follow every event), and the answers
-must be identical. When the component
-has a compiled twin that declares other kinds than its reference, the twin is checked the
-same way (the engine runs the twin under ``[engine] twins``); a twin that declares the same
-kinds acts as its reference on every stream, the filtered ones included (``twins.*``).
+(:func:`bursts`), after fixed probes (:func:`probes`, among them two minutes of a top of
+book that moves between depth snapshots: :func:`top_of_book_session`). One copy gets every
+event, the other only the events of kinds it does not ignore, exactly as the engine routes
+them. After every step both are asked what the engine would ask (an estimator's
+``estimate``, a gate's ``check`` over a market and a portfolio that follow every event),
+and the answers must be identical. When the component has a compiled twin that declares
+other kinds than its reference, the twin is checked the same way (the engine runs the twin
+under ``[engine] twins``); a twin that declares the same kinds acts as its reference on
+every stream, the filtered ones included (``twins.*``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -127,9 +129,10 @@ def probes() -> list[tuple[list[tuple[int, tuple[Any, ...]]], list[bool]]]:
     """Fixed streams tried before the drawn ones, as ``(ops, liquidations)``: one kind of
     event that is not market data, 40 times 10 ms apart (results of every outcome, an
     order update of every status, a timer, positions, feed statuses; a rejection of each
-    class; own fills on each side of the mid), and one own fill
-    that is a liquidation: every count and latch a component keeps on those kinds is
-    reached at least once whatever hypothesis draws (its random draws favour short runs
+    class; own fills on each side of the mid), one own fill that is a liquidation, and
+    :func:`top_of_book_session`: every count and latch a component keeps on those kinds,
+    and every model that learns from its fills' outcomes with the top of book as an input,
+    is reached at least once whatever hypothesis draws (its random draws favour short runs
     and a list's first members)."""
     from mmkit.core.events import OrderStatus
     from mmkit.core.outcomes import Outcome, RejectReason
@@ -151,7 +154,43 @@ def probes() -> list[tuple[list[tuple[int, tuple[Any, ...]]], list[bool]]]:
     ops += [("fill", side * 1e-4, 0.1, side > 0) for side in (1, -1)]  # passive fills
     out = [([(10_000_000, op)] * 40, [False]) for op in ops]
     out.append(([(1, ("fill", 0.0, 0.1, True))], [True]))
+    out.append((top_of_book_session(), [False]))
     return out
+
+
+def top_of_book_session(seconds: int = 60) -> list[tuple[int, tuple[Any, ...]]]:
+    """A fixed market in which the top of book moves between depth snapshots, as on a real
+    feed: a top of book every 250 ms wandering around the sane mid (its spread and its
+    sizes, so its imbalance, changing), a depth snapshot every 5 s (which moves the sane
+    mid) and a trade every second, with a one-sided flow for ten seconds at a time. For the
+    first ``seconds``, a passive own fill every 2 s on alternating sides and a flat
+    position from the venue every 10 s; for the next ``seconds``, no fill and a position of
+    0.015 held (0.3 of the default limit).
+
+    What it reaches that drawn streams do not: models that learn from outcomes seconds
+    later with the top of book as an input (the adverse-selection classifier's features and
+    markouts; the RL skew agent's rewards, marked to market while it holds a position).
+    Drawn prices rarely make a valid top of book near the mid, and drawn streams rarely
+    last the seconds such an outcome takes: without this stream, a copy of those components
+    that ignores the top of book published the same estimates as a copy fed every event."""
+    ops: list[tuple[int, tuple[Any, ...]]] = []
+    step = NS_PER_S // 4
+    for i in range(8 * seconds):
+        trading = i < 4 * seconds
+        drift = 3e-4 * math.sin(i / 7.0)
+        half = 1e-4 * (1 + i % 3)
+        ops.append((step, ("top", drift - half, drift + half, 1.0 + i % 5, 1.0 + (3 * i) % 7)))
+        if i % 4 == 0:
+            buy = (i // 40) % 2 == 0
+            ops.append((0, ("trade", drift, 0.05 + 0.01 * (i % 3), buy)))
+        if trading and i % 8 == 2:
+            buy = (i // 8) % 2 == 0
+            ops.append((0, ("fill", drift - half if buy else drift + half, 0.05, buy)))
+        if i % 20 == 19:
+            ops.append((0, ("book", 1.0 + 2e-4 * math.cos(i / 3.0))))
+        if i % 40 == 0:
+            ops.append((0, ("position", 0.0 if trading else 0.015)))
+    return ops
 
 
 def _kind_names(kinds: frozenset[Any]) -> str:

@@ -103,7 +103,9 @@ def adversarial_ops(horizon_s: float = 3600.0) -> Any:
     ...)``, ``("timer",)``, ``("trades", rows, spread ns)`` (a
     :class:`~mmkit.core.events.TradeBatch`), ``("feed", connected, gap, stream)``,
     ``("order", status, px, size)``, ``("result", outcome, reason)`` and ``("position",
-    size)``: every event kind the engine delivers to estimators and gates.
+    size)``: every event kind the engine delivers to estimators and gates. (Fixed streams
+    also use ``("top", bid offset, ask offset, bid size, ask size)``: a top of book around
+    the sane mid, which drawn prices rarely make.)
     Time steps include zero, backwards jumps and gaps up to twice ``horizon_s`` seconds
     (pass :func:`mmkit.audit.streams.time_horizon_s` of the component's params), so that
     every window, cooldown and timeout of the component runs out inside a stream.
@@ -219,6 +221,8 @@ def _event_of(op: tuple[Any, ...], ts: int, mid: list[float]) -> Any:
         return ev_.PositionSnapshot(ts, op[1], local_ts=ts)
     if kind == "bbo":
         return BBO(ts, op[1], 1.0, op[2], 1.0)
+    if kind == "top":  # a top of book around the sane mid (relative offsets), sizes given
+        return BBO(ts, mid[0] * (1.0 + op[1]), op[3], mid[0] * (1.0 + op[2]), op[4])
     if kind in ("trade", "fill"):
         make = _trade if kind == "trade" else _fill
         return make(ts, _price(op[1], mid), op[2], op[3])
