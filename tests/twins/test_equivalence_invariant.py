@@ -79,3 +79,32 @@ def test_the_audit_proves_the_kernels_a_twin_only_runs_where_they_pay(monkeypatc
     monkeypatch.setattr(tw, "_ops_of", one_ulp_off)
     r = run_check(BY_ID["twins.executor_equivalence"], target, RunContext(examples=30, seed=0))
     assert r.status is Status.FAIL, r.message
+
+
+def test_the_signals_twins_pass() -> None:
+    """The adverse-selection classifier's and the RL skew agent's twins, on the audit's
+    streams and its fixed market of a moving top of book (which trains their models)."""
+    for item in ("estimator:adverse_selection", "estimator:rl_skew"):
+        r = _run(item, "twins.estimator_equivalence")
+        assert r.status is Status.PASS, (item, r.message)
+
+
+def test_a_twin_off_only_once_its_model_has_learnt_fails(monkeypatch: Any) -> None:
+    """A classifier twin whose prediction kernel is wrong only with a trained model (the
+    sides swapped: equal while the weights are zero) fails on the fixed market of a moving
+    top of book, which drawn streams alone never train the model on."""
+    from mmkit.signals import _kernels_features as kern
+    from mmkit.signals import adverse_selection_twin as tw
+
+    real = kern.toxicities.py_func
+
+    def swapped(f: Any, w: Any, x: Any, weight: float, base: float) -> tuple[float, float]:
+        ta, tb = real(f, w, x, weight, base)
+        return tb, ta
+
+    monkeypatch.setattr(tw, "_bind", lambda: None)
+    monkeypatch.setattr(tw, "_toxicities", swapped)
+    r = _run("estimator:adverse_selection", "twins.estimator_equivalence")
+    assert r.status is Status.FAIL, r.message
+    assert "twin differs" in r.message and "adverse.toxicity_" in r.message
+    assert "top_of_book_session()" in r.counterexample, r.counterexample

@@ -55,6 +55,24 @@ def test_twins_and_references_report_the_same_backtest(synthetic_store: Path, ca
     )
 
 
+def test_the_signals_twins_report_the_same_backtest(synthetic_store: Path) -> None:
+    """The adverse-selection classifier and the RL skew agent added to the default set
+    (their twins, with a trained classifier: its toxicity widens the spread): the same
+    report, path and fills as their references."""
+    opts = BacktestOptions(cadence="event", duration_s=240.0)
+    sets = (
+        "estimators.warmup.max_warmup_secs=5",
+        "instrument.tick=0.1",
+        "engine.seed=5",
+        "components.estimators=['kappa','sigma','warmup','adverse_selection','rl_skew']",
+        "estimators.adverse_selection.threshold=0.2",
+    )
+    twins = _run(synthetic_store, "auto", opts, *sets)
+    _assert_same(twins, _run(synthetic_store, "off", opts, *sets))
+    adverse: Any = next(e for n, e in twins.session.engine._estimators if n == "adverse_selection")
+    assert adverse.outcomes > 0 and np.abs(adverse.model.w).max() > 0.0
+
+
 @pytest.mark.slow
 def test_the_usdm_capture_reports_the_same_with_twins_and_references(
     shared_data: Path, tmp_path: Path

@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -43,6 +44,9 @@ from mmkit.registry import BuildContext
 from mmkit.signals.features import FEATURE_NAMES, N_FEATURES, MicrostructureState
 from mmkit.signals.logistic import OnlineLogistic
 from mmkit.signals.params import AdverseSelectionParams
+
+if TYPE_CHECKING:
+    from mmkit.signals.adverse_selection_twin import AdverseSelectionTwin
 
 _STATS_EVERY = 25  # outcomes between two Brier / IR recomputations
 
@@ -184,12 +188,23 @@ class AdverseSelectionEstimator:
         p = w * raw + (1.0 - w) * self.base_rate
         return min(1.0, max(0.0, p)) if math.isfinite(p) else self.base_rate
 
+    def toxicities(self) -> tuple[float, float]:
+        """:meth:`predict` of a fill on the bid and on the ask, now."""
+        return self.predict(Side.BUY), self.predict(Side.SELL)
+
+    def twin(self) -> AdverseSelectionTwin:
+        """The compiled twin (:mod:`mmkit.signals.adverse_selection_twin`): same parameters,
+        fresh state."""
+        from mmkit.signals.adverse_selection_twin import AdverseSelectionTwin
+
+        return AdverseSelectionTwin(self.params)
+
     def estimate(self, out: Estimates, now_ns: int) -> None:
         p = self.params
         self.features.cascade = 1.0 if out.cascade else 0.0
         stag = out.extras.get("kappa.stagnation_alert", 0.0)
         self.features.stagnation = 1.0 if stag == stag and stag > 0 else 0.0
-        tb, ta = self.predict(Side.BUY), self.predict(Side.SELL)
+        tb, ta = self.toxicities()
         tox = max(tb, ta)
         out.toxicity = tox
         excess = (tox - p.threshold) / (1.0 - p.threshold) if self.active else -1.0

@@ -28,7 +28,7 @@ import os
 import random
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -40,7 +40,13 @@ from mmkit.registry import BuildContext
 from mmkit.signals.features import MicrostructureState
 from mmkit.signals.params import RlSkewParams
 
+if TYPE_CHECKING:
+    from mmkit.signals.adverse_selection_twin import RlSkewTwin
+
 STATE_VERSION = 1
+#: the half-lives of the agent's microstructure features (trade flow s, volatility s,
+#: markouts in fills)
+FEATURE_HALF_LIVES = (5.0, 30.0, 20.0)
 _INV_EDGES = (-0.5, -0.1, 0.1, 0.5)
 _FLOW_EDGE = 0.2
 N_STATES = (len(_INV_EDGES) + 1) * 3 * 2
@@ -78,7 +84,8 @@ class RlSkewAgent:
         self.epsilon = p.epsilon
         self.decisions = 0
         self.rng = random.Random(seed)
-        self.features = MicrostructureState(5.0, 30.0, 20.0)
+        self._built_with = (max_position, seed)  # for twin(): the same arguments
+        self.features = MicrostructureState(*FEATURE_HALF_LIVES)
         self.position = 0.0
         self.cash = 0.0
         self._dt = round(p.decision_interval_s * 1e9)
@@ -91,6 +98,13 @@ class RlSkewAgent:
         self.state_path = Path(p.state_path) if p.state_path else None
         if self.state_path is not None and self.state_path.exists():
             self.load(self.state_path)
+
+    def twin(self) -> RlSkewTwin:
+        """The compiled twin (:class:`mmkit.signals.adverse_selection_twin.RlSkewTwin`):
+        same parameters, fresh state."""
+        from mmkit.signals.adverse_selection_twin import RlSkewTwin
+
+        return RlSkewTwin(self.params, *self._built_with)
 
     # -- actions --------------------------------------------------------------------------
     def _split(self, a: int) -> tuple[int, int]:

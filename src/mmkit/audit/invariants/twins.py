@@ -102,18 +102,18 @@ def drive_pair(
 
 def check_estimator_twin(target: AuditTarget, ctx: AuditContext) -> None:
     """The estimator's twin publishes exactly the reference's estimates (every field and
-    extra) and records the same rejections, after every step of adversarial streams."""
+    extra) and records the same rejections, after every step of adversarial streams, then
+    of a fixed market of a top of book moving between depth snapshots with fills of its
+    own (which models that learn from their fills' outcomes need)."""
     from hypothesis import given
 
+    from mmkit.audit.invariants.delivery import top_of_book_session
     from mmkit.audit.invariants.estimators import _horizon, _note, _settings, adversarial_ops
     from mmkit.components import Estimates
 
     build_pair(target)  # NOT_APPLICABLE before hypothesis starts
 
-    @_settings(ctx)
-    @given(adversarial_ops(_horizon(target)))
-    def run(ops: list[tuple[int, tuple[Any, ...]]]) -> None:
-        _note(ops)
+    def compare(ops: list[tuple[int, tuple[Any, ...]]]) -> None:
         ref, twin = build_pair(target)
         tol = tolerance_of(twin)
         out_r, out_t = Estimates(), Estimates()
@@ -128,7 +128,23 @@ def check_estimator_twin(target: AuditTarget, ctx: AuditContext) -> None:
 
         drive_pair(ref, twin, ops, after)
 
+    @_settings(ctx)
+    @given(adversarial_ops(_horizon(target)))
+    def run(ops: list[tuple[int, tuple[Any, ...]]]) -> None:
+        _note(ops)
+        compare(ops)
+
     run()
+    # after the drawn streams, so that a twin wrong on any of them is shown a shrunk one
+    ctx.count_example()
+    try:
+        compare(top_of_book_session())
+    except AssertionError as exc:
+        raise AssertionError(
+            f"{exc}\nthe stream: the busy and the jumpy market, then "
+            "mmkit.audit.invariants.delivery.top_of_book_session() (a top of book moving "
+            "between depth snapshots, fills of our own, then a position held)"
+        ) from None
 
 
 def check_gate_twin(target: AuditTarget, ctx: AuditContext) -> None:
