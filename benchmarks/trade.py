@@ -51,6 +51,10 @@ def settings_for(feed: str, duration: float, extra: list[str] | None = None):  #
     return host, load_settings(None, host.registry, env={}, sets=sets)
 
 
+#: the default estimators and two of the signal estimators (the classifier and the agent)
+SIGNALS_SET = ("kappa", "sigma", "warmup", "adverse_selection", "rl_skew")
+
+
 def use_order_table(eng) -> None:  # type: ignore[no-untyped-def]
     """The executor twin's orders in its order table (step 1 of the compiled loop in
     docs/twins.md; off by default)."""
@@ -266,6 +270,22 @@ def main() -> None:
             how = f"twins, {mb} MB of other memory touched before each event"
             figure(f"tick-to-actions median, {label}, {how}", statistics.median(meds), "µs")
             figure(f"tick-to-actions p99, {label}, {how}", statistics.median(p99s), "µs")
+        if feed == "synthetic":
+            # no target: the default set with two of the signal estimators, which have twins
+            # too (docs/twins.md, "The signal estimators' twins"), against their references
+            signals = [*extra, f"components.estimators={list(SIGNALS_SET)!r}"]
+            for how, mode in (("twins", "auto"), ("python", "off")):
+                engine_ms = []
+                sets = [*signals, f"engine.twins='{mode}'"]
+                meds, p99s, _, n_fills = runs_of(args.runs, feed, dur, sets, engine_ms=engine_ms)
+                what = f"{label}, default set + adverse_selection + rl_skew, {how}"
+                figure(f"tick-to-actions median, {what}", statistics.median(meds), "µs")
+                figure(f"tick-to-actions p99, {what}", statistics.median(p99s), "µs")
+                figure(
+                    f"engine time over every event, {what} ({n_fills} fills)",
+                    statistics.median(engine_ms),
+                    "ms",
+                )
         rates = [throughput(feed, dur, extra)[0] for _ in range(args.runs)]
         figure(
             f"paper throughput, {label} (journal on, {fills} fills)",
