@@ -58,6 +58,8 @@ def test_paper_run_to_summary_and_journal(tmp_path: Path) -> None:
         )
     )
     assert "mmkit trade: summary" in out and re.search(r"^stopped by +duration$", out, re.M)
+    # every run says what ran: the default set, compiled
+    assert re.search(r"^components +8 of 8 compiled twins$", out, re.M), out
     fills = int(next(ln for ln in out.splitlines() if ln.startswith("fills")).split()[-1])
     assert fills > 0
     show = finish(mmkit("journal", "show", str(journal_of(out))))
