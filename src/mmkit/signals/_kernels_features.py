@@ -14,6 +14,8 @@ import math
 import numpy as np
 from numba import njit
 
+from mmkit.signals.features import _CLIP
+
 F_MID = 0
 F_IMBALANCE = 1
 F_SPREAD = 2
@@ -33,8 +35,8 @@ I_MID_TS = 0
 I_FLOW_TS = 1
 NI = 2
 
-#: the features' clip (``features._CLIP``)
-CLIP = 10.0
+#: the features' clip
+CLIP = _CLIP
 
 
 @njit(cache=True)

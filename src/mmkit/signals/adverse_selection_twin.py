@@ -46,7 +46,7 @@ _I64_MAX = 2**63 - 1
 _F64 = np.dtype(np.float64)
 _BBO, _BOOK, _TRADE = EventKind.BBO, EventKind.BOOK_SNAPSHOT, EventKind.TRADE
 
-#: the features' attributes held in the arrays: name -> (array, slot)
+#: the features' attributes held in the float array and in the int array: name -> slot
 _FLOATS: dict[str, int] = {
     "mid": kern.F_MID,
     "imbalance": kern.F_IMBALANCE,
@@ -149,12 +149,10 @@ class AdverseSelectionTwin(AdverseSelectionEstimator):
     def __init__(self, params: AdverseSelectionParams, log: Any = None) -> None:
         _bind()
         super().__init__(params, log)
-        p = params
-        self.features = FeaturesTwin(p.flow_half_life_s, p.vol_half_life_s, p.markout_half_life)
+        self.features = FeaturesTwin(
+            params.flow_half_life_s, params.vol_half_life_s, params.markout_half_life
+        )
         self._x = np.zeros(N_FEATURES, dtype=np.float64)
-
-    def twin(self) -> AdverseSelectionTwin:
-        return AdverseSelectionTwin(self.params)
 
     def _resolve(self, now_ns: int) -> None:
         # nothing to resolve and no statistics due: the reference's pass changes nothing
@@ -173,8 +171,7 @@ class AdverseSelectionTwin(AdverseSelectionEstimator):
             and isinstance(weight, float)
         ):
             active = weight if self.active else 0.0
-            tb, ta = _toxicities(feats._f, w, self._x, float(active), self.base_rate)
-            return tb, ta
+            return _toxicities(feats._f, w, self._x, float(active), self.base_rate)
         return super().toxicities()
 
 
