@@ -29,6 +29,16 @@ def _run(item: str, invariant: str, examples: int = 30) -> Result:
     return run_check(BY_ID[invariant], target, RunContext(examples=examples, seed=0))
 
 
+def _with_broken_kernel(monkeypatch: Any, item: str, module: Any, name: str, kernel: Any) -> Result:
+    """The estimator twin equivalence of ``item`` with its twin module's kernel entry
+    ``name`` replaced by ``kernel`` (the entry points not bound over it): a FAIL."""
+    monkeypatch.setattr(module, "_bind", lambda: None)
+    monkeypatch.setattr(module, name, kernel)
+    r = _run(item, "twins.estimator_equivalence")
+    assert r.status is Status.FAIL, r.message
+    return r
+
+
 def test_a_correct_third_party_twin_passes() -> None:
     r = _run("estimator:ewma_vol", "twins.estimator_equivalence")
     assert r.status is Status.PASS, r.message
@@ -82,9 +92,10 @@ def test_the_audit_proves_the_kernels_a_twin_only_runs_where_they_pay(monkeypatc
 
 
 def test_the_signals_twins_pass() -> None:
-    """The adverse-selection classifier's and the RL skew agent's twins, on the audit's
-    streams and its fixed market of a moving top of book (which trains their models)."""
-    for item in ("estimator:adverse_selection", "estimator:rl_skew"):
+    """The adverse-selection classifier's, the RL skew agent's and the lead-lag
+    estimator's twins, on the audit's streams and its fixed markets of a moving top of book
+    (which trains the models) and of a leader venue (which makes a lead significant)."""
+    for item in ("estimator:adverse_selection", "estimator:rl_skew", "estimator:lead_lag"):
         r = _run(item, "twins.estimator_equivalence")
         assert r.status is Status.PASS, (item, r.message)
 
@@ -102,9 +113,22 @@ def test_a_twin_off_only_once_its_model_has_learnt_fails(monkeypatch: Any) -> No
         ta, tb = real(f, w, x, weight, base)
         return tb, ta
 
-    monkeypatch.setattr(tw, "_bind", lambda: None)
-    monkeypatch.setattr(tw, "_toxicities", swapped)
-    r = _run("estimator:adverse_selection", "twins.estimator_equivalence")
-    assert r.status is Status.FAIL, r.message
+    r = _with_broken_kernel(monkeypatch, "estimator:adverse_selection", tw, "_toxicities", swapped)
     assert "twin differs" in r.message and "adverse.toxicity_" in r.message
     assert "top_of_book_session()" in r.counterexample, r.counterexample
+
+
+def test_a_lead_lag_twin_off_only_with_a_live_leader_fails(monkeypatch: Any) -> None:
+    """A lead-lag twin whose follower kernel stores the new mid before sampling the grid
+    points due (the samples then see it early: equal while no leader is live, as on every
+    drawn stream) fails on the audit's fixed market of a leader venue."""
+    from mmkit.signals import _kernels_leadlag_twin as kern
+    from mmkit.signals import lead_lag_twin as tw
+
+    def early(f: Any, i: Any, x: Any, y: Any, mid: float, now: int) -> int:
+        f[kern.F_FOLLOW_MID] = mid
+        return int(kern.advance.py_func(f, i, x, y, now))
+
+    r = _with_broken_kernel(monkeypatch, "estimator:lead_lag", tw, "_follower", early)
+    assert "twin differs" in r.message and "lead_lag." in r.message
+    assert "lead_lag_session()" in r.counterexample, r.counterexample

@@ -32,6 +32,7 @@ OP_FIELDS: dict[str, tuple[str, ...]] = {
     "delta": ("bids", "asks", "sizes"),
     "bbo": ("bid", "ask"),
     "top": ("bid_offset", "ask_offset", "bid_size", "ask_size"),
+    "leader": ("bid_offset", "ask_offset"),
     "feed": ("connected", "gap", "stream"),
     "order": ("status", "px", "size"),
     "result": ("outcome", "reason"),

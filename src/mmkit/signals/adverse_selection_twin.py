@@ -37,6 +37,7 @@ from mmkit.signals.adverse_selection import _STATS_EVERY, AdverseSelectionEstima
 from mmkit.signals.features import N_FEATURES, MicrostructureState
 from mmkit.signals.params import AdverseSelectionParams, RlSkewParams
 from mmkit.signals.rl_skew import FEATURE_HALF_LIVES, RlSkewAgent
+from mmkit.twins.slots import spilling_float_slot, spilling_int_slot
 
 #: no tolerance: the kernels repeat the reference's arithmetic operation for operation
 TWIN_TOLERANCE: float = 0.0
@@ -63,34 +64,6 @@ _FLOATS: dict[str, int] = {
     "_mk_decay": kern.F_MK_DECAY,
 }
 _INTS: dict[str, int] = {"mid_ts": kern.I_MID_TS, "_flow_ts": kern.I_FLOW_TS}
-
-
-def _float_field(name: str, k: int) -> property:
-    def get(self: FeaturesTwin) -> Any:
-        return self._f.item(k)
-
-    def put(self: FeaturesTwin, value: Any) -> None:
-        if type(value) is float:
-            self._f[k] = value
-        else:
-            self._spill()
-            setattr(self, name, value)
-
-    return property(get, put, doc=f"``{name}``, in the float array")
-
-
-def _int_field(name: str, k: int) -> property:
-    def get(self: FeaturesTwin) -> Any:
-        return self._i.item(k)
-
-    def put(self: FeaturesTwin, value: Any) -> None:
-        if type(value) is int and _I64_MIN <= value <= _I64_MAX:
-            self._i[k] = value
-        else:
-            self._spill()
-            setattr(self, name, value)
-
-    return property(get, put, doc=f"``{name}``, in the int array")
 
 
 class FeaturesTwin(MicrostructureState):
@@ -137,9 +110,9 @@ class FeaturesTwin(MicrostructureState):
 
 
 for _name, _k in _FLOATS.items():
-    setattr(FeaturesTwin, _name, _float_field(_name, _k))
+    setattr(FeaturesTwin, _name, spilling_float_slot("_f", _k, _name))
 for _name, _k in _INTS.items():
-    setattr(FeaturesTwin, _name, _int_field(_name, _k))
+    setattr(FeaturesTwin, _name, spilling_int_slot("_i", _k, _name))
 
 
 class AdverseSelectionTwin(AdverseSelectionEstimator):

@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -37,6 +38,9 @@ from mmkit.registry import BuildContext
 from mmkit.signals import _kernels_leadlag as kern
 from mmkit.signals.leader import LeaderChannel, LeaderQuote, channel, leader_mid
 from mmkit.signals.params import LeadLagParams, min_permutations
+
+if TYPE_CHECKING:
+    from mmkit.signals.lead_lag_twin import LeadLagTwin
 
 log = logging.getLogger(__name__)
 
@@ -161,6 +165,13 @@ class LeadLagEstimator:
         #: bad input skipped, with why (the engine reports it; see :mod:`mmkit.faults`)
         self.rejections = Rejections()
 
+    def twin(self) -> LeadLagTwin:
+        """The compiled twin (:mod:`mmkit.signals.lead_lag_twin`): same parameters and seed,
+        fresh state."""
+        from mmkit.signals.lead_lag_twin import LeadLagTwin
+
+        return LeadLagTwin(self.params, self.seed)
+
     # -- wiring ---------------------------------------------------------------------------
     def attach_channel(self, ch: LeaderChannel | None) -> None:
         """Read leader quotes from ``ch`` (None: in-band events only)."""
@@ -194,8 +205,7 @@ class LeadLagEstimator:
         if is_leader:
             self._on_leader(LeaderQuote(now_ns, event.ts, mid))
         else:
-            self._advance(now_ns)
-            self.follow_mid = mid
+            self._on_follower(mid, now_ns)
 
     def _drain(self, now_ns: int) -> None:
         if self.channel is not None and len(self.channel):
@@ -211,6 +221,10 @@ class LeadLagEstimator:
         self.lead_mid = q.mid
         if q.arrival_ns > self.last_leader_ns:
             self.last_leader_ns = q.arrival_ns
+
+    def _on_follower(self, mid: float, now_ns: int) -> None:
+        self._advance(now_ns)
+        self.follow_mid = mid
 
     def _advance(self, now_ns: int) -> None:
         """Take the grid samples due before ``now_ns`` (mids as they were until now)."""
@@ -289,17 +303,23 @@ class LeadLagEstimator:
         key = (self.samples_taken, self.tests)
         if key == self._catch_up_key:
             return self._catch_up
+        total = self._catch_up_sum(res.betas)
+        self._catch_up_key, self._catch_up = key, total
+        return total
+
+    def _catch_up_sum(self, betas: np.ndarray) -> float:
+        """The sum of :meth:`_expected_catch_up`, lag by lag from the newest return (a
+        Python float: numpy's scalars are read out as they are added)."""
         w = self.params.window
         total = 0.0
         csum = 0.0
         j = self._i
-        for lag in range(1, min(res.betas.size, self._n + 1)):
+        for lag in range(1, min(betas.size, self._n + 1)):
             j = j - 1 if j > 0 else w - 1
-            csum += self._x[j]
-            b = res.betas[lag]
+            csum += float(self._x[j])
+            b = float(betas[lag])
             if b != 0.0:
                 total += b * csum
-        self._catch_up_key, self._catch_up = key, total
         return total
 
     def _state(self, now_ns: int) -> str:

@@ -193,6 +193,42 @@ def top_of_book_session(seconds: int = 60) -> list[tuple[int, tuple[Any, ...]]]:
     return ops
 
 
+def lead_lag_session(seconds: int = 75) -> list[tuple[int, tuple[Any, ...]]]:
+    """A fixed market in which another venue leads: every 130 ms our top of book, 30 ms
+    later a leader's top of book (:data:`~mmkit.audit.invariants.estimators.LEADER`), and a
+    timer 60 ms after that (the engine's quoting cycle, whose estimate samples too), both
+    tops at a seeded random walk around the sane mid, ours three cycles behind, for
+    ``seconds``; then the leader disconnects for 2 s, comes back for 10 s, and goes silent
+    for 8 s while our top of book goes on. A cycle longer than the lead-lag model's 100 ms
+    grid makes each of the three events, in turn, the one that crosses a grid point.
+
+    What it reaches that drawn streams do not: a lead-lag model's grid sampling, its
+    significance test on enough returns (300 samples by default: 30 s) and a significant
+    lead, so a published shift; then the feed's gating (disconnected, back, stale).
+    Drawn streams carry no leader stream."""
+    import random
+
+    from mmkit.audit.invariants.estimators import LEADER
+
+    rng = random.Random(20261206)
+    ops: list[tuple[int, tuple[Any, ...]]] = []
+    ms = NS_PER_S // 1000
+    cycle = 130  # ms
+    walk = [0.0] * 4
+    half = 5e-5
+    for i in range((seconds + 20) * 1000 // cycle):
+        walk.append(max(-0.01, min(0.01, walk[-1] + rng.gauss(0.0, 2e-4))))
+        lead, fol = walk[-1], walk[-4]
+        t = i * cycle - seconds * 1000  # ms after the lead's first part
+        ops.append((40 * ms, ("top", fol - half, fol + half, 1.0, 1.0)))
+        if t < 0 or 2000 <= t < 12000:
+            ops.append((30 * ms, ("leader", lead - half, lead + half)))
+        elif 0 <= t < cycle:
+            ops.append((30 * ms, ("feed", False, False, LEADER)))
+        ops.append((60 * ms, ("timer",)))
+    return ops
+
+
 def _kind_names(kinds: frozenset[Any]) -> str:
     return ", ".join(sorted(k.name for k in kinds))
 

@@ -40,6 +40,8 @@ from mmkit.audit.invariant import (
 from mmkit.core.types import NS_PER_S
 
 _SENTINEL = -987654.321
+#: the stream of the ``leader`` op's events: the lead-lag estimator's default in-band prefix
+LEADER = "leader:bbo"
 
 # -- event builders (numpy imported lazily) ---------------------------------------------
 
@@ -105,7 +107,8 @@ def adversarial_ops(horizon_s: float = 3600.0) -> Any:
     ``("order", status, px, size)``, ``("result", outcome, reason)`` and ``("position",
     size)``: every event kind the engine delivers to estimators and gates. (Fixed streams
     also use ``("top", bid offset, ask offset, bid size, ask size)``: a top of book around
-    the sane mid, which drawn prices rarely make.)
+    the sane mid, which drawn prices rarely make, and ``("leader", bid offset, ask
+    offset)``: a leader venue's top of book around it, on the stream :data:`LEADER`.)
     Time steps include zero, backwards jumps and gaps up to twice ``horizon_s`` seconds
     (pass :func:`mmkit.audit.streams.time_horizon_s` of the component's params), so that
     every window, cooldown and timeout of the component runs out inside a stream.
@@ -223,6 +226,8 @@ def _event_of(op: tuple[Any, ...], ts: int, mid: list[float]) -> Any:
         return BBO(ts, op[1], 1.0, op[2], 1.0)
     if kind == "top":  # a top of book around the sane mid (relative offsets), sizes given
         return BBO(ts, mid[0] * (1.0 + op[1]), op[3], mid[0] * (1.0 + op[2]), op[4])
+    if kind == "leader":  # a leader venue's top of book, in band (relative offsets)
+        return BBO(ts, mid[0] * (1.0 + op[1]), 1.0, mid[0] * (1.0 + op[2]), 1.0, stream=LEADER)
     if kind in ("trade", "fill"):
         make = _trade if kind == "trade" else _fill
         return make(ts, _price(op[1], mid), op[2], op[3])

@@ -103,11 +103,12 @@ def drive_pair(
 def check_estimator_twin(target: AuditTarget, ctx: AuditContext) -> None:
     """The estimator's twin publishes exactly the reference's estimates (every field and
     extra) and records the same rejections, after every step of adversarial streams, then
-    of a fixed market of a top of book moving between depth snapshots with fills of its
-    own (which models that learn from their fills' outcomes need)."""
+    of two fixed markets: a top of book moving between depth snapshots with fills of its
+    own (which models that learn from their fills' outcomes need), and another venue's top
+    of book leading ours (which a lead-lag model needs to sample, test and publish)."""
     from hypothesis import given
 
-    from mmkit.audit.invariants.delivery import top_of_book_session
+    from mmkit.audit.invariants.delivery import lead_lag_session, top_of_book_session
     from mmkit.audit.invariants.estimators import _horizon, _note, _settings, adversarial_ops
     from mmkit.components import Estimates
 
@@ -136,15 +137,24 @@ def check_estimator_twin(target: AuditTarget, ctx: AuditContext) -> None:
 
     run()
     # after the drawn streams, so that a twin wrong on any of them is shown a shrunk one
-    ctx.count_example()
-    try:
-        compare(top_of_book_session())
-    except AssertionError as exc:
-        raise AssertionError(
-            f"{exc}\nthe stream: the busy and the jumpy market, then "
-            "mmkit.audit.invariants.delivery.top_of_book_session() (a top of book moving "
-            "between depth snapshots, fills of our own, then a position held)"
-        ) from None
+    for session, what in (
+        (
+            top_of_book_session,
+            "a top of book moving between depth snapshots, fills of our own, then a position held",
+        ),
+        (
+            lead_lag_session,
+            "another venue's top of book leading ours, then disconnected, back and silent",
+        ),
+    ):
+        ctx.count_example()
+        try:
+            compare(session())
+        except AssertionError as exc:
+            raise AssertionError(
+                f"{exc}\nthe stream: the busy and the jumpy market, then "
+                f"mmkit.audit.invariants.delivery.{session.__name__}() ({what})"
+            ) from None
 
 
 def check_gate_twin(target: AuditTarget, ctx: AuditContext) -> None:
