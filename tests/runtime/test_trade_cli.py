@@ -38,25 +38,19 @@ def finish(p: subprocess.Popen[str], timeout: float = 240) -> str:
     return out
 
 
+def paper_run(journal_dir: Path, *extra: str) -> subprocess.Popen[str]:
+    """A 180 s paper run at full speed on the embedded default, with a short warmup."""
+    args = ("--speed", "0", "--duration", "180", "--no-dashboard", "--journal-dir")
+    return mmkit("trade", *args, str(journal_dir), *extra, *SHORT_WARMUP)
+
+
 def journal_of(out: str) -> Path:
     line = next(ln for ln in out.splitlines() if ln.startswith("journal: "))
     return Path(line.split(": ", 1)[1])
 
 
 def test_paper_run_to_summary_and_journal(tmp_path: Path) -> None:
-    out = finish(
-        mmkit(
-            "trade",
-            "--speed",
-            "0",
-            "--duration",
-            "180",
-            "--no-dashboard",
-            "--journal-dir",
-            str(tmp_path),
-            *SHORT_WARMUP,
-        )
-    )
+    out = finish(paper_run(tmp_path))
     assert "mmkit trade: summary" in out and re.search(r"^stopped by +duration$", out, re.M)
     # every run says what ran: the default set, compiled
     assert re.search(r"^components +8 of 8 compiled twins$", out, re.M), out
@@ -65,6 +59,23 @@ def test_paper_run_to_summary_and_journal(tmp_path: Path) -> None:
     show = finish(mmkit("journal", "show", str(journal_of(out))))
     assert "fills" in show and "final position" in show
     assert (tmp_path / "mmkit.log").is_file()
+
+
+def test_paper_run_with_every_signal_estimator_runs_compiled_without_fault(
+    tmp_path: Path,
+) -> None:
+    """The default set and the three signal estimators under ``engine.twins = 'require'``:
+    every component runs its compiled twin, and the run ends without a fault (the RL
+    agent's end-of-run save, with no state_path configured, used to raise one)."""
+    estimators = '["kappa","sigma","warmup","lead_lag","adverse_selection","rl_skew"]'
+    p = paper_run(
+        tmp_path, "--set", f"components.estimators={estimators}", "--set", "engine.twins=require"
+    )
+    out, err = p.communicate(timeout=240)
+    assert p.returncode == 0, err[-3000:]
+    assert re.search(r"^components +11 of 11 compiled twins$", out, re.M), out
+    assert "fault" not in err, err[-3000:]
+    assert re.search(r"^faults refused +0$", out, re.M), out
 
 
 def test_paper_on_a_recorded_capture(tmp_path: Path, shared_data: Path) -> None:

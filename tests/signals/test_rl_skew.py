@@ -130,3 +130,19 @@ def test_learns_to_lean_against_inventory() -> None:
     agent.position = 1.0
     long_state = agent.state(False)
     assert agent.skews[agent._split(agent.greedy(long_state))[0]] <= 0.0
+
+
+def test_without_a_state_path_the_end_of_run_save_writes_nothing_and_says_so(
+    caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    """The engine calls ``save()`` at the end of every run: an agent configured without a
+    ``state_path`` (the default) keeps nothing, says so once, and does not fail (it used
+    to raise, which every run reported as a fault); an explicit path still saves."""
+    agent = RlSkewAgent(RlSkewParams(), 1.0)
+    with caplog.at_level("INFO", logger="mmkit.signals.rl_skew"):
+        assert agent.save() is None
+        assert agent.save() is None
+    said = [r for r in caplog.records if "no state_path" in r.getMessage()]
+    assert len(said) == 1
+    assert agent.save(tmp_path / "q.json") == tmp_path / "q.json"
+    assert (tmp_path / "q.json").is_file()

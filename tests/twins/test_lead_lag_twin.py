@@ -266,10 +266,33 @@ def test_a_ratio_that_underflows_raises_as_the_reference_raises() -> None:
     assert any("ValueError" in e for e in errors) and type(tw) is LeadLagTwin
 
 
+def test_the_configuration_refuses_a_grid_step_below_a_nanosecond() -> None:
+    """Configured, such a step is refused with its key named: it could only make the
+    estimator divide by zero at every event (a fault a cycle)."""
+    from mmkit.config.loader import load_settings
+    from mmkit.errors import ConfigError
+    from mmkit.plugin_manager import PluginHost
+
+    host = PluginHost(load_entrypoints=False)
+    sets = ['components.estimators=["kappa","sigma","warmup","lead_lag"]']
+    with pytest.raises(ConfigError) as exc:
+        load_settings(
+            None, host.registry, env={}, sets=[*sets, "estimators.lead_lag.sample_interval_s=1e-10"]
+        )
+    assert any(
+        "estimators.lead_lag.sample_interval_s: 1e-10 is out of range (must be >= 1e-09)" in p
+        for p in exc.value.problems
+    ), exc.value.problems
+    ok = load_settings(
+        None, host.registry, env={}, sets=[*sets, "estimators.lead_lag.sample_interval_s=1e-9"]
+    )
+    assert ok is not None
+
+
 def test_a_grid_step_rounding_to_zero_spills_at_construction() -> None:
-    """A sample interval below half a nanosecond: the reference divides by zero at its first
-    event, and so does the twin, which spilled at construction (a zero step is not one its
-    array holds)."""
+    """A sample interval below half a nanosecond, built directly (the configuration refuses
+    it): the reference divides by zero at its first event, and so does the twin, which
+    spilled at construction (a zero step is not one its array holds)."""
     p = LeadLagParams(channel="", sample_interval_s=1e-10)
     ref, tw = LeadLagEstimator(p), LeadLagTwin(p)
     assert type(tw) is LeadLagEstimator

@@ -52,7 +52,11 @@ class LeadLagParams:
     channel: str = param(
         "binance", help="name of the leader side channel to read (empty: in-band events only)"
     )
-    sample_interval_s: float = param(0.1, gt=0, help="grid on which both mids are sampled")
+    sample_interval_s: float = param(
+        0.1,
+        ge=1e-9,  # the grid's step is in whole nanoseconds: a smaller one rounds to 0
+        help="grid on which both mids are sampled",
+    )
     window: int = param(3000, ge=50, help="returns kept for the cross-correlation")
     min_lag: int = param(1, ge=0, help="smallest lag tested (0 includes simultaneous moves)")
     max_lag: int = param(20, ge=1, help="largest lag tested, in samples")

@@ -23,6 +23,7 @@ count are restored from ``state_path`` at build (when the file exists) and saved
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import random
@@ -42,6 +43,8 @@ from mmkit.signals.params import RlSkewParams
 
 if TYPE_CHECKING:
     from mmkit.signals.adverse_selection_twin import RlSkewTwin
+
+log = logging.getLogger(__name__)
 
 STATE_VERSION = 1
 #: the half-lives of the agent's microstructure features (trade flow s, volatility s,
@@ -96,6 +99,7 @@ class RlSkewAgent:
         self.action = self._neutral_action()
         self.explored = 0
         self.state_path = Path(p.state_path) if p.state_path else None
+        self._said_unsaved = False
         if self.state_path is not None and self.state_path.exists():
             self.load(self.state_path)
 
@@ -218,11 +222,20 @@ class RlSkewAgent:
             "decisions": self.decisions,
         }
 
-    def save(self, path: str | Path | None = None) -> Path:
-        """Write the state atomically (temporary file in the same directory, then rename)."""
+    def save(self, path: str | Path | None = None) -> Path | None:
+        """Write the state atomically (temporary file in the same directory, then rename)
+        to ``path``, else to ``state_path``; with neither (no ``state_path`` configured:
+        the engine calls this at the end of every run) nothing is written, it says so once
+        in the log, and None is returned."""
         target = Path(path) if path is not None else self.state_path
         if target is None:
-            raise ConfigError(["rl_skew: no state_path to save the agent to"])
+            if not self._said_unsaved:
+                self._said_unsaved = True
+                log.info(
+                    "rl_skew: no state_path configured, so the agent's learned table is not "
+                    "saved (set estimators.rl_skew.state_path to keep it across runs)"
+                )
+            return None
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=target.name + ".", suffix=".tmp", dir=target.parent)
         try:
