@@ -88,6 +88,16 @@ BTC_SZ3 = (
 )
 
 
+@pytest.mark.parametrize("inv_id", ["system.quoting_resumes", "system.no_place_while_halted"])
+def test_a_set_with_every_signal_estimator_is_audited(host: PluginHost, inv_id: str) -> None:
+    """The lead-lag estimator holds its leader channel (a queue behind a lock): the
+    system invariants' copies of the configured set copy it too (they failed with "cannot
+    pickle '_thread.lock' object", so an audit of a set naming lead_lag was NO-GO)."""
+    estimators = '["kappa","sigma","warmup","lead_lag","adverse_selection","rl_skew"]'
+    res = check(host, inv_id, f"components.estimators={estimators}", examples=20)
+    assert res.status is Status.PASS, f"{res.message}\n{res.counterexample}"
+
+
 @pytest.mark.parametrize("inv_id", sorted(BY_ID))
 def test_a_btc_config_with_a_fine_price_grid_passes(host: PluginHost, inv_id: str) -> None:
     """The rig's mid is 20,000 here, where valid prices are whole dollars (5 significant

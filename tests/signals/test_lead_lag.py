@@ -208,3 +208,33 @@ def test_params_refuse_an_unreachable_alpha() -> None:
         LeadLagParams, {"n_permutations": 50, "alpha": 0.01}, "estimators.lead_lag"
     )
     assert obj is None and any("never reach alpha" in p for p in problems)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 10**12), st.floats(allow_nan=True), st.booleans()), max_size=12
+    ),
+    st.sampled_from([None, 3, 100]),
+)
+def test_a_leader_channel_copies_with_its_quotes_and_a_queue_of_its_own(
+    quotes: list[tuple[int, float, bool]], maxlen: int | None
+) -> None:
+    """A deep copy (or a pickled copy) of a channel holds the same quotes, in order, in a
+    queue and behind a lock of its own: what is pushed to or taken from one does not
+    change the other."""
+    import copy
+    import pickle
+
+    ch = LeaderChannel("copy-test", maxlen=maxlen) if maxlen else LeaderChannel("copy-test")
+    for t, mid, up in quotes:
+        ch.push(LeaderQuote(t, t, mid, up))
+    for twin in (copy.deepcopy(ch), pickle.loads(pickle.dumps(ch))):
+        assert twin is not ch and twin.name == ch.name and twin.pushed == ch.pushed
+        assert list(map(repr, twin._q)) == list(map(repr, ch._q))  # NaN mids: by repr
+        assert twin._q.maxlen == ch._q.maxlen
+        assert twin._lock is not ch._lock
+        twin.push(LeaderQuote(0, 0, 1.0))
+        assert len(twin) == min(len(ch) + 1, twin._q.maxlen or 10**9)
+        assert twin.take_until(10**13) and len(twin) == 0
+    assert len(ch) == min(len(quotes), maxlen or 10**9)

@@ -63,6 +63,29 @@ class LeaderChannel:
         self._lock = threading.Lock()
         self.pushed = 0
 
+    def __getstate__(self) -> dict[str, object]:
+        """A copy (``copy.deepcopy``, pickling: the audit's copies of a configured system)
+        holds the same quotes in a queue of its own, with a lock of its own; it is not the
+        process-wide channel of that name, so what a feed pushes later does not reach it."""
+        with self._lock:
+            return {
+                "name": self.name,
+                "quotes": list(self._q),
+                "maxlen": self._q.maxlen,
+                "pushed": self.pushed,
+            }
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        quotes = state["quotes"]
+        maxlen = state["maxlen"]
+        pushed = state["pushed"]
+        assert isinstance(quotes, list) and isinstance(pushed, int)
+        assert maxlen is None or isinstance(maxlen, int)
+        self.name = str(state["name"])
+        self._q = deque(quotes, maxlen=maxlen)
+        self._lock = threading.Lock()
+        self.pushed = pushed
+
     def push(self, quote: LeaderQuote) -> None:
         with self._lock:
             self._q.append(quote)
