@@ -57,12 +57,24 @@ def settings_from_cli(
 def print_table(
     headers: Sequence[str], rows: Sequence[Sequence[Any]], title: str | None = None
 ) -> None:
-    """A plain aligned table (rich is used only where live display needs it)."""
-    cells = [[str(c) for c in r] for r in rows]
-    widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
-    if title:
-        typer.echo(title)
-    typer.echo("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
-    typer.echo("  ".join("-" * w for w in widths))
+    """A plain aligned table (rich is used only where live display needs it); a cell with
+    line breaks spans as many lines, the row's other cells blank below their first."""
+    typer.echo("\n".join(table_lines(headers, rows, title)))
+
+
+def table_lines(
+    headers: Sequence[str], rows: Sequence[Sequence[Any]], title: str | None = None
+) -> list[str]:
+    """The lines :func:`print_table` prints."""
+    cells = [[str(c).split("\n") for c in r] for r in rows]
+    widths = [
+        max([len(h)] + [len(ln) for r in cells for ln in r[i]]) for i, h in enumerate(headers)
+    ]
+    out = [title] if title else []
+    out.append("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
+    out.append("  ".join("-" * w for w in widths))
     for r in cells:
-        typer.echo("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+        for k in range(max(len(c) for c in r)):
+            parts = (c[k] if k < len(c) else "" for c in r)
+            out.append("  ".join(p.ljust(w) for p, w in zip(parts, widths, strict=True)).rstrip())
+    return out

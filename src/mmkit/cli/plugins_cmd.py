@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import textwrap
 from typing import Any
 
 import typer
@@ -32,6 +33,12 @@ def plugins_report(host: PluginHost) -> dict[str, Any]:
         {"plugin": e.plugin, "distribution": e.distribution, "error": e.fault} for e in host.errors
     ]
     return {"plugins": plugins, "errors": errors}
+
+
+def _wrap(text: str, width: int) -> str:
+    """``text`` (a comma-separated list) on lines of at most ``width`` characters, broken
+    after commas (a single longer item keeps its own line)."""
+    return textwrap.fill(text, width, break_long_words=False, break_on_hyphens=False)
 
 
 def register(cli: typer.Typer) -> None:
@@ -70,7 +77,8 @@ def register(cli: typer.Typer) -> None:
                     if p["distribution"]
                     else "-"
                 )
-                rows.append((p["name"], dist, p["source"], comps, ", ".join(p["hooks"])))
+                hooks = ", ".join(p["hooks"])
+                rows.append((p["name"], dist, p["source"], _wrap(comps, 72), _wrap(hooks, 40)))
             print_table(["plugin", "distribution", "source", "components", "hooks"], rows)
         if rep["errors"]:
             typer.echo("", err=True)
