@@ -238,3 +238,39 @@ def test_a_leader_channel_copies_with_its_quotes_and_a_queue_of_its_own(
         assert len(twin) == min(len(ch) + 1, twin._q.maxlen or 10**9)
         assert twin.take_until(10**13) and len(twin) == 0
     assert len(ch) == min(len(quotes), maxlen or 10**9)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(50, 400), st.integers(1, 60), st.integers(30, 400))
+def test_the_configuration_refuses_a_window_no_test_can_fill(
+    window: int, max_lag: int, min_samples: int
+) -> None:
+    """A window that keeps fewer returns than a test needs (``max(min_samples, max_lag +
+    10)``) is a configuration error naming the numbers; any accepted window does get
+    tested once it is full (it used to validate and then never test, silently)."""
+    from mmkit.config.loader import load_settings
+    from mmkit.errors import ConfigError
+    from mmkit.plugin_manager import PluginHost
+
+    host = PluginHost(load_entrypoints=False)
+    sets = [
+        'components.estimators=["kappa","sigma","warmup","lead_lag"]',
+        f"estimators.lead_lag.window={window}",
+        f"estimators.lead_lag.max_lag={max_lag}",
+        f"estimators.lead_lag.min_samples={min_samples}",
+    ]
+    need = max(min_samples, max_lag + 10)
+    if window < need:
+        with pytest.raises(ConfigError) as exc:
+            load_settings(None, host.registry, env={}, sets=sets)
+        assert any(f"window ({window})" in p and f"= {need}" in p for p in exc.value.problems)
+        return
+    load_settings(None, host.registry, env={}, sets=sets)
+    est = LeadLagEstimator(
+        LeadLagParams(
+            channel="", window=window, max_lag=max_lag, min_samples=min_samples, test_interval_s=1
+        ),
+        seed=0,
+    )
+    _run(est, list(lead_lag_events(2, window + 60, 1)))
+    assert est.tests >= 1

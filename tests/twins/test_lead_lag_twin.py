@@ -350,7 +350,7 @@ def test_a_broken_kernel_is_caught(monkeypatch: pytest.MonkeyPatch, name: str, b
 
 
 def test_the_reference_offers_its_twin() -> None:
-    p = LeadLagParams(channel="", window=80)
+    p = LeadLagParams(channel="", window=400)
     tw = LeadLagEstimator(p, seed=9).twin()
     assert type(tw) is LeadLagTwin and tw.params is p and tw.seed == 9
     assert tw.twin() is not tw and type(tw.twin()) is LeadLagTwin

@@ -57,7 +57,11 @@ class LeadLagParams:
         ge=1e-9,  # the grid's step is in whole nanoseconds: a smaller one rounds to 0
         help="grid on which both mids are sampled",
     )
-    window: int = param(3000, ge=50, help="returns kept for the cross-correlation")
+    window: int = param(
+        3000,
+        ge=50,
+        help="returns kept for the cross-correlation (at least max(min_samples, max_lag + 10))",
+    )
     min_lag: int = param(1, ge=0, help="smallest lag tested (0 includes simultaneous moves)")
     max_lag: int = param(20, ge=1, help="largest lag tested, in samples")
     n_bins: int = param(8, ge=2, le=64, help="equal-frequency bins of the mutual information")
@@ -85,6 +89,12 @@ class LeadLagParams:
             )
         if self.min_lag > self.max_lag:
             raise ValueError(f"min_lag ({self.min_lag}) must not exceed max_lag ({self.max_lag})")
+        need = max(self.min_samples, self.max_lag + 10)
+        if self.window < need:
+            raise ValueError(
+                f"window ({self.window}) keeps fewer returns than a test needs, "
+                f"max(min_samples, max_lag + 10) = {need}: the lead would never be tested"
+            )
 
 
 def min_permutations(alpha: float) -> int:
