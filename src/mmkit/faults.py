@@ -176,3 +176,22 @@ class FaultLog:
     def summary(self) -> list[str]:
         """One line per distinct message, in order of first occurrence."""
         return [e.describe() for e in self.entries.values()]
+
+    def headline(self) -> str | None:
+        """The run's faults proper in one line for its report's first lines (None without
+        any): how many, by component (most first), and what they did. Rejected input is
+        left out: a component refusing bad data is working as it should."""
+        per: Counter[str] = Counter()
+        for e in self.entries.values():
+            if e.category is FaultCategory.FAULT:
+                per[e.component] += e.count
+        if not per:
+            return None
+        total = sum(per.values())
+        who = ", ".join(
+            f"{c} {n:,}" for c, n in sorted(per.items(), key=lambda kv: (-kv[1], kv[0]))
+        )
+        return (
+            f"COMPONENT FAULTS: {total:,} ({who}): a quoting cycle after a component "
+            "raised or was refused is halted; each distinct fault is in the log"
+        )

@@ -49,3 +49,31 @@ def test_rejected_input_is_in_the_report(tmp_path: Path) -> None:
     assert rejected == [f"input rejected - {e.describe()}" for e in entries]
     assert any("estimator kappa: rejected BOOK_SNAPSHOT: no valid touch" in n for n in rejected)
     assert not any(n.startswith("component fault") for n in notes)
+    # rejected input alone is no fault: the report's first line says nothing of faults
+    assert "COMPONENT FAULTS" not in res.report.headline
+
+
+def test_faults_are_in_the_reports_first_line(tmp_path: Path) -> None:
+    """A component that raises now and then: the report's first line says how many faults
+    halted quoting cycles, and whose (before, only a note further down did)."""
+    host = PluginHost(load_entrypoints=False, extra_modules=["tests.runtime.flaky_plugin"])
+    s = load_settings(
+        None,
+        host.registry,
+        env={},
+        sets=[
+            "estimators.warmup.max_warmup_secs=5",
+            "instrument.tick=0.1",
+            'components.estimators=["kappa","sigma","warmup","flaky"]',
+        ],
+    )
+    res = run_backtest(s, host, [_store(tmp_path)], BacktestOptions(cadence="timer"))
+    n = res.session.engine.faults
+    assert n > 0
+    title = res.report.to_markdown().splitlines()[0]
+    assert title.startswith("# mmkit backtest: ")
+    assert (
+        f"; COMPONENT FAULTS: {n:,} (estimator flaky {n:,}): a quoting cycle after a component "
+        "raised or was refused is halted; each distinct fault is in the log"
+    ) in title, title
+    assert res.report.to_json()["run"]["headline"] == title.removeprefix("# mmkit backtest: ")

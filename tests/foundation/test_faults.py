@@ -296,3 +296,32 @@ def test_a_swallowing_estimator_fails_the_reporting_check() -> None:
     assert k.rejections.total == 0 and obs.faults == obs.rejected == []
     with pytest.raises(AssertionError):
         assert eng.rejected_events == 1, "the bad trade was neither rejected nor reported"
+
+
+_entry = st.tuples(
+    st.sampled_from(["estimator a", "gate b", "quoter c"]),
+    st.sampled_from(["boom", "bad ladder", "no valid touch"]),
+    st.sampled_from(list(FaultCategory)),
+    st.integers(1, 5),
+)
+
+
+@given(st.lists(_entry, max_size=20))
+def test_the_fault_headline_counts_faults_proper_by_component(
+    adds: list[tuple[str, str, FaultCategory, int]],
+) -> None:
+    """The report's fault line: every fault proper counted, by component, most first;
+    rejected input left out; no line without a fault."""
+    log = FaultLog()
+    per: dict[str, int] = {}
+    for comp, msg, cat, n in adds:
+        log.add(comp, f"{cat.value} {msg}", 0, cat, n)
+        if cat is FaultCategory.FAULT:
+            per[comp] = per.get(comp, 0) + n
+    line = log.headline()
+    if not per:
+        assert line is None
+        return
+    assert line is not None
+    who = ", ".join(f"{c} {n:,}" for c, n in sorted(per.items(), key=lambda kv: (-kv[1], kv[0])))
+    assert line.startswith(f"COMPONENT FAULTS: {sum(per.values()):,} ({who}): ")

@@ -38,10 +38,12 @@ def finish(p: subprocess.Popen[str], timeout: float = 240) -> str:
     return out
 
 
-def paper_run(journal_dir: Path, *extra: str) -> subprocess.Popen[str]:
-    """A 180 s paper run at full speed on the embedded default, with a short warmup."""
+def paper_run(journal_dir: Path, *extra: str, plugin: str = "") -> subprocess.Popen[str]:
+    """A 180 s paper run at full speed on the embedded default, with a short warmup (and
+    the module ``plugin`` loaded as a plugin)."""
     args = ("--speed", "0", "--duration", "180", "--no-dashboard", "--journal-dir")
-    return mmkit("trade", *args, str(journal_dir), *extra, *SHORT_WARMUP)
+    first = ("--plugin", plugin) if plugin else ()
+    return mmkit(*first, "trade", *args, str(journal_dir), *extra, *SHORT_WARMUP)
 
 
 def journal_of(out: str) -> Path:
@@ -76,6 +78,26 @@ def test_paper_run_with_every_signal_estimator_runs_compiled_without_fault(
     assert re.search(r"^components +11 of 11 compiled twins$", out, re.M), out
     assert "fault" not in err, err[-3000:]
     assert re.search(r"^faults refused +0$", out, re.M), out
+
+
+def test_a_run_with_component_faults_says_so_in_its_first_lines(tmp_path: Path) -> None:
+    """A component that raises now and then: the summary's first lines say how many faults
+    halted quoting cycles, and whose, before the tables (before, only the log and a row
+    far down the summary did)."""
+    p = paper_run(
+        tmp_path,
+        "--set",
+        'components.estimators=["kappa","sigma","warmup","flaky"]',
+        plugin="tests.runtime.flaky_plugin",
+    )
+    out, err = p.communicate(timeout=240)
+    assert p.returncode == 0, err[-3000:]
+    head = out.splitlines()[:3]
+    faults = int(re.search(r"^faults refused +([\d,]+)$", out, re.M).group(1).replace(",", ""))  # type: ignore[union-attr]
+    assert faults > 0
+    assert any(
+        ln.startswith(f"COMPONENT FAULTS: {faults:,} (estimator flaky {faults:,})") for ln in head
+    ), head
 
 
 def test_paper_on_a_recorded_capture(tmp_path: Path, shared_data: Path) -> None:

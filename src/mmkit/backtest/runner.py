@@ -248,6 +248,9 @@ def _run(
             f"{_FAULT_LABEL[e.category]} - {e.describe()}"
             for e in session.engine.fault_log.entries.values()
         )
+        said = session.engine.fault_log.headline()
+        if said is not None:  # in the report's first line too
+            report.run = dataclasses.replace(report.run, headline=f"{report.run.headline}; {said}")
     if report.run is not None:
         report.run.notes.extend(market_load.notes)  # the cache's troubles, if any
     if report.run is not None and session.engine.twin_choices:

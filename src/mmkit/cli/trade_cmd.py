@@ -19,6 +19,7 @@ from mmkit.cli.common import ConfigOption, SetOption, print_table, settings_from
 from mmkit.plugin_manager import get_host
 
 if TYPE_CHECKING:
+    from mmkit.faults import FaultLog
     from mmkit.reports.summary import SessionReport
     from mmkit.runtime.observer import HaltReport
     from mmkit.runtime.session import Session
@@ -27,16 +28,22 @@ if TYPE_CHECKING:
 EXIT_KILL_SWITCH = 3
 
 
-def headline_lines(report: HaltReport, session_rep: SessionReport | None = None) -> list[str]:
+def headline_lines(
+    report: HaltReport, session_rep: SessionReport | None = None, faults: FaultLog | None = None
+) -> list[str]:
     """The summary's first lines: with ``session_rep``, first what happened in one line
     (:mod:`mmkit.reports.run`'s headline: halted by the kill switch, never quoted, warmup
-    only, mostly halted, or OK with the time quoting); then whether the kill switch tripped
-    (when, after the run's first event, and why) and how much of the run was spent halted,
-    per gate. With ``session_rep`` the halted time leaves out the warmup and the engine's
-    end-of-run shutdown (both are how every run starts and ends, not halts)."""
+    only, mostly halted, or OK with the time quoting); then the components' faults, if any
+    (``faults``: :meth:`~mmkit.faults.FaultLog.headline`); then whether the kill switch
+    tripped (when, after the run's first event, and why) and how much of the run was spent
+    halted, per gate. With ``session_rep`` the halted time leaves out the warmup and the
+    engine's end-of-run shutdown (both are how every run starts and ends, not halts)."""
     lines: list[str] = []
     if session_rep is not None:
         lines.append(session_rep.run.headline)
+    said = faults.headline() if faults is not None else None
+    if said is not None:
+        lines.append(said)
     for trip in report.kill_trips:
         at = (trip.ts - report.start_ns) / 1e9 if report.start_ns >= 0 else math.nan
         lines.append(
@@ -347,7 +354,7 @@ def register(cli: typer.Typer) -> None:
                 live_rep,
             )
             live_report = live.session.halt_report()
-            for line in headline_lines(live_report, live_rep):
+            for line in headline_lines(live_report, live_rep, live.session.engine.fault_log):
                 typer.echo(line)
             print_table(["", ""], rows, title="mmkit trade: summary")
             if live.journal_path is not None:
@@ -386,7 +393,7 @@ def register(cli: typer.Typer) -> None:
             paper_rep,
         )
         report = out.session.halt_report()
-        for line in headline_lines(report, paper_rep):
+        for line in headline_lines(report, paper_rep, out.session.engine.fault_log):
             typer.echo(line)
         print_table(["", ""], rows, title="mmkit trade: summary")
         if out.journal_path is not None:
