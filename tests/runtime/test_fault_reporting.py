@@ -80,6 +80,11 @@ def test_rejections_and_a_failing_save_reach_the_journal_once_each(
         ("estimator saver", "save raised KeyError: 'state'"),
     ]
     assert "estimator kappa 5, estimator saver 1" in caplog.text
+    # the journal keeps which are faults proper: its headline counts only the failing save,
+    # as the engine's own fault log does
+    assert s.fault_counts == [("estimator saver", 1)]
+    assert s.fault_headline() == eng.fault_log.headline()
+    assert (s.fault_headline() or "").startswith("COMPONENT FAULTS: 1 (estimator saver 1): ")
     assert (
         "rejected estimator kappa: rejected TRADE: price or size not a finite positive"
         " number (x5)" in caplog.text
@@ -120,3 +125,28 @@ def test_rejected_input_is_a_warning_and_a_fault_an_error(
         "estimator kappa",
         "estimator saver",
     ]
+
+
+def test_an_older_journal_without_fault_kinds_reads_without_a_fault_headline(
+    tmp_path: Path,
+) -> None:
+    """A journal written before faults had a kind (schema 2): its faults are listed as
+    before, but which were bugs is unknown, so no headline counts them; a run appending to
+    it brings the column in."""
+    import sqlite3
+
+    path = tmp_path / "old.sqlite"
+    journal = Journal(path)
+    journal.fault(T0, "quoter q", "quote raised ZeroDivisionError: kappa was 0")
+    journal.close()
+    db = sqlite3.connect(path)
+    db.execute("ALTER TABLE faults DROP COLUMN kind")
+    db.commit()
+    db.close()
+    s = summarize(path)
+    assert s.faults == [("quoter q", "quote raised ZeroDivisionError: kappa was 0")]
+    assert s.fault_counts == [] and s.fault_headline() is None
+    journal = Journal(path)  # appending migrates it
+    journal.fault(T0 + 1, "quoter q", "quote raised ZeroDivisionError: kappa was 0")
+    journal.close()
+    assert summarize(path).fault_counts == [("quoter q", 1)]

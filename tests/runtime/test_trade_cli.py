@@ -95,9 +95,11 @@ def test_a_run_with_component_faults_says_so_in_its_first_lines(tmp_path: Path) 
     head = out.splitlines()[:3]
     faults = int(re.search(r"^faults refused +([\d,]+)$", out, re.M).group(1).replace(",", ""))  # type: ignore[union-attr]
     assert faults > 0
-    assert any(
-        ln.startswith(f"COMPONENT FAULTS: {faults:,} (estimator flaky {faults:,})") for ln in head
-    ), head
+    said = f"COMPONENT FAULTS: {faults:,} (estimator flaky {faults:,})"
+    assert any(ln.startswith(said) for ln in head), head
+    # and so does the journal's summary, second after its headline
+    show = finish(mmkit("journal", "show", str(journal_of(out))))
+    assert show.splitlines()[1].startswith(said), show[:600]
 
 
 def test_paper_on_a_recorded_capture(tmp_path: Path, shared_data: Path) -> None:

@@ -339,6 +339,9 @@ def _print_show(r: RunReport, s: JournalSummary, data: RunData, limit: int | Non
 
     tl = r.timeline
     typer.echo(r.headline)
+    said = s.fault_headline()
+    if said is not None:
+        typer.echo(said)
     for line in timeline_headline(tl)[:-1]:  # each trip: when (UTC too) and why, in full
         if line.startswith("KILL SWITCH"):
             typer.echo(line)

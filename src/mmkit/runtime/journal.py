@@ -28,14 +28,17 @@ from mmkit.redact import redact
 from mmkit.runtime.gate_timeline import GateTimeline, read_timeline
 
 #: 2: ``fills.recv_ts`` (engine clock, ns) and ``fills.mid`` (USD) added; schema-1 journals
-#: lack them and are still read (:mod:`mmkit.runtime.journal_read` says so in the report)
-SCHEMA_VERSION = 2
+#: lack them and are still read (:mod:`mmkit.runtime.journal_read` says so in the report).
+#: 3: ``faults.kind`` (``fault`` or ``rejected``: a component's bug or its refusal of bad
+#: input; NULL in older journals, whose faults are then not counted in the headline)
+SCHEMA_VERSION = 3
 
 #: columns added to a table after schema 1: ``ALTER TABLE ... ADD COLUMN`` brings a journal
 #: written by an older mmkit up to date when a run appends to it
 _ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("fills", "recv_ts", "INTEGER"),
     ("fills", "mid", "REAL"),
+    ("faults", "kind", "TEXT"),
 )
 
 _SCHEMA = """
@@ -70,7 +73,8 @@ CREATE TABLE IF NOT EXISTS estimates (
     sigma REAL, sigma_confidence REAL, warmed_up INTEGER, warmup_waiting TEXT, cascade INTEGER,
     extras TEXT);
 CREATE TABLE IF NOT EXISTS faults (
-    id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, component TEXT NOT NULL, message TEXT NOT NULL);
+    id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, component TEXT NOT NULL, message TEXT NOT NULL,
+    kind TEXT);
 CREATE TABLE IF NOT EXISTS predictions (
     id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, model TEXT NOT NULL, key TEXT NOT NULL,
     prediction REAL NOT NULL, meta TEXT);
@@ -122,6 +126,17 @@ class JournalSummary:
     adjusted_position: float | None = None
     #: the live venue's link transitions (wall ns, message), oldest first (at most 200)
     link_events: list[tuple[int, str]] = field(default_factory=list)
+    #: (component, count) of the faults proper (not the rejected input), schema 3 on
+    fault_counts: list[tuple[str, int]] = field(default_factory=list)
+
+    def fault_headline(self) -> str | None:
+        """The run's faults in one line, as the trade summary's (None without any)."""
+        from mmkit.faults import FaultLog
+
+        log = FaultLog()
+        for component, n in self.fault_counts:
+            log.add(component, "", 0, count=n)
+        return log.headline()
 
 
 class Journal:
@@ -354,10 +369,12 @@ class Journal:
             ),
         )
 
-    def fault(self, ts: int, component: str, message: str) -> None:
+    def fault(self, ts: int, component: str, message: str, kind: str = "fault") -> None:
+        """A component's fault (``kind`` ``"fault"``: every one) or the first of a kind of
+        input it rejected (``"rejected"``)."""
         self._row(
-            "INSERT INTO faults (ts, component, message) VALUES (?,?,?)",
-            (ts, component, redact(message)),
+            "INSERT INTO faults (ts, component, message, kind) VALUES (?,?,?,?)",
+            (ts, component, redact(message), kind),
         )
 
     def note(self, ts: int, level: str, message: str) -> None:
@@ -461,6 +478,15 @@ def _summarize(path: Path) -> JournalSummary:
             ).fetchall()
         ]
         try:
+            fault_counts = [
+                (str(c), int(n))
+                for c, n in db.execute(
+                    "SELECT component, COUNT(*) FROM faults WHERE kind='fault' GROUP BY component"
+                ).fetchall()
+            ]
+        except sqlite3.OperationalError:  # a journal from before faults had a kind
+            fault_counts = []
+        try:
             links = db.execute(
                 "SELECT ts, message FROM notes WHERE message LIKE 'link %' ORDER BY id LIMIT 200"
             ).fetchall()
@@ -481,6 +507,7 @@ def _summarize(path: Path) -> JournalSummary:
         timeline=timeline,
         adjusted_position=None if adjusted is None else float(adjusted),
         link_events=[(ts if isinstance(ts, int) else -1, str(m)) for ts, m in links],
+        fault_counts=fault_counts,
     )
 
 

@@ -258,19 +258,19 @@ class RunObserver:
     def on_fault(self, component: str, message: str, now_ns: int) -> None:
         """A fault proper: a component raised, or produced something the engine refused."""
         log.error("fault in %s: %s", component, message)
-        self._record_fault(component, message, now_ns)
+        self._record_fault(component, message, now_ns, "fault")
 
     def on_rejected(self, component: str, message: str, now_ns: int) -> None:
         """The first event of a kind a component could not use (bad or incomplete market
         data, not a bug: see :mod:`mmkit.faults`); recorded as faults are (journal, metrics,
         ``mmkit_on_fault``), logged as a warning."""
         log.warning("%s rejected input: %s", component, message)
-        self._record_fault(component, message, now_ns)
+        self._record_fault(component, message, now_ns, "rejected")
 
-    def _record_fault(self, component: str, message: str, now_ns: int) -> None:
+    def _record_fault(self, component: str, message: str, now_ns: int, kind: str) -> None:
         self.faults.append((now_ns, component, message))
         if self.journal is not None:
-            self.journal.fault(now_ns, component, message)
+            self.journal.fault(now_ns, component, message, kind)
         if self.metrics is not None:
             self.metrics.fault(component)
         self._hook("mmkit_on_fault", component=component, message=message, now_ns=now_ns)
