@@ -54,23 +54,26 @@ def per_update_us(make: Any, events: list[Any]) -> float:
     return statistics.median(samples)
 
 
-def median_update_us(make: Any, events: list[Any]) -> float:
-    """The median over events of one ``on_event`` + ``estimate`` (the median of ``RUNS``
-    runs' medians): the significance tests, one every ``test_interval_s``, fall outside
-    it, so it is the per-event cost of a signal that is live."""
-    samples = []
+def median_update_us(makes: list[Any], events: list[Any]) -> list[float]:
+    """For each of ``makes``, the median over events of one ``on_event`` + ``estimate``
+    (the median of ``RUNS`` runs' medians; the makers' runs interleaved, round by round, so
+    that a slow phase of the machine falls on all of them): the significance tests, one
+    every ``test_interval_s``, fall outside the median, so it is the per-event cost of a
+    signal that is live."""
+    samples: list[list[float]] = [[] for _ in makes]
     clock = time.perf_counter_ns
     for _ in range(RUNS):
-        est = make()
-        out = Estimates()
-        each = []
-        for ev in events:
-            t0 = clock()
-            est.on_event(ev, ev.ts)
-            est.estimate(out, ev.ts)
-            each.append(clock() - t0)
-        samples.append(statistics.median(each) / 1e3)
-    return statistics.median(samples)
+        for k, make in enumerate(makes):
+            est = make()
+            out = Estimates()
+            each = []
+            for ev in events:
+                t0 = clock()
+                est.on_event(ev, ev.ts)
+                est.estimate(out, ev.ts)
+                each.append(clock() - t0)
+            samples[k].append(statistics.median(each) / 1e3)
+    return [statistics.median(s) for s in samples]
 
 
 def rl_events(n: int) -> list[Any]:
@@ -114,10 +117,14 @@ def main() -> None:
         ),
         "µs",
     )
-    for name, cls in (("reference", LeadLagEstimator), ("twin", LeadLagTwin)):
+    makers: list[Any] = [
+        lambda: LeadLagEstimator(LeadLagParams(channel=""), 1),
+        lambda: LeadLagTwin(LeadLagParams(channel=""), 1),
+    ]
+    for name, us in zip(("reference", "twin"), median_update_us(makers, ll_events), strict=True):
         figure(
             f"lead_lag {name}: median on_event + estimate, a significant lead (tests aside)",
-            median_update_us(lambda cls=cls: cls(LeadLagParams(channel=""), 1), ll_events),
+            us,
             "µs",
         )
     tox = toxic_flow_events(0, 2000)

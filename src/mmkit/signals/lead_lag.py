@@ -322,12 +322,13 @@ class LeadLagEstimator:
                 total += b * csum
         return total
 
-    def _state(self, now_ns: int) -> str:
-        if self.last_leader_ns < 0:
+    def _state(self, now_ns: int, last_leader_ns: int) -> str:
+        """The reason code of now (``last_leader_ns``: the estimator's, read once)."""
+        if last_leader_ns < 0:
             return "no_leader_data"
         if not self.leader_connected:
             return "leader_disconnected"
-        if now_ns - self.last_leader_ns > self._stale_ns:
+        if now_ns - last_leader_ns > self._stale_ns:
             return "leader_stale"
         res = self.result
         if res is None:
@@ -343,7 +344,8 @@ class LeadLagEstimator:
         self._advance(now_ns)
         if now_ns >= self._next_test and (self.run_test() is not None or self._next_test < 0):
             self._next_test = now_ns + self._test_ns
-        state = self._state(now_ns)
+        last = self.last_leader_ns
+        state = self._state(now_ns, last)
         if state != self.status:
             self._log_transition(self.status, state)
             self.status = state
@@ -359,9 +361,7 @@ class LeadLagEstimator:
         ex["lead_lag.gated"] = 1.0 if state in FEED_STATES else 0.0
         ex["lead_lag.active"] = 1.0 if state == "active" else 0.0
         ex["lead_lag.state"] = float(STATES[state])
-        ex["lead_lag.leader_age_s"] = (
-            (now_ns - self.last_leader_ns) / 1e9 if self.last_leader_ns >= 0 else -1.0
-        )
+        ex["lead_lag.leader_age_s"] = (now_ns - last) / 1e9 if last >= 0 else -1.0
         ex["lead_lag.samples"] = float(self._n)
         if res is not None:
             ex["lead_lag.lag_s"] = res.lag_s(self.params.sample_interval_s)
