@@ -25,7 +25,7 @@ each distinct message once, with how many times it happened (the run summary).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 
@@ -179,19 +179,24 @@ class FaultLog:
 
     def headline(self) -> str | None:
         """The run's faults proper in one line for its report's first lines (None without
-        any): how many, by component (most first), and what they did. Rejected input is
-        left out: a component refusing bad data is working as it should."""
+        any): :func:`fault_headline` of their counts by component. Rejected input is left
+        out: a component refusing bad data is working as it should."""
         per: Counter[str] = Counter()
         for e in self.entries.values():
             if e.category is FaultCategory.FAULT:
                 per[e.component] += e.count
-        if not per:
-            return None
-        total = sum(per.values())
-        who = ", ".join(
-            f"{c} {n:,}" for c, n in sorted(per.items(), key=lambda kv: (-kv[1], kv[0]))
-        )
-        return (
-            f"COMPONENT FAULTS: {total:,} ({who}): a quoting cycle after a component "
-            "raised or was refused is halted; each distinct fault is in the log"
-        )
+        return fault_headline(per)
+
+
+def fault_headline(per_component: Mapping[str, int]) -> str | None:
+    """A run's faults (``per_component``: how many each component had) in one line: how
+    many, by component (most first), and what they did; None without any."""
+    per = {c: n for c, n in per_component.items() if n > 0}
+    if not per:
+        return None
+    total = sum(per.values())
+    who = ", ".join(f"{c} {n:,}" for c, n in sorted(per.items(), key=lambda kv: (-kv[1], kv[0])))
+    return (
+        f"COMPONENT FAULTS: {total:,} ({who}): a quoting cycle after a component "
+        "raised or was refused is halted; each distinct fault is in the log"
+    )

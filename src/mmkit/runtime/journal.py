@@ -131,12 +131,9 @@ class JournalSummary:
 
     def fault_headline(self) -> str | None:
         """The run's faults in one line, as the trade summary's (None without any)."""
-        from mmkit.faults import FaultLog
+        from mmkit.faults import fault_headline
 
-        log = FaultLog()
-        for component, n in self.fault_counts:
-            log.add(component, "", 0, count=n)
-        return log.headline()
+        return fault_headline(dict(self.fault_counts))
 
 
 class Journal:
