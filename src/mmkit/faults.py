@@ -177,15 +177,19 @@ class FaultLog:
         """One line per distinct message, in order of first occurrence."""
         return [e.describe() for e in self.entries.values()]
 
-    def headline(self) -> str | None:
-        """The run's faults proper in one line for its report's first lines (None without
-        any): :func:`fault_headline` of their counts by component. Rejected input is left
-        out: a component refusing bad data is working as it should."""
+    def counts(self) -> dict[str, int]:
+        """The run's faults proper by component. Rejected input is left out: a component
+        refusing bad data is working as it should."""
         per: Counter[str] = Counter()
         for e in self.entries.values():
             if e.category is FaultCategory.FAULT:
                 per[e.component] += e.count
-        return fault_headline(per)
+        return dict(per)
+
+    def headline(self) -> str | None:
+        """The run's faults proper in one line for its report's first lines (None without
+        any): :func:`fault_headline` of :meth:`counts`."""
+        return fault_headline(self.counts())
 
 
 def fault_headline(per_component: Mapping[str, int]) -> str | None:

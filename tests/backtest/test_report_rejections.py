@@ -77,3 +77,4 @@ def test_faults_are_in_the_reports_first_line(tmp_path: Path) -> None:
         "raised or was refused is halted; each distinct fault is in the log"
     ) in title, title
     assert res.report.to_json()["run"]["headline"] == title.removeprefix("# mmkit backtest: ")
+    assert res.report.to_json()["run"]["component_faults"] == n

@@ -110,6 +110,27 @@ def test_resting_quotes_sit_around_the_mid(kill_run: BacktestResult) -> None:
     assert np.all(p["ask"][ask_ok] > p["mid"][ask_ok] - 0.1)
 
 
+def test_a_run_whose_component_faulted_is_faulted_not_ok(synthetic_store: Path) -> None:
+    """The run above with an estimator that raises at every 25th estimate: it still quotes
+    most of the time, but its verdict is ``faulted`` and its first line says so (before, it
+    read "OK"); a sweep does not rank it."""
+    from mmkit.sweep.outcome import outcome_of
+
+    h = PluginHost(load_entrypoints=False, extra_modules=["tests.runtime.flaky_plugin"])
+    sets = ['components.estimators=["kappa","sigma","warmup","flaky"]']
+    res = _run(h, synthetic_store, *sets, duration=120.0)
+    n = res.session.engine.fault_log.counts()["estimator flaky"]
+    assert n > 0
+    r = res.report
+    assert r.run is not None and r.run.verdict == "faulted" and r.run.component_faults == n
+    assert r.run.quoting_frac > 0.5  # it quoted: only the faults make it not ok
+    title = r.to_markdown().splitlines()[0]
+    assert title.startswith(f"# mmkit backtest: FAULTED: {n:,} component faults; quoted "), title
+    assert f"COMPONENT FAULTS: {n:,} (estimator flaky {n:,})" in title
+    out = outcome_of(r.to_json())
+    assert out.verdict == "faulted" and out.excluded.startswith("faulted: ")
+
+
 def test_ok_run_headline_and_shutdown_not_counted(host: PluginHost, synthetic_store: Path) -> None:
     res = _run(host, synthetic_store, duration=120.0)
     r = res.report

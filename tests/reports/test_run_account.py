@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mmkit.reports.run import WarmupInfo, account_run, quoting_seconds
+from mmkit.reports.run import RunAccount, WarmupInfo, account_run, quoting_seconds
 from mmkit.runtime.gate_timeline import GateRow
 
 S = 1_000_000_000
@@ -135,3 +135,45 @@ def test_mostly_halted_and_never_quoted_and_no_estimator() -> None:
     )  # fmt: skip
     assert only.verdict == "warmup_only" and only.warmup_data_frac == 1.0
     assert only.quoting_s == 0.0
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.dictionaries(st.sampled_from(["estimator flaky", "quoter q", "gate g"]),
+                    st.integers(0, 10_000), max_size=3),
+    st.sampled_from(["clean", "trip", "mostly_halted", "never_quoted"]),
+)  # fmt: skip
+def test_a_run_with_component_faults_is_not_ok(faults: dict[str, int], shape: str) -> None:
+    """Faults proper turn what would be ``ok`` into ``faulted`` (a halted, never-quoting or
+    mostly halted run keeps its verdict, which says more); zero counts are no faults. The
+    rest of the account does not depend on them."""
+    ts, bid, ask = _quotes(10.0, 100.0)
+    rows: list[GateRow] = []
+    if shape == "trip":
+        rows = [GateRow(40 * S, "kill_switch", "closed", "Loss", "Loss", "halt", True)]
+    elif shape == "mostly_halted":
+        rows = [GateRow(20 * S, "volatility", "closed", "Vol", "", "halt", False)]
+    elif shape == "never_quoted":
+        bid = np.full(ts.size, math.nan)
+
+    def run(f: dict[str, int] | None) -> RunAccount:
+        return account_run(
+            start_ns=0, end_ns=100 * S, rows=rows, warmup=WU, quote_ts_ns=ts, quote_bid=bid,
+            quote_ask=ask, fills=4, equity_usd=2.0, faults=f,
+        )  # fmt: skip
+
+    clean, got = run(None), run(faults)
+    n = sum(faults.values())
+    assert got.component_faults == n
+    if shape == "clean" and n > 0:
+        assert got.verdict == "faulted"
+        what = "fault" if n == 1 else "faults"
+        assert got.headline == (
+            f"FAULTED: {n:,} component {what}; " + clean.headline.removeprefix("OK: ")
+        )
+    else:
+        assert got.verdict == clean.verdict
+        assert got.headline == clean.headline
+    assert got.to_json()["component_faults"] == n
+    assert got.quoting_s == clean.quoting_s
+    assert got.halted_s == clean.halted_s

@@ -83,7 +83,8 @@ def test_paper_run_with_every_signal_estimator_runs_compiled_without_fault(
 def test_a_run_with_component_faults_says_so_in_its_first_lines(tmp_path: Path) -> None:
     """A component that raises now and then: the summary's first lines say how many faults
     halted quoting cycles, and whose, before the tables (before, only the log and a row
-    far down the summary did)."""
+    far down the summary did), and the verdict is FAULTED, not OK (before, a run that
+    still quoted most of the time read "OK")."""
     p = paper_run(
         tmp_path,
         "--set",
@@ -96,9 +97,11 @@ def test_a_run_with_component_faults_says_so_in_its_first_lines(tmp_path: Path) 
     faults = int(re.search(r"^faults refused +([\d,]+)$", out, re.M).group(1).replace(",", ""))  # type: ignore[union-attr]
     assert faults > 0
     said = f"COMPONENT FAULTS: {faults:,} (estimator flaky {faults:,})"
-    assert any(ln.startswith(said) for ln in head), head
-    # and so does the journal's summary, second after its headline
+    verdict = f"FAULTED: {faults:,} component faults; quoted "
+    assert head[0].startswith(verdict) and head[1].startswith(said), head
+    # and so does the journal's summary: its verdict, then the faults
     show = finish(mmkit("journal", "show", str(journal_of(out))))
+    assert show.splitlines()[0].startswith(verdict), show[:600]
     assert show.splitlines()[1].startswith(said), show[:600]
 
 

@@ -310,6 +310,7 @@ def _report(
         quote_ask=arr["ask"],  # type: ignore[arg-type]
         fills=fills,
         equity_usd=equity,
+        faults=eng.fault_log.counts(),
     )
     fstats = fill_stats_of(
         fl,

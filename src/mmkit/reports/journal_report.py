@@ -211,6 +211,7 @@ def build_report(
         quote_ask=ask,
         fills=len(run.fills),
         equity_usd=equity,
+        faults=run.fault_counts,
     )
     f = run.fills
     fs = fill_stats(

@@ -21,13 +21,19 @@ Definitions (all times in seconds of engine time, ``start_ns`` = the run's first
 * ``verdict``: ``halted`` when a kill switch tripped; else ``warmup_only`` when warmup never
   ended; else ``never_quoted`` when no time had both sides resting; else ``mostly_halted``
   when gates were closed for more than :data:`MOSTLY_HALTED` of the time after warmup; else
-  ``ok``. ``headline`` says it in one line, with the figures.
+  ``faulted`` when a component raised (or returned something the engine refused: a fault
+  proper, not rejected input) at least once: a fault during the session halts the quoting
+  cycle after it, so the run's figures are not those of the configured strategy alone;
+  else ``ok``. ``headline``
+  says it in one line, with the figures; a run's report prints the faults' own line
+  (:func:`mmkit.faults.fault_headline`: how many, by component) after it.
+* ``component_faults``: the number of those faults.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -108,6 +114,7 @@ class RunAccount:
     notes: list[str] = field(default_factory=list)
     start_ns: int = -1  # the run's start (engine ns): the time base of every ``*_s`` above
     end_ns: int = -1  # the run's end (engine ns)
+    component_faults: int = 0  # faults proper (a component raised or was refused)
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -167,8 +174,12 @@ def account_run(
     quote_ask: npt.NDArray[np.float64],
     fills: int,
     equity_usd: float,
+    faults: Mapping[str, int] | None = None,
 ) -> RunAccount:
-    """The run's time accounting and verdict (see the module docstring)."""
+    """The run's time accounting and verdict (see the module docstring). ``faults``: the
+    run's faults proper by component (rejected input left out), None or empty without
+    any."""
+    n_faults = sum(n for n in (faults or {}).values() if n > 0)
     end_ns = max(end_ns, start_ns)
     run_ns = end_ns - start_ns
     run_s = run_ns / NS_PER_S
@@ -237,6 +248,7 @@ def account_run(
         closures=closures,
         fills=fills,
         equity=equity_usd,
+        faults=n_faults,
     )
     return RunAccount(
         verdict=verdict,
@@ -258,6 +270,7 @@ def account_run(
         notes=notes,
         start_ns=start_ns,
         end_ns=end_ns,
+        component_faults=n_faults,
     )
 
 
@@ -287,6 +300,7 @@ def _verdict(
     closures: list[ClosureRow],
     fills: int,
     equity: float,
+    faults: int = 0,
 ) -> tuple[str, str]:
     wu = _warmup_phrase(ended_by, warmup_s, wfrac)
     eq = f"{equity:+,.4f} USD" if math.isfinite(equity) else "n/a"
@@ -314,7 +328,11 @@ def _verdict(
             f"MOSTLY HALTED: gates closed {_pct(hfrac)} of the {post_s:,.1f} s after "
             f"warmup{_gates_phrase(closures)}; quoted {_pct(q)}; {wu}; {tail}"
         )
-    return "ok", f"OK: quoted {_pct(q)} of the {post_s:,.1f} s after warmup; {wu}; {tail}"
+    said = f"quoted {_pct(q)} of the {post_s:,.1f} s after warmup; {wu}; {tail}"
+    if faults > 0:
+        what = "fault" if faults == 1 else "faults"
+        return "faulted", f"FAULTED: {faults:,} component {what}; {said}"
+    return "ok", f"OK: {said}"
 
 
 def _gates_phrase(closures: list[ClosureRow]) -> str:

@@ -106,6 +106,7 @@ def session_report(session: Session) -> SessionReport:
         quote_ask=qask,
         fills=len(obs.fill_log),
         equity_usd=equity,
+        faults=eng.fault_log.counts(),
     )
     if eng.twin_choices:
         run.notes.append(twin_summary(eng.twin_choices))

@@ -26,6 +26,7 @@ from mmkit.core.actions import Action, Cancel, CancelAll, Modify, Place, QueryOr
 from mmkit.core.events import ActionResult, OrderUpdate, OwnFill
 from mmkit.redact import redact
 from mmkit.runtime.gate_timeline import GateTimeline, read_timeline
+from mmkit.runtime.journal_read import read_fault_counts
 
 #: 2: ``fills.recv_ts`` (engine clock, ns) and ``fills.mid`` (USD) added; schema-1 journals
 #: lack them and are still read (:mod:`mmkit.runtime.journal_read` says so in the report).
@@ -474,15 +475,7 @@ def _summarize(path: Path) -> JournalSummary:
                 "ORDER BY MIN(id) LIMIT 20"
             ).fetchall()
         ]
-        try:
-            fault_counts = [
-                (str(c), int(n))
-                for c, n in db.execute(
-                    "SELECT component, COUNT(*) FROM faults WHERE kind='fault' GROUP BY component"
-                ).fetchall()
-            ]
-        except sqlite3.OperationalError:  # a journal from before faults had a kind
-            fault_counts = []
+        fault_counts = read_fault_counts(db)
         try:
             links = db.execute(
                 "SELECT ts, message FROM notes WHERE message LIKE 'link %' ORDER BY id LIMIT 200"

@@ -218,6 +218,9 @@ class RunData:
     gate_rows: list[GateRow] = field(default_factory=list)
     #: the venue's order updates in time order (quoting time, quotes around the mid)
     quotes: list[Quote] = field(default_factory=list)
+    #: the faults proper by component (a component raised or was refused; rejected input
+    #: left out); empty for a journal from before faults had a kind (schema 3)
+    fault_counts: dict[str, int] = field(default_factory=dict)
 
     @property
     def run_s(self) -> float:
@@ -288,7 +291,22 @@ def _load(path: Path, db: sqlite3.Connection) -> RunData:
         timeline=timeline,
         gate_rows=gate_rows,
         quotes=quotes,
+        fault_counts=dict(read_fault_counts(db)),
     )
+
+
+def read_fault_counts(db: sqlite3.Connection) -> list[tuple[str, int]]:
+    """The journal's faults proper by component, (component, count) in the order of each
+    component's first fault; none for a journal from before faults had a kind (schema 3:
+    which were bugs is unknown, so none is counted)."""
+    try:
+        rows = db.execute(
+            "SELECT component, COUNT(*) FROM faults WHERE kind='fault' GROUP BY component "
+            "ORDER BY MIN(id)"
+        ).fetchall()
+    except sqlite3.OperationalError:  # no kind column
+        return []
+    return [(str(c), int(n)) for c, n in rows]
 
 
 def read_fills(db: sqlite3.Connection) -> FillArrays:

@@ -35,8 +35,9 @@ def register(cli: typer.Typer) -> None:
         include_halted: bool = typer.Option(
             False,
             "--include-halted",
-            help="Also rank runs the kill switch halted, that never quoted or were mostly "
-            "halted (by default they are listed but not ranked, and never chosen as best).",
+            help="Also rank runs the kill switch halted, that never quoted, were mostly "
+            "halted or had component faults (by default they are listed but not ranked, and "
+            "never chosen as best).",
         ),
         tie_break: str = typer.Option(
             "first",

@@ -34,7 +34,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 #: the verdicts a backtest report's ``run.verdict`` may carry, plus ``failed`` (the run raised)
-VERDICTS = ("ok", "halted", "mostly_halted", "never_quoted", "warmup_only", "failed")
+VERDICTS = ("ok", "faulted", "halted", "mostly_halted", "never_quoted", "warmup_only", "failed")
 
 #: default of ``[sweep] max_halted_frac``: a run halted (gates in halt mode, warmup excluded)
 #: for more than this fraction of its post-warmup time is not ranked
@@ -276,6 +276,8 @@ def _exclusion(
         )
     if verdict == "mostly_halted":
         return "mostly halted (report's verdict)"
+    if verdict == "faulted":
+        return "faulted: a component raised during the run (its figures are not the strategy's)"
     if quoting_frac is not None and quoting_frac < policy.min_quoting_frac:
         return (
             f"quoted too little: {100.0 * quoting_frac:.0f}% of post-warmup time "
