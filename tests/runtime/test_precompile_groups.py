@@ -172,3 +172,41 @@ print(json.dumps([len(k.overloads) for k in (kb.grid_fill, kb.grid_delta, kb.gri
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=600
     )
     assert all(n >= 1 for n in json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+@pytest.mark.slow
+def test_the_twins_worker_reaches_the_lead_lag_model_tests(tmp_path: Path) -> None:
+    """A set naming lead_lag: in a fresh process, the twins' worker reaches the lead-lag
+    model's significance test and its betas (lazy kernels: the toy market has no leader,
+    so before the worker drove the estimators through a market with one, they compiled
+    inside the run, at its first test), besides the twins' own kernels, which compile when
+    the twins are built."""
+    import json
+    import subprocess
+    import sys
+
+    cfg = tmp_path / "signals.toml"
+    cfg.write_text(
+        "[components]\n"
+        'estimators = ["kappa", "sigma", "warmup", "lead_lag", "adverse_selection", "rl_skew"]\n'
+    )
+    code = f"""
+import json
+from mmkit.runtime import precompile
+precompile.main(["twins", {str(cfg)!r}])
+from mmkit.signals import _kernels_leadlag as tests, _kernels_leadlag_twin as ll
+from mmkit.signals import _kernels_features as feat
+print(json.dumps({{
+    "tests": {{k: len(getattr(tests, k).overloads)
+              for k in ("xcorr", "quantile_bins", "permutation_test", "lag_betas")}},
+    "twins": {{k: len(getattr(mod, k).overloads) for mod, ks in (
+        (ll, ("advance", "follower", "leader", "catch_up")),
+        (feat, ("top", "trade", "toxicities"))) for k in ks}},
+}}))
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=900
+    )
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert all(n >= 1 for n in got["tests"].values()), got
+    assert all(n >= 1 for n in got["twins"].values()), got

@@ -177,7 +177,7 @@ def test_warm_up_stamps_only_the_groups_whose_worker_succeeded(
     spent = precompile.warm_up({})
     assert spent is not None
     assert precompile.cold_groups() == ["market"]
-    monkeypatch.setattr(precompile, "cold_groups", lambda groups: [])
+    monkeypatch.setattr(precompile, "cold_groups", lambda groups, variants=None: [])
     assert precompile.warm_up({}) is None
 
 
@@ -212,3 +212,110 @@ def test_the_import_scan_finds_what_python_parses(stmts: list[str]) -> None:
         elif isinstance(node, ast.Import):
             expected.update(a.name for a in node.names)
     assert precompile._imported_modules(body) == expected
+
+
+DEFAULT: dict[str, dict[str, Any]] = {
+    "components": {
+        "estimators": ["kappa", "sigma", "warmup"],
+        "gates": ["data_quality", "warmup", "kill_switch"],
+        "quoter": "glft",
+        "executor": "smart",
+        "venue": "sim",
+        "feed": "synthetic",
+    },
+    "engine": {"twins": "auto"},
+}
+
+
+def _with(**changes: Any) -> dict[str, Any]:
+    cfg: dict[str, dict[str, Any]] = {
+        "components": dict(DEFAULT["components"]),
+        "engine": dict(DEFAULT["engine"]),
+    }
+    for k, v in changes.items():
+        (cfg["engine"] if k == "twins" else cfg["components"])[k] = v
+    return cfg
+
+
+def test_a_twins_stamp_is_per_component_set(stamps: Path) -> None:
+    """A run of the default set stamps the twins for that set only: a run naming the
+    signal estimators finds them cold (before, it found the default set's stamp and its
+    twins' kernels compiled inside its session); each set keeps its own stamp, so runs
+    alternating between two sets do not re-warm; the venue and market groups have no
+    variant."""
+    signals = _with(estimators=["kappa", "sigma", "warmup", "lead_lag", "rl_skew"])
+    v_def = precompile.group_variant("twins", DEFAULT)
+    v_sig = precompile.group_variant("twins", signals)
+    assert v_def == "" and v_sig != ""  # the default set keeps the plain stamp
+    assert precompile.group_variant("venue", signals) == ""
+    assert precompile.group_variant("market", signals) == ""
+    assert precompile.write_stamp("twins", variant=v_def)
+    assert precompile.cold_groups(["twins"], {"twins": v_def}) == []
+    assert precompile.cold_groups(["twins"], {"twins": v_sig}) == ["twins"]
+    assert precompile.write_stamp("twins", variant=v_sig)
+    assert precompile.cold_groups(["twins"], {"twins": v_def}) == []  # both stay warm
+    assert precompile.cold_groups(["twins"], {"twins": v_sig}) == []
+    assert (stamps / "precompile-twins.stamp").is_file()
+    assert (stamps / f"precompile-twins-{v_sig}.stamp").is_file()
+    # a stamp copied under another set's name is not that set's: the key holds the variant
+    (stamps / f"precompile-twins-{v_sig}.stamp").write_text(
+        precompile.stamp_key("twins", variant=v_def)
+    )
+    assert precompile.cold_groups(["twins"], {"twins": v_sig}) == ["twins"]
+
+
+def test_warm_up_stamps_the_twins_of_the_configured_set(
+    stamps: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """warm_up runs the twins' worker for a set it has not stamped, and not again for it."""
+    ran: list[list[str]] = []
+
+    class Done:
+        returncode = 0
+
+        def __init__(self, argv: list[str], **_: Any) -> None:
+            ran.append(argv)
+
+        def poll(self) -> int:
+            return 0
+
+    monkeypatch.setattr(subprocess, "Popen", Done)
+    signals = _with(estimators=["kappa", "sigma", "warmup", "lead_lag"])
+    for cfg in (DEFAULT, signals, DEFAULT, signals):
+        precompile.warm_up(cfg, groups=("twins",))
+    assert [a[3] for a in ran] == ["twins", "twins"]  # once per set
+
+
+NAMES = ["kappa", "sigma", "warmup", "lead_lag", "rl_skew", "adverse_selection", "x"]
+
+
+@given(
+    st.lists(st.sampled_from(NAMES), min_size=1, max_size=6, unique=True),
+    st.randoms(use_true_random=False),
+    st.sampled_from(NAMES),
+    st.lists(st.sampled_from(["plug_a", "plug_b"]), unique=True),
+)
+def test_the_twins_variant_names_the_set_not_its_order(
+    est: list[str], rnd: Any, other: str, plugins: list[str]
+) -> None:
+    """The variant depends on which components and plugins: not on the order they are
+    listed in, nor on the feed, the venue or the twins mode (``auto`` and ``require`` run
+    the same kernels; ``off`` warms no twins at all). The default set without plugins has
+    the plain stamp of the twins group, as before variants."""
+    shuffled = list(est)
+    rnd.shuffle(shuffled)
+    a = precompile.group_variant("twins", _with(estimators=est), plugins)
+    assert a == precompile.group_variant("twins", _with(estimators=shuffled), plugins[::-1])
+    assert a == precompile.group_variant("twins", _with(estimators=est, feed="replay"), plugins)
+    assert a != precompile.group_variant("twins", _with(estimators=est), [*plugins, "plug_c"])
+    if other not in est:
+        assert a != precompile.group_variant("twins", _with(estimators=[*est, other]), plugins)
+    for k in ("quoter", "executor"):
+        assert a != precompile.group_variant("twins", _with(estimators=est, **{k: "y"}), plugins)
+    assert a == precompile.group_variant("twins", _with(estimators=est, twins="require"), plugins)
+    default = sorted(DEFAULT["components"]["estimators"]) == sorted(est) and not plugins
+    assert (a == "") == default
+    if not default:
+        assert len(a) == 16 and all(c in "0123456789abcdef" for c in a)
+    assert precompile.group_variant("twins", {}) == ""
+    assert precompile.group_variant("twins", DEFAULT) == ""

@@ -8,16 +8,17 @@ separate processes at once (one per core), each driving the very components the 
 use, built from the run's own merged configuration so that the compiled signatures match,
 and stamps each group whose worker succeeded. Later runs find the stamps and skip all this.
 
-The stamp (``precompile-GROUP.stamp``) is a small text file kept beside numba's cache: in
-``NUMBA_CACHE_DIR`` when that is set, else in the package's ``__pycache__`` (removing the
-``__pycache__`` directories removes both). It holds a key made of the mmkit, numba and
-Python versions, the platform and a SHA-256 of the source of every mmkit module that
-defines numba kernels (and of the mmkit modules those import): a change to any of them, an
-upgrade or another interpreter makes the group cold again. numba has no public way to ask
-whether a kernel's machine code is cached, so mmkit records what it compiled itself rather
-than reading numba's private index. A stale or missing stamp only costs a warm-up (the
-workers then load numba's cache quickly); a stamp that cannot be written is logged and
-the group simply looks cold next time.
+The stamp (``precompile-GROUP.stamp``; for the twins, ``precompile-twins-VARIANT.stamp``,
+one per set of configured components: :func:`group_variant`) is a small text file kept
+beside numba's cache: in ``NUMBA_CACHE_DIR`` when that is set, else in the package's
+``__pycache__`` (removing the ``__pycache__`` directories removes both). It holds a key
+made of the mmkit, numba and Python versions, the platform and a SHA-256 of the source of
+every mmkit module that defines numba kernels (and of the mmkit modules those import): a
+change to any of them, an upgrade or another interpreter makes the group cold again.
+numba has no public way to ask whether a kernel's machine code is cached, so mmkit records
+what it compiled itself rather than reading numba's private index. A stale or missing
+stamp only costs a warm-up (the workers then load numba's cache quickly); a stamp that
+cannot be written is logged and the group simply looks cold next time.
 
 The groups are balanced by measured compile times (CPU seconds of each worker on a 2-core
 machine, ``python benchmarks/first_run.py --kernels``): the venue group (~8.5 s: the replay
@@ -35,6 +36,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import heapq
+import json
 import logging
 import os
 import re
@@ -42,7 +44,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -195,9 +197,49 @@ def content_digest(paths: Sequence[Path], root: Path) -> str:
     return digest.hexdigest()
 
 
-def stamp_key(group: str, digest: str | None = None) -> str:
+def group_variant(group: str, merged_config: Mapping[str, Any], plugins: Sequence[str] = ()) -> str:
+    """What, beyond the sources, decides which of a group's kernels a run calls: for the
+    ``twins`` group, the configured components (estimators, gates, quoter, executor; a
+    component missing from ``merged_config`` is the default one) and the run's plugin
+    modules, as a short digest, and ``""`` for the default set without plugins; ``""`` for
+    the other groups, whose worker drives the same kernels whatever the configuration.
+
+    Without it a stamp written by a run of the default set made the twins look warm to a
+    run naming the signal estimators, whose twins' kernels then compiled inside that run's
+    session (2.3 s for lead_lag, adverse_selection and rl_skew, 2026-12-07)."""
+    if group != "twins":
+        return ""
+    what = _twin_set(merged_config, plugins)
+    if what == _twin_set({}, ()):
+        return ""
+    text = json.dumps(what, sort_keys=True)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def _twin_set(merged_config: Mapping[str, Any], plugins: Sequence[str]) -> dict[str, Any]:
+    """The components whose twins a run builds, in a canonical form (lists sorted)."""
+    from mmkit.config.schema import ComponentsSection
+
+    default = ComponentsSection()
+    comp = merged_config.get("components", {})
+    comp = comp if isinstance(comp, Mapping) else {}
+
+    def names(key: str) -> list[str]:
+        return sorted(map(str, comp.get(key, getattr(default, key)) or []))
+
+    return {
+        "estimators": names("estimators"),
+        "gates": names("gates"),
+        "quoter": str(comp.get("quoter", default.quoter)),
+        "executor": str(comp.get("executor", default.executor)),
+        "plugins": sorted(map(str, plugins)),
+    }
+
+
+def stamp_key(group: str, digest: str | None = None, variant: str = "") -> str:
     """The key a group's stamp must hold for the group to count as compiled (``digest``:
-    a :func:`sources_digest` already computed, to hash the sources once for many groups)."""
+    a :func:`sources_digest` already computed, to hash the sources once for many groups;
+    ``variant``: :func:`group_variant`)."""
     import platform
 
     import numba
@@ -216,31 +258,36 @@ def stamp_key(group: str, digest: str | None = None) -> str:
             f"python={sys.implementation.name}-{platform.python_version()}",
             f"platform={sys.platform}-{platform.machine()}",
             f"sources={digest}",
+            *([f"variant={variant}"] if variant else []),
         )
     )
 
 
-def _stamp_path(group: str) -> Path:
-    return stamp_dir() / f"precompile-{group}.stamp"
+def _stamp_path(group: str, variant: str = "") -> Path:
+    """A group's stamp; one per variant (:func:`group_variant`), so that runs alternating
+    between two component sets do not make each other's stamps stale."""
+    name = f"{group}-{variant}" if variant else group
+    return stamp_dir() / f"precompile-{name}.stamp"
 
 
-def is_stamped(group: str, key: str | None = None) -> bool:
-    """Whether ``group`` was compiled by a warm-up under the current key."""
+def is_stamped(group: str, key: str | None = None, variant: str = "") -> bool:
+    """Whether ``group`` (for ``variant``) was compiled by a warm-up under the current key."""
     try:
-        text = _stamp_path(group).read_text(encoding="utf-8")
+        text = _stamp_path(group, variant).read_text(encoding="utf-8")
     except OSError:  # no stamp (or unreadable): cold
         return False
-    return text == (stamp_key(group) if key is None else key)
+    return text == (stamp_key(group, variant=variant) if key is None else key)
 
 
-def write_stamp(group: str, key: str | None = None) -> bool:
-    """Record that ``group`` compiled under ``key`` (the current key by default); False (and
-    a log line naming the path) when the stamp cannot be written."""
-    path = _stamp_path(group)
+def write_stamp(group: str, key: str | None = None, variant: str = "") -> bool:
+    """Record that ``group`` (for ``variant``) compiled under ``key`` (the current key by
+    default); False (and a log line naming the path) when the stamp cannot be written."""
+    path = _stamp_path(group, variant)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(stamp_key(group) if key is None else key, encoding="utf-8")
+        key = stamp_key(group, variant=variant) if key is None else key
+        tmp.write_text(key, encoding="utf-8")
         os.replace(tmp, path)  # atomic: a concurrent reader sees the old stamp or the new
     except OSError as exc:
         log.info("kernel warm-up: cannot write the stamp %s (%s); it will run again", path, exc)
@@ -248,13 +295,19 @@ def write_stamp(group: str, key: str | None = None) -> bool:
     return True
 
 
-def cold_groups(groups: Sequence[str] = tuple(GROUPS)) -> list[str]:
-    """The groups among ``groups`` without a current stamp."""
+def cold_groups(
+    groups: Sequence[str] = tuple(GROUPS), variants: Mapping[str, str] | None = None
+) -> list[str]:
+    """The groups among ``groups`` without a current stamp (``variants``: group ->
+    :func:`group_variant`, ``""`` where not given)."""
     unknown = [g for g in groups if g not in GROUPS]
     if unknown:
         raise ValueError(f"unknown precompile group(s) {unknown}; known: {sorted(GROUPS)}")
     digest = sources_digest()
-    return [g for g in groups if not is_stamped(g, stamp_key(g, digest))]
+    var = variants or {}
+    return [
+        g for g in groups if not is_stamped(g, stamp_key(g, digest, var.get(g, "")), var.get(g, ""))
+    ]
 
 
 def expected_wall_s(groups: Sequence[str], cores: int | None = None) -> float:
@@ -305,7 +358,8 @@ def warm_up(
     quiet). ``clock`` (monotonic seconds) times the workers and the timeout. ``plugins``: the
     modules of the plugins the run loaded (beyond the built-in ones), which the workers load
     too, since ``merged_config`` holds their tables."""
-    todo = cold_groups(groups)
+    variants = {g: group_variant(g, merged_config, plugins) for g in groups}
+    todo = cold_groups(groups, variants)
     if not todo:
         return None
     import tomli_w
@@ -314,7 +368,7 @@ def warm_up(
 
     # the keys as the workers start: a source edited while they compile leaves the group cold
     digest = sources_digest()
-    keys = {g: stamp_key(g, digest) for g in todo}
+    keys = {g: stamp_key(g, digest, variants[g]) for g in todo}
     cores = usable_cores()
     progress = None
     if stream is not None:
@@ -352,7 +406,7 @@ def warm_up(
                 ok = p.returncode == 0
                 detail = "" if ok else _tail(err)
                 if ok:
-                    write_stamp(g, keys[g])
+                    write_stamp(g, keys[g], variants[g])
                 else:
                     log.warning("kernel warm-up of %s failed: %s", g, detail)
                 if progress is not None:
@@ -735,6 +789,39 @@ def _warm_twins(config: Path, plugins: Sequence[str] = ()) -> None:
         loop.step()
         loop.market(_toy_batch(loop.now, mid, s.instrument.tick, rows=32))
     loop.settle(max_steps=40, min_steps=10)
+    _drive_estimators(engine)
+
+
+def _drive_estimators(engine: Any) -> None:
+    """The configured estimators (their twins), each alone, through the audit's fixed
+    market in which another venue leads (:func:`mmkit.audit.invariants.delivery.
+    lead_lag_session`, in-band leader events): the toy market has no leader, so a lead-lag
+    estimator's leader path and its published catch-up would otherwise compile inside the
+    run, at its first leader quote and at its first significant lead. An estimator that
+    raises on these events is left there: this drive only compiles."""
+    from mmkit.audit.invariants.delivery import lead_lag_session
+    from mmkit.audit.invariants.estimators import stream_events
+    from mmkit.components import Estimates
+
+    ops = lead_lag_session()
+    for kind, name, comp in engine.components():
+        if kind != "estimator":
+            continue
+        out = Estimates()
+        on_trades = getattr(comp, "on_trades", None)
+        try:
+            for _, now, ev, op in stream_events(ops):
+                if op[0] == "trades" and on_trades is not None:
+                    on_trades(ev, ev.local_ts)
+                elif op[0] == "trades":
+                    for tr, t in ev.trades():
+                        comp.on_event(tr, t)
+                else:
+                    comp.on_event(ev, now)
+                if op[0] == "timer":
+                    comp.estimate(out, now)
+        except Exception as exc:  # a compile drive: the run reports its own faults
+            log.info("kernel warm-up: estimator %s stopped on the leader market: %s", name, exc)
 
 
 def _toy_batch(now: int, mid: float, tick: float, rows: int) -> Any:
