@@ -4,6 +4,7 @@ ways of exercising the simulated exchange run every action type without error.""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -57,25 +58,21 @@ def test_the_twins_worker_compiles_twins_and_no_exchange_kernel(tmp_path: Path) 
     the worker drove the engine against the audit's venue, which runs them). Kernels whose
     explicit signatures wait for their first use (mmkit.deferred_kernels) are all compiled
     by the end, reached by the drive or not, so that no path of a run compiles one."""
-    import json
-    import subprocess
-    import sys
-
     cfg = tmp_path / "btc.toml"
     cfg.write_text(
         '[instrument]\ncoin = "BTC"\nsz_decimals = 3\ntick = 0.1\n\n'
         "[risk]\nmax_position = 0.05\norder_size = 0.002\n"
     )
-    code = f"""
-import json, pathlib
-from mmkit.runtime import precompile
-precompile.main(["twins", {str(cfg)!r}])
+    got = _after_worker(
+        "twins",
+        cfg,
+        """
 from mmkit.deferred_kernels import _made
 from mmkit.venues.sim import _kernels_orders, _kernels_replay, _kernels_snapshot
 from mmkit.execution import _kernels_reconciler_twin as rec
 from mmkit.execution import _kernels_permit as permit
 from mmkit.quoting import _kernels_glft_quoter_twin as q
-print(json.dumps({{
+got = {
     "exchange": [len(k.overloads) for k in (
         _kernels_replay.advance, _kernels_orders.process_pending,
         _kernels_orders.enqueue, _kernels_snapshot.apply_snapshot_side)],
@@ -83,12 +80,9 @@ print(json.dumps({{
               len(permit.permit.overloads), len(permit.record.overloads)],
     "deferred": [d.py_func.__name__ for d in _made if d.deferred],
     "made": len(_made),
-}}))
-"""
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=600
+}
+""",
     )
-    got = json.loads(out.stdout.strip().splitlines()[-1])
     assert got["exchange"] == [0, 0, 0, 0]
     assert all(n >= 1 for n in got["twins"]), got
     assert got["made"] >= 9 and got["deferred"] == [], got
@@ -176,37 +170,46 @@ print(json.dumps([len(k.overloads) for k in (kb.grid_fill, kb.grid_delta, kb.gri
 
 @pytest.mark.slow
 def test_the_twins_worker_reaches_the_lead_lag_model_tests(tmp_path: Path) -> None:
-    """A set naming lead_lag: in a fresh process, the twins' worker reaches the lead-lag
-    model's significance test and its betas (lazy kernels: the toy market has no leader,
-    so before the worker drove the estimators through a market with one, they compiled
-    inside the run, at its first test), besides the twins' own kernels, which compile when
-    the twins are built."""
-    import json
-    import subprocess
-    import sys
-
+    """A set naming lead_lag: in a fresh process, the twins' worker leaves the lead-lag
+    model's significance test and its betas compiled (before, lazy kernels that the toy
+    market, which has no leader, never reached: they compiled inside the run, at its first
+    test), besides the twins' own kernels, which compile when the twins are built."""
     cfg = tmp_path / "signals.toml"
     cfg.write_text(
         "[components]\n"
         'estimators = ["kappa", "sigma", "warmup", "lead_lag", "adverse_selection", "rl_skew"]\n'
     )
-    code = f"""
-import json
-from mmkit.runtime import precompile
-precompile.main(["twins", {str(cfg)!r}])
+    got = _after_worker(
+        "twins",
+        cfg,
+        """
 from mmkit.signals import _kernels_leadlag as tests, _kernels_leadlag_twin as ll
 from mmkit.signals import _kernels_features as feat
-print(json.dumps({{
-    "tests": {{k: len(getattr(tests, k).overloads)
-              for k in ("xcorr", "quantile_bins", "permutation_test", "lag_betas")}},
-    "twins": {{k: len(getattr(mod, k).overloads) for mod, ks in (
+got = {
+    "tests": {k: len(getattr(tests, k).overloads)
+              for k in ("xcorr", "quantile_bins", "permutation_test", "lag_betas")},
+    "twins": {k: len(getattr(mod, k).overloads) for mod, ks in (
         (ll, ("advance", "follower", "leader", "catch_up")),
-        (feat, ("top", "trade", "toxicities"))) for k in ks}},
-}}))
-"""
+        (feat, ("top", "trade", "toxicities"))) for k in ks},
+}
+""",
+    )
+    assert all(n >= 1 for n in got["tests"].values()), got
+    assert all(n >= 1 for n in got["twins"].values()), got
+
+
+def _after_worker(group: str, config: Path, probe: str) -> Any:
+    """In a fresh process, ``group``'s worker on ``config``, then ``probe`` (code that sets
+    ``got`` to JSON-able data on what is compiled): ``got``."""
+    import json
+    import subprocess
+    import sys
+
+    code = (
+        "import json\nfrom mmkit.runtime import precompile\n"
+        f"precompile.main([{group!r}, {str(config)!r}])\n{probe}\nprint(json.dumps(got))\n"
+    )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=900
     )
-    got = json.loads(out.stdout.strip().splitlines()[-1])
-    assert all(n >= 1 for n in got["tests"].values()), got
-    assert all(n >= 1 for n in got["twins"].values()), got
+    return json.loads(out.stdout.strip().splitlines()[-1])
