@@ -112,3 +112,27 @@ def test_nan_figures_are_null_in_json_and_na_in_the_table(
     _, text, _ = run_cli(capsys, "compare", str(a), str(b))
     line = next(ln for ln in text.splitlines() if ln.startswith("spread captured"))
     assert line.split()[3] == "n/a"
+
+
+def test_component_faults_are_compared_and_make_the_verdict(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A run whose journal holds faults proper reads ``faulted``, with their count beside
+    the clean run's; rejected input is not counted (the journal's own rows are the oracle)."""
+    from mmkit.runtime.journal import Journal
+
+    a = build(tmp_path / "a.sqlite", A)
+    f = build(tmp_path / "f.sqlite", A)
+    j = Journal(f)
+    for k in range(3):
+        j.fault(1_000 + k, "estimator flaky", "estimate raised RuntimeError: every 25th")
+    j.fault(2_000, "estimator kappa", "rejected TRADE: price not finite", kind="rejected")
+    j.close()
+    db = sqlite3.connect(f)
+    want = db.execute("SELECT COUNT(*) FROM faults WHERE kind = 'fault'").fetchone()[0]
+    db.close()
+    code, out, _ = run_cli(capsys, "compare", "--json", str(a), str(f))
+    assert code == 0
+    rows = {r["key"]: r for r in json.loads(out)["rows"]}
+    assert rows["component_faults"]["values"] == [0, want] == [0, 3]
+    assert rows["verdict"]["values"] == ["ok", "faulted"]

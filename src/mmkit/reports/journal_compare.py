@@ -73,6 +73,10 @@ METRICS: tuple[Metric, ...] = (
     Metric(
         "kill_trips", "kill-switch trips", lambda r: len(r.account.kill_switch_trips), _num("d"),
     ),
+    Metric(
+        "component_faults", "component faults", lambda r: r.account.component_faults,
+        _num(",d"),
+    ),
     Metric("fills", "fills", lambda r: r.fills.fills, _num(",d")),
     Metric("fills_bid", "fills bid (buys)", lambda r: r.fills.fills_bid, _num(",d")),
     Metric("fills_ask", "fills ask (sells)", lambda r: r.fills.fills_ask, _num(",d")),
