@@ -171,9 +171,10 @@ print(json.dumps([len(k.overloads) for k in (kb.grid_fill, kb.grid_delta, kb.gri
 @pytest.mark.slow
 def test_the_twins_worker_reaches_the_lead_lag_model_tests(tmp_path: Path) -> None:
     """A set naming lead_lag: in a fresh process, the twins' worker leaves the lead-lag
-    model's significance test and its betas compiled (before, lazy kernels that the toy
-    market, which has no leader, never reached: they compiled inside the run, at its first
-    test), besides the twins' own kernels, which compile when the twins are built."""
+    model's significance test and its betas compiled (kernels compiled on first use, which
+    the worker compiles at its end; before, lazy kernels that the toy market, which has no
+    leader, never reached: they compiled inside the run, at its first test), besides the
+    twins' own kernels, which compile when the twins are built."""
     cfg = tmp_path / "signals.toml"
     cfg.write_text(
         "[components]\n"

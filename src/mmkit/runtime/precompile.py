@@ -789,39 +789,6 @@ def _warm_twins(config: Path, plugins: Sequence[str] = ()) -> None:
         loop.step()
         loop.market(_toy_batch(loop.now, mid, s.instrument.tick, rows=32))
     loop.settle(max_steps=40, min_steps=10)
-    _drive_estimators(engine)
-
-
-def _drive_estimators(engine: Any) -> None:
-    """The configured estimators (their twins), each alone, through the audit's fixed
-    market in which another venue leads (:func:`mmkit.audit.invariants.delivery.
-    lead_lag_session`, in-band leader events): the toy market has no leader, so a lead-lag
-    estimator's leader path and its published catch-up would otherwise compile inside the
-    run, at its first leader quote and at its first significant lead. An estimator that
-    raises on these events is left there: this drive only compiles."""
-    from mmkit.audit.invariants.delivery import lead_lag_session
-    from mmkit.audit.invariants.estimators import stream_events
-    from mmkit.components import Estimates
-
-    ops = lead_lag_session()
-    for kind, name, comp in engine.components():
-        if kind != "estimator":
-            continue
-        out = Estimates()
-        on_trades = getattr(comp, "on_trades", None)
-        try:
-            for _, now, ev, op in stream_events(ops):
-                if op[0] == "trades" and on_trades is not None:
-                    on_trades(ev, ev.local_ts)
-                elif op[0] == "trades":
-                    for tr, t in ev.trades():
-                        comp.on_event(tr, t)
-                else:
-                    comp.on_event(ev, now)
-                if op[0] == "timer":
-                    comp.estimate(out, now)
-        except Exception as exc:  # a compile drive: the run reports its own faults
-            log.info("kernel warm-up: estimator %s stopped on the leader market: %s", name, exc)
 
 
 def _toy_batch(now: int, mid: float, tick: float, rows: int) -> Any:
