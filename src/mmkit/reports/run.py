@@ -24,9 +24,9 @@ Definitions (all times in seconds of engine time, ``start_ns`` = the run's first
   ``faulted`` when a component raised (or returned something the engine refused: a fault
   proper, not rejected input) at least once: a fault during the session halts the quoting
   cycle after it, so the run's figures are not those of the configured strategy alone;
-  else ``ok``. ``headline``
-  says it in one line, with the figures; a run's report prints the faults' own line
-  (:func:`mmkit.faults.fault_headline`: how many, by component) after it.
+  else ``ok``. ``headline`` says it in one line, with the figures; a run's report prints
+  the faults' own line (:func:`mmkit.faults.fault_headline`: how many, by component)
+  after it.
 * ``component_faults``: the number of those faults.
 """
 

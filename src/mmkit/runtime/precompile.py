@@ -304,10 +304,8 @@ def cold_groups(
     if unknown:
         raise ValueError(f"unknown precompile group(s) {unknown}; known: {sorted(GROUPS)}")
     digest = sources_digest()
-    var = variants or {}
-    return [
-        g for g in groups if not is_stamped(g, stamp_key(g, digest, var.get(g, "")), var.get(g, ""))
-    ]
+    var = {g: (variants or {}).get(g, "") for g in groups}
+    return [g for g in groups if not is_stamped(g, stamp_key(g, digest, var[g]), var[g])]
 
 
 def expected_wall_s(groups: Sequence[str], cores: int | None = None) -> float:
