@@ -108,6 +108,16 @@ def register(cli: typer.Typer) -> None:
         list_only: bool = typer.Option(
             False, "--list", help="List the registered invariants and exit."
         ),
+        jobs: int = typer.Option(
+            0,
+            "--jobs",
+            "-j",
+            min=0,
+            metavar="N",
+            help="Worker processes running the checks: 0 = one per usable core (default), "
+            "1 = in this process. The report is the same either way; a check that crashes "
+            "its worker is a FAIL instead of the end of the audit (Linux; elsewhere 1).",
+        ),
     ) -> None:
         """Prove the seed report's invariants for the configured plugins, or show a shrunk
         counterexample. Exit 0 pass, 1 failure (or, with --strict, a concern or an unaudited
@@ -173,6 +183,7 @@ def register(cli: typer.Typer) -> None:
             timings=timings,
             allow_broken_plugins=allow_broken,
             components=component,
+            jobs=jobs,
         )
         with ProgressDisplay() as progress:
             report = run_audit(

@@ -157,3 +157,8 @@ class Invariant:
     #: examples = ctx.examples * weight (stateful machines may want fewer, cheap checks more)
     weight: float = 1.0
     plugin: str = field(default="", compare=False)
+    #: the check's expected run time relative to a typical check (1.0): with several
+    #: workers (``mmkit audit --jobs``) the longest expected checks are handed out first,
+    #: so that none starts last while the other cores idle. A hint only: results and
+    #: reports do not depend on it.
+    cost: float = field(default=1.0, compare=False)

@@ -22,7 +22,9 @@ The examples column is what ran: hypothesis's own count of the valid examples it
 (every ``@given`` run and state machine in the check) plus ``ctx.count_example()`` calls.
 
 Runs are deterministic: hypothesis is derandomised (``--seed 0``, the default) or forced to
-the given seed, with no example database, so CI results are reproducible.
+the given seed, with no example database, so CI results are reproducible, and the same
+whether the checks run in this process or in forked workers (``jobs``; see
+:mod:`mmkit.audit.parallel`).
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ from mmkit.audit.invariant import (
     NotApplicable,
     Unaudited,
 )
+from mmkit.audit.parallel import resolve_jobs, run_plan
 from mmkit.audit.results import (
     AuditReport,
     ComponentInfo,
@@ -80,6 +83,9 @@ class AuditOptions:
     #: ``"KIND:NAME"`` items (comma lists allowed): audit only these components, with the
     #: configuration's instrument, risk limits, seed and their own parameter tables
     components: Sequence[str] = ()
+    #: worker processes running the checks (:mod:`mmkit.audit.parallel`): 1 = this process
+    #: (the library's default), 0 = one per usable core (the CLI's default)
+    jobs: int = 1
 
 
 class RunContext(AuditContext):
@@ -632,13 +638,14 @@ def run_audit(
         on_start(len(pairs))
     results: list[Result] = [_plugin_error_result(e) for e in host.errors] + broken
     waivers = Waivers(getattr(settings, "waivers", None) or {})
-    for inv, target in pairs:
-        if before is not None:
-            before(inv, target)
-        res = waivers.apply(run_check(inv, target, ctx))
-        results.append(res)
-        if on_result is not None:
-            on_result(res)
+    results += run_plan(
+        pairs,
+        lambda inv, target: run_check(inv, target, ctx),
+        jobs=resolve_jobs(options.jobs, len(pairs)),
+        before=before,
+        on_result=on_result,
+        post=waivers.apply,
+    )
     results += waivers.unused(
         {i.id for i in invariants},
         {i.id for i in host.invariants},

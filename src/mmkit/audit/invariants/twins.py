@@ -385,7 +385,7 @@ def check_system_twins(target: AuditTarget, ctx: AuditContext) -> None:
     run()
 
 
-def _inv(id_: str, kind: str, title: str, check: Any) -> Invariant:
+def _inv(id_: str, kind: str, title: str, check: Any, cost: float = 1.0) -> Invariant:
     return Invariant(
         id=id_,
         title=title,
@@ -395,6 +395,7 @@ def _inv(id_: str, kind: str, title: str, check: Any) -> Invariant:
         check=check,
         description=check.__doc__ or "",
         weight=0.5,
+        cost=cost,
     )
 
 
@@ -422,6 +423,7 @@ INVARIANTS: list[Invariant] = [
         "system",
         "the configured set with its twins acts exactly as with its Python references",
         check_system_twins,
+        cost=10.0,  # two whole engines in lockstep: ~1/6 of the default set's audit
     ),
     _inv(
         "twins.executor_equivalence",
