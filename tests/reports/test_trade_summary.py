@@ -7,9 +7,13 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from mmkit.cli.main import main
-from mmkit.cli.trade_cmd import EXIT_KILL_SWITCH
+from mmkit.cli.trade_cmd import EXIT_FAULTED, EXIT_KILL_SWITCH, exit_status
+from mmkit.faults import FaultCategory, FaultLog
+from mmkit.runtime.observer import HaltReport, KillTrip
 
 BASE = ["--speed", "0", "--no-journal", "--no-dashboard", "--duration", "150"]
 #: a run that completes: on this busy market (tick 0.1, 480 fills in 150 s) the engine's
@@ -104,3 +108,30 @@ def test_the_summary_and_the_journal_account_the_run_alike(
     account = report_of(journal).account
     assert out.splitlines()[0] == account.headline
     assert "quoted" in account.headline
+
+
+@given(
+    trips=st.integers(0, 2),
+    faults=st.lists(st.tuples(st.sampled_from(["kappa", "glft", "flaky"]), st.integers(1, 50))),
+    rejected=st.lists(st.tuples(st.sampled_from(["kappa", "data_quality"]), st.integers(1, 50))),
+)
+def test_the_exit_status_says_what_the_summary_says_first(
+    trips: int, faults: list[tuple[str, int]], rejected: list[tuple[str, int]]
+) -> None:
+    """3 after a kill-switch trip whatever else happened, 5 when components faulted, 0 for
+    a clean run; rejected input (a component refusing bad data) is not a fault."""
+    log = FaultLog()
+    for i, (who, n) in enumerate(faults):
+        log.add(who, f"raised #{i}", i, FaultCategory.FAULT, n)
+    for i, (who, n) in enumerate(rejected):
+        log.add(who, f"refused #{i}", i, FaultCategory.REJECTED, n)
+    report = HaltReport(
+        start_ns=0,
+        run_s=10.0,
+        halted_s=0.0,
+        closed_s={},
+        kill_trips=[KillTrip(i, "kill_switch", "drawdown", "drawdown 5%") for i in range(trips)],
+    )
+    want = EXIT_KILL_SWITCH if trips else (EXIT_FAULTED if faults else 0)
+    assert exit_status(report, log) == want
+    assert exit_status(report, None) == (EXIT_KILL_SWITCH if trips else 0)

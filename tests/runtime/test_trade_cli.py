@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from mmkit.cli.trade_cmd import EXIT_FAULTED
+
 pytestmark = pytest.mark.slow
 
 SHORT_WARMUP = ["--set", "estimators.warmup.max_warmup_secs=20"]
@@ -84,7 +86,8 @@ def test_a_run_with_component_faults_says_so_in_its_first_lines(tmp_path: Path) 
     """A component that raises now and then: the summary's first lines say how many faults
     halted quoting cycles, and whose, before the tables (before, only the log and a row
     far down the summary did), and the verdict is FAULTED, not OK (before, a run that
-    still quoted most of the time read "OK")."""
+    still quoted most of the time read "OK"), and it exits with status 5 (it exited 0, as a
+    clean run)."""
     p = paper_run(
         tmp_path,
         "--set",
@@ -92,7 +95,7 @@ def test_a_run_with_component_faults_says_so_in_its_first_lines(tmp_path: Path) 
         plugin="tests.runtime.flaky_plugin",
     )
     out, err = p.communicate(timeout=240)
-    assert p.returncode == 0, err[-3000:]
+    assert p.returncode == EXIT_FAULTED == 5, err[-3000:]
     head = out.splitlines()[:3]
     faults = int(re.search(r"^faults refused +([\d,]+)$", out, re.M).group(1).replace(",", ""))  # type: ignore[union-attr]
     assert faults > 0

@@ -26,6 +26,20 @@ if TYPE_CHECKING:
 
 #: exit status of ``mmkit trade`` when the kill switch tripped during the run
 EXIT_KILL_SWITCH = 3
+#: exit status of a run that ended normally but whose components faulted (a component
+#: raised or returned what the engine refused; each fault halted a quoting cycle)
+EXIT_FAULTED = 5
+
+
+def exit_status(report: HaltReport, faults: FaultLog | None) -> int:
+    """What ``mmkit trade`` exits with after its summary: :data:`EXIT_KILL_SWITCH` if the
+    kill switch tripped (it says more), else :data:`EXIT_FAULTED` if any component faulted
+    (rejected input does not count: refusing bad data is a component working), else 0."""
+    if report.kill_trips:
+        return EXIT_KILL_SWITCH
+    if faults is not None and sum(faults.counts().values()) > 0:
+        return EXIT_FAULTED
+    return 0
 
 
 def headline_lines(
@@ -258,7 +272,8 @@ def register(cli: typer.Typer) -> None:
 
         The summary's first lines say whether the kill switch tripped (when and why) and how
         long the run was halted. Exit status: 0 the run ended normally; 3 the kill switch
-        tripped; 2 bad configuration or input; 130 interrupted twice; 70 internal error.
+        tripped; 5 components faulted (the first line says FAULTED); 2 bad configuration or
+        input; 130 interrupted twice; 70 internal error.
         """
         from mmkit.runtime.logs import setup_logging
 
@@ -359,9 +374,7 @@ def register(cli: typer.Typer) -> None:
             print_table(["", ""], rows, title="mmkit trade: summary")
             if live.journal_path is not None:
                 typer.echo(f"journal: {live.journal_path}")
-            if live_report.kill_trips:
-                raise typer.Exit(EXIT_KILL_SWITCH)
-            return
+            raise typer.Exit(exit_status(live_report, live.session.engine.fault_log))
         from mmkit.runtime.paper_run import run_paper
 
         eff_speed = 0.0 if speed == 0 else t.speed
@@ -399,5 +412,4 @@ def register(cli: typer.Typer) -> None:
         if out.journal_path is not None:
             typer.echo(f"journal: {out.journal_path}")
             typer.echo(f"  (summarise it with: mmkit journal show {out.journal_path})")
-        if report.kill_trips:
-            raise typer.Exit(EXIT_KILL_SWITCH)
+        raise typer.Exit(exit_status(report, out.session.engine.fault_log))
