@@ -176,6 +176,13 @@ def profile_worker(group: str) -> None:
         print(json.dumps(row))
 
 
+def precompile_groups() -> Sequence[str]:
+    """The precompile groups of ``mmkit trade`` (every group a cold first run compiles)."""
+    from mmkit.runtime.precompile import COMMAND_GROUPS
+
+    return COMMAND_GROUPS["trade"]
+
+
 def kernels_report(python: str, env: dict[str, str], groups: Sequence[str]) -> None:
     for group in groups:
         with tempfile.TemporaryDirectory(prefix="mmkit-kernels-") as cache:
@@ -309,7 +316,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{warm.compile_s:.1f} s, CPU {warm.cpu_s:.1f} s)"
         )
         if args.kernels:
-            kernels_report(python, env, ["venue", "market"])
+            kernels_report(python, env, list(precompile_groups()))
     finally:
         if args.keep:
             print(f"kept {work}")

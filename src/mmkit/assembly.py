@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,17 +77,36 @@ class Parts:
     choices: list[TwinChoice]
 
 
-def build_parts(registry: ComponentRegistry, settings: Settings) -> Parts:
+def build_twinned(
+    registry: ComponentRegistry,
+    settings: Settings,
+    kind: str,
+    name: str,
+    choices: list[TwinChoice] | None = None,
+) -> Any:
+    """One configured gate, quoter or executor, as its compiled twin or its Python code by
+    ``[engine] twins`` (the choice appended to ``choices``)."""
+    component = build_component(registry, settings, kind, name)
+    return _twinned(settings, kind, name, component, choices)
+
+
+def build_parts(
+    registry: ComponentRegistry, settings: Settings, *, python_kinds: Collection[str] = ()
+) -> Parts:
     """Build every configured estimator, gate, quoter and executor, each as its compiled
     twin or its Python code by ``[engine] twins`` (see :mod:`mmkit.twins`): what
-    :func:`build_engine` wires, and what the audit's whole-system target runs."""
+    :func:`build_engine` wires, and what the audit's whole-system target runs.
+    ``python_kinds``: gate, quoter or executor kinds built as their Python code whatever
+    ``[engine] twins`` says (the kernel warm-up's twins worker leaves the quoter's twin to
+    a worker of its own; nothing else should need it)."""
     c = settings.components
     choices: list[TwinChoice] = []
     estimators = build_estimators(registry, settings, choices)
 
     def built(kind: str, name: str) -> Any:
-        component = build_component(registry, settings, kind, name)
-        return _twinned(settings, kind, name, component, choices)
+        if kind in python_kinds:
+            return build_component(registry, settings, kind, name)
+        return build_twinned(registry, settings, kind, name, choices)
 
     gates = [(n, built("gate", n)) for n in c.gates]
     quoter = (c.quoter, built("quoter", c.quoter))

@@ -262,6 +262,12 @@ def stamps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
+def _groups(**given: tuple[float, int, str]) -> dict[str, tuple[float, int, str]]:
+    """(seconds, exit status, stderr) of a fake worker for every group: ``given``'s, and a
+    one-second success for the others."""
+    return {g: given.get(g, (1.0, 0, "")) for g in precompile.GROUPS}
+
+
 def test_warm_up_reports_each_group_and_stamps_only_the_successful_ones(
     stamps: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -269,14 +275,14 @@ def test_warm_up_reports_each_group_and_stamps_only_the_successful_ones(
     started = _fake_workers(
         monkeypatch,
         clock,
-        {
-            "venue": (9.0, 0, ""),
-            "market": (4.0, 1, "numba noise\nTypingError: no market\n"),
-            "twins": (3.0, 0, ""),
-        },
+        _groups(
+            venue=(9.0, 0, ""),
+            market=(4.0, 1, "numba noise\nTypingError: no market\n"),
+            twins=(3.0, 0, ""),
+        ),
     )
     spent = precompile.warm_up({}, stream=out, clock=clock)
-    assert started == ["venue", "market", "twins"]
+    assert started == ["venue", "market", "twins", "quoter"]
     assert spent == pytest.approx(9.0, abs=precompile._POLL_S + 1e-9)
     assert precompile.cold_groups() == ["market"]  # the failed group stays cold
     lines = out.getvalue().splitlines()
@@ -291,7 +297,9 @@ def test_warm_up_on_a_terminal_shows_the_groups_finishing(
 ) -> None:
     clock, out = FakeClock(), TtyStream()
     _fake_workers(
-        monkeypatch, clock, {"venue": (6.0, 0, ""), "market": (2.0, 0, ""), "twins": (3.0, 0, "")}
+        monkeypatch,
+        clock,
+        _groups(venue=(6.0, 0, ""), market=(2.0, 0, ""), twins=(3.0, 0, "")),
     )
     precompile.warm_up({}, stream=out, clock=clock)
     draws = out.getvalue().split("\r")[1:]
@@ -308,7 +316,9 @@ def test_warm_up_kills_a_worker_past_the_timeout(
 ) -> None:
     clock, out = FakeClock(), io.StringIO()
     _fake_workers(
-        monkeypatch, clock, {"venue": (1e6, 0, ""), "market": (1.0, 0, ""), "twins": (1.0, 0, "")}
+        monkeypatch,
+        clock,
+        _groups(venue=(1e6, 0, "")),
     )
     spent = precompile.warm_up({}, stream=out, clock=clock, timeout_s=30.0)
     assert spent is not None and 30.0 <= spent < 31.0
@@ -343,7 +353,7 @@ def test_warm_up_hands_the_runs_plugins_to_every_worker(
 
     monkeypatch.setattr(subprocess, "Popen", popen)
     precompile.warm_up({}, stream=None, clock=FakeClock(), plugins=["pkg_a", "pkg_b.mod"])
-    assert sorted(c[3] for c in seen) == ["market", "twins", "venue"]
+    assert sorted(c[3] for c in seen) == ["market", "quoter", "twins", "venue"]
     assert all(c[5:] == ["pkg_a", "pkg_b.mod"] for c in seen)
 
 

@@ -42,7 +42,7 @@ def test_every_probe_is_a_cached_numba_kernel() -> None:
 
     from numba.core.caching import FunctionCache
 
-    assert set(warmup.GROUPS) == {"venue", "market", "twins"}  # what main() dispatches to
+    assert set(warmup.GROUPS) == {"venue", "market", "twins", "quoter"}  # main()'s workers
     for probes in warmup.GROUPS.values():
         for probe in probes:
             mod, _, name = probe.partition(":")
@@ -55,9 +55,11 @@ def test_the_twins_worker_compiles_twins_and_no_exchange_kernel(tmp_path: Path) 
     """In a fresh process, the twins' worker on a BTC config (three size decimals) calls
     the twins' kernels and none of the simulated exchange's: those are the ``venue``
     group's (``mmkit calibrate`` warms no venue group, and paid 13 s of CPU for them when
-    the worker drove the engine against the audit's venue, which runs them). Kernels whose
-    explicit signatures wait for their first use (mmkit.deferred_kernels) are all compiled
-    by the end, reached by the drive or not, so that no path of a run compiles one."""
+    the worker drove the engine against the audit's venue, which runs them), nor the GLFT
+    twin's: those are the ``quoter`` group's, compiled in a process of their own. Kernels
+    whose explicit signatures wait for their first use (mmkit.deferred_kernels) are all
+    compiled by the end, reached by the drive or not, so that no path of a run compiles
+    one."""
     cfg = tmp_path / "btc.toml"
     cfg.write_text(
         '[instrument]\ncoin = "BTC"\nsz_decimals = 3\ntick = 0.1\n\n'
@@ -68,6 +70,7 @@ def test_the_twins_worker_compiles_twins_and_no_exchange_kernel(tmp_path: Path) 
         cfg,
         """
 from mmkit.deferred_kernels import _made
+deferred = [d.py_func.__name__ for d in _made if d.deferred]  # before the probe's imports
 from mmkit.venues.sim import _kernels_orders, _kernels_replay, _kernels_snapshot
 from mmkit.execution import _kernels_reconciler_twin as rec
 from mmkit.execution import _kernels_permit as permit
@@ -76,16 +79,52 @@ got = {
     "exchange": [len(k.overloads) for k in (
         _kernels_replay.advance, _kernels_orders.process_pending,
         _kernels_orders.enqueue, _kernels_snapshot.apply_snapshot_side)],
-    "twins": [len(rec.tape_marks_kernel.overloads), len(q.glft_quote.overloads),
-              len(permit.permit.overloads), len(permit.record.overloads)],
-    "deferred": [d.py_func.__name__ for d in _made if d.deferred],
+    "twins": [len(rec.tape_marks_kernel.overloads), len(permit.permit.overloads),
+              len(permit.record.overloads)],
+    "quoter": [len(q.glft_quote.overloads), len(q._side.overloads)],
+    "deferred": deferred,
     "made": len(_made),
 }
 """,
     )
     assert got["exchange"] == [0, 0, 0, 0]
     assert all(n >= 1 for n in got["twins"]), got
-    assert got["made"] >= 9 and got["deferred"] == [], got
+    assert got["quoter"] == [0, 0], got
+    assert got["made"] >= 3 and got["deferred"] == [], got
+
+
+@pytest.mark.slow
+def test_the_quoter_worker_compiles_the_quoter_twin_alone(tmp_path: Path) -> None:
+    """The ``quoter`` group's worker, in a fresh process on a BTC config: the GLFT twin's
+    kernels, every one of its module's deferred kernels, and nothing of the other groups
+    (the estimators' and executor's twins, the exchange). With twins off it compiles
+    nothing."""
+    cfg = tmp_path / "btc.toml"
+    cfg.write_text(
+        '[instrument]\ncoin = "BTC"\nsz_decimals = 3\ntick = 0.1\n\n'
+        "[risk]\nmax_position = 0.05\norder_size = 0.002\n"
+    )
+    probe = """
+from mmkit.deferred_kernels import _made
+deferred = [d.py_func.__name__ for d in _made if d.deferred]  # before the probe's imports
+from mmkit.venues.sim import _kernels_replay, _kernels_snapshot
+from mmkit.execution import _kernels_permit as permit
+from mmkit.estimators import _kernels_kappa_orchestrator_twin as kappa
+from mmkit.quoting import _kernels_glft_quoter_twin as q
+got = {
+    "quoter": [len(k.overloads) for k in (q.glft_quote, q.glft_quote_depths, q._side)],
+    "others": [len(k.overloads) for k in (_kernels_replay.advance,
+        _kernels_snapshot.apply_snapshot_side, permit.permit, kappa.estimate)],
+    "deferred": deferred,
+}
+"""
+    got = _after_worker("quoter", cfg, probe)
+    assert all(n >= 1 for n in got["quoter"]), got
+    assert got["others"] == [0, 0, 0, 0] and got["deferred"] == [], got
+    off = tmp_path / "off.toml"
+    off.write_text(cfg.read_text() + '\n[engine]\ntwins = "off"\n')
+    got = _after_worker("quoter", off, probe)
+    assert got["quoter"] == [0, 0, 0], got
 
 
 def test_the_echo_venue_answers_every_action_the_executor_sends() -> None:

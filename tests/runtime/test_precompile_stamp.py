@@ -30,13 +30,15 @@ def test_stamps_live_in_numba_cache_dir(stamps: Path) -> None:
 
 
 def test_a_group_is_cold_until_stamped(stamps: Path) -> None:
-    assert precompile.cold_groups() == ["venue", "market", "twins"]
+    assert precompile.cold_groups() == ["venue", "market", "twins", "quoter"]
     assert precompile.write_stamp("venue")
     assert (stamps / "precompile-venue.stamp").is_file()
-    assert precompile.cold_groups() == ["market", "twins"]
+    assert precompile.cold_groups() == ["market", "twins", "quoter"]
     assert precompile.write_stamp("market")
-    assert precompile.cold_groups() == ["twins"]
+    assert precompile.cold_groups() == ["twins", "quoter"]
     assert precompile.write_stamp("twins")
+    assert precompile.cold_groups() == ["quoter"]
+    assert precompile.write_stamp("quoter")
     assert precompile.cold_groups() == []
 
 

@@ -61,9 +61,9 @@ def test_the_helper_asks_for_the_commands_groups_with_the_runs_config_and_plugin
     assert call["merged"] == {"components": {"venue": venue}}
     # backtest and sweep drive the simulated exchange: its group only when it is the venue
     want = {
-        "trade": {"venue", "market", "twins"},
-        "backtest": {"venue", "market", "twins"},
-        "sweep": {"venue", "market", "twins"},
+        "trade": {"venue", "market", "twins", "quoter"},
+        "backtest": {"venue", "market", "twins", "quoter"},
+        "sweep": {"venue", "market", "twins", "quoter"},
     }.get(command, {"market", "twins"})
     if venue != "sim":
         want -= {"venue"}
@@ -112,7 +112,7 @@ def test_cold_groups_compile_once_with_a_progress_report_then_nothing(
     assert [c[3] for c in cold] == ["market", "twins"]
     lines = first.getvalue().splitlines()
     assert len(lines) == 2 and "market, twins" in lines[0] and "expected ~" in lines[0]
-    assert precompile.cold_groups() == ["venue"]  # calibrate left the venue group cold
+    assert precompile.cold_groups() == ["venue", "quoter"]  # calibrate quotes nothing
     assert precompile.warm_up_for_command("calibrate", _settings(), _host(), stream=second) is None
     assert second.getvalue() == "" and len(cold) == 2  # one worker per group, none the second time
 
@@ -148,15 +148,15 @@ SETS = ["--set", "estimators.warmup.max_warmup_secs=5", "--set", "instrument.tic
 def test_backtest_json_cold_then_warm(store: Path, cold: list[list[str]]) -> None:
     res = _invoke(["backtest", str(store), "--json", "--duration", "20", *SETS])
     assert res.exit_code == 0, res.output
-    assert sorted(c[3] for c in cold) == ["market", "twins", "venue"]
+    assert sorted(c[3] for c in cold) == ["market", "quoter", "twins", "venue"]
     json.loads(res.stdout)  # stdout is the JSON report and nothing else
     progress = [ln for ln in res.stderr.splitlines() if "compil" in ln]
     assert len(progress) == 2  # off a terminal: a start line and an end line
-    assert "venue, market, twins" in progress[0] and "expected ~" in progress[0]
+    assert "venue, market, twins, quoter" in progress[0] and "expected ~" in progress[0]
     assert precompile.cold_groups() == []
     again = _invoke(["backtest", str(store), "--json", "--duration", "20", *SETS])
     assert again.exit_code == 0, again.output
-    assert len(cold) == 3  # warm: no worker started (the first run started three)
+    assert len(cold) == 4  # warm: no worker started (the first run started four)
     assert "compil" not in again.stderr
     first, second = json.loads(res.stdout), json.loads(again.stdout)
     first.pop("timing"), second.pop("timing")  # wall-clock seconds differ run to run
@@ -171,7 +171,7 @@ def test_calibrate_warms_the_estimators_and_no_progress_keeps_it_quiet(
     assert res.exit_code == 0, res.output
     assert [c[3] for c in cold] == ["market", "twins"]
     assert "compil" not in res.stderr and "compil" not in res.stdout
-    assert precompile.cold_groups() == ["venue"]
+    assert precompile.cold_groups() == ["venue", "quoter"]
 
 
 def test_calibrate_without_the_engine_compiles_nothing_ahead(
@@ -217,7 +217,7 @@ def test_sweep_warms_before_its_local_cluster_starts(
     res = _invoke(args)
     assert isinstance(res.exception, _Stop), res.output
     # an existing scheduler's workers may be elsewhere: no local warm-up for them
-    assert order == (["cluster"] if scheduler else ["warm:venue,market,twins", "cluster"])
+    assert order == (["cluster"] if scheduler else ["warm:venue,market,twins,quoter", "cluster"])
 
 
 @pytest.mark.parametrize("command", ["backtest", "calibrate", "sweep"])

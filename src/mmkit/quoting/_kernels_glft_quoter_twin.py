@@ -108,7 +108,7 @@ def rows(levels: int) -> tuple[int, int, int, int, int]:
     return sizes, bids, bids + 2 * levels, bids + 4 * levels, bids + 6 * levels
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _round_half_even(x: float) -> float:
     """Python's ``round(x)`` of a float below 2**52 in magnitude, as an integral float."""
     r = float(math.floor(x))
@@ -118,7 +118,7 @@ def _round_half_even(x: float) -> float:
     return r
 
 
-@njit(cache=True, inline="always")
+@kernel_on_first_use("int64(float64, boolean)", cache=True)  # called with constant flags
 def _scaled_index(n: float, up: bool) -> int:
     """:func:`mmkit.rounding.scaled_index` (``down`` or ``up``) for ``0 <= n < 2**52``."""
     r = _round_half_even(n)
@@ -129,7 +129,7 @@ def _scaled_index(n: float, up: bool) -> int:
     return math.floor(n)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _decade(f: np.ndarray, px: float) -> int:
     """``floor(log10(px))`` exactly as :func:`mmkit.rounding._decade`, for ``px`` in
     ``[1e-38, 1e38]`` (the log's estimate is corrected against the table)."""
@@ -141,7 +141,7 @@ def _decade(f: np.ndarray, px: float) -> int:
     return e
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _grid_decimals(i: np.ndarray, e: int) -> int:
     """:func:`mmkit.rounding.price_decimals` for decade ``e``."""
     a = i[I_MAX_DECIMALS] - i[I_SZ_DECIMALS]
@@ -179,13 +179,13 @@ def py_sum(f: np.ndarray, start: int, n: int, neumaier: bool) -> float:
     return total
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _near_int(n: float, k: int) -> bool:
     """:func:`mmkit.rounding._near_int`."""
     return abs(n - k) <= 1e-9 + 1e-13 * abs(n)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _grid_of(f: np.ndarray, i: np.ndarray, px: float) -> tuple[int, int, float]:
     """``(e, d, y)`` for a price: its decade ``e``, the grid's decimals ``d`` there and the
     price in ticks ``y = px * 10**d``; ``d`` is -1 (never a real count of decimals) for a
@@ -289,7 +289,7 @@ def _post_only_price(
     return out if out > 0.0 else _NAN
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _scaled_index_down_signed(n: float) -> int:
     """``scaled_index(n, "down")`` for ``|n| < 2**52`` (a size may round from a negative)."""
     r = _round_half_even(n)
@@ -298,7 +298,7 @@ def _scaled_index_down_signed(n: float) -> int:
     return math.floor(n)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _on_grid(f: np.ndarray, i: np.ndarray, px: float) -> tuple[float, float, int, float]:
     """The price grid of ``px``'s decade: ``(lo, hi, scale, y)``, the decade's bounds, its
     ticks per unit (``10**decimals``) and ``px`` in ticks (``px * scale``); ``scale`` 0 for
@@ -462,7 +462,7 @@ def _side(
     return k
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _status(f: np.ndarray, i: np.ndarray) -> int:
     """Compare this call's rows with the last call's (and make them the last ones)."""
     levels = i[I_LEVELS]

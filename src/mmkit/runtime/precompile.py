@@ -20,13 +20,16 @@ what it compiled itself rather than reading numba's private index. A stale or mi
 stamp only costs a warm-up (the workers then load numba's cache quickly); a stamp that
 cannot be written is logged and the group simply looks cold next time.
 
-The groups are balanced by measured compile times (CPU seconds of each worker on a 2-core
-machine, ``python benchmarks/first_run.py --kernels``): the venue group (~8.5 s: the replay
-kernel with the order processing it calls, ~4.4 s of it, so the two cannot be split)
-against the market group (~6.9 s: the synthetic market ~1.8 s, the estimators ~1.5 s and
-the venue's snapshot kernel ~2.9 s, which book snapshots reach without the replay kernel).
-Each worker compiles the matching helpers its kernels share (a process cannot use another's
-half-finished compile), which the balance accounts for.
+The groups are cut by measured compile times (CPU seconds of each worker, ``python
+benchmarks/first_run.py --kernels``; :data:`MEASURED_CPU_S`) so that the cores share the
+work and no kernel is compiled twice: each worker compiles the matching helpers its kernels
+share (a process cannot use another's half-finished compile). The venue group is the
+simulated exchange whole (the replay kernel with the order processing it calls, and the
+snapshot kernel, which calls the same matching helpers); the market group the synthetic
+market and the feed's depth grid (and the estimators' reference kernels when the run uses
+no twins); the twins group the estimators', gates' and executor's twins, driven through an
+engine; the quoter group the quoter's twin alone (the GLFT twin's kernels were a third of
+the twins' compile, which alone set a cold first run's time).
 
     python -m mmkit.runtime.precompile GROUP CONFIG.toml [PLUGIN ...]   # one group (a worker)
 """
@@ -55,40 +58,44 @@ log = logging.getLogger("mmkit.run")
 #: group -> the "module:kernel" numba kernels its worker compiles (the ones the measured
 #: compile times above are about); a group is warm when its stamp matches the current key
 GROUPS: dict[str, tuple[str, ...]] = {
+    # the simulated exchange: the replay kernel with the order processing it calls, and the
+    # snapshot kernel, which shares their matching helpers (compiled once, here)
     "venue": (
         "mmkit.venues.sim._kernels_replay:advance",
         "mmkit.venues.sim._kernels_orders:process_pending",
-    ),
-    "market": (
-        "mmkit.data._synthetic_kernels:generate_chunk",
-        "mmkit.estimators._kernels_pf:pf_step",
         "mmkit.venues.sim._kernels_snapshot:apply_snapshot_side",
     ),
-    # the compiled twins of the configured components (mmkit.twins), driven through an
-    # engine against a venue in plain Python (:class:`EchoVenue`: no simulated-exchange
-    # kernel, which the venue group compiles)
+    # the synthetic market and the feed's depth grid; the estimators' own kernels too when
+    # the run uses no twins (with twins, the twins' worker drives the estimators)
+    "market": ("mmkit.data._synthetic_kernels:generate_chunk",),
+    # the compiled twins of the configured estimators, gates and executor (mmkit.twins),
+    # driven through an engine against a venue in plain Python (:class:`EchoVenue`: no
+    # simulated-exchange kernel, which the venue group compiles), the quoter's reference
+    # in the quoter's place
     "twins": (
         "mmkit.estimators._kernels_sigma_estimator_twin:sigma_event",
         "mmkit.estimators._kernels_kappa_orchestrator_twin:estimate",
         "mmkit.estimators._kernels_warmup_twin:estimate",
+        "mmkit.estimators._kernels_pf:pf_step",
         "mmkit.gates._kernels_data_quality_twin:check",
         "mmkit.gates._kernels_kill_switch_twin:ks_check",
-        "mmkit.quoting._kernels_glft_quoter_twin:glft_quote",
         "mmkit.execution._kernels_reconciler_twin:tape_marks_kernel",
         "mmkit.execution._kernels_permit:permit",
     ),
+    # the configured quoter's twin, driven alone (the GLFT twin's kernels are a third of
+    # all the twins' compile: in their own process they compile beside the others)
+    "quoter": ("mmkit.quoting._kernels_glft_quoter_twin:glft_quote",),
 }
 
 #: group -> CPU seconds its worker spends compiling on a cold cache (numba's import
-#: included), measured with ``python benchmarks/first_run.py --kernels`` (the least of
-#: several runs, the machine being shared); the progress display's expected time comes
-#: from these, so re-measure them when the kernels change much
-#: (twins: the group's worker alone on an empty cache, ``python -m mmkit.runtime.precompile
-#: twins CONFIG`` with ``NUMBA_CACHE_DIR`` empty: 22.1 s user + 1.0 s system while it
-#: also compiled the exchange's kernels; without them, 17.7 s against 29.5 s before on a
-#: slower machine, so ~14 s on the reference one. The longest group: it sets a cold first
-#: run's compile time)
-MEASURED_CPU_S: dict[str, float] = {"venue": 8.5, "market": 6.9, "twins": 14.0}
+#: included), measured with ``python benchmarks/first_run.py --kernels`` (each group's
+#: worker alone on an empty cache); the progress display's expected time comes from these,
+#: so re-measure them when the kernels change much. Measured on 2026-12-07 in a phase of
+#: the machine ~1.6x slower than the one of the earlier figures (venue 15.4 s, market 4.0,
+#: twins 16.4, quoter 6.2 then), and scaled to that one so that the expectations stay
+#: comparable: before the quoter's twin had its own group and the snapshot kernel moved to
+#: the venue's, the groups were venue 8.5, market 6.9 and twins 14.0 (23.0 s that day)
+MEASURED_CPU_S: dict[str, float] = {"venue": 9.6, "market": 2.5, "twins": 10.3, "quoter": 3.9}
 #: seconds a worker process needs before it compiles anything (interpreter, numpy)
 WORKER_START_S = 0.5
 _MEASURED_ON = "measured on a 2-core machine"
@@ -198,22 +205,47 @@ def content_digest(paths: Sequence[Path], root: Path) -> str:
 
 
 def group_variant(group: str, merged_config: Mapping[str, Any], plugins: Sequence[str] = ()) -> str:
-    """What, beyond the sources, decides which of a group's kernels a run calls: for the
-    ``twins`` group, the configured components (estimators, gates, quoter, executor; a
-    component missing from ``merged_config`` is the default one) and the run's plugin
-    modules, as a short digest, and ``""`` for the default set without plugins; ``""`` for
-    the other groups, whose worker drives the same kernels whatever the configuration.
+    """What, beyond the sources, decides which of a group's kernels a run calls, as a short
+    digest (``""`` for the default configuration without plugins):
+
+    * ``twins``: the configured components (estimators, gates, quoter, executor; a
+      component missing from ``merged_config`` is the default one) and the run's plugin
+      modules;
+    * ``quoter``: the configured quoter and the plugin modules;
+    * ``market``: whether the run uses twins (without them, the market's worker drives
+      the estimators' reference code, whose kernels a twins run never calls);
+    * ``venue``: nothing (its worker drives the same kernels whatever the configuration).
 
     Without it a stamp written by a run of the default set made the twins look warm to a
     run naming the signal estimators, whose twins' kernels then compiled inside that run's
     session (2.3 s for lead_lag, adverse_selection and rl_skew, 2026-12-07)."""
-    if group != "twins":
-        return ""
-    what = _twin_set(merged_config, plugins)
-    if what == _twin_set({}, ()):
+    what: Mapping[str, Any]
+    if group == "twins":
+        what = _twin_set(merged_config, plugins)
+        if what == _twin_set({}, ()):
+            return ""
+    elif group == "quoter":
+        full = _twin_set(merged_config, plugins)
+        what = {"quoter": full["quoter"], "plugins": full["plugins"]}
+        if not full["plugins"] and full["quoter"] == _twin_set({}, ())["quoter"]:
+            return ""
+    elif group == "market":
+        if _twins_mode(merged_config) != "off":
+            return ""
+        what = {"twins": "off"}
+    else:
         return ""
     text = json.dumps(what, sort_keys=True)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def _twins_mode(merged_config: Mapping[str, Any]) -> str:
+    """``[engine] twins`` of ``merged_config`` (the default when it is not there)."""
+    from mmkit.config.schema import EngineSection
+
+    engine = merged_config.get("engine", {})
+    engine = engine if isinstance(engine, Mapping) else {}
+    return str(engine.get("twins", EngineSection().twins))
 
 
 def _twin_set(merged_config: Mapping[str, Any], plugins: Sequence[str]) -> dict[str, Any]:
@@ -432,15 +464,17 @@ def warm_up(
 #: what each command runs, hence the groups it warms: trading (paper on the simulated
 #: exchange, or live), a backtest and every run of a sweep drive the engine (and the
 #: simulated exchange when it is the venue), calibrate only the estimators (its own scan
-#: kernel is in no group and still compiles lazily, ~1 s)
+#: kernel is in no group and still compiles lazily, ~1 s), so no quoter
 COMMAND_GROUPS: dict[str, tuple[str, ...]] = {
     # paper and live trading: the twins too, or they compile inside the first quoting cycles
     # (seconds during which a live session's feed queues up)
-    "trade": ("venue", "market", "twins"),
-    "backtest": ("venue", "market", "twins"),
-    "sweep": ("venue", "market", "twins"),
+    "trade": ("venue", "market", "twins", "quoter"),
+    "backtest": ("venue", "market", "twins", "quoter"),
+    "sweep": ("venue", "market", "twins", "quoter"),
     "calibrate": ("market", "twins"),
 }
+#: the groups of compiled twins: a run with ``[engine] twins = "off"`` warms none of them
+TWIN_GROUPS = ("twins", "quoter")
 
 
 def warm_up_for_command(
@@ -476,7 +510,7 @@ def warm_up_for_command(
         groups = tuple(g for g in groups if g != "venue")  # only the sim venue is mmkit's
     engine = getattr(settings, "engine", None)
     if getattr(engine, "twins", "auto") == "off":
-        groups = tuple(g for g in groups if g != "twins")  # the run uses no twin
+        groups = tuple(g for g in groups if g not in TWIN_GROUPS)  # the run uses no twin
     plugins = [i.module for i in host.info.values() if i.source != "builtin"]
     spent = (warm or warm_up)(
         settings.merged_full(),
@@ -600,21 +634,26 @@ def _warm_venue(config: Path, plugins: Sequence[str] = ()) -> None:
     host, s = _settings(config, plugins)
     venue = build_component(host.registry, s, "venue", "sim")  # the group's kernels are sim's
     exercise_venue(venue, s.instrument, deltas=True)
+    # book snapshots: the snapshot kernel, which calls the matching helpers compiled above
+    for ev in _toy_market(s.instrument, n=5):
+        if ev.kind.name == "BOOK_SNAPSHOT":
+            venue.on_market(ev, ev.local_ts)
+            venue.drain(ev.local_ts)
 
 
 def _warm_market(config: Path, plugins: Sequence[str] = ()) -> None:
     from mmkit.assembly import build_component
 
     host, s = _settings(config, plugins)
-    venue = build_component(host.registry, s, "venue", "sim")  # its snapshot kernel
-    for ev in _toy_market(s.instrument, n=5):  # snapshots only: the snapshot kernel
-        if ev.kind.name == "BOOK_SNAPSHOT":
-            venue.on_market(ev, ev.local_ts)
-            venue.drain(ev.local_ts)
     feed = build_component(host.registry, s, "feed", s.components.feed)
-    estimators = [
-        build_component(host.registry, s, "estimator", n) for n in s.components.estimators
-    ]
+    # the estimators' reference code, when the run uses it (with twins, the twins' worker
+    # drives the estimators as the run has them: their twins, or the Python of those
+    # without one)
+    estimators = []
+    if s.engine.twins == "off":
+        estimators = [
+            build_component(host.registry, s, "estimator", n) for n in s.components.estimators
+        ]
     from mmkit.components import Estimates
     from mmkit.core.market import MarketState
 
@@ -758,19 +797,20 @@ class EchoVenue:
 
 
 def _warm_twins(config: Path, plugins: Sequence[str] = ()) -> None:
-    """The run's engine, built as the run builds it (twins by ``[engine] twins``), driven on
-    the toy market against :class:`EchoVenue` with timers: every twin kernel the run will
-    call compiles here, with the run's signatures, and no simulated-exchange kernel (the
-    ``venue`` group's). Warmup is cut to one second so that the quoter's and the executor's
-    twins run too. Nothing compiles when twins are off."""
-    from mmkit.assembly import build_engine
+    """The run's engine, built as the run builds it (twins by ``[engine] twins``) but for
+    its quoter, whose reference quotes here (its twin is the ``quoter`` group's), driven
+    on the toy market against :class:`EchoVenue` with timers: every twin kernel of the
+    estimators, gates and executor that the run will call compiles here, with the run's
+    signatures, and no simulated-exchange kernel (the ``venue`` group's). Warmup is cut to
+    one second so that the executor's twin runs too. Nothing compiles when twins are off."""
+    from mmkit.assembly import build_parts, engine_of
     from mmkit.audit.harness import VenueLoop
     from mmkit.core.events import Timer
 
     host, s = _settings(config, plugins, sets=["estimators.warmup.max_warmup_secs=1.0"])
     if s.engine.twins == "off":
         return
-    engine = build_engine(s, host)
+    engine = engine_of(build_parts(host.registry, s, python_kinds=("quoter",)), s)
     venue = EchoVenue()
     market = _toy_market(s.instrument, n=200)
     loop = VenueLoop(engine, venue, now_ns=market[0].local_ts - 1, step_ns=50_000_000)  # type: ignore[arg-type]
@@ -787,6 +827,40 @@ def _warm_twins(config: Path, plugins: Sequence[str] = ()) -> None:
         loop.step()
         loop.market(_toy_batch(loop.now, mid, s.instrument.tick, rows=32))
     loop.settle(max_steps=40, min_steps=10)
+
+
+def _warm_quoter(config: Path, plugins: Sequence[str] = ()) -> None:
+    """The configured quoter's twin alone (nothing when twins are off or it has none),
+    quoting the toy market's books with the position swept across its limits and hostile
+    estimates among plausible ones: the kernels its quotes call compile here, beside the
+    other groups (the GLFT twin's are a third of all the twins' compile); those with
+    explicit signatures that no quote reached compile at the end, as in every worker."""
+    from mmkit.assembly import build_twinned
+    from mmkit.components import Estimates, View
+    from mmkit.core.market import MarketState
+    from mmkit.core.portfolio import Portfolio
+
+    host, s = _settings(config, plugins)
+    if s.engine.twins == "off":
+        return
+    choices: list[Any] = []
+    quoter = build_twinned(host.registry, s, "quoter", s.components.quoter, choices)
+    if not choices[0].compiled:  # a quoter without a twin: its Python runs, nothing compiles
+        return
+    market = MarketState()
+    portfolio = Portfolio(position=0.0, position_known=True)
+    view = View(s.instrument, market, portfolio, s.risk.max_position)
+    lim = s.risk.max_position
+    books = [ev for ev in _toy_market(s.instrument, n=40) if ev.kind.name == "BOOK_SNAPSHOT"]
+    for k, ev in enumerate(books):
+        market.apply(ev, ev.local_ts)
+        est = Estimates()
+        est.warmed_up = True
+        est.kappa, est.sigma = (50.0, 5e-4) if k % 4 else (1e6, 1e-9)
+        est.spread_scale = 1.0 + (k % 3)
+        est.skew_shift = 1e-4 * ((k % 5) - 2)
+        portfolio.position = lim * ((k % 9) - 4) / 4.0  # short at the limit .. long at it
+        quoter.quote(view, est, ev.local_ts)
 
 
 def _toy_batch(now: int, mid: float, tick: float, rows: int) -> Any:
@@ -812,7 +886,13 @@ def main(argv: Sequence[str]) -> int:
 
     defer_blas_probe()  # as the mmkit command does (numba is not imported yet)
     group, config, plugins = argv[0], Path(argv[1]), argv[2:]
-    {"venue": _warm_venue, "market": _warm_market, "twins": _warm_twins}[group](config, plugins)
+    workers = {
+        "venue": _warm_venue,
+        "market": _warm_market,
+        "twins": _warm_twins,
+        "quoter": _warm_quoter,
+    }
+    workers[group](config, plugins)
     # kernels whose explicit signatures wait for their first use (mmkit.deferred_kernels)
     # and that the drive above did not reach: compiled now, as an eager kernel of the same
     # modules would have been, so that no path of a run compiles one mid-session
