@@ -59,14 +59,15 @@ def can_fork() -> bool:
 
 
 def resolve_jobs(jobs: int, checks: int) -> int:
-    """The worker count: ``jobs`` (0 = one per usable core), at most one per check, and 1
-    (the audit's own process) where workers cannot be forked."""
+    """The worker count: ``jobs`` (0 = one per usable core), no more than the checks (but
+    two for a single check, so that it still runs in a worker: a crash stays a finding),
+    and 1 (the audit's own process) where workers cannot be forked or 1 was asked for."""
     if jobs < 0:
         raise ValueError(f"jobs must be >= 0, got {jobs}")
     n = usable_cores() if jobs == 0 else jobs
-    if not can_fork():
+    if n <= 1 or not can_fork():
         return 1
-    return max(1, min(n, checks))
+    return min(n, max(2, checks))
 
 
 def expected_cost(inv: Any) -> float:
@@ -96,21 +97,25 @@ def describe_exit(code: int | None) -> str:
     return f"it exited with status {code}"
 
 
-def crash_result(inv: Any, target: Any, how: str) -> Result:
-    """The FAIL of a check whose worker process died while running it."""
+def crash_result(inv: Any, target: Any, how: str, *, crashed: bool = True) -> Result:
+    """The FAIL of a check whose worker process died while running it (``crashed``), or
+    that ended otherwise than by returning or raising an ``Exception`` (``how`` says what
+    happened)."""
     from mmkit.audit.runner import component_info
 
     info = InvariantInfo.of(inv)
     comp: ComponentInfo | None = component_info(target.spec) if target is not None else None
     label = f"{target.kind}:{target.name}" if target is not None else "the configured set"
-    return Result(
-        info,
-        comp,
-        Status.FAIL,
-        f"the check crashed its audit worker process ({how}) while auditing {label}: a "
-        "crash in compiled code or the interpreter, not an assertion; "
-        f"`mmkit audit --jobs 1 --only {info.id}` runs it in one process",
-    )
+    if crashed:
+        message = (
+            f"the check ended its audit worker process ({how}) while auditing {label}: a "
+            "crash in compiled code or in the interpreter, not a failed assertion; "
+            f"`python -X faulthandler -m mmkit audit --jobs 1 --only {info.id}` shows where "
+            "(in one process, which the crash then ends)"
+        )
+    else:
+        message = f"{how} while auditing {label}; the audit went on with the other checks"
+    return Result(info, comp, Status.FAIL, message)
 
 
 def _worker(conn: Connection, plan: Sequence[tuple[Any, Any]], run_one: RunOne) -> None:
@@ -129,11 +134,13 @@ def _worker(conn: Connection, plan: Sequence[tuple[Any, Any]], run_one: RunOne) 
         try:
             result = run_one(inv, target)
         except BaseException as exc:  # SystemExit & co from a check
-            result = crash_result(inv, target, f"the check raised {type(exc).__name__}: {exc}")
+            why = f"the check raised {type(exc).__name__}: {exc}, which ends a process"
+            result = crash_result(inv, target, why, crashed=False)
         try:
             conn.send(("done", result))
         except Exception as exc:  # a result that does not pickle
-            conn.send(("done", crash_result(inv, target, f"its result could not be sent: {exc}")))
+            why = f"the check's result could not be sent back from its worker: {exc}"
+            conn.send(("done", crash_result(inv, target, why, crashed=False)))
 
 
 class _Slot:
@@ -210,7 +217,7 @@ def run_plan(
                 before(inv, target)
             finish(index, run_one(inv, target))
 
-    if jobs <= 1 or len(plan) <= 1:
+    if jobs <= 1 or not plan:
         run_here(range(len(plan)))
         return [r for r in results if r is not None]
 
