@@ -14,6 +14,7 @@ import io
 import json
 import os
 import re
+import sys
 import tempfile
 from pathlib import Path
 
@@ -335,3 +336,24 @@ def test_any_small_file_is_data_or_a_clean_error(body: bytes, command: str) -> N
             # no repr of the file's bytes (b'..' or b"..") and no \x escapes; the file's own
             # text may be quoted, so a b and a quote (starting 'b', starting ':b') are fine
             assert not _bytes_reprs_of(body, text) and "\\x" not in text, text
+
+
+def test_ctrl_c_inside_a_command_says_interrupted(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """typer turns a KeyboardInterrupt inside a command into a silent exit 130: the audit,
+    a backtest or a calibration stopped with Ctrl-C ended with nothing said. main says so."""
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("mmkit.audit.runner.run_audit", interrupted)
+    with pytest.raises(SystemExit) as exc:
+        main(["--no-entrypoints", "audit", "--jobs", "1"])
+    assert exc.value.code == 130
+    assert capsys.readouterr().err.strip() == "interrupted"
+    # an exit 130 of its own (a second signal in a paper run) is not said twice
+    monkeypatch.setattr("mmkit.audit.runner.run_audit", lambda *a, **k: sys.exit(130))
+    with pytest.raises(SystemExit) as exc:
+        main(["--no-entrypoints", "audit", "--jobs", "1"])
+    assert exc.value.code == 130 and capsys.readouterr().err == ""

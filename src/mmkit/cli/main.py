@@ -68,6 +68,18 @@ def build_app(argv: Sequence[str] | None = None) -> typer.Typer:
     return app
 
 
+def _interrupted(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised while handling a KeyboardInterrupt (its chain holds one)."""
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        if isinstance(cur, KeyboardInterrupt):
+            return True
+        seen.add(id(cur))
+        cur = cur.__cause__ or cur.__context__
+    return False
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     debug = os.environ.get("MMKIT_DEBUG", "") not in ("", "0")
     fast_exit()
@@ -88,7 +100,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     except KeyboardInterrupt:  # before a runner installed its own handler (e.g. start-up)
         typer.echo("\ninterrupted", err=True)
         raise SystemExit(130) from None
-    except SystemExit:
+    except SystemExit as exc:
+        # typer turns a Ctrl-C inside a command into a silent exit 130: say why it ended
+        if exc.code == 130 and _interrupted(exc):
+            typer.echo("\ninterrupted", err=True)
         raise
     except Exception as exc:  # CLI top level: an unexpected error becomes one line (--debug: trace)
         if debug:
