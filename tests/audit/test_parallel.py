@@ -27,6 +27,7 @@ from mmkit.audit.invariant import AuditContext, AuditTarget, Invariant, Severity
 from mmkit.audit.results import InvariantInfo, Result, Status
 from mmkit.audit.runner import AuditOptions, run_audit
 from mmkit.config.loader import load_settings
+from mmkit.cores import usable_cores
 from mmkit.plugin_manager import PluginHost
 
 from .conftest import HERE, REFERENCE_TOML
@@ -224,7 +225,7 @@ def test_dispatch_hands_out_the_longest_expected_check_first(costs: list[Any]) -
 @given(st.integers(0, 64), st.integers(0, 500))
 def test_the_worker_count_is_bounded(jobs: int, checks: int) -> None:
     n = parallel.resolve_jobs(jobs, checks)
-    asked = parallel.usable_cores() if jobs == 0 else jobs
+    asked = usable_cores() if jobs == 0 else jobs
     if parallel.can_fork() and asked >= 2:
         assert 2 <= n <= asked and n <= max(2, checks)  # a lone check still gets a worker
     else:

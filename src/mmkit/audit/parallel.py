@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
-import os
 import signal
 import sys
 from collections import deque
@@ -36,20 +35,12 @@ from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from mmkit.audit.results import ComponentInfo, InvariantInfo, Result, Status
+from mmkit.cores import usable_cores
 
 #: what runs one check (the runner's ``run_check`` with its context bound)
 RunOne = Callable[[Any, Any], Result]
 Hook = Callable[[Any, Any], None]
 Done = Callable[[Result], None]
-
-
-def usable_cores() -> int:
-    """The cores this process may run on (its CPU affinity where the platform has one)."""
-    affinity = getattr(os, "sched_getaffinity", None)
-    if affinity is not None:
-        with contextlib.suppress(OSError):
-            return max(1, len(affinity(0)))
-    return max(1, os.cpu_count() or 1)
 
 
 def can_fork() -> bool:

@@ -51,6 +51,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from mmkit.cores import usable_cores
 from mmkit.source_tree import source_root, tree_fingerprint
 
 log = logging.getLogger("mmkit.run")
@@ -351,14 +352,6 @@ def expected_wall_s(groups: Sequence[str], cores: int | None = None) -> float:
         i = lanes.index(min(lanes))
         lanes[i] += MEASURED_CPU_S[g] + WORKER_START_S
     return max(lanes)
-
-
-def usable_cores() -> int:
-    """The CPU cores this process may run on (its affinity where the OS tells it)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):  # no sched_getaffinity (macOS, Windows)
-        return max(1, os.cpu_count() or 1)
 
 
 def _tail(path: Path) -> str:
