@@ -4,7 +4,8 @@ adverse-selection classifier's prediction, for their compiled twins
 
 State: a float64 array ``f`` (slots ``F_*``) and an int64 array ``i`` (slots ``I_*``). Each
 kernel repeats the reference's arithmetic operation for operation, in the same order, so
-that the twin's state and outputs equal the reference's bit for bit.
+that the twin's state and outputs equal the reference's bit for bit; ``0.5 ** x`` takes its
+base from the array (``F_HALF``).
 """
 
 from __future__ import annotations
@@ -29,7 +30,10 @@ F_STAGNATION = 9
 F_FLOW_HL = 10
 F_VOL_HL = 11
 F_MK_DECAY = 12
-NF = 13
+#: 0.5, read from the array: with a constant base LLVM rewrites ``0.5 ** x`` as
+#: ``exp2(-x)``, which can differ from libm's ``pow`` (what Python calls) by one ulp
+F_HALF = 13
+NF = 14
 
 I_MID_TS = 0
 I_FLOW_TS = 1
@@ -54,7 +58,7 @@ def top(f: np.ndarray, i: np.ndarray, b: float, bs: float, a: float, as_: float,
     if prev > 0.0 and now > pts >= 0:
         dt = now - pts
         r = math.log(mid / prev)
-        w = 1.0 - 0.5 ** (dt / f[F_VOL_HL])
+        w = 1.0 - f[F_HALF] ** (dt / f[F_VOL_HL])
         f[F_VAR] += w * (r * r / (dt * 1e-9) - f[F_VAR])
         f[F_VAR_W] += w * (1.0 - f[F_VAR_W])
     if now >= pts:
@@ -70,7 +74,7 @@ def trade(f: np.ndarray, i: np.ndarray, sz: float, buy: bool, now: int) -> None:
         return
     fts = i[I_FLOW_TS]
     if fts >= 0 and now > fts:
-        decay = 0.5 ** ((now - fts) / f[F_FLOW_HL])
+        decay = f[F_HALF] ** ((now - fts) / f[F_FLOW_HL])
         f[F_FLOW_SIGNED] *= decay
         f[F_FLOW_TOTAL] *= decay
     if now >= fts:

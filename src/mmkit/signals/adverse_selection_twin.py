@@ -74,6 +74,7 @@ class FeaturesTwin(MicrostructureState):
         self, flow_half_life_s: float, vol_half_life_s: float, markout_half_life: float
     ) -> None:
         self._f = np.zeros(kern.NF, dtype=np.float64)
+        self._f[kern.F_HALF] = 0.5
         self._i = np.zeros(kern.NI, dtype=np.int64)
         super().__init__(flow_half_life_s, vol_half_life_s, markout_half_life)
 
