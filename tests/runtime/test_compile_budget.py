@@ -34,17 +34,10 @@ event.register("numba:compile", R())
 """
 
 _COMPILE_GROUPS = """
+import os
 from pathlib import Path
-import os, tomli_w
-from mmkit.config.loader import load_settings
-from mmkit.plugin_manager import PluginHost
 from mmkit.runtime import precompile
-host = PluginHost(load_entrypoints=False)
-cfg = Path(os.environ["NUMBA_CACHE_DIR"]) / "config.toml"
-cfg.write_text(tomli_w.dumps(load_settings(None, host.registry, env={}).merged_full()))
-for group in precompile.GROUPS:
-    precompile.main([group, str(cfg)])
-    assert precompile.write_stamp(group)
+precompile.warm_in_process(precompile.GROUPS, Path(os.environ["NUMBA_CACHE_DIR"]), stamp=True)
 for r in rows:
     print(json.dumps(r))
 """

@@ -197,7 +197,7 @@ def _grid_of(f: np.ndarray, i: np.ndarray, px: float) -> tuple[int, int, float]:
     d = _grid_decimals(i, e)
     if d > _MAX_GRID_DECIMALS:
         return e, -1, 0.0
-    y = px * float(10**d)
+    y = px * float(10**d)  # exact: int ** int
     if not y < _N_MAX:
         return e, -1, 0.0
     return e, d, y
@@ -210,7 +210,7 @@ def _round_price(f: np.ndarray, i: np.ndarray, px: float, up: bool) -> float:
     _, d, y = _grid_of(f, i, px)
     if d < 0:
         return -1.0
-    return _scaled_index(y, up) / float(10**d)
+    return _scaled_index(y, up) / float(10**d)  # exact: int ** int
 
 
 @njit(cache=True)
@@ -223,11 +223,11 @@ def _next_price_above(f: np.ndarray, i: np.ndarray, px: float) -> float:
             d = 0
         if d > _MAX_GRID_DECIMALS:
             return -1.0
-        return 1.0 / float(10**d)
+        return 1.0 / float(10**d)  # exact: int ** int
     _, d, y = _grid_of(f, i, px)
     if d < 0:
         return -1.0
-    p = float(10**d)
+    p = float(10**d)  # exact: int ** int
     n = _scaled_index(y, True)
     if not _near_int(y, n):
         return n / p
@@ -241,7 +241,7 @@ def _next_price_below(f: np.ndarray, i: np.ndarray, px: float) -> float:
     e, d, y = _grid_of(f, i, px)
     if d < 0:
         return -1.0
-    p = float(10**d)
+    p = float(10**d)  # exact: int ** int
     n = _scaled_index(y, False)
     if not _near_int(y, n):
         return n / p
@@ -251,7 +251,7 @@ def _next_price_below(f: np.ndarray, i: np.ndarray, px: float) -> float:
     d_below = _grid_decimals(i, e)
     if d_below > _MAX_GRID_DECIMALS:
         return -1.0
-    n_below = n * 10 ** (d_below - d) if d_below >= d else n
+    n_below = n * 10 ** (d_below - d) if d_below >= d else n  # exact: int ** int
     if not n_below < _N_MAX:
         return -1.0
     if d_below < d:
@@ -259,7 +259,7 @@ def _next_price_below(f: np.ndarray, i: np.ndarray, px: float) -> float:
     m = n_below - 1
     if m < 0:
         m = 0
-    return m / float(10**d_below)
+    return m / float(10**d_below)  # exact: int ** int
 
 
 @kernel_on_first_use("float64(float64[::1], int64[::1], float64, boolean, float64)", cache=True)
@@ -307,7 +307,7 @@ def _on_grid(f: np.ndarray, i: np.ndarray, px: float) -> tuple[float, float, int
     e, d, y = _grid_of(f, i, px)
     if d < 0:
         return 0.0, 0.0, 0, 0.0
-    return f[F_POW10 + e - E_MIN], f[F_POW10 + e + 1 - E_MIN], 10**d, y
+    return f[F_POW10 + e - E_MIN], f[F_POW10 + e + 1 - E_MIN], 10**d, y  # exact: int ** int
 
 
 @kernel_on_first_use(
@@ -355,7 +355,7 @@ def _side(
         d2 = _grid_decimals(i, e)
         lo = f[F_POW10 + e - E_MIN]
         hi = f[F_POW10 + e + 1 - E_MIN]
-        coarser = 10**d2
+        coarser = 10**d2  # exact: int ** int
         n0 //= scale // coarser
         scale = coarser
         fscale = float(scale)
@@ -415,7 +415,7 @@ def _side(
     szd = i[I_SZ_DECIMALS]
     if szd < 0:
         szd = 0
-    sz_scale = float(10**szd)
+    sz_scale = float(10**szd)  # exact: int ** int
     k = 0
     last_target = -1.0
     sz = 0.0

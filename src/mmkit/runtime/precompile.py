@@ -895,5 +895,24 @@ def main(argv: Sequence[str]) -> int:
     return 0
 
 
+def warm_in_process(groups: Sequence[str], workdir: Path, *, stamp: bool = False) -> None:
+    """Run ``groups``' warm-ups one after the other in this process, on the default
+    settings (written to ``workdir/config.toml``), and stamp each when ``stamp``: for tests
+    and tools that read what a cold compile makes (compile events, the kernels' IR) in a
+    process of their own, where the warm-up's workers would hide it in theirs."""
+    import tomli_w
+
+    from mmkit.config.loader import load_settings
+    from mmkit.plugin_manager import PluginHost
+
+    host = PluginHost(load_entrypoints=False)
+    cfg = workdir / "config.toml"
+    cfg.write_text(tomli_w.dumps(load_settings(None, host.registry, env={}).merged_full()))
+    for group in groups:
+        main([group, str(cfg)])
+        if stamp and not write_stamp(group):
+            raise RuntimeError(f"the stamp of group {group!r} could not be written")
+
+
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))
