@@ -17,7 +17,16 @@ from hypothesis import given, note, settings
 from hypothesis import strategies as st
 from tests.venues.emulator.emu_live import ADDRESS, KEY
 
-from mmkit.core.actions import Action, Cancel, Modify, Place, QueryOrder, SyncState, make_cloid
+from mmkit.core.actions import (
+    Action,
+    Cancel,
+    CancelAll,
+    Modify,
+    Place,
+    QueryOrder,
+    SyncState,
+    make_cloid,
+)
 from mmkit.core.events import ActionResult
 from mmkit.core.outcomes import Outcome
 from mmkit.core.types import Side, Tif
@@ -88,42 +97,52 @@ def test_the_tracker_weighs_a_submission_as_the_venue_charges_it(
 
     async def main() -> None:
         async with HyperliquidClient(settings_, SigningKey.from_hex(KEY)) as client:
-            # orders to modify and cancel, resting well below the touch
-            base: list[Action] = []
-            for k in range(targets):
-                i = next(_ids)
-                base.append(Place(i, make_cloid(i), Side.BUY, below[k], 0.001, Tif.ALO))
-            got = await client.execute(base, inst) if base else []
-            rest = [e for e in got if isinstance(e, ActionResult)]
-            assert all(r.outcome is Outcome.RESTING for r in rest), rest
-            placed = [(a, r.oid) for a, r in zip(base, rest, strict=True)]
-            acts: list[Action] = []
-            it = iter(placed)
-            for _ in range(n["modify"]):
-                a, oid = next(it)
-                assert isinstance(a, Place)
-                acts.append(Modify(next(_ids), a.cloid, oid, Side.BUY, a.px - tick, 0.001))
-            for _ in range(n["cancel_oid"]):
-                a, oid = next(it)
-                acts.append(Cancel(next(_ids), None, oid))
-            for _ in range(n["cancel_cloid"]):
-                a, _oid = next(it)
-                assert isinstance(a, Place)
-                acts.append(Cancel(next(_ids), a.cloid, None))
-            for k in range(n["alo"] + n["gtc"]):
-                i = next(_ids)
-                tif = Tif.ALO if k < n["alo"] else Tif.GTC
-                acts.append(Place(i, make_cloid(i), Side.BUY, below[100 + k], 0.001, tif))
-            acts += [SyncState(next(_ids), "test") for _ in range(n["sync"])]
-            if n["query"] and placed:
-                acts.append(QueryOrder(next(_ids), None, placed[0][1]))
-            rnd.shuffle(acts)
-            before = charged(emulator)
-            await client.execute(acts, inst)
-            spent = charged(emulator) - before
-            weight = batch_ip_weight(acts)[0]
-            assert spent == weight, f"the venue charged {spent}, the tracker weighed {weight}"
-            assert sum(requests_of(acts)[1]) == weight
+            try:
+                await submit(client)
+            finally:
+                # the emulator lives for the module: an example's resting orders must not
+                # pile up to the venue's open-order cap (1000) over the examples
+                await client.execute([CancelAll(next(_ids), "test done")], inst)
+                acct = emu.book.get(ADDRESS)
+                assert acct is not None and not acct.open_orders()
+
+    async def submit(client: HyperliquidClient) -> None:
+        # orders to modify and cancel, resting well below the touch
+        base: list[Action] = []
+        for k in range(targets):
+            i = next(_ids)
+            base.append(Place(i, make_cloid(i), Side.BUY, below[k], 0.001, Tif.ALO))
+        got = await client.execute(base, inst) if base else []
+        rest = [e for e in got if isinstance(e, ActionResult)]
+        assert all(r.outcome is Outcome.RESTING for r in rest), rest
+        placed = [(a, r.oid) for a, r in zip(base, rest, strict=True)]
+        acts: list[Action] = []
+        it = iter(placed)
+        for _ in range(n["modify"]):
+            a, oid = next(it)
+            assert isinstance(a, Place)
+            acts.append(Modify(next(_ids), a.cloid, oid, Side.BUY, a.px - tick, 0.001))
+        for _ in range(n["cancel_oid"]):
+            a, oid = next(it)
+            acts.append(Cancel(next(_ids), None, oid))
+        for _ in range(n["cancel_cloid"]):
+            a, _oid = next(it)
+            assert isinstance(a, Place)
+            acts.append(Cancel(next(_ids), a.cloid, None))
+        for k in range(n["alo"] + n["gtc"]):
+            i = next(_ids)
+            tif = Tif.ALO if k < n["alo"] else Tif.GTC
+            acts.append(Place(i, make_cloid(i), Side.BUY, below[100 + k], 0.001, tif))
+        acts += [SyncState(next(_ids), "test") for _ in range(n["sync"])]
+        if n["query"] and placed:
+            acts.append(QueryOrder(next(_ids), None, placed[0][1]))
+        rnd.shuffle(acts)
+        before = charged(emulator)
+        await client.execute(acts, inst)
+        spent = charged(emulator) - before
+        weight = batch_ip_weight(acts)[0]
+        assert spent == weight, f"the venue charged {spent}, the tracker weighed {weight}"
+        assert sum(requests_of(acts)[1]) == weight
 
     asyncio.run(main())
 
