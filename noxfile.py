@@ -1,4 +1,4 @@
-"""nox sessions: tests, types, lint, audit, bench (``nox -l`` lists them)."""
+"""nox sessions: tests, explore, types, lint, audit, bench (``nox -l`` lists them)."""
 
 from __future__ import annotations
 
@@ -32,6 +32,14 @@ def tests(session: nox.Session) -> None:
 
 
 @nox.session(python="3.11")
+def explore(session: nox.Session) -> None:
+    """The whole test suite with fresh random property-test examples (the ``tests``
+    session's are derandomised, the same every run): for finding what those miss."""
+    install_with_plugins(session)
+    session.run("pytest", "-n", "2", *session.posargs, env={"MMKIT_HYPOTHESIS": "explore"})
+
+
+@nox.session(python="3.11")
 def types(session: nox.Session) -> None:
     """mypy --strict on the files of pyproject's [tool.mypy]: src/mmkit, the tests and the
     plugins' tests (what CI runs). The bundled plugins are installed: the tests import them."""
@@ -43,7 +51,9 @@ def types(session: nox.Session) -> None:
 def lint(session: nox.Session) -> None:
     """ruff."""
     session.install("ruff>=0.5")
-    session.run("ruff", "check", "src", "tests", "benchmarks", "plugins", "noxfile.py")
+    session.run(
+        "ruff", "check", "src", "tests", "benchmarks", "plugins", "noxfile.py", "conftest.py"
+    )
 
 
 @nox.session(python="3.11")

@@ -18,15 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import settings
 
 from mmkit.plugin_manager import reset_host
 from mmkit.runtime import precompile
-
-# No wall-clock limit on property-test examples: numba compiles a kernel on its first call,
-# and CI machines are shared and noisy (timings are measured in benchmarks/, never asserted)
-settings.register_profile("mmkit", deadline=None)
-settings.load_profile("mmkit")
 
 # the suite's own converted-market cache (mmkit.data.market_cache), never the developer's:
 # set before any test runs, so the commands the tests start inherit it
