@@ -203,7 +203,9 @@ def _run(
         )
         events = len(market)
         requotes = int((end - start) // int(step_ms * NS_PER_MS))
+        off_grid = int(getattr(venue, "off_grid_rows", 0))
     elif o.cadence == "event":
+        off_grid = 0
         from mmkit.backtest.loops import run_events
         from mmkit.data.adapter import events_from_chunks
 
@@ -251,6 +253,15 @@ def _run(
         said = session.engine.fault_log.headline()
         if said is not None:  # in the report's first line too
             report.run = dataclasses.replace(report.run, headline=f"{report.run.headline}; {said}")
+    if report.run is not None and off_grid:
+        said = f"{off_grid:,} market rows ignored: off the simulated exchange's price grid"
+        report.run.notes.append(
+            f"{said} ({off_grid / max(events, 1):.2%} of the market; the market's prices span "
+            "more book columns than the venue sizes its grid to, so the grid is the first "
+            "price +- venues.sim.price_range and levels and trades beyond it are not in the "
+            "book: set venues.sim.tick coarser, or drop the stray prices from the data)"
+        )
+        report.run = dataclasses.replace(report.run, headline=f"{report.run.headline}; {said}")
     if report.run is not None:
         report.run.notes.extend(market_load.notes)  # the cache's troubles, if any
     if report.run is not None and session.engine.twin_choices:

@@ -25,6 +25,7 @@ from mmkit.errors import DataError
 from mmkit.venues.sim import _layout as lay
 from mmkit.venues.sim.arrays import MarketArrays
 from mmkit.venues.sim.convert import convert_records, new_grid
+from mmkit.venues.sim.state import MAX_FIT_TICKS, roi_grid
 
 Chunk = dict[str, npt.NDArray[Any]]
 
@@ -123,12 +124,41 @@ class MarketStream:
         if ts.size:
             ts = np.maximum.accumulate(np.maximum(ts, self._last_ts))
             self._last_ts = int(ts[-1])
+        book = np.isin(kind, (1, 2, 3))
         if self._grid is None:
-            book = np.isin(kind, (1, 2, 3))
             if not self._init_grid(px[book]):
                 return MarketArrays.build(*([np.zeros(0)] * 5))
+        else:
+            self._follow(px[book])
         assert self._grid is not None
         return convert_records(ts, kind, side, flags, px, sz, self._grid, self._si, self._sf)
+
+    def _follow(self, px: npt.NDArray[np.float64]) -> None:
+        """Grow the grid to this chunk's own region of interest (its median price +-
+        ``price_range``) when the market has travelled beyond the grid, the book carried
+        over at its prices: a level outside the grid is dropped by the conversion, and a
+        market that left the first chunk's range lost its book for the rest of the data.
+        Beyond :data:`~mmkit.venues.sim.state.MAX_FIT_TICKS` columns the grid stays (a
+        chunk's far stray levels are dropped as before; they are outside its region)."""
+        ok = px[np.isfinite(px) & (px > 0)]
+        if not ok.size:
+            return
+        lo, nt = roi_grid(ok, self.tick, self.price_range)
+        base, n = self.base, self.n_ticks
+        new_lo, new_hi = min(base, lo), max(base + n, lo + nt)
+        if (new_lo, new_hi) == (base, base + n) or new_hi - new_lo > MAX_FIT_TICKS:
+            return
+        assert self._grid is not None
+        off = base - new_lo
+        grid = np.zeros((2, new_hi - new_lo), dtype=np.float64)
+        grid[:, off : off + n] = self._grid
+        si = self._si
+        bb, ba = int(si[lay.SI_BB]), int(si[lay.SI_BA])
+        si[lay.SI_BASE], si[lay.SI_NT] = new_lo, new_hi - new_lo
+        si[lay.SI_BB] = bb + off if bb >= 0 else -1
+        si[lay.SI_BA] = ba + off if ba < n else new_hi - new_lo
+        self._grid = grid
+        self.base, self.n_ticks = new_lo, new_hi - new_lo
 
 
 def load_market(

@@ -23,6 +23,10 @@ U64 = npt.NDArray[np.uint64]
 
 #: largest grid the venue allocates (columns per side)
 MAX_TICKS = 50_000_000
+#: the most columns a grid grows to on its own to follow a market (two float64 rows: 64 MB):
+#: a backtest's venue sized to its whole market, a conversion following a market that
+#: travels (:class:`mmkit.data.market_stream.MarketStream`)
+MAX_FIT_TICKS = 4_000_000
 
 
 class SimState(NamedTuple):
@@ -100,6 +104,8 @@ def roi_grid(
         centre * (1.0 - price_range),
         centre * (1.0 + price_range),
     )
+    if mn > mx:  # no price near the median (a book of two far apart clusters): all of them
+        mn, mx = float(sample.min()), float(sample.max())
     lo = max(1, math.floor(mn / tick) - pad_ticks)
     hi = math.ceil(mx / tick) + pad_ticks
     n = hi - lo + 1

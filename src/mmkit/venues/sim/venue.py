@@ -83,7 +83,17 @@ from mmkit.venues.sim.messages import (
 )
 from mmkit.venues.sim.params import SimParams
 from mmkit.venues.sim.replay import drain as drain_records
-from mmkit.venues.sim.state import MatchConfig, SimState, grid_around, new_state
+from mmkit.venues.sim.state import (
+    MAX_FIT_TICKS,
+    MatchConfig,
+    SimState,
+    grid_around,
+    new_state,
+)
+
+#: the most book-grid columns a backtest's venue sizes to its whole market; beyond, the first
+#: price's grid (``price_range`` around it) and a count of the rows outside it
+AUTO_GRID_MAX = MAX_FIT_TICKS
 
 _QUEUE = {
     "power": lay.Q_POWER,
@@ -157,6 +167,9 @@ class SimVenue:
         self._one_ts = np.zeros(1, dtype=np.int64)  # reused buffers for single events
         self._one_kind = np.zeros(1, dtype=np.int8)
         self._margin = 0
+        #: market rows of a backtest's market that fell outside the book's grid, ignored
+        #: (:meth:`_fit_grid`; 0 unless the market spans more than AUTO_GRID_MAX columns)
+        self.off_grid_rows = 0
         # compiled entry points of the per-step kernels (mmkit.core.entry_points), bound on
         # first use: advance's to the last market's column types, top_levels'
         self._entry_market: MarketArrays | None = None
@@ -274,6 +287,8 @@ class SimVenue:
             return i
         if i == 0:
             market.check_tick(self.cfg.tick)
+            if self._st is None or self._provisional:
+                self._fit_grid(market)
         st = self._state(float(market.px[i]))
         run = self._advance_market if market is self._entry_market else self._bind(st, market)
         if type(i) is not int or type(t_end) is not int:
@@ -405,16 +420,40 @@ class SimVenue:
         return self._st, -1, self._cids[cloid or ""]
 
     # -- state -----------------------------------------------------------------------------
-    def _state(self, price: float | None) -> SimState:
+    def _fit_grid(self, market: MarketArrays) -> None:
+        """Size the book's grid to a whole market known in advance (a backtest's): from its
+        lowest price ``* (1 - price_range)`` to its highest ``* (1 + price_range)``, so that
+        a market that travels further than ``price_range`` from its first price keeps its
+        book (the first price's grid ignored every level beyond). A market whose span
+        needs more than :data:`AUTO_GRID_MAX` columns (a stray price far off, a very fine
+        tick) keeps the first price's grid; its rows outside are counted
+        (:attr:`off_grid_rows`) for the run's report."""
+        px = market.px
+        valid = (px > 0.0) & (px < math.inf)  # NaN fails both
+        lo_px = float(np.min(px, initial=math.inf, where=valid))
+        hi_px = float(np.max(px, initial=-math.inf, where=valid))
+        first = float(px[0])
+        tick, r = self.cfg.tick, self.params.price_range
+        if lo_px <= hi_px:
+            lo = max(1, math.floor(lo_px * (1.0 - r) / tick))
+            hi = math.ceil(hi_px * (1.0 + r) / tick)
+            if hi - lo + 1 <= AUTO_GRID_MAX:
+                self._regrid(lo, hi - lo + 1, False)
+                return
+        centre = first if 0.0 < first < math.inf else lo_px
+        st = self._regrid(*grid_around(centre, tick, r), False)
+        base, n = int(st.si[lay.SI_BASE]), int(st.si[lay.SI_NT])
+        cols = np.floor(px / tick + 0.5) - base
+        self.off_grid_rows = int(np.count_nonzero(valid & ((cols < 0) | (cols >= n))))
+
+    def _regrid(self, base: int, n: int, provisional: bool) -> SimState:
+        """A new exchange over ticks ``base .. base + n - 1``, carrying over a provisional
+        state's account; the provisional state itself once orders rest on its grid."""
         st = self._st
-        if st is not None and not (self._provisional and price is not None):
+        if st is not None and int(st.si[lay.SI_NORD]) > 0:
             return st
-        p = price if price is not None else 1.0
-        base, n = grid_around(p, self.cfg.tick, self.params.price_range)
         fresh = new_state(self.cfg, base, n)
         if st is not None:  # provisional grid from a priceless start: keep everything else
-            if int(st.si[lay.SI_NORD]) > 0:
-                return st
             keep = [
                 c
                 for c in range(lay.SI_SIZE)
@@ -429,8 +468,16 @@ class SimVenue:
             fresh.rng[:] = st.rng
         self._st = fresh
         self._margin = int(record_margin(fresh))
-        self._provisional = price is None
+        self._provisional = provisional
         return fresh
+
+    def _state(self, price: float | None) -> SimState:
+        st = self._st
+        if st is not None and not (self._provisional and price is not None):
+            return st
+        p = price if price is not None else 1.0
+        base, n = grid_around(p, self.cfg.tick, self.params.price_range)
+        return self._regrid(base, n, price is None)
 
     def _check_px(self, px: np.ndarray, what: str) -> None:
         i = first_off_tick(px, 1.0 / self.cfg.tick)
