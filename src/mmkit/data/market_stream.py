@@ -24,7 +24,7 @@ from mmkit.data.inputs import check_input_file
 from mmkit.errors import DataError
 from mmkit.venues.sim import _layout as lay
 from mmkit.venues.sim.arrays import MarketArrays
-from mmkit.venues.sim.convert import convert_records, new_grid
+from mmkit.venues.sim.convert import convert_records, empty_grid
 from mmkit.venues.sim.state import MAX_FIT_TICKS, roi_grid
 
 Chunk = dict[str, npt.NDArray[Any]]
@@ -83,6 +83,10 @@ def open_records(
     return RecordSource(p, loader.format, loader.chunks(), math.nan, loader)
 
 
+#: ticks of margin beyond a chunk's lowest and highest prices in the conversion's grid
+_MARGIN_TICKS = 16
+
+
 class MarketStream:
     """Converts store chunks to market arrays, keeping the converted book between chunks."""
 
@@ -105,11 +109,22 @@ class MarketStream:
         self.n_ticks = 0
         self._last_ts = -(2**63)
 
+    def _region(self, px: npt.NDArray[np.float64]) -> tuple[int, int]:
+        """(lowest tick, ticks) a chunk's valid book prices ``px`` need: all of them, with a
+        margin, when a grid that wide is allowed (:data:`MAX_FIT_TICKS` columns: so a market
+        that moves far within one chunk, a crash, keeps its book); else their region of
+        interest, the median +- ``price_range`` (a stray price far off is dropped)."""
+        lo = max(1, math.floor(float(px.min()) / self.tick) - _MARGIN_TICKS)
+        hi = math.ceil(float(px.max()) / self.tick) + _MARGIN_TICKS
+        if hi - lo + 1 <= MAX_FIT_TICKS:
+            return lo, hi - lo + 1
+        return roi_grid(px, self.tick, self.price_range)
+
     def _init_grid(self, px: npt.NDArray[np.float64]) -> bool:
         ok = np.isfinite(px) & (px > 0)
         if not ok.any():
             return False
-        self._grid, self._si, self._sf = new_grid(px[ok], self.tick, self.price_range)
+        self._grid, self._si, self._sf = empty_grid(*self._region(px[ok]), self.tick)
         self.base, self.n_ticks = int(self._si[lay.SI_BASE]), int(self._si[lay.SI_NT])
         return True
 
@@ -134,16 +149,15 @@ class MarketStream:
         return convert_records(ts, kind, side, flags, px, sz, self._grid, self._si, self._sf)
 
     def _follow(self, px: npt.NDArray[np.float64]) -> None:
-        """Grow the grid to this chunk's own region of interest (its median price +-
-        ``price_range``) when the market has travelled beyond the grid, the book carried
-        over at its prices: a level outside the grid is dropped by the conversion, and a
-        market that left the first chunk's range lost its book for the rest of the data.
-        Beyond :data:`~mmkit.venues.sim.state.MAX_FIT_TICKS` columns the grid stays (a
-        chunk's far stray levels are dropped as before; they are outside its region)."""
+        """Grow the grid to this chunk's prices (:meth:`_region`) when the market has
+        travelled beyond it, the book carried over at its prices: a level outside the grid
+        is dropped by the conversion, and a market that left the first chunk's range lost
+        its book for the rest of the data. Beyond :data:`MAX_FIT_TICKS` columns in all the
+        grid stays as it is."""
         ok = px[np.isfinite(px) & (px > 0)]
         if not ok.size:
             return
-        lo, nt = roi_grid(ok, self.tick, self.price_range)
+        lo, nt = self._region(ok)
         base, n = self.base, self.n_ticks
         new_lo, new_hi = min(base, lo), max(base + n, lo + nt)
         if (new_lo, new_hi) == (base, base + n) or new_hi - new_lo > MAX_FIT_TICKS:

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from mmkit.data.market_stream import MarketStream
@@ -74,10 +74,17 @@ def _run(evs: list[Any], per_chunk: int = 1) -> SimVenue:
     return v
 
 
-@given(st.floats(20.0, 5000.0), st.floats(20.0, 5000.0), st.integers(2, 25))
-def test_the_book_follows_a_market_however_far_it_travels(start: float, end: float, n: int) -> None:
+@given(st.floats(20.0, 5000.0), st.floats(20.0, 5000.0), st.integers(2, 25), st.integers(1, 4))
+# one chunk of two far apart books: no price near the median (this crashed the conversion
+# with an OverflowError)
+@example(20.0, 49.0, 2, 2)
+def test_the_book_follows_a_market_however_far_it_travels(
+    start: float, end: float, n: int, per_chunk: int
+) -> None:
+    """Converted chunk by chunk as a backtest loads a store, then replayed: the book at the
+    end is the last snapshot's, wherever the market went."""
     evs = _walk(start, end, n)
-    v = _run(evs)
+    v = _run(evs, per_chunk)
     assert v.best_bid == float(evs[-1].bid_px[0])
     assert v.best_ask == float(evs[-1].ask_px[0])
     assert v.off_grid_rows == 0

@@ -36,7 +36,11 @@ Grid = tuple[npt.NDArray[np.float64], npt.NDArray[np.int64], npt.NDArray[np.floa
 
 def new_grid(book_px: npt.NDArray[np.float64], tick: float, price_range: float) -> Grid:
     """An empty book grid (levels, int state, float state) around the given book prices."""
-    lo, nt = roi_grid(book_px, tick, price_range)
+    return empty_grid(*roi_grid(book_px, tick, price_range), tick)
+
+
+def empty_grid(lo: int, nt: int, tick: float) -> Grid:
+    """An empty book grid over ticks ``lo .. lo + nt - 1``."""
     grid = np.zeros((2, nt), dtype=np.float64)
     si = np.zeros(lay.SI_SIZE, dtype=np.int64)
     si[lay.SI_BASE], si[lay.SI_NT], si[lay.SI_BB], si[lay.SI_BA] = lo, nt, -1, nt
