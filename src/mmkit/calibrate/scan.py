@@ -16,6 +16,7 @@ from mmkit.data.market_stream import MarketStream, open_records
 from mmkit.errors import DataError
 from mmkit.venues.sim import _layout as lay
 from mmkit.venues.sim.arrays import MarketArrays
+from mmkit.venues.sim.convert import widen_grid
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -107,6 +108,9 @@ def scan_files(
                 si[lay.SI_BASE], si[lay.SI_NT] = stream.base, stream.n_ticks
                 si[lay.SI_BB], si[lay.SI_BA] = -1, stream.n_ticks
                 sf[lay.SF_TICK], sf[lay.SF_INV_TICK] = stream.tick, 1.0 / stream.tick
+            elif (stream.base, stream.n_ticks) != (si[lay.SI_BASE], si[lay.SI_NT]):
+                # the conversion followed the market beyond its grid: so does this book
+                grid = widen_grid(grid, si, stream.base, stream.n_ticks)
             if first < 0:
                 first = int(m.ts[0])
             last = int(m.ts[-1])

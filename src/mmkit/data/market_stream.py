@@ -24,7 +24,7 @@ from mmkit.data.inputs import check_input_file
 from mmkit.errors import DataError
 from mmkit.venues.sim import _layout as lay
 from mmkit.venues.sim.arrays import MarketArrays
-from mmkit.venues.sim.convert import convert_records, empty_grid
+from mmkit.venues.sim.convert import convert_records, empty_grid, widen_grid
 from mmkit.venues.sim.state import MAX_FIT_TICKS, roi_grid
 
 Chunk = dict[str, npt.NDArray[Any]]
@@ -163,15 +163,7 @@ class MarketStream:
         if (new_lo, new_hi) == (base, base + n) or new_hi - new_lo > MAX_FIT_TICKS:
             return
         assert self._grid is not None
-        off = base - new_lo
-        grid = np.zeros((2, new_hi - new_lo), dtype=np.float64)
-        grid[:, off : off + n] = self._grid
-        si = self._si
-        bb, ba = int(si[lay.SI_BB]), int(si[lay.SI_BA])
-        si[lay.SI_BASE], si[lay.SI_NT] = new_lo, new_hi - new_lo
-        si[lay.SI_BB] = bb + off if bb >= 0 else -1
-        si[lay.SI_BA] = ba + off if ba < n else new_hi - new_lo
-        self._grid = grid
+        self._grid = widen_grid(self._grid, self._si, new_lo, new_hi - new_lo)
         self.base, self.n_ticks = new_lo, new_hi - new_lo
 
 

@@ -169,3 +169,43 @@ def test_the_backtest_report_says_rows_were_ignored_first(
     assert report.run is not None
     assert "market rows ignored: off the simulated exchange's price grid" in report.run.headline
     assert any("venues.sim.price_range" in n for n in report.run.notes)
+
+
+def test_calibration_follows_a_market_that_travels(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``mmkit calibrate``'s scan rebuilds the book from the same conversion: its mids
+    follow a market that doubles, to the last snapshot's (and do not when the conversion's
+    grid stays where it started)."""
+    from mmkit.calibrate.scan import ScanSettings, scan_files
+    from mmkit.data.schema import empty_chunk
+    from mmkit.data.store import StoreMeta, write_store
+
+    evs = _walk(100.0, 200.0, 12)
+    chunks = []
+    for k in range(0, len(evs), 3):
+        part = _chunk(evs[k : k + 3])
+        c = empty_chunk(len(part["ts"]))
+        for name, col in part.items():
+            c[name][:] = col
+        c["local_ts"][:] = part["ts"]
+        chunks.append(c)
+    path = tmp_path / "walk.parquet"
+    write_store(path, chunks, StoreMeta(coin="TEST", tick=1.0, lot=0.01))
+    import mmkit.calibrate.scan as scan_mod
+    from mmkit.data.market_stream import open_records as real_open
+
+    # read back nine rows at a time: the conversion then meets the market chunk by chunk
+    monkeypatch.setattr(scan_mod, "open_records", lambda p, fmt: real_open(p, fmt, batch_rows=9))
+    # the last mid sampled is the next-to-last snapshot's (the last one's sample time is
+    # the end of the data)
+    want = 0.5 * float(evs[-2].bid_px[0] + evs[-2].ask_px[0])
+    scan = ScanSettings(mid_every_s=0.0005, book_every_s=1.0)
+
+    def last_mid() -> float:
+        mid = scan_files([path], scan).mid
+        return float(mid[np.isfinite(mid)][-1])
+
+    assert last_mid() == want
+    monkeypatch.setattr(MarketStream, "_follow", lambda self, px: None)
+    assert last_mid() < want

@@ -49,6 +49,25 @@ def empty_grid(lo: int, nt: int, tick: float) -> Grid:
     return grid, si, sf
 
 
+def widen_grid(
+    grid: npt.NDArray[np.float64], si: npt.NDArray[np.int64], lo: int, nt: int
+) -> npt.NDArray[np.float64]:
+    """The book of ``grid`` (its state in ``si``) on a wider grid, over ticks ``lo .. lo +
+    nt - 1`` (which must contain the old ones): the levels stay at their prices, ``si``'s
+    base, width and best columns are moved to the new grid."""
+    base, n = int(si[lay.SI_BASE]), int(si[lay.SI_NT])
+    off = base - lo
+    if off < 0 or off + n > nt:
+        raise ValueError(f"grid {lo}+{nt} does not contain {base}+{n}")
+    wide = np.zeros((2, nt), dtype=np.float64)
+    wide[:, off : off + n] = grid
+    bb, ba = int(si[lay.SI_BB]), int(si[lay.SI_BA])
+    si[lay.SI_BASE], si[lay.SI_NT] = lo, nt
+    si[lay.SI_BB] = bb + off if bb >= 0 else -1
+    si[lay.SI_BA] = ba + off if ba < n else nt
+    return wide
+
+
 def convert_records(
     ts: npt.NDArray[np.int64],
     kind: npt.NDArray[np.int64],
