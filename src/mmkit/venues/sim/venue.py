@@ -94,6 +94,8 @@ from mmkit.venues.sim.state import (
 #: the most book-grid columns a backtest's venue sizes to its whole market; beyond, the first
 #: price's grid (``price_range`` around it) and a count of the rows outside it
 AUTO_GRID_MAX = MAX_FIT_TICKS
+#: ticks of margin beyond a backtest market's lowest and highest prices in the book's grid
+FIT_MARGIN_TICKS = 1024
 
 _QUEUE = {
     "power": lay.Q_POWER,
@@ -421,27 +423,30 @@ class SimVenue:
 
     # -- state -----------------------------------------------------------------------------
     def _fit_grid(self, market: MarketArrays) -> None:
-        """Size the book's grid to a whole market known in advance (a backtest's): from its
-        lowest price ``* (1 - price_range)`` to its highest ``* (1 + price_range)``, so that
-        a market that travels further than ``price_range`` from its first price keeps its
-        book (the first price's grid ignored every level beyond). A market whose span
-        needs more than :data:`AUTO_GRID_MAX` columns (a stray price far off, a very fine
-        tick) keeps the first price's grid; its rows outside are counted
-        (:attr:`off_grid_rows`) for the run's report."""
+        """Size the book's grid to a whole market known in advance (a backtest's): the
+        first price's grid (``price_range`` around it, as for a market fed event by event)
+        widened to the market's lowest and highest prices (and a margin of
+        :data:`FIT_MARGIN_TICKS`), so that a market that travels further than
+        ``price_range`` keeps its book (the first price's grid alone ignored every level
+        beyond). A market whose span needs more than :data:`AUTO_GRID_MAX` columns (a stray
+        price far off, a very fine tick) keeps the first price's grid; its rows outside are
+        counted (:attr:`off_grid_rows`) for the run's report."""
         px = market.px
         valid = (px > 0.0) & (px < math.inf)  # NaN fails both
         lo_px = float(np.min(px, initial=math.inf, where=valid))
         hi_px = float(np.max(px, initial=-math.inf, where=valid))
         first = float(px[0])
-        tick, r = self.cfg.tick, self.params.price_range
+        tick = self.cfg.tick
+        base, n = grid_around(
+            first if 0.0 < first < math.inf else lo_px, tick, self.params.price_range
+        )
         if lo_px <= hi_px:
-            lo = max(1, math.floor(lo_px * (1.0 - r) / tick))
-            hi = math.ceil(hi_px * (1.0 + r) / tick)
+            lo = min(base, max(1, math.floor(lo_px / tick) - FIT_MARGIN_TICKS))
+            hi = max(base + n - 1, math.ceil(hi_px / tick) + FIT_MARGIN_TICKS)
             if hi - lo + 1 <= AUTO_GRID_MAX:
                 self._regrid(lo, hi - lo + 1, False)
                 return
-        centre = first if 0.0 < first < math.inf else lo_px
-        st = self._regrid(*grid_around(centre, tick, r), False)
+        st = self._regrid(base, n, False)
         base, n = int(st.si[lay.SI_BASE]), int(st.si[lay.SI_NT])
         cols = np.floor(px / tick + 0.5) - base
         self.off_grid_rows = int(np.count_nonzero(valid & ((cols < 0) | (cols >= n))))
