@@ -16,7 +16,7 @@ from mmkit.data.market_stream import MarketStream, open_records
 from mmkit.errors import DataError
 from mmkit.venues.sim import _layout as lay
 from mmkit.venues.sim.arrays import MarketArrays
-from mmkit.venues.sim.convert import widen_grid
+from mmkit.venues.sim.convert import empty_grid, widen_grid
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -92,8 +92,6 @@ def scan_files(
         src = open_records(Path(path), s.fmt)
         stream: MarketStream | None = None
         grid: F64 | None = None
-        si = np.zeros(lay.SI_SIZE, np.int64)
-        sf = np.zeros(lay.SF_SIZE, np.float64)
         st = np.zeros(ST_SIZE, np.int64)
         first = last = -1
         for chunk in src.chunks:
@@ -104,10 +102,7 @@ def scan_files(
             if not len(m):
                 continue
             if grid is None:
-                grid = np.zeros((2, stream.n_ticks), np.float64)
-                si[lay.SI_BASE], si[lay.SI_NT] = stream.base, stream.n_ticks
-                si[lay.SI_BB], si[lay.SI_BA] = -1, stream.n_ticks
-                sf[lay.SF_TICK], sf[lay.SF_INV_TICK] = stream.tick, 1.0 / stream.tick
+                grid, si, sf = empty_grid(stream.base, stream.n_ticks, stream.tick)
             elif (stream.base, stream.n_ticks) != (si[lay.SI_BASE], si[lay.SI_NT]):
                 # the conversion followed the market beyond its grid: so does this book
                 grid = widen_grid(grid, si, stream.base, stream.n_ticks)
