@@ -41,11 +41,18 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
+_UNKNOWN = object()
+
 __all__ = [
     "EXACT_KERNEL_MODULES",
     "Hazard",
+    "TwinRead",
     "dispatchers",
+    "fresh_ir",
     "ir_hazards",
+    "kernel_source_hazards",
+    "option_hazards",
+    "read_twin",
     "scan_ir",
     "source_hazards",
 ]
@@ -156,15 +163,29 @@ def scan_ir(modules: Iterable[str] = EXACT_KERNEL_MODULES) -> tuple[list[Hazard]
     return hazards, unread
 
 
-def _const(node: ast.expr) -> bool:
-    """A numeric literal, or minus one."""
+def _value(node: ast.expr, scope: dict[str, Any]) -> Any:
+    """The value a name or a dotted name has in ``scope`` (numba freezes a kernel's globals
+    as compile-time constants), or ``_UNKNOWN``."""
+    if isinstance(node, ast.Name):
+        return scope.get(node.id, _UNKNOWN)
+    if isinstance(node, ast.Attribute):
+        base = _value(node.value, scope)
+        return _UNKNOWN if base is _UNKNOWN else getattr(base, node.attr, _UNKNOWN)
+    return _UNKNOWN
+
+
+def _const(node: ast.expr, scope: dict[str, Any] | None = None) -> bool:
+    """A numeric literal, minus one, or a name whose global value is a number: numba
+    compiles a global as the constant it holds, so ``HALF ** x`` is ``0.5 ** x`` to LLVM."""
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
         node = node.operand
-    return (
-        isinstance(node, ast.Constant)
-        and isinstance(node.value, int | float)
-        and not isinstance(node.value, bool)
-    )
+    if isinstance(node, ast.Constant):
+        value: Any = node.value
+    elif scope is not None:
+        value = _value(node, scope)
+    else:
+        return False
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _pow_operands(node: ast.AST) -> tuple[ast.expr, ast.expr] | None:
@@ -179,21 +200,106 @@ def _pow_operands(node: ast.AST) -> tuple[ast.expr, ast.expr] | None:
 
 
 def source_hazards(module: ModuleType | str) -> list[Hazard]:
-    """``**``, ``pow`` and ``power`` with a numeric literal for an operand in the source of a
-    module's kernels, unless the line says ``# exact:`` why it is harmless."""
+    """``**``, ``pow`` and ``power`` with a numeric literal (or a name of a global number)
+    for an operand in the source of a module's kernels, unless the line says ``# exact:``
+    why it is harmless."""
     mod = importlib.import_module(module) if isinstance(module, str) else module
     out: list[Hazard] = []
     for name, disp in dispatchers(mod):
-        lines, first = inspect.getsourcelines(disp.py_func)
-        for node in ast.walk(ast.parse(textwrap.dedent("".join(lines)))):
-            ops = _pow_operands(node)
-            if not isinstance(node, ast.expr) or ops is None:
-                continue
-            if not (_const(ops[0]) or _const(ops[1])):
-                continue
-            line = lines[node.lineno - 1]
-            if "# exact:" in line:
-                continue
-            where = f"{mod.__name__}:{name} line {first + node.lineno - 1}"
-            out.append(Hazard(where, "pow with a constant operand", line.strip()))
+        out += kernel_source_hazards(f"{mod.__name__}:{name}", disp)
     return out
+
+
+def kernel_source_hazards(where: str, disp: Any) -> list[Hazard]:
+    """The constant ``pow`` of one kernel's source (see :func:`source_hazards`)."""
+    try:
+        lines, first = inspect.getsourcelines(disp.py_func)
+    except (OSError, TypeError) as exc:
+        return [Hazard(where, "its source could not be read", str(exc))]
+    scope = getattr(disp.py_func, "__globals__", {})
+    out: list[Hazard] = []
+    for node in ast.walk(ast.parse(textwrap.dedent("".join(lines)))):
+        ops = _pow_operands(node)
+        if not isinstance(node, ast.expr) or ops is None:
+            continue
+        if not (_const(ops[0], scope) or _const(ops[1], scope)):
+            continue
+        line = lines[node.lineno - 1]
+        if "# exact:" in line:
+            continue
+        at = f"{where} line {first + node.lineno - 1}"
+        out.append(Hazard(at, "pow with a constant operand", line.strip()))
+    return out
+
+
+def option_hazards(where: str, disp: Any) -> list[Hazard]:
+    """A kernel compiled with fast-math (``fastmath=True`` or a set of its flags)."""
+    fm = disp.targetoptions.get("fastmath")
+    if fm:
+        return [Hazard(where, "compiled with fast-math", f"fastmath={fm!r}")]
+    return []
+
+
+@dataclass(frozen=True)
+class TwinRead:
+    """What :func:`read_twin` read of a twin's own kernels, and what it found."""
+
+    #: the twin's own kernels (``module:function``), read in their source and options
+    kernels: tuple[str, ...]
+    #: the compiled signatures whose IR was read (on a fresh compile)
+    ir_read: int
+    #: what may round unlike the reference
+    hazards: tuple[Hazard, ...]
+
+    def summary(self) -> str:
+        k, n = len(self.kernels), self.ir_read
+        return (
+            f"{k} kernel{'s' if k != 1 else ''} of its own read (source and options), "
+            f"the LLVM IR of {n} compiled signature{'s' if n != 1 else ''}"
+        )
+
+
+def fresh_ir(disp: Any, sig: Any) -> str:
+    """The optimised LLVM IR of ``disp`` for ``sig``, from a compile of its Python source
+    that bypasses numba's cache (which keeps no IR)."""
+    import warnings
+
+    from numba import njit
+
+    opts = {k: v for k, v in disp.targetoptions.items() if k not in ("cache", "nopython")}
+    fresh = njit(**opts)(disp.py_func)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fresh.compile(sig)
+    text: str = fresh.inspect_llvm(sig)
+    return text
+
+
+def read_twin(
+    twin: object, reference: object, ir_skip: Iterable[str] = EXACT_KERNEL_MODULES
+) -> TwinRead:
+    """Read the kernels ``twin`` runs that ``reference`` does not (a kernel both call gives
+    both the same bits): their source for constant ``pow`` (:func:`kernel_source_hazards`),
+    their options for fast-math, and the IR of every signature this process compiled, on a
+    fresh compile (:func:`fresh_ir`), except for the modules of ``ir_skip`` (the built-in
+    twins', whose every kernel the test suite reads on a cold compile). A kernel whose code
+    cannot be read is a hazard: it cannot be shown exact."""
+    from mmkit.twins.reach import kernels_of
+
+    theirs = kernels_of(reference, skip=("twin",))
+    own = {w: d for w, d in sorted(kernels_of(twin, skip=("twin",)).items()) if w not in theirs}
+    skip = set(ir_skip)
+    hazards: list[Hazard] = []
+    ir_read = 0
+    for where, disp in own.items():
+        hazards += kernel_source_hazards(where, disp) + option_hazards(where, disp)
+        if disp.py_func.__module__ in skip or disp.targetoptions.get("inline") == "always":
+            continue
+        for sig in list(disp.signatures):
+            try:
+                hazards += ir_hazards(fresh_ir(disp, sig), f"{where}{sig}")
+            except Exception as exc:  # numba raises many kinds; the kernel stays unproven
+                hazards.append(Hazard(f"{where}{sig}", "its IR could not be read", repr(exc)))
+                continue
+            ir_read += 1
+    return TwinRead(tuple(own), ir_read, tuple(hazards))

@@ -48,6 +48,12 @@ def register_estimators(register: Any) -> None:
         f"{_PKG}.twins:build_broken_twin",
         description="BROKEN: correct Python code whose compiled twin clamps jumps over 10 %",
     )
+    register(
+        "broken_exp2_vol",
+        f"{_PKG}.twins:build_decay_vol",
+        description="BROKEN: a decayed EWMA whose twin's 0.5 ** x LLVM compiles as exp2 "
+        "(one ulp off on rare inputs)",
+    )
 
 
 @hookimpl

@@ -26,6 +26,8 @@ class EwmaVol:
     """EWMA of squared log returns of market trades (the Python reference)."""
 
     publishes = frozenset({"ewma_vol.*"})
+    #: the prefix of the extras it publishes
+    KEY = "ewma_vol"
 
     def __init__(self) -> None:
         self.last = 0.0
@@ -42,16 +44,19 @@ class EwmaVol:
             return
         self._update(px)
 
+    def _weight(self) -> float:
+        return ALPHA
+
     def _update(self, px: float) -> None:
         if self.last > 0.0:
             r = math.log(px / self.last)
-            self.var = self.var + ALPHA * (r * r - self.var)
+            self.var = self.var + self._weight() * (r * r - self.var)
             self.count += 1
         self.last = px
 
     def estimate(self, out: Estimates, now_ns: int) -> None:
-        out.extras["ewma_vol.var"] = self.var
-        out.extras["ewma_vol.count"] = float(self.count)
+        out.extras[f"{self.KEY}.var"] = self.var
+        out.extras[f"{self.KEY}.count"] = float(self.count)
 
     def twin(self) -> EwmaVol:
         return EwmaVolTwin()
@@ -74,8 +79,8 @@ class EwmaVolTwin(EwmaVol):
         self._kernel()(self._f, self._i, px, ALPHA)
 
     def estimate(self, out: Estimates, now_ns: int) -> None:
-        out.extras["ewma_vol.var"] = float(self._f[1])
-        out.extras["ewma_vol.count"] = float(self._i[0])
+        out.extras[f"{self.KEY}.var"] = float(self._f[1])
+        out.extras[f"{self.KEY}.count"] = float(self._i[0])
 
 
 class BrokenTwinVol(EwmaVol):
@@ -90,6 +95,45 @@ class _ClampingTwin(EwmaVolTwin):
         from mmkit_broken_fixtures._kernels_twins import update_clamped
 
         return update_clamped
+
+
+class DecayVol(EwmaVol):
+    """An EWMA of squared log returns whose weight decays with the time between trades
+    (half-life 5 s), published as ``extras["decay_vol.var"]``; its twin's kernel is the same
+    code, but LLVM compiles the decay as ``exp2`` (see
+    :func:`mmkit_broken_fixtures._kernels_twins.update_decay`)."""
+
+    publishes = frozenset({"decay_vol.*"})
+    KEY = "decay_vol"
+    HALF_LIFE_S = 5.0
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.last_ns = 0
+        self.dt_s = 0.0
+
+    def on_event(self, event: Event, now_ns: int) -> None:
+        self.dt_s = (now_ns - self.last_ns) / 1e9 if self.last_ns else 0.0
+        if event.kind is EventKind.TRADE:
+            self.last_ns = now_ns
+        super().on_event(event, now_ns)
+
+    def _weight(self) -> float:
+        return 1.0 - 0.5 ** (self.dt_s / self.HALF_LIFE_S)
+
+    def twin(self) -> EwmaVol:
+        return _DecayTwin()
+
+
+class _DecayTwin(DecayVol, EwmaVolTwin):
+    def _update(self, px: float) -> None:
+        from mmkit_broken_fixtures._kernels_twins import update_decay
+
+        update_decay(self._f, self._i, px, self.dt_s, self.HALF_LIFE_S)
+
+
+def build_decay_vol(ctx: BuildContext[Any]) -> DecayVol:
+    return DecayVol()
 
 
 def build_ewma_vol(ctx: BuildContext[Any]) -> EwmaVol:

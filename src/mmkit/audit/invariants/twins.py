@@ -18,6 +18,15 @@ outputs are compared exactly (or within the twin module's stated ``TWIN_TOLERANC
   partial fills, external cancels, lost and delayed acks, disconnects, rejections and
   failed modifies; every action sent, in order, and the orders resting at the venue.
 
+After its streams, each of the four reads the code of the kernels the twin runs and its
+reference does not (:func:`mmkit.twins.exactness.read_twin`): a ``pow`` with a constant
+operand (a literal or a global number: LLVM makes ``0.5 ** x`` an ``exp2``), a kernel
+compiled with fast-math, and, for kernels outside mmkit's own (which the test suite reads on
+a cold compile), the LLVM IR of every signature the streams compiled: fast-math flags, fused
+multiply-adds, ``exp2`` / ``exp10`` / ``powi``, NaN-blind min / max, vector math calls. Any
+of these FAILs: such a twin differs from its reference by an ulp on some inputs, which a
+random stream finds only by luck.
+
 A component without a twin is NOT_APPLICABLE (it runs its Python code). A ``twin()`` that
 raises or returns something that is not a component of the kind FAILs: the engine would
 quietly run the reference in its place.
@@ -58,6 +67,23 @@ def build_pair(target: AuditTarget) -> tuple[Any, Any]:
     if callable(force):  # a twin that runs its reference where that is cheaper: its kernels
         force()
     return ref, twin
+
+
+def check_exact_code(target: AuditTarget) -> None:
+    """FAIL when the twin's own kernels hold code that rounds unlike Python (run after the
+    streams, so that the signatures they compiled are read)."""
+    from mmkit.twins.exactness import read_twin
+
+    ref, twin = build_pair(target)
+    read = read_twin(twin, ref)
+    if read.hazards:
+        shown = "\n".join(f"- {h}" for h in read.hazards[:8])
+        more = f"\n... and {len(read.hazards) - 8} more" if len(read.hazards) > 8 else ""
+        raise AssertionError(
+            "the twin's kernels hold code that can round unlike its Python reference "
+            f"(equal on the drawn streams, but not on every input; {read.summary()}); "
+            f"the code that shows it:\n{shown}{more}"
+        )
 
 
 def _rejected(component: Any) -> int:
@@ -105,7 +131,9 @@ def check_estimator_twin(target: AuditTarget, ctx: AuditContext) -> None:
     extra) and records the same rejections, after every step of adversarial streams, then
     of two fixed markets: a top of book moving between depth snapshots with fills of its
     own (which models that learn from their fills' outcomes need), and another venue's top
-    of book leading ours (which a lead-lag model needs to sample, test and publish)."""
+    of book leading ours (which a lead-lag model needs to sample, test and publish).
+    Then the kernels the twin runs and its reference does not are read for code that
+    rounds unlike Python (see the module's notes)."""
     from hypothesis import given
 
     from mmkit.audit.invariants.delivery import lead_lag_session, top_of_book_session
@@ -155,12 +183,15 @@ def check_estimator_twin(target: AuditTarget, ctx: AuditContext) -> None:
                 f"{exc}\nthe stream: the busy and the jumpy market, then "
                 f"mmkit.audit.invariants.delivery.{session.__name__}() ({what})"
             ) from None
+    check_exact_code(target)
 
 
 def check_gate_twin(target: AuditTarget, ctx: AuditContext) -> None:
     """The gate's twin decides exactly as the reference (open, or the same gate, reason,
     detail, mode and emergency flag) after every step of adversarial streams, over a market
-    that follows the stream and a portfolio that books its own fills."""
+    that follows the stream and a portfolio that books its own fills.
+    Then the kernels the twin runs and its reference does not are read for code that
+    rounds unlike Python (see the module's notes)."""
     from hypothesis import given
     from hypothesis import strategies as st
 
@@ -198,6 +229,7 @@ def check_gate_twin(target: AuditTarget, ctx: AuditContext) -> None:
         drive_pair(ref, twin, ops, after, on_event)
 
     run()
+    check_exact_code(target)
 
 
 def _outcome(fn: Callable[[], Any]) -> tuple[str, Any]:
@@ -210,7 +242,9 @@ def _outcome(fn: Callable[[], Any]) -> tuple[str, Any]:
 def check_quoter_twin(target: AuditTarget, ctx: AuditContext) -> None:
     """The quoter's twin quotes exactly the reference's ladder (every level's side, price,
     size and index), or raises as it does, over sequences of quoting scenarios given to one
-    quoter after the other (state and caches carried between them)."""
+    quoter after the other (state and caches carried between them).
+    Then the kernels the twin runs and its reference does not are read for code that
+    rounds unlike Python (see the module's notes)."""
     from hypothesis import given, note
     from hypothesis import strategies as st
 
@@ -259,6 +293,7 @@ def check_quoter_twin(target: AuditTarget, ctx: AuditContext) -> None:
             prev = [lr, lt]
 
     run()
+    check_exact_code(target)
 
 
 #: what the executor comparison drives: the execution faults of
@@ -273,7 +308,9 @@ def executor_ops() -> tuple[str, ...]:
 def check_executor_twin(target: AuditTarget, ctx: AuditContext) -> None:
     """The executor's twin sends exactly the reference's actions (type, order, cloids,
     prices, sizes) and leaves the same orders resting, in identical engines on identical
-    fake venues driven through requotes, fills, venue faults and halts."""
+    fake venues driven through requotes, fills, venue faults and halts.
+    Then the kernels the twin runs and its reference does not are read for code that
+    rounds unlike Python (see the module's notes)."""
     from hypothesis import given, note
     from hypothesis import strategies as st
 
@@ -315,6 +352,7 @@ def check_executor_twin(target: AuditTarget, ctx: AuditContext) -> None:
             )
 
     run()
+    check_exact_code(target)
 
 
 def check_system_twins(target: AuditTarget, ctx: AuditContext) -> None:
