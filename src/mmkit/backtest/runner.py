@@ -205,7 +205,6 @@ def _run(
         requotes = int((end - start) // int(step_ms * NS_PER_MS))
         off_grid = int(getattr(venue, "off_grid_rows", 0))
     elif o.cadence == "event":
-        off_grid = 0
         from mmkit.backtest.loops import run_events
         from mmkit.data.adapter import events_from_chunks
 
@@ -237,6 +236,7 @@ def _run(
         )
         events = session.stats.market_events
         requotes = observer.quote_updates
+        off_grid = int(getattr(venue, "off_grid_rows", 0))
     else:
         raise ConfigError([f"--cadence {o.cadence!r}: choose event or timer"])
     t_run = time.perf_counter() - wall0 - t_load
@@ -254,13 +254,11 @@ def _run(
         if said is not None:  # in the report's first line too
             report.run = dataclasses.replace(report.run, headline=f"{report.run.headline}; {said}")
     if report.run is not None and off_grid:
+        from mmkit.venues.sim.venue import OFF_GRID_WHY
+
         said = f"{off_grid:,} market rows ignored: off the simulated exchange's price grid"
-        report.run.notes.append(
-            f"{said} ({off_grid / max(events, 1):.2%} of the market; the market's prices span "
-            "more book columns than the venue sizes its grid to, so the grid is the first "
-            "price +- venues.sim.price_range and levels and trades beyond it are not in the "
-            "book: set venues.sim.tick coarser, or drop the stray prices from the data)"
-        )
+        share = f"{off_grid / max(events, 1):.2%} of the market"
+        report.run.notes.append(f"{said} ({share}; {OFF_GRID_WHY})")
         report.run = dataclasses.replace(report.run, headline=f"{report.run.headline}; {said}")
     if report.run is not None:
         report.run.notes.extend(market_load.notes)  # the cache's troubles, if any

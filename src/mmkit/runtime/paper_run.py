@@ -34,6 +34,9 @@ class RunOutcome:
     result: PaperResult
     journal_path: Path | None
     wall_s: float
+    #: market rows the simulated exchange ignored: off its price grid (see
+    #: :data:`mmkit.venues.sim.venue.OFF_GRID_WHY`)
+    off_grid_rows: int = 0
 
 
 class SignalGuard:
@@ -203,4 +206,10 @@ def run_paper(
         if metrics is not None:
             metrics.close()
     assert result is not None
-    return RunOutcome(session, result, journal.path if journal else None, time.monotonic() - wall0)
+    return RunOutcome(
+        session,
+        result,
+        journal.path if journal else None,
+        time.monotonic() - wall0,
+        int(getattr(venue, "off_grid_rows", 0)),
+    )

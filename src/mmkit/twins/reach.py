@@ -144,7 +144,7 @@ class _Walk:
                     if current is not None and not names:  # import m (as k): m.f reachable
                         modules.append(current)
                 elif ins.opname == "IMPORT_FROM" and current is not None:
-                    value = getattr(current, str(ins.argval), None)
+                    value = vars(current).get(str(ins.argval))
                     if value is None:
                         value = _import(f"{current.__name__}.{ins.argval}", 0, None)
                     if isinstance(value, ModuleType):
@@ -160,8 +160,9 @@ class _Walk:
                         self.reach(value)
                 consts.clear()
             for mod in modules:
+                names = vars(mod)  # not getattr: no module __getattr__ (lazy, deprecated) runs
                 for name in c.co_names:
-                    value = getattr(mod, name, None)
+                    value = names.get(name)
                     if isinstance(value, ModuleType):
                         if value not in modules:
                             modules.append(value)

@@ -10,7 +10,7 @@ The oracle is the data itself: the replayed book's best levels are the last snap
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pytest
@@ -145,18 +145,23 @@ def test_a_market_without_a_usable_price_is_a_clear_error() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("cadence", ["timer", "event"])
 def test_the_backtest_report_says_rows_were_ignored_first(
-    synthetic_store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    synthetic_store: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    cadence: Literal["event", "timer"],
 ) -> None:
     """A backtest whose market spans more columns than one grid: its report's first line
-    says how many rows were ignored, and its notes why."""
+    says how many rows were ignored, and its notes why; with the market given whole (the
+    timer cadence) or fed event by event (the event cadence, as paper trading feeds it)."""
     from mmkit.backtest.runner import BacktestOptions, run_backtest
     from mmkit.config.loader import load_settings
     from mmkit.plugin_manager import PluginHost
 
     host = PluginHost(load_entrypoints=False)
     s = load_settings(None, host.registry, env={}, sets=["instrument.tick=0.1"])
-    opts = BacktestOptions(cadence="timer", duration_s=60.0)
+    opts = BacktestOptions(cadence=cadence, duration_s=60.0)
     clean = run_backtest(s, host, [synthetic_store], opts).report
     assert clean.run is not None and "ignored" not in clean.run.headline
     # the synthetic market spans a few hundred ticks: a grid of 50 columns cannot hold it,
@@ -168,7 +173,7 @@ def test_the_backtest_report_says_rows_were_ignored_first(
     report = run_backtest(narrow, host, [synthetic_store], opts).report
     assert report.run is not None
     assert "market rows ignored: off the simulated exchange's price grid" in report.run.headline
-    assert any("venues.sim.price_range" in n for n in report.run.notes)
+    assert any("set venues.sim.tick coarser" in n for n in report.run.notes)
 
 
 def test_calibration_follows_a_market_that_travels(

@@ -100,6 +100,46 @@ def first_off_tick(px: np.ndarray, inv_tick: float) -> int:
 
 
 @njit(cache=True)
+def check_prices(px: np.ndarray, inv_tick: float, base: int, nt: int) -> tuple[int, int]:
+    """One pass over a market event's prices: the index of the first that is not a
+    multiple of the tick (or not finite; -1 when none, as :func:`first_off_tick`), and how
+    many fall outside the grid of ticks ``base .. base + nt - 1``."""
+    bad = -1
+    n = 0
+    for i in range(px.shape[0]):
+        x = px[i] * inv_tick
+        if bad < 0 and not (abs(x - np.floor(x + 0.5)) <= 1e-6):
+            bad = i
+        t = np.int64(x + 0.5)
+        if not (base <= t < base + nt):
+            n += 1
+    return bad, n
+
+
+@njit(cache=True)
+def off_grid(px: np.ndarray, inv_tick: float, base: int, nt: int) -> tuple[int, int, int]:
+    """Prices of ``px`` outside the grid of ticks ``base .. base + nt - 1``: how many, and
+    the lowest and highest tick among those on a positive tick (``(0, 0, -1)`` when none;
+    a price on no positive tick counts but has no tick to cover)."""
+    n = 0
+    lo = np.int64(0)
+    hi = np.int64(-1)
+    for i in range(px.shape[0]):
+        t = np.int64(px[i] * inv_tick + 0.5)
+        if base <= t < base + nt:
+            continue
+        n += 1
+        if t >= 1:
+            if hi < lo:
+                lo = t
+                hi = t
+            else:
+                lo = min(lo, t)
+                hi = max(hi, t)
+    return n, int(lo), int(hi)
+
+
+@njit(cache=True)
 def top_levels(
     grid: np.ndarray, si: np.ndarray, sf: np.ndarray, row: int, depth: int
 ) -> tuple[np.ndarray, np.ndarray]:

@@ -66,13 +66,20 @@ from mmkit.core.types import NS_PER_MS, Instrument, Side
 from mmkit.errors import DataError, VenueError
 from mmkit.registry import BuildContext
 from mmkit.venues.sim import _layout as lay
-from mmkit.venues.sim._kernels_book import best_ask_px, best_bid_px, first_off_tick, top_levels
+from mmkit.venues.sim._kernels_book import (
+    best_ask_px,
+    best_bid_px,
+    check_prices,
+    off_grid,
+    top_levels,
+)
 from mmkit.venues.sim._kernels_latency import feed_time
 from mmkit.venues.sim._kernels_orders import enqueue, process_pending
 from mmkit.venues.sim._kernels_replay import advance, record_margin
 from mmkit.venues.sim._kernels_snapshot import apply_snapshot_side
 from mmkit.venues.sim._kernels_venue import account_fill, venue_cancel, venue_fill
 from mmkit.venues.sim.arrays import MarketArrays
+from mmkit.venues.sim.convert import widen_grid
 from mmkit.venues.sim.messages import (
     OUTCOMES,
     REASONS,
@@ -91,11 +98,18 @@ from mmkit.venues.sim.state import (
     new_state,
 )
 
-#: the most book-grid columns a backtest's venue sizes to its whole market; beyond, the first
-#: price's grid (``price_range`` around it) and a count of the rows outside it
+#: the most book-grid columns the venue sizes its book to (a backtest's whole market, or a
+#: market fed event by event that travels beyond its grid); beyond, the rows outside the
+#: grid are counted (:attr:`SimVenue.off_grid_rows`) and ignored
 AUTO_GRID_MAX = MAX_FIT_TICKS
-#: ticks of margin beyond a backtest market's lowest and highest prices in the book's grid
+#: ticks of margin beyond the prices a grid is widened to cover
 FIT_MARGIN_TICKS = 1024
+#: why market rows fall off the grid (:attr:`SimVenue.off_grid_rows`), and what to change
+OFF_GRID_WHY = (
+    "the market's prices span more book columns than the simulated exchange's grid may "
+    f"have ({AUTO_GRID_MAX:,}), or are not positive, so the levels and trades beyond it "
+    "are not in the book: set venues.sim.tick coarser, or drop the stray prices from the data"
+)
 
 _QUEUE = {
     "power": lay.Q_POWER,
@@ -169,14 +183,19 @@ class SimVenue:
         self._one_ts = np.zeros(1, dtype=np.int64)  # reused buffers for single events
         self._one_kind = np.zeros(1, dtype=np.int8)
         self._margin = 0
-        #: market rows of a backtest's market that fell outside the book's grid, ignored
-        #: (:meth:`_fit_grid`; 0 unless the market spans more than AUTO_GRID_MAX columns)
+        #: market rows (trades, levels) that fell outside the book's grid, ignored
+        #: (:meth:`_fit_grid`, :meth:`_cover`; 0 unless the market spans more than
+        #: AUTO_GRID_MAX columns or holds a price on no positive tick)
         self.off_grid_rows = 0
+        #: times the grid of a market fed event by event was widened (:meth:`_cover`)
+        self.grid_widenings = 0
         # compiled entry points of the per-step kernels (mmkit.core.entry_points), bound on
         # first use: advance's to the last market's column types, top_levels'
         self._entry_market: MarketArrays | None = None
         self._advance_market: Callable[..., tuple[int, bool]] = advance
         self._top_levels: Callable[..., tuple[np.ndarray, np.ndarray]] | None = None
+        self._off_grid: Callable[..., tuple[int, int, int]] | None = None
+        self._check_prices: Callable[..., tuple[int, int]] | None = None
 
     # -- the Venue protocol ----------------------------------------------------------------
     def on_market(self, event: Event, now_ns: int) -> None:
@@ -185,13 +204,16 @@ class SimVenue:
                 self.on_market(tr, t)
             return
         if isinstance(event, Trade):
-            self._check_px(np.array([event.px]), "trade")
+            px1 = np.array([event.px])
+            off = self._check_px(px1, "trade")
             st = self._state(event.px)
+            if off:
+                st = self._cover(st, px1)
             self._advance(
                 st,
                 lay.EV_TRADE,
                 np.array([int(event.side)], np.int8),
-                np.array([event.px]),
+                px1,
                 np.array([event.sz]),
                 event.ts,
             )
@@ -200,12 +222,14 @@ class SimVenue:
             px = np.concatenate((event.bid_px, event.ask_px))
             if not px.size:
                 return
-            self._check_px(px, "book delta")
+            off = self._check_px(px, "book delta")
             sz = np.concatenate((event.bid_sz, event.ask_sz))
             side = np.concatenate(
                 (np.ones(event.bid_px.size, np.int8), -np.ones(event.ask_px.size, np.int8))
             )
             st = self._state(float(px[0]))
+            if off:
+                st = self._cover(st, px)
             self._advance(st, lay.EV_DEPTH, side, px, np.where(np.isfinite(sz), sz, 0.0), event.ts)
         elif isinstance(event, BookSnapshot):
             self._have_depth = True
@@ -451,6 +475,59 @@ class SimVenue:
         cols = np.floor(px / tick + 0.5) - base
         self.off_grid_rows = int(np.count_nonzero(valid & ((cols < 0) | (cols >= n))))
 
+    def _cover(self, st: SimState, px: np.ndarray) -> SimState:
+        """The state whose grid holds the prices ``px`` of a market event fed one by one
+        (paper trading, an event-cadence backtest, the emulator): widened when one falls
+        outside (:meth:`_widen`), its rows outside counted in :attr:`off_grid_rows` when it
+        cannot be (or when a price is on no positive tick). The grid of a fed market starts
+        as the first price +- ``price_range``; without this, a market that travelled beyond
+        it lost its book there (levels and trades ignored, quietly)."""
+        si = st.si
+        span = self._off_grid
+        if span is None:
+            span = self._off_grid = entry_for(off_grid, px, 1.0, 0, 0)
+        n_off, lo_t, hi_t = span(px, st.sf[lay.SF_INV_TICK], si[lay.SI_BASE], si[lay.SI_NT])
+        if not n_off:
+            return st
+        if lo_t <= hi_t:
+            wide = self._widen(st, int(lo_t), int(hi_t))
+            if wide is not None:
+                st = wide
+                n_off = off_grid(
+                    px, st.sf[lay.SF_INV_TICK], int(st.si[lay.SI_BASE]), int(st.si[lay.SI_NT])
+                )[0]
+        self.off_grid_rows += int(n_off)
+        return st
+
+    def _widen(self, st: SimState, lo_t: int, hi_t: int) -> SimState | None:
+        """``st`` on a grid that also covers ticks ``lo_t .. hi_t``, its book, best levels
+        and resting orders carried over at their prices; None when that grid would exceed
+        :data:`AUTO_GRID_MAX` columns. The grid grows to the new extreme +- ``price_range``
+        (as a fresh grid around it would be), so that a market drifting on widens it a few
+        times, not at every tick; when that is too wide, to the new extreme + a margin."""
+        si = st.si
+        base, n = int(si[lay.SI_BASE]), int(si[lay.SI_NT])
+        top = base + n - 1
+        r = self.params.price_range
+        lo = min(base, math.floor(lo_t * (1.0 - r)), lo_t - FIT_MARGIN_TICKS)
+        hi = max(top, math.ceil(hi_t * (1.0 + r)), hi_t + FIT_MARGIN_TICKS)
+        lo = max(lo, 1) if lo_t < base else base
+        hi = hi if hi_t > top else top
+        if hi - lo + 1 > AUTO_GRID_MAX:  # the least that covers them
+            lo = max(1, lo_t - FIT_MARGIN_TICKS) if lo_t < base else base
+            hi = hi_t + FIT_MARGIN_TICKS if hi_t > top else top
+            if hi - lo + 1 > AUTO_GRID_MAX:
+                return None
+        off = base - lo
+        grid = widen_grid(st.grid, si, lo, hi - lo + 1)  # moves si's base, width, bests
+        nord = int(si[lay.SI_NORD])
+        if off and nord:
+            st.oi[:nord, lay.OI_PXI] += off
+        wide = st._replace(grid=grid)
+        self._st = wide
+        self.grid_widenings += 1
+        return wide
+
     def _regrid(self, base: int, n: int, provisional: bool) -> SimState:
         """A new exchange over ticks ``base .. base + n - 1``, carrying over a provisional
         state's account; the provisional state itself once orders rest on its grid."""
@@ -484,13 +561,24 @@ class SimVenue:
         base, n = grid_around(p, self.cfg.tick, self.params.price_range)
         return self._regrid(base, n, price is None)
 
-    def _check_px(self, px: np.ndarray, what: str) -> None:
-        i = first_off_tick(px, 1.0 / self.cfg.tick)
+    def _check_px(self, px: np.ndarray, what: str) -> bool:
+        """Raise a :class:`DataError` when a price is not on the tick; whether a price falls
+        outside the book's grid (or there is no book yet: the grid is made for the first)."""
+        st = self._st
+        chk = self._check_prices
+        if chk is None:
+            chk = self._check_prices = entry_for(check_prices, px, 1.0, 0, 0)
+        if st is None:
+            i, n_off = chk(px, 1.0 / self.cfg.tick, 0, 0)
+        else:
+            si = st.si
+            i, n_off = chk(px, 1.0 / self.cfg.tick, si[lay.SI_BASE], si[lay.SI_NT])
         if i >= 0:
             raise DataError(
                 f"sim venue: {what} price {float(px[i])!r} is not a multiple of the "
                 f"tick {self.cfg.tick!r} (set venues.sim.tick to the data's tick)"
             )
+        return n_off > 0
 
     def _advance(
         self, st: SimState, kind: int, side: np.ndarray, px: np.ndarray, sz: np.ndarray, ts: int
@@ -522,9 +610,10 @@ class SimVenue:
         ts: int,
     ) -> None:
         px = np.concatenate((bid_px, ask_px))
-        if px.size:
-            self._check_px(px, "book snapshot")
+        off = px.size and self._check_px(px, "book snapshot")
         st = self._state(float(px[0]) if px.size else None)
+        if off:
+            st = self._cover(st, px)
         self._run_pending(st, ts)
         for row, p, s in ((0, bid_px, bid_sz), (1, ask_px, ask_sz)):
             szs = np.where(np.isfinite(s), s, 0.0).astype(np.float64)
