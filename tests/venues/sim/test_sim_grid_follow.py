@@ -16,7 +16,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from mmkit.core.actions import Place
+from mmkit.core.actions import Cancel, Place
 from mmkit.core.events import OwnFill
 from mmkit.core.types import Side
 from mmkit.venues.sim import venue as venue_mod
@@ -86,6 +86,69 @@ def test_a_fed_market_keeps_its_book_and_our_orders_however_far_it_travels(
     assert sum(f.sz for f in evs if isinstance(f, OwnFill) and f.cloid == cl(3)) > 0.0
 
 
+_OP = st.one_of(
+    st.tuples(st.just("move"), st.floats(0.3, 3.0)),  # the market jumps by this factor
+    st.tuples(st.just("trade"), st.sampled_from([Side.BUY, Side.SELL]), st.integers(0, 4)),
+    st.tuples(
+        st.just("place"),
+        st.sampled_from([Side.BUY, Side.SELL]),
+        st.integers(0, 6),
+        st.sampled_from([0.25, 0.5, 1.5]),
+    ),
+    st.tuples(st.just("cancel"), st.integers(0, 30)),
+)
+
+
+@given(st.integers(50, 2000), st.lists(_OP, min_size=1, max_size=40))
+@example(100, [("place", Side.SELL, 3, 0.5), ("move", 0.4), ("move", 3.0), ("trade", Side.BUY, 0)])
+# the market near its first grid's edge (60 +- 50 %: up to 90), our ask 5 ticks above it:
+# it was refused as too far from the market
+@example(60, [("move", 1.45), ("place", Side.SELL, 4, 0.25)])
+def test_widening_is_invisible_next_to_a_grid_that_covered_everything(
+    start: int, ops: list[tuple[Any, ...]]
+) -> None:
+    """Differential: an exchange whose grid widens as the market travels and one whose first
+    grid already covered every price it will see (``price_range`` 300), fed the same market
+    and the same orders (within 7 ticks of it, 14 % at the lowest price: the grid holds
+    half of ``price_range`` around the market), answer with the same events, in the same
+    order, and end with the same book, orders, position and cash."""
+    a, b = venue(), venue(price_range=300.0)
+    bid = float(start)
+    ts = MS
+    n_cl = 0
+    out: list[list[Any]] = [[], []]
+
+    def feed(market: Any = None, actions: Any = ()) -> None:
+        for v, o in zip((a, b), out, strict=True):
+            o += step(v, ts, market=market, actions=actions)
+
+    feed(book(ts, [(bid, 1.0), (bid - 1.0, 2.0)], [(bid + 1.0, 1.0)]))
+    for op in ops:
+        ts += MS
+        if op[0] == "move":
+            bid = float(min(max(round(bid * op[1]), 50), 5000))
+            feed(book(ts, [(bid, 1.0), (bid - 1.0, 2.0)], [(bid + 1.0, 1.0), (bid + 2.0, 1.0)]))
+        elif op[0] == "trade":
+            px = bid - op[2] if op[1] is Side.SELL else bid + 1.0 + op[2]
+            feed(trade(ts, op[1], px, 0.75))
+        elif op[0] == "place":
+            n_cl += 1
+            px = bid - op[2] if op[1] is Side.BUY else bid + 1.0 + op[2]
+            feed(actions=[Place(n_cl, cl(n_cl), op[1], px, op[3])])
+        else:
+            feed(actions=[Cancel(1000 + op[1], cl(op[1] % max(n_cl, 1) + 1), None)])
+    assert out[0] == out[1]
+    assert a.open_orders() == b.open_orders()
+    assert (a.best_bid, a.best_ask, a.position, a.cash) == (
+        b.best_bid,
+        b.best_ask,
+        b.position,
+        b.cash,
+    )
+    assert a.book_snapshot(ts).bid_px.tolist() == b.book_snapshot(ts).bid_px.tolist()
+    assert a.off_grid_rows == b.off_grid_rows == 0
+
+
 def test_a_resting_order_fills_at_its_price_after_the_grid_grew_below_it() -> None:
     """The grid grows downwards (every column shifts): our ask, placed first, must still be
     the level a trade at its price reaches."""
@@ -120,11 +183,11 @@ def test_a_price_the_grid_cannot_reach_is_counted_and_the_book_stays_right(
     counted and ignored; the book is the data's."""
     monkeypatch.setattr(venue_mod, "AUTO_GRID_MAX", 10_000)
     v = venue()
-    _walk(v, 100.0, 120.0, 4)
+    _walk(v, 100.0, 110.0, 4)
     step(v, 20 * MS, market=trade(20 * MS, Side.BUY, 90_000.0, 1.0))
     step(v, 21 * MS, market=delta(21 * MS, Side.SELL, 95_000.0, 1.0))
     assert v.off_grid_rows == 2 and v.grid_widenings == 0
-    assert v.best_bid == 120.0 and v.best_ask == 121.0
+    assert v.best_bid == 110.0 and v.best_ask == 111.0
     # a move within the limit still widens
     step(v, 22 * MS, market=book(22 * MS, [(170.0, 1.0)], [(171.0, 1.0)]))
     assert v.grid_widenings == 1 and v.best_bid == 170.0 and v.off_grid_rows == 2

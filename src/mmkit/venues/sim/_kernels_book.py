@@ -100,10 +100,10 @@ def first_off_tick(px: np.ndarray, inv_tick: float) -> int:
 
 
 @njit(cache=True)
-def check_prices(px: np.ndarray, inv_tick: float, base: int, nt: int) -> tuple[int, int]:
+def check_prices(px: np.ndarray, inv_tick: float, lo: int, hi: int) -> tuple[int, int]:
     """One pass over a market event's prices: the index of the first that is not a
     multiple of the tick (or not finite; -1 when none, as :func:`first_off_tick`), and how
-    many fall outside the grid of ticks ``base .. base + nt - 1``."""
+    many are not on a tick of ``lo .. hi``."""
     bad = -1
     n = 0
     for i in range(px.shape[0]):
@@ -111,7 +111,7 @@ def check_prices(px: np.ndarray, inv_tick: float, base: int, nt: int) -> tuple[i
         if bad < 0 and not (abs(x - np.floor(x + 0.5)) <= 1e-6):
             bad = i
         t = np.int64(x + 0.5)
-        if not (base <= t < base + nt):
+        if not (lo <= t <= hi):
             n += 1
     return bad, n
 

@@ -196,6 +196,8 @@ class SimVenue:
         self._top_levels: Callable[..., tuple[np.ndarray, np.ndarray]] | None = None
         self._off_grid: Callable[..., tuple[int, int, int]] | None = None
         self._check_prices: Callable[..., tuple[int, int]] | None = None
+        # the ticks whose +- price_range the grid covers (:meth:`_set_state`); none yet
+        self._ok_lo, self._ok_hi = 1, 0
 
     # -- the Venue protocol ----------------------------------------------------------------
     def on_market(self, event: Event, now_ns: int) -> None:
@@ -449,12 +451,15 @@ class SimVenue:
     def _fit_grid(self, market: MarketArrays) -> None:
         """Size the book's grid to a whole market known in advance (a backtest's): the
         first price's grid (``price_range`` around it, as for a market fed event by event)
-        widened to the market's lowest and highest prices (and a margin of
+        widened to the market's lowest and highest prices and half ``price_range`` beyond
+        them (where our orders may go, as for a fed market; or, when that is too wide, a
+        margin of
         :data:`FIT_MARGIN_TICKS`), so that a market that travels further than
         ``price_range`` keeps its book (the first price's grid alone ignored every level
-        beyond). A market whose span needs more than :data:`AUTO_GRID_MAX` columns (a stray
-        price far off, a very fine tick) keeps the first price's grid; its rows outside are
-        counted (:attr:`off_grid_rows`) for the run's report."""
+        beyond) and our orders near its extremes are not refused as too far. A market whose
+        span needs more than :data:`AUTO_GRID_MAX` columns (a stray price far off, a very
+        fine tick) keeps the first price's grid; its rows outside are counted
+        (:attr:`off_grid_rows`) for the run's report."""
         px = market.px
         valid = (px > 0.0) & (px < math.inf)  # NaN fails both
         lo_px = float(np.min(px, initial=math.inf, where=valid))
@@ -465,66 +470,86 @@ class SimVenue:
             first if 0.0 < first < math.inf else lo_px, tick, self.params.price_range
         )
         if lo_px <= hi_px:
-            lo = min(base, max(1, math.floor(lo_px / tick) - FIT_MARGIN_TICKS))
-            hi = max(base + n - 1, math.ceil(hi_px / tick) + FIT_MARGIN_TICKS)
-            if hi - lo + 1 <= AUTO_GRID_MAX:
-                self._regrid(lo, hi - lo + 1, False)
-                return
+            h = min(0.5 * self.params.price_range, 1.0)
+            lo_t, hi_t = math.floor(lo_px / tick), math.ceil(hi_px / tick)
+            for lo, hi in (  # the prices +- half price_range (where our orders may go), as
+                # a fed market's grid holds them (_set_state); else the prices +- a margin
+                (math.floor(lo_t * (1.0 - h)), math.ceil(hi_t * (1.0 + h))),
+                (lo_t - FIT_MARGIN_TICKS, hi_t + FIT_MARGIN_TICKS),
+            ):
+                lo, hi = min(base, max(1, lo)), max(base + n - 1, hi)
+                if hi - lo + 1 <= AUTO_GRID_MAX:
+                    self._regrid(lo, hi - lo + 1, False)
+                    return
         st = self._regrid(base, n, False)
         base, n = int(st.si[lay.SI_BASE]), int(st.si[lay.SI_NT])
         cols = np.floor(px / tick + 0.5) - base
         self.off_grid_rows = int(np.count_nonzero(valid & ((cols < 0) | (cols >= n))))
 
+    def _set_state(self, st: SimState) -> None:
+        """Make ``st`` the exchange's state and note the ticks whose +- half ``price_range``
+        its grid covers: a market price outside them widens a fed market's grid to that
+        price +- ``price_range`` (:meth:`_cover`), so that the grid always holds our orders
+        up to half ``price_range`` from the market, and widens only after the market has
+        moved some way (not at every new high)."""
+        self._st = st
+        base, nt = int(st.si[lay.SI_BASE]), int(st.si[lay.SI_NT])
+        h = 0.5 * self.params.price_range
+        self._ok_lo = 0 if base <= 1 or h >= 1.0 else math.ceil(base / (1.0 - h))
+        self._ok_hi = math.floor((base + nt - 1) / (1.0 + h))
+
     def _cover(self, st: SimState, px: np.ndarray) -> SimState:
         """The state whose grid holds the prices ``px`` of a market event fed one by one
-        (paper trading, an event-cadence backtest, the emulator): widened when one falls
-        outside (:meth:`_widen`), its rows outside counted in :attr:`off_grid_rows` when it
-        cannot be (or when a price is on no positive tick). The grid of a fed market starts
-        as the first price +- ``price_range``; without this, a market that travelled beyond
-        it lost its book there (levels and trades ignored, quietly)."""
-        si = st.si
+        (paper trading, an event-cadence backtest, the emulator) and half ``price_range``
+        around each (where our orders may go): widened when it does not (:meth:`_widen`,
+        to the price +- ``price_range``); the rows
+        still outside the grid counted in :attr:`off_grid_rows` (a price it cannot reach, or
+        on no positive tick). The grid of a fed market starts as the first price +-
+        ``price_range``; without this, a market that travelled beyond it lost its book there
+        (levels and trades ignored, quietly), and near its edge our orders a few ticks
+        beyond were refused as too far from the market."""
         span = self._off_grid
         if span is None:
             span = self._off_grid = entry_for(off_grid, px, 1.0, 0, 0)
-        n_off, lo_t, hi_t = span(px, st.sf[lay.SF_INV_TICK], si[lay.SI_BASE], si[lay.SI_NT])
-        if not n_off:
-            return st
-        if lo_t <= hi_t:
+        inv = st.sf[lay.SF_INV_TICK]
+        lo_ok, hi_ok = self._ok_lo, self._ok_hi
+        n_off, lo_t, hi_t = span(px, inv, lo_ok, hi_ok - lo_ok + 1)
+        if n_off and lo_t <= hi_t:
             wide = self._widen(st, int(lo_t), int(hi_t))
             if wide is not None:
                 st = wide
-                n_off = off_grid(
-                    px, st.sf[lay.SF_INV_TICK], int(st.si[lay.SI_BASE]), int(st.si[lay.SI_NT])
-                )[0]
-        self.off_grid_rows += int(n_off)
+        si = st.si
+        self.off_grid_rows += int(span(px, inv, si[lay.SI_BASE], si[lay.SI_NT])[0])
         return st
 
     def _widen(self, st: SimState, lo_t: int, hi_t: int) -> SimState | None:
-        """``st`` on a grid that also covers ticks ``lo_t .. hi_t``, its book, best levels
-        and resting orders carried over at their prices; None when that grid would exceed
-        :data:`AUTO_GRID_MAX` columns. The grid grows to the new extreme +- ``price_range``
-        (as a fresh grid around it would be), so that a market drifting on widens it a few
-        times, not at every tick; when that is too wide, to the new extreme + a margin."""
+        """``st`` on a grid that also covers ticks ``lo_t .. hi_t`` and ``price_range``
+        around them, its book, best levels and resting orders carried over at their prices
+        (as a fresh grid around the new extreme would be, so that a market drifting on widens
+        it a few times, not at every tick); when that exceeds :data:`AUTO_GRID_MAX` columns,
+        the ticks themselves and a margin; None when that too exceeds it, or adds nothing."""
         si = st.si
         base, n = int(si[lay.SI_BASE]), int(si[lay.SI_NT])
         top = base + n - 1
         r = self.params.price_range
         lo = min(base, math.floor(lo_t * (1.0 - r)), lo_t - FIT_MARGIN_TICKS)
         hi = max(top, math.ceil(hi_t * (1.0 + r)), hi_t + FIT_MARGIN_TICKS)
-        lo = max(lo, 1) if lo_t < base else base
-        hi = hi if hi_t > top else top
+        lo = max(lo, 1) if lo_t < self._ok_lo else base
+        hi = hi if hi_t > self._ok_hi else top
         if hi - lo + 1 > AUTO_GRID_MAX:  # the least that covers them
             lo = max(1, lo_t - FIT_MARGIN_TICKS) if lo_t < base else base
             hi = hi_t + FIT_MARGIN_TICKS if hi_t > top else top
             if hi - lo + 1 > AUTO_GRID_MAX:
                 return None
+        if lo == base and hi == top:  # already as wide as it may grow
+            return None
         off = base - lo
         grid = widen_grid(st.grid, si, lo, hi - lo + 1)  # moves si's base, width, bests
         nord = int(si[lay.SI_NORD])
         if off and nord:
             st.oi[:nord, lay.OI_PXI] += off
         wide = st._replace(grid=grid)
-        self._st = wide
+        self._set_state(wide)
         self.grid_widenings += 1
         return wide
 
@@ -548,7 +573,7 @@ class SimVenue:
             fresh.ri[:] = st.ri
             fresh.rf[:] = st.rf
             fresh.rng[:] = st.rng
-        self._st = fresh
+        self._set_state(fresh)
         self._margin = int(record_margin(fresh))
         self._provisional = provisional
         return fresh
@@ -562,17 +587,12 @@ class SimVenue:
         return self._regrid(base, n, price is None)
 
     def _check_px(self, px: np.ndarray, what: str) -> bool:
-        """Raise a :class:`DataError` when a price is not on the tick; whether a price falls
-        outside the book's grid (or there is no book yet: the grid is made for the first)."""
-        st = self._st
+        """Raise a :class:`DataError` when a price is not on the tick; whether a price is not
+        half ``price_range`` inside the book's grid (or there is no book yet; :meth:`_cover`)."""
         chk = self._check_prices
         if chk is None:
             chk = self._check_prices = entry_for(check_prices, px, 1.0, 0, 0)
-        if st is None:
-            i, n_off = chk(px, 1.0 / self.cfg.tick, 0, 0)
-        else:
-            si = st.si
-            i, n_off = chk(px, 1.0 / self.cfg.tick, si[lay.SI_BASE], si[lay.SI_NT])
+        i, n_off = chk(px, 1.0 / self.cfg.tick, self._ok_lo, self._ok_hi)
         if i >= 0:
             raise DataError(
                 f"sim venue: {what} price {float(px[i])!r} is not a multiple of the "
