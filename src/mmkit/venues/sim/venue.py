@@ -196,7 +196,7 @@ class SimVenue:
         self._top_levels: Callable[..., tuple[np.ndarray, np.ndarray]] | None = None
         self._off_grid: Callable[..., tuple[int, int, int]] | None = None
         self._check_prices: Callable[..., tuple[int, int]] | None = None
-        # the ticks whose +- price_range the grid covers (:meth:`_set_state`); none yet
+        # the ticks whose +- half price_range the grid covers (:meth:`_set_state`); none yet
         self._ok_lo, self._ok_hi = 1, 0
 
     # -- the Venue protocol ----------------------------------------------------------------
@@ -453,8 +453,7 @@ class SimVenue:
         first price's grid (``price_range`` around it, as for a market fed event by event)
         widened to the market's lowest and highest prices and half ``price_range`` beyond
         them (where our orders may go, as for a fed market; or, when that is too wide, a
-        margin of
-        :data:`FIT_MARGIN_TICKS`), so that a market that travels further than
+        margin of :data:`FIT_MARGIN_TICKS`), so that a market that travels further than
         ``price_range`` keeps its book (the first price's grid alone ignored every level
         beyond) and our orders near its extremes are not refused as too far. A market whose
         span needs more than :data:`AUTO_GRID_MAX` columns (a stray price far off, a very
@@ -501,13 +500,13 @@ class SimVenue:
     def _cover(self, st: SimState, px: np.ndarray) -> SimState:
         """The state whose grid holds the prices ``px`` of a market event fed one by one
         (paper trading, an event-cadence backtest, the emulator) and half ``price_range``
-        around each (where our orders may go): widened when it does not (:meth:`_widen`,
-        to the price +- ``price_range``); the rows
-        still outside the grid counted in :attr:`off_grid_rows` (a price it cannot reach, or
-        on no positive tick). The grid of a fed market starts as the first price +-
-        ``price_range``; without this, a market that travelled beyond it lost its book there
-        (levels and trades ignored, quietly), and near its edge our orders a few ticks
-        beyond were refused as too far from the market."""
+        around each (where our orders may go): widened when it does not (:meth:`_widen`, to
+        the price +- ``price_range``); the rows still outside the grid counted in
+        :attr:`off_grid_rows` (a price it cannot reach, or on no positive tick). The grid of
+        a fed market starts as the first price +- ``price_range``; without this, a market
+        that travelled beyond it lost its book there (levels and trades ignored, quietly),
+        and near its edge our orders a few ticks beyond were refused as too far from the
+        market."""
         span = self._off_grid
         if span is None:
             span = self._off_grid = entry_for(off_grid, px, 1.0, 0, 0)
