@@ -254,9 +254,9 @@ def _run(
         if said is not None:  # in the report's first line too
             report.run = dataclasses.replace(report.run, headline=f"{report.run.headline}; {said}")
     if report.run is not None and off_grid:
-        from mmkit.venues.sim.venue import OFF_GRID_WHY
+        from mmkit.venues.sim.venue import OFF_GRID_SAID, OFF_GRID_WHY
 
-        said = f"{off_grid:,} market rows ignored: off the simulated exchange's price grid"
+        said = f"{off_grid:,} {OFF_GRID_SAID}"
         share = f"{off_grid / max(events, 1):.2%} of the market"
         report.run.notes.append(f"{said} ({share}; {OFF_GRID_WHY})")
         report.run = dataclasses.replace(report.run, headline=f"{report.run.headline}; {said}")

@@ -409,12 +409,9 @@ def register(cli: typer.Typer) -> None:
         for line in headline_lines(report, paper_rep, out.session.engine.fault_log):
             typer.echo(line)
         if out.off_grid_rows:
-            from mmkit.venues.sim.venue import OFF_GRID_WHY
+            from mmkit.venues.sim.venue import OFF_GRID_SAID, OFF_GRID_WHY
 
-            typer.echo(
-                f"{out.off_grid_rows:,} market rows ignored: off the simulated exchange's "
-                f"price grid ({OFF_GRID_WHY})"
-            )
+            typer.echo(f"{out.off_grid_rows:,} {OFF_GRID_SAID} ({OFF_GRID_WHY})")
         print_table(["", ""], rows, title="mmkit trade: summary")
         if out.journal_path is not None:
             typer.echo(f"journal: {out.journal_path}")

@@ -89,12 +89,17 @@ def range_within(px: np.ndarray, lo: float, hi: float) -> tuple[float, float]:
     return mn, mx
 
 
+@njit(cache=True, inline="always")
+def _off_tick(x: float) -> bool:
+    """A price in ticks that is not a whole number of them (or not finite)."""
+    return not (abs(x - np.floor(x + 0.5)) <= 1e-6)
+
+
 @njit(cache=True)
 def first_off_tick(px: np.ndarray, inv_tick: float) -> int:
     """Index of the first price that is not a multiple of the tick (or not finite); -1."""
     for i in range(px.shape[0]):
-        x = px[i] * inv_tick
-        if not (abs(x - np.floor(x + 0.5)) <= 1e-6):
+        if _off_tick(px[i] * inv_tick):
             return i
     return -1
 
@@ -108,7 +113,7 @@ def check_prices(px: np.ndarray, inv_tick: float, lo: int, hi: int) -> tuple[int
     n = 0
     for i in range(px.shape[0]):
         x = px[i] * inv_tick
-        if bad < 0 and not (abs(x - np.floor(x + 0.5)) <= 1e-6):
+        if bad < 0 and _off_tick(x):
             bad = i
         t = np.int64(x + 0.5)
         if not (lo <= t <= hi):

@@ -62,8 +62,8 @@ class SimParams:
         0.5,
         gt=0,
         lt=1,
-        help="the book grid covers first price * (1 +- price_range); a backtest's is "
-        "widened to its whole market's lowest and highest prices",
+        help="the book grid covers first price * (1 +- price_range), widened so that "
+        "every market price * (1 +- price_range / 2) stays inside it",
     )
     max_orders: int = param(64, ge=1, le=4096, help="open-order cap of the simulated account")
     enforce_min_notional: bool = param(True, help="reject orders below the instrument minimum")

@@ -104,7 +104,9 @@ from mmkit.venues.sim.state import (
 AUTO_GRID_MAX = MAX_FIT_TICKS
 #: ticks of margin beyond the prices a grid is widened to cover
 FIT_MARGIN_TICKS = 1024
-#: why market rows fall off the grid (:attr:`SimVenue.off_grid_rows`), and what to change
+#: what a run's summary says of market rows off the grid (:attr:`SimVenue.off_grid_rows`)
+OFF_GRID_SAID = "market rows ignored: off the simulated exchange's price grid"
+#: why market rows fall off the grid, and what to change
 OFF_GRID_WHY = (
     "the market's prices span more book columns than the simulated exchange's grid may "
     f"have ({AUTO_GRID_MAX:,}), or are not positive, so the levels and trades beyond it "
