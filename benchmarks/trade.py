@@ -7,8 +7,9 @@ Targets (issue 20): median <= 10 µs and p99 <= 50 µs on both with the default 
 runs the built-in components' compiled twins (``[engine] twins = "auto"``); the same
 figures with every component's Python reference (``twins = "off"``) are printed beside
 them (issue 8's targets for those: 20 / 100 µs). A third line, with no target, runs the
-executor twin over its order table (``SmartExecutorTwin.use_table``: step 1 of the
-compiled loop in docs/twins.md, off by default). Latency is the time of
+executor twin with its orders as objects (``SmartExecutorTwin.use_table(False)``; by
+default the twin keeps them in its order table from two levels a side: step 1 of the
+compiled loop in docs/twins.md). Latency is the time of
 ``Engine.on_event`` for each market event (estimators -> gates ->
 quoter -> executor, actions out), measured with the default plugin set on the synthetic
 market and on the USD-M BTC capture (``../shared/data/binance-usdm``); venue answers are fed
@@ -55,17 +56,18 @@ def settings_for(feed: str, duration: float, extra: list[str] | None = None):  #
 SIGNALS_SET = ("kappa", "sigma", "warmup", "adverse_selection", "rl_skew")
 
 
-def use_order_table(eng) -> None:  # type: ignore[no-untyped-def]
-    """The executor twin's orders in its order table (step 1 of the compiled loop in
-    docs/twins.md; off by default)."""
-    eng.executor.use_table()
+def use_order_table(eng, on: bool) -> None:  # type: ignore[no-untyped-def]
+    """The executor twin's orders in its order table (``on``) or as objects, whatever its
+    ladders (step 1 of the compiled loop in docs/twins.md; by default the twin chooses by
+    its first ladder's size)."""
+    eng.executor.use_table(on)
 
 
 def latency(
     feed: str,
     duration: float,
     extra: list[str] | None = None,
-    table: bool = False,
+    table: bool | None = None,
     kinds: list[tuple[str, int]] | None = None,
     evict_mb: int = 0,
     engine_ms: list[float] | None = None,
@@ -87,8 +89,8 @@ def latency(
 
     host, s = settings_for(feed, duration, extra)
     eng = build_engine(s, host)
-    if table:
-        use_order_table(eng)
+    if table is not None:
+        use_order_table(eng, table)
     venue = build_component(host.registry, s, "venue", s.components.venue)
     feed_obj = build_component(host.registry, s, "feed", s.components.feed)
     samples: list[float] = []
@@ -233,13 +235,14 @@ def main() -> None:
     else:
         print(f"(capture {CAPTURE} not found: skipping it)")
     modes = (
-        ("twins", "auto", "<= 10 µs", "<= 50 µs", False),
-        ("python", "off", "<= 20 µs", "<= 100 µs", False),
-        # the executor twin over its order table (step 1, off by default): no target
-        ("twins + order table", "auto", "", "", True),
+        ("twins", "auto", "<= 10 µs", "<= 50 µs", None),
+        ("python", "off", "<= 20 µs", "<= 100 µs", None),
+        # the executor twin with its orders as objects (the default: its order table from
+        # two levels a side): no target
+        ("twins, orders as objects", "auto", "", "", False),
     )
     for label, feed, dur, extra in cases:
-        for how, mode, t_med, t_p99, table in modes:
+        for how, mode, t_med, t_p99, table in modes:  # table None: the twin's choice
             kinds: list[tuple[str, int]] = []  # every run's events, appended in turn
             engine_ms: list[float] = []  # each run's engine time over every event
             sets = [*extra, f"engine.twins='{mode}'"]
@@ -261,7 +264,7 @@ def main() -> None:
                 "ms",
             )
             print("    each run's (ms): " + ", ".join(f"{x:.1f}" for x in engine_ms))
-            if mode == "auto" and not table:  # the default set: what its tail is made of
+            if mode == "auto" and table is None:  # the default set: what its tail is made of
                 tail_report(samples, kinds[len(kinds) - len(samples) :])  # the last run
         for mb in [m for m in args.evict_mb if m > 0 and feed == "synthetic"]:
             # no target: how the default set's latency depends on warm caches

@@ -233,6 +233,8 @@ _DRIVERS = (
     "tests/twins/test_signals_twins.py",
     "tests/twins/test_lead_lag_twin.py",
     "tests/twins/test_smart_executor_twin.py::test_twin_with_the_order_table_equals_reference",
+    "tests/twins/test_smart_executor_twin.py::test_tape_marks_kernel_equals_reference",
+    "tests/twins/test_smart_executor_twin.py::test_tape_marks_in_the_table_rows_equal_the_reference",
     "tests/twins/test_smart_executor_twin.py::test_diff_kernel_runs_compiled_for_a_sane_ladder",
     "tests/execution/test_permit_arrays.py",
     "tests/twins/test_kill_switch_twin.py::test_twin_equals_reference_with_default_params",

@@ -422,6 +422,83 @@ def test_tape_marks_batch_equals_reference_on_every_path(case: Any, min_work: in
     assert not diff, diff
 
 
+def table_twin(orders: list[TrackedOrder], rid: int) -> SmartExecutorTwin:
+    """A twin over its order table holding ``orders`` (each a row of it, same fields)."""
+    import dataclasses
+
+    twin = SmartExecutorTwin()
+    twin.use_table()
+    twin.table_marks_min_orders = 0  # the kernel for any number of orders
+    assert twin.table is not None
+    for o in orders:
+        fields = {f.name: copy.deepcopy(getattr(o, f.name)) for f in dataclasses.fields(o)}
+        twin.orders.add(TableOrder.make(twin.table, **fields))
+    twin._rid = rid
+    return twin
+
+
+def no_reference_marks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """From now on the reference's own tape marks raise: what follows is the kernel's."""
+
+    def refused(self: SmartExecutor, rows: Any) -> None:
+        raise AssertionError("the reference's tape marks ran")
+
+    monkeypatch.setattr(SmartExecutor, "_tape_marks", refused)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(books_and_batch(), st.sampled_from(["batch", "one by one"]), st.booleans())
+def test_tape_marks_in_the_table_rows_equal_the_reference(
+    case: Any, how: str, default_split: bool
+) -> None:
+    """Over the order table the marks are made in the orders' rows, for a batch's columns
+    (``tape_marks_rows``) or its prints one at a time (a single trade's path: columns of
+    one row), never by the reference's loop: the same risks, deadlines, times,
+    request ids and counters; with the default ``table_marks_min_orders``, a book of a few
+    orders is marked on its views instead, with the same outcome."""
+    orders, batch, rid = case
+    ref, _ = executor_pair(orders, rid)
+    twin = table_twin(orders, rid)
+    if default_split:
+        twin.table_marks_min_orders = SmartExecutorTwin.table_marks_min_orders
+    ref._tape_marks(zip(*batch.columns(), strict=True))
+    with pytest.MonkeyPatch.context() as mp:
+        if not default_split:
+            no_reference_marks(mp)
+        if how == "batch":
+            twin._tape_marks_batch(batch)
+        else:
+            for row in zip(*batch.columns(), strict=True):
+                twin._tape_marks((row,))
+    assert twin.table is not None and twin.table.spills == 0
+    assert all(isinstance(o, TableOrder) for o in twin.orders.by_cloid.values())
+    diff = state_differ(ref, twin)
+    assert not diff, diff
+
+
+@pytest.mark.parametrize("what", ["recv near the int64 limit", "a numpy price", "a huge side"])
+def test_tape_marks_the_table_cannot_take_run_the_reference(what: str) -> None:
+    """Prints the kernel cannot mark as the reference does (a deadline beyond int64, a
+    price of another type, a side no int8 holds) are the reference's to mark, with the
+    same outcome."""
+    o = TrackedOrder("c0", Side.BUY, 100.0, 1.0, 0, OrderState.RESTING, oid=1)
+    row: tuple[Any, ...] = (5, 99.0, 0.5, -1, 10)
+    if what == "recv near the int64 limit":
+        row = (5, 99.0, 0.5, -1, 2**63 - 10)
+    elif what == "a numpy price":
+        row = (5, np.float64(99.0), 0.5, -1, 10)
+    else:
+        row = (5, 99.0, 0.5, 1000, 10)
+    ref, _ = executor_pair([o], 3)
+    twin = table_twin([o], 3)
+    ref._tape_marks((row,))
+    twin._tape_marks((row,))
+    diff = state_differ(ref, twin)
+    assert not diff, diff
+    marked = next(iter(twin.orders.by_cloid.values()))
+    assert marked.risk > 0.0 and marked.risk_rid == 3
+
+
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(books_and_batch())
 def test_the_shortcut_is_taken_only_when_nothing_is_marked(case: Any) -> None:
@@ -526,14 +603,15 @@ class Lockstep:
         seed: int,
         twin_cls: type = SmartExecutorTwin,
         kernels: bool = True,
-        table: bool = False,
+        table: bool | None = False,
         start_ns: int = NS_PER_S,
     ) -> None:
         self.ref = World(SmartExecutor(params, INSTRUMENT, seed), seed, start_ns)
         tw = twin_cls(params, INSTRUMENT, seed)
         if kernels:
             tw.use_kernels_always()
-        tw.use_table(table)
+        if table is not None:  # None: the twin's own choice at its first ladder
+            tw.use_table(table)
         self.twin = World(tw, seed, start_ns)
         self.events = 0
 
@@ -710,7 +788,7 @@ def run_stream(
     ops: list[tuple[str, int, float]],
     twin_cls: type = SmartExecutorTwin,
     kernels: bool = True,
-    table: bool = False,
+    table: bool | None = False,
     start_ns: int = NS_PER_S,
 ) -> Lockstep:
     ls = Lockstep(
@@ -724,12 +802,13 @@ def run_stream(
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(params_st, streams, st.booleans())
+@given(params_st, streams, st.sampled_from([False, True, None]))
 def test_twin_equals_reference_in_lockstep(
-    params: SmartExecutorParams, ops: Any, table: bool
+    params: SmartExecutorParams, ops: Any, table: bool | None
 ) -> None:
-    """The twin, with its orders as the reference's objects (its default) or in its order
-    table, equals the reference after every event."""
+    """The twin, with its orders as the reference's objects, in its order table, or as it
+    chooses by its first ladder (the default; the streams' is two levels a side: the
+    table), equals the reference after every event."""
     note(f"ops={ops} table={table}")
     ls = run_stream(params, ops, table=table)
     assert ls.events > 0
@@ -815,6 +894,8 @@ def test_an_order_past_the_int64_limit_spills_out_of_the_table() -> None:
 def test_the_table_path_gathers_from_the_rows(monkeypatch: pytest.MonkeyPatch) -> None:
     """With the table and the kernels on, the reconcile kernel is called through the
     table's gathering entry (no packing of the orders), with no fallback, and stays equal."""
+    import mmkit.execution.smart_executor_twin as twin_module
+
     calls: list[int] = []
     real = KT.reconcile_table
 
@@ -822,12 +903,60 @@ def test_the_table_path_gathers_from_the_rows(monkeypatch: pytest.MonkeyPatch) -
         calls.append(int(args[4][kern.IR_NO]))
         return int(real(*args))
 
-    monkeypatch.setattr(KT, "reconcile_table", spy)
+    # the twin calls the kernel's compiled entry point, made once: this spy in its place
+    monkeypatch.setattr(twin_module, "_RECONCILE", [spy])
     ops = [("fill", 1, 0.5), ("partial", 2, 0.5), ("ladder", 5, 0.25), ("batch", 3, 0.5)]
     ls = run_stream(SmartExecutorParams(), ops, table=True)
     tw = ls.twin.executor
     assert isinstance(tw, SmartExecutorTwin) and tw.twin_fallbacks == 0
     assert calls and max(calls) > 0  # reconciles over orders read from the table
+
+
+@pytest.mark.parametrize(("levels", "table"), [(1, False), (2, True), (5, True)])
+def test_the_twin_chooses_its_order_table_by_its_first_ladder(levels: int, table: bool) -> None:
+    """``order_table = "auto"``: a ladder without a quote decides nothing; the first with
+    one decides, by its size (the table from ``table_min_levels`` levels a side), for
+    good; in a lockstep stream the choice made is the one kept and the twin stays equal."""
+    from mmkit.components import EMPTY_LADDER
+
+    tw = SmartExecutorTwin()
+    assert tw.table is None and tw._table_undecided
+    tw._choose_table(EMPTY_LADDER)
+    assert tw.table is None and tw._table_undecided
+    tw._choose_table(ladder(99, 101, levels))
+    assert (tw.table is not None) is table and not tw._table_undecided
+    ls = Lockstep(SmartExecutorParams(), seed=7, table=None)
+    ls.quote(ladder(99, 101, levels))
+    ls.settle(1.0)
+    for op in (("move", 1, 0.25), ("fill", 1, 0.5), ("ladder", levels + 1, 0.5)):
+        apply(ls, *op)  # each event compared
+    twin = ls.twin.executor
+    assert isinstance(twin, SmartExecutorTwin) and twin.orders.by_cloid
+    assert (twin.table is not None) is table
+    assert all(isinstance(o, TableOrder) is table for o in twin.orders.by_cloid.values())
+
+
+def test_an_order_before_the_first_ladder_keeps_the_orders_as_objects() -> None:
+    """An order the twin has before its first reconcile (one adopted from the venue at
+    start-up) decides for objects: the table cannot hold it."""
+    tw = SmartExecutorTwin()
+    tw.orders.add(TrackedOrder("c0", Side.BUY, 99.0, 1.0, 0, OrderState.RESTING, oid=1))
+    tw._choose_table(ladder(99, 101, 5))
+    assert tw.table is None and not tw._table_undecided
+
+
+@pytest.mark.parametrize("setting", ["on", "off"])
+def test_the_order_table_can_be_forced(monkeypatch: pytest.MonkeyPatch, setting: str) -> None:
+    monkeypatch.setattr(SmartExecutorTwin, "order_table", setting)
+    tw = SmartExecutorTwin()
+    assert (tw.table is not None) is (setting == "on") and not tw._table_undecided
+    # a first ladder whose size would choose otherwise changes nothing
+    ls = Lockstep(SmartExecutorParams(), seed=7, table=None)
+    ls.quote(ladder(99, 101, 1 if setting == "on" else 5))
+    ls.settle(1.0)
+    twin = ls.twin.executor
+    assert isinstance(twin, SmartExecutorTwin) and twin.orders.by_cloid
+    assert (twin.table is not None) is (setting == "on")
 
 
 def test_use_table_refuses_once_orders_exist() -> None:

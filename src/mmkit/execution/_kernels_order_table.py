@@ -6,6 +6,9 @@ their rows straight from the reconcile kernel's output (see the function).
 ``send_table(...)``: a reconcile's sending without cancels (sort, weight, permit,
 tracking) in one call (see the function).
 
+``tape_marks_rows(...)``: the public tape's marks on our orders, read and written in their
+rows (see the function).
+
 ``reconcile_table(tf, ti, rows, f, iv, of, oi) -> n_ops``: the reconcile kernel
 (``_kernels_reconciler_twin.reconcile_kernel``, same arguments ``f, iv, of, oi`` and same
 result) with the orders' records read from their table rows (``rows``: where each
@@ -19,6 +22,7 @@ caller fills everything else (headers, levels, ghosts) as for the kernel itself.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -30,12 +34,19 @@ from mmkit.execution.order_table import (
     F_FILLED,
     F_NEW_PX,
     F_NEW_SZ,
+    F_PX,
+    F_RISK,
     F_SENT_FILLED,
+    F_SZ,
     I_BATCH,
     I_FATE_SEEN,
+    I_KNOWN_TS,
     I_LEVEL,
     I_PENDING,
     I_REQ,
+    I_RISK_TS,
+    I_RISK_UNTIL,
+    I_SIDE,
     I_STATE,
     N_STATES,
     NF,
@@ -208,8 +219,10 @@ def send_table(
     ``res[1]`` / ``res[2]``: the modifies and the places. ``CANCELS`` (nothing done)
     when a cancel is among the ops: whether each goes by oid or by cloid (its weight) is
     an attribute of its Python order, so the caller sends them."""
-    n_mod = 0
-    n_place = 0
+    # the counts start from a variable: from the constant 0, numba would compile the
+    # helpers they are passed to once more, for that constant
+    n_mod = k - k
+    n_place = k - k
     for t in range(k):
         kind = oi[K.O_HEAD + K.OP_I * t]
         if kind == K.K_CANCEL:
@@ -237,3 +250,129 @@ def send_table(
             tf, ti, rows, of, oi, perm, n_mod, rid0, legal, code_cancel, code_modify
         )
     return code
+
+
+@njit(cache=True, inline="always")
+def _mark(
+    tf: Any,
+    ti: Any,
+    rows: np.ndarray,
+    n: int,
+    ts: int,
+    p: float,
+    s: float,
+    aggressor: int,
+    until: int,
+    code_modify: int,
+    touched: np.ndarray,
+) -> int:
+    """One print ``(ts, p, s, aggressor)`` (the deadline it sets: ``until``) against the
+    ``n`` orders whose rows start at ``rows[:n]``, as ``SmartExecutor._tape_marks`` marks
+    them (its loop over the live orders for one row): the orders marked flagged in
+    ``touched``; returns how many it marked from no risk. An order's price for the tape
+    and the size it may fill for are computed from its row as ``TrackedOrder.tape_px``
+    and the reference compute them."""
+    new_risks = 0
+    if not (s > 0.0 and p > 0.0 and math.isfinite(p) and math.isfinite(s)):
+        return 0
+    for j in range(n):
+        fb = rows[j]
+        bi = (fb // NF) * NI
+        if ti[bi + I_STATE] == K.S_DONE:
+            continue
+        oside = ti[bi + I_SIDE]
+        if oside == aggressor:
+            continue
+        opx = tf[fb + F_PX]
+        modifying = ti[bi + I_PENDING] == code_modify
+        new_px = tf[fb + F_NEW_PX]
+        # Python's max(px, new_px) for a bid, min for an ask: the first unless the second
+        # is strictly beyond it
+        beyond = (new_px > opx) if oside == 1 else (new_px < opx)
+        if modifying and new_px > 0.0 and beyond:
+            opx = new_px
+        hit = p <= opx if oside == 1 else p >= opx
+        if not hit or ts < ti[bi + I_KNOWN_TS]:
+            continue
+        most = tf[fb + F_SZ]
+        if modifying:
+            new_sz = tf[fb + F_NEW_SZ]
+            if new_sz > most:  # Python's max(sz, new_sz)
+                most = new_sz
+        risk = tf[fb + F_RISK]
+        if risk < most:
+            if risk <= 0.0:
+                new_risks += 1
+            risk = risk + s
+            tf[fb + F_RISK] = risk if risk < most else most  # Python's min(most, risk)
+        if until > ti[bi + I_RISK_UNTIL]:
+            ti[bi + I_RISK_UNTIL] = until
+        if ts > ti[bi + I_RISK_TS]:
+            ti[bi + I_RISK_TS] = ts
+        touched[j] = 1
+    return new_risks
+
+
+@njit(cache=True)
+def _fits(t: int, tape_ns: int) -> bool:
+    """Whether ``t + tape_ns`` stays within int64 (the reference's Python integers would
+    not overflow where it does not)."""
+    if tape_ns >= 0:
+        return t <= K._INT64_MAX - tape_ns
+    return t >= K._INT64_MIN - tape_ns
+
+
+@njit(cache=True)
+def _touched(touched: np.ndarray, n: int) -> int:
+    """How many of the ``n`` orders are flagged in ``touched``."""
+    c = 0
+    for j in range(n):
+        c += touched[j]
+    return c
+
+
+@njit(cache=True)
+def tape_marks_rows(
+    tf: Any,
+    ti: Any,
+    rows: np.ndarray,
+    n: int,
+    times: np.ndarray,
+    px: np.ndarray,
+    sz: np.ndarray,
+    side: np.ndarray,
+    recv: np.ndarray,
+    tape_ns: int,
+    code_modify: int,
+    touched: np.ndarray,
+    res: np.ndarray,
+) -> int:
+    """``SmartExecutor._tape_marks`` over the prints of the columns (``times, px, sz,
+    side, recv``) and the ``n`` orders whose rows start at ``rows[:n]``, read and written
+    in their rows (:func:`_mark`: each print in order against each order in order).
+    ``touched[j]`` is 1 for an order a print marked (its ``risk_rid`` and ``risk_oid``,
+    object fields, are the caller's to set), and ``res[0]`` how many were. Returns the
+    new risks (orders marked from no risk), or -1 with nothing written where a receive
+    time plus ``tape_ns`` leaves int64 (the reference runs instead)."""
+    for r in range(recv.shape[0]):
+        if not _fits(recv[r], tape_ns):
+            return -1
+    for j in range(n):
+        touched[j] = 0
+    new_risks = 0
+    for r in range(times.shape[0]):
+        new_risks += _mark(
+            tf,
+            ti,
+            rows,
+            n,
+            times[r],
+            px[r],
+            sz[r],
+            side[r],
+            recv[r] + tape_ns,
+            code_modify,
+            touched,
+        )
+    res[0] = _touched(touched, n)
+    return new_risks

@@ -85,15 +85,23 @@ INTS = (
     "batch",
     "pending",
     "fate_seen",
+    "known_ts",
 )
 NF = len(FLOATS)
 NI = len(INTS)
 #: each field's index in its row (the kernels' constants)
+F_SZ = FLOATS.index("sz")
+F_RISK = FLOATS.index("risk")
+F_PX = FLOATS.index("px")
 F_FILLED = FLOATS.index("filled")
 F_NEW_PX = FLOATS.index("new_px")
 F_NEW_SZ = FLOATS.index("new_sz")
 F_SENT_FILLED = FLOATS.index("sent_filled")
 I_STATE = INTS.index("state")
+I_SIDE = INTS.index("side")
+I_RISK_UNTIL = INTS.index("risk_until_ns")
+I_RISK_TS = INTS.index("risk_ts")
+I_KNOWN_TS = INTS.index("known_ts")
 I_LEVEL = INTS.index("level")
 I_REQ = INTS.index("req")
 I_BATCH = INTS.index("batch")

@@ -31,16 +31,20 @@ cannot take as the reference does (a lot that is not a positive finite number, a
 a value numpy refuses) run the reference's Python for that call (counted in
 ``twin_fallbacks``), so errors and results stay the reference's.
 
-**The order table** (:meth:`SmartExecutorTwin.use_table`, off by default:
-:attr:`SmartExecutorTwin.order_table`; step 1 of the compiled loop in ``docs/twins.md``):
-the orders' numeric fields live in an :class:`~mmkit.execution.order_table.OrderTable` and
-the orders are views over its rows, so the reconcile kernel reads them in place
+**The order table** (:meth:`SmartExecutorTwin.use_table`; by default chosen at the first
+reconcile, for a ladder of two levels a side or more: :attr:`SmartExecutorTwin.order_table`;
+step 1 of the compiled loop in ``docs/twins.md``): the orders' numeric fields live in an
+:class:`~mmkit.execution.order_table.OrderTable` and the orders are views over its rows, so
+the reconcile kernel reads them in place
 (:func:`~mmkit.execution._kernels_order_table.reconcile_table`), the ops stay rows from
 which the actions are built (:meth:`SmartExecutorTwin._send_rows`), the sent cancels and
 modifies are tracked in the kernel (``track_rows``; a batch without cancels is sorted,
-weighed, permitted and tracked in one call, ``send_table``), and a ladder's numbers are
-read as levels (:meth:`~mmkit.components.Ladder.levels`); every other path is the
-reference's Python on the views.
+weighed, permitted and tracked in one call, ``send_table``), the public tape's marks are
+made in the rows (``tape_marks_rows``, a single trade as columns of one row;
+against fewer than :attr:`SmartExecutorTwin.table_marks_min_orders` orders the
+reference's on the views, cheaper there), and a ladder's numbers are read as levels
+(:meth:`~mmkit.components.Ladder.levels`); every other path is the reference's Python on
+the views.
 
 Speed: the kernels themselves take well under a microsecond; what a reconcile costs is the
 Python around them. With the order table the reconcile kernel reads the orders in place: a
@@ -128,6 +132,31 @@ def _run(
     return int(kernel(f, iv, of, oi))
 
 
+#: a trade batch's columns for the tape kernels: times, prices, sizes, sides, receive times
+Columns = tuple[
+    npt.NDArray[np.int64],
+    npt.NDArray[np.float64],
+    npt.NDArray[np.float64],
+    npt.NDArray[np.int8],
+    npt.NDArray[np.int64],
+]
+
+
+def _columns(batch: TradeBatch) -> Columns | None:
+    """A trade batch's columns ``(times, px, sz, side, recv)`` contiguous and of the tape
+    kernels' dtypes (int64, float64, float64, int8, int64), or None when one cannot be."""
+    try:
+        return (
+            np.ascontiguousarray(batch.times, dtype=np.int64),
+            np.ascontiguousarray(batch.px, dtype=np.float64),
+            np.ascontiguousarray(batch.sz, dtype=np.float64),
+            np.ascontiguousarray(batch.side, dtype=np.int8),
+            np.ascontiguousarray(batch.recv, dtype=np.int64),
+        )
+    except _PACK_ERRORS:
+        return None
+
+
 def _rows_in(table: OrderTable, orders: Sequence[TrackedOrder]) -> list[int] | None:
     """Where each of ``orders`` starts in ``table`` (its row's first float), or None when
     one is not a row of it (an order made before the table, copied out of it, or spilled
@@ -198,6 +227,13 @@ def _may_touch(px: npt.NDArray[np.float64], live: Sequence[TrackedOrder]) -> boo
 
 #: send_table's compiled entry point (for the argument types it always gets), once made
 _SEND: list[Callable[..., int]] = []
+#: reconcile_table's and tape_marks_rows's, likewise (numba's dispatcher
+#: types each call's arguments, the table's two ``array`` columns through Python code:
+#: ~1 µs a call)
+_RECONCILE: list[Callable[..., int]] = []
+_MARKS: list[Callable[..., int]] = []
+#: the dimensions of a batch's five columns that the marks' entry point takes
+_VECTORS = (1, 1, 1, 1, 1)
 
 
 def _refused_move(
@@ -227,12 +263,27 @@ class SmartExecutorTwin(SmartExecutor):
     #: engine loop holding the order book in arrays can call it; the audit and the tests
     #: prove it equal with it on (:meth:`use_kernels_always`).
     reconcile_in_kernel: bool = False
-    #: new twins keep their orders in the order table (:meth:`use_table`). Off by default:
-    #: measured on 2026-12-06 (``docs/twins.md``, step 1 and "Per-event work taken out"),
-    #: the table takes a few µs off the synthetic market's busy cycles but costs the USD-M
-    #: backtest ~4 % of its steady state and a paper run ~7 % of the engine's whole time
-    #: (the views on the answers' paths), so it waits for the answers' kernels (step 2)
-    order_table: bool = False
+    #: whether new twins keep their orders in the order table (:meth:`use_table`):
+    #: ``"on"``, ``"off"``, or ``"auto"`` (the default): decided at the first reconcile of
+    #: a ladder with a quote, while the twin has no order yet, by that ladder's size: the
+    #: table from :attr:`table_min_levels` levels on a side. Measured on 2026-12-07 (two
+    #: engines on the same events, alternating event by event: ``benchmarks/lockstep.py``):
+    #: at the default five levels a side the table takes ~20 % off the synthetic
+    #: market's median tick-to-actions and 3-7 % off its p99 (the answers ~5 % slower,
+    #: the whole at parity), ~4 % off the USD-M capture's paper flow; at one level a side,
+    #: in the USD-M backtest, the orders as objects are ~5 % faster (the views cost the
+    #: answers more than the reconcile kernel saves on two orders). See
+    #: ``docs/twins.md``, step 1.
+    order_table: str = "auto"
+    #: under ``order_table = "auto"``, the table for a first ladder with this many levels
+    #: on a side or more
+    table_min_levels: int = 2
+    #: over the order table, the tape marks against fewer orders than this are the
+    #: reference's on the views (a trade batch's first put to ``_may_touch``, which usually
+    #: proves it marks nothing): cheaper there than the marks kernel's call (2026-12-07,
+    #: two orders: a single trade ~2.7 against ~3.0 µs, a batch's shortcut ~1.3 against
+    #: ~4); from ~6 orders the kernel is the cheaper
+    table_marks_min_orders: int = 5
 
     def __init__(
         self,
@@ -255,12 +306,24 @@ class SmartExecutorTwin(SmartExecutor):
         self._rows: npt.NDArray[np.int64] = np.empty(16, dtype=np.int64)
         self._ki: npt.NDArray[np.int64] = np.empty(16, dtype=np.int64)
         self._res: npt.NDArray[np.int64] = np.zeros(4, dtype=np.int64)
+        # the tape marks over the table: the orders a print marked, and a single print's
+        # columns (one row each)
+        self._touch: npt.NDArray[np.int64] = np.empty(16, dtype=np.int64)
+        self._one: Columns = (
+            np.empty(1, dtype=np.int64),
+            np.empty(1, dtype=np.float64),
+            np.empty(1, dtype=np.float64),
+            np.empty(1, dtype=np.int8),
+            np.empty(1, dtype=np.int64),
+        )
         #: the rate tracker's and the budget's state in arrays, for the permit kernel
         #: (None: the reference's permit; a value the arrays cannot hold ends it)
         self._pa: PermitArrays | None = permit_arrays(self.rate, self.budget)
         if self._pa is not None:
             self._pa.owner = self
-        if self.order_table:
+        #: the order table's choice is still to be made (``order_table = "auto"``)
+        self._table_undecided = self.order_table == "auto"
+        if self.order_table == "on":
             self.use_table()
 
     def use_table(self, on: bool = True) -> None:
@@ -273,6 +336,7 @@ class SmartExecutorTwin(SmartExecutor):
         orders made earlier would not be in it (``RuntimeError``)."""
         if self.orders.by_cloid or self._ghosts:
             raise RuntimeError("use_table() must come before the first order")
+        self._table_undecided = False
         if not on:
             self.table = None
             self._order_type = SmartExecutor._order_type
@@ -280,6 +344,20 @@ class SmartExecutorTwin(SmartExecutor):
         table = OrderTable()
         self.table = table
         self._order_type = functools.partial(TableOrder.make, table)
+
+    def _choose_table(self, ladder: Ladder) -> None:
+        """``order_table = "auto"``: at the first reconcile of a ladder with a quote, while
+        no order exists (none placed, none adopted), the order table when that ladder has
+        :attr:`table_min_levels` levels on a side (else the orders stay objects); an
+        order made before that decides for objects. Either way the twin's outcomes are the
+        reference's: only its speed depends on the choice."""
+        if self.orders.by_cloid or self._ghosts:
+            self._table_undecided = False
+            return
+        bids, asks = ladder.levels()  # the numbers: no quote objects made
+        most = max(len(bids), len(asks)) >> 1
+        if most:
+            self.use_table(most >= self.table_min_levels)
 
     # ----------------------------------------------------------------------------------
     # the permit
@@ -333,12 +411,15 @@ class SmartExecutorTwin(SmartExecutor):
         cheaper."""
         self.reconcile_in_kernel = True
         self.tape_kernel_min_work = 0
+        self.table_marks_min_orders = 0
 
     def _reconcile(self, ladder: Ladder, view: View, now_ns: int) -> list[Action]:
         """The reference's ``_reconcile``: the ops of both sides from one kernel call over
         the order book packed as records, sent by the reference's ``_send_ops`` (with
         :attr:`reconcile_in_kernel`; else the reference's own, cheaper at these sizes).
         With the order table (:meth:`use_table`): :meth:`_reconcile_rows`."""
+        if self._table_undecided:
+            self._choose_table(ladder)
         if self.table is not None:
             acts = self._reconcile_rows(self.table, ladder, view, now_ns)
             if acts is not None:
@@ -484,8 +565,11 @@ class SmartExecutorTwin(SmartExecutor):
             ghost_i += (g.side, g.home)
         # the ghosts after the orders' regions, which the kernel fills from the rows
         tail = (len(fl) + K.OF * no, ghost_f, len(il) + K.OI * no, ghost_i)
-        kernel = functools.partial(KT.reconcile_table, table.f, table.i, rows)
-        k = _run(kernel, f, iv, of, oi, fl, il, tail)
+        if not _RECONCILE:  # the entry point for these argument types, once per process
+            _RECONCILE.append(entry_for(KT.reconcile_table, table.f, table.i, rows, f, iv, of, oi))
+        k = _run(
+            functools.partial(_RECONCILE[0], table.f, table.i, rows), f, iv, of, oi, fl, il, tail
+        )
         if k < 0:
             self.twin_fallbacks += 1
             return SmartExecutor._reconcile(self, ladder, view, now_ns)
@@ -732,6 +816,78 @@ class SmartExecutorTwin(SmartExecutor):
     # ----------------------------------------------------------------------------------
     # the tape's marks (trade batches)
     # ----------------------------------------------------------------------------------
+    def _tape_marks(self, rows: Iterable[tuple[int, float, float, int, int]]) -> None:
+        """The reference's ``_tape_marks``; over the order table and more than a few
+        orders, one print of the types a trade gives (Python ints and floats: a single
+        trade's path) is marked in the orders' rows in one kernel call
+        (:meth:`_tape_marks_table`), anything else the reference's way."""
+        table = self.table
+        if table is None or len(self.orders.by_cloid) < self.table_marks_min_orders:
+            SmartExecutor._tape_marks(self, rows)  # a few orders: cheaper on their views
+            return
+        rows = list(rows)
+        if len(rows) == 1:
+            ts, p, q, aggressor, t = rows[0]
+            if (
+                type(p) is float
+                and type(q) is float
+                and type(ts) is int
+                and type(t) is int
+                and type(aggressor) is int
+            ):
+                one = self._one
+                try:
+                    one[0][0] = ts
+                    one[1][0] = p
+                    one[2][0] = q
+                    one[3][0] = aggressor
+                    one[4][0] = t
+                except OverflowError:  # beyond int64, or a side no int8 holds
+                    pass
+                else:
+                    if self._tape_marks_table(table, one):
+                        return
+        SmartExecutor._tape_marks(self, rows)
+
+    def _tape_marks_table(self, table: OrderTable, cols: Columns) -> bool:
+        """The tape marks of the prints of ``cols`` (``times, px, sz, side, recv``:
+        contiguous, of the kernel's dtypes) in the orders' rows
+        (:func:`~mmkit.execution._kernels_order_table.tape_marks_rows`), then the marked
+        orders' ``risk_rid`` and ``risk_oid``: the reference's ``_tape_marks``. False, with
+        nothing done, when an order is not in the table or a time would leave int64 (the
+        caller runs the reference's)."""
+        orders = list(self.orders.by_cloid.values())
+        rows_l = _rows_in(table, orders)
+        tape_ns = self._tape_risk_ns
+        if rows_l is None or not (type(tape_ns) is int and -KP.SAFE_NS < tape_ns < KP.SAFE_NS):
+            return False
+        n = len(orders)
+        self._rows = rows = _grow(self._rows, n)
+        self._touch = touched = _grow(self._touch, n)
+        rows[:n] = rows_l
+        res = self._res
+        args: tuple[Any, ...] = (table.f, table.i, rows, n, *cols, tape_ns, CODE_MODIFY)
+        args += (touched, res)
+        times, px, sz, side, recv = cols
+        if (times.ndim, px.ndim, sz.ndim, side.ndim, recv.ndim) == _VECTORS:
+            # through the entry point, which takes vectors of these dtypes as they come
+            if not _MARKS:
+                _MARKS.append(entry_for(KT.tape_marks_rows, *args))
+            new = _MARKS[0](*args)
+        else:  # another shape: through the dispatcher, which types it
+            new = KT.tape_marks_rows(*args)
+        if new < 0:
+            return False
+        if new:
+            self.counters["tape_risks"] += new
+        if res[0]:
+            rid = self._rid
+            for o, hit in zip(orders, touched[:n].tolist(), strict=True):
+                if hit:
+                    o.risk_rid = rid
+                    o.risk_oid = o.oid
+        return True
+
     def on_trades(self, batch: TradeBatch, view: View, now_ns: int) -> list[Action]:
         """The reference's ``on_trades`` with the tape marks in one kernel call."""
         out: list[Action] = []
@@ -741,8 +897,21 @@ class SmartExecutorTwin(SmartExecutor):
         return out
 
     def _tape_marks_batch(self, batch: TradeBatch) -> None:
-        """``_tape_marks`` over the batch's columns (same rows, orders and updates)."""
+        """``_tape_marks`` over the batch's columns (same rows, orders and updates); over
+        the order table, in the orders' rows (:meth:`_tape_marks_table`), after the
+        shortcut for a book of a few orders (cheaper there than the kernel's call)."""
         done = OrderState.DONE
+        if self.table is not None:
+            by_cloid = self.orders.by_cloid
+            if len(by_cloid) < self.table_marks_min_orders:
+                live = [o for o in by_cloid.values() if o.state is not done]
+                if not live or not _may_touch(batch.px, live):
+                    return
+            cols = _columns(batch)
+            if cols is not None and self._tape_marks_table(self.table, cols):
+                return
+            SmartExecutor._tape_marks(self, zip(*batch.columns(), strict=True))
+            return
         live = [o for o in self.orders.by_cloid.values() if o.state is not done]
         if not live or not _may_touch(batch.px, live):
             return
@@ -762,20 +931,14 @@ class SmartExecutorTwin(SmartExecutor):
         try:
             tf[: K.TO_F * n] = fl
             ti[: K.T_HEAD + K.TO_I * n] = il
-            cols = (
-                np.ascontiguousarray(batch.times, dtype=np.int64),
-                np.ascontiguousarray(batch.px, dtype=np.float64),
-                np.ascontiguousarray(batch.sz, dtype=np.float64),
-                np.ascontiguousarray(batch.side, dtype=np.int8),
-                np.ascontiguousarray(batch.recv, dtype=np.int64),
-            )
         except _PACK_ERRORS:
-            status = -1
+            cols = None
         else:
-            status = int(K.tape_marks_kernel(*cols, tf, ti))
+            cols = _columns(batch)
+        status = -1 if cols is None else int(K.tape_marks_kernel(*cols, tf, ti))
         if status < 0:
             self.twin_fallbacks += 1
-            self._tape_marks(zip(*batch.columns(), strict=True))
+            SmartExecutor._tape_marks(self, zip(*batch.columns(), strict=True))
             return
         new = int(ti[K.T_NEW_RISKS])
         if new:

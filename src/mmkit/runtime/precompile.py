@@ -795,14 +795,34 @@ def _warm_twins(config: Path, plugins: Sequence[str] = ()) -> None:
     on the toy market against :class:`EchoVenue` with timers: every twin kernel of the
     estimators, gates and executor that the run will call compiles here, with the run's
     signatures, and no simulated-exchange kernel (the ``venue`` group's). Warmup is cut to
-    one second so that the executor's twin runs too. Nothing compiles when twins are off."""
-    from mmkit.assembly import build_parts, engine_of
-    from mmkit.audit.harness import VenueLoop
-    from mmkit.core.events import Timer
+    one second so that the executor's twin runs too. The drive runs twice, the smart
+    executor's twin keeping its orders in its order table, then as objects: a run picks
+    one of the two by its ladders' size (``SmartExecutorTwin.order_table``), so both
+    compile whatever this configuration's ladders are. Nothing compiles when twins are
+    off."""
+    from mmkit.execution.smart_executor_twin import SmartExecutorTwin
 
     host, s = _settings(config, plugins, sets=["estimators.warmup.max_warmup_secs=1.0"])
     if s.engine.twins == "off":
         return
+    default = SmartExecutorTwin.order_table, SmartExecutorTwin.table_marks_min_orders
+    try:
+        # over the table, the tape-marks kernels from the first order (a run reaches them
+        # from a few orders, which its ladders may exceed for a moment)
+        SmartExecutorTwin.table_marks_min_orders = 0
+        for table in ("on", "off"):
+            SmartExecutorTwin.order_table = table
+            _drive_twins(host, s)
+    finally:
+        SmartExecutorTwin.order_table, SmartExecutorTwin.table_marks_min_orders = default
+
+
+def _drive_twins(host: Any, s: Any) -> None:
+    """:func:`_warm_twins`'s drive of one engine built from ``s``."""
+    from mmkit.assembly import build_parts, engine_of
+    from mmkit.audit.harness import VenueLoop
+    from mmkit.core.events import Timer
+
     engine = engine_of(build_parts(host.registry, s, python_kinds=("quoter",)), s)
     venue = EchoVenue()
     market = _toy_market(s.instrument, n=200)
