@@ -834,6 +834,7 @@ class SmartExecutorTwin(SmartExecutor):
                 and type(ts) is int
                 and type(t) is int
                 and type(aggressor) is int
+                and -128 <= aggressor <= 127  # an int8 (numpy 1.x would wrap it silently)
             ):
                 one = self._one
                 try:
@@ -842,7 +843,7 @@ class SmartExecutorTwin(SmartExecutor):
                     one[2][0] = q
                     one[3][0] = aggressor
                     one[4][0] = t
-                except OverflowError:  # beyond int64, or a side no int8 holds
+                except OverflowError:  # a time beyond int64
                     pass
                 else:
                     if self._tape_marks_table(table, one):
