@@ -672,8 +672,23 @@ def odd_ladder(bid: float, ask: float, n: int, sz: float, grid: bool = True) -> 
     )
 
 
+#: sides as the built-in ladder builder gives them: tuples of numbers, the same objects
+#: again and again (the table path writes a side to its kernel's buffer only when it is
+#: another tuple than the last call's), two of each of the same length
+BID_SIDES = (
+    (99.0, 0.2, 98.0, 0.2),
+    (98.5, 0.25, 97.5, 0.3),
+    (99.0, 0.3, 98.0, 0.2, 97.0, 0.4),
+)
+ASK_SIDES = (
+    (101.0, 0.2, 102.0, 0.2),
+    (101.5, 0.3, 102.5, 0.25),
+    (100.5, 0.2),
+)
+
 OPS = (
     "ladder",
+    "tuples",
     "odd_ladder",
     "offgrid",
     "move",
@@ -700,6 +715,8 @@ def apply(ls: Lockstep, op: str, k: int, x: float) -> None:
     now = ls.now
     if op == "ladder":
         ls.quote(ladder(99 - k % 4, 101 + k % 3, 1 + k % 3, (0.2, 0.3, 0.5)[k % 3]))
+    elif op == "tuples":
+        ls.quote(Ladder.from_levels(BID_SIDES[k % 3], ASK_SIDES[k // 3 % 3]))
     elif op == "odd_ladder":
         ls.quote(odd_ladder(99 - k % 3, 101 + k % 2, 1 + k % 4, 0.1 + x))
     elif op == "offgrid":
@@ -897,10 +914,10 @@ def test_the_table_path_gathers_from_the_rows(monkeypatch: pytest.MonkeyPatch) -
     import mmkit.execution.smart_executor_twin as twin_module
 
     calls: list[int] = []
-    real = KT.reconcile_table
+    real = KT.reconcile_send
 
     def spy(*args: Any) -> int:
-        calls.append(int(args[4][kern.IR_NO]))
+        calls.append(int(args[16]))  # the order count
         return int(real(*args))
 
     # the twin calls the kernel's compiled entry point, made once: this spy in its place
@@ -1072,9 +1089,9 @@ class _ForgetsRefusedCloids(SmartExecutorTwin):
     """Broken: a batch the sending kernel refuses leaves the places' cloids untaken (the
     reference takes them when it builds the actions, before its permit)."""
 
-    def _send_rows_fused(self, *a: Any) -> list[Action] | None:
+    def _fused_sent(self, *a: Any) -> list[Action] | None:
         n = self._cloid_n
-        out = super()._send_rows_fused(*a)
+        out = super()._fused_sent(*a)
         if out == []:
             self._cloid_n = n
         return out
@@ -1084,8 +1101,8 @@ class _TracksRefusedBatches(SmartExecutorTwin):
     """Broken: a batch the sending kernel refuses is sent all the same (its actions built
     by the slow path, the permit skipped)."""
 
-    def _send_rows_fused(self, *a: Any) -> list[Action] | None:
-        out = super()._send_rows_fused(*a)
+    def _fused_sent(self, *a: Any) -> list[Action] | None:
+        out = super()._fused_sent(*a)
         return None if out == [] else out
 
     def _permit(self, actions: list[Action], now_ns: int, *, emergency: bool = False) -> bool:
@@ -1101,6 +1118,73 @@ def test_a_broken_sending_kernel_path_fails_the_lockstep(broken: type) -> None:
     @given(params_st.filter(lambda p: p.budget_initial < 100 or p.ip_limit_per_min < 10), streams)
     def prop(params: SmartExecutorParams, ops: Any) -> None:
         run_stream(params, ops, twin_cls=broken, table=True)
+
+    with pytest.raises(AssertionError):
+        prop()
+
+
+# --------------------------------------------------------------------------------------
+# the reconcile over the table in one call: what it keeps between calls, what it clears
+# --------------------------------------------------------------------------------------
+class _StaleRows(SmartExecutorTwin):
+    """Broken: the orders' rows written again only when the number of orders changes (not
+    whenever they are other orders)."""
+
+    def _table_orders(self, table: Any) -> list[TrackedOrder] | None:
+        orders = list(self.orders.by_cloid.values())
+        kept = self._rows_of
+        if kept is not None and len(kept) == len(orders) and table is self._rows_table:
+            return orders
+        return super()._table_orders(table)
+
+
+class _StaleLevels(SmartExecutorTwin):
+    """Broken: a ladder's sides written to the kernel's buffer again only when their
+    lengths change (not whenever they are other tuples)."""
+
+    def _put_levels(self, f: Any, bids: Any, asks: Any, nb: int) -> None:
+        key = self._lv_key
+        if key is not None and (len(key[0]), len(key[1])) == (len(bids), len(asks)):
+            return
+        super()._put_levels(f, bids, asks, nb)
+
+
+@pytest.mark.parametrize("broken", [_StaleRows, _StaleLevels])
+def test_a_stale_reconcile_input_fails_the_lockstep(broken: type) -> None:
+    """What the one-call reconcile over the table keeps from one call to the next (the
+    orders' rows, the ladder's levels in its buffer), kept too long, fails the lockstep."""
+
+    @FINDING
+    @given(params_st, streams)
+    def prop(params: SmartExecutorParams, ops: Any) -> None:
+        run_stream(params, ops, twin_cls=broken, table=True)
+
+    with pytest.raises(AssertionError):
+        prop()
+
+
+def test_a_reconcile_that_keeps_expired_tape_risks_fails_the_lockstep(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The one-call reconcile clears the tape risks it finds stale in their rows; a kernel
+    that only counts them (the risks left as they were) fails the lockstep."""
+    import mmkit.execution.smart_executor_twin as twin_module
+    from mmkit.execution.order_table import F_RISK
+
+    def keeps_risks(*args: Any) -> int:
+        tf, rows, no = args[0], args[2], int(args[16])
+        risks = [tf[int(rows[j]) + F_RISK] for j in range(no)]
+        r = int(KT.reconcile_send(*args))  # the sending in it writes no risk
+        for j in range(no):
+            tf[int(rows[j]) + F_RISK] = risks[j]
+        return r
+
+    monkeypatch.setattr(twin_module, "_RECONCILE", [keeps_risks])
+
+    @FINDING
+    @given(params_st.filter(lambda p: p.tape_risk_s < 1.0), streams)
+    def prop(params: SmartExecutorParams, ops: Any) -> None:
+        run_stream(params, ops, table=True)
 
     with pytest.raises(AssertionError):
         prop()

@@ -6,18 +6,18 @@ their rows straight from the reconcile kernel's output (see the function).
 ``send_table(...)``: a reconcile's sending without cancels (sort, weight, permit,
 tracking) in one call (see the function).
 
+``reconcile_send(...)``: a reconcile over the table and its sending in one call (see the
+function).
+
 ``tape_marks_rows(...)``: the public tape's marks on our orders, read and written in their
 rows (see the function).
 
-``reconcile_table(tf, ti, rows, f, iv, of, oi) -> n_ops``: the reconcile kernel
-(``_kernels_reconciler_twin.reconcile_kernel``, same arguments ``f, iv, of, oi`` and same
-result) with the orders' records read from their table rows (``rows``: where each
-order's row starts in ``tf``, i.e. its row times ``NF``, in the executor's order; ``tf`` /
-``ti``: the table's ``array`` columns, which numba takes as buffers) instead of packed by
-the caller: it copies the head of
-each row (the kernel's ``OF`` floats and ``OI`` ints, which the table lays out first and in
-the same order) into the orders' regions of ``f`` and ``iv``, then runs the kernel. The
-caller fills everything else (headers, levels, ghosts) as for the kernel itself.
+``gather(tf, ti, rows, n, f, iv)``: the orders' records copied from their table rows
+(``rows``: where each order's row starts in ``tf``, i.e. its row times ``NF``, in the
+executor's order; ``tf`` / ``ti``: the table's ``array`` columns, which numba takes as
+buffers) into the reconcile kernel's (``_kernels_reconciler_twin.reconcile_kernel``) order
+regions of ``f`` and ``iv``: the head of each row (the kernel's ``OF`` floats and ``OI``
+ints, which the table lays out first and in the same order), so no order is packed.
 """
 
 from __future__ import annotations
@@ -74,8 +74,18 @@ def gather(tf: Any, ti: Any, rows: np.ndarray, n: int, f: np.ndarray, iv: np.nda
             iv[io + K.OI * j + k] = ti[bi + k]
 
 
+#: :func:`reconcile_send`'s result, added to the op count, when tape risks expired or a
+#: side was held back (their counts are then in ``res``)
+DETAILS = 1 << 32
+#: ``res``'s slots: the tracking's first refused move (-1: none), the modifies, the places
+#: (:func:`send_table`), the tape risks expired, the sides held back and the sending's
+#: outcome code (``NOT_SENT``: no sending in the call)
+R_BAD, R_MODIFIES, R_PLACES, R_EXPIRED, R_HELD, R_SENT = range(6)
+NOT_SENT = -1
+
+
 @njit(cache=True)
-def reconcile_table(
+def reconcile_send(
     tf: Any,
     ti: Any,
     rows: np.ndarray,
@@ -83,10 +93,93 @@ def reconcile_table(
     iv: np.ndarray,
     of: np.ndarray,
     oi: np.ndarray,
+    tol_bps: float,
+    tol_frac: float,
+    lot: float,
+    min_notional: float,
+    smart: int,
+    maxp: float,
+    pos: float,
+    now: int,
+    hwm: int,
+    no: int,
+    ng: int,
+    nb: int,
+    na: int,
+    skip_b: int,
+    skip_a: int,
+    send: int,
+    perm: np.ndarray,
+    pf: np.ndarray,
+    pi: np.ndarray,
+    wt: np.ndarray,
+    ww: np.ndarray,
+    rid0: int,
+    legal: Any,
+    code_cancel: int,
+    code_modify: int,
+    res: np.ndarray,
 ) -> int:
-    """:func:`gather` the orders (``iv``'s order count of them), then the reconcile kernel."""
-    gather(tf, ti, rows, iv[K.IR_NO], f, iv)
-    return K.reconcile_kernel(f, iv, of, oi)
+    """A reconcile over the order table in one call: the reconcile kernel's headers
+    written from the arguments (the caller has put the ladder's levels and the ghosts in
+    ``f`` / ``iv``), the orders gathered from their rows (``rows[:no]``), the kernel
+    run, the tape risks it found stale cleared in their rows (the reference's
+    ``o.risk = 0.0``), and, when ``send`` and the kernel made ops, their sending
+    (:func:`send_table`, its code in ``res[R_SENT]``; ``NOT_SENT`` otherwise). Returns the
+    op count, plus :data:`DETAILS` when risks expired or a side was held back (counts in
+    ``res``); -1, with nothing written in the table, where the reference must run."""
+    f[K.FR_PRICE_BPS] = tol_bps
+    f[K.FR_SIZE_FRAC] = tol_frac
+    f[K.FR_LOT] = lot
+    f[K.FR_MIN_NOTIONAL] = min_notional
+    f[K.FR_MAXP] = maxp
+    f[K.FR_POS] = pos
+    iv[K.IR_SMART] = smart
+    iv[K.IR_NOW] = now
+    iv[K.IR_HWM] = hwm
+    iv[K.IR_NO] = no
+    iv[K.IR_NG] = ng
+    iv[K.IR_NB] = nb
+    iv[K.IR_NA] = na
+    iv[K.IR_SKIP_B] = skip_b
+    iv[K.IR_SKIP_A] = skip_a
+    gather(tf, ti, rows, no, f, iv)
+    k = K.reconcile_kernel(f, iv, of, oi)
+    res[R_SENT] = NOT_SENT
+    if k < 0:
+        return k
+    expired = oi[K.O_EXPIRED]
+    res[R_EXPIRED] = expired
+    res[R_HELD] = oi[K.O_HELD]
+    if expired:
+        # the kernel's "risk expired" flags: the last ``no`` ints of its scratch
+        o_exp = K.IR_HEAD + K.OI * no + 2 * ng + 2 * (nb + na) + 2 * no
+        for j in range(no):
+            if iv[o_exp + j]:
+                tf[rows[j] + F_RISK] = 0.0
+    if k and send:
+        res[R_SENT] = send_table(
+            tf,
+            ti,
+            rows,
+            of,
+            oi,
+            k,
+            perm,
+            pf,
+            pi,
+            wt,
+            ww,
+            now,
+            rid0,
+            legal,
+            code_cancel,
+            code_modify,
+            res,
+        )
+    if expired or oi[K.O_HELD]:
+        return k + DETAILS
+    return k
 
 
 @njit(cache=True, inline="always")

@@ -45,6 +45,7 @@ __all__ = [
     "PermitArrays",
     "RateTrackerArrays",
     "permit_arrays",
+    "permit_stand_ins",
     "permit_state",
 ]
 
@@ -102,6 +103,14 @@ class PermitArrays:
         for name, value in state.items():
             setattr(self, name, value)
         self.k_permit, self.k_record, self.k_prune = _entries()
+
+    def arrays(
+        self,
+    ) -> tuple[
+        npt.NDArray[np.float64], npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]
+    ]:
+        """``pf, pi, wt, ww``: the four arrays a kernel takes, in that order."""
+        return self.pf, self.pi, self.wt, self.ww
 
     # -- the window's ring ----------------------------------------------------------------
     def window(self) -> deque[tuple[int, int]]:
@@ -298,6 +307,15 @@ class ExecutionBudgetArrays(ExecutionBudget):
 for _cls, _fields in ((RateTrackerArrays, RATE_FIELDS), (ExecutionBudgetArrays, BUDGET_FIELDS)):
     for _name, (_kind, _slot) in _fields.items():
         setattr(_cls, _name, _field(_name, _kind, _slot))
+
+
+def permit_stand_ins() -> tuple[
+    npt.NDArray[np.float64], npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]
+]:
+    """Arrays of :meth:`PermitArrays.arrays`'s types for a kernel call that does not
+    permit (the permit's arrays having spilled): never read."""
+    ring = np.zeros(1, dtype=np.int64)
+    return np.zeros(P.NF, dtype=np.float64), np.zeros(P.NI, dtype=np.int64), ring, ring.copy()
 
 
 def permit_arrays(rate: RateTracker, budget: ExecutionBudget) -> PermitArrays | None:

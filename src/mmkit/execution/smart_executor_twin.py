@@ -35,11 +35,13 @@ a value numpy refuses) run the reference's Python for that call (counted in
 reconcile, for a ladder of two levels a side or more: :attr:`SmartExecutorTwin.order_table`;
 step 1 of the compiled loop in ``docs/twins.md``): the orders' numeric fields live in an
 :class:`~mmkit.execution.order_table.OrderTable` and the orders are views over its rows, so
-the reconcile kernel reads them in place
-(:func:`~mmkit.execution._kernels_order_table.reconcile_table`), the ops stay rows from
-which the actions are built (:meth:`SmartExecutorTwin._send_rows`), the sent cancels and
-modifies are tracked in the kernel (``track_rows``; a batch without cancels is sorted,
-weighed, permitted and tracked in one call, ``send_table``), the public tape's marks are
+a reconcile is one kernel call
+(:func:`~mmkit.execution._kernels_order_table.reconcile_send`: the orders read in their
+rows, the ladder's numbers written to the kernel's buffer only when they are new, the
+stale tape risks cleared and, without a cancel among the ops, the sending's sort, weight,
+permit and tracking), the ops stay rows from which the actions are built
+(:meth:`SmartExecutorTwin._fused_sent`; with a cancel, :meth:`SmartExecutorTwin._send_rows`:
+the cancels and modifies tracked by ``track_rows``), the public tape's marks are
 made in the rows (``tape_marks_rows``, a single trade as columns of one row;
 against fewer than :attr:`SmartExecutorTwin.table_marks_min_orders` orders the
 reference's on the views, cheaper there), and a ladder's numbers are read as levels
@@ -47,12 +49,13 @@ reference's on the views, cheaper there), and a ladder's numbers are read as lev
 the views.
 
 Speed: the kernels themselves take well under a microsecond; what a reconcile costs is the
-Python around them. With the order table the reconcile kernel reads the orders in place: a
-quiet reconcile of ten orders takes ~6.8 µs against ~9.1 for the reference's Python
-(2026-12-06; ``docs/twins.md``), but the views cost the answers' paths as much. Without
-it, packing the Python order objects into arrays on every call costs more than the
-reference's own Python diff at every ladder size measured (1 to 30 levels a side), so that
-path runs the reference's diff unless :attr:`SmartExecutorTwin.reconcile_in_kernel` is set.
+Python around them. With the order table a reconcile is one kernel call with nothing
+packed but a new ladder side: a quiet reconcile of ten orders takes ~4.9 µs (8.6 as two
+calls with their arguments packed; 2026-12-07, ``docs/twins.md``), but the views cost the
+answers' paths 12-15 %. Without it, packing the Python order objects into arrays on every
+call costs more than the reference's own Python diff at every ladder size measured (1 to
+30 levels a side), so that path runs the reference's diff unless
+:attr:`SmartExecutorTwin.reconcile_in_kernel` is set.
 The tape marks pay (a 50-row batch against 6 orders: ~44 -> ~6 µs) and run in the kernel
 from :attr:`SmartExecutorTwin.tape_kernel_min_work`. The kernels take plain record arrays
 so that a compiled engine loop holding the order book in arrays can call them directly;
@@ -85,7 +88,12 @@ from mmkit.execution.order_table import CODE_CANCEL, CODE_MODIFY, LEGAL, OrderTa
 from mmkit.execution.orders import TrackedOrder
 from mmkit.execution.params import SmartExecutorParams
 from mmkit.execution.pending import OrderRequest, new_order_request
-from mmkit.execution.permit_arrays import PermitArrays, permit_arrays, permit_state
+from mmkit.execution.permit_arrays import (
+    PermitArrays,
+    permit_arrays,
+    permit_stand_ins,
+    permit_state,
+)
 from mmkit.execution.rate_limit import batch_ip_weight, log_ip_warning
 from mmkit.execution.reconciler import Op, OpKind, Tolerances, diff_levels
 from mmkit.execution.smart_executor import SmartExecutor
@@ -131,6 +139,11 @@ def _run(
         return -1
     return int(kernel(f, iv, of, oi))
 
+
+#: the reconcile kernel's arrays: float and int inputs, float and int outputs
+Buffers = tuple[
+    npt.NDArray[np.float64], npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.int64]
+]
 
 #: a trade batch's columns for the tape kernels: times, prices, sizes, sides, receive times
 Columns = tuple[
@@ -227,7 +240,7 @@ def _may_touch(px: npt.NDArray[np.float64], live: Sequence[TrackedOrder]) -> boo
 
 #: send_table's compiled entry point (for the argument types it always gets), once made
 _SEND: list[Callable[..., int]] = []
-#: reconcile_table's and tape_marks_rows's, likewise (numba's dispatcher
+#: reconcile_send's and tape_marks_rows's, likewise (numba's dispatcher
 #: types each call's arguments, the table's two ``array`` columns through Python code:
 #: ~1 µs a call)
 _RECONCILE: list[Callable[..., int]] = []
@@ -305,7 +318,20 @@ class SmartExecutorTwin(SmartExecutor):
         self.table: OrderTable | None = None
         self._rows: npt.NDArray[np.int64] = np.empty(16, dtype=np.int64)
         self._ki: npt.NDArray[np.int64] = np.empty(16, dtype=np.int64)
-        self._res: npt.NDArray[np.int64] = np.zeros(4, dtype=np.int64)
+        self._res: npt.NDArray[np.int64] = np.zeros(8, dtype=np.int64)
+        # the one-call reconcile over the table (_reconcile_rows): its own input arrays,
+        # the ladder tuples last written to them, the orders whose rows are in _rows, the
+        # tolerances as arguments, and stand-ins for the permit's arrays once they spill
+        self._lf: npt.NDArray[np.float64] = np.empty(64, dtype=np.float64)
+        self._li: npt.NDArray[np.int64] = np.empty(64, dtype=np.int64)
+        self._lv_key: tuple[Levels, Levels, npt.NDArray[np.float64]] | None = None
+        self._lean_for = (-1, -1, -1)
+        self._rows_of: list[TrackedOrder] | None = None
+        self._rows_spills = -1
+        self._rows_table: OrderTable | None = None
+        self._tol_of: Tolerances | None = None
+        self._tol: tuple[float, float, float, float, int] | None = None
+        self._no_pa = permit_stand_ins()
         # the tape marks over the table: the orders a print marked, and a single print's
         # columns (one row each)
         self._touch: npt.NDArray[np.int64] = np.empty(16, dtype=np.int64)
@@ -330,7 +356,7 @@ class SmartExecutorTwin(SmartExecutor):
         """Keep the orders' numeric fields in an :class:`~mmkit.execution.order_table.
         OrderTable` from now on (``on``; a twin starts so when :attr:`order_table`), so
         that the reconcile kernel reads them in place instead of packing them
-        (:func:`~mmkit.execution._kernels_order_table.reconcile_table`) and the reference's
+        (:func:`~mmkit.execution._kernels_order_table.reconcile_send`) and the reference's
         Python reads and writes them through the table's views; ``on=False``: the orders
         as the reference's own objects (the packed path). Only before the first order: the
         orders made earlier would not be in it (``RuntimeError``)."""
@@ -457,27 +483,29 @@ class SmartExecutorTwin(SmartExecutor):
         ops = [(BUY if buy else SELL, op) for buy, op in _ops_of(of, oi, k, orders)]
         return self._send_ops(ops, quiet, now_ns)
 
-    def _buffers(
-        self, no: int, ng: int, nl: int
-    ) -> tuple[
-        npt.NDArray[np.float64],
-        npt.NDArray[np.int64],
-        npt.NDArray[np.float64],
-        npt.NDArray[np.int64],
-    ]:
+    def _buffers(self, no: int, ng: int, nl: int) -> Buffers:
         """The reconcile kernel's arrays for ``no`` orders, ``ng`` ghosts and ``nl`` levels
         (both sides), grown when too small."""
+        self._df, self._di = self._sized(self._df, self._di, no, ng, nl)
+        return self._df, self._di, self._of, self._oi
+
+    def _sized(
+        self, f: npt.NDArray[np.float64], iv: npt.NDArray[np.int64], no: int, ng: int, nl: int
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
+        """``f`` and ``iv`` (the reconcile kernel's inputs), grown when too small for
+        ``no`` orders, ``ng`` ghosts and ``nl`` levels; the shared outputs and the sending
+        order's buffer grown likewise for as many ops."""
         nf = K.FR_HEAD + K.DES * nl + K.OF * no + ng + nl
         ni = K.IR_HEAD + K.OI * no + 2 * ng + 2 * nl + 3 * no  # flags: the last no
-        cap_ops = no + 2 * nl
-        f, iv, of, oi = self._df, self._di, self._of, self._oi
         if f.shape[0] < nf or iv.shape[0] < ni:
-            self._df = f = _grow(f, nf)
-            self._di = iv = _grow(iv, ni)
+            f, iv = _grow(f, nf), _grow(iv, ni)
+        cap_ops = no + 2 * nl
+        of, oi = self._of, self._oi
         if of.shape[0] < K.OP_F * cap_ops or oi.shape[0] < K.O_HEAD + K.OP_I * cap_ops:
-            self._of = of = _grow(of, K.OP_F * cap_ops)
-            self._oi = oi = _grow(oi, K.O_HEAD + K.OP_I * cap_ops)
-        return f, iv, of, oi
+            self._of = _grow(of, K.OP_F * cap_ops)
+            self._oi = _grow(oi, K.O_HEAD + K.OP_I * cap_ops)
+        self._ki = _grow(self._ki, cap_ops)
+        return f, iv
 
     def _heads(
         self, maxp: float, pos: float, now_ns: int, no: int, ng: int, nb: int, na: int
@@ -530,54 +558,179 @@ class SmartExecutorTwin(SmartExecutor):
     def _reconcile_rows(
         self, table: OrderTable, ladder: Ladder, view: View, now_ns: int
     ) -> list[Action] | None:
-        """``_reconcile`` with the orders read from their rows, the ladder's numbers from
-        :meth:`Ladder.levels` (no ``Quote`` read), and the ops sent from the kernel's rows
-        (:meth:`_send_rows`). None, with nothing changed, when an order is not in the
-        table: the caller then packs them."""
-        orders = list(self.orders.by_cloid.values())
-        rows_l = _rows_in(table, orders)
-        if rows_l is None:
+        """``_reconcile`` over the order table in one kernel call
+        (:func:`~mmkit.execution._kernels_order_table.reconcile_send`): the headers passed
+        as arguments, the orders gathered from their rows (:meth:`_table_orders`), the
+        ladder's numbers from :meth:`Ladder.levels` (no ``Quote`` read; written to the
+        kernel's buffer only when a side is another tuple than the last call's), the tape
+        risks found stale cleared in their rows and, without a cancel among the ops, the
+        sending's sort, weight, permit and tracking in the same call
+        (:meth:`_fused_sent` makes the actions). None, with nothing changed, when an order
+        is not in the table or an argument is not of the type the kernel takes exactly
+        (the caller then packs the orders)."""
+        orders = self._table_orders(table)
+        if orders is None:
+            return None
+        pos = view.position
+        maxp = view.max_position
+        hwm = self._fill_hwm
+        tol = self._tol_args()
+        if (
+            tol is None
+            or type(now_ns) is not int
+            or not -KP.SAFE_NS < now_ns < KP.SAFE_NS
+            or type(hwm) is not int
+            or not -KP.SAFE_NS < hwm < KP.SAFE_NS
+            or (type(pos) is not float and type(pos) is not int)
+            or (type(maxp) is not float and type(maxp) is not int)
+        ):
             return None
         self._quiet = None
         if now_ns < self.retry.until_ns:
             self.counters["skipped_rate"] += 1
             return []
-        pos = view.position
-        maxp = view.max_position
         quiet: tuple[Ladder, float, float] | None = (ladder, pos, maxp)
         if pos != pos:  # NaN: the engine refuses such a position; never size from it
             pos = 0.0
         bid_l, ask_l = ladder.levels()
-        ghosts = list(self._ghosts.values())
+        ghosts = list(self._ghosts.values()) if self._ghosts else []
         no, ng = len(orders), len(ghosts)
         nb, na = len(bid_l) >> 1, len(ask_l) >> 1
-        f, iv, of, oi = self._buffers(no, ng, nb + na)
-        rows = self._rows
-        if rows.shape[0] < no:
-            self._rows = rows = _grow(rows, no)
-        rows[:no] = rows_l
-        fl, il = self._heads(maxp, pos, now_ns, no, ng, nb, na)
-        fl += bid_l
-        fl += ask_l
-        ghost_f = [g.unseen for g in ghosts]
-        ghost_i: list[int] = []
-        for g in ghosts:
-            ghost_i += (g.side, g.home)
-        # the ghosts after the orders' regions, which the kernel fills from the rows
-        tail = (len(fl) + K.OF * no, ghost_f, len(il) + K.OI * no, ghost_i)
-        if not _RECONCILE:  # the entry point for these argument types, once per process
-            _RECONCILE.append(entry_for(KT.reconcile_table, table.f, table.i, rows, f, iv, of, oi))
-        k = _run(
-            functools.partial(_RECONCILE[0], table.f, table.i, rows), f, iv, of, oi, fl, il, tail
+        f, iv, of, oi = self._lean_buffers(no, ng, nb + na)
+        try:
+            self._put_levels(f, bid_l, ask_l, nb)
+            if ng:  # the ghosts after the orders' regions, which the kernel fills
+                o = K.FR_HEAD + K.DES * (nb + na) + K.OF * no
+                f[o : o + ng] = [g.unseen for g in ghosts]
+                ghost_i: list[int] = []
+                for g in ghosts:
+                    ghost_i += (g.side, g.home)
+                o = K.IR_HEAD + K.OI * no
+                iv[o : o + 2 * ng] = ghost_i
+        except _PACK_ERRORS:
+            self._lv_key = None
+            return None
+        pa = self._pa
+        rid0 = self._rid + 1
+        rej = self.rejections
+        permit = pa.arrays() if pa is not None else self._no_pa
+        args = (
+            table.f,
+            table.i,
+            self._rows,
+            f,
+            iv,
+            of,
+            oi,
+            *tol,
+            float(maxp),
+            float(pos),
+            now_ns,
+            hwm,
+            no,
+            ng,
+            nb,
+            na,
+            1 if rej.should_skip(BUY, now_ns) else 0,
+            1 if rej.should_skip(SELL, now_ns) else 0,
+            0 if pa is None else 1,
+            self._ki,
+            *permit,
+            rid0,
+            LEGAL,
+            CODE_CANCEL,
+            CODE_MODIFY,
+            self._res,
         )
-        if k < 0:
+        if not _RECONCILE:  # the entry point for these argument types, once per process
+            _RECONCILE.append(entry_for(KT.reconcile_send, *args))
+        r = int(_RECONCILE[0](*args))
+        if r < 0:
             self.twin_fallbacks += 1
             return SmartExecutor._reconcile(self, ladder, view, now_ns)
-        quiet = self._after_kernel(orders, nb + na, ng, quiet)
+        k = r & (KT.DETAILS - 1)
+        if r & KT.DETAILS:
+            res = self._res
+            expired, held = int(res[KT.R_EXPIRED]), int(res[KT.R_HELD])
+            if expired:
+                self.counters["tape_risks_expired"] += expired
+            if held:
+                self.counters["skipped_backoff"] += held
+                quiet = None  # held back, not in place
         if not k:
             self._quiet = quiet
             return []
-        return self._send_rows(table, k, orders, now_ns)
+        if pa is not None:
+            code = int(self._res[KT.R_SENT])
+            if code == KP.RING_FULL:  # nothing recorded: sent again over a grown ring
+                pa.grow()
+                acts = self._send_rows_fused(pa, table, k, orders, now_ns)
+            else:
+                acts = self._fused_sent(code, k, orders, now_ns, rid0)
+            if acts is not None:
+                return acts
+        return self._send_rows_plain(table, k, orders, now_ns)
+
+    def _table_orders(self, table: OrderTable) -> list[TrackedOrder] | None:
+        """The order book's orders, where each starts in ``table`` in ``self._rows`` (in
+        the same order), or None when one is not a row of it (:func:`_rows_in`). The rows
+        are written again only when the orders are not the very objects of the last call
+        (identity: ``TrackedOrder`` compares so), an order spilled out of the table since
+        (``spills``), or the first is no row of it (the orders of an unpickled executor
+        are plain orders): an order keeps its row while it is alive, and the list kept
+        here keeps them alive."""
+        orders = list(self.orders.by_cloid.values())
+        if (
+            orders == self._rows_of
+            and table.spills == self._rows_spills
+            and table is self._rows_table
+            and (not orders or getattr(orders[0], "_table", None) is table)
+        ):
+            return orders
+        rows_l = _rows_in(table, orders)
+        if rows_l is None:
+            return None
+        n = len(orders)
+        self._rows = rows = _grow(self._rows, n)
+        rows[:n] = rows_l
+        self._rows_of, self._rows_spills, self._rows_table = orders, table.spills, table
+        return orders
+
+    def _tol_args(self) -> tuple[float, float, float, float, int] | None:
+        """The tolerances as the kernel's arguments (checked once per ``Tolerances``
+        object, which is frozen), or None when one is not of the kernel's type."""
+        tol = self.tol
+        if tol is not self._tol_of:
+            nums = (tol.price_bps, tol.size_frac, tol.lot, tol.min_notional)
+            ok = all(type(x) is float for x in nums) and type(tol.smart) is bool
+            self._tol_of = tol
+            self._tol = (*nums, 1 if tol.smart else 0) if ok else None
+        return self._tol
+
+    def _lean_buffers(self, no: int, ng: int, nl: int) -> Buffers:
+        """:meth:`_reconcile_rows`'s own input arrays (no other path writes them, so the
+        levels written last are still there) and the shared outputs (:meth:`_sized`),
+        checked again only for other counts than the last call's (buffers only grow,
+        whoever grows them)."""
+        if (no, ng, nl) != self._lean_for:
+            self._lf, self._li = self._sized(self._lf, self._li, no, ng, nl)
+            self._lean_for = (no, ng, nl)
+        return self._lf, self._li, self._of, self._oi
+
+    def _put_levels(self, f: npt.NDArray[np.float64], bids: Levels, asks: Levels, nb: int) -> None:
+        """The ladder's levels in ``f`` after the header (bids, then asks): skipped when
+        both sides are the very tuples written last into this buffer (a tuple cannot
+        change; the key keeps them alive)."""
+        key = self._lv_key
+        if key is not None and key[0] is bids and key[1] is asks and key[2] is f:
+            return
+        self._lv_key = None
+        o = K.FR_HEAD
+        f[o : o + len(bids)] = bids
+        o += K.DES * nb
+        f[o : o + len(asks)] = asks
+        if type(bids) is tuple and type(asks) is tuple:
+            self._lv_key = (bids, asks, f)
 
     def _send_rows(
         self, table: OrderTable, k: int, orders: list[TrackedOrder], now_ns: int
@@ -596,6 +749,13 @@ class SmartExecutorTwin(SmartExecutor):
             acts = self._send_rows_fused(pa, table, k, orders, now_ns)
             if acts is not None:
                 return acts
+        return self._send_rows_plain(table, k, orders, now_ns)
+
+    def _send_rows_plain(
+        self, table: OrderTable, k: int, orders: list[TrackedOrder], now_ns: int
+    ) -> list[Action]:
+        """:meth:`_send_rows` without the fused kernel: the actions built, the reference's
+        ``_permit``, the cancels and modifies tracked by ``track_rows``."""
         of, oi = self._of, self._oi
         ints = oi[K.O_HEAD : K.O_HEAD + K.OP_I * k].tolist()
         kinds = ints[0 :: K.OP_I]
@@ -650,13 +810,26 @@ class SmartExecutorTwin(SmartExecutor):
         rid0 = self._rid + 1
         while True:
             args: tuple[Any, ...] = (table.f, table.i, self._rows, of, oi, k, perm)
-            args += (pa.pf, pa.pi, pa.wt, pa.ww, now_ns, rid0, LEGAL, CODE_CANCEL, CODE_MODIFY, res)
+            args += (*pa.arrays(), now_ns, rid0, LEGAL, CODE_CANCEL, CODE_MODIFY, res)
             if not _SEND:  # the entry point for these argument types, once per process
                 _SEND.append(entry_for(KT.send_table, *args))
             code = _SEND[0](*args)
             if code != KP.RING_FULL:
                 break
             pa.grow()  # nothing recorded yet: the same call on the grown ring
+        return self._fused_sent(code, k, orders, now_ns, rid0)
+
+    def _fused_sent(
+        self, code: int, k: int, orders: list[TrackedOrder], now_ns: int, rid0: int
+    ) -> list[Action] | None:
+        """The outcome of ``send_table`` (its ``code``; its counts in ``self._res``) for
+        the ``k`` ops sent from request id ``rid0``: the permit's outcome booked, then, for
+        a batch sent, the actions and the pending requests in one pass; ``[]`` for a batch
+        refused; None, with nothing changed, when the kernel did nothing (a cancel among
+        the ops, or the permit's ``FALLBACK``: the caller sends them another way)."""
+        oi, perm, res = self._oi, self._ki, self._res
+        if code == KT.CANCELS:
+            return None
         ok = self._permitted(code, k, False)
         if ok is None:
             # nothing done: a cancel among the ops (KT.CANCELS: its weight is its Python
@@ -666,12 +839,12 @@ class SmartExecutorTwin(SmartExecutor):
             # refused as the reference refuses after building the actions: their request
             # ids and the places' cloids are taken all the same
             self._rid = rid0 + k - 1
-            self._cloid_n += int(res[2])
+            self._cloid_n += int(res[KT.R_PLACES])
             return []
         ints = oi[K.O_HEAD : K.O_HEAD + K.OP_I * k].tolist()
         order = perm[:k].tolist()
-        n_mod = int(res[1])
-        bad = int(res[0])
+        n_mod = int(res[KT.R_MODIFIES])
+        bad = int(res[KT.R_BAD])
         done = n_mod if bad < 0 else bad  # the modifies tracked (all, but for a bug)
         actions, places = self._rows_actions(k, ints, order, orders, rid0, done)
         self._rid = rid0 + k - 1
@@ -857,15 +1030,15 @@ class SmartExecutorTwin(SmartExecutor):
         orders' ``risk_rid`` and ``risk_oid``: the reference's ``_tape_marks``. False, with
         nothing done, when an order is not in the table or a time would leave int64 (the
         caller runs the reference's)."""
-        orders = list(self.orders.by_cloid.values())
-        rows_l = _rows_in(table, orders)
         tape_ns = self._tape_risk_ns
-        if rows_l is None or not (type(tape_ns) is int and -KP.SAFE_NS < tape_ns < KP.SAFE_NS):
+        if not (type(tape_ns) is int and -KP.SAFE_NS < tape_ns < KP.SAFE_NS):
+            return False
+        orders = self._table_orders(table)
+        if orders is None:
             return False
         n = len(orders)
-        self._rows = rows = _grow(self._rows, n)
+        rows = self._rows
         self._touch = touched = _grow(self._touch, n)
-        rows[:n] = rows_l
         res = self._res
         args: tuple[Any, ...] = (table.f, table.i, rows, n, *cols, tape_ns, CODE_MODIFY)
         args += (touched, res)
