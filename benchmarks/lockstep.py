@@ -14,8 +14,9 @@ to the next, since the second to run an event finds the code and the event warm 
 always first, two identical sides gave B ~14 % less engine time; alternating, ~1 %).
 What each side gets is printed as ``benchmarks/trade.py`` prints it: the tick-to-actions
 median, p90 and p99 of the market events, the engine's time on them and on the answers
-and timers, and the fills (which must be equal: the two variants are the same strategy). Absolute figures run higher than ``trade.py``'s (two
-engines take turns in the caches); the comparison is the point.
+and timers, and the fills (which must be equal: the two variants are the same strategy).
+Absolute figures run higher than ``trade.py``'s (two engines take turns in the caches);
+the comparison is the point.
 
 The variants compared are the executor twin's two representations of its orders:
 ``objects`` (``SmartExecutorTwin.use_table(False)``) and ``table`` (its order table),

@@ -49,7 +49,6 @@ from __future__ import annotations
 
 import copy
 from array import array
-from collections.abc import Callable
 from typing import Any
 
 from mmkit.core.types import BUY, SELL, Side
@@ -217,29 +216,36 @@ def _int_field(k: int, name: str) -> property:
 
 
 def _coded_field(
-    k: int, name: str, kind: type, decode: Callable[[int], Any], encode: Callable[[Any], int]
+    k: int, name: str, kind: type[Any], decoded: tuple[Any, ...], encode: Any
 ) -> property:
     """Field ``k`` stored as a code: a value of type ``kind`` (the enum's members, or
-    bool) is encoded; anything else spills the order (module docstring)."""
+    bool) is encoded (``encode``: a dict from value to code, or None when the value is its
+    own code, an ``IntEnum``'s member); anything else spills the order (module
+    docstring). A code reads back as ``decoded[code]``. The getter and setter index a
+    tuple and a dict directly: one call fewer than a decoding function (~30 ns a read,
+    and the views of the state, the side and the pending action are the answers' most
+    read fields)."""
 
     def get(self: TableOrder) -> Any:
-        return decode(self._i[self._ib + k])
+        return decoded[self._i[self._ib + k]]
 
-    def put(self: TableOrder, value: Any) -> None:
-        if type(value) is kind:
-            self._i[self._ib + k] = encode(value)
-        else:
-            self._spill(name, value)
+    if encode is None:
+
+        def put(self: TableOrder, value: Any) -> None:
+            if type(value) is kind:
+                self._i[self._ib + k] = value  # an IntEnum member is its own code
+            else:
+                self._spill(name, value)
+
+    else:
+
+        def put(self: TableOrder, value: Any) -> None:
+            if type(value) is kind:
+                self._i[self._ib + k] = encode[value]
+            else:
+                self._spill(name, value)
 
     return property(get, put, doc=f"``{name}``, coded in the order table")
-
-
-def _bool_code(value: object) -> int:
-    return 1 if value else 0
-
-
-def _same_int(value: Any) -> int:
-    return value  # type: ignore[no-any-return]  # the array takes an IntEnum as its value
 
 
 _FIELDS: dict[str, property] = {}
@@ -247,15 +253,13 @@ for _k, _name in enumerate(FLOATS):
     _FIELDS[_name] = _float_field(_k, _name)
 for _k, _name in enumerate(INTS):
     if _name == "state":
-        _FIELDS[_name] = _coded_field(_k, _name, OrderState, _STATES.__getitem__, _same_int)
+        _FIELDS[_name] = _coded_field(_k, _name, OrderState, _STATES, None)
     elif _name == "side":
-        _FIELDS[_name] = _coded_field(_k, _name, Side, _SIDES.__getitem__, _same_int)
+        _FIELDS[_name] = _coded_field(_k, _name, Side, _SIDES, None)
     elif _name == "pending":
-        _FIELDS[_name] = _coded_field(
-            _k, _name, Pending, PENDING_CODES.__getitem__, _PENDING_CODE.__getitem__
-        )
+        _FIELDS[_name] = _coded_field(_k, _name, Pending, PENDING_CODES, _PENDING_CODE)
     elif _name == "fate_seen":
-        _FIELDS[_name] = _coded_field(_k, _name, bool, bool, _bool_code)
+        _FIELDS[_name] = _coded_field(_k, _name, bool, (False, True), {False: 0, True: 1})
     else:
         _FIELDS[_name] = _int_field(_k, _name)
 
