@@ -866,6 +866,52 @@ def test_twin_with_the_order_table_equals_reference(
     assert len({o.row for o in alive}) == len(alive)
 
 
+class _OddView:
+    """An engine's view whose position and limit are the values given (of any type): what
+    a third-party view or portfolio could hand the executor."""
+
+    def __init__(self, view: Any, position: Any, max_position: Any) -> None:
+        self._view = view
+        self.position = position
+        self.max_position = max_position
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._view, name)
+
+
+odd_numbers = st.one_of(
+    st.integers(-(10**20), 10**20),
+    st.sampled_from([0, 1, 10**400, -(10**400), 2**63]),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.floats(-5.0, 5.0).map(np.float64),
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(odd_numbers, odd_numbers, st.sampled_from([2, 5]))
+def test_the_table_reconcile_takes_a_view_of_any_numbers_as_the_reference(
+    position: Any, max_position: Any, levels: int
+) -> None:
+    """The one-call reconcile over the table takes only a Python float or int position
+    and limit that a double holds, and hands anything else to the packed path: a view
+    whose numbers are ints, numpy floats, NaN or ints beyond a double gives the twin the
+    reference's actions and state, or the reference's error."""
+    ls = run_stream(SmartExecutorParams(), [("ladder", 1, 0.5), ("fill", 0, 0.5)], table=True)
+    lad = ladder(98, 102, levels, 0.3)
+    outs: list[Any] = []
+    for w in (ls.ref, ls.twin):
+        view = _OddView(w.engine.view, position, max_position)
+        try:
+            outs.append(w.executor.reconcile(lad, view, ls.now + NS_PER_S))  # type: ignore[arg-type]
+        except Exception as exc:  # the reference's error, whatever it is, must be the twin's
+            outs.append(type(exc))
+    ref_out, twin_out = outs
+    if isinstance(ref_out, list) and isinstance(twin_out, list):
+        assert not outputs_differ(ls.ref.executor, ls.twin.executor, ref_out, twin_out)
+    else:
+        assert ref_out == twin_out
+
+
 #: a start 40 s short of the int64 limit: the venue's clock (int64) stays within it over
 #: any stream here (< 30 s), while the executor's own deadlines (a tape risk's 60 s) pass it
 NEAR_LIMIT_NS = 2**63 - 40 * NS_PER_S

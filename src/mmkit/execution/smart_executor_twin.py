@@ -598,6 +598,7 @@ class SmartExecutorTwin(SmartExecutor):
         nb, na = len(bid_l) >> 1, len(ask_l) >> 1
         f, iv, of, oi = self._lean_buffers(no, ng, nb + na)
         try:
+            fmaxp, fpos = float(maxp), float(pos)  # an int beyond a double: OverflowError
             self._put_levels(f, bid_l, ask_l, nb)
             if ng:  # the ghosts after the orders' regions, which the kernel fills
                 o = K.FR_HEAD + K.DES * (nb + na) + K.OF * no
@@ -623,8 +624,8 @@ class SmartExecutorTwin(SmartExecutor):
             of,
             oi,
             *tol,
-            float(maxp),
-            float(pos),
+            fmaxp,
+            fpos,
             now_ns,
             hwm,
             no,
