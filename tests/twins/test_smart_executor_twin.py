@@ -1172,6 +1172,40 @@ def test_a_broken_sending_kernel_path_fails_the_lockstep(broken: type) -> None:
 # --------------------------------------------------------------------------------------
 # the reconcile over the table in one call: what it keeps between calls, what it clears
 # --------------------------------------------------------------------------------------
+class _TinyRing(SmartExecutorTwin):
+    """The twin with a permit ring of one entry: the one-call reconcile's sending meets a
+    full ring at its second batch within a minute, grows it and calls again."""
+
+    def __init__(self, *a: Any) -> None:
+        super().__init__(*a)
+        pa = self._pa
+        assert pa is not None
+        pa.wt = np.zeros(1, dtype=np.int64)
+        pa.ww = np.zeros(1, dtype=np.int64)
+
+
+def test_a_full_permit_ring_grows_inside_the_table_reconcile() -> None:
+    """A reconcile over the table whose sending finds the permit's ring full grows it and
+    sends the same ops (the second call makes them again; the stale tape risks the first
+    one cleared are counted once): equal to the reference after every event."""
+    ops = [("ladder", 1, 0.5), ("move", 2, 0.5), ("trade", 3, 0.5), ("move", 5, 0.25)]
+    ops += [("tuples", 4, 0.5), ("move", 7, 0.5), ("fill", 1, 0.5), ("move", 9, 0.137)]
+    ls = run_stream(SmartExecutorParams(tape_risk_s=0.05), ops, twin_cls=_TinyRing, table=True)
+    tw = ls.twin.executor
+    assert isinstance(tw, SmartExecutorTwin) and tw._pa is not None
+    assert tw._pa.wt.shape[0] >= 4  # grown at least twice
+    assert tw.counters["modifies"] + tw.counters["places"] > 4
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(params_st, streams)
+def test_the_table_reconcile_with_a_tiny_permit_ring_equals_reference(
+    params: SmartExecutorParams, ops: Any
+) -> None:
+    note(f"ops={ops}")
+    run_stream(params, ops, twin_cls=_TinyRing, table=True)
+
+
 class _StaleRows(SmartExecutorTwin):
     """Broken: the orders' rows written again only when the number of orders changes (not
     whenever they are other orders)."""

@@ -614,8 +614,7 @@ class SmartExecutorTwin(SmartExecutor):
         pa = self._pa
         rid0 = self._rid + 1
         rej = self.rejections
-        permit = pa.arrays() if pa is not None else self._no_pa
-        args = (
+        head = (
             table.f,
             table.i,
             self._rows,
@@ -636,16 +635,13 @@ class SmartExecutorTwin(SmartExecutor):
             1 if rej.should_skip(SELL, now_ns) else 0,
             0 if pa is None else 1,
             self._ki,
-            *permit,
-            rid0,
-            LEGAL,
-            CODE_CANCEL,
-            CODE_MODIFY,
-            self._res,
         )
+        tail = (rid0, LEGAL, CODE_CANCEL, CODE_MODIFY, self._res)
+        args = (*head, *(pa.arrays() if pa is not None else self._no_pa), *tail)
         if not _RECONCILE:  # the entry point for these argument types, once per process
             _RECONCILE.append(entry_for(KT.reconcile_send, *args))
-        r = int(_RECONCILE[0](*args))
+        call = _RECONCILE[0]
+        r = int(call(*args))
         if r < 0:
             self.twin_fallbacks += 1
             return SmartExecutor._reconcile(self, ladder, view, now_ns)
@@ -663,11 +659,13 @@ class SmartExecutorTwin(SmartExecutor):
             return []
         if pa is not None:
             code = int(self._res[KT.R_SENT])
-            if code == KP.RING_FULL:  # nothing recorded: sent again over a grown ring
+            while code == KP.RING_FULL:
+                # nothing was recorded and only the stale risks were written (cleared, and
+                # counted above): the same call over a grown ring makes the same ops
                 pa.grow()
-                acts = self._send_rows_fused(pa, table, k, orders, now_ns)
-            else:
-                acts = self._fused_sent(code, k, orders, now_ns, rid0)
+                call(*head, *pa.arrays(), *tail)
+                code = int(self._res[KT.R_SENT])
+            acts = self._fused_sent(code, k, orders, now_ns, rid0)
             if acts is not None:
                 return acts
         return self._send_rows_plain(table, k, orders, now_ns)
