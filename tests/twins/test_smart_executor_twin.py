@@ -912,6 +912,42 @@ def test_the_table_reconcile_takes_a_view_of_any_numbers_as_the_reference(
         assert ref_out == twin_out
 
 
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.one_of(st.integers(0, 20), st.floats(0.0, 20.0)),
+    st.one_of(st.integers(0, 1), st.floats(0.0, 0.5)),
+    st.one_of(st.just(1e-3), st.just(1)),
+    st.one_of(st.integers(0, 200), st.floats(0.0, 200.0)),
+    st.booleans(),
+    streams,
+)
+def test_the_table_reconcile_takes_tolerances_of_ints_as_the_reference(
+    bps: Any, frac: Any, lot: Any, notional: Any, smart: bool, ops: Any
+) -> None:
+    """Tolerances whose numbers are Python ints (the one-call reconcile converts them as
+    the packed path stores them): the twin over its table equals the reference after every
+    event."""
+    tol = Tolerances(price_bps=bps, size_frac=frac, lot=lot, min_notional=notional, smart=smart)
+    ls = Lockstep(SmartExecutorParams(), seed=7, table=True)
+    ls.ref.executor.tol = ls.twin.executor.tol = tol
+    ls.quote(ladder(99, 101, 2))
+    ls.settle(1.0)
+    for op, k, x in ops:
+        apply(ls, op, k, x)
+
+
+def test_tolerances_a_double_cannot_hold_go_to_the_packed_path() -> None:
+    """An int beyond a double, or a value of another type, in the tolerances: the one-call
+    reconcile declines them (the packed path then stores or refuses them as before)."""
+    tw = SmartExecutorTwin()
+    tw.tol = Tolerances(price_bps=10**400)
+    assert tw._tol_args() is None
+    tw.tol = Tolerances(lot=np.float64(1e-3))
+    assert tw._tol_args() is None
+    tw.tol = Tolerances(price_bps=2, min_notional=10)
+    assert tw._tol_args() == (2.0, 0.1, 1e-5, 10.0, 1)
+
+
 #: a start 40 s short of the int64 limit: the venue's clock (int64) stays within it over
 #: any stream here (< 30 s), while the executor's own deadlines (a tape risk's 60 s) pass it
 NEAR_LIMIT_NS = 2**63 - 40 * NS_PER_S

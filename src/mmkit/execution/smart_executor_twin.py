@@ -696,14 +696,21 @@ class SmartExecutorTwin(SmartExecutor):
         return orders
 
     def _tol_args(self) -> tuple[float, float, float, float, int] | None:
-        """The tolerances as the kernel's arguments (checked once per ``Tolerances``
-        object, which is frozen), or None when one is not of the kernel's type."""
+        """The tolerances as the kernel's arguments (worked out once per ``Tolerances``
+        object, which is frozen): the four numbers as doubles, as the packed path stores
+        them (a Python int converted exactly as numpy does), ``smart`` as 0 / 1; None when
+        one is of another type or an int beyond a double."""
         tol = self.tol
         if tol is not self._tol_of:
             nums = (tol.price_bps, tol.size_frac, tol.lot, tol.min_notional)
-            ok = all(type(x) is float for x in nums) and type(tol.smart) is bool
             self._tol_of = tol
-            self._tol = (*nums, 1 if tol.smart else 0) if ok else None
+            self._tol = None
+            if all(type(x) is float or type(x) is int for x in nums) and type(tol.smart) is bool:
+                try:
+                    fl = tuple(float(x) for x in nums)
+                except OverflowError:
+                    return None
+                self._tol = (fl[0], fl[1], fl[2], fl[3], 1 if tol.smart else 0)
         return self._tol
 
     def _lean_buffers(self, no: int, ng: int, nl: int) -> Buffers:
