@@ -21,6 +21,8 @@ the comparison is the point.
 The variants compared are the executor twin's two representations of its orders:
 ``objects`` (``SmartExecutorTwin.use_table(False)``) and ``table`` (its order table),
 whatever the default would choose for the ladders (``docs/twins.md``, step 1).
+``--variants table,table`` (or ``objects,objects``) runs two identical sides: the
+device's own bias, which should print a ratio near 1 (0.990 and 0.991 on 2026-12-07).
 """
 
 from __future__ import annotations
@@ -40,9 +42,11 @@ from trade import CAPTURE, settings_for
 VARIANTS = ("objects", "table")
 
 
-def run(feed: str, duration: float, levels: int | None) -> dict[str, dict[str, Any]]:
-    """One lockstep run: per variant, its market events' latencies (µs), its time on the
-    answers and timers (ns) and its fills."""
+def run(
+    feed: str, duration: float, levels: int | None, variants: tuple[str, str] = VARIANTS
+) -> list[dict[str, Any]]:
+    """One lockstep run: per side (``variants``: each ``objects`` or ``table``), its market
+    events' latencies (µs), its time on the answers and timers (ns) and its fills."""
     from mmkit.assembly import build_component, build_engine
     from mmkit.core.events import Timer
     from mmkit.core.types import NS_PER_MS
@@ -60,14 +64,14 @@ def run(feed: str, duration: float, levels: int | None) -> dict[str, dict[str, A
         ]
     host, s = settings_for(name, duration, extra)
     sides = []
-    for v in VARIANTS:
+    for v in variants:
         eng = build_engine(s, host)
         eng.executor.use_table(v == "table")
         sides.append((eng, build_component(host.registry, s, "venue", s.components.venue)))
     feed_obj = build_component(host.registry, s, "feed", s.components.feed)
     clock = time.perf_counter_ns
-    market: list[list[float]] = [[] for _ in VARIANTS]
-    other: list[list[float]] = [[] for _ in VARIANTS]
+    market: list[list[float]] = [[] for _ in variants]
+    other: list[list[float]] = [[] for _ in variants]
 
     def answer(k: int, ev: Any, t: int) -> None:
         eng, venue = sides[k]
@@ -110,10 +114,10 @@ def run(feed: str, duration: float, levels: int | None) -> dict[str, dict[str, A
             venue.submit(acts, t)
     if len(other[0]) != len(other[1]):
         raise SystemExit("the two variants got different answers: not the same strategy")
-    return {
-        v: {"market": market[k], "other": other[k], "fills": sides[k][0].portfolio.fill_count}
-        for k, v in enumerate(VARIANTS)
-    }
+    return [
+        {"market": market[k], "other": other[k], "fills": sides[k][0].portfolio.fill_count}
+        for k in range(len(variants))
+    ]
 
 
 #: a pair of event times with either above this (µs) is left out of the paired totals: a
@@ -141,12 +145,22 @@ def main() -> None:
     ap.add_argument("--duration", type=float, default=600.0, help="simulated seconds")
     ap.add_argument("--levels", type=int, default=None, help="the GLFT ladder's levels a side")
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument(
+        "--variants",
+        default=",".join(VARIANTS),
+        help="the two sides, each objects or table (the same twice: the device's own bias)",
+    )
     a = ap.parse_args()
+    variants = tuple(a.variants.split(","))
+    if len(variants) != 2 or not set(variants) <= set(VARIANTS):
+        ap.error(f"--variants: two of {', '.join(VARIANTS)}, comma-separated (got {a.variants!r})")
+    pair: tuple[str, str] = (variants[0], variants[1])
+    names = [f"{v} ({side})" for v, side in zip(pair, "AB", strict=True)]
     if a.feed == "usdm" and not CAPTURE.is_file():
         print(f"(capture {CAPTURE} not found)")
         return
     logging.disable(logging.WARNING)  # the runs' warnings are the same for both sides
-    run(a.feed, 60.0, a.levels)  # warm-up: numba cache load
+    run(a.feed, 60.0, a.levels, pair)  # warm-up: numba cache load
     levels = "default levels" if a.levels is None else f"{a.levels} levels a side"
     print(f"lockstep A/B, {a.feed} market, {a.duration:g} s, {levels}, {a.runs} runs")
     print(
@@ -155,22 +169,21 @@ def main() -> None:
     )
     ratios: list[float] = []
     for i in range(a.runs):
-        out = run(a.feed, a.duration, a.levels)
-        va, vb = (out[v] for v in VARIANTS)
+        va, vb = run(a.feed, a.duration, a.levels, pair)
         ma, mb, m_out = paired(va["market"], vb["market"])
         oa, ob, o_out = paired(va["other"], vb["other"])
-        for v, m, o in ((VARIANTS[0], ma, oa), (VARIANTS[1], mb, ob)):
-            x = out[v]["market"]
+        for name, side, m, o in ((names[0], va, ma, oa), (names[1], vb, mb, ob)):
+            x = side["market"]
             print(
-                f"  run {i + 1} {v:<8}: tick-to-actions median {statistics.median(x):6.2f} µs, "
-                f"p90 {percentile(x, 90):6.1f}, p99 {percentile(x, 99):6.1f}; engine time "
-                f"market events {m:7.1f} ms + answers and timers {o:7.1f} ms = "
-                f"{m + o:7.1f} ms; {out[v]['fills']} fills"
+                f"  run {i + 1} {name:<12}: tick-to-actions median "
+                f"{statistics.median(x):6.2f} µs, p90 {percentile(x, 90):6.1f}, "
+                f"p99 {percentile(x, 99):6.1f}; engine time market events {m:7.1f} ms + "
+                f"answers and timers {o:7.1f} ms = {m + o:7.1f} ms; {side['fills']} fills"
             )
         print(f"  run {i + 1} pairs left out: {m_out} market events, {o_out} answers and timers")
         ratios.append((mb + ob) / (ma + oa))
     print(
-        f"  engine time {VARIANTS[1]} / {VARIANTS[0]}, each run: "
+        f"  engine time {names[1]} / {names[0]}, each run: "
         + ", ".join(f"{r:.3f}" for r in ratios)
         + f" (median {statistics.median(ratios):.3f})"
     )
