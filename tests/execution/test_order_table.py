@@ -221,10 +221,13 @@ def test_sending_from_rows_is_the_references_sending(
 ) -> None:
     """Random orders in every state; ops of every kind (cancels and modifies of distinct
     orders, places) in any emission order, written as the reconcile kernel writes them: the
-    twin's ``_send_rows`` (actions built from the rows, the cancels and modifies tracked by
-    ``track_rows``) leaves the actions, every order field, the pending requests, the request
-    ids and the counters as the reference's ``_send_ops`` does with the same ops - and where
-    a move is illegal both raise the same error after the same earlier ops."""
+    twin's sending from the rows - the fused kernel's (``send_table``: sort, weight,
+    permit and tracking; its outcome made into actions by ``_fused_sent``) when drawn and
+    it takes them, else ``_send_rows`` (actions built from the rows, the reference's
+    permit, the cancels and modifies tracked by ``track_rows``) - leaves the actions, every
+    order field, the pending requests, the request ids and the counters as the reference's
+    ``_send_ops`` does with the same ops; and where a move is illegal both raise the same
+    error after the same earlier ops."""
     from mmkit.execution import _kernels_reconciler_twin as K  # noqa: N812
     from mmkit.execution.order_state import IllegalTransition
     from mmkit.execution.pending import OrderRequest
@@ -268,11 +271,27 @@ def test_sending_from_rows_is_the_references_sending(
         twin._of[K.OP_F * t : K.OP_F * (t + 1)] = [px, 0.25]
     table = twin.table
 
+    fused = data.draw(st.booleans())
+
+    def by_twin() -> Any:
+        pa = twin._pa
+        if fused and pa is not None:
+            from mmkit.execution import _kernels_order_table as KT  # noqa: N812
+            from mmkit.execution.order_table import CODE_CANCEL, CODE_MODIFY, LEGAL
+
+            rid0 = twin._rid + 1
+            twin._ki = np.empty(max(n, 16), dtype=np.int64)
+            args: tuple[Any, ...] = (table.f, table.i, twin._rows, twin._of, twin._oi, n)
+            args += (twin._ki, *pa.arrays(), 5, rid0, LEGAL, CODE_CANCEL, CODE_MODIFY, twin._res)
+            code = KT.send_table(*args)
+            acts = twin._fused_sent(int(code), n, books[1], 5, rid0)
+            if acts is not None:
+                return acts
+        return twin._send_rows(table, n, books[1], 5)
+
     def sent(by_ref: bool) -> Any:
         try:
-            if by_ref:
-                return ref._send_ops(ops, None, 5)
-            return twin._send_rows(table, n, books[1], 5)
+            return ref._send_ops(ops, None, 5) if by_ref else by_twin()
         except IllegalTransition as exc:
             return ("raised", str(exc))
 

@@ -63,6 +63,12 @@ class _Owner(Protocol):
     _pa: PermitArrays | None
 
 
+#: the permit's four arrays as a kernel takes them: ``pf, pi, wt, ww``
+Arrays = tuple[
+    npt.NDArray[np.float64], npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]
+]
+
+
 class PermitArrays:
     """The permit's state: ``pf`` / ``pi`` (the kernels' ``F_*`` / ``I_*`` slots) and the
     window's ring ``wt`` / ``ww``; ``rate`` and ``budget``: the two objects viewing them;
@@ -104,11 +110,7 @@ class PermitArrays:
             setattr(self, name, value)
         self.k_permit, self.k_record, self.k_prune = _entries()
 
-    def arrays(
-        self,
-    ) -> tuple[
-        npt.NDArray[np.float64], npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]
-    ]:
+    def arrays(self) -> Arrays:
         """``pf, pi, wt, ww``: the four arrays a kernel takes, in that order."""
         return self.pf, self.pi, self.wt, self.ww
 
@@ -309,9 +311,7 @@ for _cls, _fields in ((RateTrackerArrays, RATE_FIELDS), (ExecutionBudgetArrays, 
         setattr(_cls, _name, _field(_name, _kind, _slot))
 
 
-def permit_stand_ins() -> tuple[
-    npt.NDArray[np.float64], npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]
-]:
+def permit_stand_ins() -> Arrays:
     """Arrays of :meth:`PermitArrays.arrays`'s types for a kernel call that does not
     permit (the permit's arrays having spilled): never read."""
     ring = np.zeros(1, dtype=np.int64)

@@ -238,8 +238,6 @@ def _may_touch(px: npt.NDArray[np.float64], live: Sequence[TrackedOrder]) -> boo
     return not all(top_bid < p < low_ask for p in px.tolist())
 
 
-#: send_table's compiled entry point (for the argument types it always gets), once made
-_SEND: list[Callable[..., int]] = []
 #: reconcile_send's and tape_marks_rows's, likewise (numba's dispatcher
 #: types each call's arguments, the table's two ``array`` columns through Python code:
 #: ~1 µs a call)
@@ -668,7 +666,7 @@ class SmartExecutorTwin(SmartExecutor):
             acts = self._fused_sent(code, k, orders, now_ns, rid0)
             if acts is not None:
                 return acts
-        return self._send_rows_plain(table, k, orders, now_ns)
+        return self._send_rows(table, k, orders, now_ns)
 
     def _table_orders(self, table: OrderTable) -> list[TrackedOrder] | None:
         """The order book's orders, where each starts in ``table`` in ``self._rows`` (in
@@ -741,27 +739,15 @@ class SmartExecutorTwin(SmartExecutor):
     def _send_rows(
         self, table: OrderTable, k: int, orders: list[TrackedOrder], now_ns: int
     ) -> list[Action]:
-        """The reference's ``_send_ops`` for the kernel's ``k`` ops as rows (``self._of`` /
-        ``self._oi``; an op's order is ``orders[j]``): sent cancels first, then modifies,
-        then places (a stable sort, as the reference's), all or nothing through the
-        reference's ``_permit`` (each action built by ``new_record`` from all its fields,
-        as the reference's ``_send_ops`` builds it); the cancels and modifies tracked in
-        one kernel call (:func:`~mmkit.execution._kernels_order_table.track_rows`), the
-        places made by the reference's ``_track_ops``. Without cancels, over the permit's
-        arrays: the sort, the weight, the permit and the tracking in one kernel call
-        (:meth:`_send_rows_fused`)."""
-        pa = self._pa
-        if pa is not None and type(now_ns) is int and -KP.SAFE_NS < now_ns < KP.SAFE_NS:
-            acts = self._send_rows_fused(pa, table, k, orders, now_ns)
-            if acts is not None:
-                return acts
-        return self._send_rows_plain(table, k, orders, now_ns)
-
-    def _send_rows_plain(
-        self, table: OrderTable, k: int, orders: list[TrackedOrder], now_ns: int
-    ) -> list[Action]:
-        """:meth:`_send_rows` without the fused kernel: the actions built, the reference's
-        ``_permit``, the cancels and modifies tracked by ``track_rows``."""
+        """The reference's ``_send_ops`` for the reconcile kernel's ``k`` ops as rows
+        (``self._of`` / ``self._oi``; an op's order is ``orders[j]``), when the kernel's own
+        sending did not go (a cancel among them, the permit's arrays spilled, or its
+        ``FALLBACK``): sent cancels first, then modifies, then places (a stable sort, as
+        the reference's), all or nothing through the reference's ``_permit`` (each action
+        built by ``new_record`` from all its fields, as the reference's ``_send_ops`` builds
+        it); the cancels and modifies tracked in one kernel call
+        (:func:`~mmkit.execution._kernels_order_table.track_rows`), the places made by the
+        reference's ``_track_ops``."""
         of, oi = self._of, self._oi
         ints = oi[K.O_HEAD : K.O_HEAD + K.OP_I * k].tolist()
         kinds = ints[0 :: K.OP_I]
@@ -800,30 +786,6 @@ class SmartExecutorTwin(SmartExecutor):
         counts = self._rows_pending(done, ints, order, orders, rid0)
         rows = (ints, order, orders)
         return self._rows_sent(actions, places, counts, (done, n_track), rows, now_ns)
-
-    def _send_rows_fused(
-        self, pa: PermitArrays, table: OrderTable, k: int, orders: list[TrackedOrder], now_ns: int
-    ) -> list[Action] | None:
-        """:meth:`_send_rows` for ops without a cancel, the sort, the weight, the permit
-        and the tracking of the modifies in one kernel call
-        (:func:`~mmkit.execution._kernels_order_table.send_table`; no 429 check: the
-        reconcile returned before the kernel when a 429 pause is on); then the actions and
-        the pending requests in one pass. None, with nothing changed, when a cancel is
-        among the ops or the permit cannot be exact in its kernel (``FALLBACK``)."""
-        of, oi = self._of, self._oi
-        self._ki = perm = _grow(self._ki, k)
-        res = self._res
-        rid0 = self._rid + 1
-        while True:
-            args: tuple[Any, ...] = (table.f, table.i, self._rows, of, oi, k, perm)
-            args += (*pa.arrays(), now_ns, rid0, LEGAL, CODE_CANCEL, CODE_MODIFY, res)
-            if not _SEND:  # the entry point for these argument types, once per process
-                _SEND.append(entry_for(KT.send_table, *args))
-            code = _SEND[0](*args)
-            if code != KP.RING_FULL:
-                break
-            pa.grow()  # nothing recorded yet: the same call on the grown ring
-        return self._fused_sent(code, k, orders, now_ns, rid0)
 
     def _fused_sent(
         self, code: int, k: int, orders: list[TrackedOrder], now_ns: int, rid0: int
