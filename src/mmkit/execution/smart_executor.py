@@ -115,6 +115,26 @@ def _op_kind(so: tuple[Side, Op]) -> OpKind:
     return so[1].kind
 
 
+def accepted_sides(by_cloid: dict[str, TrackedOrder]) -> tuple[bool, bool]:
+    """Whether any order of ``by_cloid`` the venue has accepted (an oid, not still placing)
+    is a bid, and whether any is an ask. The book usually holds one side's levels then the
+    other's (orders are placed bid ladder first and keep their place when modified), so the
+    scan looks from the front for one accepted order, then from the back for one of the
+    other side: two orders read instead of a side's whole ladder, and the same answer."""
+    placing = OrderState.PLACING
+    orders = by_cloid.values()
+    for o in orders:
+        if o.oid is not None and o.state is not placing:
+            buy = o.side is BUY  # any other side counts as an ask, as everywhere here
+            break
+    else:
+        return False, False
+    for o in reversed(orders):
+        if o.oid is not None and (o.side is BUY) is not buy and o.state is not placing:
+            return True, True
+    return buy, not buy
+
+
 class SmartExecutor:
     """See the module docstring. Introspection for audits: :meth:`open_orders`,
     :meth:`status`, :meth:`exhaust_budget`."""
@@ -381,16 +401,7 @@ class SmartExecutor:
         the reason the executor holds it back, counted (``idle_reports``) and shown by
         :meth:`status` until an order of that side rests again (which is logged too)."""
         # the sides with an order of ours the venue has accepted (attempts do not count)
-        has_buy = has_sell = False
-        placing = OrderState.PLACING
-        for o in self.orders.by_cloid.values():
-            if o.oid is not None and o.state is not placing:
-                if o.side is BUY:
-                    has_buy = True
-                else:
-                    has_sell = True
-                if has_buy and has_sell:
-                    break
+        has_buy, has_sell = accepted_sides(self.orders.by_cloid)
         if has_buy and has_sell and not (self._idle_since or self._idle_why or self._idle_reported):
             return  # both sides rest and nothing was idle: nothing to report or clear
         levels = ladder.levels()
