@@ -354,6 +354,12 @@ class Engine:
     def executor(self) -> Executor:
         return self._executor
 
+    @property
+    def kill_switch_gates(self) -> frozenset[str]:
+        """The names of the configured gates that declare the kill-switch role (empty: the
+        run has no kill switch, which its summary says)."""
+        return self._kill_switch_gates
+
     def components(self) -> list[tuple[str, str, object]]:
         """Every component as ``(kind, name, instance)``, in pipeline order."""
         out: list[tuple[str, str, object]] = [("estimator", n, e) for n, e in self._estimators]

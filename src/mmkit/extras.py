@@ -20,8 +20,9 @@ def require(module: str, extra: str, what: str) -> ModuleType:
         ) from None
 
 
-def pyplot() -> ModuleType:
-    """matplotlib.pyplot on the non-interactive Agg backend."""
-    mpl = require("matplotlib", "plots", "--plots")
+def pyplot(what: str = "--plots") -> ModuleType:
+    """matplotlib.pyplot on the non-interactive Agg backend; ``what`` names the option or
+    command that needs it in the error when matplotlib is missing."""
+    mpl = require("matplotlib", "plots", what)
     mpl.use("Agg")
-    return require("matplotlib.pyplot", "plots", "--plots")
+    return require("matplotlib.pyplot", "plots", what)

@@ -292,3 +292,30 @@ def test_data_synth_takes_the_informed_fraction(
     err = capsys.readouterr().err
     assert "informed_frac" in err and ">= 0 and <= 1" in err and "Traceback" not in err
     assert not (tmp_path / "x.parquet").exists()
+
+
+def test_data_synth_defaults_are_the_synthetic_markets(tmp_path: Path) -> None:
+    """Without ``--k`` / ``--A``, ``data synth`` writes the synthetic market of the feed's
+    defaults (the ones its informed flow is calibrated with, docs/data.md), bit for bit; it
+    used to fix the earlier market's k = 3000 and A = 1 under today's informed flow, a
+    market about ten times as volatile. Given, they are taken as before."""
+    from mmkit.data.params import SyntheticParams
+    from mmkit.data.store import read_all, write_store
+    from mmkit.data.synthetic import generate_chunks, resolve, store_meta
+
+    cli_out = tmp_path / "cli.parquet"
+    code, text = _cli(["data", "synth", str(cli_out), "--duration-s", "20", "--seed", "3"])
+    assert code == 0, text
+    p = resolve(SyntheticParams(duration_s=20.0, seed=3, tick=1.0, lot=1e-5, mid0=100_000.0))
+    ref = tmp_path / "ref.parquet"
+    write_store(ref, generate_chunks(p), store_meta(p, "SYN"))
+    a, b = read_all(cli_out), read_all(ref)
+    assert a.keys() == b.keys()
+    assert all(a[k].tobytes() == b[k].tobytes() for k in a)  # bit for bit, NaNs too
+    calm = tmp_path / "calm.parquet"
+    code, text = _cli(
+        ["data", "synth", str(calm), "--duration-s", "20", "--seed", "3", "--k", "3000", "--A", "1"]
+    )
+    assert code == 0, text
+    c = read_all(calm)
+    assert not (c["ts"].size == a["ts"].size and np.array_equal(c["px"], a["px"]))

@@ -17,7 +17,7 @@ from tests.foundation.toy_plugin import (
     ToyQuoterParams,
 )
 
-from mmkit.core.events import BookSnapshot, Trade
+from mmkit.core.events import BookSnapshot, Timer, Trade
 from mmkit.core.types import Instrument, Side
 from mmkit.engine import Engine
 from mmkit.estimators.kappa_orchestrator import KappaOrchestrator
@@ -25,6 +25,8 @@ from mmkit.estimators.params import KappaParams
 from mmkit.runtime.journal import Journal, summarize
 from mmkit.runtime.observer import RunObserver
 from mmkit.runtime.session import Session
+
+from .test_fault_log_limit import more_of
 
 NS = 1_000_000_000
 T0 = 1_700_000_000 * NS
@@ -150,3 +152,43 @@ def test_an_older_journal_without_fault_kinds_reads_without_a_fault_headline(
     journal.fault(T0 + 1, "quoter q", "quote raised ZeroDivisionError: kappa was 0")
     journal.close()
     assert summarize(path).fault_counts == [("quoter q", 1)]
+
+
+class RaisingGate:
+    """A gate whose check always raises the same error (the newcomer's plugin)."""
+
+    def on_event(self, ev: object, now_ns: int) -> None:
+        return None
+
+    def check(self, view: object, est: object, now_ns: int) -> None:
+        raise ValueError("gate exploded")
+
+
+def test_a_gate_raising_every_cycle_logs_a_line_a_minute(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    journal = Journal(tmp_path / "run.sqlite")
+    eng = Engine(
+        instrument=Instrument(),
+        max_position=1.0,
+        estimators=[("mid", MidEstimator())],
+        gates=[("faultgate", RaisingGate())],
+        quoter=("toy_quoter", SpreadQuoter(ToyQuoterParams(), 0.01)),
+        executor=("toy_exec", CancelReplaceExecutor()),
+    )
+    obs = RunObserver(journal)
+    eng.observer = obs
+    session = Session(eng, obs, journal)
+    session.dispatch(_book(T0), T0)
+    with caplog.at_level(logging.ERROR, logger="mmkit.run"):
+        for k in range(1, 3001):  # 300 s of timers every 100 ms: 3,000 faulting cycles
+            t = T0 + k * NS // 10
+            session.dispatch(Timer(t), t)
+    journal.close()
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("fault in gate")]
+    assert lines[0] == "fault in gate faultgate: check raised ValueError: gate exploded"
+    assert 4 <= len(lines) <= 6  # the first, then one a minute (it was 3,001 lines)
+    counted = sum(more_of(ln) for ln in lines[1:])
+    assert 1 + counted <= eng.faults == 3001
+    # nothing is lost where faults are counted: the engine, and the journal (every one)
+    assert dict(summarize(tmp_path / "run.sqlite").fault_counts) == {"gate faultgate": 3001}

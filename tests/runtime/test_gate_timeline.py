@@ -171,6 +171,23 @@ def test_a_run_without_a_trip_says_so() -> None:
         "kill switch: not tripped",
         "halted 10.0 s of 40.0 s (25%); gates closed: warmup 10.0 s",
     ]
+    # a run without any gate of the kill-switch role does not claim one stayed quiet
+    assert headline_lines(obs.halt_report(T0, T0 + 40 * NS), kill_switch=False)[0] == (
+        "kill switch: none configured (no gate declares the kill-switch role)"
+    )
+
+
+def test_the_engine_names_its_kill_switch_gates() -> None:
+    """What the summary asks: the default set has one, a set without gates none."""
+    from mmkit.assembly import build_engine
+    from mmkit.config.loader import load_settings
+    from mmkit.plugin_manager import PluginHost
+
+    host = PluginHost(load_entrypoints=False)
+    s = load_settings(None, host.registry, env={})
+    assert build_engine(s, host).kill_switch_gates == {"kill_switch"}
+    s = load_settings(None, host.registry, env={}, sets=["components.gates=[]"])
+    assert build_engine(s, host).kill_switch_gates == frozenset()
 
 
 def test_an_old_journal_without_the_emergency_column_still_shows_trips(tmp_path: Path) -> None:

@@ -102,7 +102,7 @@ def test_cli_draws_the_report_headline(
         return out
 
     monkeypatch.setattr(jp, "render", fake_render)
-    monkeypatch.setattr(mmkit.extras, "pyplot", lambda: None)
+    monkeypatch.setattr(mmkit.extras, "pyplot", lambda what="--plots": None)
     code, _, err = run_cli(capsys, "plot", str(journal), "--out", str(tmp_path / "p.png"))
     assert code == 0, err
     (s,) = drawn
@@ -147,3 +147,23 @@ def test_cli_says_which_extra_is_missing(
     assert code == 2, err
     assert "matplotlib" in err and "mmkit[plots]" in err and "Traceback" not in err
     assert not (tmp_path / "p.png").exists()
+
+
+def test_without_matplotlib_the_error_names_the_command(
+    journal: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """``mmkit journal plot`` has no ``--plots`` option: a missing matplotlib is said in
+    the command's own name (it said "--plots needs matplotlib")."""
+    import importlib
+
+    real = importlib.import_module
+
+    def no_mpl(name: str, package: str | None = None) -> object:
+        if name.split(".")[0] == "matplotlib":
+            raise ImportError(name)
+        return real(name, package)
+
+    monkeypatch.setattr(importlib, "import_module", no_mpl)
+    code, _, err = run_cli(capsys, "plot", str(journal), "--out", str(tmp_path / "p.png"))
+    assert code != 0 and "mmkit journal plot needs matplotlib" in err and "--plots" not in err

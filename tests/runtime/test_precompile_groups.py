@@ -253,3 +253,60 @@ def _after_worker(group: str, config: Path, probe: str) -> Any:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=900
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+_BROKEN_FACTORY = """
+from mmkit import hookimpl
+
+
+@hookimpl
+def register_estimators(register):
+    register("badest", "badfactory_plugin:build")
+
+
+def build(ctx):
+    raise RuntimeError("factory exploded")
+"""
+
+
+def test_a_configuration_that_does_not_build_is_said_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A plugin whose factory raises: the warm-up's worker steps aside (exit
+    ``EXIT_CONFIG_ERROR``) without logging the error or repeating it in its closing line,
+    since the command builds the same engine next and says why (the error was printed
+    twice, once as a warm-up warning)."""
+    import io
+    import logging
+
+    from mmkit.config.loader import load_settings
+    from mmkit.plugin_manager import PluginHost
+
+    (tmp_path / "badfactory_plugin.py").write_text(_BROKEN_FACTORY)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))  # the worker process imports it too
+    host = PluginHost(load_entrypoints=False, extra_modules=["badfactory_plugin"])
+    s = load_settings(
+        None,
+        host.registry,
+        env={},
+        sets=['components.estimators=["kappa","sigma","warmup","badest"]'],
+    )
+    out = io.StringIO()
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    handler = Keep()
+    logging.getLogger("mmkit").addHandler(handler)
+    try:
+        warmup.warm_up(
+            s.merged_full(), groups=("twins",), stream=out, plugins=["badfactory_plugin"]
+        )
+    finally:
+        logging.getLogger("mmkit").removeHandler(handler)
+    text = out.getvalue()
+    assert "factory exploded" not in text and "the configuration does not build" in text
+    assert not [r for r in records if "factory exploded" in r.getMessage()]

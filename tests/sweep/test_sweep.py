@@ -90,8 +90,12 @@ def test_parser_raises_only_config_errors(data: dict[str, Any]) -> None:
 
 def test_bad_combination_is_refused_before_running(tmp_path: Path) -> None:
     spec = parse_sweep({"grid": {"quoters.glft.gamma": [-1.0]}}, "t")
-    with pytest.raises(ConfigError, match="gamma"):
+    with pytest.raises(ConfigError, match="gamma") as exc:
         make_tasks(spec, [tmp_path / "x.parquet"], sets=SETS)
+    # said to come from the grid (it was "command line option for quoters.glft.gamma")
+    text = "\n".join(exc.value.problems)
+    assert "the sweep grid's value for quoters.glft.gamma" in text
+    assert "command line option" not in text
 
 
 def test_rank_orders_by_metric_and_sign() -> None:

@@ -269,7 +269,9 @@ def register(cli: typer.Typer) -> None:
         from mmkit.runtime.journal_read import load_run
 
         check_output_file(out, "--out")
-        pyplot()  # a missing matplotlib is a clear error before the journal is read
+        pyplot(
+            "mmkit journal plot"
+        )  # a missing matplotlib is a clear error before the journal is read
         try:
             from matplotlib.backend_bases import FigureCanvasBase
 

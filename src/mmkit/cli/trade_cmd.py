@@ -43,14 +43,18 @@ def exit_status(report: HaltReport, faults: FaultLog | None) -> int:
 
 
 def headline_lines(
-    report: HaltReport, session_rep: SessionReport | None = None, faults: FaultLog | None = None
+    report: HaltReport,
+    session_rep: SessionReport | None = None,
+    faults: FaultLog | None = None,
+    kill_switch: bool = True,
 ) -> list[str]:
     """The summary's first lines: with ``session_rep``, first what happened in one line
     (:mod:`mmkit.reports.run`'s headline: halted by the kill switch, never quoted, warmup
     only, mostly halted, or OK with the time quoting); then the components' faults, if any
     (``faults``: :meth:`~mmkit.faults.FaultLog.headline`); then whether the kill switch
-    tripped (when, after the run's first event, and why) and how much of the run was spent
-    halted, per gate. With ``session_rep`` the halted time leaves out the warmup and the
+    tripped (when, after the run's first event, and why; ``kill_switch`` False: no gate of
+    the run declares the kill-switch role, which is said instead) and how much of the run
+    was spent halted, per gate. With ``session_rep`` the halted time leaves out the warmup and the
     engine's end-of-run shutdown (both are how every run starts and ends, not halts)."""
     lines: list[str] = []
     if session_rep is not None:
@@ -65,7 +69,11 @@ def headline_lines(
             f"(gate {trip.gate}; exit status {EXIT_KILL_SWITCH})"
         )
     if not report.kill_trips:
-        lines.append("kill switch: not tripped")
+        lines.append(
+            "kill switch: not tripped"
+            if kill_switch
+            else "kill switch: none configured (no gate declares the kill-switch role)"
+        )
     if session_rep is not None:
         acc = session_rep.run
         run_s, halted_s, closed = acc.run_s, acc.halted_s, acc.closed_by_gate()
@@ -272,8 +280,9 @@ def register(cli: typer.Typer) -> None:
 
         The summary's first lines say whether the kill switch tripped (when and why) and how
         long the run was halted. Exit status: 0 the run ended normally; 3 the kill switch
-        tripped; 5 components faulted (the first line says FAULTED); 2 bad configuration or
-        input; 130 interrupted twice; 70 internal error.
+        tripped; 5 components faulted (a COMPONENT FAULTS line says so; the first line says
+        FAULTED unless a worse verdict comes first); 2 bad configuration or input; 130
+        interrupted twice; 70 internal error.
         """
         from mmkit.runtime.logs import setup_logging
 
@@ -369,7 +378,10 @@ def register(cli: typer.Typer) -> None:
                 live_rep,
             )
             live_report = live.session.halt_report()
-            for line in headline_lines(live_report, live_rep, live.session.engine.fault_log):
+            eng = live.session.engine
+            for line in headline_lines(
+                live_report, live_rep, eng.fault_log, bool(eng.kill_switch_gates)
+            ):
                 typer.echo(line)
             print_table(["", ""], rows, title="mmkit trade: summary")
             if live.journal_path is not None:
@@ -406,7 +418,8 @@ def register(cli: typer.Typer) -> None:
             paper_rep,
         )
         report = out.session.halt_report()
-        for line in headline_lines(report, paper_rep, out.session.engine.fault_log):
+        eng = out.session.engine
+        for line in headline_lines(report, paper_rep, eng.fault_log, bool(eng.kill_switch_gates)):
             typer.echo(line)
         if out.off_grid_rows:
             from mmkit.venues.sim.venue import OFF_GRID_SAID, OFF_GRID_WHY

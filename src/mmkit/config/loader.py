@@ -285,6 +285,7 @@ def load_settings(
     sets: Sequence[str] = (),
     flags: Mapping[str, Any] | None = None,
     overlays: Sequence[str | Path] = (),
+    flags_source: str = "command line option",
 ) -> Settings:
     """Merge defaults < file < overlays < env < ``--set`` < flags and validate everything.
 
@@ -292,7 +293,9 @@ def load_settings(
     calibrated ``params.toml`` that ``mmkit calibrate`` writes).
 
     ``flags`` maps dotted key paths to values from dedicated command-line options
-    (``{"instrument.coin": "ETH"}``); ``None`` values are ignored. Raises
+    (``{"instrument.coin": "ETH"}``; a problem with one is said to come from
+    ``flags_source`` for its key, e.g. "command line option for instrument.coin", or
+    the sweep grid's value); ``None`` values are ignored. Raises
     :class:`ConfigError` listing every problem.
     """
     env = os.environ if env is None else env
@@ -316,7 +319,7 @@ def load_settings(
         if value is None:
             continue
         _set_path(merged, key.split("."), value)
-        sources[key] = f"command line option for {key}"
+        sources[key] = f"{flags_source} for {key}"
 
     def source(key: str) -> str:
         # the recorded source of the key, of a parent, or (for a table) of a key inside it

@@ -107,6 +107,9 @@ def check_output(out: Path, inputs: list[Path] | None = None) -> None:
 
 
 def register(cli: typer.Typer) -> None:
+    from mmkit.data.params import SyntheticParams  # standard library only: cheap at start
+
+    synth_defaults = {"k": SyntheticParams().k, "A": SyntheticParams().A}
     data = typer.Typer(
         name="data", help="Convert, inspect and generate market data.", no_args_is_help=True
     )
@@ -230,8 +233,17 @@ def register(cli: typer.Typer) -> None:
         out: Path = typer.Argument(..., help="output event store (its directory must exist)"),
         duration_s: float = typer.Option(3600.0, help="simulated seconds"),
         seed: int = typer.Option(0, help="random seed"),
-        k: float = typer.Option(3000.0, help="trade depth decay (kappa)"),
-        A: float = typer.Option(1.0, "--A", help="market orders per second per side"),
+        k: float | None = typer.Option(
+            None,
+            help="trade depth decay (kappa); default: the synthetic market's "
+            f"({synth_defaults['k']:g})",
+        ),
+        A: float | None = typer.Option(
+            None,
+            "--A",
+            help="market orders per second per side; default: the synthetic market's "
+            f"({synth_defaults['A']:g})",
+        ),
         tick: float = typer.Option(1.0, help="price tick"),
         lot: float = typer.Option(1e-5, help="size lot"),
         mid0: float = typer.Option(100_000.0, help="initial mid"),
@@ -253,14 +265,16 @@ def register(cli: typer.Typer) -> None:
         given: dict[str, object] = {
             "duration_s": duration_s,
             "seed": seed,
-            "k": k,
-            "A": A,
             "tick": tick,
             "lot": lot,
             "mid0": mid0,
         }
-        if informed_frac is not None:
-            given["informed_frac"] = informed_frac
+        # unset: the synthetic market's defaults, which its informed flow is calibrated
+        # with (docs/data.md); the options once fixed k = 3000 and A = 1, the earlier
+        # market's, under the new informed flow: a market ten times as volatile
+        for key, value in (("k", k), ("A", A), ("informed_frac", informed_frac)):
+            if value is not None:
+                given[key] = value
         # the options meet the bounds [feeds.synthetic] has in a config file
         built, problems = build_params(
             SyntheticParams, given, "", lambda key: f"--{key.replace('_', '-')}"

@@ -115,7 +115,7 @@ def render(series: PlotSeries, out: Path) -> Path:
     :class:`~mmkit.errors.MmkitError` when it is missing)."""
     from mmkit.extras import pyplot
 
-    plt = pyplot()
+    plt = pyplot("mmkit journal plot")
     fig, (ax_px, ax_eq, ax_pos) = plt.subplots(3, 1, figsize=(11, 8), sharex=True)
     try:
         s = series

@@ -63,6 +63,54 @@ class HaltReport:
     kill_trips: list[KillTrip]
 
 
+class FaultLogLimiter:
+    """Which log lines a run's faults make: a component that raises on every quoting cycle
+    (ten a second) must not bury the log under thousands of the same line, and a message
+    that changes every time (a value in it) must not either. Per component and per
+    ``window_ns`` of engine time, its first ``max_lines`` new messages are logged in full;
+    the faults after them are counted, and the component's next fault after the window
+    says how many there were and the latest message. At most ``max_lines + 1`` lines per
+    component and window, whatever the faults; the run's summary lists every distinct
+    message with its count, and the journal keeps every fault."""
+
+    def __init__(self, window_ns: int = 60 * NS_PER_S, max_lines: int = 10) -> None:
+        self.window_ns = window_ns
+        self.max_lines = max_lines
+        #: component -> [window start ns, lines logged in it, faults not logged, latest
+        #: message not logged]
+        self._state: dict[str, list[Any]] = {}
+        #: component -> its messages already logged (at most ``MAX_REMEMBERED`` kept)
+        self._seen: dict[str, set[str]] = {}
+
+    #: distinct messages remembered per component (beyond: treated as new, still limited)
+    MAX_REMEMBERED = 1000
+
+    def lines(self, component: str, message: str, now_ns: int) -> list[str]:
+        """The log lines for one more fault of ``component`` at engine time ``now_ns``."""
+        st = self._state.get(component)
+        out: list[str] = []
+        if st is None:
+            st = self._state[component] = [now_ns, 0, 0, ""]
+        elif now_ns - st[0] >= self.window_ns:
+            if st[2]:
+                out.append(
+                    f"fault in {component}: {st[2]:,} more fault(s) in "
+                    f"{(now_ns - st[0]) / NS_PER_S:.0f} s not logged one by one "
+                    f"(latest: {st[3]}; the run's summary counts each message)"
+                )
+            st[:] = [now_ns, 0, 0, ""]
+        seen = self._seen.setdefault(component, set())
+        if message not in seen and st[1] < self.max_lines:
+            out.append(f"fault in {component}: {message}")
+            st[1] += 1
+            if len(seen) < self.MAX_REMEMBERED:
+                seen.add(message)
+        else:
+            st[2] += 1
+            st[3] = message
+        return out
+
+
 class RunObserver:
     """Implements :class:`mmkit.engine.EngineObserver` for runners.
 
@@ -94,6 +142,7 @@ class RunObserver:
         self.fills = 0
         self.quote_updates = 0
         self.faults: list[tuple[int, str, str]] = []
+        self._fault_lines = FaultLogLimiter()
         self.gate_log: list[tuple[int, str, str]] = []
         self.divergences = 0
         #: gate -> (ns the current closure began, its latest decision)
@@ -256,8 +305,12 @@ class RunObserver:
         self._hook("mmkit_on_quote_published", ladder=ladder, now_ns=now_ns)
 
     def on_fault(self, component: str, message: str, now_ns: int) -> None:
-        """A fault proper: a component raised, or produced something the engine refused."""
-        log.error("fault in %s: %s", component, message)
+        """A fault proper: a component raised, or produced something the engine refused.
+        Every one is recorded (journal, metrics, hooks); the log gets each new message of a
+        component and, for a fault that repeats every cycle, a line a minute with how many
+        there were (:class:`FaultLogLimiter`)."""
+        for line in self._fault_lines.lines(component, message, now_ns):
+            log.error("%s", line)
         self._record_fault(component, message, now_ns, "fault")
 
     def on_rejected(self, component: str, message: str, now_ns: int) -> None:

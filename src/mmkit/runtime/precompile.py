@@ -431,10 +431,13 @@ def warm_up(
                     continue
                 del running[g]
                 ok = p.returncode == 0
-                detail = "" if ok else _tail(err)
                 if ok:
+                    detail = ""
                     write_stamp(g, keys[g], variants[g])
+                elif p.returncode == EXIT_CONFIG_ERROR:
+                    detail = "the configuration does not build (the command says why)"
                 else:
+                    detail = _tail(err)
                     log.warning("kernel warm-up of %s failed: %s", g, detail)
                 if progress is not None:
                     progress.group_done(g, ok, detail)
@@ -457,6 +460,11 @@ def warm_up(
         progress.finish()
     return clock() - t0
 
+
+#: a worker's exit status when the run's configuration does not build (an
+#: :class:`~mmkit.errors.MmkitError`: a plugin's factory that raises, a bad value): the
+#: warm-up does not report the error, which the command reports when it builds the engine
+EXIT_CONFIG_ERROR = 2
 
 #: what each command runs, hence the groups it warms: trading (paper on the simulated
 #: exchange, or live), a backtest and every run of a sweep drive the engine (and the
@@ -909,7 +917,14 @@ def main(argv: Sequence[str]) -> int:
         "twins": _warm_twins,
         "quoter": _warm_quoter,
     }
-    workers[group](config, plugins)
+    from mmkit.errors import MmkitError
+
+    try:
+        workers[group](config, plugins)
+    except MmkitError:
+        # the configuration (a plugin's factory, a bad value) does not build: the command
+        # builds the same engine next and says why, once; the warm-up only steps aside
+        return EXIT_CONFIG_ERROR
     # kernels whose explicit signatures wait for their first use (mmkit.deferred_kernels)
     # and that the drive above did not reach: compiled now, as an eager kernel of the same
     # modules would have been, so that no path of a run compiles one mid-session

@@ -33,6 +33,7 @@ def settings_for(task: Task) -> Any:
         sets=task.sets,
         flags=task.overrides,
         overlays=task.overlays,
+        flags_source="the sweep grid's value",
     )
 
 
