@@ -260,6 +260,55 @@ def test_non_numeric_estimates_take_the_reference_path() -> None:
     assert ladders_differ(ref.quote(view, est, 0), tw.quote(view, est, 0)) == []
 
 
+def test_numbers_of_other_types_take_the_dispatcher_and_stay_equal() -> None:
+    """Plain floats go through the kernel's compiled entry point, which would take a
+    numeric string or a Decimal as ``float()`` does; numbers of any other type (numpy
+    scalars, ints, a numpy bool flag) and non-numbers go through numba's dispatcher, which
+    converts what it can type and refuses the rest. Every case gives the reference's
+    ladder or its exception."""
+    from decimal import Decimal
+
+    from mmkit.quoting import glft_quoter_twin as gt
+
+    tgt = target(GlftParams(), BTC)
+    ref, tw = pair(tgt)
+    view = make_view(BTC, [90000.0], [90001.0], 0.0, 0.01)
+    assert ladders_differ(ref.quote(view, Estimates(), 0), tw.quote(view, Estimates(), 0)) == []
+    assert gt._glft_quote is not gt._bind_quote  # the entry point was bound and ran
+    assert tw.python_calls == 0
+    for name, value in (
+        ("kappa", np.float64(3000.0)),
+        ("sigma", np.float32(2e-4)),
+        ("A", 2),
+        ("size_scale", True),
+        ("drift", np.int64(0)),
+    ):
+        est = Estimates()
+        setattr(est, name, value)
+        assert ladders_differ(ref.quote(view, est, 0), tw.quote(view, est, 0)) == [], name
+    assert tw.python_calls == 0
+    market = view.market
+    market.best_bid = np.float64(90000.0)
+    assert ladders_differ(ref.quote(view, Estimates(), 0), tw.quote(view, Estimates(), 0)) == []
+    market.best_bid = 90000.0
+    view.portfolio.position_known = np.bool_(True)
+    assert ladders_differ(ref.quote(view, Estimates(), 0), tw.quote(view, Estimates(), 0)) == []
+    view.portfolio.position_known = True
+    bad: tuple[object, ...] = ("3000", Decimal(3000))
+    for bad_value in bad:
+        est = Estimates()
+        est.kappa = bad_value  # type: ignore[assignment]
+        calls = tw.python_calls
+        got: list[str] = []
+        for q in (ref, tw):
+            try:
+                got.append(repr(q.quote(view, est, 0).levels()))
+            except Exception as exc:  # compared: both must raise alike
+                got.append(f"{type(exc).__name__}: {exc}")
+        assert got[0] == got[1], bad_value
+        assert tw.python_calls == calls + 1  # the reference decided
+
+
 # -- the compiled path is the one that runs ----------------------------------------------------
 
 

@@ -24,7 +24,14 @@ def compiled_entry(kernel: Any, sig: Any) -> Callable[..., Any]:
     key = (id(kernel), sig)
     got = _entries.get(key)
     if got is None:
-        compiled = kernel.compile(sig)  # numba >= 0.59: that signature's entry point
+        try:
+            compiled = kernel.compile(sig)  # numba >= 0.59: that signature's entry point
+        except RuntimeError:  # compilation disabled (a kernel of explicit signatures, all
+            # compiled already: mmkit.deferred_kernels): the version compiled for sig
+            from numba.core import sigutils
+
+            args, _ = sigutils.normalize_signature(sig)  # type: ignore[no-untyped-call]
+            compiled = kernel.overloads[tuple(args)].entry_point
         got = compiled if callable(compiled) else kernel  # another numba: the dispatcher
         _entries[key] = got
     return got

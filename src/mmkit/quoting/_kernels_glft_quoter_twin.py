@@ -580,11 +580,14 @@ def glft_quote_depths(
     return _status(f, i)
 
 
-@kernel_on_first_use(
+#: the signature of :func:`glft_quote` (the twin calls its compiled entry point for it)
+SIG_GLFT_QUOTE = (
     "int64(float64[::1], int64[::1], float64, float64, float64, float64, boolean, float64,"
-    " float64, float64, float64, float64, float64, float64)",
-    cache=True,
+    " float64, float64, float64, float64, float64, float64)"
 )
+
+
+@kernel_on_first_use(SIG_GLFT_QUOTE, cache=True)
 def glft_quote(
     f: np.ndarray,
     i: np.ndarray,

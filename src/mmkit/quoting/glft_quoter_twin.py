@@ -31,6 +31,8 @@ use.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -42,9 +44,26 @@ from mmkit.quoting.glft_quoter import _A_CAP, _INF, GlftQuoter
 from mmkit.quoting.params import GlftParams
 from mmkit.registry import RiskLimits
 from mmkit.twins.compare import identical
+from mmkit.twins.slots import compiled_entry
 
 #: relative tolerance of the comparison: none, every output is bit-identical
 TWIN_TOLERANCE: float = 0.0
+
+
+def _bind_quote(*args: Any) -> int:
+    """The first call of :func:`~mmkit.quoting._kernels_glft_quoter_twin.glft_quote`
+    through its compiled entry point, which the twin calls when every number is a plain
+    float (the dispatcher's typing of fourteen arguments cost ~0.1 us of every quote): looks
+    it up (a deferred kernel is loaded then, as the dispatcher's first call would), then
+    calls it."""
+    global _glft_quote
+    _glft_quote = compiled_entry(kt.glft_quote, kt.SIG_GLFT_QUOTE)
+    return _glft_quote(*args)  # type: ignore[no-any-return]
+
+
+_glft_quote: Callable[..., int] = _bind_quote
+_SAME = kt.SAME  # (a module global: one lookup less on every quote)
+
 
 #: public attributes of the quoter (and of its builder) that must read the same
 _QUOTER_ATTRS = (
@@ -132,37 +151,47 @@ class GlftQuoterTwin(GlftQuoter):
             self.python_calls += 1
             return GlftQuoter.quote(self, view, est, now_ns)
         if self.cache is not None:
-            return self._quote_table(view, est, now_ns)
-        return self._quote_closed(view, est, now_ns)
-
-    def _quote_closed(self, view: View, est: Estimates, now_ns: int) -> Ladder:
-        """One :meth:`quote` through the closed form (:func:`glft_quote`): the kernel's
-        ladder, the last ladder object when the levels did not change, or the reference's
-        code when the kernel cannot cover the inputs."""
+            got = self._quote_table(view, est, now_ns)
+            if got is not None:
+                return got
+        # the closed form (:func:`glft_quote`), here rather than in a method of its own (a
+        # call less on every quote): the kernel's ladder, the last ladder object when the
+        # levels did not change, or the reference's code when the kernel cannot cover the
+        # inputs
         try:
             market = view.market
             portfolio = view.portfolio
-            status = kt.glft_quote(
-                self._f,
-                self._i,
-                market.best_bid,
-                market.best_ask,
-                portfolio.position,
-                view.max_position,
-                portfolio.position_known,
-                est.kappa,
-                est.A,
-                est.sigma,
-                est.drift,
-                est.spread_scale,
-                est.fair_value_shift + est.skew_shift,  # summed as the reference does
-                est.size_scale,
-            )
+            bb = market.best_bid
+            ba = market.best_ask
+            position = portfolio.position
+            view_max = view.max_position
+            known = portfolio.position_known
+            k = est.kappa
+            A = est.A
+            sigma = est.sigma
+            drift = est.drift
+            spread_scale = est.spread_scale
+            shift = est.fair_value_shift + est.skew_shift  # summed as the reference does
+            size_scale = est.size_scale
+            # the entry point converts any number (or string) as float() does: only plain
+            # floats (and a bool flag) take it; anything else goes through the dispatcher,
+            # which refuses what is no number (the reference then decides)
+            if type(known) is bool and (
+                type(bb) is type(ba) is type(position) is type(view_max) is type(k) is type(A)
+                is type(sigma) is type(drift) is type(spread_scale) is type(shift)
+                is type(size_scale) is float
+            ):  # fmt: skip
+                kern = _glft_quote
+            else:
+                kern = kt.glft_quote
+            status = kern(
+                self._f, self._i, bb, ba, position, view_max, known, k, A, sigma, drift,
+                spread_scale, shift, size_scale,
+            )  # fmt: skip
         except (AttributeError, TypeError, ValueError, OverflowError):
             status = kt.FALLBACK  # not numbers: the reference decides (and raises) alike
-        b = self.builder
-        if status == kt.SAME:
-            return b._last_ladder
+        if status == _SAME:
+            return self.builder._last_ladder
         if status > 0:
             return self._new_ladder(status)
         return self._python_quote(view, est, now_ns)
@@ -183,11 +212,12 @@ class GlftQuoterTwin(GlftQuoter):
             asks = b._last_ask_key
         return b._emit(bids, asks)
 
-    def _quote_table(self, view: View, est: Estimates, now_ns: int) -> Ladder:
+    def _quote_table(self, view: View, est: Estimates, now_ns: int) -> Ladder | None:
         """The exact solver's depth sources: the reference's checks and clamps and its
         :class:`~mmkit.quoting.hjb.DepthCache` lookup in Python (the same code, so the same
         solves), then the modifiers and the ladder in the kernel. Without a table (extreme
-        inputs) the reference uses the closed form: so does this, through :func:`glft_quote`.
+        inputs) the reference uses the closed form: so does this, answering None for
+        :meth:`quote` to run it (:func:`glft_quote`).
         """
         try:
             market = view.market
@@ -224,7 +254,7 @@ class GlftQuoterTwin(GlftQuoter):
             return self._python_quote(view, est, now_ns)  # the reference raises alike
         table = self._table(k, A, sigma, drift, now_ns) if valid else None
         if table is None:  # invalid inputs (an empty ladder) or the closed form
-            return self._quote_closed(view, est, now_ns)
+            return None
         try:
             status = kt.glft_quote_depths(
                 self._f,
