@@ -454,6 +454,31 @@ def run_ops(pair: Pair, ops: list[tuple[Any, ...]]) -> list[str]:
     return out
 
 
+@pytest.mark.parametrize("bound", [True, False])
+def test_numbers_of_other_types_on_the_one_call_path(monkeypatch: Any, bound: bool) -> None:
+    """A plain portfolio's figures go to the kernel's entry point as they are (it reads
+    each float64 argument as ``float()`` does): ints and numpy scalars decide as the
+    reference, up to the trips whose detail keeps them. Unbound (a twin unpickled in a
+    process that built none), the first check binds the entry point itself."""
+    from mmkit.gates import kill_switch_twin as kst
+
+    if not bound:
+        monkeypatch.setattr(kst, "_ks_check", kst._bind_check)
+    pair = Pair(KillSwitchParams(), flaky=False)
+    for pf in pair.pf:
+        pf.position = 0
+        pf.cash = np.int64(0)  # type: ignore[assignment]
+        pf.fill_position = np.float32(0.0)  # type: ignore[assignment]
+    assert not pair.check("ints")
+    assert kst._ks_check is not kst._bind_check
+    for pf in pair.pf:
+        pf.cash = -101
+    pair.now += NS_PER_S
+    assert not pair.check("drawdown")
+    d = pair.twin.tripped
+    assert d is not None and d.reason == reasons.DRAWDOWN and d.detail["equity"] == -101
+
+
 def test_raising_pnl_trips_with_the_references_error() -> None:
     pair = Pair(KillSwitchParams(), flaky=True)
     assert not pair.check("healthy")

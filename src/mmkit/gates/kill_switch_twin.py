@@ -63,12 +63,22 @@ _SIG_CHECK = (
     "int64(float64[::1], int64[::1], int64[:, ::1], int64, int64, float64, float64, float64, "
     "float64, float64, int64, int64)"
 )
-_ks_check: Callable[..., int] = kk.ks_check
 
 
 def _bind() -> None:
     global _ks_check
     _ks_check = compiled_entry(kk.ks_check, _SIG_CHECK)
+
+
+def _bind_check(*args: Any) -> int:
+    """``ks_check`` before a twin was built in this process (one unpickled, say): binds the
+    entry point, then calls it (the check's float64 arguments are read by it)."""
+    _bind()
+    return _ks_check(*args)
+
+
+_ks_check: Callable[..., int] = _bind_check
+_OPEN = kk.OPEN  # (a module global: one lookup less on every check)
 
 
 def _clamp_int64(v: int) -> int:
@@ -281,11 +291,11 @@ class KillSwitchTwin(KillSwitch):
         max_pos = view.max_position
         if type(pf) is Portfolio and not pf.unpriced:  # equity() is a pure read: one call
             equity = pf.equity(mid)
+            # (the entry point reads each float64 argument as float() does: no call here)
             code = ks_check(
-                f, i, ring, now_ns, 1, float(pos), float(fill_pos), float(max_pos),
-                float(mid), float(equity), fresh, flags,
+                f, i, ring, now_ns, 1, pos, fill_pos, max_pos, mid, equity, fresh, flags
             )  # fmt: skip
-            if code == kk.OPEN:
+            if code == _OPEN:
                 return None
             return self._decision(code, view, now_ns, pos, fill_pos, fresh, equity, None)
         # equity() may raise or book the unpriced size: compute it when the reference does
