@@ -112,11 +112,13 @@ def lagged_mi(
 
 
 @kernel_on_first_use(
-    f"UniTuple(float64, 2)({_I}, {_I}, int64, int64, int64, int64, int64, boolean)", cache=True
+    f"UniTuple(float64, 2)({_I}, {_I}, {_I}, int64, int64, int64, int64, int64, boolean)",
+    cache=True,
 )
 def permutation_test(
     bx: np.ndarray,
     by: np.ndarray,
+    moves: np.ndarray,
     min_lag: int,
     max_lag: int,
     n_bins: int,
@@ -124,29 +126,66 @@ def permutation_test(
     seed: int,
     circular: bool,
 ) -> tuple[float, float]:
-    """``(p_value, observed)`` for the statistic ``max over lags min_lag..max_lag of MI``.
+    """``(p_value, observed)``: the test of the statistic ``max over lags min_lag..max_lag of
+    (MI(L) - its mean over the observed and the re-pairings)``, and the observed ``max MI(L)``.
 
-    The null re-pairs the leader's binned returns with the follower's, either by a seeded
-    shuffle or by a seeded circular shift of at least ``max_lag + 1`` samples (which keeps
-    each series' own autocorrelation). The max over lags in both the statistic and the null
-    accounts for the choice of the lag. ``p = (1 + #{null >= observed}) / (1 + n_perm)``.
+    Centring each lag on its own re-paired mean puts the lags on one footing: a lag whose MI
+    is high whatever the pairing (the plug-in bias of many ties, or zero returns that two
+    venues stepping on one clock share at every other sample) cannot hide the lag that a real
+    lead lifts above its own null (Westfall and Young's max-T over the lags).
+
+    ``moves`` holds the sample indices (increasing) at which the leader's return is not zero.
+    The null re-pairs the leader's binned returns with the follower's:
+
+    * ``circular`` (the valid null): the leader's moves are rotated, by a seeded shift of at
+      least ``max_lag + 1`` moves, along its own move slots; the samples where it did not
+      move stay where they are. Each series keeps its own dependence (autocorrelation,
+      volatility clusters, runs of ties) and its own update clock, so a clock shared with the
+      follower (two venues stepping on the same grid) is not taken for a lead. Without zero
+      returns this is the plain circular shift of the leader's series.
+    * otherwise a seeded shuffle of all the leader's returns: valid only for independent,
+      identically distributed returns (its false-positive rate on autocorrelated or
+      clock-sampled returns is far above alpha; see :func:`mmkit.signals.lead_lag.analyse`).
+
+    The max over lags in both the statistic and the null accounts for the choice of the lag.
+    ``p = (1 + #{null >= observed}) / (1 + n_perm)``.
     """
     np.random.seed(seed)
-    obs = lagged_mi(bx, by, min_lag, max_lag, n_bins).max()
-    n = bx.size
+    mi_obs = lagged_mi(bx, by, min_lag, max_lag, n_bins)
+    m = moves.size
     perm = bx.copy()
-    hits = 0
+    vals = np.empty(m, dtype=np.int64)
+    for j in range(m):
+        vals[j] = bx[moves[j]]
     lo = max_lag + 1
-    for _ in range(n_perm):
-        if circular and n > 2 * lo:
-            k = np.random.randint(lo, n - lo + 1)
-            for i in range(n):
-                perm[i] = bx[(i + k) % n]
+    null = np.empty((n_perm, max_lag + 1))
+    for r in range(n_perm):
+        if circular:
+            if m > 2 * lo:
+                k = np.random.randint(lo, m - lo + 1)
+                for j in range(m):
+                    perm[moves[j]] = vals[(j + k) % m]
+            else:  # too few moves to rotate far enough: shuffle them on their slots
+                sh = np.random.permutation(vals)
+                for j in range(m):
+                    perm[moves[j]] = sh[j]
         else:
             perm = np.random.permutation(bx)
-        if lagged_mi(perm, by, min_lag, max_lag, n_bins).max() >= obs - 1e-12:
+        null[r, :] = lagged_mi(perm, by, min_lag, max_lag, n_bins)
+    # each lag's MI less its mean over the observed and every re-pairing (a symmetric function
+    # of all of them, so the observed stays exchangeable with the re-pairings)
+    centre = (mi_obs + null.sum(axis=0)) / (n_perm + 1.0)
+    obs = -np.inf
+    for lag in range(min_lag, max_lag + 1):
+        obs = max(obs, mi_obs[lag] - centre[lag])
+    hits = 0
+    for r in range(n_perm):
+        st = -np.inf
+        for lag in range(min_lag, max_lag + 1):
+            st = max(st, null[r, lag] - centre[lag])
+        if st >= obs - 1e-12:
             hits += 1
-    return (1.0 + hits) / (1.0 + n_perm), obs
+    return (1.0 + hits) / (1.0 + n_perm), mi_obs.max()
 
 
 @kernel_on_first_use(f"{_F}({_F}, {_F}, int64)", cache=True)
