@@ -10,6 +10,9 @@ internal error after the work. These checks run first and say what is wrong in w
 * :func:`check_output_dir`: a directory the command creates if needed (with its parents):
   the path is a directory or does not exist yet, and its nearest existing ancestor takes a
   new file.
+* :func:`check_not_an_input`: no file the command writes is one of the files it reads
+  (the same file by any path: relative, absolute, through a symlink or a hard link), which
+  the write would replace before or while it is read.
 * :func:`writing`: around the writes themselves, an ``OSError`` (a disk that filled up
   since the check) becomes the same kind of message.
 
@@ -22,7 +25,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from mmkit.errors import OutputError
@@ -79,6 +82,31 @@ def check_output_dir(path: Path | str, option: str) -> None:
     if not existing.is_dir():
         raise OutputError(f"{option} {p}: {existing} is not a directory; give a directory")
     _takes_a_file(existing, option, p)
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # either is missing (nothing to lose) or cannot be stat-ed
+        return False
+
+
+def check_not_an_input(
+    out: Path | str,
+    inputs: Iterable[Path | str | None],
+    option: str,
+    *,
+    also_written: Iterable[Path | str] = (),
+) -> None:
+    """Neither ``out`` (given as ``option``) nor the files written beside it
+    (``also_written``, e.g. a report next to the output) is one of ``inputs``."""
+    p = Path(out)
+    ins = [Path(i) for i in inputs if i is not None]
+    for written in (p, *(Path(w) for w in also_written)):
+        for i in ins:
+            if _same_file(written, i):
+                what = "is" if written == p else f"would also write {written}, which is"
+                raise OutputError(f"{option} {p}: {what} also an input; choose another path")
 
 
 @contextlib.contextmanager

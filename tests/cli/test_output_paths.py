@@ -11,9 +11,11 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from mmkit.errors import OutputError
-from mmkit.output_paths import check_output_dir, check_output_file, writing
+from mmkit.output_paths import check_not_an_input, check_output_dir, check_output_file, writing
 
 #: a directory nothing can create a file in, even root (Linux)
 UNWRITABLE = Path("/proc")
@@ -142,3 +144,101 @@ def test_config_init_says_where_it_cannot_write(tmp_path: Path) -> None:
         assert code == 2 and err.startswith("error: config init "), err
     code, err = _run(["config", "init", str(tmp_path / "m.toml")])
     assert code in (0, None) and (tmp_path / "m.toml").read_text().startswith("# mmkit")
+
+
+# -- an output that is also an input ------------------------------------------------------------
+
+#: how a path to an existing file can be spelled: as made, absolute, relative to the working
+#: directory, through ``sub/..``, through a symlink, through a hard link
+_SPELLINGS = ("as-is", "absolute", "relative", "dotdot", "symlink", "hardlink")
+
+
+def _spell(f: Path, how: str, tmp: Path) -> Path:
+    if how == "absolute":
+        return f.resolve()
+    if how == "relative":
+        return Path(os.path.relpath(f, Path.cwd()))
+    if how == "dotdot":
+        (tmp / "sub").mkdir(exist_ok=True)
+        return tmp / "sub" / ".." / f.name
+    alias = tmp / f"{how}-{f.name}"
+    if not alias.exists():
+        (alias.symlink_to if how == "symlink" else alias.hardlink_to)(f)
+    return alias
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    out_how=st.sampled_from(_SPELLINGS),
+    in_how=st.sampled_from(_SPELLINGS),
+    others=st.integers(min_value=0, max_value=3),
+    at=st.integers(min_value=0, max_value=3),
+    beside=st.booleans(),
+)
+def test_the_same_file_by_any_path_is_refused_and_only_it(
+    tmp_path_factory: pytest.TempPathFactory,
+    out_how: str,
+    in_how: str,
+    others: int,
+    at: int,
+    beside: bool,
+) -> None:
+    tmp = tmp_path_factory.mktemp("same")
+    data = tmp / "data.parquet"
+    data.write_bytes(b"PAR1 the input")
+    other = [tmp / f"other{i}.parquet" for i in range(others)]
+    for o in other:
+        o.write_bytes(b"other")
+    inputs: list[Path | None] = [*other, None]
+    inputs.insert(min(at, len(inputs)), _spell(data, in_how, tmp))
+    target = _spell(data, out_how, tmp)
+    # the file itself, or a report the command writes beside its output
+    out, also = (tmp / "best.toml", [target]) if beside else (target, [])
+    with pytest.raises(OutputError, match="also an input; choose another path") as exc:
+        check_not_an_input(out, inputs, "--out", also_written=also)
+    assert str(exc.value).startswith(f"--out {out}: ")
+    # distinct files, and outputs that do not exist yet, pass
+    check_not_an_input(tmp / "new.toml", inputs, "--out", also_written=[tmp / "new.json"])
+    check_not_an_input(target, other, "--out")
+    assert data.read_bytes() == b"PAR1 the input"
+
+
+def test_calibrate_and_sweep_refuse_to_write_over_an_input(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], cold: list[list[str]]
+) -> None:
+    """Before: both exited 0 and replaced the store (or the sweep file) with TOML."""
+    from tests.cli.helpers import run_cli
+
+    store = tmp_path / "syn.parquet"
+    code, _, err = run_cli(["data", "synth", str(store), "--duration-s", "5"], capsys)
+    assert code == 0, err
+    link = tmp_path / "link.parquet"
+    link.symlink_to(store)
+    grid = tmp_path / "sweep.toml"
+    grid.write_text('[grid]\n"quoters.glft.gamma" = [10.0, 50.0]\n')
+    kept = {p: p.read_bytes() for p in (store, grid)}
+    calibrate = ["calibrate", str(store), "--no-progress", "--out"]
+    sweep = ["sweep", str(store), "--grid", str(grid), "--out"]
+    cases = [
+        ([*calibrate, str(store)], "is also an input"),
+        ([*calibrate, str(link)], "is also an input"),
+        ([*calibrate, os.path.relpath(store)], "is also an input"),
+        # calibrate writes its report beside the overlay: syn.calibration.json
+        (
+            ["calibrate", str(tmp_path / "syn.calibration.json"), "-o", str(tmp_path / "syn.toml")],
+            "would also write",
+        ),
+        ([*sweep, str(store)], "is also an input"),
+        ([*sweep, str(link)], "is also an input"),
+        ([*sweep, str(grid)], "is also an input"),
+    ]
+    (tmp_path / "syn.calibration.json").write_bytes(store.read_bytes())
+    for args, needle in cases:
+        code, out, err = run_cli(args, capsys)
+        assert code == 2, (args, code, out, err)
+        assert err.startswith("error: --out ") and needle in err and err.count("\n") == 1, err
+        assert "Traceback" not in err
+    assert {p: p.read_bytes() for p in kept} == kept
+    assert cold == []  # refused before any work

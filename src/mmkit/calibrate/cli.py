@@ -62,12 +62,17 @@ def register(cli: typer.Typer) -> None:
         """
         import math
 
-        from mmkit.calibrate.report import validate_overlay, write
+        from mmkit.calibrate.report import report_path, validate_overlay, write
         from mmkit.calibrate.run import calibrate, write_plots
         from mmkit.calibrate.scan import ScanSettings
-        from mmkit.cli.common import print_table, settings_from_cli
+        from mmkit.cli.common import print_table, resolve_config_path, settings_from_cli
         from mmkit.errors import ConfigError
-        from mmkit.output_paths import check_output_dir, check_output_file, writing
+        from mmkit.output_paths import (
+            check_not_an_input,
+            check_output_dir,
+            check_output_file,
+            writing,
+        )
         from mmkit.plugin_manager import get_host
         from mmkit.runtime.logs import setup_logging
 
@@ -76,6 +81,8 @@ def register(cli: typer.Typer) -> None:
         if not (math.isfinite(sample_s) and sample_s > 0):
             raise ConfigError([f"--sample-s {sample_s}: must be a positive number of seconds"])
         check_output_file(out, "--out")  # before the work, not after it
+        inputs = [*data, *params, resolve_config_path(config), journal]
+        check_not_an_input(out, inputs, "--out", also_written=[report_path(out)])
         if plots is not None:
             check_output_dir(plots, "--plots")
         if plots is not None:

@@ -93,17 +93,10 @@ def check_output(out: Path, inputs: list[Path] | None = None) -> None:
     an existing directory as the output (the store is one file) and an output that is one
     of the inputs (the input would be replaced by the store it is being read into).
     """
-    from mmkit.errors import DataError
-    from mmkit.output_paths import check_output_file
+    from mmkit.output_paths import check_not_an_input, check_output_file
 
     check_output_file(out, "output")
-    for p in inputs or []:
-        try:
-            same = out.exists() and out.resolve() == p.resolve()
-        except OSError:
-            same = False
-        if same:
-            raise DataError(f"{out}: is also an input; write the store to another path")
+    check_not_an_input(out, inputs or [], "output")
 
 
 def register(cli: typer.Typer) -> None:

@@ -62,7 +62,7 @@ def register(cli: typer.Typer) -> None:
 
         from mmkit.cli.common import print_table, resolve_config_path
         from mmkit.errors import ConfigError
-        from mmkit.output_paths import check_output_file, writing
+        from mmkit.output_paths import check_not_an_input, check_output_file, writing
         from mmkit.runtime.logs import setup_logging
         from mmkit.sweep.cluster import dask_client
         from mmkit.sweep.grid import load_sweep
@@ -71,10 +71,12 @@ def register(cli: typer.Typer) -> None:
         if tie_break not in ("first", "refuse"):
             raise ConfigError([f"--tie-break {tie_break!r}: choose first or refuse"])
         setup_logging(json_lines=False, log_file=None, console_level=40)
+        cfg = resolve_config_path(config)
         if out is not None:  # before the runs, not after them
             check_output_file(out, "--out", make_parents=True)
+            inputs = [*data, grid, *params, cfg]
+            check_not_an_input(out, inputs, "--out", also_written=[results_path(out)])
         spec = load_sweep(grid)
-        cfg = resolve_config_path(config)
         tasks = make_tasks(
             spec, data, config=cfg, overlays=params, sets=sets, market_cache=market_cache
         )
@@ -118,7 +120,7 @@ def register(cli: typer.Typer) -> None:
             best_toml(result) if tie_break == "first" or len(result.tied_best) == 1 else None
         )
         if out is not None:
-            res_path = out.with_suffix(".results.json")
+            res_path = results_path(out)
             with writing(out, "--out"):
                 out.parent.mkdir(parents=True, exist_ok=True)
                 res_path.write_text(json.dumps(result.to_json(), indent=2, allow_nan=False) + "\n")
@@ -131,6 +133,11 @@ def register(cli: typer.Typer) -> None:
             typer.echo(f"results: {res_path}")
         if best_text is None:
             raise typer.Exit(EXIT_NO_BEST)
+
+
+def results_path(out: Path) -> Path:
+    """Where ``--out best.toml`` puts every run's results: ``best.results.json``."""
+    return out.with_suffix(".results.json")
 
 
 #: exit status of ``mmkit sweep`` when it has no best parameters to give (no run ranked, or
