@@ -27,11 +27,18 @@ def register(cli: typer.Typer) -> None:
             metavar="tcp://HOST:PORT",
             help="Use an existing Dask scheduler (default: a local cluster on 127.0.0.1).",
         ),
-        workers: int | None = typer.Option(None, "--workers", help="Local cluster workers."),
+        workers: int | None = typer.Option(
+            None, "--workers", help="Local cluster workers, >= 1 (default: one per core)."
+        ),
         out: Path | None = typer.Option(
             None, "--out", "-o", metavar="FILE", help="Best parameters as TOML (+ .results.json)."
         ),
-        top: int = typer.Option(20, "--top", help="Rows of the results table to print."),
+        top: int = typer.Option(
+            20,
+            "--top",
+            help="Ranked rows of the results table to print, >= 1 (the runs not ranked are "
+            "always listed).",
+        ),
         include_halted: bool = typer.Option(
             False,
             "--include-halted",
@@ -64,12 +71,17 @@ def register(cli: typer.Typer) -> None:
         from mmkit.errors import ConfigError
         from mmkit.output_paths import check_not_an_input, check_output_file, writing
         from mmkit.runtime.logs import setup_logging
-        from mmkit.sweep.cluster import dask_client
+        from mmkit.sweep.cluster import cluster_problems, dask_client
         from mmkit.sweep.grid import load_sweep
         from mmkit.sweep.run import make_tasks, run_sweep
 
+        problems = cluster_problems(scheduler, workers)  # at once, not when the runs start
         if tie_break not in ("first", "refuse"):
-            raise ConfigError([f"--tie-break {tie_break!r}: choose first or refuse"])
+            problems.append(f"--tie-break {tie_break!r}: choose first or refuse")
+        if top < 1:
+            problems.append(f"--top {top}: must be an integer >= 1")
+        if problems:
+            raise ConfigError(problems)
         setup_logging(json_lines=False, log_file=None, console_level=40)
         cfg = resolve_config_path(config)
         if out is not None:  # before the runs, not after them
