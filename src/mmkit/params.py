@@ -153,6 +153,15 @@ def _check_range(value: Any, meta: Mapping[str, Any], path: str) -> str | None:
     return None
 
 
+def option_problems(values: Mapping[str, Any], **bounds: float | None) -> list[str]:
+    """Command-line options checked against bounds (``ge``, ``gt``, ``le``, ``lt``) as a
+    parameter's value is: ``option_problems({"--tick": -1.0}, gt=0)`` is ``["--tick: -1.0
+    is out of range (must be > 0)"]``; NaN and infinities are refused, and an option that
+    was not given (``None``) passes."""
+    found = (_check_range(v, bounds, k) for k, v in values.items() if v is not None)
+    return [p for p in found if p is not None]
+
+
 def type_hints(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 

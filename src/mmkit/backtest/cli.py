@@ -59,10 +59,14 @@ def register(cli: typer.Typer) -> None:
         from mmkit.cli.common import settings_from_cli
         from mmkit.errors import ConfigError
         from mmkit.output_paths import check_output_dir, writing
+        from mmkit.params import option_problems
         from mmkit.plugin_manager import get_host
         from mmkit.runtime.logs import setup_logging
 
         setup_logging(json_lines=False, log_file=None, console_level=40)
+        bad = option_problems({"--tick": tick}, gt=0)
+        if bad:
+            raise ConfigError(bad)
         checked_cadence = check_cadence(cadence, "--cadence")
         if out is not None:
             check_output_dir(out, "--out")  # before the run, not after it

@@ -73,6 +73,7 @@ def register(cli: typer.Typer) -> None:
             check_output_file,
             writing,
         )
+        from mmkit.params import option_problems
         from mmkit.plugin_manager import get_host
         from mmkit.runtime.logs import setup_logging
 
@@ -80,6 +81,9 @@ def register(cli: typer.Typer) -> None:
         setup_logging(json_lines=False, log_file=None, console_level=40)
         if not (math.isfinite(sample_s) and sample_s > 0):
             raise ConfigError([f"--sample-s {sample_s}: must be a positive number of seconds"])
+        bad = option_problems({"--tick": tick}, gt=0)  # before the work, not in the scan
+        if bad:
+            raise ConfigError(bad)
         check_output_file(out, "--out")  # before the work, not after it
         inputs = [*data, *params, resolve_config_path(config), journal]
         check_not_an_input(out, inputs, "--out", also_written=[report_path(out)])

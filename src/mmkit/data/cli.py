@@ -134,10 +134,14 @@ def register(cli: typer.Typer) -> None:
     ) -> None:
         """Convert raw captures / archives / LOBSTER files into an event store (Parquet)."""
         from mmkit.data.loaders import convert
-        from mmkit.errors import DataError
+        from mmkit.errors import ConfigError, DataError
+        from mmkit.params import option_problems
 
         if len(inputs) < 2:
             raise DataError("data convert: give at least one input and the output path")
+        bad = option_problems({"--tick": tick, "--lot": lot}, gt=0)
+        if bad:
+            raise ConfigError(bad)
         *ins, out = inputs
         check_output(out, ins)
         meta = convert(
