@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from types import ModuleType
@@ -28,7 +28,7 @@ from typing import Any
 import pluggy
 
 from mmkit import PROJECT, hookspecs
-from mmkit.errors import PluginError
+from mmkit.errors import ConfigError, PluginError
 from mmkit.registry import KINDS, ComponentRegistry
 
 DEFAULT_PLUGINS: tuple[str, ...] = (
@@ -63,11 +63,27 @@ class PluginInfo:
     invariants: list[str] = field(default_factory=list)
 
 
-def _env_flag(name: str, default: bool) -> bool:
-    val = os.environ.get(name)
-    if val is None or val.strip() == "":
+#: the words an on/off environment variable takes (any case; unset or empty: its default)
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off")
+
+
+def env_flag(name: str, default: bool, environ: Mapping[str, str] | None = None) -> bool:
+    """The on/off environment variable ``name``; any other word than those above is a
+    :class:`ConfigError` naming the variable (it used to mean "on")."""
+    val = (os.environ if environ is None else environ).get(name, "").strip()
+    if not val:
         return default
-    return val.strip().lower() not in ("0", "false", "no", "off")
+    if val.lower() in TRUE_WORDS:
+        return True
+    if val.lower() in FALSE_WORDS:
+        return False
+    raise ConfigError(
+        [
+            f"{name}={val[:40]!r}: expected on ({', '.join(TRUE_WORDS)}) or off "
+            f"({', '.join(FALSE_WORDS)})"
+        ]
+    )
 
 
 class PluginHost:
@@ -94,7 +110,7 @@ class PluginHost:
                     version=_dist_version(PROJECT),
                 )
         if load_entrypoints is None:
-            load_entrypoints = _env_flag(ENV_LOAD_ENTRYPOINTS, True)
+            load_entrypoints = env_flag(ENV_LOAD_ENTRYPOINTS, True)
         if load_entrypoints:
             self._load_entrypoints()
         env_extra = [m.strip() for m in os.environ.get(ENV_PLUGINS, "").split(",") if m.strip()]

@@ -57,6 +57,7 @@ def register(cli: typer.Typer) -> None:
 
         from mmkit.backtest.cadence import check_cadence, check_duration_s, check_requote_ms
         from mmkit.cli.common import settings_from_cli
+        from mmkit.data.params import check_format
         from mmkit.errors import ConfigError
         from mmkit.output_paths import check_output_dir, writing
         from mmkit.params import option_problems
@@ -64,9 +65,21 @@ def register(cli: typer.Typer) -> None:
         from mmkit.runtime.logs import setup_logging
 
         setup_logging(json_lines=False, log_file=None, console_level=40)
+        if market not in ("data", "model"):
+            raise ConfigError([f"--market {market!r}: choose data or model"])
+        if market == "model" and data:
+            files = ", ".join(str(d) for d in data)
+            raise ConfigError(
+                [
+                    f"--market model simulates its own market and reads no DATA ({files}): "
+                    "leave DATA out, or use --market data"
+                ]
+            )
         bad = option_problems({"--tick": tick}, gt=0)
         if bad:
             raise ConfigError(bad)
+        if market == "data":
+            check_format(fmt, option="--format")
         checked_cadence = check_cadence(cadence, "--cadence")
         if out is not None:
             check_output_dir(out, "--out")  # before the run, not after it
@@ -89,7 +102,7 @@ def register(cli: typer.Typer) -> None:
                 mopts.horizon_s = checked_duration_s
             rep = run_model(settings, host, mopts)
             text, payload = rep.to_markdown(), rep.to_json()
-        elif market == "data":
+        else:
             if not data:
                 raise ConfigError(["mmkit backtest: give DATA files (or --market model)"])
             from mmkit.runtime.heap import frozen_heap
@@ -123,8 +136,6 @@ def register(cli: typer.Typer) -> None:
                     if plots:
                         png = plot(res.report, res.path, out / "backtest.png", res.fills)
                         typer.echo(f"plot: {png}")
-        else:
-            raise ConfigError([f"--market {market!r}: choose data or model"])
         if out is not None and market == "model":
             with writing(out, "--out"):
                 out.mkdir(parents=True, exist_ok=True)

@@ -66,6 +66,7 @@ def register(cli: typer.Typer) -> None:
         from mmkit.calibrate.run import calibrate, write_plots
         from mmkit.calibrate.scan import ScanSettings
         from mmkit.cli.common import print_table, resolve_config_path, settings_from_cli
+        from mmkit.data.params import check_format
         from mmkit.errors import ConfigError
         from mmkit.output_paths import (
             check_not_an_input,
@@ -84,6 +85,7 @@ def register(cli: typer.Typer) -> None:
         bad = option_problems({"--tick": tick}, gt=0)  # before the work, not in the scan
         if bad:
             raise ConfigError(bad)
+        check_format(fmt, option="--format")
         check_output_file(out, "--out")  # before the work, not after it
         inputs = [*data, *params, resolve_config_path(config), journal]
         check_not_an_input(out, inputs, "--out", also_written=[report_path(out)])

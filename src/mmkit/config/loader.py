@@ -26,6 +26,7 @@ from mmkit.params import build_params, defaults_of, secret_keys
 from mmkit.redact import looks_like_key, register_key_like, register_secret
 from mmkit.registry import KINDS, SECTION_OF_KIND, ComponentRegistry, RiskLimits
 from mmkit.safejson import JsonRefused, check_depth, in_i64
+from mmkit.venues.hyperliquid.settings import check_address
 
 ENV_PREFIX = "MMKIT__"
 REDACTED = "***redacted***"
@@ -421,6 +422,15 @@ def load_settings(
     if "audit" in merged:
         waivers, errs = parse_audit_section(merged["audit"], source)
         problems.extend(errs)
+
+    venue = core.get("venue")
+    if isinstance(venue, VenueSection):  # as the live client checks them, but before a run
+        for key in ("account", "vault"):
+            if getattr(venue, key):
+                try:
+                    check_address(getattr(venue, key), f"venue.{key}")
+                except ConfigError as exc:
+                    problems.extend(f"{source(f'venue.{key}')}: {p}" for p in exc.problems)
 
     instrument = None
     inst = core.get("instrument")

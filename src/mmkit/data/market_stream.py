@@ -21,6 +21,7 @@ import numpy.typing as npt
 
 from mmkit.data import market_cache
 from mmkit.data.inputs import check_input_file
+from mmkit.data.params import check_format
 from mmkit.errors import DataError
 from mmkit.venues.sim import _layout as lay
 from mmkit.venues.sim.arrays import MarketArrays
@@ -67,6 +68,7 @@ def open_records(
     always has every column; a consumer must not rely on the others being absent)."""
     from mmkit.data.replay import is_store
 
+    check_format(fmt)  # an unknown one is said as such, not as what the file is not
     p = Path(path)
     check_input_file(p)  # missing, a directory or empty: said in those words
     if fmt in ("auto", "store") and is_store(p):

@@ -3,11 +3,24 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
+from mmkit.errors import DataError
 from mmkit.params import param
 
 DataFormat = Literal["auto", "store", "binance", "hyperliquid", "hyperliquid_archive", "lobster"]
+
+#: what ``--format`` takes where data is read (an event store, or a raw input converted on
+#: the fly): ``mmkit backtest``, ``calibrate``, ``[feeds.replay] format``
+READ_FORMATS: tuple[str, ...] = get_args(DataFormat)
+
+
+def check_format(fmt: str, known: tuple[str, ...] = READ_FORMATS, *, option: str = "") -> None:
+    """``fmt`` (given as ``option``, if any) is one of ``known``, or a :class:`DataError`
+    that lists them."""
+    if fmt not in known:
+        where = f"{option}: " if option else ""
+        raise DataError(f"{where}unknown data format {fmt!r}; known: {', '.join(known)}")
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from mmkit.data.loaders.base import Loader
 from mmkit.data.loaders.binance import BinanceLoader
 from mmkit.data.loaders.hyperliquid import HyperliquidArchiveLoader, HyperliquidLoader
 from mmkit.data.loaders.lobster import LobsterLoader
+from mmkit.data.params import check_format
 from mmkit.data.store import DEFAULT_COMPRESSION, StoreMeta, StoreWriter
 from mmkit.errors import DataError
 
@@ -78,6 +79,7 @@ def detect_format(path: Path) -> str:
 
 
 def make_loader(fmt: str, paths: Sequence[str | Path], **kwargs: Any) -> Loader:
+    check_format(fmt, FORMATS)  # before the files: a typo is said as a typo
     ps = [Path(p) for p in paths]
     if not ps:
         raise DataError("no input file given")
@@ -91,9 +93,7 @@ def make_loader(fmt: str, paths: Sequence[str | Path], **kwargs: Any) -> Loader:
             )
     if fmt == "auto":
         fmt = detect_format(ps[0])
-    cls = LOADERS.get(fmt)
-    if cls is None:
-        raise DataError(f"unknown data format {fmt!r}; known: {', '.join(FORMATS)}")
+    cls = LOADERS[fmt]
     if kwargs.get("include_replay") is not None and not issubclass(cls, HyperliquidLoader):
         if kwargs["include_replay"]:
             raise DataError(
