@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from mmkit.cli.main import main
@@ -17,3 +19,9 @@ def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, s
         code = int(exc.code) if isinstance(exc.code, int) else 1
     out, err = capsys.readouterr()
     return code, out, err
+
+
+def out_args(command: str, tmp_path: Path) -> list[str]:
+    """The options a command needs besides its data to get past its own checks (calibrate
+    writes an overlay: ``--out``), so that a test reaches the option it is about."""
+    return ["--out", str(tmp_path / "o.toml")] if command == "calibrate" else []

@@ -18,7 +18,7 @@ import pytest
 import tomli_w
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
-from tests.cli.helpers import run_cli
+from tests.cli.helpers import out_args, run_cli
 
 from mmkit.cli.main import main
 from mmkit.config.loader import load_settings
@@ -70,7 +70,7 @@ def test_an_unknown_format_is_said_as_such(
     capsys: pytest.CaptureFixture[str],
     cold: list[list[str]],
 ) -> None:
-    extra = ["--out", str(tmp_path / "o.toml")] if command == "calibrate" else []
+    extra = out_args(command, tmp_path)
     err = _refused(
         [command, str(synthetic_store), "--format", "nosuch", *extra],
         capsys,

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tests.cli.helpers import run_cli
+from tests.cli.helpers import out_args, run_cli
 from tests.data.helpers import hl_book, hl_trades, write_capture
 
 BAD = ["-1", "0", "nan", "inf"]
@@ -48,7 +48,7 @@ def test_backtest_and_calibrate_refuse_it_before_the_work(
     capsys: pytest.CaptureFixture[str],
     cold: list[list[str]],
 ) -> None:
-    extra = ["--out", str(tmp_path / "o.toml")] if command == "calibrate" else []
+    extra = out_args(command, tmp_path)
     _refused([command, str(synthetic_store), "--tick", value, *extra], "--tick", capsys)
     assert cold == []  # no warm-up: said at once
     assert list(tmp_path.iterdir()) == [tmp_path / "stamps"]  # nothing written
