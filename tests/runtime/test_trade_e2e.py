@@ -39,7 +39,10 @@ def env() -> dict[str, str]:
 
 
 @contextmanager
-def emulator(*extra: str) -> Iterator[str]:
+def emulator(*extra: str, fund: bool = True) -> Iterator[str]:
+    """``mmkit venue emulate`` on a free port; ``fund``: the throwaway key's account is
+    listed with ``--account`` (else it exists only as the default ``--funding seen`` allows)."""
+    account = ["--account", ADDRESS] if fund else []
     p = subprocess.Popen(
         [
             sys.executable,
@@ -51,8 +54,7 @@ def emulator(*extra: str) -> Iterator[str]:
             "127.0.0.1",
             "--port",
             "0",
-            "--account",
-            ADDRESS,
+            *account,
             "--speed",
             "5",
             *extra,

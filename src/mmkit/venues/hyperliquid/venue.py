@@ -4,9 +4,10 @@ It is the live side of venue ``hyperliquid`` (:func:`build_live`) and follows th
 :class:`~mmkit.components.AsyncVenue` protocol:
 ``start(sink)`` checks the configured instrument against the venue's ``meta``, opens the
 stream (book, trades, bbo; orderUpdates, userFills, userEvents for the master address) and
-pushes every event to ``sink``; ``submit(actions)`` sends actions and pushes their results;
-``close()`` stops everything. After every reconnection the stream backfills the position,
-the open orders and recent fills by REST.
+pushes every event to ``sink``, then reads the account and arms the dead-man's switch (the
+account is read before anything is signed); ``submit(actions)`` sends actions and pushes
+their results; ``close()`` stops everything. After every reconnection the stream backfills
+the position, the open orders and recent fills by REST.
 
 Recovery (:mod:`mmkit.venues.hyperliquid.health`): three links, ``market`` (WS market
 subscriptions), ``user`` (WS user subscriptions) and ``account`` (the REST account path),
@@ -31,8 +32,8 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 from mmkit.core.actions import Action
 from mmkit.core.events import BookSnapshot, Event, FeedStatus, PositionSnapshot
@@ -55,6 +56,7 @@ from mmkit.venues.hyperliquid.stream import market_subscriptions, user_subscript
 from mmkit.venues.hyperliquid.ws import HyperliquidStream, StreamSettings, SubscriptionRejected
 
 log = logging.getLogger("mmkit.venues.hyperliquid")
+_T = TypeVar("_T")
 
 EventSink = Callable[[Event], None]
 BACKFILL_MARGIN_MS = 1_000
@@ -159,13 +161,34 @@ class HyperliquidVenue:
     async def _startup_meta(self, deadline_s: float = STARTUP_RETRY_S) -> list[inf.AssetMeta]:
         """``meta`` at start-up, retried with backoff while the failure is transient (the
         venue restarting, a timeout, a 429); a definite error is raised at once."""
+        return await self._startup_read(self.client.meta, deadline_s)
+
+    async def _startup_account(self, deadline_s: float = STARTUP_RETRY_S) -> inf.AccountState:
+        """The account's state (``clearinghouseState`` of the master or vault), read at
+        start-up before anything is signed, retried like ``meta``."""
+        coin = self.instrument.coin
+        state = await self._startup_read(lambda: self.client.clearinghouse_state(coin), deadline_s)
+        log.info(
+            "account %s: value %.2f USD, %s position %g",
+            self.client.user,
+            state.account_value,
+            coin,
+            state.position,
+        )
+        return state
+
+    async def _startup_read(
+        self, read: Callable[[], Awaitable[_T]], deadline_s: float = STARTUP_RETRY_S
+    ) -> _T:
+        """A start-up read, retried with backoff while the failure is transient (the venue
+        restarting, a timeout, a 429); a definite error is raised at once."""
         loop = asyncio.get_running_loop()
         give_up = loop.time() + deadline_s
         s = self.stream_settings
         delay = s.backoff_initial_s
         while True:
             try:
-                return await self.client.meta()
+                return await read()
             except TransientVenueError as exc:
                 if loop.time() + delay > give_up:
                     raise
@@ -193,6 +216,9 @@ class HyperliquidVenue:
         )
         self._task = asyncio.create_task(self._pump(self.stream, sink))
         if self.deadman is not None:
+            # the account is read before the first signed action (the switch; orders come
+            # later, after the engine's start-up sync): the exchange's own word on it first
+            await self._startup_account()
             await self.deadman.start()
 
     # ---------------------------------------------------------------- health
