@@ -70,7 +70,7 @@ def test_trade_summary_rows(small_store: Path, capsys: pytest.CaptureFixture[str
         for k in ("realized_trading_usd", "fees_net_usd", "unrealized_inventory_usd")
     ]
     assert sum(parts) == pytest.approx(
-        float(_row(out, "equity (cash + position at mid)").replace(",", "")), abs=2e-4
+        float(_row(out, "equity (realized + unrealized - fees)").replace(",", "")), abs=2e-4
     )
 
 

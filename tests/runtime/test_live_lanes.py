@@ -57,6 +57,8 @@ class FakeSession:
     engine: FakeEngine = field(default_factory=FakeEngine)
     journal: None = None
     results: list[ActionResult] = field(default_factory=list)
+    #: when the runner took the end-of-run snapshot (-1: not yet)
+    final_ns: int = -1
 
     def _order(self, kind: str) -> Action:
         e = self.engine
@@ -95,6 +97,9 @@ class FakeSession:
 
     def sync_request(self, reason: str) -> SyncState:
         return SyncState(-1, reason)
+
+    def final_snapshot(self, now_ns: int) -> None:
+        self.final_ns = now_ns
 
 
 class FakeVenue:

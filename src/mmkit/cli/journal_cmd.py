@@ -113,11 +113,13 @@ def pnl_rows(r: RunReport, adjusted: float | None, divergences: int) -> list[tup
     """The run's money at its end (USD) and position (base units)."""
     from mmkit.reports.journal_report import size, usd
 
+    mark = f"{r.mark:,.6f}" if math.isfinite(r.mark) else "n/a"
     rows = [
         ("equity at end (realized + unrealized - fees)", usd(r.equity_usd)),
         ("realized PnL", usd(r.realized_usd)),
         ("unrealized PnL (at the last mid)", usd(r.unrealized_usd)),
         ("fees, net (paid - rebates)", usd(r.fees_usd)),
+        ("mark (the mid at the last snapshot)", mark),
         (f"final position ({r.coin or 'base units'})", size(r.final_position)),
         ("reconciliation adjustments adopted", str(divergences)),
     ]

@@ -69,6 +69,9 @@ class RunReport:
     equity_usd: float  # at the last snapshot (USD)
     #: spread captured against the engine's mid at each fill (:func:`spread_at_fill`)
     at_fill: dict[str, float] = field(default_factory=dict)
+    #: the mid the last snapshot marked the position at (USD; NaN without a snapshot): the
+    #: end-of-run snapshot's for a run that ended normally, as in the run summary
+    mark: float = math.nan
 
     @property
     def account(self) -> RunAccount:
@@ -118,6 +121,7 @@ class RunReport:
             "orders_sent": self.orders_sent,
             "pnl": {k: _finite_or_none(v) for k, v in s.pnl.items()},
             "final_position": _finite_or_none(self.final_position),
+            "mark": _finite_or_none(self.mark),
             "sample_period_s": _finite_or_none(s.sample_period_s),
             "spread_at_fill": {k: _finite_or_none(v) for k, v in self.at_fill.items()},
         }
@@ -258,6 +262,7 @@ def build_report(
         fees_usd=-fees,
         equity_usd=equity,
         at_fill=spread_at_fill(run.fills),
+        mark=float(run.mid[last]) if last >= 0 else math.nan,
     )
 
 

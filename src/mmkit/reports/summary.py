@@ -88,9 +88,15 @@ def session_report(session: Session) -> SessionReport:
     bid = np.array([s[4] for s in smp], dtype=np.float64)
     ask = np.array([s[5] for s in smp], dtype=np.float64)
     pf = eng.portfolio
-    m = float(eng.market.mid)
-    equity = float(pf.equity(m)) if math.isfinite(m) else math.nan
-    unreal = float(pf.unrealized(m)) if math.isfinite(m) else 0.0
+    last = session.final
+    if last is not None:  # the end-of-run snapshot, the journal's last row
+        m = last.mid
+        equity = last.equity if math.isfinite(m) else math.nan
+        unreal = last.unrealized if math.isfinite(m) else 0.0
+    else:
+        m = float(eng.market.mid)
+        equity = float(pf.equity(m)) if math.isfinite(m) else math.nan
+        unreal = float(pf.unrealized(m)) if math.isfinite(m) else 0.0
     qt, qbid, qask = ts, bid, ask
     if obs.order_quotes:  # the venue's order updates, as the journal's report reads them
         from mmkit.runtime.journal_read import best_quotes

@@ -27,9 +27,10 @@ journal needs it (journal rows, nonces, ``expiresAfter``, ``scheduleCancel`` tim
 
 Shutdown (signal, duration or venue failure): the engine's kill switch (emergency cancel of
 every resting order) goes on the emergency lane and is awaited (bounded), then a final
-position sync (bounded), then the journal is flushed. :meth:`LiveRunner.hurry` (a second
-Ctrl-C) cuts the settling waits short; whatever could not be finished is listed in
-:attr:`LiveRunner.shutdown_skipped`.
+position sync (bounded), then the end-of-run snapshot (:meth:`Session.final_snapshot`, what
+the summary and ``journal show`` report), then the journal is flushed.
+:meth:`LiveRunner.hurry` (a second Ctrl-C) cuts the settling waits short; whatever could not
+be finished is listed in :attr:`LiveRunner.shutdown_skipped`.
 """
 
 from __future__ import annotations
@@ -559,6 +560,8 @@ class LiveRunner:
         await self._drain_events(self.settle_s / 2)
         if self._hurry.is_set() and "settle" not in self.shutdown_skipped:
             self.shutdown_skipped.append("settle")
+        # the run's end: the summary and the journal both end on this snapshot
+        self.session.final_snapshot(self.clock())
         if self.session.journal is not None:
             self.session.journal.flush()
 

@@ -149,5 +149,7 @@ class PaperRunner:
         self.session.record_actions([sync], self.now)
         self.venue.submit([sync], self.now)
         self._drain(self.now + self.settle_ns)
+        # the run's end: the summary and the journal both end on this snapshot
+        self.session.final_snapshot(self.now)
         if self.session.journal is not None:
             self.session.journal.flush()

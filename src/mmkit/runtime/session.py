@@ -55,6 +55,27 @@ class SessionStats:
     reject_reasons: dict[str, int] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class Mark:
+    """The run's money at one snapshot, exactly as the journal's ``local`` position row holds
+    it: ``unrealized`` is the position marked at ``mid`` (the engine's mid then) against its
+    average entry, and ``equity`` is realized + unrealized - fees (USD). Reconciliation
+    adjustments are kept apart (``adjustments_usd``), as the portfolio keeps them."""
+
+    ts_ns: int
+    mid: float
+    position: float
+    realized: float
+    unrealized: float
+    fees: float
+    adjustments_usd: float
+
+    @property
+    def equity(self) -> float:
+        # the order of the journal's sum (mmkit.runtime.journal_read): the same float
+        return self.realized + self.unrealized - self.fees
+
+
 class Session:
     def __init__(
         self,
@@ -72,6 +93,10 @@ class Session:
         self._snap_every = int(snapshot_every_s * NS_PER_S)
         self._next_snap = -1
         self._runner_rid = 0
+        #: the newest snapshot's figures, and the one the runner took at the very end of the
+        #: run (:meth:`final_snapshot`): the summary's and the journal's end of run
+        self.last_mark: Mark | None = None
+        self.final: Mark | None = None
         if journal is not None:
             for _kind, _name, comp in engine.prediction_loggers:
                 comp.attach_prediction_log(journal)
@@ -203,12 +228,30 @@ class Session:
             if self.journal is not None:
                 self.journal.action(now_ns, a)
 
-    def _snapshot(self, now_ns: int) -> None:
+    def final_snapshot(self, now_ns: int) -> Mark:
+        """The end of the run's snapshot, taken by the runner once its shutdown is over (the
+        cancels answered, the venue's final position sync applied): journaled like the
+        periodic ones, so the run summary and ``mmkit journal show`` end on the same row."""
+        self.final = self._snapshot(now_ns)
+        return self.final
+
+    def _snapshot(self, now_ns: int) -> Mark:
         self._next_snap = now_ns + self._snap_every
         eng = self.engine
         mid = eng.market.mid
         pf = eng.portfolio
         eq = pf.equity(mid)
+        unreal = pf.unrealized(mid)
+        mark = Mark(
+            now_ns,
+            float(mid),
+            float(pf.position),
+            float(pf.realized),
+            float(unreal),
+            float(pf.fees),
+            float(pf.adjustments_usd),
+        )
+        self.last_mark = mark
         st = self.stats
         self.observer.on_snapshot(eng, now_ns)  # the run report's samples
         if math.isfinite(eq) and pf.position_known:
@@ -223,7 +266,8 @@ class Session:
                 pf.position,
                 "local",
                 realized=pf.realized,
-                unrealized=pf.unrealized(mid),
+                unrealized=unreal,
                 fees=pf.fees,
                 mid=mid,
             )
+        return mark

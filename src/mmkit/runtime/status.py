@@ -21,15 +21,22 @@ def session_status(session: Session) -> dict[str, Any]:
         except Exception as exc:  # a dashboard must not take the run down
             executor_status = {"status_error": f"{type(exc).__name__}: {exc}"}
     unreal = pf.unrealized(mid)
+    equity = pf.equity(mid)
+    position = pf.position
+    end = session.final
+    if end is not None:
+        # the run is over: its end-of-run snapshot, the journal's last row, so the summary and
+        # `mmkit journal show` report one figure (realized + unrealized at that mid - fees)
+        mid, unreal, equity, position = end.mid, end.unrealized, end.equity, end.position
     return {
         "mid": mid,
         "best_bid": eng.market.best_bid,
         "best_ask": eng.market.best_ask,
-        "position": pf.position,
+        "position": position,
         "realized": pf.realized,
         "unrealized": unreal,
         "fees": pf.fees,
-        "equity": pf.equity(mid),
+        "equity": equity,
         "equity_start": session.stats.equity_start,
         # the venue's account value in the start-up snapshot: equity change compares with
         # (account value now - this)
