@@ -8,6 +8,8 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
+from tests.cli.helpers import run_cli
 from typer.testing import CliRunner
 
 from mmkit.components import Estimates
@@ -57,9 +59,6 @@ def test_cli_lead_lag_on_captures(tmp_path: Path) -> None:
     assert "lag 3 samples = 150 ms" in res.output and "(significant)" in res.output
 
 
-def test_cli_refuses_too_few_permutations(tmp_path: Path) -> None:
-    from mmkit.cli.main import build_app
-
-    args = ["signals", "lead-lag", "a.gz", "b.gz", "--perms", "50"]
-    res = CliRunner().invoke(build_app(args), args)
-    assert res.exit_code == 2 and "at least 100" in res.output
+def test_cli_refuses_too_few_permutations(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_cli(["signals", "lead-lag", "a.gz", "b.gz", "--perms", "50"], capsys)
+    assert code == 2 and "--perms 50:" in err and "at least 100" in err
