@@ -61,3 +61,19 @@ class VenueError(MmkitError):
 
 class OutputError(MmkitError):
     """A place a command cannot write its output to: names the option and the path."""
+
+
+class PortError(MmkitError):
+    """A port a command was asked to listen on cannot be bound (in use, or not allowed):
+    names the option, the port and the address, e.g. ``--metrics-port 9478: address
+    already in use on 127.0.0.1``."""
+
+    def __init__(self, option: str, port: int, host: str, exc: OSError) -> None:
+        import os
+
+        self.option = option
+        self.port = port
+        self.host = host
+        # asyncio's bind error spells the address into strerror: the errno says it plainly
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        super().__init__(f"{option} {port}: {reason[:1].lower()}{reason[1:]} on {host}")

@@ -67,6 +67,14 @@ async def run_live(
     finish sooner (the cancels and the sync bounded by a short deadline, what is skipped is
     journaled as ``shutdown_skipped``). ``stopped_by`` is ``signal SIGINT``/``signal
     SIGTERM``, ``duration``, ``stop requested`` or ``start-up: ...``."""
+    # the port first: one that cannot be bound leaves no journal of a run that never ran
+    metrics: Any = None
+    if metrics_port:
+        from mmkit.runtime.metrics import Metrics
+
+        metrics = Metrics()
+        metrics.serve(metrics_port)
+        log.info("metrics on http://127.0.0.1:%d/metrics", metrics_port)
     journal = None
     identity = {
         "coin": settings.instrument.coin,
@@ -89,13 +97,6 @@ async def run_live(
         for key, value in identity.items():
             journal.set_meta(key, value)
         journal.set_meta("config", config_dump(settings))
-    metrics: Any = None
-    if metrics_port:
-        from mmkit.runtime.metrics import Metrics
-
-        metrics = Metrics()
-        metrics.serve(metrics_port)
-        log.info("metrics on http://127.0.0.1:%d/metrics", metrics_port)
     observer = RunObserver(journal, host.observer_hooks(), metrics)
     health = getattr(venue, "health", None)
     if health is not None and journal is not None:

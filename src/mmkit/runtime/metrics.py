@@ -43,10 +43,17 @@ class Metrics:
         )
         self._server: Any = None
 
-    def serve(self, port: int, addr: str = "127.0.0.1") -> None:
+    def serve(self, port: int, addr: str = "127.0.0.1", option: str = "--metrics-port") -> None:
+        """Serve the metrics on ``addr:port``; a port that cannot be bound is a
+        :class:`~mmkit.errors.PortError` naming ``option``."""
         from prometheus_client import start_http_server
 
-        self._server = start_http_server(port, addr=addr, registry=self.registry)
+        from mmkit.errors import PortError
+
+        try:
+            self._server = start_http_server(port, addr=addr, registry=self.registry)
+        except OSError as exc:
+            raise PortError(option, port, addr, exc) from None
 
     def close(self) -> None:
         if self._server is not None:

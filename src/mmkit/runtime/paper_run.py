@@ -140,6 +140,13 @@ def run_paper(
 ) -> RunOutcome:
     import time
 
+    # the port first: one that cannot be bound leaves no journal of a run that never ran
+    metrics = None
+    if metrics_port:
+        from mmkit.runtime.metrics import Metrics
+
+        metrics = Metrics()
+        metrics.serve(metrics_port)
     journal = None
     if journal_dir is not None:
         journal = Journal(new_run_path(journal_dir, label))
@@ -148,12 +155,6 @@ def run_paper(
         journal.set_meta("coin", settings.instrument.coin)
         journal.set_meta("seed", str(settings.engine.seed))
         journal.set_meta("config", config_dump(settings))
-    metrics = None
-    if metrics_port:
-        from mmkit.runtime.metrics import Metrics
-
-        metrics = Metrics()
-        metrics.serve(metrics_port)
     from mmkit.runtime.precompile import warm_up_for_command
 
     # a cold cache compiles for seconds (the simulated exchange's kernels only when it is

@@ -5,6 +5,7 @@ mmkit client's own parsers (property tests)."""
 from __future__ import annotations
 
 import asyncio
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -200,6 +201,27 @@ def test_cli_command_is_registered_and_refuses_public_hosts() -> None:
     assert proc.returncode != 0
     assert "loopback" in proc.stderr + proc.stdout
     assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.network
+def test_a_taken_port_is_named(capsys: pytest.CaptureFixture[str]) -> None:
+    """``--port`` that another socket listens on: was an internal error (exit 70)."""
+    from tests.cli.helpers import run_cli
+
+    from mmkit.errors import PortError
+    from mmkit.venues.emulator.server import Emulator
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = int(s.getsockname()[1])
+        code, out, err = run_cli(["venue", "emulate", "--port", str(port)], capsys)
+        assert code == 2, (code, out, err)
+        assert err == f"error: --port {port}: address already in use on 127.0.0.1\n"
+        emu = Emulator(EmulatorConfig(port=port))
+        with pytest.raises(PortError, match=f"--port {port}: address already in use"):
+            asyncio.run(emu.start())
+        assert emu._runner is None  # what start() set up is cleaned up
 
 
 @pytest.mark.network

@@ -28,7 +28,7 @@ from aiohttp import web
 
 from mmkit import safejson
 from mmkit.core.events import BookSnapshot, Event, Trade
-from mmkit.errors import ConfigError
+from mmkit.errors import ConfigError, PortError
 from mmkit.venues.emulator.accounts import AccountBook, UserMessage
 from mmkit.venues.emulator.clock import Clock
 from mmkit.venues.emulator.config import EmulatorConfig
@@ -227,7 +227,12 @@ class Emulator:
         )
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.cfg.host, self.cfg.port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:  # the port is taken (or not ours to bind)
+            await self._runner.cleanup()
+            self._runner = None
+            raise PortError("--port", self.cfg.port, self.cfg.host, exc) from None
         server = site._server
         assert server is not None
         sockets = getattr(server, "sockets", None) or []
