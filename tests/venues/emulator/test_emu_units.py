@@ -5,6 +5,7 @@ mmkit client's own parsers (property tests)."""
 from __future__ import annotations
 
 import asyncio
+import math
 import socket
 import subprocess
 import sys
@@ -18,7 +19,13 @@ from typer.testing import CliRunner
 from mmkit.core.types import Side, Tif
 from mmkit.errors import ConfigError
 from mmkit.venues.emulator.config import EmulatorConfig, check_loopback
-from mmkit.venues.emulator.faults import CATALOGUE, FaultState, check_fault, load_scenario
+from mmkit.venues.emulator.faults import (
+    CATALOGUE,
+    FaultState,
+    check_fault,
+    inline_scenario,
+    load_scenario,
+)
 from mmkit.venues.emulator.limits import AddressBudget, IpLimiter, NonceBook, exchange_weight
 from mmkit.venues.emulator.rows import OrderRecord, fill_direction, num
 from mmkit.venues.hyperliquid import info as inf
@@ -263,3 +270,141 @@ def test_cli_serves_and_stops_on_sigint() -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+# -- --scenario and --account values --------------------------------------------------------
+
+KNOWN = ", ".join(CATALOGUE)
+
+
+@pytest.mark.parametrize(
+    ("value", "unknown"), [("bogus@5", "bogus"), ("ws_dropp@5,restart@10", "ws_dropp")]
+)
+def test_an_inline_scenario_names_its_unknown_fault(
+    value: str, unknown: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Was read as a file name: "cannot read: No such file or directory"."""
+    from tests.cli.helpers import run_cli
+
+    code, out, err = run_cli(["venue", "emulate", "--port", "0", "--scenario", value], capsys)
+    assert code == 2, (code, out, err)
+    assert f"scenario {value!r}: unknown fault {unknown!r}; known: {KNOWN}" in err
+    assert "cannot read" not in err
+
+
+def test_a_file_by_that_name_is_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The documented order: an existing file first, then the inline shape, then a path."""
+    monkeypatch.chdir(tmp_path)
+    Path("bogus@5").write_text('[[step]]\nat = 1.5\nfault = "stall"\n')
+    assert [(s.at_s, s.fault) for s in load_scenario("bogus@5")] == [(1.5, "stall")]
+    with pytest.raises(ConfigError, match=r"'nothere\.toml': cannot read"):
+        load_scenario("nothere.toml")
+    with pytest.raises(ConfigError, match="'faults/ws_drop@5': cannot read"):
+        load_scenario("faults/ws_drop@5")
+
+
+NAMES = st.sampled_from(sorted(CATALOGUE)) | st.from_regex(
+    r"[A-Za-z_][A-Za-z0-9_]{0,12}", fullmatch=True
+)
+STARTS = (
+    st.none()
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=6).filter(lambda t: "," not in t)
+)
+
+
+@given(st.lists(st.tuples(NAMES, STARTS), min_size=1, max_size=5))
+def test_inline_scenarios_against_their_items(items: list[tuple[str, float | str | None]]) -> None:
+    """Every value of the inline shape is inline: steps when each name is a fault and each
+    start a finite number of seconds >= 0, else one problem per bad item, an unknown name
+    with the list of faults (the oracle reads the items as generated, not the string)."""
+    spec = ",".join(name if at is None else f"{name}@{at}" for name, at in items)
+    expected: list[tuple[float, str]] = []
+    bad: list[str] = []
+    for name, at in items:
+        if name not in CATALOGUE:
+            bad.append(f"unknown fault {name!r}; known: {KNOWN}")
+            continue
+        try:
+            at_s = 3.0 if at is None or not str(at).strip() else float(str(at).strip())
+        except ValueError:
+            bad.append("after '@' is not seconds")
+            continue
+        if not (math.isfinite(at_s) and at_s >= 0):
+            bad.append("must be a finite number of seconds >= 0")
+            continue
+        expected.append((at_s, name))
+    if bad:
+        with pytest.raises(ConfigError) as info:
+            inline_scenario(spec)
+        problems = info.value.problems
+        assert len(problems) == len(bad)
+        for p, b in zip(problems, bad, strict=True):
+            assert p.startswith(f"scenario {spec!r}: ") and b in p, (p, b)
+    else:
+        steps = inline_scenario(spec)
+        assert steps is not None
+        assert [(s.at_s, s.fault) for s in steps] == sorted(expected, key=lambda e: e[0])
+
+
+@given(st.text(max_size=30))
+def test_any_scenario_text_is_steps_a_path_or_a_config_error(spec: str) -> None:
+    """Never another exception; a value with a dot or a slash in a name is left to be a path."""
+    try:
+        steps = inline_scenario(spec)
+    except ConfigError:
+        return
+    names = [part.partition("@")[0].strip() for part in spec.split(",")]
+    if steps is None:
+        assert not all(n.isidentifier() and n.isascii() for n in names)
+    else:
+        assert [s.fault for s in steps] and all(s.fault in CATALOGUE for s in steps)
+
+
+@pytest.mark.network
+def test_an_account_that_is_not_an_address(capsys: pytest.CaptureFixture[str]) -> None:
+    """Was accepted: the emulator started with an account no signature can recover to."""
+    from tests.cli.helpers import run_cli
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        # a taken port: where the account went unchecked, the command ends there (exit 2,
+        # the port named) instead of serving for ever
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        args = ["venue", "emulate", "--port", str(s.getsockname()[1]), "--account", "notanaddress"]
+        code, out, err = run_cli(args, capsys)
+    assert code == 2, (code, out, err)
+    assert "emulator account (--account): 'notanaddress' is not an address" in err
+    assert "0x + 40 hex digits" in err
+
+
+HEX = "0123456789abcdefABCDEF"
+
+
+@given(
+    st.text(max_size=44)
+    | st.builds(
+        lambda h, tail: "0x" + h + tail,
+        st.text(HEX, min_size=38, max_size=42),
+        st.sampled_from(["", "\n", " ", "g"]),
+    )
+)
+def test_accounts_are_addresses(value: str) -> None:
+    """An account is accepted exactly when it is ``0x`` and 40 hex digits (the oracle parses
+    the digits with ``int``; a final newline slipped past the live check's ``$``)."""
+    digits = value[2:]
+    ok = (
+        value.startswith("0x")
+        and len(digits) == 40
+        and all(c in HEX for c in digits)
+        and int(digits, 16) >= 0
+    )
+    try:
+        cfg = EmulatorConfig(accounts=(value,))
+    except ConfigError as exc:
+        assert not ok, exc
+        assert exc.problems == [
+            f"emulator account (--account): {value!r} is not an address (0x + 40 hex digits)"
+        ]
+    else:
+        assert ok and cfg.accounts == (value,)

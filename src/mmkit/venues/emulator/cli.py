@@ -81,7 +81,8 @@ def register(cli: Any) -> None:
             None,
             "--scenario",
             help="TOML file of timed fault steps, or fault names with start seconds "
-            "(e.g. 'ws_drop@5,restart@10'); see docs/emulator.md.",
+            "(e.g. 'ws_drop@5,restart@10'; an existing file by that name is read as a "
+            "file); see docs/emulator.md.",
         ),
         seed: int = typer.Option(0, "--seed", help="Seed of the synthetic market."),
         speed: float = typer.Option(1.0, "--speed", help="Market seconds per wall second."),
@@ -92,7 +93,7 @@ def register(cli: Any) -> None:
             "only 'listed' ones (--account).",
         ),
         account: list[str] = typer.Option(
-            [], "--account", help="Address funded from the start (repeatable)."
+            [], "--account", help="Address (0x + 40 hex digits) funded from the start (repeatable)."
         ),
         ip_weight: int = typer.Option(
             1200, "--ip-weight", help="REST weight per minute per client IP (HTTP 429 above)."

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from mmkit.errors import ConfigError
+from mmkit.venues.hyperliquid.settings import check_address
 
 #: who may trade: any recovered signer; addresses "seen" in an info query or user
 #: subscription (and listed ones); or only the listed accounts
@@ -84,6 +85,14 @@ class EmulatorConfig:
             problems.append(
                 f"emulator schedule_cancel_min_volume {v!r} must be a finite number of USD >= 0"
             )
+        for key, address in [
+            *(("emulator account (--account)", a) for a in self.accounts),
+            *(("emulator agent", a) for pair in self.agents.items() for a in pair),
+        ]:
+            try:
+                check_address(address, key)  # as the live venue checks venue.account
+            except ConfigError as exc:
+                problems.extend(exc.problems)
         if problems:
             raise ConfigError(problems)
 

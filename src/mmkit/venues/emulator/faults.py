@@ -48,6 +48,7 @@ data freshness by its freshest stream does not notice.
 from __future__ import annotations
 
 import math
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -129,28 +130,45 @@ def parse_scenario(obj: Any, where: str) -> list[Step]:
 #: when a fault named on the command line without ``@seconds`` fires
 DEFAULT_AT_S = 3.0
 
+#: one item of an inline scenario: a fault-like name (letters, digits, underscores), then
+#: optionally ``@`` and anything up to the next comma (the start, checked as seconds)
+_INLINE_ITEM = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:@([^,]*))?")
+
 
 def inline_scenario(spec: str) -> list[Step] | None:
     """``"ws_drop@5,restart@10"`` (fault names with optional start seconds, default
-    parameters) as steps, or None when ``spec`` is not such a list."""
-    steps = []
-    for part in spec.split(","):
-        name, _, at = part.strip().partition("@")
+    parameters) as steps, or None when ``spec`` does not have that shape (a name with a dot
+    or a slash, e.g. ``faults.toml``: a file path). A value of that shape is inline, so a
+    name that is not a fault is a :class:`ConfigError` listing the known ones."""
+    items = [_INLINE_ITEM.fullmatch(part) for part in spec.split(",")]
+    if not all(items):
+        return None
+    where = f"scenario {spec!r}"
+    steps, problems = [], []
+    for m in items:
+        assert m is not None
+        name, at = m.group(1), (m.group(2) or "").strip()
         if name not in CATALOGUE:
-            return None
+            problems.append(f"{where}: unknown fault {name!r}; known: {', '.join(CATALOGUE)}")
+            continue
         try:
             at_s = float(at) if at else DEFAULT_AT_S
         except ValueError:
-            raise ConfigError([f"scenario {spec!r}: {at!r} after '@' is not seconds"]) from None
+            problems.append(f"{where}: {at!r} after '@' is not seconds")
+            continue
         if not 0 <= at_s < math.inf:
-            raise ConfigError([f"scenario {spec!r}: start {at_s} must be >= 0"])
-        steps.append(Step(at_s, name, check_fault(name, {}, f"scenario {spec!r}")))
+            problems.append(f"{where}: start {at!r} must be a finite number of seconds >= 0")
+            continue
+        steps.append(Step(at_s, name, check_fault(name, {}, where)))
+    if problems:
+        raise ConfigError(problems)
     return sorted(steps, key=lambda s: s.at_s)
 
 
 def load_scenario(path: str | Path) -> list[Step]:
     """Steps of a TOML scenario file, or of an inline list of fault names (see
-    :func:`inline_scenario`) when no such file exists."""
+    :func:`inline_scenario`). A file by that name is read as a scenario file; otherwise a
+    value of the inline shape is inline; anything else is a file path."""
     p = Path(path)
     if not p.exists():
         inline = inline_scenario(str(path))

@@ -59,7 +59,7 @@ def resolve_endpoint(network: str, url: str = "", *, allow_mainnet: bool = False
 
 def check_address(value: str, key: str) -> str:
     """A lowercase ``0x`` + 40 hex address, or ConfigError naming ``key``."""
-    if not _ADDRESS.match(value):
+    if not _ADDRESS.fullmatch(value):  # fullmatch: "$" would let a final newline in
         raise ConfigError([f"{key}: {value!r} is not an address (0x + 40 hex digits)"])
     return value.lower()
 
