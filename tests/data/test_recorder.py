@@ -5,10 +5,14 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import socket
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.cli.helpers import run_cli
 
 from mmkit.core.events import BookSnapshot, FeedStatus, Trade
 from mmkit.data.adapter import events_from_chunks
@@ -81,7 +85,8 @@ def test_survives_a_drop_and_marks_the_gap(tmp_path: Path) -> None:
         venue.subscriptions
         == [{"type": "l2Book", "coin": "BTC"}, {"type": "trades", "coin": "BTC"}] * 2
     )
-    assert stats.reconnects == 1 and stats.books == 6 and stats.trades == 2
+    assert stats.reconnects == 1 and stats.connections == 2
+    assert stats.books == 6 and stats.trades == 2
     files = sorted(tmp_path.glob("*.parquet"))
     assert files and [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
     evs = [e for f in files for e in events_from_chunks(iter_chunks(f))]
@@ -138,3 +143,68 @@ def test_pings_keep_the_connection_alive(tmp_path: Path) -> None:
     # 12 data/ack messages, then only pongs can bring the count to 14: two pings answered
     stats = asyncio.run(_record(tmp_path, venue, max_messages=14, ping_s=0.05))
     assert venue.pings >= 2 and stats.messages == 14
+
+
+# -- the command: a source never reached, and the line after the progress box ---------------
+
+
+def _closed_port() -> int:
+    """A port of 127.0.0.1 nothing listens on (bound, read back, released)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.parametrize("quiet", [True, False])
+def test_never_connected_is_an_error(
+    quiet: bool, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Was exit 0 with "recorded 0 messages ... 4 reconnect(s)"."""
+    url = f"ws://127.0.0.1:{_closed_port()}/ws"
+    args = ["record", "--url", url, "--duration-s", "1", "--out", str(tmp_path)]
+    code, out, err = run_cli(args + (["--quiet"] if quiet else []), capsys)
+    assert code == 2, (code, out, err)
+    assert err.startswith(f"error: --url {url}: never connected within --duration-s 1 (")
+    assert "last error: ConnectionRefusedError" in err and "nothing was recorded" in err
+    assert "recorded 0 messages" not in out and list(tmp_path.glob("*.parquet")) == []
+    assert out == "" or out.endswith("┘\n")  # the box's last line ends (see below)
+
+
+@pytest.fixture
+def venue_url() -> Iterator[str]:
+    """A :class:`FakeVenue` served on 127.0.0.1 from a thread of its own (the command runs
+    its own event loop)."""
+    from websockets.asyncio.server import serve
+
+    loop = asyncio.new_event_loop()
+    ready: list[int] = []
+    started = threading.Event()
+    stop = asyncio.Event()
+
+    async def main() -> None:
+        async with serve(FakeVenue().handler, "127.0.0.1", 0) as server:
+            ready.append(server.sockets[0].getsockname()[1])
+            started.set()
+            await stop.wait()
+
+    t = threading.Thread(target=loop.run_until_complete, args=(main(),), daemon=True)
+    t.start()
+    assert started.wait(10)
+    try:
+        yield f"ws://127.0.0.1:{ready[0]}"
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        t.join(10)
+
+
+def test_summary_starts_its_own_line_after_the_box(
+    venue_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Not on a terminal rich leaves the box's last line open: the summary was glued to
+    it ("┘recorded 0 messages")."""
+    args = ["record", "--url", venue_url, "--duration-s", "1.5", "--out", str(tmp_path)]
+    code, out, err = run_cli(args, capsys)
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[-2].endswith("┘") and lines[-1].startswith("recorded "), out[-400:]
+    assert "1 reconnect(s)" in lines[-1]

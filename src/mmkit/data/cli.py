@@ -295,7 +295,12 @@ def register(cli: typer.Typer) -> None:
         duration_s: float | None = typer.Option(None, "--duration-s", help="stop after"),
         quiet: bool = typer.Option(False, "--quiet", help="no progress display"),
     ) -> None:
-        """Record l2Book and trades into rotating event-store files."""
+        """Record l2Book and trades into rotating event-store files.
+
+        Exit status: 0 it connected (even if it then lost the connection and recorded
+        nothing); 2 bad configuration or input, or it never connected to --url (as
+        `mmkit trade` when the venue never starts); 130 interrupted; 70 internal error.
+        """
         import asyncio
         import math
 
@@ -347,6 +352,16 @@ def register(cli: typer.Typer) -> None:
                     stats = asyncio.run(rec.run())
                 except KeyboardInterrupt:
                     stats = rec.stats
+            if not live.console.is_terminal:  # rich ends the box's line only on a terminal
+                typer.echo()
+        if stats.connections == 0:
+            from mmkit.errors import VenueError
+
+            within = f" within --duration-s {duration_s:g}" if duration_s is not None else ""
+            raise VenueError(
+                f"--url {url}: never connected{within} ({stats.reconnects} attempt(s); "
+                f"last error: {stats.last_error or 'none'}); nothing was recorded"
+            )
         typer.echo(
             f"recorded {stats.messages} messages into {len(stats.files)} file(s) "
             f"in {out}; {stats.reconnects} reconnect(s), {stats.gaps} gap(s) marked"

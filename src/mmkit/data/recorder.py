@@ -33,6 +33,7 @@ class RecorderStats:
     books: int = 0
     trades: int = 0
     reconnects: int = 0
+    connections: int = 0  # successful connections (0: the source was never reached)
     gaps: int = 0
     files: list[Path] = field(default_factory=list)
     current: str = ""
@@ -174,6 +175,7 @@ class Recorder:
                             {"type": "trades", "coin": self.coin},
                         ):
                             await ws.send(json.dumps({"method": "subscribe", "subscription": sub}))
+                        self.stats.connections += 1
                         if not first:
                             self._gap(GapReason.RESUBSCRIBED, connected=True)
                         first = False
