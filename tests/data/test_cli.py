@@ -47,6 +47,25 @@ def test_synth_then_info(tmp_path: Path) -> None:
     assert "source   synthetic" in text and "gaps     0" in text
 
 
+def test_a_seed_the_store_cannot_keep_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The store keeps its seed as a 64-bit integer: a larger seed wrote a store that could
+    not be read back ("integer literal ... outside 64 bits"); it is refused before anything
+    is written, and the largest that fits works."""
+    from tests.cli.helpers import run_cli
+
+    out = tmp_path / "big.parquet"
+    synth = ["data", "synth", str(out), "--duration-s", "5", "--seed"]
+    code, _, err = run_cli([*synth, str(2**64)], capsys)
+    assert code == 2 and "seed" in err and "<= 9223372036854775807" in err
+    assert not out.exists()
+    code, _, err = run_cli([*synth, str(2**63 - 1)], capsys)
+    assert code == 0, err
+    code, text, err = run_cli(["data", "info", str(out)], capsys)
+    assert code == 0 and "source   synthetic" in text, err
+
+
 def test_errors_are_messages_not_tracebacks(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -28,7 +28,7 @@ class SyntheticParams:
     """The synthetic market: stochastic volatility with regimes and jump cascades, an L2
     book on a tick grid, and market orders whose depth reach decays as ``A*exp(-k*depth)``."""
 
-    seed: int = param(-1, ge=-1, help="random seed; -1 uses the run's seed")
+    seed: int = param(-1, ge=-1, le=2**63 - 1, help="random seed; -1 uses the run's seed")
     duration_s: float = param(
         3600.0, gt=0, le=1e9, help="simulated seconds to generate (at most ~32 years)"
     )

@@ -408,3 +408,29 @@ def test_accounts_are_addresses(value: str) -> None:
         ]
     else:
         assert ok and cfg.accounts == (value,)
+
+
+def test_control_opens_only_accounts_that_are_addresses() -> None:
+    """``/_control {"fund": ...}`` (and an agent's two addresses) took any string, opening
+    an account no signature can recover to; now refused, naming the key, and nothing is
+    opened; a real address still is."""
+    from mmkit.errors import ConfigError
+    from mmkit.venues.emulator.server import Emulator
+
+    good = "0x" + "ab" * 20
+
+    async def main() -> None:
+        async with Emulator(EmulatorConfig(accounts=())) as emu:
+            for cmd in (
+                {"fund": "bogus"},
+                {"fund": good + "\n"},
+                {"fund": 12},
+                {"agent": good, "master": "nope"},
+                {"agent": "nope", "master": good},
+            ):
+                with pytest.raises(ConfigError, match="is not an address"):
+                    await emu.control(cmd)
+            assert "bogus" not in emu.book.seen and "nope" not in emu.book.agents
+            assert await emu.control({"fund": good.upper().replace("0X", "0x")}) == {"funded": good}
+
+    asyncio.run(main())

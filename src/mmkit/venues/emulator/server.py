@@ -536,12 +536,13 @@ class Emulator:
                     c.muted_until = 0.0
             return {"cleared": name}
         if "fund" in cmd:
-            addr = str(cmd["fund"]).lower()
+            addr = _control_address(cmd["fund"], "fund")
             self.book.seen.add(addr)
             self.book.open(addr)
             return {"funded": addr}
         if "agent" in cmd:
-            agent, master = str(cmd["agent"]).lower(), str(cmd.get("master", "")).lower()
+            agent = _control_address(cmd["agent"], "agent")
+            master = _control_address(cmd.get("master"), "master")
             self.book.open(master)
             self.book.agents[agent] = master
             return {"agent": agent, "master": master}
@@ -571,3 +572,13 @@ class Emulator:
 
 
 __all__ = ["ARRIVAL_LOG_MAX", "ARRIVAL_TARGETS_MAX", "Emulator", "arrival_of"]
+
+
+def _control_address(value: object, key: str) -> str:
+    """A control command's address (lowercase), or ConfigError naming the command's key:
+    an account the emulator opens must be one a client can sign for (it took any string)."""
+    from mmkit.venues.hyperliquid.settings import check_address
+
+    if not isinstance(value, str):
+        raise ConfigError([f"control: {key}: {value!r} is not an address (0x + 40 hex digits)"])
+    return check_address(value, f"control: {key}")
