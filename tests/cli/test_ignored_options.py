@@ -59,6 +59,39 @@ def test_the_model_market_refuses_data_it_would_not_read(
     assert cold == []
 
 
+@pytest.mark.parametrize(
+    "option",
+    [
+        ["--format", "binance"],
+        ["--tick", "0.1"],
+        ["--cadence", "timer"],
+        ["--requote-ms", "50"],
+        ["--no-market-cache"],
+    ],
+)
+def test_the_model_market_refuses_the_options_of_data(
+    option: list[str], capsys: pytest.CaptureFixture[str], cold: list[list[str]]
+) -> None:
+    """Data-only options were ignored without a word by ``--market model``."""
+    _refused(
+        ["backtest", "--market", "model", "--paths", "2", *option],
+        capsys,
+        f"{option[0]}: applies to --market data only; --market model would ignore it",
+    )
+    assert cold == []
+
+
+def test_replayed_data_refuses_the_model_markets_paths(
+    synthetic_store: Path, capsys: pytest.CaptureFixture[str], cold: list[list[str]]
+) -> None:
+    _refused(
+        ["backtest", str(synthetic_store), "--paths", "5"],
+        capsys,
+        "--paths: applies to --market model only; --market data would ignore it",
+    )
+    assert cold == []
+
+
 # -- --format -------------------------------------------------------------------------------
 
 

@@ -75,6 +75,25 @@ def register(cli: typer.Typer) -> None:
                     "leave DATA out, or use --market data"
                 ]
             )
+        # options of the other kind of market would be ignored without a word
+        data_only = {
+            "--format": fmt != "auto",
+            "--tick": tick is not None,
+            "--cadence": cadence != "event",
+            "--requote-ms": requote_ms is not None,
+            "--no-market-cache": not market_cache,
+        }
+        unused = ([o for o, given in data_only.items() if given] if market == "model" else []) + (
+            ["--paths"] if market == "data" and paths != 1000 else []
+        )
+        if unused:
+            raise ConfigError(
+                [
+                    f"{o}: applies to --market {'data' if market == 'model' else 'model'} "
+                    f"only; --market {market} would ignore it"
+                    for o in unused
+                ]
+            )
         bad = option_problems({"--tick": tick}, gt=0)
         if bad:
             raise ConfigError(bad)
