@@ -151,7 +151,7 @@ def test_independent_synthetic_markets_not_significant(tmp_path: Path) -> None:
             SyntheticParams(
                 duration_s=1020.0, seed=seed, k=3000.0, A=1.0, tick=1.0, lot=1e-5, mid0=1e5
             )
-        )  # as `mmkit data synth --seed N` writes it
+        )  # as `mmkit data synth --seed N` wrote it until 2026-12-07 (the newcomer's pair)
         path = tmp_path / f"s{seed}.parquet"
         write_store(path, generate_chunks(p), store_meta(p))
         paths.append(path)
