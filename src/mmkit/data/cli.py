@@ -102,7 +102,8 @@ def check_output(out: Path, inputs: list[Path] | None = None) -> None:
 def register(cli: typer.Typer) -> None:
     from mmkit.data.params import SyntheticParams  # standard library only: cheap at start
 
-    synth_defaults = {"k": SyntheticParams().k, "A": SyntheticParams().A}
+    synth = SyntheticParams()
+    synth_defaults = {"k": synth.k, "A": synth.A}
     data = typer.Typer(
         name="data", help="Convert, inspect and generate market data.", no_args_is_help=True
     )

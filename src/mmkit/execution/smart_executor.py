@@ -117,10 +117,11 @@ def _op_kind(so: tuple[Side, Op]) -> OpKind:
 
 def accepted_sides(by_cloid: dict[str, TrackedOrder]) -> tuple[bool, bool]:
     """Whether any order of ``by_cloid`` the venue has accepted (an oid, not still placing)
-    is a bid, and whether any is an ask. The book usually holds one side's levels then the
-    other's (orders are placed bid ladder first and keep their place when modified), so the
-    scan looks from the front for one accepted order, then from the back for one of the
-    other side: two orders read instead of a side's whole ladder, and the same answer."""
+    is a bid, and whether any is an ask. The book holds long runs of one side (a side's
+    levels are placed together, a modified order keeps its place, a re-placed one goes to
+    the end), so the scan looks from the front for one accepted order, then from the back
+    for one of the other side: a few orders read in the usual book instead of a side's
+    whole ladder, and the same answer."""
     placing = OrderState.PLACING
     orders = by_cloid.values()
     for o in orders:

@@ -59,8 +59,9 @@ class SessionStats:
 class Mark:
     """The run's money at one snapshot, exactly as the journal's ``local`` position row holds
     it: ``unrealized`` is the position marked at ``mid`` (the engine's mid then) against its
-    average entry, and ``equity`` is realized + unrealized - fees (USD). Reconciliation
-    adjustments are kept apart (``adjustments_usd``), as the portfolio keeps them."""
+    average entry, and ``equity`` is realized + unrealized - fees (USD), as the journal sums
+    it: reconciliation adjustments are not in it (the summary shows them on a row of their
+    own, from the portfolio)."""
 
     ts_ns: int
     mid: float
@@ -68,7 +69,6 @@ class Mark:
     realized: float
     unrealized: float
     fees: float
-    adjustments_usd: float
 
     @property
     def equity(self) -> float:
@@ -93,9 +93,8 @@ class Session:
         self._snap_every = int(snapshot_every_s * NS_PER_S)
         self._next_snap = -1
         self._runner_rid = 0
-        #: the newest snapshot's figures, and the one the runner took at the very end of the
-        #: run (:meth:`final_snapshot`): the summary's and the journal's end of run
-        self.last_mark: Mark | None = None
+        #: the snapshot the runner took at the very end of the run (:meth:`final_snapshot`):
+        #: the summary's and the journal's end of run
         self.final: Mark | None = None
         if journal is not None:
             for _kind, _name, comp in engine.prediction_loggers:
@@ -249,9 +248,7 @@ class Session:
             float(pf.realized),
             float(unreal),
             float(pf.fees),
-            float(pf.adjustments_usd),
         )
-        self.last_mark = mark
         st = self.stats
         self.observer.on_snapshot(eng, now_ns)  # the run report's samples
         if math.isfinite(eq) and pf.position_known:
