@@ -155,18 +155,14 @@ class ActionGuard:
         """Whether :func:`action_problem` finds nothing wrong with any of ``actions`` (it
         raises where that function raises: a price that is not a number)."""
         known = self._cloids
+        modify, place, inf = Modify, Place, math.inf  # read once, not per action
         for a in actions:
             t = type(a)
-            priced = t is Modify or t is Place
+            priced = t is modify or t is place
             if priced:
                 o: Place | Modify = a  # type: ignore[assignment]  # (a cast is a call)
                 c = o.cloid
-                if (
-                    type(c) is str
-                    and c in known
-                    and 0.0 < o.px < math.inf
-                    and 0.0 < o.sz < math.inf
-                ):
+                if type(c) is str and c in known and 0.0 < o.px < inf and 0.0 < o.sz < inf:
                     continue
             if action_problem(a) is not None:
                 return False

@@ -811,9 +811,15 @@ class SmartExecutorTwin(SmartExecutor):
             return []
         ints = oi[K.O_HEAD : K.O_HEAD + K.OP_I * k].tolist()
         order = perm[:k].tolist()
-        n_mod = int(res[KT.R_MODIFIES])
-        bad = int(res[KT.R_BAD])
+        counts = res.tolist()
+        n_mod = counts[KT.R_MODIFIES]
+        bad = counts[KT.R_BAD]
         done = n_mod if bad < 0 else bad  # the modifies tracked (all, but for a bug)
+        if done == k:  # modifies only, every one tracked: a busy market's requote
+            actions = self._modify_actions(k, ints, order, orders, rid0)
+            self._rid = rid0 + k - 1
+            self._count_sent([0, k, 0], now_ns)
+            return actions
         actions, places = self._rows_actions(k, ints, order, orders, rid0, done)
         self._rid = rid0 + k - 1
         counts = [0, done, 0]
@@ -888,6 +894,42 @@ class SmartExecutorTwin(SmartExecutor):
                 append(new_record(Place, (rid, cloid, side, px, sz, tif, False, level)))
                 places.append((side, _new_op(Op, (OpKind.PLACE, level, None, px, sz))))
         return actions, places
+
+    def _modify_actions(
+        self, k: int, ints: list[int], order: list[int], orders: list[TrackedOrder], rid0: int
+    ) -> list[Action]:
+        """:meth:`_rows_actions` for ``k`` ops that are all modifies the kernel tracked (a
+        batch without cancels or places: the requote of a ladder that moved): the same
+        ``Modify`` records and pending requests, without the per-op kind tests."""
+        flts = self._of[: K.OP_F * k].tolist()
+        actions: list[Action] = []
+        append = actions.append
+        add = self._pending.adder()
+        p_modify = Pending.MODIFY
+        tif = self._tif
+        opi = K.OP_I
+        buy, sell = BUY, SELL
+        for rid, t in enumerate(order, rid0):
+            b = opi * t
+            o = orders[ints[b + 3]]
+            append(
+                new_record(
+                    Modify,
+                    (
+                        rid,
+                        o.cloid,
+                        o.oid,
+                        buy if ints[b + 1] == 1 else sell,
+                        flts[2 * t],
+                        flts[2 * t + 1],
+                        tif,
+                        o.reduce_only,
+                        ints[b + 2],
+                    ),
+                )
+            )
+            add(rid, new_order_request(OrderRequest, (o, p_modify)))
+        return actions
 
     def _rows_pending(
         self,
