@@ -146,17 +146,28 @@ class Ladder:
     _levels: tuple[Levels, Levels] | None = field(
         default=None, init=False, repr=False, compare=False
     )
+    #: whether the maker of this ladder has already verified, exactly, what the engine's
+    #: :func:`~mmkit.engine.ladder_problem` verifies (every price and size finite and
+    #: positive, the best bid below the best ask), so that the engine skips its own
+    #: check: set by :meth:`from_levels` (``checked``) only. The built-in GLFT twin
+    #: passes its kernel's verdict (:func:`mmkit.quoting._kernels_glft_quoter_twin.
+    #: levels_fine`, which the tests hold to ``ladder_problem``). Never compared, not an
+    #: argument: a ladder made from quotes, or by ``dataclasses.replace``, is unchecked.
+    #: The engine still checks every action against the venue's rules, whatever this says.
+    _checked: bool = field(default=False, init=False, repr=False, compare=False)
 
     @classmethod
-    def from_levels(cls, bids: Levels, asks: Levels) -> Ladder:
+    def from_levels(cls, bids: Levels, asks: Levels, *, checked: bool = False) -> Ladder:
         """A ladder of these sides' numbers, its quotes made when first read (an odd last
-        number, a price without a size, is no level and is dropped)."""
+        number, a price without a size, is no level and is dropped). ``checked``: see
+        :attr:`_checked` (a quoter that has not verified its numbers leaves it False)."""
         if len(bids) & 1:
             bids = bids[:-1]
         if len(asks) & 1:
             asks = asks[:-1]
         lad = object.__new__(cls)
         _set_ladder_levels(lad, (bids, asks))
+        _set_ladder_checked(lad, checked is True)
         return lad
 
     if not TYPE_CHECKING:  # hidden from type checkers: any other name is still an error
@@ -194,6 +205,7 @@ class Ladder:
 _slot: dict[str, Any] = dict(vars(Ladder))
 _get_ladder_levels = _slot["_levels"].__get__
 _set_ladder_levels = _slot["_levels"].__set__
+_set_ladder_checked = _slot["_checked"].__set__
 _get_ladder_bids = _slot["bids"].__get__
 _set_ladder_bids = _slot["bids"].__set__
 _get_ladder_asks = _slot["asks"].__get__

@@ -323,8 +323,12 @@ class Engine:
                 GateDecision("engine", "ComponentFault", {"detail": "quoter raised"}), view, now_ns
             )
         # a quoter that returns the very ladder it returned before (unchanged quotes) was
-        # already checked: the ladder and its quotes are immutable
-        problem = None if ladder is self._valid_ladder else ladder_problem(ladder)
+        # already checked: the ladder and its quotes are immutable; one whose maker checked
+        # it exactly as ladder_problem does says so (Ladder._checked: the GLFT twin's kernel)
+        if ladder is self._valid_ladder or ladder._checked:
+            problem = None
+        else:
+            problem = ladder_problem(ladder)
         if problem is None:
             self._valid_ladder = ladder
         else:

@@ -39,6 +39,9 @@ SAME = 0  #: the levels equal the last call's (the twin returns the last ladder 
 BIDS_CHANGED = 1  #: bit: new bid levels in the bid row
 ASKS_CHANGED = 2  #: bit: new ask levels in the ask row
 FALLBACK = -1  #: not covered exactly: run the Python reference for this call
+#: bit, with a change: this call's levels pass :func:`levels_fine` (the ladder is made
+#: ``checked``, and the engine skips ``ladder_problem``: see ``Ladder._checked``)
+LEVELS_FINE = 4
 
 # -- float slots (f) ----------------------------------------------------------------------------
 # parameters (set at construction)
@@ -463,8 +466,36 @@ def _side(
 
 
 @njit(cache=True)
+def levels_fine(f: np.ndarray, bids: int, nb: int, asks: int, na: int) -> bool:
+    """Whether the levels in ``f[bids : bids + nb]`` and ``f[asks : asks + na]`` (price,
+    size, ... as :data:`~mmkit.components.Levels`; an odd last number is no level, as
+    ``Ladder.from_levels`` drops it) pass what :func:`mmkit.engine.ladder_problem` checks
+    of a ladder made from them: every price and size finite and positive, and the highest
+    bid below the lowest ask when both sides quote. False is not a verdict: the engine
+    then runs ``ladder_problem`` itself (which names the problem)."""
+    top = -_INF
+    for j in range(0, nb - 1, 2):
+        px = f[bids + j]
+        sz = f[bids + j + 1]
+        if not (0.0 < px < _INF and 0.0 < sz < _INF):  # False for NaN
+            return False
+        if px > top:
+            top = px
+    low = _INF
+    for j in range(0, na - 1, 2):
+        px = f[asks + j]
+        sz = f[asks + j + 1]
+        if not (0.0 < px < _INF and 0.0 < sz < _INF):
+            return False
+        if px < low:
+            low = px
+    return not (nb > 1 and na > 1 and top >= low)
+
+
+@njit(cache=True)
 def _status(f: np.ndarray, i: np.ndarray) -> int:
-    """Compare this call's rows with the last call's (and make them the last ones)."""
+    """Compare this call's rows with the last call's (and make them the last ones); a
+    change carries :data:`LEVELS_FINE` when the rows pass :func:`levels_fine`."""
     levels = i[I_LEVELS]
     bids = F_WEIGHTS + 2 * levels
     asks = bids + 2 * levels
@@ -498,6 +529,8 @@ def _status(f: np.ndarray, i: np.ndarray) -> int:
             f[last_a + j] = f[asks + j]
         i[I_LAST_NA] = na
     i[I_LAST_VALID] = 1
+    if status != SAME and levels_fine(f, bids, nb, asks, na):
+        status |= LEVELS_FINE
     return status
 
 

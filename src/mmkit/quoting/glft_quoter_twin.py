@@ -67,6 +67,7 @@ _glft_quote: Callable[..., int] = _bind_quote
 _SAME = kt.SAME
 _BIDS_CHANGED = kt.BIDS_CHANGED
 _ASKS_CHANGED = kt.ASKS_CHANGED
+_LEVELS_FINE = kt.LEVELS_FINE
 _I_NB = kt.I_NB
 _I_NA = kt.I_NA
 
@@ -229,7 +230,7 @@ class GlftQuoterTwin(GlftQuoter):
             asks = (_UNPACK.get(n) or _unpacker(n))(f, self._asks_at)
         else:
             asks = b._last_ask_key
-        return b._emit(bids, asks)
+        return b._emit(bids, asks, status & _LEVELS_FINE != 0)
 
     def _quote_table(self, view: View, est: Estimates, now_ns: int) -> Ladder | None:
         """The exact solver's depth sources: the reference's checks and clamps and its

@@ -336,14 +336,16 @@ class LadderBuilder:
         return tuple(out)
 
     # -- output ------------------------------------------------------------------------------
-    def _emit(self, bids: Levels, asks: Levels) -> Ladder:
+    def _emit(self, bids: Levels, asks: Levels, checked: bool = False) -> Ladder:
         """The ladder of the levels (:meth:`Ladder.from_levels`: no quote object is made
         until a consumer reads them); an unchanged ladder is the same object (the engine
         then skips re-validating it, the executor finds its orders in place without a
-        diff). ``benchmarks/ladder.py`` measures this against the caches it replaced."""
+        diff). ``benchmarks/ladder.py`` measures this against the caches it replaced.
+        ``checked``: the caller verified the levels as the engine would (a new ladder is
+        then made ``checked``: see ``Ladder._checked``)."""
         if bids == self._last_bid_key and asks == self._last_ask_key:
             return self._last_ladder
-        lad = Ladder.from_levels(bids, asks)
+        lad = Ladder.from_levels(bids, asks, checked=checked)
         self._last_bid_key, self._last_ask_key, self._last_ladder = bids, asks, lad
         return lad
 
