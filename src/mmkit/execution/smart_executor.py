@@ -838,9 +838,13 @@ class SmartExecutor:
         """A reconcile's sent cancels, modifies and places (``counts``) counted, and the
         requote time marked."""
         c = self.counters
-        for name, k in zip(("cancels", "modifies", "places"), counts, strict=True):
-            if k:
-                c[name] += k
+        n_cancel, n_modify, n_place = counts
+        if n_cancel:
+            c["cancels"] += n_cancel
+        if n_modify:
+            c["modifies"] += n_modify
+        if n_place:
+            c["places"] += n_place
         self.requote.mark(now_ns)
 
     def _track_ops(

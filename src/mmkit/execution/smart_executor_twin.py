@@ -810,16 +810,18 @@ class SmartExecutorTwin(SmartExecutor):
             self._cloid_n += int(res[KT.R_PLACES])
             return []
         ints = oi[K.O_HEAD : K.O_HEAD + K.OP_I * k].tolist()
-        order = perm[:k].tolist()
         counts = res.tolist()
         n_mod = counts[KT.R_MODIFIES]
         bad = counts[KT.R_BAD]
         done = n_mod if bad < 0 else bad  # the modifies tracked (all, but for a bug)
-        if done == k:  # modifies only, every one tracked: a busy market's requote
-            actions = self._modify_actions(k, ints, order, orders, rid0)
+        if done == k:
+            # modifies only, every one tracked (a busy market's requote): the kernel's
+            # stable sort left them in its order, so the sending order is 0 .. k - 1
+            actions = self._modify_actions(k, ints, range(k), orders, rid0)
             self._rid = rid0 + k - 1
             self._count_sent([0, k, 0], now_ns)
             return actions
+        order = perm[:k].tolist()
         actions, places = self._rows_actions(k, ints, order, orders, rid0, done)
         self._rid = rid0 + k - 1
         counts = [0, done, 0]
@@ -896,7 +898,7 @@ class SmartExecutorTwin(SmartExecutor):
         return actions, places
 
     def _modify_actions(
-        self, k: int, ints: list[int], order: list[int], orders: list[TrackedOrder], rid0: int
+        self, k: int, ints: list[int], order: Sequence[int], orders: list[TrackedOrder], rid0: int
     ) -> list[Action]:
         """:meth:`_rows_actions` for ``k`` ops that are all modifies the kernel tracked (a
         batch without cancels or places: the requote of a ladder that moved): the same
