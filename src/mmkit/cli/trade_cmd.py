@@ -264,7 +264,12 @@ def register(cli: typer.Typer) -> None:
             "--speed",
             help="Paper clock speed-up over real time, >= 0 (0 = as fast as possible).",
         ),
-        duration: float | None = typer.Option(None, "--duration", help="Simulated seconds to run."),
+        duration: float | None = typer.Option(
+            None,
+            "--duration",
+            help="Seconds to run: simulated in paper mode (default trade.duration_s), "
+            "wall-clock in a live run (default: until stopped).",
+        ),
         journal_dir: Path | None = typer.Option(
             None, "--journal-dir", help="Where run journals go."
         ),
@@ -353,6 +358,16 @@ def register(cli: typer.Typer) -> None:
 
         if side is VenueSide.LIVE:
             from mmkit.runtime.live_run import run_live_from_cli
+
+            where = settings.sources.get("trade.duration_s")
+            if duration is None and where is not None:
+                # the key is the paper clock's: a live run stops on --duration or a signal
+                typer.echo(
+                    f"note: trade.duration_s (set in {where}) is the paper run's simulated "
+                    "time; this live run goes on until stopped (Ctrl-C), or give --duration "
+                    "SECONDS of wall time",
+                    err=True,
+                )
 
             live = run_live_from_cli(
                 settings,
