@@ -5,19 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tests.backtest.helpers import quick_settings
+
 from mmkit.backtest.runner import BacktestOptions, run_backtest
-from mmkit.config.loader import load_settings
-from mmkit.plugin_manager import PluginHost
 
 
 def _run(store: Path, *sets: str) -> dict[str, object]:
-    host = PluginHost(load_entrypoints=False)
-    s = load_settings(
-        None,
-        host.registry,
-        env={},
-        sets=["estimators.warmup.max_warmup_secs=5", "instrument.tick=0.1", *sets],
-    )
+    host, s = quick_settings(*sets)
     rep = run_backtest(s, host, [store], BacktestOptions(duration_s=60.0)).report
     out: dict[str, object] = rep.to_json()
     return out

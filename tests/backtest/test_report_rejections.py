@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tests.backtest.helpers import quick_settings
+
 from mmkit.backtest.runner import BacktestOptions, run_backtest
 from mmkit.config.loader import load_settings
 from mmkit.data.schema import RecordBuilder, RecordKind
@@ -32,13 +34,7 @@ def _store(tmp_path: Path) -> Path:
 
 
 def test_rejected_input_is_in_the_report(tmp_path: Path) -> None:
-    host = PluginHost(load_entrypoints=False)
-    s = load_settings(
-        None,
-        host.registry,
-        env={},
-        sets=["estimators.warmup.max_warmup_secs=5", "instrument.tick=0.1"],
-    )
+    host, s = quick_settings()
     opts = BacktestOptions(cadence="timer", requote_ms=100.0)
     res = run_backtest(s, host, [_store(tmp_path)], opts)
     notes = res.report.to_json()["run"]["notes"]

@@ -169,6 +169,8 @@ _DAMAGE = st.sampled_from(
         "time backwards",
         "pickled column",
         "missing column",
+        "meta problems not a list",
+        "meta problems not lines",
     ]
 )
 
@@ -211,6 +213,10 @@ def _damage(entry: Path, how: str) -> None:
         np.save(entry / "sz.npy", np.array([object()] * meta["rows"], dtype=object))
     elif how == "missing column":
         (entry / "side.npy").unlink()
+    elif how == "meta problems not a list":
+        (entry / "meta.json").write_text(json.dumps({**meta, "problems": "truncated"}))
+    elif how == "meta problems not lines":
+        (entry / "meta.json").write_text(json.dumps({**meta, "problems": [1, None]}))
 
 
 @settings(

@@ -237,6 +237,8 @@ def _run(
         events = session.stats.market_events
         requotes = observer.quote_updates
         off_grid = int(getattr(venue, "off_grid_rows", 0))
+        # what each input's conversion found wrong in it (as far as the run read it)
+        market_load.problems = [said for s in srcs if (said := s.problems()) is not None]
     else:
         raise ConfigError([f"--cadence {o.cadence!r}: choose event or timer"])
     t_run = time.perf_counter() - wall0 - t_load
@@ -260,6 +262,15 @@ def _run(
         share = f"{off_grid / max(events, 1):.2%} of the market"
         report.run.notes.append(f"{said} ({share}; {OFF_GRID_WHY})")
         report.run = dataclasses.replace(report.run, headline=f"{report.run.headline}; {said}")
+    if report.run is not None and market_load.problems:
+        # what was wrong in the input itself (a truncated file, malformed lines, gaps):
+        # the run used what could be read, and its first line says so
+        report.run.notes.extend(f"input data problems: {p}" for p in market_load.problems)
+        names = ", ".join(p.split(";", 1)[0] for p in market_load.problems)
+        report.run = dataclasses.replace(
+            report.run,
+            headline=f"{report.run.headline}; input data problems: {names} (see the notes)",
+        )
     if report.run is not None:
         report.run.notes.extend(market_load.notes)  # the cache's troubles, if any
     if report.run is not None and session.engine.twin_choices:

@@ -147,6 +147,8 @@ def register(cli: typer.Typer) -> None:
             ci = f"[{e.lo:.6g}, {e.hi:.6g}]" if e.finite else "-"
             return (e.name, f"{e.value:.6g}", ci, e.n, e.unit, e.note)
 
+        for problem in cal.input_problems:  # first: the fits used only what could be read
+            typer.echo(f"input data problems: {problem}")
         typer.echo(f"mmkit calibrate: {cal.trades:,} trades over {cal.duration_s:,.0f} s")
         if cal.engine:
             info = cal.engine_info

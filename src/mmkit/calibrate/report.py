@@ -59,6 +59,9 @@ class Calibration:
     #: engine vs offline, one line each (see :mod:`mmkit.calibrate.compare`)
     comparisons: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    #: what was wrong in the inputs themselves (a truncated file, malformed lines, gaps):
+    #: the fits used what could be read; said first, and in the overlay's header
+    input_problems: list[str] = field(default_factory=list)
 
     def chosen_kappa(self) -> Estimate:
         return self.intensity[self.kappa_method].kappa
@@ -135,6 +138,7 @@ class Calibration:
             "offline_fits": [e.to_json() for e in self.offline_estimates()],
             "comparisons": self.comparisons,
             "warnings": self.warnings,
+            "input_problems": self.input_problems,
             "overlay_sources": self.overlay_sources(),
             "units": {
                 "kappa": "per unit of relative depth (depth = |px - mid| / mid)",
@@ -179,6 +183,7 @@ def write(cal: Calibration, out: Path) -> Path:
         f"# tick {cal.tick:g}, reference mid {cal.mid_ref:.6g}; full report: "
         f"{report_path(out).name}",
     ]
+    lines += [f"# WARNING: input data problems: {p}" for p in cal.input_problems]
     lines += [f"# WARNING: {w}" for w in cal.warnings]
     lines += [f"# overlay: {x}" for x in cal.overlay_sources()]
     if cal.engine:

@@ -118,6 +118,7 @@ def calibrate(
         kappa_method=chosen,
         kappa_method_requested=kappa_method,
         kappa_method_reason=reason,
+        input_problems=list(scan.problems),
     )
     for fit in fits.values():
         for e in (fit.kappa, fit.A):

@@ -54,6 +54,9 @@ class ScanResult:
     #: ones are in ``book_kappa`` (a failed fit: too few levels, or a book that thickens
     #: away from mid)
     book_tries: int = 0
+    #: each input's data problems, as its conversion found them
+    #: (:func:`mmkit.data.market_stream.data_problems`)
+    problems: list[str] = field(default_factory=list)
 
     @property
     def mid_ref(self) -> float:
@@ -86,6 +89,7 @@ def scan_files(
     tick = float("nan")
     events = 0
     book_tries = 0
+    problems: list[str] = []
     mid_ns = max(1, int(s.mid_every_s * NS_PER_S))
     book_ns = max(1, int(s.book_every_s * NS_PER_S))
     for path in paths:
@@ -150,6 +154,9 @@ def scan_files(
                 acc.add(name, arr[:n])
             events += len(m)
         book_tries += int(st[ST_BOOK_TRIES])
+        said = src.problems()
+        if said is not None:
+            problems.append(said)
         if first >= 0:
             duration += (last - first) / NS_PER_S
             acc.add("mts", np.array([last], np.int64))  # restart marker between files
@@ -173,4 +180,5 @@ def scan_files(
         files=[str(p) for p in paths],
         market_events=events,
         book_tries=book_tries,
+        problems=problems,
     )

@@ -437,6 +437,8 @@ def register(cli: typer.Typer) -> None:
         eng = out.session.engine
         for line in headline_lines(report, paper_rep, eng.fault_log, bool(eng.kill_switch_gates)):
             typer.echo(line)
+        for p in out.input_problems:  # the run used what could be read of its data
+            typer.echo(f"input data problems: {p}")
         if out.off_grid_rows:
             from mmkit.venues.sim.venue import OFF_GRID_SAID, OFF_GRID_WHY
 

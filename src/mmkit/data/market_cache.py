@@ -243,6 +243,8 @@ class Lookup:
     market: MarketArrays | None
     tick: float
     problem: str | None
+    #: the data problems its conversion found (``store``'s ``problems``), on a hit
+    problems: tuple[str, ...] = ()
 
 
 def load(key: str, root: Path | None = None) -> Lookup:
@@ -264,12 +266,15 @@ def load(key: str, root: Path | None = None) -> Lookup:
                 raise ValueError(f"column {name}: {col.dtype} {col.shape}, not {rows} rows")
             cols.append(col)
         market = MarketArrays.build(*cols, source=f"market cache entry {d}")
+        problems = meta.get("problems", [])
+        if not (isinstance(problems, list) and all(isinstance(x, str) for x in problems)):
+            raise ValueError("its data problems are not a list of lines")
     except (OSError, ValueError, DataError, EOFError) as exc:
         _remove(d)
         return Lookup(None, math.nan, f"market cache entry {d.name} unusable ({exc}): removed")
     with contextlib.suppress(OSError):
         os.utime(d / _META)  # recently used: kept longest
-    return Lookup(market, float(meta["tick"]), None)
+    return Lookup(market, float(meta["tick"]), None, tuple(problems))
 
 
 def store(
@@ -278,9 +283,12 @@ def store(
     tick: float,
     sources: Sequence[Path],
     root: Path | None = None,
+    problems: Sequence[str] = (),
 ) -> str | None:
-    """Keep ``market`` under ``key``; None when it was kept, else why not (for the run's
-    notes). Never raises for the cache's own troubles: a run must not fail for its cache."""
+    """Keep ``market`` under ``key``, with the data problems its conversion found (lines
+    for the report, given back by :func:`load`); None when it was kept, else why not (for
+    the run's notes). Never raises for the cache's own troubles: a run must not fail for
+    its cache."""
     root = markets_dir() if root is None else root
     limit, complaint = limit_bytes()
     size = sum(getattr(market, name).nbytes for name in COLUMNS)
@@ -306,6 +314,7 @@ def store(
             "sources": [os.path.realpath(p) for p in sources],
             "identities": [file_identity(p) for p in sources],
             "created": time.time(),
+            "problems": list(problems),
         }
         (tmp / _META).write_text(json.dumps(meta), encoding="utf-8")
         if _holds(d, key):

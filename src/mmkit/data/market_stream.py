@@ -20,7 +20,8 @@ import numpy as np
 import numpy.typing as npt
 
 from mmkit.data import market_cache
-from mmkit.data.inputs import check_input_file
+from mmkit.data.diagnostics import ISSUE_NAMES
+from mmkit.data.inputs import check_input_file, printable
 from mmkit.data.params import check_format
 from mmkit.errors import DataError
 from mmkit.venues.sim import _layout as lay
@@ -53,6 +54,30 @@ class RecordSource:
         if self._loader is not None:
             return float(getattr(self._loader, "lot", math.nan))
         return math.nan
+
+    def problems(self) -> str | None:
+        """The input's data problems, once its chunks are read (:func:`data_problems`): a
+        raw capture's from its conversion, an event store's from its metadata (what its
+        own conversion found)."""
+        if self._loader is not None:
+            diag = self._loader.diag
+            return data_problems(self.path, dict(diag.counts), diag.issues)
+        from mmkit.data.store import read_meta
+
+        meta = read_meta(self.path)
+        return data_problems(self.path, meta.stats, meta.issues)
+
+
+def data_problems(path: Path, counts: dict[str, int], issues: Sequence[str]) -> str | None:
+    """One line for a run's report naming what was wrong in an input (the conversion's
+    counted problems: truncated, malformed lines, gaps, crossed books, time regressions,
+    unknown messages, BBO mismatches) and the first one found; None when nothing was."""
+    found = [(k, int(counts.get(k, 0))) for k in ISSUE_NAMES if counts.get(k, 0)]
+    if not found:
+        return None
+    said = ", ".join(f"{k} {n:,}" for k, n in found)
+    first = f"; the first: {printable(issues[0], 240)}" if issues else ""
+    return f"{path.name}: {said}{first}"
 
 
 def open_records(
@@ -197,10 +222,12 @@ def load_market(
                 info.note(got.problem)
             if got.market is not None:
                 info.from_cache = True
+                info.problems = list(got.problems)  # as found when it was converted
                 return got.market, got.tick
-    market, out_tick = _convert(paths, fmt, tick)
+    market, out_tick, problems = _convert(paths, fmt, tick)
+    info.problems = problems
     if key is not None:
-        why = market_cache.store(key, market, out_tick, paths)
+        why = market_cache.store(key, market, out_tick, paths, problems=problems)
         if why is not None:
             info.note(why)
     return market, out_tick
@@ -214,14 +241,19 @@ class MarketLoad:
 
     from_cache: bool = False
     notes: list[str] = field(default_factory=list)
+    #: each input's data problems (:func:`data_problems`), for the report's first line
+    problems: list[str] = field(default_factory=list)
 
     def note(self, text: str) -> None:
         self.notes.append(f"market data: {text}")
 
 
-def _convert(paths: Sequence[Path], fmt: str, tick: float | None) -> tuple[MarketArrays, float]:
+def _convert(
+    paths: Sequence[Path], fmt: str, tick: float | None
+) -> tuple[MarketArrays, float, list[str]]:
     stream: MarketStream | None = None
     parts: list[MarketArrays] = []
+    problems: list[str] = []
     for p in paths:
         src = open_records(p, fmt, columns=MarketStream.COLUMNS)
         for chunk in src.chunks:
@@ -231,11 +263,14 @@ def _convert(paths: Sequence[Path], fmt: str, tick: float | None) -> tuple[Marke
             m = stream.convert(chunk)
             if len(m):
                 parts.append(m)
+        said = src.problems()
+        if said is not None:
+            problems.append(said)
     if stream is None or not parts:
         raise DataError(f"{', '.join(str(p) for p in paths)}: no market data (book or trades)")
     if len(parts) == 1:
-        return parts[0], stream.tick  # validated when built
+        return parts[0], stream.tick, problems  # validated when built
     cols = [
         np.concatenate([getattr(m, c) for m in parts]) for c in ("ts", "kind", "side", "px", "sz")
     ]
-    return MarketArrays.build(*cols, source="market data"), stream.tick
+    return MarketArrays.build(*cols, source="market data"), stream.tick, problems

@@ -6,7 +6,7 @@ import contextlib
 import logging
 import signal
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -37,6 +37,9 @@ class RunOutcome:
     #: market rows the simulated exchange ignored: off its price grid (see
     #: :data:`mmkit.venues.sim.venue.OFF_GRID_WHY`)
     off_grid_rows: int = 0
+    #: what was wrong in a replayed input itself (a feed with ``problems()``: the replay
+    #: of a capture or store), one line per input
+    input_problems: list[str] = field(default_factory=list)
 
 
 class SignalGuard:
@@ -213,4 +216,14 @@ def run_paper(
         journal.path if journal else None,
         time.monotonic() - wall0,
         int(getattr(venue, "off_grid_rows", 0)),
+        _input_problems(feed),
     )
+
+
+def _input_problems(feed: Any) -> list[str]:
+    """The feed's ``problems()`` (a replay's), or none for a feed without that method."""
+    said = getattr(feed, "problems", None)
+    if not callable(said):
+        return []
+    got = said()
+    return [str(x) for x in got] if isinstance(got, list) else []
