@@ -11,16 +11,21 @@ word, from ``mmkit backtest``, ``mmkit calibrate`` and ``mmkit trade --data`` al
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from tests.backtest.helpers import quick_settings
 from tests.cli.helpers import run_cli
 from tests.data.helpers import hl_book, hl_trades, write_capture
 
 from mmkit.backtest.runner import BacktestOptions, run_backtest
+from mmkit.cli.journal_cmd import input_problems
 from mmkit.data.loaders import convert
 
+WARMUP = "estimators.warmup.max_warmup_secs=5"
 BIDS = [("100.0", "1"), ("99.9", "2")]
 ASKS = [("100.1", "1"), ("100.2", "2")]
 
@@ -97,14 +102,40 @@ def test_paper_trading_a_capture_says_it_under_the_verdict(
     tmp_path: Path, cut: bool, capsys: pytest.CaptureFixture[str]
 ) -> None:
     data = capture(tmp_path, "cap", cut=cut)
-    args = ["trade", "--data", str(data), "--speed", "0", "--no-journal", "--no-dashboard"]
-    code, stdout, err = run_cli([*args, "--set", "estimators.warmup.max_warmup_secs=5"], capsys)
+    jdir = tmp_path / "runs"
+    args = ["trade", "--data", str(data), "--speed", "0", "--journal-dir", str(jdir)]
+    code, stdout, err = run_cli([*args, "--no-dashboard", "--set", WARMUP], capsys)
     assert code == 0, err
     said = [ln for ln in stdout.splitlines() if ln.startswith("input data problems:")]
+    (journal,) = jdir.glob("*.sqlite")
+    code, shown, err = run_cli(["journal", "show", str(journal)], capsys)
+    assert code == 0, err
+    again = [ln for ln in shown.splitlines() if ln.startswith("input data problems:")]
     if cut:
         (line,) = said
         assert line.startswith("input data problems: cap.gz: truncated 1")
         # under the verdict, before the summary's table
         assert stdout.index(line) < stdout.index("mmkit trade: summary")
+        assert again == said  # and the journal says the same
     else:
-        assert said == []
+        assert said == again == []
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.one_of(st.text(), st.lists(st.text()).map(json.dumps), st.builds(json.dumps, st.integers()))
+)
+def test_the_journal_field_is_read_whatever_it_holds(raw: str) -> None:
+    """``journal show`` reads ``input_problems`` as written (a JSON list of lines) and turns
+    anything else into one line saying so: never an exception, never a non-string line."""
+    got = input_problems({"input_problems": raw})
+    assert isinstance(got, list) and all(isinstance(x, str) for x in got)
+    try:
+        want = json.loads(raw)
+    except ValueError:
+        want = None
+    if isinstance(want, list) and all(isinstance(x, str) for x in want):
+        assert got == want
+    else:
+        assert len(got) == 1 and "not a list of lines" in got[0]
+    assert input_problems({}) == []

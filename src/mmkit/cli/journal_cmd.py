@@ -336,6 +336,23 @@ def register(cli: typer.Typer) -> None:
                 typer.echo(f"run {i} statistics: {c}")
 
 
+def input_problems(meta: dict[str, str]) -> list[str]:
+    """The ``input_problems`` a paper run over replayed data journaled (a JSON list of
+    lines); none for another run, or for a value that is not such a list (said as such)."""
+    import json
+
+    raw = meta.get("input_problems")
+    if raw is None:
+        return []
+    try:
+        got = json.loads(raw)
+    except ValueError:
+        got = None
+    if isinstance(got, list) and all(isinstance(x, str) for x in got):
+        return got
+    return [f"(the journal's input_problems is not a list of lines: {raw[:80]!r})"]
+
+
 def _print_show(r: RunReport, s: JournalSummary, data: RunData, limit: int | None) -> None:
     """The human-readable ``journal show``."""
     from mmkit.reports.stats import to_rows
@@ -346,6 +363,8 @@ def _print_show(r: RunReport, s: JournalSummary, data: RunData, limit: int | Non
     said = s.fault_headline()
     if said is not None:
         typer.echo(said)
+    for line in input_problems(s.meta):  # what the replayed data itself had wrong
+        typer.echo(f"input data problems: {line}")
     for line in timeline_headline(tl)[:-1]:  # each trip: when (UTC too) and why, in full
         if line.startswith("KILL SWITCH"):
             typer.echo(line)

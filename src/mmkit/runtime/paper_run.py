@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import signal
 import sys
@@ -206,6 +207,9 @@ def run_paper(
         session.close()
         if journal is not None:
             journal.set_meta("stopped_by", result.stopped_by if result else "error")
+            problems = _input_problems(feed)
+            if problems:  # for `journal show`, as the summary says it
+                journal.set_meta("input_problems", json.dumps(problems))
             journal.close()
         if metrics is not None:
             metrics.close()
