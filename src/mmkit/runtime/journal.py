@@ -12,6 +12,7 @@ The journal never stores secrets: values pass through :func:`mmkit.redact.redact
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import sqlite3
@@ -183,6 +184,16 @@ class Journal:
     def close(self) -> None:
         self.flush()
         self._db.close()
+
+    def discard(self) -> None:
+        """Close and delete this journal, with SQLite's side files: for a run whose set-up
+        failed after the journal was made (a configuration the engine refuses, a venue that
+        cannot be built), which must leave no journal of a run that never ran."""
+        with contextlib.suppress(sqlite3.Error):
+            self._db.close()
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            with contextlib.suppress(FileNotFoundError):
+                Path(f"{self.path}{suffix}").unlink()
 
     # -- writers -------------------------------------------------------------------------
     def set_meta(self, key: str, value: str) -> None:
@@ -499,6 +510,19 @@ def _summarize(path: Path) -> JournalSummary:
         link_events=[(ts if isinstance(ts, int) else -1, str(m)) for ts, m in links],
         fault_counts=fault_counts,
     )
+
+
+@contextmanager
+def discarded_on_failure(journal: Journal | None) -> Iterator[None]:
+    """Around a run's set-up after its journal is made: on any exception the journal
+    (which holds only its meta then) is discarded (:meth:`Journal.discard`) and the
+    exception goes on."""
+    try:
+        yield
+    except BaseException:
+        if journal is not None:
+            journal.discard()
+        raise
 
 
 def new_run_path(directory: Path, label: str = "run") -> Path:

@@ -28,7 +28,7 @@ from mmkit.deferred_kernels import compile_deferred
 from mmkit.plugin_manager import PluginHost
 from mmkit.registry import BuildContext, LiveContext, VenueSide
 from mmkit.runtime.heap import frozen_heap
-from mmkit.runtime.journal import Journal, new_run_path, resume_point
+from mmkit.runtime.journal import Journal, discarded_on_failure, new_run_path, resume_point
 from mmkit.runtime.live import LiveClock, LiveRunner, StartupAborted
 from mmkit.runtime.observer import RunObserver
 from mmkit.runtime.paper_run import config_dump
@@ -97,12 +97,14 @@ async def run_live(
         for key, value in identity.items():
             journal.set_meta(key, value)
         journal.set_meta("config", config_dump(settings))
-    observer = RunObserver(journal, host.observer_hooks(), metrics)
-    health = getattr(venue, "health", None)
-    if health is not None and journal is not None:
-        health.listeners.append(link_journaler(journal))
-    engine = build_engine(settings, host, observer=observer)
-    compile_deferred()  # now, not at the first quote (mmkit.deferred_kernels)
+    # a set-up that fails from here (a configuration the engine refuses) leaves no journal
+    with discarded_on_failure(journal):
+        observer = RunObserver(journal, host.observer_hooks(), metrics)
+        health = getattr(venue, "health", None)
+        if health is not None and journal is not None:
+            health.listeners.append(link_journaler(journal))
+        engine = build_engine(settings, host, observer=observer)
+        compile_deferred()  # now, not at the first quote (mmkit.deferred_kernels)
     session = Session(engine, observer, journal)
     observer.run = session
     runner = LiveRunner(session, venue, timer_ns=settings.engine.timer_ms * NS_PER_MS, clock=clock)

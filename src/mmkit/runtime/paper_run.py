@@ -21,7 +21,7 @@ from mmkit.deferred_kernels import compile_deferred
 from mmkit.plugin_manager import PluginHost
 from mmkit.registry import BuildContext, VenueSide
 from mmkit.runtime.heap import frozen_heap
-from mmkit.runtime.journal import Journal, new_run_path
+from mmkit.runtime.journal import Journal, discarded_on_failure, new_run_path
 from mmkit.runtime.observer import RunObserver
 from mmkit.runtime.paper import PaperResult, PaperRunner, StopFlag
 from mmkit.runtime.session import Session
@@ -161,21 +161,24 @@ def run_paper(
         journal.set_meta("config", config_dump(settings))
     from mmkit.runtime.precompile import warm_up_for_command
 
-    # a cold cache compiles for seconds (the simulated exchange's kernels only when it is
-    # the venue, the twins unless they are off): say so on stderr (JSON log lines stay pure)
-    warm_up_for_command("trade", settings, host, show=not settings.trade.log_json)
-    observer = RunObserver(journal, host.observer_hooks(), metrics)
-    engine = build_engine(settings, host, observer=observer)
-    compile_deferred()  # now, not at the first quote (mmkit.deferred_kernels)
-    venue = build_simulated_venue(settings, host, purpose="paper trading")
-    feed = build_component(host.registry, settings, "feed", settings.components.feed)
-    session = Session(engine, observer, journal)
-    observer.run = session
-    for name in settings.components.signal_feeds:
-        sig = build_component(host.registry, settings, "feed", name)
-        fill = getattr(sig, "fill_channel", None)
-        if callable(fill):  # a replayed signal source: its whole history, read by event time
-            log.info("signal feed %s: %s events", name, fill())
+    # a set-up that fails from here (a configuration the engine refuses, a feed that cannot
+    # be built) leaves no journal of a run that never ran
+    with discarded_on_failure(journal):
+        # a cold cache compiles for seconds (the simulated exchange's kernels only when it
+        # is the venue, the twins unless they are off): said on stderr (JSON logs stay pure)
+        warm_up_for_command("trade", settings, host, show=not settings.trade.log_json)
+        observer = RunObserver(journal, host.observer_hooks(), metrics)
+        engine = build_engine(settings, host, observer=observer)
+        compile_deferred()  # now, not at the first quote (mmkit.deferred_kernels)
+        venue = build_simulated_venue(settings, host, purpose="paper trading")
+        feed = build_component(host.registry, settings, "feed", settings.components.feed)
+        session = Session(engine, observer, journal)
+        observer.run = session
+        for name in settings.components.signal_feeds:
+            sig = build_component(host.registry, settings, "feed", name)
+            fill = getattr(sig, "fill_channel", None)
+            if callable(fill):  # a replayed signal source: its whole history, by event time
+                log.info("signal feed %s: %s events", name, fill())
     runner = PaperRunner(session, venue, timer_ns=settings.engine.timer_ms * NS_PER_MS, speed=speed)
     stop = stop or StopFlag()
     wall0 = time.monotonic()
