@@ -74,7 +74,9 @@ def test_metrics_port_serves_in_live_mode_and_double_ctrl_c_finishes(tmp_path: P
 def test_the_paper_duration_key_is_named_and_does_not_stop_a_live_run(tmp_path: Path) -> None:
     """``--set trade.duration_s=2`` on a live run: the key is the paper run's simulated time,
     so the command says, before anything connects, that this run goes on until stopped (or
-    ``--duration``), and it is still quoting long after 2 s; Ctrl-C ends it normally."""
+    ``--duration``), and it is still quoting long after 2 s; Ctrl-C ends it normally. (The
+    key at its default, as `mmkit config init` writes it, is no sign of intent: nothing is
+    said then; tests/cli/test_live_duration_note.py.)"""
     with emulator() as url:
         args = [sys.executable, "-m", "mmkit", "trade", "--url", url, "--no-dashboard"]
         args += ["--journal-dir", str(tmp_path), "--set", "trade.duration_s=2"]

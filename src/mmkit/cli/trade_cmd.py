@@ -357,11 +357,17 @@ def register(cli: typer.Typer) -> None:
         from mmkit.runtime.status import session_status
 
         if side is VenueSide.LIVE:
+            from mmkit.config.schema import TradeSection
             from mmkit.runtime.live_run import run_live_from_cli
 
             where = settings.sources.get("trade.duration_s")
-            if duration is None and where is not None:
+            if (
+                duration is None
+                and where is not None
+                and settings.trade.duration_s != TradeSection().duration_s
+            ):
                 # the key is the paper clock's: a live run stops on --duration or a signal
+                # (its default, as `mmkit config init` writes it, is no sign of intent)
                 typer.echo(
                     f"note: trade.duration_s (set in {where}) is the paper run's simulated "
                     "time; this live run goes on until stopped (Ctrl-C), or give --duration "
