@@ -52,3 +52,34 @@ def test_replayed_capture_backs_the_emulator(rel: str, tick: float) -> None:
                 await client.close()
 
     asyncio.run(main())
+
+
+@pytest.mark.parametrize("cut", [True, False])
+def test_the_end_of_replayed_data_is_said_with_its_problems(tmp_path: Path, cut: bool) -> None:
+    """When the replayed data ends the emulator says so (the book stays as it was), and
+    what was wrong in the data (a truncated capture): before, it went quiet without a word.
+    A whole capture ends without a problem line."""
+    from tests.backtest.test_input_problems import capture
+
+    data = capture(tmp_path, "cap", cut=cut)
+    said: list[str] = []
+
+    async def main() -> None:
+        cfg = EmulatorConfig(data=str(data), accounts=(KEY.address,), speed=1000.0)
+        emu = Emulator(cfg)
+        emu.market.on_finished = said.extend
+        async with emu:
+            for _ in range(200):
+                if emu.market.finished:
+                    break
+                await asyncio.sleep(0.05)
+        assert emu.market.finished
+
+    asyncio.run(main())
+    assert said[0].startswith("emulator: the replayed data ended after ")
+    problems = [s for s in said if s.startswith("emulator: input data problems: ")]
+    if cut:
+        (line,) = problems
+        assert "cap.gz: truncated 1" in line
+    else:
+        assert problems == []

@@ -49,6 +49,13 @@ def _run(
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, stop.set)
+
+        def said(lines: list[str]) -> None:
+            for line in lines:
+                typer.echo(line, err=True)
+
+        # the end of replayed data, and what was wrong in it, said when it happens
+        emu.market.on_finished = said
         await emu.start()
         source = cfg.data or "synthetic market"
         typer.echo(

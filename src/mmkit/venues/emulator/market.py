@@ -13,6 +13,7 @@ import dataclasses
 import math
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -41,13 +42,13 @@ def _synthetic_events(cfg: EmulatorConfig, inst: Instrument) -> Iterator[Event]:
     return SyntheticFeed(params, inst, cfg.seed).events()
 
 
-def _replay_events(cfg: EmulatorConfig) -> Iterator[Event]:
+def _replay_feed(cfg: EmulatorConfig) -> Any:
     from mmkit.data.replay import ReplayFeed
 
     path = Path(cfg.data)
     if not path.exists():
         raise ConfigError([f"emulator --data {cfg.data!r}: no such file"])
-    return ReplayFeed([str(path)], cfg.data_format).events()
+    return ReplayFeed([str(path)], cfg.data_format)
 
 
 def _decimals(x: float) -> int:
@@ -84,9 +85,13 @@ class MarketDriver:
         self.events_applied = 0
         self.volume_usd = 0.0
         self.finished = False
+        #: called with :meth:`end_lines` when the replayed data ends (the command prints them)
+        self.on_finished: Callable[[list[str]], None] | None = None
+        self._feed: Any = None
         base = Instrument(coin=cfg.coin, sz_decimals=cfg.sz_decimals, min_notional=cfg.min_notional)
         if cfg.data:
-            src = _replay_events(cfg)
+            self._feed = _replay_feed(cfg)
+            src = self._feed.events()
             head: list[Event] = []
             for ev in src:
                 if _is_market(ev):
@@ -166,6 +171,21 @@ class MarketDriver:
                 await asyncio.sleep(0)
             self._apply(ev)
         self.finished = True
+        if self.on_finished is not None:
+            self.on_finished(self.end_lines())
+
+    def end_lines(self) -> list[str]:
+        """What to say once the replayed data has ended: that it did (the book stays as it
+        was, orders rest, nothing trades), and what was wrong in it (a truncated capture:
+        :meth:`ReplayFeed.problems`); nothing for the synthetic market or before the end."""
+        if self._feed is None or not self.finished:
+            return []
+        out = [
+            f"emulator: the replayed data ended after {self.events_applied:,} market events; "
+            "the book stays as it was (no market trades)"
+        ]
+        out += [f"emulator: input data problems: {p}" for p in self._feed.problems()]
+        return out
 
 
 def _chain(head: list[Event], rest: Iterator[Event]) -> Iterator[Event]:
