@@ -62,10 +62,16 @@ class RecordSource:
         if self._loader is not None:
             diag = self._loader.diag
             return data_problems(self.path, dict(diag.counts), diag.issues)
-        from mmkit.data.store import read_meta
+        return store_problems(self.path)
 
-        meta = read_meta(self.path)
-        return data_problems(self.path, meta.stats, meta.issues)
+
+def store_problems(path: Path) -> str | None:
+    """:func:`data_problems` of an event store, from its metadata (what its conversion
+    found)."""
+    from mmkit.data.store import read_meta
+
+    meta = read_meta(path)
+    return data_problems(path, meta.stats, meta.issues)
 
 
 def data_problems(path: Path, counts: dict[str, int], issues: Sequence[str]) -> str | None:

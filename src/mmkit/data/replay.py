@@ -54,18 +54,10 @@ class ReplayFeed:
         """What the inputs' conversion found wrong in them, one line per input (an event
         store: from its metadata; raw captures: as far as they were read), for the run's
         summary (:func:`mmkit.data.market_stream.data_problems`)."""
-        from mmkit.data.market_stream import data_problems
+        from mmkit.data.market_stream import data_problems, store_problems
 
-        out: list[str] = []
         if all(is_store(p) for p in self.paths) and self.format in ("auto", "store"):
-            from mmkit.data.store import read_meta
-
-            for p in self.paths:
-                meta = read_meta(p)
-                said = data_problems(p, meta.stats, meta.issues)
-                if said is not None:
-                    out.append(said)
-            return out
+            return [said for p in self.paths if (said := store_problems(p)) is not None]
         diag = self.diagnostics  # one for every capture of the feed: named together
         said = data_problems(Path(", ".join(p.name for p in self.paths)), diag.counts, diag.issues)
         return [said] if said is not None else []

@@ -18,6 +18,7 @@ from mmkit.components import Venue
 from mmkit.config.loader import Settings
 from mmkit.core.types import NS_PER_MS, NS_PER_S, Instrument
 from mmkit.deferred_kernels import compile_deferred
+from mmkit.errors import MmkitError
 from mmkit.plugin_manager import PluginHost
 from mmkit.registry import BuildContext, VenueSide
 from mmkit.runtime.heap import frozen_heap
@@ -208,9 +209,9 @@ def run_paper(
         progress.publish()
     finally:
         session.close()
+        problems = _input_problems(feed)  # read once: the summary's and the journal's
         if journal is not None:
             journal.set_meta("stopped_by", result.stopped_by if result else "error")
-            problems = _input_problems(feed)
             if problems:  # for `journal show`, as the summary says it
                 journal.set_meta("input_problems", json.dumps(problems))
             journal.close()
@@ -223,14 +224,19 @@ def run_paper(
         journal.path if journal else None,
         time.monotonic() - wall0,
         int(getattr(venue, "off_grid_rows", 0)),
-        _input_problems(feed),
+        problems,
     )
 
 
 def _input_problems(feed: Any) -> list[str]:
-    """The feed's ``problems()`` (a replay's), or none for a feed without that method."""
+    """The feed's ``problems()`` (a replay's), or none for a feed without that method. It
+    runs while the run ends (the journal still open): a failure to read them is said as a
+    line, never raised over the run's own outcome."""
     said = getattr(feed, "problems", None)
     if not callable(said):
         return []
-    got = said()
+    try:
+        got = said()
+    except (OSError, MmkitError) as exc:
+        return [f"(the replayed data's problems could not be read: {exc})"]
     return [str(x) for x in got] if isinstance(got, list) else []
